@@ -1,0 +1,10 @@
+"""Two-venue market-making and hedging simulator.
+
+>>> import backtest
+>>> results = backtest.run(backtest.SimConfig())
+>>> results.summary
+"""
+from backtest.config import ConfigError, SimConfig, load_config, make_config, preset
+from backtest.engine import run
+
+__all__ = ["ConfigError", "SimConfig", "load_config", "make_config", "preset", "run"]

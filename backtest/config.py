@@ -1,0 +1,358 @@
+"""One validated configuration object describes a run.
+
+Units are part of every field name or description: seconds (``_s``), milliseconds (``_ms``),
+ticks (integer multiples of ``market.tick_size``), lots (integer multiples of ``market.lot_size``),
+basis points (``_bps``), rates per second (``_per_s``). Unknown keys are rejected.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class SimSection(_Section):
+    ticks: int = Field(1000, ge=10, le=20_000_000, description="number of time steps")
+    dt_s: float = Field(0.1, gt=0.0, le=60.0, description="simulated seconds per tick")
+    seed: int = Field(7, ge=0, le=2**63 - 1, description="seed of the one numpy Generator")
+
+
+class MarketSection(_Section):
+    initial_price: float = Field(100.0, gt=0.0, description="fair value at t=0, currency per asset unit")
+    tick_size: float = Field(0.01, gt=0.0, description="price increment, currency")
+    lot_size: float = Field(1.0, gt=0.0, description="size increment, asset units")
+    volatility_per_sqrt_s: float = Field(
+        0.02, ge=0.0, le=100.0, description="fair-value volatility, currency per sqrt(second)"
+    )
+    drift_per_s: float = Field(0.0, ge=-100.0, le=100.0, description="fair-value drift, currency per second")
+    high_vol_multiplier: float = Field(
+        3.0, ge=1.0, le=50.0, description="volatility multiplier in the high-volatility regime"
+    )
+    regime_switch_per_s: float = Field(
+        0.01, ge=0.0, le=10.0, description="rate of switching between calm and high-vol regimes, per second"
+    )
+    basis_mean_ticks: float = Field(0.0, ge=-1000, le=1000, description="long-run Exchange 2 minus Exchange 1 price, ticks")
+    basis_reversion_per_s: float = Field(0.5, ge=0.0, le=100.0, description="mean reversion speed of the basis, per second")
+    basis_vol_ticks_per_sqrt_s: float = Field(
+        0.5, ge=0.0, le=1000.0, description="basis volatility, ticks per sqrt(second)"
+    )
+
+
+class VenueFlowSection(_Section):
+    """Zero-intelligence background participants (Smith-Farmer style) on one venue."""
+
+    limit_rate_per_s: float = Field(20.0, ge=0.0, le=10_000.0, description="limit-order arrivals per side, per second")
+    cancel_rate_per_s: float = Field(15.0, ge=0.0, le=10_000.0, description="cancel attempts per side, per second")
+    market_rate_per_s: float = Field(2.0, ge=0.0, le=10_000.0, description="market-order arrivals per side, per second")
+    mean_offset_ticks: float = Field(
+        4.0, ge=1.0, le=500.0, description="mean distance of new limit orders from the venue price, ticks (geometric)"
+    )
+    max_depth_ticks: int = Field(
+        40, ge=2, le=2000, description="orders further than this from the venue price are withdrawn, ticks"
+    )
+    mean_limit_size_lots: float = Field(5.0, ge=1.0, le=1e6, description="mean limit-order size, lots (geometric)")
+    mean_market_size_lots: float = Field(3.0, ge=1.0, le=1e6, description="mean market-order size, lots (geometric)")
+    initial_depth_lots: int = Field(20, ge=0, le=1_000_000, description="lots seeded at every level within max depth at t=0")
+
+
+def _venue2_default() -> VenueFlowSection:
+    # The hedge venue is deeper and more liquid than the quoting venue.
+    return VenueFlowSection(
+        limit_rate_per_s=60.0,
+        cancel_rate_per_s=45.0,
+        market_rate_per_s=4.0,
+        mean_offset_ticks=3.0,
+        mean_limit_size_lots=10.0,
+        mean_market_size_lots=4.0,
+        initial_depth_lots=60,
+    )
+
+
+class ClientFlowSection(_Section):
+    """Client market orders on Exchange 1 (on top of the background participants' market orders)."""
+
+    rate_per_s: float = Field(1.0, ge=0.0, le=10_000.0, description="client market orders per second (Poisson)")
+    mean_size_lots: float = Field(2.0, ge=1.0, le=1e6, description="mean client order size, lots (geometric)")
+    informed_fraction: float = Field(
+        0.2, ge=0.0, le=1.0, description="share of client orders that trade in the direction of the next price move"
+    )
+    informed_horizon_s: float = Field(2.0, gt=0.0, le=3600.0, description="how far ahead informed clients see, seconds")
+
+
+class LatencySection(_Section):
+    """Latency of sending a hedge to Exchange 2: lognormal with occasional spikes."""
+
+    hedge_median_ms: float = Field(50.0, ge=0.0, le=60_000.0, description="median hedge latency, milliseconds")
+    hedge_sigma: float = Field(0.4, ge=0.0, le=5.0, description="lognormal shape of hedge latency (log-space std)")
+    spike_probability: float = Field(
+        0.001, ge=0.0, le=1.0, description="probability per tick that a latency spike starts"
+    )
+    spike_multiplier: float = Field(20.0, ge=1.0, le=10_000.0, description="latency multiplier during a spike")
+    spike_duration_s: float = Field(1.0, ge=0.0, le=3600.0, description="length of a latency spike, seconds")
+    hedge_reject_probability: float = Field(
+        0.0, ge=0.0, le=1.0, description="probability that Exchange 2 rejects a hedge attempt"
+    )
+    outage_windows_s: list[tuple[float, float]] = Field(
+        default_factory=list, description="[start, end) windows in seconds during which Exchange 2 rejects all hedges"
+    )
+
+    @model_validator(mode="after")
+    def _windows_ordered(self) -> "LatencySection":
+        for start, end in self.outage_windows_s:
+            if not (0 <= start < end):
+                raise ValueError(f"outage window ({start}, {end}) must satisfy 0 <= start < end (seconds)")
+        return self
+
+
+class QuotingSection(_Section):
+    model: Literal["linear", "avellaneda_stoikov"] = Field("linear", description="quote model")
+    fill_model: Literal["book", "intensity"] = Field(
+        "book",
+        description="'book': client and background orders match our quotes in Exchange 1's order book; "
+        "'intensity': Avellaneda-Stoikov fills with probability A*exp(-k*delta)*dt per quote",
+    )
+    reference: Literal["exchange2", "exchange1", "blend"] = Field(
+        "exchange2", description="price feed the quotes are centred on (blend = average of both)"
+    )
+    size_lots: int = Field(2, ge=1, le=1_000_000, description="quote size per side, lots")
+    half_spread_ticks: float = Field(2.0, ge=0.0, le=10_000.0, description="base half-spread (linear model), ticks")
+    vol_spread_multiplier: float = Field(
+        1.0, ge=0.0, le=1000.0, description="extra half-spread per unit of estimated volatility over vol_horizon_s (linear)"
+    )
+    drift_spread_multiplier: float = Field(
+        0.5, ge=0.0, le=1000.0, description="extra half-spread per tick of estimated drift over vol_horizon_s (linear)"
+    )
+    vol_horizon_s: float = Field(1.0, gt=0.0, le=3600.0, description="horizon over which volatility widens the spread, seconds")
+    vol_halflife_s: float = Field(5.0, gt=0.0, le=86_400.0, description="EWMA half-life of the volatility estimate, seconds")
+    skew_ticks_per_lot: float = Field(
+        0.2, ge=0.0, le=1000.0, description="quote shift per lot of inventory (linear), ticks"
+    )
+    skew_inventory: Literal["exchange1", "net"] = Field(
+        "exchange1", description="inventory that skews quotes: Exchange 1 position or net delta"
+    )
+    requote_tolerance_ticks: int = Field(
+        0, ge=0, le=1000, description="keep a resting quote (and its queue place) while within this many ticks of target"
+    )
+    as_gamma: float = Field(0.1, gt=0.0, le=1000.0, description="Avellaneda-Stoikov risk aversion, 1/currency")
+    as_k: float = Field(1.5, gt=0.0, le=1e6, description="order-arrival decay k, 1/currency")
+    as_horizon_s: float = Field(
+        0.0, ge=0.0, le=1e9, description="T-t used by Avellaneda-Stoikov; 0 = time left in the run"
+    )
+    intensity_a_per_s: float = Field(140.0, ge=0.0, le=1e6, description="intensity model A, fills per second at distance 0")
+    intensity_k: float = Field(1.5, gt=0.0, le=1e6, description="intensity model k, 1/currency")
+
+
+class HedgingSection(_Section):
+    enabled: bool = Field(True, description="hedge Exchange 1 fills on Exchange 2")
+    min_hedge_lots: int = Field(1, ge=1, le=1_000_000, description="pending hedges are batched until at least this size, lots")
+    slippage_buffer_ticks: int = Field(
+        20, ge=0, le=100_000, description="hedge limit price = touch +/- this buffer; the rest is retried, ticks"
+    )
+    retry_backoff_s: float = Field(0.2, ge=0.0, le=3600.0, description="wait before retrying an unfilled hedge, seconds")
+    max_retries: int = Field(5, ge=0, le=10_000, description="failed attempts of one hedge before the kill switch fires")
+
+
+class RiskSection(_Section):
+    soft_position_lots: int = Field(20, ge=1, le=10_000_000, description="Exchange 1 position at which the adding side shrinks, lots")
+    hard_position_lots: int = Field(40, ge=1, le=10_000_000, description="Exchange 1 position at which the adding side stops, lots")
+    soft_size_factor: float = Field(0.5, ge=0.0, le=1.0, description="quote size multiplier on the adding side beyond the soft limit")
+    max_loss_window: float = Field(50.0, gt=0.0, le=1e12, description="loss over the rolling window that pauses quoting, currency")
+    loss_window_s: float = Field(60.0, gt=0.0, le=1e7, description="rolling window for the loss limit, seconds")
+    cooldown_s: float = Field(30.0, ge=0.0, le=1e7, description="pause length after the loss limit fires, seconds")
+    kill_latency_ms: float = Field(
+        2000.0, gt=0.0, le=1e9, description="measured hedge-venue latency above which the kill switch fires, milliseconds"
+    )
+    kill_on_hedge_failure: bool = Field(True, description="fire the kill switch when a hedge exhausts its retries")
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> "RiskSection":
+        if self.soft_position_lots > self.hard_position_lots:
+            raise ValueError(
+                f"soft_position_lots ({self.soft_position_lots}) must be <= hard_position_lots ({self.hard_position_lots})"
+            )
+        return self
+
+
+class FeesSection(_Section):
+    maker_bps_exchange1: float = Field(-0.5, ge=-100.0, le=100.0, description="maker fee on Exchange 1, bps (negative = rebate)")
+    taker_bps_exchange2: float = Field(2.0, ge=-100.0, le=100.0, description="taker fee on Exchange 2, bps")
+
+
+class SimConfig(_Section):
+    """Everything that defines a run. Same config (including seed) -> same result, bit for bit."""
+
+    sim: SimSection = Field(default_factory=SimSection)
+    market: MarketSection = Field(default_factory=MarketSection)
+    exchange1: VenueFlowSection = Field(default_factory=VenueFlowSection)
+    exchange2: VenueFlowSection = Field(default_factory=_venue2_default)
+    clients: ClientFlowSection = Field(default_factory=ClientFlowSection)
+    latency: LatencySection = Field(default_factory=LatencySection)
+    quoting: QuotingSection = Field(default_factory=QuotingSection)
+    hedging: HedgingSection = Field(default_factory=HedgingSection)
+    risk: RiskSection = Field(default_factory=RiskSection)
+    fees: FeesSection = Field(default_factory=FeesSection)
+
+    # -- convenience -------------------------------------------------------------------------
+    def with_overrides(self, overrides: dict[str, Any]) -> "SimConfig":
+        """A new config with nested ``overrides`` applied (``{"sim": {"ticks": 500}}``), validated."""
+        merged = _deep_merge(self.model_dump(), overrides)
+        return SimConfig.model_validate(merged)
+
+    def with_dotted(self, assignments: dict[str, Any]) -> "SimConfig":
+        """A new config with ``{"quoting.size_lots": 3}`` style assignments applied, validated."""
+        return self.with_overrides(dotted_to_nested(assignments))
+
+
+class ConfigError(ValueError):
+    """A config that does not validate; ``str()`` names each key, its value and what is allowed."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid config:\n  " + "\n  ".join(problems))
+
+
+def describe_validation_error(err: ValidationError) -> list[str]:
+    """Turn pydantic's errors into lines naming the dotted key, the value and the allowed range."""
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(root)"
+        kind = e["type"]
+        value = e.get("input")
+        ctx = e.get("ctx") or {}
+        if kind == "extra_forbidden":
+            parent = _model_at(tuple(e["loc"][:-1]))
+            allowed = ", ".join(parent.model_fields) if parent else "see the documented keys"
+            lines.append(f"{key}: unknown key; allowed keys here: {allowed}")
+            continue
+        bounds = []
+        for name, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if name in ctx:
+                bounds.append(f"{sym} {ctx[name]}")
+        allowed = ""
+        if bounds:
+            allowed = f"; allowed: {' and '.join(bounds)}"
+        elif "expected" in ctx:
+            allowed = f"; allowed: {ctx['expected']}"
+        lines.append(f"{key}: {e['msg']} (got {value!r}){allowed}")
+    return lines
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = SimConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def make_config(data: dict[str, Any] | None = None, **dotted: Any) -> SimConfig:
+    """Validated config from nested ``data`` plus dotted keyword overrides; raises ConfigError."""
+    try:
+        cfg = SimConfig.model_validate(data or {})
+        if dotted:
+            cfg = cfg.with_dotted(dotted)
+        return cfg
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err)) from None
+
+
+def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
+    """Read a TOML or YAML file of overrides on top of ``base`` (defaults if None)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError([f"{path}: no such file"])
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError([f"{path}: unknown config format {path.suffix!r}; allowed: .toml, .yaml, .yml"])
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
+        raise ConfigError([f"{path}: cannot parse: {err}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: top level must be a table of sections, got {type(data).__name__}"])
+    base = base or SimConfig()
+    try:
+        return base.with_overrides(data)
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err)) from None
+
+
+def dotted_to_nested(assignments: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for dotted, value in assignments.items():
+        parts = dotted.split(".")
+        node = nested
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError([f"{dotted}: {p} is a value, not a section"])
+        node[parts[-1]] = value
+    return nested
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# -- presets ---------------------------------------------------------------------------------
+def preset(name: str) -> SimConfig:
+    """Named scenarios. ``avellaneda_stoikov_2008`` reproduces the paper's numerical experiment:
+    S0=100, sigma=2 per unit time, T=1, dt=0.005, gamma=0.1, k=1.5, A=140, one-lot quotes, no hedge."""
+    if name == "default":
+        return SimConfig()
+    if name == "avellaneda_stoikov_2008":
+        return make_config(
+            {
+                "sim": {"ticks": 200, "dt_s": 0.005},
+                "market": {
+                    "initial_price": 100.0,
+                    "tick_size": 0.0001,
+                    "volatility_per_sqrt_s": 2.0,
+                    "high_vol_multiplier": 1.0,
+                    "regime_switch_per_s": 0.0,
+                    "basis_vol_ticks_per_sqrt_s": 0.0,
+                    "basis_reversion_per_s": 0.0,
+                },
+                "clients": {"rate_per_s": 0.0},
+                "quoting": {
+                    "model": "avellaneda_stoikov",
+                    "fill_model": "intensity",
+                    "reference": "exchange1",
+                    "size_lots": 1,
+                    "as_gamma": 0.1,
+                    "as_k": 1.5,
+                    "intensity_a_per_s": 140.0,
+                    "intensity_k": 1.5,
+                    "skew_inventory": "exchange1",
+                },
+                "hedging": {"enabled": False},
+                "latency": {"spike_probability": 0.0},
+                "risk": {"soft_position_lots": 1_000_000, "hard_position_lots": 1_000_000, "max_loss_window": 1e12},
+                "fees": {"maker_bps_exchange1": 0.0, "taker_bps_exchange2": 0.0},
+            }
+        )
+    raise ConfigError([f"preset {name!r} is unknown; allowed: {', '.join(PRESETS)}"])
+
+
+PRESETS = ("default", "avellaneda_stoikov_2008")

@@ -1,0 +1,203 @@
+"""Config + seed -> MarketArrays: every random draw of a run, made here and only here.
+
+The kernel is deterministic given these arrays, so the same config gives the same run bit for bit,
+and a user's intervention at tick t cannot change anything before t.
+
+Market model (each assumption is also stated in the README):
+
+* Fair value: arithmetic random walk in currency, ``dX = mu dt + sigma_r dW``, where the volatility
+  ``sigma_r`` switches between a calm and a high-volatility regime as a two-state Markov chain.
+* Exchange 1's price feed is the fair value; Exchange 2's is fair value plus a basis that follows an
+  Ornstein-Uhlenbeck process (mean ``basis_mean_ticks``), sampled exactly on the tick grid.
+* Background participants (zero-intelligence, after Smith, Farmer et al. 2003): on each venue, limit
+  orders, cancels and market orders arrive as independent Poisson streams per side. Limit prices sit
+  a geometric number of ticks from the venue price (so a limit order priced through the touch trades),
+  cancels hit a random order at a geometric distance, sizes are geometric in lots.
+* Client market orders on Exchange 1 arrive as a Poisson stream; a fraction is informed: it trades
+  in the direction of Exchange 1's price move over the next ``informed_horizon_s`` seconds.
+* Hedge latency per tick is lognormal, multiplied during latency spikes that start at random and last
+  ``spike_duration_s``; Exchange 2 rejects hedges at random and during configured outage windows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.config import SimConfig, VenueFlowSection
+from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET
+from kernels.series import ar1_filter
+
+BOOK_MARGIN_TICKS = 64
+
+
+@dataclass(frozen=True)
+class VenueEvents:
+    """Flat event stream of one venue; events of tick t are ``start[t]:start[t+1]``."""
+
+    start: np.ndarray  # int64, n_ticks + 1
+    kind: np.ndarray  # int8, EV_*
+    side: np.ndarray  # int8, 0 = bid/buy, 1 = ask/sell
+    offset: np.ndarray  # int32, ticks from the venue price (limit and cancel)
+    qty: np.ndarray  # int32, lots
+    u: np.ndarray  # float64 in [0, 1): which order a cancel hits
+
+
+@dataclass(frozen=True)
+class MarketArrays:
+    fair: np.ndarray  # float64 ticks
+    feed1: np.ndarray  # float64 ticks, Exchange 1 price feed
+    feed2: np.ndarray  # float64 ticks, Exchange 2 price feed
+    center1: np.ndarray  # int64 ticks, feed1 rounded: where background orders are placed
+    center2: np.ndarray
+    regime: np.ndarray  # int8, 1 = high volatility
+    events1: VenueEvents
+    events2: VenueEvents
+    hedge_latency_ms: np.ndarray  # float64 milliseconds
+    hedge_reject: np.ndarray  # uint8, 1 = Exchange 2 rejects hedges at this tick
+    u_bid: np.ndarray  # float64 uniforms for the intensity fill model (length 1 if unused)
+    u_ask: np.ndarray
+    base1: int  # lowest price on Exchange 1's grid, ticks
+    levels1: int
+    base2: int
+    levels2: int
+
+    @property
+    def n_ticks(self) -> int:
+        return self.fair.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        total = 0
+        for value in self.__dict__.values():
+            if isinstance(value, np.ndarray):
+                total += value.nbytes
+            elif isinstance(value, VenueEvents):
+                total += sum(a.nbytes for a in value.__dict__.values())
+        return total
+
+
+def generate(config: SimConfig) -> MarketArrays:
+    """Draw every exogenous input of a run from one ``numpy.random.Generator(PCG64(seed))``."""
+    rng = np.random.default_rng(config.sim.seed)
+    n = config.sim.ticks
+    dt = config.sim.dt_s
+    mk = config.market
+    tick = mk.tick_size
+
+    # fair value with volatility regimes
+    switch_p = 1.0 - np.exp(-mk.regime_switch_per_s * dt)
+    regime = (np.cumsum(rng.random(n) < switch_p) % 2).astype(np.int8)
+    regime[0] = 0
+    vol = np.where(regime == 1, mk.volatility_per_sqrt_s * mk.high_vol_multiplier, mk.volatility_per_sqrt_s)
+    steps = (mk.drift_per_s * dt + vol * np.sqrt(dt) * rng.standard_normal(n)) / tick
+    steps[0] = 0.0
+    fair = mk.initial_price / tick + np.cumsum(steps)
+
+    # Exchange 2 basis: exact OU discretisation
+    theta = mk.basis_reversion_per_s
+    decay = np.exp(-theta * dt)
+    if theta > 0:
+        shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt((1.0 - decay**2) / (2.0 * theta))
+    else:
+        shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt(dt)
+    shocks = shock_sd * rng.standard_normal(n)
+    basis = mk.basis_mean_ticks + ar1_filter(shocks, decay, 0.0)
+
+    feed1 = fair.copy()
+    feed2 = fair + basis
+    center1 = np.rint(feed1).astype(np.int64)
+    center2 = np.rint(feed2).astype(np.int64)
+
+    horizon = max(1, int(round(config.clients.informed_horizon_s / dt)))
+    events1 = _venue_events(rng, n, dt, config.exchange1, client=config.clients, center=center1, horizon=horizon)
+    events2 = _venue_events(rng, n, dt, config.exchange2)
+
+    lat = config.latency
+    latency = lat.hedge_median_ms * np.exp(lat.hedge_sigma * rng.standard_normal(n))
+    spike_len = max(1, int(round(lat.spike_duration_s / dt)))
+    starts = np.cumsum(rng.random(n) < lat.spike_probability)
+    in_spike = (starts - np.concatenate([np.zeros(spike_len, dtype=starts.dtype), starts[:-spike_len]])[:n]) > 0
+    latency = np.where(in_spike, latency * lat.spike_multiplier, latency)
+    reject = rng.random(n) < lat.hedge_reject_probability
+    times = np.arange(n) * dt
+    for start_s, end_s in lat.outage_windows_s:
+        reject |= (times >= start_s) & (times < end_s)
+
+    if config.quoting.fill_model == "intensity":
+        u_bid = rng.random(n)
+        u_ask = rng.random(n)
+    else:
+        u_bid = np.zeros(1)
+        u_ask = np.zeros(1)
+
+    d1 = config.exchange1.max_depth_ticks + BOOK_MARGIN_TICKS
+    d2 = config.exchange2.max_depth_ticks + BOOK_MARGIN_TICKS
+    base1 = int(center1.min()) - d1
+    base2 = int(center2.min()) - d2
+    levels1 = int(center1.max()) + d1 - base1 + 1
+    levels2 = int(center2.max()) + d2 - base2 + 1
+    if base1 < 1 or base2 < 1:
+        raise ValueError(
+            "the simulated price path falls within the book margin of zero; raise market.initial_price "
+            "or lower market.volatility_per_sqrt_s / sim.ticks"
+        )
+    return MarketArrays(
+        fair=fair, feed1=feed1, feed2=feed2, center1=center1, center2=center2, regime=regime,
+        events1=events1, events2=events2, hedge_latency_ms=latency, hedge_reject=reject.astype(np.uint8),
+        u_bid=u_bid, u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2,
+    )
+
+
+def _geometric(rng: np.random.Generator, mean: float, size: int, cap: int) -> np.ndarray:
+    """Geometric draws on {1, 2, ...} with the given mean, capped."""
+    if mean <= 1.0:
+        return np.ones(size, dtype=np.int32)
+    return np.minimum(rng.geometric(1.0 / mean, size), cap).astype(np.int32)
+
+
+def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, horizon=1) -> VenueEvents:
+    """Competing Poisson streams: one total count per tick, then a type per event drawn in
+    proportion to its rate. Equivalent in law to independent streams, and events within a tick
+    come out in random order without a sort."""
+    rates = np.array(
+        [
+            flow.limit_rate_per_s, flow.limit_rate_per_s,  # limit bid, limit ask
+            flow.cancel_rate_per_s, flow.cancel_rate_per_s,  # cancel bid, cancel ask
+            flow.market_rate_per_s, flow.market_rate_per_s,  # market buy, market sell
+            (client.rate_per_s if client is not None else 0.0),  # client market order
+        ]
+    )
+    total_rate = rates.sum()
+    counts = rng.poisson(total_rate * dt, n) if total_rate > 0 else np.zeros(n, dtype=np.int64)
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    m = int(start[-1])
+    if m == 0:
+        empty_i8 = np.zeros(0, dtype=np.int8)
+        empty_i32 = np.zeros(0, dtype=np.int32)
+        return VenueEvents(start, empty_i8, empty_i8, empty_i32, empty_i32, np.zeros(0))
+    cum = np.cumsum(rates / total_rate)
+    cum[-1] = 1.0
+    category = np.searchsorted(cum, rng.random(m), side="right").astype(np.int8)
+    kind_of = np.array([EV_LIMIT, EV_LIMIT, EV_CANCEL, EV_CANCEL, EV_MARKET, EV_MARKET, EV_CLIENT], dtype=np.int8)
+    side_of = np.array([0, 1, 0, 1, 0, 1, 0], dtype=np.int8)
+    kind = kind_of[category]
+    side = side_of[category]
+    offset = _geometric(rng, flow.mean_offset_ticks, m, flow.max_depth_ticks)
+    limit_qty = _geometric(rng, flow.mean_limit_size_lots, m, 1_000_000)
+    market_qty = _geometric(rng, flow.mean_market_size_lots, m, 1_000_000)
+    qty = np.where(kind == EV_MARKET, market_qty, limit_qty)
+    u = rng.random(m)
+    if client is not None:
+        is_client = kind == EV_CLIENT
+        k = int(is_client.sum())
+        if k:
+            ticks_of = np.repeat(np.arange(n), counts)[is_client]
+            ahead = center[np.minimum(ticks_of + horizon, n - 1)] - center[ticks_of]
+            random_side = (rng.random(k) < 0.5).astype(np.int8)
+            informed = rng.random(k) < client.informed_fraction
+            informed_side = np.where(ahead > 0, 0, np.where(ahead < 0, 1, random_side)).astype(np.int8)
+            side[is_client] = np.where(informed, informed_side, random_side)
+            qty[is_client] = _geometric(rng, client.mean_size_lots, k, 1_000_000)
+    return VenueEvents(start, kind, side, offset, qty.astype(np.int32), u)

@@ -1,0 +1,61 @@
+"""User actions (manual fill, pause, resume, kill, kill reset) -> the sorted array the kernel reads."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+import numpy as np
+
+from kernels.records import (
+    IV_KILL, IV_KILL_RESET, IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, intervention_dt,
+)
+
+ActionKind = Literal["manual_fill", "pause", "resume", "kill_reset", "kill"]
+_KIND_CODES = {
+    "manual_fill": IV_MANUAL_FILL,
+    "pause": IV_PAUSE,
+    "resume": IV_RESUME,
+    "kill_reset": IV_KILL_RESET,
+    "kill": IV_KILL,
+}
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """An action applied at the start of ``tick``.
+
+    For a manual fill: ``side`` "buy" means we buy on Exchange 1 (a client sold into our bid),
+    ``qty_lots`` > 0, ``price_ticks`` None = at our current quote on that side (else the touch).
+    """
+
+    tick: int
+    kind: ActionKind
+    side: Literal["buy", "sell"] | None = None
+    qty_lots: int = 0
+    price_ticks: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in _KIND_CODES:
+            raise ValueError(f"intervention kind {self.kind!r} is unknown; allowed: {', '.join(_KIND_CODES)}")
+        if self.tick < 0:
+            raise ValueError(f"intervention tick must be >= 0, got {self.tick}")
+        if self.kind == "manual_fill":
+            if self.side not in ("buy", "sell"):
+                raise ValueError(f"manual fill side must be 'buy' or 'sell', got {self.side!r}")
+            if self.qty_lots <= 0:
+                raise ValueError(f"manual fill qty_lots must be > 0, got {self.qty_lots}")
+            if self.price_ticks is not None and self.price_ticks <= 0:
+                raise ValueError(f"manual fill price_ticks must be > 0, got {self.price_ticks}")
+
+
+def to_array(interventions: Iterable[Intervention]) -> np.ndarray:
+    """Stable sort by tick, so actions at the same tick apply in the order they were given."""
+    items = sorted(interventions, key=lambda iv: iv.tick)
+    out = np.zeros(len(items), dtype=intervention_dt)
+    for i, iv in enumerate(items):
+        out[i]["tick"] = iv.tick
+        out[i]["kind"] = _KIND_CODES[iv.kind]
+        out[i]["side"] = {"buy": 1, "sell": -1}.get(iv.side or "", 0)
+        out[i]["qty"] = iv.qty_lots
+        out[i]["price"] = -1 if iv.price_ticks is None else iv.price_ticks
+    return out

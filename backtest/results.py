@@ -1,0 +1,312 @@
+"""Results: the kernel's records as pandas frames in user units, plus a summary.
+
+Column units: ``*_price`` and prices in currency per asset unit; ``*_lots`` in lots; money columns
+(``*_pnl``, ``spread_capture``, ``hedge_*``, ``fee*``, ``inventory_mtm``) in currency; ``time_s``
+in simulated seconds; ``*_ms`` in milliseconds. Frames are built on first access.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import SimConfig
+from kernels.records import (
+    HEDGE_STATUS_NAMES, LIQUIDITY_NAMES, ORDER_ACTION_NAMES,
+    ORDER_REASON_NAMES, REASON_NAMES, STATE_NAMES,
+)
+from kernels.tick import C_DROPPED1, C_DROPPED2, C_HEDGE_FAILURES, C_INTENT_MERGES
+
+TICK_COLUMNS = {
+    "tick": "tick index",
+    "time_s": "simulated time, seconds",
+    "fair_price": "fair value",
+    "feed1_price": "Exchange 1 price feed (mark)",
+    "feed2_price": "Exchange 2 price feed (mark)",
+    "best_bid1_price": "Exchange 1 best bid (NaN = empty side)",
+    "best_ask1_price": "Exchange 1 best ask",
+    "best_bid2_price": "Exchange 2 best bid",
+    "best_ask2_price": "Exchange 2 best ask",
+    "quote_bid_price": "our bid on Exchange 1 (NaN = not quoting)",
+    "quote_ask_price": "our ask on Exchange 1",
+    "quote_bid_lots": "lots left on our bid",
+    "quote_ask_lots": "lots left on our ask",
+    "bid_queue_ahead_lots": "lots ahead of our bid in its price level's queue",
+    "ask_queue_ahead_lots": "lots ahead of our ask",
+    "reference_price": "price the quotes are centred on",
+    "reservation_price": "reference shifted by the inventory skew",
+    "half_spread_price": "target half-spread, currency",
+    "sigma_per_sqrt_s": "estimated volatility of the reference, currency per sqrt(second)",
+    "inv1_lots": "Exchange 1 position",
+    "inv2_lots": "Exchange 2 position",
+    "net_delta_lots": "inv1 + inv2",
+    "pending_hedge_lots": "signed lots of hedges scheduled but not yet executed",
+    "cash": "cash on both venues",
+    "fees": "fees paid on both venues (negative = rebates received)",
+    "realized_pnl": "average-cost realized PnL before fees",
+    "unrealized_pnl": "positions marked to the venue feeds against average cost",
+    "total_pnl": "cash + positions at marks - fees",
+    "spread_capture": "cumulative edge of Exchange 1 fills against the Exchange 1 feed",
+    "hedge_slippage": "cumulative execution cost of hedges against the Exchange 2 feed at execution",
+    "hedge_latency_cost": "cumulative Exchange 2 move between the fill and its hedge",
+    "hedge_basis": "basis (feed2 - feed1) change on the hedge leg since its fills",
+    "hedge_cost": "hedge_slippage + hedge_latency_cost + hedge_basis",
+    "inventory_mtm": "net unhedged inventory marked to the Exchange 1 feed",
+    "state": "risk state: active / reduced / paused / killed",
+    "manual_pause": "True while a manual pause is in force",
+}
+
+
+@dataclass
+class Results:
+    config: SimConfig
+    ticks_raw: np.ndarray
+    fills_raw: np.ndarray
+    hedges_raw: np.ndarray
+    orders_raw: np.ndarray
+    risk_raw: np.ndarray
+    counters: np.ndarray
+    interventions: np.ndarray
+    regime: np.ndarray = field(repr=False)
+
+    # -- unit conversion ---------------------------------------------------------------------
+    @property
+    def tick_size(self) -> float:
+        return self.config.market.tick_size
+
+    @property
+    def money_per_tick_lot(self) -> float:
+        """Currency value of one tick of price on one lot."""
+        return self.config.market.tick_size * self.config.market.lot_size
+
+    def _px(self, ticks, missing_below_zero: bool = False):
+        out = np.asarray(ticks, dtype=np.float64) * self.tick_size
+        if missing_below_zero:
+            out = np.where(np.asarray(ticks) < 0, np.nan, out)
+        return out
+
+    def _money(self, tick_lots):
+        return np.asarray(tick_lots, dtype=np.float64) * self.money_per_tick_lot
+
+    # -- frames ------------------------------------------------------------------------------
+    @cached_property
+    def ticks(self) -> pd.DataFrame:
+        """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit."""
+        r = self.ticks_raw
+        dt = self.config.sim.dt_s
+        m = self._money
+        hedge_slip = m(r["hedge_slippage"])
+        hedge_lat = m(r["hedge_latency"])
+        hedge_basis = m(r["hedge_basis"])
+        states = np.array(STATE_NAMES)
+        df = pd.DataFrame(
+            {
+                "tick": r["tick"],
+                "time_s": r["tick"] * dt,
+                "fair_price": self._px(r["fair"]),
+                "feed1_price": self._px(r["feed1"]),
+                "feed2_price": self._px(r["feed2"]),
+                "best_bid1_price": self._px(r["best_bid1"], True),
+                "best_ask1_price": self._px(r["best_ask1"], True),
+                "best_bid2_price": self._px(r["best_bid2"], True),
+                "best_ask2_price": self._px(r["best_ask2"], True),
+                "quote_bid_price": self._px(r["quote_bid"], True),
+                "quote_ask_price": self._px(r["quote_ask"], True),
+                "quote_bid_lots": r["quote_bid_size"],
+                "quote_ask_lots": r["quote_ask_size"],
+                "bid_queue_ahead_lots": r["bid_queue_ahead"],
+                "ask_queue_ahead_lots": r["ask_queue_ahead"],
+                "reference_price": self._px(r["reference"]),
+                "reservation_price": self._px(r["reservation"]),
+                "half_spread_price": self._px(r["half_spread"]),
+                "sigma_per_sqrt_s": self._px(r["sigma"]),
+                "inv1_lots": r["inv1"],
+                "inv2_lots": r["inv2"],
+                "net_delta_lots": r["inv1"] + r["inv2"],
+                "pending_hedge_lots": r["pending_hedge"],
+                "cash": m(r["cash1"] + r["cash2"]),
+                "fees": m(r["fees1"] + r["fees2"]),
+                "realized_pnl": m(r["realized"]),
+                "unrealized_pnl": m(r["unrealized"]),
+                "total_pnl": m(r["total_pnl"]),
+                "spread_capture": m(r["spread_capture"]),
+                "hedge_slippage": hedge_slip,
+                "hedge_latency_cost": hedge_lat,
+                "hedge_basis": hedge_basis,
+                "hedge_cost": hedge_slip + hedge_lat + hedge_basis,
+                "inventory_mtm": m(r["inventory_mtm"]),
+                "state": pd.Categorical.from_codes(r["state"], categories=list(states)),
+                "manual_pause": r["manual_pause"].astype(bool),
+            }
+        )
+        return df
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        """Our Exchange 1 fills: side (buy = we bought), price, qty_lots, liquidity (maker / manual /
+        intensity), marks at the fill, spread_capture and fee in currency, inventory after,
+        the hedge latency drawn for it (ms) and the tick its hedge reaches Exchange 2."""
+        r = self.fills_raw
+        dt = self.config.sim.dt_s
+        return pd.DataFrame(
+            {
+                "fill_id": r["fill_id"],
+                "tick": r["tick"],
+                "time_s": r["tick"] * dt,
+                "order_id": r["order_id"],
+                "side": np.where(r["side"] > 0, "buy", "sell"),
+                "price": self._px(r["price"]),
+                "qty_lots": r["qty"],
+                "liquidity": np.array(LIQUIDITY_NAMES)[r["liquidity"]] if len(r) else np.array([], dtype=object),
+                "feed1_price": self._px(r["feed1"]),
+                "feed2_price": self._px(r["feed2"]),
+                "spread_capture": self._money(r["spread_capture"]),
+                "fee": self._money(r["fee"]),
+                "inv1_after_lots": r["inv1_after"],
+                "hedge_latency_ms": r["hedge_latency_ms"],
+                "hedge_due_tick": r["hedge_due_tick"],
+            }
+        )
+
+    @cached_property
+    def hedges(self) -> pd.DataFrame:
+        """One row per hedge attempt on Exchange 2. ``fill_to_hedge_latency_ms`` is the time from the
+        earliest Exchange 1 fill the hedge covers to this attempt (quantised to ticks)."""
+        r = self.hedges_raw
+        dt = self.config.sim.dt_s
+        vwap = np.where(r["qty_filled"] > 0, r["vwap"], np.nan)
+        return pd.DataFrame(
+            {
+                "hedge_id": r["hedge_id"],
+                "attempt": r["attempt"],
+                "tick": r["tick"],
+                "time_s": r["tick"] * dt,
+                "first_fill_tick": r["first_fill_tick"],
+                "fill_to_hedge_latency_ms": (r["tick"] - r["first_fill_tick"]) * dt * 1000.0,
+                "side": np.where(r["side"] > 0, "buy", "sell"),
+                "qty_requested_lots": r["qty_requested"],
+                "qty_filled_lots": r["qty_filled"],
+                "limit_price": self._px(r["limit_price"], True),
+                "vwap_price": self._px(vwap),
+                "feed2_at_fill_price": self._px(r["feed2_at_fill"]),
+                "feed2_at_hedge_price": self._px(r["feed2_at_hedge"]),
+                "slippage": self._money(r["slippage"]),
+                "latency_cost": self._money(r["latency_cost"]),
+                "fee": self._money(r["fee"]),
+                "status": np.array(HEDGE_STATUS_NAMES)[r["status"]] if len(r) else np.array([], dtype=object),
+            }
+        )
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """Our order actions on Exchange 1: new, cancel (qty = lots left) and filled (fully)."""
+        r = self.orders_raw
+        dt = self.config.sim.dt_s
+        return pd.DataFrame(
+            {
+                "order_id": r["order_id"],
+                "tick": r["tick"],
+                "time_s": r["tick"] * dt,
+                "action": np.array(ORDER_ACTION_NAMES)[r["action"]] if len(r) else np.array([], dtype=object),
+                "side": np.where(r["side"] > 0, "buy", "sell"),
+                "price": self._px(r["price"]),
+                "qty_lots": r["qty"],
+                "reason": np.array(ORDER_REASON_NAMES)[r["reason"]] if len(r) else np.array([], dtype=object),
+            }
+        )
+
+    @cached_property
+    def risk_events(self) -> pd.DataFrame:
+        """Every risk-state change with its reason, the measured value and the limit it was held against
+        (lots for position limits, currency for losses, ms for latency, attempts for hedge failures)."""
+        r = self.risk_raw
+        dt = self.config.sim.dt_s
+        reasons = r["reason"]
+        value = r["value"].astype(np.float64).copy()
+        limit = r["limit"].astype(np.float64).copy()
+        money_reason = np.isin(np.array(REASON_NAMES)[reasons] if len(r) else np.array([]),
+                               ["loss over rolling window", "manual pause", "manual resume", "cool-down over"])
+        value[money_reason] *= self.money_per_tick_lot
+        limit[money_reason] *= self.money_per_tick_lot
+        names = np.array(STATE_NAMES)
+        return pd.DataFrame(
+            {
+                "tick": r["tick"],
+                "time_s": r["tick"] * dt,
+                "from_state": names[r["old_state"]] if len(r) else np.array([], dtype=object),
+                "to_state": names[r["new_state"]] if len(r) else np.array([], dtype=object),
+                "reason": np.array(REASON_NAMES)[reasons] if len(r) else np.array([], dtype=object),
+                "value": value,
+                "limit": limit,
+            }
+        )
+
+    # -- summary -----------------------------------------------------------------------------
+    def state_at(self, tick: int) -> dict:
+        """The state of the run at ``tick`` (quotes, positions, PnL), in user units."""
+        row = self.ticks.iloc[int(tick)]
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+
+    @cached_property
+    def summary_dict(self) -> dict:
+        """Headline numbers of the run, each in the unit its name or ``SUMMARY_UNITS`` gives."""
+        t = self.ticks
+        f = self.fills
+        h = self.hedges
+        dt = self.config.sim.dt_s
+        last = t.iloc[-1]
+        filled_h = h[h["qty_filled_lots"] > 0]
+        lat = filled_h["fill_to_hedge_latency_ms"].to_numpy()
+        pct = (lambda q: float(np.percentile(lat, q))) if lat.size else (lambda q: float("nan"))
+        pnl = t["total_pnl"].to_numpy()
+        drawdown = np.maximum.accumulate(pnl) - pnl
+        state_counts = t["state"].value_counts()
+        e1_lots = int(f["qty_lots"].sum())
+        out = {
+            "ticks": int(len(t)),
+            "simulated_s": float(len(t) * dt),
+            "net_pnl": float(last["total_pnl"]),
+            "realized_pnl": float(last["realized_pnl"]),
+            "unrealized_pnl": float(last["unrealized_pnl"]),
+            "spread_capture": float(last["spread_capture"]),
+            "hedge_cost": float(last["hedge_cost"]),
+            "hedge_slippage": float(last["hedge_slippage"]),
+            "hedge_latency_cost": float(last["hedge_latency_cost"]),
+            "hedge_basis": float(last["hedge_basis"]),
+            "fees": float(last["fees"]),
+            "inventory_mtm": float(last["inventory_mtm"]),
+            "max_drawdown": float(drawdown.max()),
+            "fills": int(len(f)),
+            "fills_maker": int((f["liquidity"] == "maker").sum()),
+            "fills_manual": int((f["liquidity"] == "manual").sum()),
+            "volume_exchange1_lots": e1_lots,
+            "volume_exchange2_lots": int(h["qty_filled_lots"].sum()),
+            "spread_capture_per_lot": float(last["spread_capture"] / e1_lots) if e1_lots else 0.0,
+            "hedge_cost_per_lot": float(last["hedge_cost"] / e1_lots) if e1_lots else 0.0,
+            "hedges": int(h["hedge_id"].nunique()),
+            "hedge_attempts": int(len(h)),
+            "hedge_rejections": int((h["status"] == "rejected").sum()),
+            "hedge_failures": int(self.counters[C_HEDGE_FAILURES]),
+            "hedge_latency_p50_ms": pct(50),
+            "hedge_latency_p90_ms": pct(90),
+            "hedge_latency_p99_ms": pct(99),
+            "hedge_latency_max_ms": float(lat.max()) if lat.size else float("nan"),
+            "final_inv1_lots": int(last["inv1_lots"]),
+            "final_inv2_lots": int(last["inv2_lots"]),
+            "final_net_delta_lots": int(last["net_delta_lots"]),
+            "max_abs_net_delta_lots": int(t["net_delta_lots"].abs().max()),
+            "max_abs_inv1_lots": int(t["inv1_lots"].abs().max()),
+            "risk_events": int(len(self.risk_events)),
+            "background_orders_dropped": int(self.counters[C_DROPPED1] + self.counters[C_DROPPED2]),
+            "hedge_intents_merged": int(self.counters[C_INTENT_MERGES]),
+        }
+        for name in STATE_NAMES:
+            out[f"time_{name}_s"] = float(state_counts.get(name, 0) * dt)
+        return out
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The summary as a frame: metric, value."""
+        return pd.DataFrame({"metric": list(self.summary_dict), "value": list(self.summary_dict.values())})

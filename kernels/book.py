@@ -1,0 +1,331 @@
+"""One limit order book held in three integer arrays, with price-time priority.
+
+A book is ``(lv, od, bs)``:
+
+* ``lv[field, side, level]`` -- per price level: head and tail of its FIFO queue and total lots.
+  ``level = price_ticks - base``; ``side`` is 0 for bids, 1 for asks.
+* ``od[field, slot]`` -- a pool of orders: level, lots left, side, owner, next/prev in the level's
+  queue, order id. Free slots are chained through ``O_NEXT``.
+* ``bs[field]`` -- scalars: best bid/ask level, free-list head, next order id, live order count,
+  orders dropped because the pool was full, level count, price base.
+
+Every order, ours or another participant's, sits in the same FIFO queue, so queue position is exact.
+Matching walks the opposite side from the best level outward and, within a level, from the head.
+Fills against the market maker's orders are written to a small caller-provided buffer, because a
+jitted function cannot call back. All functions work unchanged with ``NUMBA_DISABLE_JIT=1``.
+"""
+import numpy as np
+
+from kernels._jit import jit
+from kernels.records import OWNER_MM
+
+# lv fields
+LV_HEAD = 0
+LV_TAIL = 1
+LV_QTY = 2
+N_LV = 3
+
+# od fields
+O_LEVEL = 0
+O_QTY = 1
+O_SIDE = 2
+O_OWNER = 3
+O_NEXT = 4
+O_PREV = 5
+O_ID = 6
+N_OD = 7
+
+# bs fields
+B_BEST_BID = 0  # level index, -1 when no bids
+B_BEST_ASK = 1  # level index, n_levels when no asks
+B_FREE = 2
+B_NEXT_ID = 3
+B_LIVE = 4
+B_DROPPED = 5
+B_NLEVELS = 6
+B_BASE = 7
+N_BS = 8
+
+NIL = -1
+MM_FILL_BUFFER = 16
+
+
+@jit
+def book_new(n_levels, capacity, base):
+    """An empty book covering prices ``base .. base + n_levels - 1`` ticks, ``capacity`` orders."""
+    lv = np.full((N_LV, 2, n_levels), NIL, dtype=np.int64)
+    lv[LV_QTY, :, :] = 0
+    od = np.zeros((N_OD, capacity), dtype=np.int64)
+    for s in range(capacity):
+        od[O_NEXT, s] = s + 1 if s + 1 < capacity else NIL
+        od[O_QTY, s] = 0
+    bs = np.zeros(N_BS, dtype=np.int64)
+    bs[B_BEST_BID] = -1
+    bs[B_BEST_ASK] = n_levels
+    bs[B_FREE] = 0 if capacity > 0 else NIL
+    bs[B_NEXT_ID] = 1
+    bs[B_NLEVELS] = n_levels
+    bs[B_BASE] = base
+    return lv, od, bs
+
+
+@jit
+def best_bid(bs):
+    """Best bid price in ticks, -1 when the bid side is empty."""
+    b = bs[B_BEST_BID]
+    return b + bs[B_BASE] if b >= 0 else -1
+
+
+@jit
+def best_ask(bs):
+    """Best ask price in ticks, -1 when the ask side is empty."""
+    a = bs[B_BEST_ASK]
+    return a + bs[B_BASE] if a < bs[B_NLEVELS] else -1
+
+
+@jit
+def level_qty(lv, bs, side, price):
+    """Total lots resting at ``price`` ticks on ``side`` (0 bid, 1 ask); 0 outside the grid."""
+    lvl = price - bs[B_BASE]
+    if lvl < 0 or lvl >= bs[B_NLEVELS]:
+        return 0
+    return lv[LV_QTY, side, lvl]
+
+
+@jit
+def _link_tail(lv, od, side, lvl, slot):
+    tail = lv[LV_TAIL, side, lvl]
+    od[O_PREV, slot] = tail
+    od[O_NEXT, slot] = NIL
+    if tail == NIL:
+        lv[LV_HEAD, side, lvl] = slot
+    else:
+        od[O_NEXT, tail] = slot
+    lv[LV_TAIL, side, lvl] = slot
+    lv[LV_QTY, side, lvl] += od[O_QTY, slot]
+
+
+@jit
+def _refresh_best(lv, bs, side):
+    n = bs[B_NLEVELS]
+    if side == 0:
+        b = bs[B_BEST_BID]
+        while b >= 0 and lv[LV_QTY, 0, b] == 0:
+            b -= 1
+        bs[B_BEST_BID] = b
+    else:
+        a = bs[B_BEST_ASK]
+        while a < n and lv[LV_QTY, 1, a] == 0:
+            a += 1
+        bs[B_BEST_ASK] = a
+
+
+@jit
+def _remove(lv, od, bs, slot):
+    """Unlink ``slot`` from its level, return it to the free list, fix the best price."""
+    side = od[O_SIDE, slot]
+    lvl = od[O_LEVEL, slot]
+    prev = od[O_PREV, slot]
+    nxt = od[O_NEXT, slot]
+    if prev == NIL:
+        lv[LV_HEAD, side, lvl] = nxt
+    else:
+        od[O_NEXT, prev] = nxt
+    if nxt == NIL:
+        lv[LV_TAIL, side, lvl] = prev
+    else:
+        od[O_PREV, nxt] = prev
+    lv[LV_QTY, side, lvl] -= od[O_QTY, slot]
+    od[O_QTY, slot] = 0
+    od[O_ID, slot] = 0
+    od[O_NEXT, slot] = bs[B_FREE]
+    bs[B_FREE] = slot
+    bs[B_LIVE] -= 1
+    if lv[LV_QTY, side, lvl] == 0:
+        if side == 0 and lvl == bs[B_BEST_BID]:
+            _refresh_best(lv, bs, 0)
+        elif side == 1 and lvl == bs[B_BEST_ASK]:
+            _refresh_best(lv, bs, 1)
+
+
+@jit
+def match(lv, od, bs, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qtys):
+    """Execute up to ``qty`` lots against the opposite side at prices no worse than ``limit_price``.
+
+    Walks levels from the best outward and each level's queue from its head (price-time priority),
+    partially filling the last order touched. Fills against the market maker's orders are written
+    to ``mm_ids/mm_prices/mm_qtys``. Returns ``(filled_lots, notional_tick_lots, n_mm_fills)``.
+    """
+    base = bs[B_BASE]
+    n = bs[B_NLEVELS]
+    limit_lvl = limit_price - base
+    remaining = qty
+    notional = 0
+    n_mm = 0
+    opp = 1 if aggressor_buy else 0
+    while remaining > 0:
+        if aggressor_buy:
+            lvl = bs[B_BEST_ASK]
+            if lvl >= n or lvl > limit_lvl:
+                break
+        else:
+            lvl = bs[B_BEST_BID]
+            if lvl < 0 or lvl < limit_lvl:
+                break
+        slot = lv[LV_HEAD, opp, lvl]
+        take = od[O_QTY, slot]
+        if take > remaining:
+            take = remaining
+        price = lvl + base
+        remaining -= take
+        notional += take * price
+        if od[O_OWNER, slot] == OWNER_MM and n_mm < mm_ids.shape[0]:
+            mm_ids[n_mm] = od[O_ID, slot]
+            mm_prices[n_mm] = price
+            mm_qtys[n_mm] = take
+            n_mm += 1
+        if take == od[O_QTY, slot]:
+            _remove(lv, od, bs, slot)
+        else:
+            od[O_QTY, slot] -= take
+            lv[LV_QTY, opp, lvl] -= take
+    return qty - remaining, notional, n_mm
+
+
+@jit
+def rest(lv, od, bs, side, price, qty, owner):
+    """Put ``qty`` lots at ``price`` on ``side`` (0 bid, 1 ask) at the back of its queue.
+
+    The caller guarantees the price does not cross. Returns ``(slot, order_id)``, or ``(-1, 0)``
+    when the price is off the grid or the order pool is full (counted in ``bs[B_DROPPED]``).
+    """
+    lvl = price - bs[B_BASE]
+    slot = bs[B_FREE]
+    if lvl < 0 or lvl >= bs[B_NLEVELS] or slot == NIL or qty <= 0:
+        bs[B_DROPPED] += 1
+        return -1, 0
+    bs[B_FREE] = od[O_NEXT, slot]
+    oid = bs[B_NEXT_ID]
+    bs[B_NEXT_ID] += 1
+    bs[B_LIVE] += 1
+    od[O_LEVEL, slot] = lvl
+    od[O_QTY, slot] = qty
+    od[O_SIDE, slot] = side
+    od[O_OWNER, slot] = owner
+    od[O_ID, slot] = oid
+    _link_tail(lv, od, side, lvl, slot)
+    if side == 0:
+        if lvl > bs[B_BEST_BID]:
+            bs[B_BEST_BID] = lvl
+    else:
+        if lvl < bs[B_BEST_ASK]:
+            bs[B_BEST_ASK] = lvl
+    return slot, oid
+
+
+@jit
+def limit_order(lv, od, bs, side, price, qty, owner, mm_ids, mm_prices, mm_qtys):
+    """A limit order: match whatever crosses, rest the remainder at ``price``.
+
+    Returns ``(slot, order_id, filled_lots, notional_tick_lots, n_mm_fills)``; slot -1 if nothing rests.
+    """
+    filled, notional, n_mm = match(lv, od, bs, side == 0, price, qty, mm_ids, mm_prices, mm_qtys)
+    slot = -1
+    oid = 0
+    if qty - filled > 0:
+        slot, oid = rest(lv, od, bs, side, price, qty - filled, owner)
+    return slot, oid, filled, notional, n_mm
+
+
+@jit
+def cancel(lv, od, bs, slot, order_id):
+    """Cancel the order in ``slot`` if it is still ``order_id``. Returns the lots cancelled."""
+    if slot < 0 or od[O_ID, slot] != order_id or od[O_QTY, slot] == 0:
+        return 0
+    q = od[O_QTY, slot]
+    _remove(lv, od, bs, slot)
+    return q
+
+
+@jit
+def order_alive(od, slot, order_id):
+    """Lots left on our order ``order_id`` in ``slot`` (0 when filled or cancelled)."""
+    if slot < 0 or od[O_ID, slot] != order_id:
+        return 0
+    return od[O_QTY, slot]
+
+
+@jit
+def queue_ahead(lv, od, slot):
+    """Lots resting ahead of the order in ``slot`` in its level's FIFO queue."""
+    side = od[O_SIDE, slot]
+    lvl = od[O_LEVEL, slot]
+    s = lv[LV_HEAD, side, lvl]
+    ahead = 0
+    while s != slot and s != NIL:
+        ahead += od[O_QTY, s]
+        s = od[O_NEXT, s]
+    return ahead
+
+
+@jit
+def cancel_other_at(lv, od, bs, side, price, u):
+    """Cancel one other participant's order at ``price``: the one holding the ``u``-quantile lot
+    of the level's non-market-maker volume, so cancels land anywhere in the queue, ahead of or
+    behind us. Returns lots cancelled (0 if the level holds no other orders)."""
+    lvl = price - bs[B_BASE]
+    if lvl < 0 or lvl >= bs[B_NLEVELS]:
+        return 0
+    others = 0
+    s = lv[LV_HEAD, side, lvl]
+    while s != NIL:
+        if od[O_OWNER, s] != OWNER_MM:
+            others += od[O_QTY, s]
+        s = od[O_NEXT, s]
+    if others == 0:
+        return 0
+    target = int(u * others)
+    cum = 0
+    s = lv[LV_HEAD, side, lvl]
+    while s != NIL:
+        if od[O_OWNER, s] != OWNER_MM:
+            cum += od[O_QTY, s]
+            if cum > target:
+                q = od[O_QTY, s]
+                _remove(lv, od, bs, s)
+                return q
+        s = od[O_NEXT, s]
+    return 0
+
+
+@jit
+def withdraw_level(lv, od, bs, side, price):
+    """Withdraw every other participant's order at ``price`` (ours stay). Returns lots withdrawn."""
+    lvl = price - bs[B_BASE]
+    if lvl < 0 or lvl >= bs[B_NLEVELS]:
+        return 0
+    out = 0
+    s = lv[LV_HEAD, side, lvl]
+    while s != NIL:
+        nxt = od[O_NEXT, s]
+        if od[O_OWNER, s] != OWNER_MM:
+            out += od[O_QTY, s]
+            _remove(lv, od, bs, s)
+        s = nxt
+    return out
+
+
+@jit
+def depth_within(lv, bs, side, from_price, to_price):
+    """Lots resting on ``side`` at prices between ``from_price`` and ``to_price`` inclusive."""
+    base = bs[B_BASE]
+    lo = min(from_price, to_price) - base
+    hi = max(from_price, to_price) - base
+    if lo < 0:
+        lo = 0
+    if hi >= bs[B_NLEVELS]:
+        hi = bs[B_NLEVELS] - 1
+    total = 0
+    for lvl in range(lo, hi + 1):
+        total += lv[LV_QTY, side, lvl]
+    return total

@@ -1,0 +1,24 @@
+"""Indices into the flat float64 parameter vector the tick kernel reads.
+
+A flat vector keeps the kernel signature short and the kernel free of Python objects.
+``backtest.engine.kernel_params`` fills it from a validated config, converting every quantity
+to kernel units (ticks, lots, tick index, tick-lots).
+"""
+_NAMES = (
+    "N_TICKS", "DT_S", "TICK_SIZE", "LOT_SIZE",
+    "FILL_MODEL",  # 0 book, 1 intensity
+    "QUOTE_MODEL",  # 0 linear, 1 avellaneda_stoikov
+    "REFERENCE",  # 0 exchange1, 1 exchange2, 2 blend
+    "SIZE", "HALF_SPREAD", "VOL_MULT", "DRIFT_MULT", "VOL_HORIZON_S", "VOL_ALPHA", "SIGMA0",
+    "SKEW", "SKEW_ON",  # 0 exchange1 inventory, 1 net delta
+    "REQUOTE_TOL", "AS_GAMMA", "AS_K", "AS_HORIZON_S", "INT_A", "INT_K",
+    "HEDGE_ON", "MIN_HEDGE", "HEDGE_BUFFER", "RETRY_TICKS", "MAX_RETRIES",
+    "SOFT", "HARD", "SOFT_FACTOR", "MAX_LOSS", "LOSS_WINDOW_TICKS", "COOLDOWN_TICKS",
+    "KILL_LATENCY_MS", "KILL_ON_HEDGE_FAIL",
+    "MAKER_BPS", "TAKER_BPS",
+    "DEPTH1", "DEPTH2", "INIT_DEPTH1", "INIT_DEPTH2",
+)
+for _i, _n in enumerate(_NAMES):
+    globals()["P_" + _n] = _i
+N_PARAMS = len(_NAMES)
+PARAM_NAMES = _NAMES

@@ -1,0 +1,204 @@
+"""Record dtypes written by the tick kernel, and the small integer enums used inside it.
+
+Kernel units: prices in ticks (float where a mid or VWAP can fall between ticks), sizes in lots,
+money in tick-lots (one tick of price on one lot; multiply by tick_size * lot_size for currency),
+time as the tick index (multiply by dt_s for seconds). ``backtest.results`` converts at the edge.
+"""
+import numpy as np
+
+# Sides: +1 buy (bid), -1 sell (ask). Book arrays index sides as 0 = bid, 1 = ask.
+BUY = 1
+SELL = -1
+BID = 0
+ASK = 1
+
+# Order owners in the book.
+OWNER_OTHER = 0
+OWNER_MM = 1
+
+# Event kinds in the pre-generated flow.
+EV_LIMIT = 0
+EV_CANCEL = 1
+EV_MARKET = 2
+EV_CLIENT = 3  # a client market order on Exchange 1 (possibly informed)
+
+# Risk states, ordered by severity.
+STATE_ACTIVE = 0
+STATE_REDUCED = 1
+STATE_PAUSED = 2
+STATE_KILLED = 3
+STATE_NAMES = ("active", "reduced", "paused", "killed")
+
+# Reasons for a risk-state change.
+R_NONE = 0
+R_SOFT_LIMIT = 1
+R_BACK_INSIDE_LIMITS = 2
+R_LOSS_WINDOW = 3
+R_COOLDOWN_OVER = 4
+R_MANUAL_PAUSE = 5
+R_MANUAL_RESUME = 6
+R_HEDGE_FAILURE = 7
+R_LATENCY_SPIKE = 8
+R_KILL_RESET = 9
+R_MANUAL_KILL = 10
+REASON_NAMES = (
+    "none",
+    "soft position limit",
+    "back inside position limits",
+    "loss over rolling window",
+    "cool-down over",
+    "manual pause",
+    "manual resume",
+    "hedge failure",
+    "hedge latency spike",
+    "kill switch reset",
+    "manual kill",
+)
+
+# Intervention kinds (user actions applied at a tick).
+IV_MANUAL_FILL = 0
+IV_PAUSE = 1
+IV_RESUME = 2
+IV_KILL_RESET = 3
+IV_KILL = 4
+INTERVENTION_NAMES = ("manual_fill", "pause", "resume", "kill_reset", "kill")
+
+# Order actions (our own orders on Exchange 1).
+OA_NEW = 0
+OA_CANCEL = 1
+OA_FILLED = 2
+ORDER_ACTION_NAMES = ("new", "cancel", "filled")
+
+# Why an order was cancelled or placed.
+OR_QUOTE = 0
+OR_REQUOTE = 1
+OR_RISK = 2
+OR_KILL = 3
+ORDER_REASON_NAMES = ("quote", "requote", "risk", "kill switch")
+
+# Fill liquidity.
+LIQ_MAKER = 0
+LIQ_MANUAL = 1
+LIQ_INTENSITY = 2
+LIQUIDITY_NAMES = ("maker", "manual", "intensity")
+
+# Hedge attempt status.
+H_FILLED = 0
+H_PARTIAL = 1
+H_REJECTED = 2
+H_NO_LIQUIDITY = 3
+HEDGE_STATUS_NAMES = ("filled", "partial", "rejected", "no_liquidity")
+
+intervention_dt = np.dtype(
+    [("tick", np.int64), ("kind", np.int64), ("side", np.int64), ("qty", np.int64), ("price", np.int64)],
+    align=True,
+)
+"""An intervention: at ``tick``, ``kind`` (IV_*); for manual fills ``side`` (+1 we buy, -1 we sell),
+``qty`` lots and ``price`` ticks (-1 = at our current quote, else the touch)."""
+
+tick_dt = np.dtype(
+    [
+        ("tick", np.int64),
+        ("fair", np.float64),  # fair value, ticks
+        ("feed1", np.float64),  # Exchange 1 price feed (mark), ticks
+        ("feed2", np.float64),  # Exchange 2 price feed (mark), ticks
+        ("best_bid1", np.int64),  # -1 when empty
+        ("best_ask1", np.int64),
+        ("best_bid2", np.int64),
+        ("best_ask2", np.int64),
+        ("quote_bid", np.int64),  # our resting bid on Exchange 1, ticks; -1 = none
+        ("quote_ask", np.int64),
+        ("quote_bid_size", np.int64),  # lots remaining
+        ("quote_ask_size", np.int64),
+        ("bid_queue_ahead", np.int64),  # lots ahead of our bid at its level
+        ("ask_queue_ahead", np.int64),
+        ("reference", np.float64),  # quote reference price, ticks
+        ("reservation", np.float64),  # reference shifted by inventory skew, ticks
+        ("half_spread", np.float64),  # target half-spread, ticks
+        ("sigma", np.float64),  # estimated volatility of the reference, ticks per sqrt(second)
+        ("inv1", np.int64),  # Exchange 1 position, lots
+        ("inv2", np.int64),  # Exchange 2 position, lots
+        ("pending_hedge", np.int64),  # signed lots scheduled but not yet executed on Exchange 2
+        ("cash1", np.float64),  # tick-lots
+        ("cash2", np.float64),
+        ("fees1", np.float64),  # fees paid (negative = rebate received), tick-lots
+        ("fees2", np.float64),
+        ("realized", np.float64),  # average-cost realized PnL before fees, tick-lots
+        ("unrealized", np.float64),  # inventory marked to feeds against average cost, tick-lots
+        ("spread_capture", np.float64),  # cumulative, tick-lots
+        ("hedge_slippage", np.float64),  # cumulative execution cost vs Exchange 2 mark at execution
+        ("hedge_latency", np.float64),  # cumulative Exchange 2 move between fill and hedge
+        ("hedge_basis", np.float64),  # basis change on the hedge leg since the fill
+        ("inventory_mtm", np.float64),  # net (unhedged) inventory marked to Exchange 1 feed
+        ("total_pnl", np.float64),  # cash + inventory at marks - fees, tick-lots
+        ("state", np.int64),  # risk state (STATE_*)
+        ("manual_pause", np.int64),  # 1 while a manual pause is in force
+    ],
+    align=True,
+)
+
+fill_dt = np.dtype(
+    [
+        ("fill_id", np.int64),
+        ("tick", np.int64),
+        ("order_id", np.int64),  # -1 for manual / intensity fills
+        ("side", np.int64),  # +1 we bought, -1 we sold
+        ("price", np.int64),  # ticks
+        ("qty", np.int64),  # lots
+        ("liquidity", np.int64),  # LIQ_*
+        ("feed1", np.float64),  # Exchange 1 mark at the fill, ticks
+        ("feed2", np.float64),
+        ("spread_capture", np.float64),  # side * (feed1 - price) * qty, tick-lots
+        ("fee", np.float64),  # tick-lots
+        ("inv1_after", np.int64),
+        ("hedge_due_tick", np.int64),  # tick at which its hedge reaches Exchange 2; -1 = not hedged
+        ("hedge_latency_ms", np.float64),  # latency drawn for its hedge order, ms
+    ],
+    align=True,
+)
+
+hedge_dt = np.dtype(
+    [
+        ("hedge_id", np.int64),
+        ("first_fill_tick", np.int64),  # earliest Exchange 1 fill this hedge covers
+        ("tick", np.int64),  # tick of this attempt on Exchange 2
+        ("attempt", np.int64),  # 1 = first attempt
+        ("side", np.int64),  # +1 buy on Exchange 2, -1 sell
+        ("qty_requested", np.int64),  # lots
+        ("qty_filled", np.int64),
+        ("limit_price", np.int64),  # ticks
+        ("vwap", np.float64),  # ticks (0 if nothing filled)
+        ("feed2_at_fill", np.float64),  # Exchange 2 mark at the covered fills (qty-weighted), ticks
+        ("feed2_at_hedge", np.float64),  # Exchange 2 mark at this attempt, ticks
+        ("slippage", np.float64),  # side * (feed2_at_hedge - vwap) * filled, tick-lots (<= 0 = cost)
+        ("latency_cost", np.float64),  # side * (feed2_at_fill - feed2_at_hedge) * filled, tick-lots
+        ("fee", np.float64),  # tick-lots
+        ("status", np.int64),  # H_*
+    ],
+    align=True,
+)
+
+order_dt = np.dtype(
+    [
+        ("order_id", np.int64),
+        ("tick", np.int64),
+        ("action", np.int64),  # OA_*
+        ("side", np.int64),
+        ("price", np.int64),  # ticks
+        ("qty", np.int64),  # lots (new: placed size; cancel: size left)
+        ("reason", np.int64),  # OR_*
+    ],
+    align=True,
+)
+
+risk_event_dt = np.dtype(
+    [
+        ("tick", np.int64),
+        ("old_state", np.int64),
+        ("new_state", np.int64),
+        ("reason", np.int64),  # R_*
+        ("value", np.float64),  # the measured quantity that triggered it (units depend on reason)
+        ("limit", np.float64),  # the threshold it was compared with
+    ],
+    align=True,
+)

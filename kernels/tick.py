@@ -1,0 +1,713 @@
+"""The tick loop: matching, quoting, hedging, risk and accounting for one whole run.
+
+Order of work inside tick ``t`` (the order is an assumption of the model, stated in the README):
+
+1. user interventions scheduled at ``t`` (manual fill, pause, resume, kill, kill reset);
+2. Exchange 2's background flow (limit orders, cancels, market orders around its price feed);
+3. Exchange 1's background and client flow, which can trade against our resting quotes
+   (or, with the intensity fill model, Avellaneda-Stoikov fill draws against our quotes);
+4. hedges whose latency has elapsed are sent to Exchange 2 as immediate-or-cancel limit orders;
+5. marks, PnL and its attribution;
+6. risk checks (latency spike, loss over the rolling window, position limits) and state changes;
+7. re-quoting on Exchange 1, keeping resting orders whose price and size are still good enough;
+8. one row of ``out_ticks``.
+
+Quotes placed in step 7 face the flow of tick ``t + 1``: order entry takes (at most) one tick.
+
+Money inside the kernel is in tick-lots (one tick of price on one lot). Accounting identity, exact
+up to float rounding at every tick::
+
+    total = spread_capture + hedge_slippage + hedge_latency + hedge_basis + inventory_mtm - fees
+
+where, with feeds f1, f2 as marks and B-terms the signed notionals of trades at their reference
+marks, inventory_mtm = (inv1 + inv2) * f1 - B1 - B2m1 and hedge_basis = inv2 * (f2 - f1) - (B2m2 - B2m1).
+"""
+import math
+
+import numpy as np
+
+from kernels._jit import jit
+from kernels.book import (
+    MM_FILL_BUFFER, B_BEST_ASK, B_BEST_BID, B_DROPPED, B_NLEVELS, LV_QTY,
+    best_ask, best_bid, book_new, cancel, cancel_other_at, limit_order, match, order_alive,
+    queue_ahead, rest, withdraw_level,
+)
+from kernels.params import *  # noqa: F401,F403  (P_* indices)
+from kernels.quoting import avellaneda_stoikov_quote, intensity_fill_probability, linear_quote
+from kernels.records import (
+    EV_CANCEL, EV_LIMIT, H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, H_REJECTED, IV_KILL, IV_KILL_RESET,
+    IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_INTENSITY, LIQ_MAKER, LIQ_MANUAL, OA_CANCEL, OA_FILLED,
+    OA_NEW, OR_KILL, OR_QUOTE, OR_REQUOTE, OR_RISK, OWNER_MM, OWNER_OTHER, R_BACK_INSIDE_LIMITS,
+    R_COOLDOWN_OVER, R_HEDGE_FAILURE, R_KILL_RESET, R_LATENCY_SPIKE, R_LOSS_WINDOW, R_MANUAL_KILL,
+    R_MANUAL_PAUSE, R_MANUAL_RESUME, R_SOFT_LIMIT, STATE_ACTIVE, STATE_KILLED, STATE_PAUSED,
+    STATE_REDUCED,
+)
+
+# counters[] written by the kernel
+C_FILLS = 0
+C_HEDGES = 1
+C_ORDERS = 2
+C_RISK = 3
+C_OVERFLOW = 4  # 1 if any record array was too small (the caller re-runs with the counts)
+C_DROPPED1 = 5  # background orders dropped (pool full / off grid), Exchange 1
+C_DROPPED2 = 6
+C_HEDGE_FAILURES = 7  # hedges that exhausted their retries
+C_INTENT_MERGES = 8  # hedge intents merged because the in-flight buffer was full
+N_COUNTERS = 9
+
+# acc[] float accumulators (tick-lots)
+A_CASH1 = 0
+A_CASH2 = 1
+A_FEES1 = 2
+A_FEES2 = 3
+A_SPREAD = 4
+A_SLIP = 5
+A_LAT = 6
+A_B1 = 7
+A_B2M1 = 8
+A_B2M2 = 9
+A_AVG1 = 10
+A_AVG2 = 11
+A_REAL1 = 12
+A_REAL2 = 13
+N_ACC = 14
+
+# hedge working order (the merged intents that have reached Exchange 2), in w[] / wf[]
+W_QTY = 0  # signed lots still to trade on Exchange 2
+W_FIRST = 1  # earliest covered fill tick
+W_ATTEMPTS = 2
+W_NEXT_TRY = 3
+W_ID = 4
+WF_M1 = 0  # sum of signed lots * Exchange 1 mark at the covered fills
+WF_M2 = 1  # same with Exchange 2 mark
+
+
+@jit
+def _trade_avg_cost(acc, i_avg, i_real, inv_before, side, qty, price):
+    """Average-cost bookkeeping for one trade; updates average price and realized PnL (tick-lots)."""
+    avg = acc[i_avg]
+    if inv_before == 0 or (inv_before > 0) == (side > 0):
+        held = abs(inv_before)
+        acc[i_avg] = (avg * held + price * qty) / (held + qty)
+    else:
+        closing = min(qty, abs(inv_before))
+        direction = 1.0 if inv_before > 0 else -1.0
+        acc[i_real] += closing * (price - avg) * direction
+        if qty > closing:
+            acc[i_avg] = float(price)
+        elif qty == abs(inv_before):
+            acc[i_avg] = 0.0
+
+
+@jit
+def _record_order(out_orders, counters, oid, t, action, side, price, qty, reason):
+    k = counters[C_ORDERS]
+    if k < out_orders.shape[0]:
+        r = out_orders[k]
+        r["order_id"] = oid
+        r["tick"] = t
+        r["action"] = action
+        r["side"] = side
+        r["price"] = price
+        r["qty"] = qty
+        r["reason"] = reason
+    else:
+        counters[C_OVERFLOW] = 1
+    counters[C_ORDERS] = k + 1
+
+
+@jit
+def _record_risk(out_risk, counters, t, old, new, reason, value, limit):
+    k = counters[C_RISK]
+    if k < out_risk.shape[0]:
+        r = out_risk[k]
+        r["tick"] = t
+        r["old_state"] = old
+        r["new_state"] = new
+        r["reason"] = reason
+        r["value"] = value
+        r["limit"] = limit
+    else:
+        counters[C_OVERFLOW] = 1
+    counters[C_RISK] = k + 1
+
+
+@jit
+def _book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, price, qty, liquidity,
+                         f1, f2, hedge_latency_ms, in_due, in_qty, in_m1, in_m2, in_first, n_in):
+    """Book one of our Exchange 1 fills and schedule its hedge. Returns the new in-flight count."""
+    inv_before = pos[0]
+    _trade_avg_cost(acc, A_AVG1, A_REAL1, inv_before, side, qty, price)
+    pos[0] = inv_before + side * qty
+    acc[A_CASH1] -= side * price * qty
+    fee = abs(price * qty) * p[P_MAKER_BPS] * 1e-4
+    acc[A_FEES1] += fee
+    acc[A_SPREAD] += side * (f1 - price) * qty
+    acc[A_B1] += side * qty * f1
+    due = -1
+    if p[P_HEDGE_ON] > 0:
+        dt_ms = p[P_DT_S] * 1000.0
+        due = t + int(math.ceil(hedge_latency_ms / dt_ms - 1e-9))
+        hq = -side * qty
+        if n_in < in_due.shape[0]:
+            i = n_in
+            n_in += 1
+            in_due[i] = due
+            in_qty[i] = hq
+            in_m1[i] = hq * f1
+            in_m2[i] = hq * f2
+            in_first[i] = t
+        else:
+            # Buffer full: fold into the latest-arriving intent, which only delays this hedge.
+            i = n_in - 1
+            counters[C_INTENT_MERGES] += 1
+            if due > in_due[i]:
+                in_due[i] = due
+            in_qty[i] += hq
+            in_m1[i] += hq * f1
+            in_m2[i] += hq * f2
+    k = counters[C_FILLS]
+    if k < out_fills.shape[0]:
+        r = out_fills[k]
+        r["fill_id"] = k
+        r["tick"] = t
+        r["order_id"] = order_id
+        r["side"] = side
+        r["price"] = price
+        r["qty"] = qty
+        r["liquidity"] = liquidity
+        r["feed1"] = f1
+        r["feed2"] = f2
+        r["spread_capture"] = side * (f1 - price) * qty
+        r["fee"] = fee
+        r["inv1_after"] = pos[0]
+        r["hedge_due_tick"] = due
+        r["hedge_latency_ms"] = hedge_latency_ms if due >= 0 else 0.0
+    else:
+        counters[C_OVERFLOW] = 1
+    counters[C_FILLS] = k + 1
+    return n_in
+
+
+@jit
+def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids, mm_prices,
+                          mm_qtys, quotes, od1, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2, in_first,
+                          n_in):
+    """Turn matches against our resting orders into fills; forget orders that are used up."""
+    for j in range(n_mm):
+        oid = mm_ids[j]
+        if oid == quotes[1]:
+            side = 1
+            qi = 0
+        elif oid == quotes[5]:
+            side = -1
+            qi = 4
+        else:
+            continue
+        n_in = _book_fill_exchange1(p, acc, pos, counters, out_fills, t, oid, side, mm_prices[j],
+                                    mm_qtys[j], LIQ_MAKER, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2,
+                                    in_first, n_in)
+        if order_alive(od1, quotes[qi], oid) == 0:
+            _record_order(out_orders, counters, oid, t, OA_FILLED, side, quotes[qi + 2], quotes[qi + 3], OR_QUOTE)
+            quotes[qi] = -1
+            quotes[qi + 1] = 0
+    return n_in
+
+
+@jit
+def _apply_flow(lv, od, bs, center, e0, e1, ev_kind, ev_side, ev_offset, ev_qty, ev_u, mm_ids, mm_prices,
+                mm_qtys, is_exchange1, p, acc, pos, counters, out_fills, out_orders, t, quotes, f1, f2, lat_ms,
+                in_due, in_qty, in_m1, in_m2, in_first, n_in):
+    """Apply one tick of background (and, on Exchange 1, client) events to a book."""
+    n = bs[B_NLEVELS]
+    top = bs[7] + n - 1  # highest price on the grid
+    low = bs[7]
+    for e in range(e0, e1):
+        kind = ev_kind[e]
+        side = ev_side[e]  # 0 bid / buy, 1 ask / sell
+        if kind == EV_LIMIT:
+            price = center - ev_offset[e] if side == 0 else center + ev_offset[e]
+            _, _, _, _, n_mm = limit_order(lv, od, bs, side, price, ev_qty[e], OWNER_OTHER, mm_ids, mm_prices,
+                                           mm_qtys)
+        elif kind == EV_CANCEL:
+            price = center - ev_offset[e] if side == 0 else center + ev_offset[e]
+            cancel_other_at(lv, od, bs, side, price, ev_u[e])
+            n_mm = 0
+        else:  # market order (background or client)
+            limit = top if side == 0 else low
+            _, _, n_mm = match(lv, od, bs, side == 0, limit, ev_qty[e], mm_ids, mm_prices, mm_qtys)
+        if is_exchange1 and n_mm > 0:
+            n_in = _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids,
+                                         mm_prices, mm_qtys, quotes, od, f1, f2, lat_ms, in_due, in_qty,
+                                         in_m1, in_m2, in_first, n_in)
+    return n_in
+
+
+@jit
+def _withdraw_out_of_band(lv, od, bs, prev_center, center, depth):
+    """Other participants withdraw orders that drift more than ``depth`` ticks from the venue price."""
+    if center > prev_center:
+        lo = max(prev_center - depth, center - depth - 4 * depth)
+        for price in range(lo, center - depth):
+            withdraw_level(lv, od, bs, 0, price)
+    elif center < prev_center:
+        hi = min(prev_center + depth, center + depth + 4 * depth)
+        for price in range(center + depth + 1, hi + 1):
+            withdraw_level(lv, od, bs, 1, price)
+
+
+@jit
+def _seed_book(lv, od, bs, center, depth, lots):
+    if lots <= 0:
+        return
+    for d in range(1, depth + 1):
+        rest(lv, od, bs, 0, center - d, lots, OWNER_OTHER)
+        rest(lv, od, bs, 1, center + d, lots, OWNER_OTHER)
+
+
+@jit
+def _best_excluding_ours(lv, bs, side, our_price, our_qty):
+    """Best price on ``side`` ignoring our own ``our_qty`` lots at ``our_price`` (-1 if none)."""
+    n = bs[B_NLEVELS]
+    base = bs[7]
+    if side == 0:
+        lvl = bs[B_BEST_BID]
+        while lvl >= 0:
+            q = lv[LV_QTY, 0, lvl]
+            if lvl + base == our_price:
+                q -= our_qty
+            if q > 0:
+                return lvl + base
+            lvl -= 1
+        return -1
+    lvl = bs[B_BEST_ASK]
+    while lvl < n:
+        q = lv[LV_QTY, 1, lvl]
+        if lvl + base == our_price:
+            q -= our_qty
+        if q > 0:
+            return lvl + base
+        lvl += 1
+    return -1
+
+
+@jit
+def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters):
+    if quotes[qi] >= 0:
+        left = cancel(lv, od, bs, quotes[qi], quotes[qi + 1])
+        if left > 0:
+            _record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL, side, quotes[qi + 2], left, reason)
+    quotes[qi] = -1
+    quotes[qi + 1] = 0
+
+
+@jit
+def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode):
+    """Keep, replace or place our quote on one side. ``quotes[qi..qi+3]`` = slot, id, price, size.
+
+    A resting order is kept (with its queue place) while its price is within ``tol`` ticks of the
+    target and its remaining size is between half and all of the target size.
+    """
+    if size <= 0:
+        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_RISK, out_orders, counters)
+        return
+    if not book_mode:
+        quotes[qi] = 0
+        quotes[qi + 2] = price
+        quotes[qi + 3] = size
+        return
+    if quotes[qi] >= 0:
+        left = order_alive(od, quotes[qi], quotes[qi + 1])
+        if left > 0 and abs(quotes[qi + 2] - price) <= tol and 2 * left >= size and left <= size:
+            return
+        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_REQUOTE, out_orders, counters)
+    slot, oid = rest(lv, od, bs, 0 if side > 0 else 1, price, size, OWNER_MM)
+    if slot >= 0:
+        quotes[qi] = slot
+        quotes[qi + 1] = oid
+        quotes[qi + 2] = price
+        quotes[qi + 3] = size
+        _record_order(out_orders, counters, oid, t, OA_NEW, side, price, size, OR_QUOTE)
+
+
+@jit
+def run_ticks(p, fair, feed1, feed2, center1, center2,
+              ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
+              ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
+              hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
+              base1, levels1, base2, levels2, capacity, intent_capacity,
+              out_ticks, out_fills, out_hedges, out_orders, out_risk, counters):
+    """Run the whole simulation. Inputs are pre-generated arrays (see ``backtest.generate``) and the
+    parameter vector ``p`` (see ``kernels.params``); outputs are written to the preallocated record
+    arrays, and ``counters`` says how many rows each received (``C_OVERFLOW`` = some did not fit)."""
+    n_ticks = fair.shape[0]
+    dt_s = p[P_DT_S]
+    book_mode = p[P_FILL_MODEL] == 0
+    lv1, od1, bs1 = book_new(levels1, capacity, base1)
+    lv2, od2, bs2 = book_new(levels2, capacity, base2)
+    depth1 = int(p[P_DEPTH1])
+    depth2 = int(p[P_DEPTH2])
+    _seed_book(lv1, od1, bs1, center1[0], depth1, int(p[P_INIT_DEPTH1]))
+    _seed_book(lv2, od2, bs2, center2[0], depth2, int(p[P_INIT_DEPTH2]))
+    mm_ids = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
+    mm_prices = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
+    mm_qtys = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
+    h_ids = np.zeros(1, dtype=np.int64)  # hedges never rest, so nothing of ours is on Exchange 2
+    h_prices = np.zeros(1, dtype=np.int64)
+    h_qtys = np.zeros(1, dtype=np.int64)
+
+    acc = np.zeros(N_ACC, dtype=np.float64)
+    pos = np.zeros(2, dtype=np.int64)  # inv1, inv2 (lots)
+    quotes = np.full(8, -1, dtype=np.int64)  # bid slot,id,price,size, ask slot,id,price,size
+    quotes[1] = 0
+    quotes[5] = 0
+
+    in_due = np.zeros(intent_capacity, dtype=np.int64)
+    in_qty = np.zeros(intent_capacity, dtype=np.int64)
+    in_m1 = np.zeros(intent_capacity, dtype=np.float64)
+    in_m2 = np.zeros(intent_capacity, dtype=np.float64)
+    in_first = np.zeros(intent_capacity, dtype=np.int64)
+    n_in = 0
+    w = np.zeros(5, dtype=np.int64)
+    wf = np.zeros(2, dtype=np.float64)
+    next_hedge_id = 0
+
+    state = STATE_ACTIVE
+    manual_pause = False
+    killed = False
+    kill_reason = 0
+    kill_value = 0.0
+    kill_limit = 0.0
+    loss_paused_until = -1
+    last_loss = 0.0
+    n_iv = interventions.shape[0]
+    iv = 0
+
+    alpha = p[P_VOL_ALPHA]
+    var_est = p[P_SIGMA0] * p[P_SIGMA0]
+    drift_est = 0.0
+    ref_choice = int(p[P_REFERENCE])
+    prev_ref = feed1[0] if ref_choice == 0 else (feed2[0] if ref_choice == 1 else 0.5 * (feed1[0] + feed2[0]))
+    prev_c1 = center1[0]
+    prev_c2 = center2[0]
+    loss_window = int(p[P_LOSS_WINDOW_TICKS])
+    tol = int(p[P_REQUOTE_TOL])
+    base_size = int(p[P_SIZE])
+    soft = int(p[P_SOFT])
+    hard = int(p[P_HARD])
+
+    for t in range(n_ticks):
+        f1 = feed1[t]
+        f2 = feed2[t]
+        lat = hedge_latency_ms[t]
+
+        # 1. interventions
+        was_manual_pause = manual_pause
+        while iv < n_iv and interventions[iv]["tick"] <= t:
+            kind = interventions[iv]["kind"]
+            if kind == IV_MANUAL_FILL:
+                side = interventions[iv]["side"]
+                qty = interventions[iv]["qty"]
+                price = interventions[iv]["price"]
+                if price < 0:
+                    qi = 0 if side > 0 else 4
+                    if quotes[qi + 2] > 0 and (not book_mode or quotes[qi] >= 0):
+                        price = quotes[qi + 2]
+                    else:
+                        price = best_bid(bs1) if side > 0 else best_ask(bs1)
+                        if price < 0:
+                            price = center1[t]
+                n_in = _book_fill_exchange1(p, acc, pos, counters, out_fills, t, -1, side, price, qty, LIQ_MANUAL,
+                                            f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, n_in)
+            elif kind == IV_PAUSE:
+                manual_pause = True
+            elif kind == IV_RESUME:
+                manual_pause = False
+            elif kind == IV_KILL_RESET:
+                killed = False
+            elif kind == IV_KILL:
+                if not killed:
+                    killed = True
+                    kill_reason = R_MANUAL_KILL
+                    kill_value = 0.0
+                    kill_limit = 0.0
+            iv += 1
+
+        # 2. Exchange 2 background flow
+        _withdraw_out_of_band(lv2, od2, bs2, prev_c2, center2[t], depth2)
+        prev_c2 = center2[t]
+        n_in = _apply_flow(lv2, od2, bs2, center2[t], ev2_start[t], ev2_start[t + 1], ev2_kind, ev2_side,
+                           ev2_offset, ev2_qty, ev2_u, h_ids, h_prices, h_qtys, False, p, acc, pos, counters,
+                           out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
+                           in_first, n_in)
+
+        # 3. Exchange 1 flow against our quotes
+        _withdraw_out_of_band(lv1, od1, bs1, prev_c1, center1[t], depth1)
+        prev_c1 = center1[t]
+        n_in = _apply_flow(lv1, od1, bs1, center1[t], ev1_start[t], ev1_start[t + 1], ev1_kind, ev1_side,
+                           ev1_offset, ev1_qty, ev1_u, mm_ids, mm_prices, mm_qtys, True, p, acc, pos, counters,
+                           out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
+                           in_first, n_in)
+        if not book_mode and t > 0:
+            for qi in (0, 4):
+                if quotes[qi] < 0:
+                    continue
+                side = 1 if qi == 0 else -1
+                dist = (f1 - quotes[qi + 2]) if side > 0 else (quotes[qi + 2] - f1)
+                prob = intensity_fill_probability(dist, p[P_TICK_SIZE], p[P_INT_A], p[P_INT_K], dt_s)
+                u = u_bid[t] if side > 0 else u_ask[t]
+                if u < prob:
+                    n_in = _book_fill_exchange1(p, acc, pos, counters, out_fills, t, -1, side, quotes[qi + 2],
+                                                quotes[qi + 3], LIQ_INTENSITY, f1, f2, lat, in_due, in_qty,
+                                                in_m1, in_m2, in_first, n_in)
+
+        # 4. hedges that have reached Exchange 2
+        j = 0
+        while j < n_in:
+            if in_due[j] <= t:
+                if w[W_QTY] == 0:
+                    w[W_FIRST] = in_first[j]
+                    w[W_ATTEMPTS] = 0
+                    w[W_NEXT_TRY] = t
+                    w[W_ID] = next_hedge_id
+                    next_hedge_id += 1
+                    wf[WF_M1] = 0.0
+                    wf[WF_M2] = 0.0
+                elif in_first[j] < w[W_FIRST]:
+                    w[W_FIRST] = in_first[j]
+                w[W_QTY] += in_qty[j]
+                wf[WF_M1] += in_m1[j]
+                wf[WF_M2] += in_m2[j]
+                n_in -= 1
+                in_due[j] = in_due[n_in]
+                in_qty[j] = in_qty[n_in]
+                in_m1[j] = in_m1[n_in]
+                in_m2[j] = in_m2[n_in]
+                in_first[j] = in_first[n_in]
+                if w[W_QTY] == 0:  # opposite fills netted out: nothing to trade
+                    wf[WF_M1] = 0.0
+                    wf[WF_M2] = 0.0
+            else:
+                j += 1
+        q_signed = w[W_QTY]
+        if q_signed != 0 and t >= w[W_NEXT_TRY] and (abs(q_signed) >= p[P_MIN_HEDGE] or w[W_ATTEMPTS] > 0):
+            hside = 1 if q_signed > 0 else -1
+            want = abs(q_signed)
+            filled = 0
+            notional = 0
+            limit = -1
+            status = H_REJECTED
+            if hedge_reject[t] == 0:
+                touch = best_ask(bs2) if hside > 0 else best_bid(bs2)
+                if touch < 0:
+                    status = H_NO_LIQUIDITY
+                else:
+                    buf = int(p[P_HEDGE_BUFFER])
+                    limit = touch + buf if hside > 0 else touch - buf
+                    filled, notional, _ = match(lv2, od2, bs2, hside > 0, limit, want, h_ids, h_prices, h_qtys)
+                    status = H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
+            w[W_ATTEMPTS] += 1
+            slip = 0.0
+            lat_cost = 0.0
+            fee = 0.0
+            m2_ref = wf[WF_M2] / q_signed
+            if filled > 0:
+                frac = filled / want
+                used_m1 = wf[WF_M1] * frac
+                used_m2 = wf[WF_M2] * frac
+                _trade_avg_cost(acc, A_AVG2, A_REAL2, pos[1], hside, filled, notional / filled)
+                pos[1] += hside * filled
+                acc[A_CASH2] -= hside * notional
+                fee = abs(notional) * p[P_TAKER_BPS] * 1e-4
+                acc[A_FEES2] += fee
+                slip = hside * (f2 * filled - notional)
+                lat_cost = used_m2 - hside * filled * f2
+                acc[A_SLIP] += slip
+                acc[A_LAT] += lat_cost
+                acc[A_B2M1] += used_m1
+                acc[A_B2M2] += used_m2
+                wf[WF_M1] -= used_m1
+                wf[WF_M2] -= used_m2
+                w[W_QTY] -= hside * filled
+            k = counters[C_HEDGES]
+            if k < out_hedges.shape[0]:
+                r = out_hedges[k]
+                r["hedge_id"] = w[W_ID]
+                r["first_fill_tick"] = w[W_FIRST]
+                r["tick"] = t
+                r["attempt"] = w[W_ATTEMPTS]
+                r["side"] = hside
+                r["qty_requested"] = want
+                r["qty_filled"] = filled
+                r["limit_price"] = limit
+                r["vwap"] = notional / filled if filled > 0 else 0.0
+                r["feed2_at_fill"] = m2_ref
+                r["feed2_at_hedge"] = f2
+                r["slippage"] = slip
+                r["latency_cost"] = lat_cost
+                r["fee"] = fee
+                r["status"] = status
+            else:
+                counters[C_OVERFLOW] = 1
+            counters[C_HEDGES] = k + 1
+            if w[W_QTY] != 0:
+                w[W_NEXT_TRY] = t + max(1, int(p[P_RETRY_TICKS]))
+                if w[W_ATTEMPTS] > p[P_MAX_RETRIES]:
+                    if w[W_ATTEMPTS] == int(p[P_MAX_RETRIES]) + 1:
+                        counters[C_HEDGE_FAILURES] += 1
+                    if p[P_KILL_ON_HEDGE_FAIL] > 0 and not killed:
+                        killed = True
+                        kill_reason = R_HEDGE_FAILURE
+                        kill_value = float(w[W_ATTEMPTS])
+                        kill_limit = p[P_MAX_RETRIES]
+            else:
+                wf[WF_M1] = 0.0
+                wf[WF_M2] = 0.0
+
+        # 5. marks and PnL
+        inv1 = pos[0]
+        inv2 = pos[1]
+        total = acc[A_CASH1] + acc[A_CASH2] + inv1 * f1 + inv2 * f2 - acc[A_FEES1] - acc[A_FEES2]
+
+        # 6. risk
+        if lat > p[P_KILL_LATENCY_MS] and not killed:
+            killed = True
+            kill_reason = R_LATENCY_SPIKE
+            kill_value = lat
+            kill_limit = p[P_KILL_LATENCY_MS]
+        start = t - loss_window
+        window_start_pnl = out_ticks[start]["total_pnl"] if start >= 0 else 0.0
+        last_loss = window_start_pnl - total
+        if loss_paused_until >= 0 and t >= loss_paused_until:
+            if last_loss < p[P_MAX_LOSS]:
+                loss_paused_until = -1
+            else:
+                loss_paused_until = t + int(p[P_COOLDOWN_TICKS])
+        elif loss_paused_until < 0 and last_loss >= p[P_MAX_LOSS]:
+            loss_paused_until = t + int(p[P_COOLDOWN_TICKS])
+        if killed:
+            new_state, reason, value, limit_v = STATE_KILLED, kill_reason, kill_value, kill_limit
+        elif manual_pause or loss_paused_until >= 0:
+            new_state = STATE_PAUSED
+            reason = R_MANUAL_PAUSE if manual_pause else R_LOSS_WINDOW
+            value, limit_v = last_loss, p[P_MAX_LOSS]
+        elif abs(inv1) >= soft:
+            new_state, reason, value, limit_v = STATE_REDUCED, R_SOFT_LIMIT, float(inv1), float(soft)
+        else:
+            new_state, reason, value, limit_v = STATE_ACTIVE, R_BACK_INSIDE_LIMITS, float(inv1), float(soft)
+        if new_state != state:
+            # Leaving a state is explained by what ended it, not by the state entered.
+            if state == STATE_KILLED:
+                reason = R_KILL_RESET
+            elif state == STATE_PAUSED:
+                reason = R_MANUAL_RESUME if (was_manual_pause and not manual_pause) else R_COOLDOWN_OVER
+            _record_risk(out_risk, counters, t, state, new_state, reason, value, limit_v)
+            state = new_state
+
+        # 7. quoting
+        ref = f1 if ref_choice == 0 else (f2 if ref_choice == 1 else 0.5 * (f1 + f2))
+        d_ref = ref - prev_ref
+        prev_ref = ref
+        var_est = (1.0 - alpha) * var_est + alpha * d_ref * d_ref / dt_s
+        drift_est = (1.0 - alpha) * drift_est + alpha * d_ref / dt_s
+        sigma = math.sqrt(var_est)
+        inv_skew = inv1 if p[P_SKEW_ON] == 0 else inv1 + inv2
+        if p[P_QUOTE_MODEL] == 0:
+            reservation, half = linear_quote(ref, inv_skew, sigma, drift_est, p[P_HALF_SPREAD], p[P_VOL_MULT],
+                                             p[P_DRIFT_MULT], p[P_VOL_HORIZON_S], p[P_SKEW])
+        else:
+            tau = p[P_AS_HORIZON_S] if p[P_AS_HORIZON_S] > 0 else (n_ticks - t) * dt_s
+            reservation, half = avellaneda_stoikov_quote(ref, inv_skew * p[P_LOT_SIZE], sigma, p[P_AS_GAMMA],
+                                                         p[P_AS_K], tau, p[P_TICK_SIZE])
+        if state == STATE_KILLED or state == STATE_PAUSED:
+            why = OR_KILL if state == STATE_KILLED else OR_RISK
+            if book_mode:
+                _cancel_quote(lv1, od1, bs1, quotes, 0, 1, t, why, out_orders, counters)
+                _cancel_quote(lv1, od1, bs1, quotes, 4, -1, t, why, out_orders, counters)
+            else:
+                quotes[0] = -1
+                quotes[4] = -1
+        else:
+            bid_px = int(math.floor(reservation - half + 1e-9))
+            ask_px = int(math.ceil(reservation + half - 1e-9))
+            if ask_px <= bid_px:
+                ask_px = bid_px + 1
+            bid_size = base_size
+            ask_size = base_size
+            if inv1 >= soft:
+                bid_size = int(base_size * p[P_SOFT_FACTOR])
+            if inv1 <= -soft:
+                ask_size = int(base_size * p[P_SOFT_FACTOR])
+            if inv1 + bid_size > hard:
+                bid_size = max(0, hard - inv1)
+            if inv1 - ask_size < -hard:
+                ask_size = max(0, hard + inv1)
+            if book_mode:
+                # post-only: never cross the other participants' touch
+                other_ask = _best_excluding_ours(lv1, bs1, 1, quotes[6] if quotes[4] >= 0 else -1,
+                                                 order_alive(od1, quotes[4], quotes[5]))
+                other_bid = _best_excluding_ours(lv1, bs1, 0, quotes[2] if quotes[0] >= 0 else -1,
+                                                 order_alive(od1, quotes[0], quotes[1]))
+                if other_ask >= 0 and bid_px >= other_ask:
+                    bid_px = other_ask - 1
+                if other_bid >= 0 and ask_px <= other_bid:
+                    ask_px = other_bid + 1
+                lo = bs1[7]
+                hi = bs1[7] + bs1[B_NLEVELS] - 1
+                bid_px = min(max(bid_px, lo), hi)
+                ask_px = min(max(ask_px, lo), hi)
+            _set_quote(lv1, od1, bs1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode)
+            _set_quote(lv1, od1, bs1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode)
+
+        # 8. record
+        rec = out_ticks[t]
+        rec["tick"] = t
+        rec["fair"] = fair[t]
+        rec["feed1"] = f1
+        rec["feed2"] = f2
+        rec["best_bid1"] = best_bid(bs1)
+        rec["best_ask1"] = best_ask(bs1)
+        rec["best_bid2"] = best_bid(bs2)
+        rec["best_ask2"] = best_ask(bs2)
+        has_bid = quotes[0] >= 0
+        has_ask = quotes[4] >= 0
+        rec["quote_bid"] = quotes[2] if has_bid else -1
+        rec["quote_ask"] = quotes[6] if has_ask else -1
+        if book_mode:
+            rec["quote_bid_size"] = order_alive(od1, quotes[0], quotes[1]) if has_bid else 0
+            rec["quote_ask_size"] = order_alive(od1, quotes[4], quotes[5]) if has_ask else 0
+            rec["bid_queue_ahead"] = queue_ahead(lv1, od1, quotes[0]) if has_bid else 0
+            rec["ask_queue_ahead"] = queue_ahead(lv1, od1, quotes[4]) if has_ask else 0
+        else:
+            rec["quote_bid_size"] = quotes[3] if has_bid else 0
+            rec["quote_ask_size"] = quotes[7] if has_ask else 0
+            rec["bid_queue_ahead"] = 0
+            rec["ask_queue_ahead"] = 0
+        rec["reference"] = ref
+        rec["reservation"] = reservation
+        rec["half_spread"] = half
+        rec["sigma"] = sigma
+        rec["inv1"] = inv1
+        rec["inv2"] = inv2
+        pending = w[W_QTY]
+        for j in range(n_in):
+            pending += in_qty[j]
+        rec["pending_hedge"] = pending
+        rec["cash1"] = acc[A_CASH1]
+        rec["cash2"] = acc[A_CASH2]
+        rec["fees1"] = acc[A_FEES1]
+        rec["fees2"] = acc[A_FEES2]
+        rec["realized"] = acc[A_REAL1] + acc[A_REAL2]
+        rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + inv2 * (f2 - acc[A_AVG2])
+        rec["spread_capture"] = acc[A_SPREAD]
+        rec["hedge_slippage"] = acc[A_SLIP]
+        rec["hedge_latency"] = acc[A_LAT]
+        rec["hedge_basis"] = inv2 * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
+        rec["inventory_mtm"] = (inv1 + inv2) * f1 - acc[A_B1] - acc[A_B2M1]
+        rec["total_pnl"] = total
+        rec["state"] = state
+        rec["manual_pause"] = 1 if manual_pause else 0
+
+    counters[C_DROPPED1] = bs1[B_DROPPED]
+    counters[C_DROPPED2] = bs2[B_DROPPED]
+    return counters[C_FILLS]
