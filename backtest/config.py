@@ -48,29 +48,35 @@ class MarketSection(_Section):
 class VenueFlowSection(_Section):
     """Zero-intelligence background participants (Smith-Farmer style) on one venue."""
 
-    limit_rate_per_s: float = Field(20.0, ge=0.0, le=10_000.0, description="limit-order arrivals per side, per second")
-    cancel_rate_per_s: float = Field(15.0, ge=0.0, le=10_000.0, description="cancel attempts per side, per second")
-    market_rate_per_s: float = Field(2.0, ge=0.0, le=10_000.0, description="market-order arrivals per side, per second")
+    limit_rate_per_s: float = Field(8.0, ge=0.0, le=10_000.0, description="limit-order arrivals per side, per second")
+    cancel_rate_per_order_per_s: float = Field(
+        0.1, ge=0.0, le=1000.0, description="rate at which each resting order is cancelled, per second (Smith-Farmer)"
+    )
+    max_orders_per_side: int = Field(
+        150, ge=1, le=100_000, description="cap on other participants' resting orders per side; arrivals beyond it are dropped"
+    )
+    market_rate_per_s: float = Field(1.0, ge=0.0, le=10_000.0, description="market-order arrivals per side, per second")
     mean_offset_ticks: float = Field(
         4.0, ge=1.0, le=500.0, description="mean distance of new limit orders from the venue price, ticks (geometric)"
     )
     max_depth_ticks: int = Field(
         40, ge=2, le=2000, description="orders further than this from the venue price are withdrawn, ticks"
     )
-    mean_limit_size_lots: float = Field(5.0, ge=1.0, le=1e6, description="mean limit-order size, lots (geometric)")
-    mean_market_size_lots: float = Field(3.0, ge=1.0, le=1e6, description="mean market-order size, lots (geometric)")
+    mean_limit_size_lots: float = Field(10.0, ge=1.0, le=1e6, description="mean limit-order size, lots (geometric)")
+    mean_market_size_lots: float = Field(5.0, ge=1.0, le=1e6, description="mean market-order size, lots (geometric)")
     initial_depth_lots: int = Field(20, ge=0, le=1_000_000, description="lots seeded at every level within max depth at t=0")
 
 
 def _venue2_default() -> VenueFlowSection:
     # The hedge venue is deeper and more liquid than the quoting venue.
     return VenueFlowSection(
-        limit_rate_per_s=60.0,
-        cancel_rate_per_s=45.0,
-        market_rate_per_s=4.0,
+        limit_rate_per_s=15.0,
+        cancel_rate_per_order_per_s=0.1,
+        max_orders_per_side=250,
+        market_rate_per_s=2.0,
         mean_offset_ticks=3.0,
-        mean_limit_size_lots=10.0,
-        mean_market_size_lots=4.0,
+        mean_limit_size_lots=30.0,
+        mean_market_size_lots=10.0,
         initial_depth_lots=60,
     )
 
@@ -94,7 +100,7 @@ class LatencySection(_Section):
     spike_probability: float = Field(
         0.001, ge=0.0, le=1.0, description="probability per tick that a latency spike starts"
     )
-    spike_multiplier: float = Field(20.0, ge=1.0, le=10_000.0, description="latency multiplier during a spike")
+    spike_multiplier: float = Field(10.0, ge=1.0, le=10_000.0, description="latency multiplier during a spike")
     spike_duration_s: float = Field(1.0, ge=0.0, le=3600.0, description="length of a latency spike, seconds")
     hedge_reject_probability: float = Field(
         0.0, ge=0.0, le=1.0, description="probability that Exchange 2 rejects a hedge attempt"
@@ -122,9 +128,9 @@ class QuotingSection(_Section):
         "exchange2", description="price feed the quotes are centred on (blend = average of both)"
     )
     size_lots: int = Field(2, ge=1, le=1_000_000, description="quote size per side, lots")
-    half_spread_ticks: float = Field(2.0, ge=0.0, le=10_000.0, description="base half-spread (linear model), ticks")
+    half_spread_ticks: float = Field(1.0, ge=0.0, le=10_000.0, description="base half-spread (linear model), ticks")
     vol_spread_multiplier: float = Field(
-        1.0, ge=0.0, le=1000.0, description="extra half-spread per unit of estimated volatility over vol_horizon_s (linear)"
+        0.5, ge=0.0, le=1000.0, description="extra half-spread per unit of estimated volatility over vol_horizon_s (linear)"
     )
     drift_spread_multiplier: float = Field(
         0.5, ge=0.0, le=1000.0, description="extra half-spread per tick of estimated drift over vol_horizon_s (linear)"
@@ -138,7 +144,7 @@ class QuotingSection(_Section):
         "exchange1", description="inventory that skews quotes: Exchange 1 position or net delta"
     )
     requote_tolerance_ticks: int = Field(
-        0, ge=0, le=1000, description="keep a resting quote (and its queue place) while within this many ticks of target"
+        1, ge=0, le=1000, description="keep a resting quote (and its queue place) while within this many ticks of target"
     )
     as_gamma: float = Field(0.1, gt=0.0, le=1000.0, description="Avellaneda-Stoikov risk aversion, 1/currency")
     as_k: float = Field(1.5, gt=0.0, le=1e6, description="order-arrival decay k, 1/currency")
@@ -167,7 +173,7 @@ class RiskSection(_Section):
     loss_window_s: float = Field(60.0, gt=0.0, le=1e7, description="rolling window for the loss limit, seconds")
     cooldown_s: float = Field(30.0, ge=0.0, le=1e7, description="pause length after the loss limit fires, seconds")
     kill_latency_ms: float = Field(
-        2000.0, gt=0.0, le=1e9, description="measured hedge-venue latency above which the kill switch fires, milliseconds"
+        3000.0, gt=0.0, le=1e9, description="measured hedge-venue latency above which the kill switch fires, milliseconds"
     )
     kill_on_hedge_failure: bool = Field(True, description="fire the kill switch when a hedge exhausts its retries")
 

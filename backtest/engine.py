@@ -14,7 +14,6 @@ from kernels import params as P
 from kernels.records import EV_CANCEL, fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
 from kernels.tick import C_OVERFLOW, N_COUNTERS, run_ticks
 
-BOOK_CAPACITY_PER_LEVEL = 48
 INTENT_CAPACITY = 4096
 
 
@@ -65,6 +64,8 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_DEPTH2] = c.exchange2.max_depth_ticks
     p[P.P_INIT_DEPTH1] = c.exchange1.initial_depth_lots
     p[P.P_INIT_DEPTH2] = c.exchange2.initial_depth_lots
+    p[P.P_MAX_ORDERS1] = c.exchange1.max_orders_per_side
+    p[P.P_MAX_ORDERS2] = c.exchange2.max_orders_per_side
     return p
 
 
@@ -77,7 +78,7 @@ def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int) 
     fills_bound = aggressive + n_interventions + (2 * n if config.quoting.fill_model == "intensity" else 0)
     fills = min(fills_bound, max(1024, n // 2)) + 16
     hedges = min(n, fills) + 16
-    orders = min(4 * n, 4 * fills + 1024) + 16
+    orders = min(4 * n, n // 2 + 4 * fills + 1024) + 16
     risk = 1024
     return fills, hedges, orders, risk
 
@@ -118,7 +119,11 @@ def _run_kernel(p, m: MarketArrays, iv, caps, config: SimConfig):
     orders = np.zeros(caps[2], dtype=order_dt)
     risk = np.zeros(caps[3], dtype=risk_event_dt)
     counters = np.zeros(N_COUNTERS, dtype=np.int64)
-    capacity = BOOK_CAPACITY_PER_LEVEL * 2 * max(config.exchange1.max_depth_ticks, config.exchange2.max_depth_ticks)
+    # Room for every other participant's order the cancel model allows, the seeded book and ours.
+    capacity = 2 * max(
+        config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
+        config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks,
+    ) + 64
     e1, e2 = m.events1, m.events2
     run_ticks(
         p, m.fair, m.feed1, m.feed2, m.center1, m.center2,

@@ -10,9 +10,11 @@ Market model (each assumption is also stated in the README):
 * Exchange 1's price feed is the fair value; Exchange 2's is fair value plus a basis that follows an
   Ornstein-Uhlenbeck process (mean ``basis_mean_ticks``), sampled exactly on the tick grid.
 * Background participants (zero-intelligence, after Smith, Farmer et al. 2003): on each venue, limit
-  orders, cancels and market orders arrive as independent Poisson streams per side. Limit prices sit
-  a geometric number of ticks from the venue price (so a limit order priced through the touch trades),
-  cancels hit a random order at a geometric distance, sizes are geometric in lots.
+  and market orders arrive as independent Poisson streams per side; each resting order is cancelled
+  at a constant per-order rate, so the book has a stationary size. Limit prices sit a geometric
+  number of ticks from the venue price (a limit order priced through the touch trades); sizes are
+  geometric in lots. Orders stranded through the venue price or more than ``max_depth_ticks`` behind
+  it are withdrawn.
 * Client market orders on Exchange 1 arrive as a Poisson stream; a fraction is informed: it trades
   in the direction of Exchange 1's price move over the next ``informed_horizon_s`` seconds.
 * Hedge latency per tick is lognormal, multiplied during latency spikes that start at random and last
@@ -160,10 +162,11 @@ def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, 
     """Competing Poisson streams: one total count per tick, then a type per event drawn in
     proportion to its rate. Equivalent in law to independent streams, and events within a tick
     come out in random order without a sort."""
+    cancel_events = flow.cancel_rate_per_order_per_s * flow.max_orders_per_side
     rates = np.array(
         [
             flow.limit_rate_per_s, flow.limit_rate_per_s,  # limit bid, limit ask
-            flow.cancel_rate_per_s, flow.cancel_rate_per_s,  # cancel bid, cancel ask
+            cancel_events, cancel_events,  # cancel bid, cancel ask (thinned in the kernel)
             flow.market_rate_per_s, flow.market_rate_per_s,  # market buy, market sell
             (client.rate_per_s if client is not None else 0.0),  # client market order
         ]
@@ -185,9 +188,11 @@ def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, 
     kind = kind_of[category]
     side = side_of[category]
     offset = _geometric(rng, flow.mean_offset_ticks, m, flow.max_depth_ticks)
-    limit_qty = _geometric(rng, flow.mean_limit_size_lots, m, 1_000_000)
-    market_qty = _geometric(rng, flow.mean_market_size_lots, m, 1_000_000)
-    qty = np.where(kind == EV_MARKET, market_qty, limit_qty)
+    qty = np.zeros(m, dtype=np.int32)
+    is_limit = kind == EV_LIMIT
+    is_market = kind == EV_MARKET
+    qty[is_limit] = _geometric(rng, flow.mean_limit_size_lots, int(is_limit.sum()), 1_000_000)
+    qty[is_market] = _geometric(rng, flow.mean_market_size_lots, int(is_market.sum()), 1_000_000)
     u = rng.random(m)
     if client is not None:
         is_client = kind == EV_CLIENT

@@ -23,7 +23,8 @@ from kernels.records import OWNER_MM
 LV_HEAD = 0
 LV_TAIL = 1
 LV_QTY = 2
-N_LV = 3
+LV_MM_QTY = 3  # our own lots at the level, so other participants' volume needs no queue walk
+N_LV = 4
 
 # od fields
 O_LEVEL = 0
@@ -33,7 +34,10 @@ O_OWNER = 3
 O_NEXT = 4
 O_PREV = 5
 O_ID = 6
-N_OD = 7
+O_POS = 7  # index of an other participant's order in its side's live list
+O_LIVE_BID = 8  # row k: slot of the k-th live other-participant bid (a dense list, swap-remove)
+O_LIVE_ASK = 9
+N_OD = 10
 
 # bs fields
 B_BEST_BID = 0  # level index, -1 when no bids
@@ -44,7 +48,11 @@ B_LIVE = 4
 B_DROPPED = 5
 B_NLEVELS = 6
 B_BASE = 7
-N_BS = 8
+B_COUNT_BID = 8  # live orders per side: an empty side is known without scanning the grid
+B_COUNT_ASK = 9
+B_OTHERS_BID = 10  # live other-participant orders per side (length of the live lists)
+B_OTHERS_ASK = 11
+N_BS = 12
 
 NIL = -1
 MM_FILL_BUFFER = 16
@@ -55,6 +63,7 @@ def book_new(n_levels, capacity, base):
     """An empty book covering prices ``base .. base + n_levels - 1`` ticks, ``capacity`` orders."""
     lv = np.full((N_LV, 2, n_levels), NIL, dtype=np.int64)
     lv[LV_QTY, :, :] = 0
+    lv[LV_MM_QTY, :, :] = 0
     od = np.zeros((N_OD, capacity), dtype=np.int64)
     for s in range(capacity):
         od[O_NEXT, s] = s + 1 if s + 1 < capacity else NIL
@@ -103,11 +112,19 @@ def _link_tail(lv, od, side, lvl, slot):
         od[O_NEXT, tail] = slot
     lv[LV_TAIL, side, lvl] = slot
     lv[LV_QTY, side, lvl] += od[O_QTY, slot]
+    if od[O_OWNER, slot] == OWNER_MM:
+        lv[LV_MM_QTY, side, lvl] += od[O_QTY, slot]
 
 
 @jit
 def _refresh_best(lv, bs, side):
     n = bs[B_NLEVELS]
+    if bs[B_COUNT_BID + side] == 0:
+        if side == 0:
+            bs[B_BEST_BID] = -1
+        else:
+            bs[B_BEST_ASK] = n
+        return
     if side == 0:
         b = bs[B_BEST_BID]
         while b >= 0 and lv[LV_QTY, 0, b] == 0:
@@ -136,11 +153,21 @@ def _remove(lv, od, bs, slot):
     else:
         od[O_PREV, nxt] = prev
     lv[LV_QTY, side, lvl] -= od[O_QTY, slot]
+    if od[O_OWNER, slot] == OWNER_MM:
+        lv[LV_MM_QTY, side, lvl] -= od[O_QTY, slot]
+    else:
+        k = od[O_POS, slot]
+        last = bs[B_OTHERS_BID + side] - 1
+        moved = od[O_LIVE_BID + side, last]
+        od[O_LIVE_BID + side, k] = moved
+        od[O_POS, moved] = k
+        bs[B_OTHERS_BID + side] = last
     od[O_QTY, slot] = 0
     od[O_ID, slot] = 0
     od[O_NEXT, slot] = bs[B_FREE]
     bs[B_FREE] = slot
     bs[B_LIVE] -= 1
+    bs[B_COUNT_BID + side] -= 1
     if lv[LV_QTY, side, lvl] == 0:
         if side == 0 and lvl == bs[B_BEST_BID]:
             _refresh_best(lv, bs, 0)
@@ -189,6 +216,8 @@ def match(lv, od, bs, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qty
         else:
             od[O_QTY, slot] -= take
             lv[LV_QTY, opp, lvl] -= take
+            if od[O_OWNER, slot] == OWNER_MM:
+                lv[LV_MM_QTY, opp, lvl] -= take
     return qty - remaining, notional, n_mm
 
 
@@ -208,11 +237,17 @@ def rest(lv, od, bs, side, price, qty, owner):
     oid = bs[B_NEXT_ID]
     bs[B_NEXT_ID] += 1
     bs[B_LIVE] += 1
+    bs[B_COUNT_BID + side] += 1
     od[O_LEVEL, slot] = lvl
     od[O_QTY, slot] = qty
     od[O_SIDE, slot] = side
     od[O_OWNER, slot] = owner
     od[O_ID, slot] = oid
+    if owner != OWNER_MM:
+        k = bs[B_OTHERS_BID + side]
+        od[O_LIVE_BID + side, k] = slot
+        od[O_POS, slot] = k
+        bs[B_OTHERS_BID + side] = k + 1
     _link_tail(lv, od, side, lvl, slot)
     if side == 0:
         if lvl > bs[B_BEST_BID]:
@@ -269,33 +304,19 @@ def queue_ahead(lv, od, slot):
 
 
 @jit
-def cancel_other_at(lv, od, bs, side, price, u):
-    """Cancel one other participant's order at ``price``: the one holding the ``u``-quantile lot
-    of the level's non-market-maker volume, so cancels land anywhere in the queue, ahead of or
-    behind us. Returns lots cancelled (0 if the level holds no other orders)."""
-    lvl = price - bs[B_BASE]
-    if lvl < 0 or lvl >= bs[B_NLEVELS]:
+def cancel_random_other(lv, od, bs, side, u, max_orders):
+    """Smith-Farmer cancellation: with probability ``n_live / max_orders`` cancel one of the other
+    participants' ``n_live`` orders on ``side``, chosen uniformly (one uniform ``u`` does both).
+    Cancel events arriving at rate ``lambda`` thus cancel each resting order at the per-order rate
+    ``lambda / max_orders``, in O(1). Returns lots cancelled."""
+    n_live = bs[B_OTHERS_BID + side]
+    k = int(u * max_orders)
+    if k >= n_live:
         return 0
-    others = 0
-    s = lv[LV_HEAD, side, lvl]
-    while s != NIL:
-        if od[O_OWNER, s] != OWNER_MM:
-            others += od[O_QTY, s]
-        s = od[O_NEXT, s]
-    if others == 0:
-        return 0
-    target = int(u * others)
-    cum = 0
-    s = lv[LV_HEAD, side, lvl]
-    while s != NIL:
-        if od[O_OWNER, s] != OWNER_MM:
-            cum += od[O_QTY, s]
-            if cum > target:
-                q = od[O_QTY, s]
-                _remove(lv, od, bs, s)
-                return q
-        s = od[O_NEXT, s]
-    return 0
+    slot = od[O_LIVE_BID + side, k]
+    q = od[O_QTY, slot]
+    _remove(lv, od, bs, slot)
+    return q
 
 
 @jit

@@ -16,7 +16,7 @@ _NAMES = (
     "SOFT", "HARD", "SOFT_FACTOR", "MAX_LOSS", "LOSS_WINDOW_TICKS", "COOLDOWN_TICKS",
     "KILL_LATENCY_MS", "KILL_ON_HEDGE_FAIL",
     "MAKER_BPS", "TAKER_BPS",
-    "DEPTH1", "DEPTH2", "INIT_DEPTH1", "INIT_DEPTH2",
+    "DEPTH1", "DEPTH2", "INIT_DEPTH1", "INIT_DEPTH2", "MAX_ORDERS1", "MAX_ORDERS2",
 )
 for _i, _n in enumerate(_NAMES):
     globals()["P_" + _n] = _i

@@ -28,8 +28,8 @@ import numpy as np
 
 from kernels._jit import jit
 from kernels.book import (
-    MM_FILL_BUFFER, B_BEST_ASK, B_BEST_BID, B_DROPPED, B_NLEVELS, LV_QTY,
-    best_ask, best_bid, book_new, cancel, cancel_other_at, limit_order, match, order_alive,
+    MM_FILL_BUFFER, B_BASE, B_BEST_ASK, B_BEST_BID, B_DROPPED, B_NLEVELS, LV_QTY,
+    best_ask, best_bid, book_new, cancel, cancel_random_other, limit_order, match, order_alive,
     queue_ahead, rest, withdraw_level,
 )
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
@@ -215,13 +215,13 @@ def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm,
 
 
 @jit
-def _apply_flow(lv, od, bs, center, e0, e1, ev_kind, ev_side, ev_offset, ev_qty, ev_u, mm_ids, mm_prices,
+def _apply_flow(lv, od, bs, center, max_orders, e0, e1, ev_kind, ev_side, ev_offset, ev_qty, ev_u, mm_ids, mm_prices,
                 mm_qtys, is_exchange1, p, acc, pos, counters, out_fills, out_orders, t, quotes, f1, f2, lat_ms,
                 in_due, in_qty, in_m1, in_m2, in_first, n_in):
     """Apply one tick of background (and, on Exchange 1, client) events to a book."""
     n = bs[B_NLEVELS]
-    top = bs[7] + n - 1  # highest price on the grid
-    low = bs[7]
+    top = bs[B_BASE] + n - 1  # highest price on the grid
+    low = bs[B_BASE]
     for e in range(e0, e1):
         kind = ev_kind[e]
         side = ev_side[e]  # 0 bid / buy, 1 ask / sell
@@ -230,8 +230,7 @@ def _apply_flow(lv, od, bs, center, e0, e1, ev_kind, ev_side, ev_offset, ev_qty,
             _, _, _, _, n_mm = limit_order(lv, od, bs, side, price, ev_qty[e], OWNER_OTHER, mm_ids, mm_prices,
                                            mm_qtys)
         elif kind == EV_CANCEL:
-            price = center - ev_offset[e] if side == 0 else center + ev_offset[e]
-            cancel_other_at(lv, od, bs, side, price, ev_u[e])
+            cancel_random_other(lv, od, bs, side, ev_u[e], max_orders)
             n_mm = 0
         else:  # market order (background or client)
             limit = top if side == 0 else low
@@ -245,15 +244,22 @@ def _apply_flow(lv, od, bs, center, e0, e1, ev_kind, ev_side, ev_offset, ev_qty,
 
 @jit
 def _withdraw_out_of_band(lv, od, bs, prev_center, center, depth):
-    """Other participants withdraw orders that drift more than ``depth`` ticks from the venue price."""
+    """Other participants keep bids within [center - depth, center] and asks within
+    [center, center + depth] ticks: when the venue price moves, orders left more than ``depth``
+    behind it, or stranded through it, are withdrawn. Without the second rule a fast move leaves a
+    wall of stale bids above the price that swallows every new ask and empties the ask side."""
     if center > prev_center:
-        lo = max(prev_center - depth, center - depth - 4 * depth)
+        lo = max(prev_center - depth, center - 5 * depth)
         for price in range(lo, center - depth):
             withdraw_level(lv, od, bs, 0, price)
+        for price in range(max(prev_center, center - 5 * depth), center):
+            withdraw_level(lv, od, bs, 1, price)
     elif center < prev_center:
-        hi = min(prev_center + depth, center + depth + 4 * depth)
+        hi = min(prev_center + depth, center + 5 * depth)
         for price in range(center + depth + 1, hi + 1):
             withdraw_level(lv, od, bs, 1, price)
+        for price in range(center + 1, min(prev_center, center + 5 * depth) + 1):
+            withdraw_level(lv, od, bs, 0, price)
 
 
 @jit
@@ -266,28 +272,27 @@ def _seed_book(lv, od, bs, center, depth, lots):
 
 
 @jit
-def _best_excluding_ours(lv, bs, side, our_price, our_qty):
-    """Best price on ``side`` ignoring our own ``our_qty`` lots at ``our_price`` (-1 if none)."""
-    n = bs[B_NLEVELS]
-    base = bs[7]
-    if side == 0:
-        lvl = bs[B_BEST_BID]
-        while lvl >= 0:
-            q = lv[LV_QTY, 0, lvl]
-            if lvl + base == our_price:
-                q -= our_qty
+def _others_through(lv, bs, side, limit_price, our_price, our_qty):
+    """The best price on ``side`` at or through ``limit_price`` held by other participants (ignoring
+    our own ``our_qty`` lots at ``our_price``), or -1. Scans only the crossing range, which is
+    empty in the usual case where our target does not reach the other side."""
+    base = bs[B_BASE]
+    if side == 1:
+        lvl = bs[B_BEST_ASK]
+        stop = min(limit_price - base, bs[B_NLEVELS] - 1)
+        while lvl <= stop:
+            q = lv[LV_QTY, 1, lvl] - (our_qty if lvl + base == our_price else 0)
             if q > 0:
                 return lvl + base
-            lvl -= 1
+            lvl += 1
         return -1
-    lvl = bs[B_BEST_ASK]
-    while lvl < n:
-        q = lv[LV_QTY, 1, lvl]
-        if lvl + base == our_price:
-            q -= our_qty
+    lvl = bs[B_BEST_BID]
+    stop = max(limit_price - base, 0)
+    while lvl >= stop:
+        q = lv[LV_QTY, 0, lvl] - (our_qty if lvl + base == our_price else 0)
         if q > 0:
             return lvl + base
-        lvl += 1
+        lvl -= 1
     return -1
 
 
@@ -345,6 +350,8 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
     book_mode = p[P_FILL_MODEL] == 0
     lv1, od1, bs1 = book_new(levels1, capacity, base1)
     lv2, od2, bs2 = book_new(levels2, capacity, base2)
+    max_orders1 = int(p[P_MAX_ORDERS1])
+    max_orders2 = int(p[P_MAX_ORDERS2])
     depth1 = int(p[P_DEPTH1])
     depth2 = int(p[P_DEPTH2])
     _seed_book(lv1, od1, bs1, center1[0], depth1, int(p[P_INIT_DEPTH1]))
@@ -436,7 +443,7 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
         # 2. Exchange 2 background flow
         _withdraw_out_of_band(lv2, od2, bs2, prev_c2, center2[t], depth2)
         prev_c2 = center2[t]
-        n_in = _apply_flow(lv2, od2, bs2, center2[t], ev2_start[t], ev2_start[t + 1], ev2_kind, ev2_side,
+        n_in = _apply_flow(lv2, od2, bs2, center2[t], max_orders2, ev2_start[t], ev2_start[t + 1], ev2_kind, ev2_side,
                            ev2_offset, ev2_qty, ev2_u, h_ids, h_prices, h_qtys, False, p, acc, pos, counters,
                            out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
                            in_first, n_in)
@@ -444,7 +451,7 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
         # 3. Exchange 1 flow against our quotes
         _withdraw_out_of_band(lv1, od1, bs1, prev_c1, center1[t], depth1)
         prev_c1 = center1[t]
-        n_in = _apply_flow(lv1, od1, bs1, center1[t], ev1_start[t], ev1_start[t + 1], ev1_kind, ev1_side,
+        n_in = _apply_flow(lv1, od1, bs1, center1[t], max_orders1, ev1_start[t], ev1_start[t + 1], ev1_kind, ev1_side,
                            ev1_offset, ev1_qty, ev1_u, mm_ids, mm_prices, mm_qtys, True, p, acc, pos, counters,
                            out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
                            in_first, n_in)
@@ -644,16 +651,16 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 ask_size = max(0, hard + inv1)
             if book_mode:
                 # post-only: never cross the other participants' touch
-                other_ask = _best_excluding_ours(lv1, bs1, 1, quotes[6] if quotes[4] >= 0 else -1,
-                                                 order_alive(od1, quotes[4], quotes[5]))
-                other_bid = _best_excluding_ours(lv1, bs1, 0, quotes[2] if quotes[0] >= 0 else -1,
-                                                 order_alive(od1, quotes[0], quotes[1]))
+                other_ask = _others_through(lv1, bs1, 1, bid_px, quotes[6] if quotes[4] >= 0 else -1,
+                                            order_alive(od1, quotes[4], quotes[5]))
+                other_bid = _others_through(lv1, bs1, 0, ask_px, quotes[2] if quotes[0] >= 0 else -1,
+                                            order_alive(od1, quotes[0], quotes[1]))
                 if other_ask >= 0 and bid_px >= other_ask:
                     bid_px = other_ask - 1
                 if other_bid >= 0 and ask_px <= other_bid:
                     ask_px = other_bid + 1
-                lo = bs1[7]
-                hi = bs1[7] + bs1[B_NLEVELS] - 1
+                lo = bs1[B_BASE]
+                hi = bs1[B_BASE] + bs1[B_NLEVELS] - 1
                 bid_px = min(max(bid_px, lo), hi)
                 ask_px = min(max(ask_px, lo), hi)
             _set_quote(lv1, od1, bs1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode)
