@@ -351,6 +351,8 @@ def preset(name: str) -> SimConfig:
                     "intensity_a_per_s": 140.0,
                     "intensity_k": 1.5,
                     "skew_inventory": "exchange1",
+                    # the paper's sigma is known: keep the estimator at its prior (the configured sigma)
+                    "vol_halflife_s": 86_400.0,
                 },
                 "hedging": {"enabled": False},
                 "latency": {"spike_probability": 0.0},
