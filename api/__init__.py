@@ -1,0 +1,1 @@
+"""REST API over one simulation session."""

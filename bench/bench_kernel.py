@@ -1,0 +1,74 @@
+"""Speed and memory of the simulation: prints figures, asserts nothing. Run: make bench.
+
+Array generation and the kernel are timed separately, each as the best of a few runs after
+compilation, on the default scenario. Also: compile time cold (empty cache) and warm (from the
+on-disk cache), a warm CLI start, peak memory per tick, and the slowdown with NUMBA_DISABLE_JIT=1.
+"""
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def timed(fn, repeat=3):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def child(code, env=None):
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+    if proc.returncode:
+        raise RuntimeError(proc.stderr)
+    return time.perf_counter() - t0, proc.stdout.strip()
+
+
+def main():
+    import backtest
+    from backtest.generate import generate
+
+    print("ticks        generate_s   kernel_s   ticks_per_s(total)   events")
+    for n in (10**3, 10**5, 10**6):
+        cfg = backtest.make_config(**{"sim.ticks": n})
+        backtest.run(backtest.make_config(**{"sim.ticks": 1000}))  # compiled / loaded
+        tg, market = timed(lambda: generate(cfg))
+        tk, _ = timed(lambda: backtest.run(cfg, market=market), repeat=2 if n >= 10**6 else 3)
+        events = market.events1.kind.size + market.events2.kind.size
+        print(f"{n:>9,}   {tg:>10.3f}   {tk:>8.3f}   {n / (tg + tk):>18,.0f}   {events:,}")
+
+    with tempfile.TemporaryDirectory() as cache:
+        code = "import time,backtest; t=time.perf_counter(); backtest.run(backtest.make_config(**{'sim.ticks':100})); print(time.perf_counter()-t)"
+        _, cold = child(code, {"NUMBA_CACHE_DIR": cache})
+        _, warm = child(code, {"NUMBA_CACHE_DIR": cache})
+    print(f"first run incl. compile: cold cache {float(cold):.2f} s, warm cache {float(warm):.2f} s")
+    cli, _ = child("import sys; from backtest.cli import main; sys.exit(main(['run','--ticks','1000']))")
+    print(f"warm CLI start, 1000 ticks, whole process: {cli:.2f} s")
+
+    mem = ("import resource,backtest,sys; n=int(sys.argv[1]) if len(sys.argv)>1 else 0;"
+           "r=backtest.run(backtest.make_config(**{'sim.ticks':N})); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    peaks = {}
+    for n in (10**5, 10**6):
+        _, kb = child(mem.replace("N", str(n)))
+        peaks[n] = int(kb) * 1024
+    per_tick = (peaks[10**6] - peaks[10**5]) / (10**6 - 10**5)
+    print(f"peak RSS: 1e5 ticks {peaks[10**5] / 2**20:.0f} MiB, 1e6 ticks {peaks[10**6] / 2**20:.0f} MiB "
+          f"-> {per_tick:.0f} bytes per tick")
+
+    small = "import time,backtest; c=backtest.make_config(**{'sim.ticks':2000}); backtest.run(c); t=time.perf_counter(); backtest.run(c); print(time.perf_counter()-t)"
+    _, jit = child(small)
+    _, nojit = child(small, {"NUMBA_DISABLE_JIT": "1"})
+    print(f"2000 ticks: jit {float(jit):.4f} s, NUMBA_DISABLE_JIT=1 {float(nojit):.3f} s -> {float(nojit) / float(jit):.0f}x slower")
+
+
+if __name__ == "__main__":
+    main()
