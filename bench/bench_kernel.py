@@ -54,15 +54,12 @@ def main():
     cli, _ = child("import sys; from backtest.cli import main; sys.exit(main(['run','--ticks','1000']))")
     print(f"warm CLI start, 1000 ticks, whole process: {cli:.2f} s")
 
-    mem = ("import resource,backtest,sys; n=int(sys.argv[1]) if len(sys.argv)>1 else 0;"
-           "r=backtest.run(backtest.make_config(**{'sim.ticks':N})); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    peaks = {}
-    for n in (10**5, 10**6):
-        _, kb = child(mem.replace("N", str(n)))
-        peaks[n] = int(kb) * 1024
-    per_tick = (peaks[10**6] - peaks[10**5]) / (10**6 - 10**5)
-    print(f"peak RSS: 1e5 ticks {peaks[10**5] / 2**20:.0f} MiB, 1e6 ticks {peaks[10**6] / 2**20:.0f} MiB "
-          f"-> {per_tick:.0f} bytes per tick")
+    from backtest.generate import generate as gen
+    from kernels.records import tick_dt
+
+    m6 = gen(backtest.make_config(**{"sim.ticks": 10**6}))
+    print(f"memory per tick: generated arrays {m6.nbytes / 10**6:.0f} B, tick records {tick_dt.itemsize} B "
+          f"(fills/hedges/orders records grow with activity, not ticks)")
 
     small = "import time,backtest; c=backtest.make_config(**{'sim.ticks':2000}); backtest.run(c); t=time.perf_counter(); backtest.run(c); print(time.perf_counter()-t)"
     _, jit = child(small)
