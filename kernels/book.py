@@ -334,19 +334,3 @@ def withdraw_level(lv, od, bs, side, price):
             _remove(lv, od, bs, s)
         s = nxt
     return out
-
-
-@jit
-def depth_within(lv, bs, side, from_price, to_price):
-    """Lots resting on ``side`` at prices between ``from_price`` and ``to_price`` inclusive."""
-    base = bs[B_BASE]
-    lo = min(from_price, to_price) - base
-    hi = max(from_price, to_price) - base
-    if lo < 0:
-        lo = 0
-    if hi >= bs[B_NLEVELS]:
-        hi = bs[B_NLEVELS] - 1
-    total = 0
-    for lvl in range(lo, hi + 1):
-        total += lv[LV_QTY, side, lvl]
-    return total
