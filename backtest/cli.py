@@ -11,6 +11,7 @@ import math
 import sys
 
 from backtest.config import PRESETS, ConfigError, load_config, make_config, preset
+from backtest.summary_groups import SUMMARY_GROUPS
 
 
 def _parse_value(text: str):
@@ -38,20 +39,7 @@ def build_config(args: argparse.Namespace):
 
 
 def format_summary(summary: dict) -> str:
-    groups = [
-        ("PnL (currency)", ["net_pnl", "realized_pnl", "unrealized_pnl", "max_drawdown"]),
-        ("Attribution (currency)", ["spread_capture", "hedge_cost", "hedge_slippage", "hedge_latency_cost",
-                                    "hedge_basis", "fees", "inventory_mtm"]),
-        ("Per lot traded on Exchange 1 (currency)", ["spread_capture_per_lot", "hedge_cost_per_lot"]),
-        ("Activity", ["fills", "fills_maker", "fills_manual", "volume_exchange1_lots", "volume_exchange2_lots",
-                      "hedges", "hedge_attempts", "hedge_rejections", "hedge_failures"]),
-        ("Fill-to-hedge latency (ms)", ["hedge_latency_p50_ms", "hedge_latency_p90_ms", "hedge_latency_p99_ms",
-                                        "hedge_latency_max_ms"]),
-        ("Inventory (lots)", ["final_inv1_lots", "final_inv2_lots", "final_net_delta_lots",
-                              "max_abs_net_delta_lots", "max_abs_inv1_lots"]),
-        ("Risk (simulated seconds)", ["time_active_s", "time_reduced_s", "time_paused_s", "time_killed_s",
-                                      "risk_events"]),
-    ]
+    groups = SUMMARY_GROUPS
     lines = [f"{summary['ticks']} ticks, {summary['simulated_s']:.1f} simulated seconds"]
     for title, keys in groups:
         lines.append(f"\n{title}")
