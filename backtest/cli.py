@@ -1,4 +1,7 @@
-"""Command line: ``python -m backtest run [--ticks N] [--seed S] [--config FILE] [--set key=value ...]``.
+"""Command line: ``python -m backtest run|sweep``.
+
+``run [--ticks N] [--seed S] [--config FILE] [--set key=value ...] [--report DIR] [--verbose]``
+``sweep (--study NAME | --grid key=v1,v2 ...) [--seeds 1,2,3] [--ticks N] [--workers N] [--out DIR]``
 
 Thin by design: parse, build a validated config, call the engine, print. Bad input exits with code 2
 and a message naming the key and what is allowed; never a traceback.
@@ -11,6 +14,7 @@ import math
 import sys
 
 from backtest.config import PRESETS, ConfigError, load_config, make_config, preset
+from backtest.studies import STUDIES
 from backtest.summary_groups import SUMMARY_GROUPS
 
 
@@ -21,8 +25,9 @@ def _parse_value(text: str):
         return text
 
 
-def build_config(args: argparse.Namespace):
-    cfg = preset(args.preset)
+def build_config(args: argparse.Namespace, base=None):
+    """The run's config: ``base`` (default: the preset), then the config file, then --set, --ticks, --seed."""
+    cfg = base if base is not None else preset(args.preset)
     if args.config:
         cfg = load_config(args.config, base=cfg)
     dotted = {}
@@ -33,7 +38,7 @@ def build_config(args: argparse.Namespace):
         dotted[key.strip()] = _parse_value(value.strip())
     if args.ticks is not None:
         dotted["sim.ticks"] = args.ticks
-    if args.seed is not None:
+    if getattr(args, "seed", None) is not None:
         dotted["sim.seed"] = args.seed
     return make_config(cfg.model_dump(), **dotted) if dotted else cfg
 
@@ -64,13 +69,69 @@ def make_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override one parameter, e.g. --set hedging.min_hedge_lots=2 (repeatable)")
     run_p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run_p.add_argument("--report", metavar="DIR", help="write an HTML report, PNG charts, CSV frames and the "
+                       "decision log (decisions.jsonl) into DIR")
+    run_p.add_argument("--verbose", action="store_true",
+                       help="print the decision log (one JSON line per quote change, fill, hedge, risk event) to stderr")
+
+    sw = sub.add_parser("sweep", help="run a parameter grid over several seeds in parallel and tabulate it")
+    sw.add_argument("--study", choices=STUDIES, help="a shipped study (its grid; --grid adds or replaces keys)")
+    sw.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
+                    help="a grid axis, e.g. --grid latency.hedge_median_ms=10,50,100 (repeatable)")
+    sw.add_argument("--seeds", help="comma-separated seeds run at every grid point (default: 1..8 for studies, "
+                    "1,2,3 otherwise)")
+    sw.add_argument("--ticks", type=int, help="ticks per run (default: 20000 for studies, else the config's)")
+    sw.add_argument("--config", help="TOML or YAML file of base overrides")
+    sw.add_argument("--preset", default="default", choices=PRESETS, help="base scenario")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one base parameter (repeatable)")
+    sw.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
+    sw.add_argument("--out", metavar="DIR", help="write runs.csv, table.csv and charts into DIR")
+    sw.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
+
+
+def _parse_seeds(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        seeds = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError([f"--seeds {text!r}: expected comma-separated non-negative integers, e.g. 1,2,3"]) from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError([f"--seeds {text!r}: seeds must be distinct non-negative integers"])
+    return seeds
+
+
+def build_sweep(args: argparse.Namespace):
+    """The sweep: a study's grid and base (or the preset), then --config / --set / --ticks, then --grid axes."""
+    from backtest.studies import study
+    from backtest.sweep import SweepSpec, parse_grid_item
+
+    seeds = _parse_seeds(args.seeds)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError([f"--workers {args.workers}: must be >= 1"])
+    if args.study:
+        spec = study(args.study, ticks=args.ticks, seeds=seeds)
+        base = build_config(args, base=spec.base) if (args.config or args.set) else spec.base
+        grid, name, seeds = dict(spec.grid), spec.name, spec.seeds
+    else:
+        base = build_config(args)
+        grid, name, seeds = {}, "sweep", seeds or (1, 2, 3)
+    for item in args.grid or []:
+        key, values = parse_grid_item(item)
+        grid[key] = values
+    spec = SweepSpec(grid=grid, seeds=seeds, base=base, name=name)
+    spec.configs()  # validate every grid point before any process starts
+    return spec
+
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "sweep":
+            return _sweep(build_sweep(args), args)
         cfg = build_config(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -78,8 +139,49 @@ def main(argv: list[str] | None = None) -> int:
     from backtest.engine import run  # imported late so `--help` and config errors answer fast
 
     results = run(cfg)
+    if args.verbose:
+        from reports.decision_log import iter_records
+
+        for rec in iter_records(results):
+            print(json.dumps(rec, separators=(",", ":")), file=sys.stderr)
     if args.json:
         print(json.dumps(results.summary_dict, indent=2))
     else:
         print(format_summary(results.summary_dict))
+    if args.report:
+        from reports.run_report import write_report
+
+        files = write_report(results, args.report)
+        print(f"\nreport: {files.html}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _sweep(spec, args: argparse.Namespace) -> int:
+    from backtest.sweep import run_sweep
+
+    total = len(spec.points()) * len(spec.seeds)
+    if not args.quiet:
+        print(f"{spec.name}: {len(spec.points())} grid points x {len(spec.seeds)} seeds = {total} runs of "
+              f"{spec.base.sim.ticks:,} ticks", file=sys.stderr)
+
+    def progress(done, n, point, seed, metrics, seconds):
+        if not args.quiet:
+            values = " ".join(f"{k}={v}" for k, v in point.items())
+            print(f"[{done:>{len(str(n))}}/{n}] {values} seed={seed}: net_pnl {metrics['net_pnl']:+.2f} "
+                  f"({seconds:.2f} s)", file=sys.stderr, flush=True)
+
+    result = run_sweep(spec, workers=args.workers, progress=progress)
+    table = result.table
+    keys = list(spec.grid)
+    shown = keys + ["seeds", "net_pnl_mean", "net_pnl_std", "sharpe_like_mean", "max_drawdown_mean",
+                    "spread_capture_mean", "hedge_cost_mean", "fees_mean", "fills_mean", "time_paused_s_mean"]
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:,.3f}".format):
+        print(table[shown].to_string(index=False))
+    if args.out:
+        from reports.sweep_report import write_sweep_report
+
+        files = write_sweep_report(result, args.out)
+        print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
     return 0

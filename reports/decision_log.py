@@ -42,7 +42,7 @@ def _interventions(results) -> pd.DataFrame:
         "time_s": iv["tick"] * dt,
         "reason": names[iv["kind"]],
         "side": np.where(iv["side"] > 0, "buy", np.where(iv["side"] < 0, "sell", None)),
-        "qty_lots": np.where(manual, iv["qty"], np.nan),
+        "qty_lots": pd.Series(iv["qty"], dtype="Int64").where(manual),
         "limit_price": np.where(manual & (iv["price"] >= 0), iv["price"] * results.tick_size, np.nan),
     })
 

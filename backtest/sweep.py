@@ -1,0 +1,165 @@
+"""Parameter sweeps: a grid of config values, several seeds each, run in parallel on all cores.
+
+The result table does not depend on the number of workers or the order in which runs finish: every
+run is identified by its grid point and seed, and the table is sorted by them. The same grid, base
+config and seeds give the same table, bit for bit.
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import ConfigError, SimConfig, make_config
+
+METRICS = {
+    "net_pnl": "total PnL at the end, currency",
+    "sharpe_like": "mean / std of 1-second PnL changes, scaled to one hour of simulated time",
+    "max_drawdown": "largest fall of total PnL from its running peak, currency",
+    "spread_capture": "edge earned on Exchange 1 fills against the Exchange 1 price, currency",
+    "hedge_cost": "slippage + price move during latency + basis on Exchange 2, currency (negative = cost)",
+    "fees": "fees paid on both venues, currency",
+    "inventory_mtm": "unhedged inventory marked to market, currency",
+    "fills": "our Exchange 1 fills",
+    "volume_exchange1_lots": "lots traded on Exchange 1",
+    "hedge_latency_p50_ms": "median fill-to-hedge latency, ms",
+    "max_abs_net_delta_lots": "largest |net delta|, lots",
+    "time_paused_s": "simulated seconds paused by the loss throttle or by hand",
+    "time_killed_s": "simulated seconds stopped by the kill switch",
+}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A grid (dotted config key -> values), the seeds run at every grid point, and the base config."""
+    grid: dict[str, list[Any]]
+    seeds: tuple[int, ...]
+    base: SimConfig = field(default_factory=SimConfig)
+    name: str = "sweep"
+
+    def points(self) -> list[dict[str, Any]]:
+        keys = list(self.grid)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
+
+    def configs(self) -> list[tuple[int, dict[str, Any], int, SimConfig]]:
+        """(point index, grid values, seed, validated config) for every run; raises ConfigError naming
+        the grid point of the first invalid combination."""
+        if not self.grid:
+            raise ConfigError(["the grid is empty; give at least one key=v1,v2 (e.g. latency.hedge_median_ms=10,100)"])
+        if not self.seeds:
+            raise ConfigError(["no seeds given; e.g. --seeds 1,2,3"])
+        out = []
+        base = self.base.model_dump()
+        for i, point in enumerate(self.points()):
+            for seed in self.seeds:
+                try:
+                    cfg = make_config(base, **point, **{"sim.seed": seed})
+                except ConfigError as err:
+                    raise ConfigError([f"grid point {point}: {p}" for p in err.problems]) from None
+                out.append((i, point, seed, cfg))
+        return out
+
+
+def run_metrics(config: SimConfig) -> dict[str, float]:
+    """Run one simulation and reduce it to the sweep metrics (see ``METRICS``)."""
+    from backtest.engine import run
+
+    results = run(config)
+    s = results.summary_dict
+    out = {k: s[k] for k in METRICS if k in s}
+    out["sharpe_like"] = sharpe_like(results.ticks["total_pnl"].to_numpy(), config.sim.dt_s)
+    return {k: float(out[k]) for k in METRICS}
+
+
+def sharpe_like(total_pnl: np.ndarray, dt_s: float) -> float:
+    """Mean over standard deviation of PnL changes over 1-second buckets, times sqrt(buckets per hour):
+    an hourly, rate-free Sharpe-like ratio of simulated time. NaN when PnL never changes."""
+    bucket = max(1, round(1.0 / dt_s))
+    marks = np.concatenate([[0.0], total_pnl[bucket - 1::bucket]])
+    changes = np.diff(marks)
+    sd = changes.std(ddof=1) if changes.size > 1 else 0.0
+    if not sd > 0:
+        return float("nan")
+    return float(changes.mean() / sd * np.sqrt(3600.0 / (bucket * dt_s)))
+
+
+def _worker(args: tuple[int, int, dict]) -> tuple[int, dict[str, float], float]:
+    index, _seed, cfg_dict = args
+    started = time.perf_counter()
+    metrics = run_metrics(SimConfig.model_validate(cfg_dict))
+    return index, metrics, time.perf_counter() - started
+
+
+@dataclass
+class SweepResult:
+    spec: SweepSpec
+    runs: pd.DataFrame
+    """One row per (grid point, seed): the grid values, seed and every metric."""
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per grid point: ``<metric>_mean`` and ``<metric>_std`` (sample std across seeds)."""
+        keys = list(self.spec.grid)
+        grouped = self.runs.groupby("point", sort=True)
+        mean = grouped[list(METRICS)].mean().add_suffix("_mean")
+        std = grouped[list(METRICS)].std(ddof=1).add_suffix("_std")
+        first = grouped[keys].first()
+        n = grouped.size().rename("seeds")
+        cols = [c for m in METRICS for c in (f"{m}_mean", f"{m}_std")]
+        return pd.concat([first, n, mean, std], axis=1)[keys + ["seeds"] + cols].reset_index(drop=True)
+
+
+def run_sweep(spec: SweepSpec, workers: int | None = None,
+              progress: Callable[[int, int, dict, int, dict, float], None] | None = None) -> SweepResult:
+    """Run every (grid point, seed). ``workers`` processes (default: all cores; 1 = in this process).
+    ``progress(done, total, point, seed, metrics, seconds)`` is called as each run finishes."""
+    jobs = spec.configs()
+    total = len(jobs)
+    workers = max(1, min(workers or os.cpu_count() or 1, total))
+    rows: dict[int, dict] = {}
+
+    def record(job_index: int, metrics: dict, seconds: float) -> None:
+        point_index, point, seed, _cfg = jobs[job_index]
+        rows[job_index] = {"point": point_index, **point, "seed": seed, **metrics}
+        if progress:
+            progress(len(rows), total, point, seed, metrics, seconds)
+
+    payload = [(j, seed, cfg.model_dump()) for j, (_i, _p, seed, cfg) in enumerate(jobs)]
+    if workers == 1:
+        for item in payload:
+            record(*_worker(item))
+    else:
+        # fork: workers inherit the imported, JIT-loaded modules instead of importing them again
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_worker, item) for item in payload]
+            for fut in as_completed(futures):
+                record(*fut.result())
+    runs = pd.DataFrame([rows[j] for j in range(total)])
+    return SweepResult(spec=spec, runs=runs)
+
+
+def parse_grid_item(item: str) -> tuple[str, list[Any]]:
+    """``"latency.hedge_median_ms=10,50,100"`` -> (key, [10, 50, 100]); values parsed as JSON where possible."""
+    import json
+
+    if "=" not in item:
+        raise ConfigError([f"--grid {item!r}: expected key=v1,v2,... e.g. --grid latency.hedge_median_ms=10,50,100"])
+    key, values = item.split("=", 1)
+    parsed = []
+    for text in values.split(","):
+        text = text.strip()
+        if not text:
+            raise ConfigError([f"--grid {item!r}: empty value; give comma-separated values"])
+        try:
+            parsed.append(json.loads(text))
+        except json.JSONDecodeError:
+            parsed.append(text)
+    return key.strip(), parsed
