@@ -6,9 +6,12 @@ real tick (striding, no interpolation), so step changes may be shown up to one s
 """
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
-matplotlib.use("Agg")  # reports are files; never open a window (and work on machines with no screen)
+if "MPLBACKEND" not in os.environ:  # Jupyter sets it (inline); elsewhere reports are files: never open a window
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

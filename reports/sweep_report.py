@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
+import reports.charts  # noqa: F401  (chooses the backend before pyplot is imported)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
