@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-all bench clean
+.PHONY: install run test test-all bench report studies clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ test-all: install
 
 bench: install
 	$(PY) bench/bench_kernel.py
+
+# The README's observations come from these two targets (committed under reports/figures/).
+report: install
+	$(PY) -m backtest run --ticks 20000 --seed 7 --report reports/output/default_run
+	cp reports/output/default_run/*.png reports/figures/default_run/
+
+studies: install
+	$(PY) -m backtest sweep --study hedge_latency --quiet --out reports/figures/hedge_latency
+	$(PY) -m backtest sweep --study spread_vs_volatility --quiet --out reports/figures/spread_vs_volatility
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
