@@ -14,6 +14,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api import dashboard
 from api.schemas import ClockRequest, ManualFill, ResetRequest, StepRequest
 from api.session import Session
 from backtest.config import ConfigError, SimConfig, describe_validation_error, make_config
@@ -89,6 +90,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
             last = ev.iloc[-1]
             return {"state": state, "reason": last.reason, "since_tick": int(last.tick), "since_s": float(last.time_s)}
         return {"state": state, "reason": None, "since_tick": 0, "since_s": 0.0}
+
+    dashboard.register(app, session, view, risk_status, _clean, _records)
 
     @app.get("/health")
     def health():

@@ -30,6 +30,7 @@ class Session:
         self._lock = threading.Lock()
         self.ticks_per_second = ticks_per_second
         self.next_config = config
+        self.generation = 0
         self._start(config)
 
     def _start(self, config: SimConfig) -> None:
@@ -76,3 +77,4 @@ class Session:
             if config is not None:
                 self.next_config = config
             self._start(self.next_config)
+            self.generation += 1  # tells pollers (the dashboard) that history was replaced

@@ -1,0 +1,94 @@
+"""The live dashboard: a static page at ``/`` (uPlot charts, served locally) that polls one endpoint,
+``GET /dashboard/state?since=N``, about twice a second.
+
+The endpoint returns everything the page shows at the session's clock tick in one consistent snapshot,
+plus the chart rows after tick ``since`` (thinned to at most ``max_points``), so each poll sends only
+what is new. ``generation`` changes on every reset: the page then drops its series and starts over.
+History before the clock never changes on an action, so rows already sent stay valid.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, Query
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+SERIES = {
+    "time_s": "time_s",
+    "total_pnl": "total_pnl",
+    "realized_pnl": "realized_pnl",
+    "unrealized_pnl": "unrealized_pnl",
+    "quote_bid": "quote_bid_price",
+    "quote_ask": "quote_ask_price",
+    "feed1": "feed1_price",
+    "feed2": "feed2_price",
+    "best_bid1": "best_bid1_price",
+    "best_ask1": "best_ask1_price",
+    "inv1": "inv1_lots",
+    "inv2": "inv2_lots",
+    "net_delta": "net_delta_lots",
+}
+
+
+def _col(values) -> list:
+    arr = np.asarray(values, dtype=np.float64)
+    return [None if v != v else float(v) for v in arr.tolist()]  # NaN -> null (JSON has no NaN)
+
+
+def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard_page():
+        return FileResponse(STATIC / "dashboard.html", media_type="text/html")
+
+    @app.get("/dashboard/state")
+    def dashboard_state(since: int = Query(-1, ge=-1, description="last tick the page already has; -1 = none"),
+                        max_points: int = Query(600, ge=10, le=5000, description="cap on chart rows returned")):
+        """Everything the dashboard shows at the clock tick, and chart rows for ticks (since, tick]."""
+        snap, tick = view()
+        res = snap.results
+        t = res.ticks
+        cfg = snap.config
+        row = t.iloc[tick]
+        start = min(since + 1, tick + 1)
+        idx = np.arange(start, tick + 1)
+        if idx.size > max_points:  # keep the newest row: the charts end at the clock
+            idx = idx[np.linspace(0, idx.size - 1, max_points).round().astype(int)]
+        series = {"tick": idx.tolist()}
+        for name, column in SERIES.items():
+            series[name] = _col(t[column].to_numpy()[idx]) if idx.size else []
+        fills = res.fills[res.fills.tick <= tick].tail(8).iloc[::-1]
+        hedges = res.hedges[res.hedges.tick <= tick].tail(8).iloc[::-1]
+        return {
+            "generation": session.generation,
+            "tick": tick,
+            "ticks": cfg.sim.ticks,
+            "time_s": float(row.time_s),
+            "running": session.running,
+            "ticks_per_second": session.ticks_per_second,
+            "seed": cfg.sim.seed,
+            "quotes": {k: clean(row[k]) for k in (
+                "quote_bid_price", "quote_bid_lots", "bid_queue_ahead_lots", "quote_ask_price", "quote_ask_lots",
+                "ask_queue_ahead_lots", "reference_price", "reservation_price", "half_spread_price",
+                "best_bid1_price", "best_ask1_price", "best_bid2_price", "best_ask2_price",
+                "feed1_price", "feed2_price")},
+            "positions": {
+                "exchange1_lots": int(row.inv1_lots), "exchange2_lots": int(row.inv2_lots),
+                "net_delta_lots": int(row.net_delta_lots), "pending_hedge_lots": int(row.pending_hedge_lots),
+                "soft_limit_lots": cfg.risk.soft_position_lots, "hard_limit_lots": cfg.risk.hard_position_lots,
+            },
+            "pnl": {k: clean(row[k]) for k in (
+                "total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture", "hedge_cost",
+                "inventory_mtm")},
+            "risk": {**risk_status(snap, tick), "manual_pause": bool(row.manual_pause)},
+            "fills": records(fills[["tick", "side", "price", "qty_lots", "liquidity", "spread_capture",
+                                    "inv1_after_lots"]]),
+            "hedges": records(hedges[["tick", "hedge_id", "attempt", "side", "qty_filled_lots", "vwap_price",
+                                      "fill_to_hedge_latency_ms", "slippage", "latency_cost", "status"]]),
+            "series": series,
+        }

@@ -1,0 +1,187 @@
+"""The live dashboard: its state endpoint (TestClient) and the page itself in headless Chromium.
+
+The browser test needs Debian's ``chromium`` (``apt-get install chromium``) and Playwright from PyPI.
+Where Chromium is missing it is skipped with that message, unless ``MMHEDGE_REQUIRE_BROWSER=1``
+(set by ``.ci/run``, which installs Chromium first) turns the skip into a failure.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from backtest.config import make_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def client():
+    app = create_app(make_config(**{"sim.ticks": 3000}), ticks_per_second=0.0)
+    with TestClient(app) as c:
+        c.post("/clock/step", json={"ticks": 200})
+        yield c
+
+
+def test_page_and_local_assets_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    external = [s for s in sources if s.startswith(("http:", "https:", "//"))]
+    assert not external, f"the page must work offline; external assets: {external}"
+    for src in sources:
+        if src.startswith("/static/"):
+            assert client.get(src).status_code == 200, src
+    assert "uPlot.iife.min.js" in page.text
+
+
+def test_state_sends_only_new_rows(client):
+    first = client.get("/dashboard/state", params={"since": -1}).json()
+    assert first["tick"] == 200 and first["series"]["tick"] == list(range(0, 201))
+    assert first["risk"]["state"] in ("active", "reduced", "paused", "killed")
+    assert first["positions"]["net_delta_lots"] == first["positions"]["exchange1_lots"] + first["positions"]["exchange2_lots"]
+    client.post("/clock/step", json={"ticks": 5})
+    nxt = client.get("/dashboard/state", params={"since": 200}).json()
+    assert nxt["series"]["tick"] == [201, 202, 203, 204, 205]
+    assert nxt["series"]["total_pnl"][-1] == nxt["pnl"]["total_pnl"]
+    none = client.get("/dashboard/state", params={"since": 205}).json()
+    assert none["series"]["tick"] == []
+
+
+def test_state_thins_long_ranges_and_keeps_the_last_row(client):
+    s = client.get("/dashboard/state", params={"since": -1, "max_points": 50}).json()
+    ticks = s["series"]["tick"]
+    assert len(ticks) == 50 and ticks[0] == 0 and ticks[-1] == 200 and ticks == sorted(ticks)
+
+
+def test_state_generation_changes_on_reset(client):
+    g0 = client.get("/dashboard/state").json()["generation"]
+    client.post("/reset", json={"seed": 3})
+    s = client.get("/dashboard/state").json()
+    assert s["generation"] == g0 + 1 and s["seed"] == 3 and s["tick"] == 0
+
+
+def test_state_rejects_bad_queries(client):
+    for params in ({"since": -2}, {"since": "x"}, {"max_points": 5}, {"max_points": 10**6}):
+        r = client.get("/dashboard/state", params=params)
+        assert r.status_code == 422 and r.json()["error"] == "invalid request", params
+
+
+# -- the real page in a real browser -----------------------------------------------------------------
+def _chromium() -> str | None:
+    return shutil.which("chromium") or (str(Path("/usr/bin/chromium")) if Path("/usr/bin/chromium").exists() else None)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def live_server():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+        env={**os.environ, "MMHEDGE_TICKS": "6000", "MMHEDGE_TICKS_PER_S": "20"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("server did not become healthy")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+CANVAS_INK = """sel => {
+  const c = document.querySelector(sel + ' canvas');
+  if (!c || !c.width || !c.height) return 0;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let ink = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) ink++;
+  return ink;
+}"""
+
+
+def test_dashboard_in_headless_chromium(live_server, tmp_path):
+    chromium = _chromium()
+    if chromium is None:
+        message = "Chromium is not installed (Debian: apt-get install chromium); the browser test needs it"
+        if os.environ.get("MMHEDGE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(live_server + "/")
+            page.wait_for_function("window.dashboard && window.dashboard.polls >= 2", timeout=30_000)
+
+            # the charts render ...
+            for chart in ("#chart-pnl", "#chart-quotes", "#chart-inventory"):
+                assert page.evaluate(CANVAS_INK, chart) > 1000, f"{chart} drew nothing"
+            # ... and grow as the clock advances
+            points = page.evaluate("window.dashboard.points()")
+            tick = int(page.inner_text("#clock-tick"))
+            page.wait_for_function(f"window.dashboard.points() > {points} + 10", timeout=15_000)
+            assert int(page.inner_text("#clock-tick")) > tick
+
+            # pause: the risk state changes on the page
+            page.click("#btn-pause")
+            page.wait_for_function("document.querySelector('#state-badge').textContent.startsWith('paused')",
+                                   timeout=15_000)
+            assert "manual pause" in page.inner_text("#state-reason")
+            page.click("#btn-resume")
+            page.wait_for_function("!document.querySelector('#state-badge').textContent.startsWith('paused')",
+                                   timeout=15_000)
+
+            # a manual fill with the clock stopped moves the Exchange 1 position by exactly its size
+            page.click("#btn-clock")
+            page.wait_for_function("document.querySelector('#clock-running').textContent === 'clock stopped'",
+                                   timeout=15_000)
+            before = int(page.inner_text("#pos-inv1"))
+            page.select_option("#fill-side", "buy")
+            page.fill("#fill-qty", "5")
+            page.click("#fill-submit")
+            page.wait_for_function("document.querySelector('#notice').textContent.startsWith('filled')", timeout=30_000)
+            page.wait_for_function(f"document.querySelector('#pos-inv1').textContent === '{before + 5}'",
+                                   timeout=15_000)
+            assert f"Exchange 1 position now {before + 5}" in page.inner_text("#fill-result")
+
+            # API errors reach the user
+            page.fill("#fill-qty", "0")
+            page.click("#fill-submit")
+            page.wait_for_selector("#error:not([hidden])", timeout=15_000)
+            assert "422" in page.inner_text("#error") and "qty_lots" in page.inner_text("#error")
+
+            shot = ROOT / "reports" / "output" / "dashboard_e2e.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            assert not errors, errors
+        finally:
+            browser.close()
