@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-all bench report studies clean
+.PHONY: install run test test-all bench bench-api report studies clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test-all: install
 
 bench: install
 	$(PY) bench/bench_kernel.py
+
+bench-api: install
+	$(PY) bench/bench_api.py
 
 # The README's observations come from these two targets (committed under reports/figures/).
 report: install

@@ -10,7 +10,7 @@ import math
 import os
 
 import numpy as np
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -28,6 +28,24 @@ MAX_PRICE_DEVIATION = 0.2  # a manual fill more than 20% from the Exchange 1 fee
 class ApiError(Exception):
     def __init__(self, status: int, error: str, details: list | None = None):
         self.status, self.error, self.details = status, error, details or []
+
+
+class BodyLimit:
+    """Refuses bodies over ``max_bytes`` by their Content-Length with a JSON 413. Plain ASGI: it costs
+    nothing on the many small GETs (Starlette's BaseHTTPMiddleware costs about a millisecond each)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                    response = JSONResponse(status_code=413, content={
+                        "error": "request body too large", "details": [f"at most {self.max_bytes} bytes"]})
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def _clean(value):
@@ -69,13 +87,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     async def _unexpected(_, exc: Exception):  # a bug: say so without a traceback
         return JSONResponse(status_code=500, content={"error": "internal error", "details": [type(exc).__name__]})
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(status_code=413, content={
-                "error": "request body too large", "details": [f"at most {MAX_BODY_BYTES} bytes"]})
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def view():
         snap = session.snapshot
@@ -83,18 +95,18 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return snap, tick
 
     def risk_status(snap, tick):
-        ev = snap.results.risk_events
-        ev = ev[ev.tick <= tick]
-        state = str(snap.results.ticks.state.iloc[tick])
-        if len(ev):
-            last = ev.iloc[-1]
+        res = snap.results
+        n = res.rows_until("risk_events", tick)
+        state = res.tick_columns["state"][tick]
+        if n:
+            last = res.risk_events.iloc[n - 1]
             return {"state": state, "reason": last.reason, "since_tick": int(last.tick), "since_s": float(last.time_s)}
         return {"state": state, "reason": None, "since_tick": 0, "since_s": 0.0}
 
     dashboard.register(app, session, view, risk_status, _clean, _records)
 
     @app.get("/health")
-    def health():
+    async def health():
         snap, tick = view()
         return {"status": "ok", "tick": tick, "ticks": snap.config.sim.ticks, "running": session.running}
 
@@ -104,7 +116,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"tick": tick, "summary_full_run": {k: _clean(v) for k, v in snap.results.summary_dict.items()}}
 
     @app.get("/quotes")
-    def quotes():
+    async def quotes():
         snap, tick = view()
         s = snap.results.state_at(tick)
         keys = ["quote_bid_price", "quote_bid_lots", "bid_queue_ahead_lots", "quote_ask_price", "quote_ask_lots",
@@ -115,7 +127,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"tick": tick, **out}
 
     @app.get("/positions")
-    def positions():
+    async def positions():
         snap, tick = view()
         s = snap.results.state_at(tick)
         r = snap.config.risk
@@ -125,7 +137,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 "exchange1_utilisation": abs(s["inv1_lots"]) / r.hard_position_lots}
 
     @app.get("/pnl")
-    def pnl():
+    async def pnl():
         snap, tick = view()
         s = snap.results.state_at(tick)
         keys = ["total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture", "hedge_cost",
@@ -152,7 +164,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     def paged(frame_name: str, offset: int, limit: int):
         snap, tick = view()
         frame = getattr(snap.results, frame_name)
-        frame = frame[frame.tick <= tick]
+        frame = frame.iloc[: snap.results.rows_until(frame_name, tick)]
         return {"tick": tick, "total": int(len(frame)), "offset": offset, "limit": limit,
                 "rows": _records(frame.iloc[offset: offset + limit])}
 
@@ -169,11 +181,11 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return paged("risk_events", offset, limit)
 
     @app.get("/risk")
-    def risk():
+    async def risk():
         snap, tick = view()
         r = snap.config.risk
         return {"tick": tick, **risk_status(snap, tick),
-                "manual_pause": bool(snap.results.ticks.manual_pause.iloc[tick]),
+                "manual_pause": bool(snap.results.tick_columns["manual_pause"][tick]),
                 "limits": {"soft_position_lots": r.soft_position_lots, "hard_position_lots": r.hard_position_lots,
                            "max_loss_window": r.max_loss_window, "loss_window_s": r.loss_window_s,
                            "kill_latency_ms": r.kill_latency_ms}}
@@ -187,7 +199,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
             ratio = body.price / tick_size
             if abs(ratio - round(ratio)) > 1e-6:
                 raise ApiError(400, "price is off the tick grid", [f"price must be a multiple of {tick_size}"])
-            feed = float(snap.results.ticks.feed1_price.iloc[tick])
+            feed = float(snap.results.tick_columns["feed1_price"][tick])
             if abs(body.price - feed) > MAX_PRICE_DEVIATION * feed:
                 raise ApiError(400, "price is too far from the market", [
                     f"allowed: within {MAX_PRICE_DEVIATION:.0%} of the Exchange 1 price {feed:.4f}"])
@@ -203,8 +215,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     def control(kind: str, allowed_states: tuple[str, ...], why: str):
         snap, tick = view()
-        state = str(snap.results.ticks.state.iloc[tick])
-        manual = bool(snap.results.ticks.manual_pause.iloc[tick])
+        state = snap.results.tick_columns["state"][tick]
+        manual = bool(snap.results.tick_columns["manual_pause"][tick])
         if kind == "resume" and not manual:
             raise ApiError(409, "not paused by hand", ["resume undoes a manual pause; the loss pause ends by itself"])
         if kind == "pause" and manual:
@@ -240,7 +252,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"running": session.running, "tick": session.current_tick()}
 
     @app.get("/config")
-    def get_config():
+    async def get_config():
         return {"current": session.snapshot.config.model_dump(), "next_reset": session.next_config.model_dump()}
 
     def validated(overrides: dict, base: SimConfig) -> SimConfig:

@@ -36,7 +36,10 @@ SERIES = {
 
 def _col(values) -> list:
     arr = np.asarray(values, dtype=np.float64)
-    return [None if v != v else float(v) for v in arr.tolist()]  # NaN -> null (JSON has no NaN)
+    out = arr.tolist()
+    if np.isnan(arr).any():  # JSON has no NaN: an empty book side or no quote is null
+        out = [None if v != v else v for v in out]
+    return out
 
 
 def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
@@ -47,45 +50,47 @@ def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
         return FileResponse(STATIC / "dashboard.html", media_type="text/html")
 
     @app.get("/dashboard/state")
-    def dashboard_state(since: int = Query(-1, ge=-1, description="last tick the page already has; -1 = none"),
-                        max_points: int = Query(600, ge=10, le=5000, description="cap on chart rows returned")):
+    async def dashboard_state(since: int = Query(-1, ge=-1, description="last tick the page already has; -1 = none"),
+                              max_points: int = Query(600, ge=10, le=5000, description="cap on chart rows returned")):
         """Everything the dashboard shows at the clock tick, and chart rows for ticks (since, tick]."""
         snap, tick = view()
         res = snap.results
-        t = res.ticks
+        cols = res.tick_columns
         cfg = snap.config
-        row = t.iloc[tick]
+        at = res.state_at(tick)
         start = min(since + 1, tick + 1)
         idx = np.arange(start, tick + 1)
         if idx.size > max_points:  # keep the newest row: the charts end at the clock
             idx = idx[np.linspace(0, idx.size - 1, max_points).round().astype(int)]
         series = {"tick": idx.tolist()}
         for name, column in SERIES.items():
-            series[name] = _col(t[column].to_numpy()[idx]) if idx.size else []
-        fills = res.fills[res.fills.tick <= tick].tail(8).iloc[::-1]
-        hedges = res.hedges[res.hedges.tick <= tick].tail(8).iloc[::-1]
+            series[name] = _col(cols[column][idx])
+        n_fills = res.rows_until("fills", tick)
+        n_hedges = res.rows_until("hedges", tick)
+        fills = res.fills.iloc[max(0, n_fills - 8): n_fills].iloc[::-1]
+        hedges = res.hedges.iloc[max(0, n_hedges - 8): n_hedges].iloc[::-1]
         return {
             "generation": session.generation,
             "tick": tick,
             "ticks": cfg.sim.ticks,
-            "time_s": float(row.time_s),
+            "time_s": at["time_s"],
             "running": session.running,
             "ticks_per_second": session.ticks_per_second,
             "seed": cfg.sim.seed,
-            "quotes": {k: clean(row[k]) for k in (
+            "quotes": {k: clean(at[k]) for k in (
                 "quote_bid_price", "quote_bid_lots", "bid_queue_ahead_lots", "quote_ask_price", "quote_ask_lots",
                 "ask_queue_ahead_lots", "reference_price", "reservation_price", "half_spread_price",
                 "best_bid1_price", "best_ask1_price", "best_bid2_price", "best_ask2_price",
                 "feed1_price", "feed2_price")},
             "positions": {
-                "exchange1_lots": int(row.inv1_lots), "exchange2_lots": int(row.inv2_lots),
-                "net_delta_lots": int(row.net_delta_lots), "pending_hedge_lots": int(row.pending_hedge_lots),
+                "exchange1_lots": at["inv1_lots"], "exchange2_lots": at["inv2_lots"],
+                "net_delta_lots": at["net_delta_lots"], "pending_hedge_lots": at["pending_hedge_lots"],
                 "soft_limit_lots": cfg.risk.soft_position_lots, "hard_limit_lots": cfg.risk.hard_position_lots,
             },
-            "pnl": {k: clean(row[k]) for k in (
+            "pnl": {k: clean(at[k]) for k in (
                 "total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture", "hedge_cost",
                 "inventory_mtm")},
-            "risk": {**risk_status(snap, tick), "manual_pause": bool(row.manual_pause)},
+            "risk": {**risk_status(snap, tick), "manual_pause": bool(at["manual_pause"])},
             "fills": records(fills[["tick", "side", "price", "qty_lots", "liquidity", "spread_capture",
                                     "inv1_after_lots"]]),
             "hedges": records(hedges[["tick", "hedge_id", "attempt", "side", "qty_filled_lots", "vwap_price",

@@ -35,7 +35,7 @@ class Session:
 
     def _start(self, config: SimConfig) -> None:
         market = generate(config)
-        self.snapshot = Snapshot(config, market, (), run(config, (), market=market))
+        self.snapshot = Snapshot(config, market, (), _ready(run(config, (), market=market)))
         self._clock_origin = time.monotonic()
         self._tick_offset = 0
         self.running = True
@@ -68,7 +68,7 @@ class Session:
             iv = make_intervention(tick)
             snap = self.snapshot
             interventions = snap.interventions + (iv,)
-            results = run(snap.config, interventions, market=snap.market)
+            results = _ready(run(snap.config, interventions, market=snap.market))
             self.snapshot = Snapshot(snap.config, snap.market, interventions, results)
             return tick, self.snapshot
 
@@ -78,3 +78,10 @@ class Session:
                 self.next_config = config
             self._start(self.next_config)
             self.generation += 1  # tells pollers (the dashboard) that history was replaced
+
+
+def _ready(results: Results) -> Results:
+    """Build the lookups readers use before the snapshot is published, so that no read pays for them."""
+    results.tick_columns
+    results.fills, results.hedges, results.risk_events
+    return results

@@ -243,11 +243,28 @@ class Results:
             }
         )
 
-    # -- summary -----------------------------------------------------------------------------
+    # -- point lookups (the API reads these many times a second) ------------------------------
+    @cached_property
+    def tick_columns(self) -> dict[str, np.ndarray]:
+        """The ticks frame as plain numpy arrays (``state`` as strings): O(1) lookups by tick."""
+        t = self.ticks
+        cols = {c: t[c].to_numpy() for c in t.columns if c != "state"}
+        cols["state"] = np.array(STATE_NAMES, dtype=object)[self.ticks_raw["state"]]
+        return cols
+
     def state_at(self, tick: int) -> dict:
-        """The state of the run at ``tick`` (quotes, positions, PnL), in user units."""
-        row = self.ticks.iloc[int(tick)]
-        return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        """The state of the run at ``tick`` (quotes, positions, PnL), in user units, as Python scalars."""
+        tick = int(tick)
+        return {k: (v[tick].item() if hasattr(v[tick], "item") else v[tick]) for k, v in self.tick_columns.items()}
+
+    def rows_until(self, frame_name: str, tick: int) -> int:
+        """How many rows of ``fills``, ``hedges``, ``orders`` or ``risk_events`` happened at or before ``tick``
+        (records are written in tick order)."""
+        raw = {"fills": self.fills_raw, "hedges": self.hedges_raw, "orders": self.orders_raw,
+               "risk_events": self.risk_raw}[frame_name]
+        return int(np.searchsorted(raw["tick"], tick, side="right"))
+
+    # -- summary -----------------------------------------------------------------------------
 
     @cached_property
     def summary_dict(self) -> dict:

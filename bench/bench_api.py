@@ -1,0 +1,146 @@
+"""API speed: prints figures, asserts nothing. Run: make bench-api (or .venv/bin/python bench/bench_api.py).
+
+1. Starts the server exactly as `make run` does (uvicorn, one process) on a 10^5-tick session.
+2. Action latency: pause / resume / manual fill, each re-running the whole 10^5-tick simulation,
+   timed from the client (a second process: this script) as p50 / max over N actions.
+3. Read latency under load: while the session clock runs, this script sends an open-loop stream of
+   GETs (quotes, positions, pnl, risk, dashboard state) at a fixed rate from a separate load process
+   and records each response time; p50 / p99 / max and the achieved rate are printed.
+"""
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICKS = int(os.environ.get("BENCH_TICKS", 100_000))
+RATE = float(os.environ.get("BENCH_RPS", 200))
+DURATION_S = float(os.environ.get("BENCH_SECONDS", 10))
+READS = ["/quotes", "/positions", "/pnl", "/risk", "/dashboard/state?since=-1&max_points=50"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+async def _get(reader, writer, host: str, path: str) -> int:
+    """One HTTP/1.1 keep-alive GET on an open connection; returns the status code."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def load(base: str, rate: float, duration: float) -> tuple[list[float], int, float]:
+    """Open loop: request i is sent at start + i / rate whether or not earlier ones have answered.
+    A minimal asyncio HTTP/1.1 client over a pool of keep-alive connections, so that the load
+    generator's own cost stays small next to the server's (httpx costs about a millisecond a request)."""
+    host, port = base.removeprefix("http://").split(":")
+    idle: list = []
+    lat: list[float] = []
+    errors = 0
+
+    async def one(path):
+        nonlocal errors
+        t0 = time.perf_counter()
+        conn = idle.pop() if idle else await asyncio.open_connection(host, int(port))
+        try:
+            if await _get(*conn, host, path) != 200:
+                errors += 1
+            idle.append(conn)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+            conn[1].close()
+        lat.append((time.perf_counter() - t0) * 1000)
+
+    n = int(rate * duration)
+    start = time.perf_counter()
+    tasks = []
+    for i in range(n):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(READS[i % len(READS)])))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for _, writer in idle:
+        writer.close()
+    return lat, errors, n / elapsed
+
+
+def load_process(base: str) -> None:
+    lat, errors, achieved = asyncio.run(load(base, RATE, DURATION_S))
+    print(json.dumps({"lat": lat, "errors": errors, "rate": achieved}))
+
+
+def main() -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MMHEDGE_TICKS": str(TICKS), "MMHEDGE_TICKS_PER_S": "10"}
+    t0 = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+                               "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # exactly `make run`, access log included
+    try:
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        print(f"server up with a {TICKS:,}-tick session in {time.perf_counter() - t0:.2f} s")
+
+        with httpx.Client(base_url=base, timeout=60) as c:
+            actions = {"pause+resume": [], "manual fill": []}
+            for _ in range(10):
+                for path in ("/control/pause", "/control/resume"):
+                    t = time.perf_counter()
+                    r = c.post(path)
+                    actions["pause+resume"].append((time.perf_counter() - t) * 1000)
+                    assert r.status_code == 200, r.text
+                t = time.perf_counter()
+                r = c.post("/fills/manual", json={"side": "buy" if _ % 2 else "sell", "qty_lots": 1})
+                actions["manual fill"].append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200, r.text
+            for name, lat in actions.items():
+                print(f"action {name:<13} re-run of {TICKS:,} ticks: p50 {statistics.median(lat):7.1f} ms, "
+                      f"max {max(lat):7.1f} ms over {len(lat)}")
+
+        proc = subprocess.run([sys.executable, __file__, "--load", base], capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            print(proc.stderr)
+            raise SystemExit(1)
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        lat = out["lat"]
+        print(f"reads under load from a second process: {out['rate']:.0f} req/s achieved (target {RATE:.0f}), "
+              f"{len(lat)} requests, {out['errors']} errors, clock running")
+        print(f"  read latency p50 {pct(lat, 50):.2f} ms, p90 {pct(lat, 90):.2f} ms, p99 {pct(lat, 99):.2f} ms, "
+              f"max {max(lat):.2f} ms")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--load":
+        load_process(sys.argv[2])
+    else:
+        main()
