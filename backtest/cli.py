@@ -50,7 +50,9 @@ def format_summary(summary: dict) -> str:
         lines.append(f"\n{title}")
         for k in keys:
             v = summary[k]
-            if isinstance(v, float):
+            if isinstance(v, bool):
+                text = "yes" if v else "no"
+            elif isinstance(v, float):
                 text = "n/a" if math.isnan(v) else f"{v:,.4f}"
             else:
                 text = f"{v:,}"

@@ -18,6 +18,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+Windows = list[tuple[float, float]]
+
+
+def _check_windows(name: str, windows: Windows) -> None:
+    for start, end in windows:
+        if not (0 <= start < end):
+            raise ValueError(f"{name} window ({start}, {end}) must satisfy 0 <= start < end (seconds)")
+
+
 class SimSection(_Section):
     ticks: int = Field(1000, ge=10, le=20_000_000, description="number of time steps")
     dt_s: float = Field(0.1, gt=0.0, le=60.0, description="simulated seconds per tick")
@@ -43,6 +52,16 @@ class MarketSection(_Section):
     basis_vol_ticks_per_sqrt_s: float = Field(
         0.5, ge=0.0, le=1000.0, description="basis volatility, ticks per sqrt(second)"
     )
+    feed2_stale_windows_s: Windows = Field(
+        default_factory=list,
+        description="[start, end) seconds during which the Exchange 2 price feed the quoter sees stops updating "
+        "(the market and the marks keep moving): a stale-feed fault",
+    )
+
+    @model_validator(mode="after")
+    def _windows_ordered(self) -> "MarketSection":
+        _check_windows("feed2_stale", self.feed2_stale_windows_s)
+        return self
 
 
 class VenueFlowSection(_Section):
@@ -90,10 +109,21 @@ class ClientFlowSection(_Section):
         0.2, ge=0.0, le=1.0, description="share of client orders that trade in the direction of the next price move"
     )
     informed_horizon_s: float = Field(2.0, gt=0.0, le=3600.0, description="how far ahead informed clients see, seconds")
+    toxic_windows_s: Windows = Field(
+        default_factory=list, description="[start, end) seconds with an extra burst of informed (toxic) client orders"
+    )
+    toxic_rate_per_s: float = Field(5.0, ge=0.0, le=10_000.0, description="extra informed client orders per second in a toxic window")
+    toxic_mean_size_lots: float = Field(4.0, ge=1.0, le=1e6, description="mean size of toxic client orders, lots (geometric)")
+
+    @model_validator(mode="after")
+    def _windows_ordered(self) -> "ClientFlowSection":
+        _check_windows("toxic", self.toxic_windows_s)
+        return self
 
 
 class LatencySection(_Section):
-    """Latency of sending a hedge to Exchange 2: lognormal with occasional spikes."""
+    """Latency of sending a hedge to Exchange 2 (lognormal with occasional spikes) and of order entry
+    and cancels on Exchange 1 (lognormal)."""
 
     hedge_median_ms: float = Field(50.0, ge=0.0, le=60_000.0, description="median hedge latency, milliseconds")
     hedge_sigma: float = Field(0.4, ge=0.0, le=5.0, description="lognormal shape of hedge latency (log-space std)")
@@ -105,15 +135,27 @@ class LatencySection(_Section):
     hedge_reject_probability: float = Field(
         0.0, ge=0.0, le=1.0, description="probability that Exchange 2 rejects a hedge attempt"
     )
-    outage_windows_s: list[tuple[float, float]] = Field(
+    outage_windows_s: Windows = Field(
         default_factory=list, description="[start, end) windows in seconds during which Exchange 2 rejects all hedges"
+    )
+    spike_windows_s: Windows = Field(
+        default_factory=list, description="[start, end) seconds of forced hedge-latency spikes (x spike_multiplier)"
+    )
+    order_median_ms: float = Field(
+        20.0, ge=0.0, le=60_000.0,
+        description="median latency of an Exchange 1 order or cancel, milliseconds; up to one tick is the "
+        "implicit one-tick order entry, each further tick leaves a cancelled quote exposed to one more tick of flow",
+    )
+    order_sigma: float = Field(0.3, ge=0.0, le=5.0, description="lognormal shape of Exchange 1 order latency")
+    order_spike_windows_s: Windows = Field(
+        default_factory=list, description="[start, end) seconds of Exchange 1 order-latency spikes (x spike_multiplier)"
     )
 
     @model_validator(mode="after")
     def _windows_ordered(self) -> "LatencySection":
-        for start, end in self.outage_windows_s:
-            if not (0 <= start < end):
-                raise ValueError(f"outage window ({start}, {end}) must satisfy 0 <= start < end (seconds)")
+        _check_windows("outage", self.outage_windows_s)
+        _check_windows("spike", self.spike_windows_s)
+        _check_windows("order_spike", self.order_spike_windows_s)
         return self
 
 
@@ -162,20 +204,45 @@ class HedgingSection(_Section):
         20, ge=0, le=100_000, description="hedge limit price = touch +/- this buffer; the rest is retried, ticks"
     )
     retry_backoff_s: float = Field(0.2, ge=0.0, le=3600.0, description="wait before retrying an unfilled hedge, seconds")
-    max_retries: int = Field(5, ge=0, le=10_000, description="failed attempts of one hedge before the kill switch fires")
+    max_retries: int = Field(5, ge=0, le=10_000, description="failed attempts of one hedge before it escalates")
+    escalation: Literal["kill", "flatten_at_market", "keep_retrying"] = Field(
+        "kill",
+        description="after max_retries failed attempts: 'kill' fires the kill switch; 'flatten_at_market' sends "
+        "the rest as market orders (and kills if those fail max_retries times too); 'keep_retrying' only counts it",
+    )
+    exposure_threshold_lots: int = Field(
+        2, ge=0, le=10_000_000, description="|net delta| above this is unhedged exposure in the metrics, lots"
+    )
 
 
 class RiskSection(_Section):
     soft_position_lots: int = Field(20, ge=1, le=10_000_000, description="Exchange 1 position at which the adding side shrinks, lots")
     hard_position_lots: int = Field(40, ge=1, le=10_000_000, description="Exchange 1 position at which the adding side stops, lots")
     soft_size_factor: float = Field(0.5, ge=0.0, le=1.0, description="quote size multiplier on the adding side beyond the soft limit")
-    max_loss_window: float = Field(50.0, gt=0.0, le=1e12, description="loss over the rolling window that pauses quoting, currency")
+    max_loss_window: float = Field(
+        50.0, gt=0.0, le=1e12,
+        description="drawdown from the PnL peak within the rolling window (at least the loss over the window) that "
+        "pauses quoting, currency",
+    )
     loss_window_s: float = Field(60.0, gt=0.0, le=1e7, description="rolling window for the loss limit, seconds")
     cooldown_s: float = Field(30.0, ge=0.0, le=1e7, description="pause length after the loss limit fires, seconds")
     kill_latency_ms: float = Field(
         3000.0, gt=0.0, le=1e9, description="measured hedge-venue latency above which the kill switch fires, milliseconds"
     )
-    kill_on_hedge_failure: bool = Field(True, description="fire the kill switch when a hedge exhausts its retries")
+    kill_drawdown: float = Field(
+        200.0, gt=0.0, le=1e12,
+        description="drawdown of total PnL from its running peak (since the start or the last kill reset) that "
+        "fires the kill switch, currency",
+    )
+    stale_feed_s: float = Field(
+        3.0, gt=0.0, le=1e7,
+        description="pause quoting while the reference price feed has not changed for this long, seconds",
+    )
+    depth_check: bool = Field(
+        True,
+        description="shrink or pull a quote side whose fill Exchange 2's book could not absorb within the hedge "
+        "slippage buffer (after hedges already pending)",
+    )
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> "RiskSection":

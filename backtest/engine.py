@@ -57,7 +57,10 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_LOSS_WINDOW_TICKS] = max(1, round(c.risk.loss_window_s / dt))
     p[P.P_COOLDOWN_TICKS] = max(1, round(c.risk.cooldown_s / dt))
     p[P.P_KILL_LATENCY_MS] = c.risk.kill_latency_ms
-    p[P.P_KILL_ON_HEDGE_FAIL] = 1 if c.risk.kill_on_hedge_failure else 0
+    p[P.P_ESCALATION] = {"kill": 0, "flatten_at_market": 1, "keep_retrying": 2}[c.hedging.escalation]
+    p[P.P_KILL_DRAWDOWN] = c.risk.kill_drawdown / tick_lot_value
+    p[P.P_STALE_TICKS] = max(1, round(c.risk.stale_feed_s / dt))
+    p[P.P_DEPTH_CHECK] = 1 if (c.risk.depth_check and c.hedging.enabled) else 0
     p[P.P_MAKER_BPS] = c.fees.maker_bps_exchange1
     p[P.P_TAKER_BPS] = c.fees.taker_bps_exchange2
     p[P.P_DEPTH1] = c.exchange1.max_depth_ticks
@@ -130,6 +133,7 @@ def _run_kernel(p, m: MarketArrays, iv, caps, config: SimConfig):
         e1.start, e1.kind, e1.side, e1.offset, e1.qty, e1.u,
         e2.start, e2.kind, e2.side, e2.offset, e2.qty, e2.u,
         m.hedge_latency_ms, m.hedge_reject, m.u_bid, m.u_ask, iv,
+        m.order_latency_ms, m.feed2_seen, m.feed2_update,
         m.base1, m.levels1, m.base2, m.levels2, capacity, INTENT_CAPACITY,
         ticks, fills, hedges, orders, risk, counters,
     )

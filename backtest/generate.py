@@ -18,7 +18,17 @@ Market model (each assumption is also stated in the README):
 * Client market orders on Exchange 1 arrive as a Poisson stream; a fraction is informed: it trades
   in the direction of Exchange 1's price move over the next ``informed_horizon_s`` seconds.
 * Hedge latency per tick is lognormal, multiplied during latency spikes that start at random and last
-  ``spike_duration_s``; Exchange 2 rejects hedges at random and during configured outage windows.
+  ``spike_duration_s`` (and during configured spike windows); Exchange 2 rejects hedges at random and
+  during configured outage windows.
+* Exchange 1 order/cancel latency per tick is lognormal, multiplied in configured order-spike windows.
+
+Fault injection (all off by default; every draw they need is made after the default ones, so a run
+without faults is bit-for-bit the run it was before faults existed):
+
+* stale Exchange 2 feed: in ``market.feed2_stale_windows_s`` the feed the quoter sees holds its last
+  value and sends no updates, while Exchange 2's market (book, marks) keeps moving;
+* toxic burst: in ``clients.toxic_windows_s`` extra client market orders arrive at
+  ``toxic_rate_per_s``, every one informed.
 """
 from __future__ import annotations
 
@@ -56,6 +66,9 @@ class MarketArrays:
     events1: VenueEvents
     events2: VenueEvents
     hedge_latency_ms: np.ndarray  # float64 milliseconds
+    order_latency_ms: np.ndarray  # float64 milliseconds, Exchange 1 order entry and cancels
+    feed2_seen: np.ndarray  # float64 ticks: the Exchange 2 price as the quoter sees it (stale in faults)
+    feed2_update: np.ndarray  # uint8, 1 = a feed update reached the quoter at this tick
     hedge_reject: np.ndarray  # uint8, 1 = Exchange 2 rejects hedges at this tick
     u_bid: np.ndarray  # float64 uniforms for the intensity fill model (length 1 if unused)
     u_ask: np.ndarray
@@ -133,6 +146,22 @@ def generate(config: SimConfig) -> MarketArrays:
         u_bid = np.zeros(1)
         u_ask = np.zeros(1)
 
+    # -- drawn after everything above, so that adding them changed no earlier draw ----------------
+    for start_s, end_s in lat.spike_windows_s:
+        latency = np.where((times >= start_s) & (times < end_s), latency * lat.spike_multiplier, latency)
+    order_latency = lat.order_median_ms * np.exp(lat.order_sigma * rng.standard_normal(n))
+    for start_s, end_s in lat.order_spike_windows_s:
+        order_latency = np.where((times >= start_s) & (times < end_s), order_latency * lat.spike_multiplier,
+                                 order_latency)
+    feed2_update = np.ones(n, dtype=np.uint8)
+    for start_s, end_s in mk.feed2_stale_windows_s:
+        feed2_update[(times >= start_s) & (times < end_s)] = 0
+    feed2_update[0] = 1
+    last_update = np.maximum.accumulate(np.where(feed2_update == 1, np.arange(n), 0))
+    feed2_seen = feed2[last_update]
+    if config.clients.toxic_windows_s:
+        events1 = _add_toxic_flow(rng, events1, n, dt, config.clients, center1, horizon, times)
+
     d1 = config.exchange1.max_depth_ticks + BOOK_MARGIN_TICKS
     d2 = config.exchange2.max_depth_ticks + BOOK_MARGIN_TICKS
     base1 = int(center1.min()) - d1
@@ -147,7 +176,7 @@ def generate(config: SimConfig) -> MarketArrays:
     return MarketArrays(
         fair=fair, feed1=feed1, feed2=feed2, center1=center1, center2=center2, regime=regime,
         events1=events1, events2=events2, hedge_latency_ms=latency, hedge_reject=reject.astype(np.uint8),
-        u_bid=u_bid, u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2,
+        order_latency_ms=order_latency, feed2_seen=feed2_seen, feed2_update=feed2_update, u_bid=u_bid, u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2,
     )
 
 
@@ -206,3 +235,34 @@ def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, 
             side[is_client] = np.where(informed, informed_side, random_side)
             qty[is_client] = _geometric(rng, client.mean_size_lots, k, 1_000_000)
     return VenueEvents(start, kind, side, offset, qty.astype(np.int32), u)
+
+
+def _add_toxic_flow(rng, events: VenueEvents, n, dt, clients, center, horizon, times) -> VenueEvents:
+    """Merge a burst of informed client market orders (Poisson at ``toxic_rate_per_s`` inside the toxic
+    windows, each trading the way Exchange 1's price goes over the informed horizon) into the stream;
+    within a tick the burst's orders come after the tick's other events."""
+    window = np.zeros(n, dtype=bool)
+    for start_s, end_s in clients.toxic_windows_s:
+        window |= (times >= start_s) & (times < end_s)
+    counts = np.where(window, rng.poisson(clients.toxic_rate_per_s * dt, n), 0)
+    k = int(counts.sum())
+    if k == 0:
+        return events
+    ticks_of = np.repeat(np.arange(n), counts)
+    ahead = center[np.minimum(ticks_of + horizon, n - 1)] - center[ticks_of]
+    side = np.where(ahead > 0, 0, np.where(ahead < 0, 1, (rng.random(k) < 0.5))).astype(np.int8)
+    qty = _geometric(rng, clients.toxic_mean_size_lots, k, 1_000_000)
+    old_counts = np.diff(events.start)
+    old_ticks = np.repeat(np.arange(n), old_counts)
+    order = np.argsort(np.concatenate([old_ticks, ticks_of]), kind="stable")
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(old_counts + counts, out=start[1:])
+    cat = lambda a, b: np.concatenate([a, b])[order]  # noqa: E731
+    return VenueEvents(
+        start=start,
+        kind=cat(events.kind, np.full(k, EV_CLIENT, dtype=np.int8)),
+        side=cat(events.side, side),
+        offset=cat(events.offset, np.ones(k, dtype=np.int32)),
+        qty=cat(events.qty, qty.astype(np.int32)),
+        u=cat(events.u, np.zeros(k)),
+    )

@@ -17,7 +17,9 @@ from kernels.records import (
     HEDGE_STATUS_NAMES, LIQUIDITY_NAMES, ORDER_ACTION_NAMES,
     ORDER_REASON_NAMES, REASON_NAMES, STATE_NAMES,
 )
-from kernels.tick import C_DROPPED1, C_DROPPED2, C_HEDGE_FAILURES, C_INTENT_MERGES
+from kernels.tick import (
+    C_DEPTH_SHRINKS, C_DROPPED1, C_DROPPED2, C_ESCALATIONS, C_HEDGE_FAILURES, C_INTENT_MERGES, C_RACE_FILLS,
+)
 
 TICK_COLUMNS = {
     "tick": "tick index",
@@ -227,7 +229,8 @@ class Results:
         value = r["value"].astype(np.float64).copy()
         limit = r["limit"].astype(np.float64).copy()
         money_reason = np.isin(np.array(REASON_NAMES)[reasons] if len(r) else np.array([]),
-                               ["loss over rolling window", "manual pause", "manual resume", "cool-down over"])
+                               ["loss over rolling window", "manual pause", "manual resume", "cool-down over",
+                                "drawdown from peak"])
         value[money_reason] *= self.money_per_tick_lot
         limit[money_reason] *= self.money_per_tick_lot
         names = np.array(STATE_NAMES)
@@ -318,10 +321,50 @@ class Results:
             "risk_events": int(len(self.risk_events)),
             "background_orders_dropped": int(self.counters[C_DROPPED1] + self.counters[C_DROPPED2]),
             "hedge_intents_merged": int(self.counters[C_INTENT_MERGES]),
+            "hedge_escalations": int(self.counters[C_ESCALATIONS]),
+            "cancel_race_fills": int(self.counters[C_RACE_FILLS]),
+            "depth_check_shrinks": int(self.counters[C_DEPTH_SHRINKS]),
+            "kill_switch_fired": bool((self.risk_events["to_state"] == "killed").any()),
+            "first_kill_s": float(self.risk_events.loc[self.risk_events["to_state"] == "killed", "time_s"].min())
+            if (self.risk_events["to_state"] == "killed").any() else float("nan"),
+            **self.exposure_dict,
         }
         for name in STATE_NAMES:
             out[f"time_{name}_s"] = float(state_counts.get(name, 0) * dt)
         return out
+
+    @cached_property
+    def exposure_dict(self) -> dict:
+        """Unhedged exposure: how long |net delta| stayed above ``hedging.exposure_threshold_lots``, the largest
+        naked position and how long the episode it peaked in lasted (simulated seconds), the share of
+        requested hedge lots that filled, and hedge attempts per Exchange 1 fill."""
+        dt = self.config.sim.dt_s
+        threshold = self.config.hedging.exposure_threshold_lots
+        delta = np.abs(self.ticks_raw["inv1"] + self.ticks_raw["inv2"])
+        above = delta > threshold
+        largest = int(delta.max()) if delta.size else 0
+        duration = 0.0
+        if largest > 0:
+            peak = int(np.argmax(delta))
+            nonzero = delta > 0
+            start = peak
+            while start > 0 and nonzero[start - 1]:
+                start -= 1
+            end = peak
+            while end + 1 < delta.size and nonzero[end + 1]:
+                end += 1
+            duration = (end - start + 1) * dt
+        h = self.hedges_raw
+        requested = int(h["qty_requested"].sum())
+        n_fills = len(self.fills_raw)
+        return {
+            "exposure_threshold_lots": threshold,
+            "time_above_exposure_threshold_s": float(above.sum() * dt),
+            "largest_naked_lots": largest,
+            "largest_naked_duration_s": float(duration),
+            "hedge_fill_ratio": float(h["qty_filled"].sum() / requested) if requested else float("nan"),
+            "hedge_attempts_per_fill": float(len(h) / n_fills) if n_fills else float("nan"),
+        }
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -291,6 +291,26 @@ def order_alive(od, slot, order_id):
 
 
 @jit
+def depth_within(lv, bs, side, ticks):
+    """Lots resting on ``side`` (0 bid, 1 ask) from the best price to ``ticks`` ticks behind it:
+    what an aggressive order with that slippage buffer could take at most. 0 for an empty side."""
+    total = 0
+    if side == 0:
+        b = bs[B_BEST_BID]
+        lo = max(b - ticks, 0)
+        while b >= lo:
+            total += lv[LV_QTY, 0, b]
+            b -= 1
+    else:
+        a = bs[B_BEST_ASK]
+        hi = min(a + ticks, bs[B_NLEVELS] - 1)
+        while a <= hi:
+            total += lv[LV_QTY, 1, a]
+            a += 1
+    return total
+
+
+@jit
 def queue_ahead(lv, od, slot):
     """Lots resting ahead of the order in ``slot`` in its level's FIFO queue."""
     side = od[O_SIDE, slot]

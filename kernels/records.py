@@ -41,6 +41,9 @@ R_HEDGE_FAILURE = 7
 R_LATENCY_SPIKE = 8
 R_KILL_RESET = 9
 R_MANUAL_KILL = 10
+R_STALE_FEED = 11
+R_FEED_RESUMED = 12
+R_DRAWDOWN_KILL = 13
 REASON_NAMES = (
     "none",
     "soft position limit",
@@ -53,6 +56,9 @@ REASON_NAMES = (
     "hedge latency spike",
     "kill switch reset",
     "manual kill",
+    "stale reference feed",
+    "reference feed updating again",
+    "drawdown from peak",
 )
 
 # Intervention kinds (user actions applied at a tick).
@@ -67,7 +73,8 @@ INTERVENTION_NAMES = ("manual_fill", "pause", "resume", "kill_reset", "kill")
 OA_NEW = 0
 OA_CANCEL = 1
 OA_FILLED = 2
-ORDER_ACTION_NAMES = ("new", "cancel", "filled")
+OA_CANCEL_SENT = 3  # a cancel left for Exchange 1; the order can still trade until it lands ("cancel")
+ORDER_ACTION_NAMES = ("new", "cancel", "filled", "cancel_sent")
 
 # Why an order was cancelled or placed.
 OR_QUOTE = 0

@@ -12,7 +12,11 @@ Order of work inside tick ``t`` (the order is an assumption of the model, stated
 7. re-quoting on Exchange 1, keeping resting orders whose price and size are still good enough;
 8. one row of ``out_ticks``.
 
-Quotes placed in step 7 face the flow of tick ``t + 1``: order entry takes (at most) one tick.
+Quotes placed in step 7 face the flow of tick ``t + 1``: order entry takes (at least) one tick.
+An Exchange 1 order latency of more than one tick delays both legs of a cancel/replace by the extra
+ticks ``d``: the new order lands, and the old one's cancel takes effect, at the start of tick's
+``t + d`` Exchange 1 step, so the old quote meets ``d`` more ticks of flow (fills on it still count
+and are hedged: the cancel race). While an order is in flight on a side, that side waits for it.
 
 Money inside the kernel is in tick-lots (one tick of price on one lot). Accounting identity, exact
 up to float rounding at every tick::
@@ -29,13 +33,13 @@ import numpy as np
 from kernels._jit import jit
 from kernels.book import (
     MM_FILL_BUFFER, B_BASE, B_BEST_ASK, B_BEST_BID, B_DROPPED, B_NLEVELS, LV_QTY,
-    best_ask, best_bid, book_new, cancel, cancel_random_other, limit_order, match, order_alive,
-    queue_ahead, rest, withdraw_level,
+    best_ask, best_bid, book_new, cancel, cancel_random_other, depth_within, limit_order, match,
+    order_alive, queue_ahead, rest, withdraw_level,
 )
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.quoting import avellaneda_stoikov_quote, intensity_fill_probability, linear_quote
 from kernels.records import (
-    EV_CANCEL, EV_LIMIT, H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, H_REJECTED, IV_KILL, IV_KILL_RESET,
+    EV_CANCEL, EV_LIMIT, H_FILLED, OA_CANCEL_SENT, R_DRAWDOWN_KILL, R_FEED_RESUMED, R_STALE_FEED, H_NO_LIQUIDITY, H_PARTIAL, H_REJECTED, IV_KILL, IV_KILL_RESET,
     IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_INTENSITY, LIQ_MAKER, LIQ_MANUAL, OA_CANCEL, OA_FILLED,
     OA_NEW, OR_KILL, OR_QUOTE, OR_REQUOTE, OR_RISK, OWNER_MM, OWNER_OTHER, R_BACK_INSIDE_LIMITS,
     R_COOLDOWN_OVER, R_HEDGE_FAILURE, R_KILL_RESET, R_LATENCY_SPIKE, R_LOSS_WINDOW, R_MANUAL_KILL,
@@ -53,7 +57,20 @@ C_DROPPED1 = 5  # background orders dropped (pool full / off grid), Exchange 1
 C_DROPPED2 = 6
 C_HEDGE_FAILURES = 7  # hedges that exhausted their retries
 C_INTENT_MERGES = 8  # hedge intents merged because the in-flight buffer was full
-N_COUNTERS = 9
+C_DEPTH_SHRINKS = 9  # quote sides shrunk or pulled by the hedge-venue depth check (side-ticks)
+C_RACE_FILLS = 10  # fills on orders whose cancel was in flight
+C_ESCALATIONS = 11  # hedges escalated to market orders after exhausting their retries
+N_COUNTERS = 12
+
+# our Exchange 1 orders whose cancel is in flight ("zombies"), rows of zs[]
+ZOMBIE_CAPACITY = 64
+Z_SLOT = 0
+Z_ID = 1
+Z_SIDE = 2  # +1 bid, -1 ask
+Z_PRICE = 3
+Z_DUE = 4  # tick at whose Exchange 1 step the cancel lands
+Z_REASON = 5
+N_Z = 6
 
 # acc[] float accumulators (tick-lots)
 A_CASH1 = 0
@@ -192,10 +209,12 @@ def _book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, pr
 @jit
 def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids, mm_prices,
                           mm_qtys, quotes, od1, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2, in_first,
-                          n_in):
-    """Turn matches against our resting orders into fills; forget orders that are used up."""
+                          n_in, zs, zn):
+    """Turn matches against our resting orders (current quotes, and orders whose cancel is still in
+    flight) into fills; forget orders that are used up."""
     for j in range(n_mm):
         oid = mm_ids[j]
+        zk = -1
         if oid == quotes[1]:
             side = 1
             qi = 0
@@ -203,21 +222,35 @@ def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm,
             side = -1
             qi = 4
         else:
-            continue
+            qi = -1
+            for k in range(zn[0]):
+                if zs[k, Z_ID] == oid:
+                    zk = k
+            if zk < 0:
+                continue
+            side = zs[zk, Z_SIDE]
+            counters[C_RACE_FILLS] += 1
         n_in = _book_fill_exchange1(p, acc, pos, counters, out_fills, t, oid, side, mm_prices[j],
                                     mm_qtys[j], LIQ_MAKER, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2,
                                     in_first, n_in)
-        if order_alive(od1, quotes[qi], oid) == 0:
-            _record_order(out_orders, counters, oid, t, OA_FILLED, side, quotes[qi + 2], quotes[qi + 3], OR_QUOTE)
-            quotes[qi] = -1
-            quotes[qi + 1] = 0
+        if qi >= 0:
+            if order_alive(od1, quotes[qi], oid) == 0:
+                _record_order(out_orders, counters, oid, t, OA_FILLED, side, quotes[qi + 2], quotes[qi + 3], OR_QUOTE)
+                quotes[qi] = -1
+                quotes[qi + 1] = 0
+        elif order_alive(od1, zs[zk, Z_SLOT], oid) == 0:
+            _record_order(out_orders, counters, oid, t, OA_FILLED, side, zs[zk, Z_PRICE], 0, zs[zk, Z_REASON])
+            last = zn[0] - 1
+            for f in range(N_Z):
+                zs[zk, f] = zs[last, f]
+            zn[0] = last
     return n_in
 
 
 @jit
 def _apply_flow(lv, od, bs, center, max_orders, e0, e1, ev_kind, ev_side, ev_offset, ev_qty, ev_u, mm_ids, mm_prices,
                 mm_qtys, is_exchange1, p, acc, pos, counters, out_fills, out_orders, t, quotes, f1, f2, lat_ms,
-                in_due, in_qty, in_m1, in_m2, in_first, n_in):
+                in_due, in_qty, in_m1, in_m2, in_first, n_in, zs, zn):
     """Apply one tick of background (and, on Exchange 1, client) events to a book."""
     n = bs[B_NLEVELS]
     top = bs[B_BASE] + n - 1  # highest price on the grid
@@ -238,7 +271,7 @@ def _apply_flow(lv, od, bs, center, max_orders, e0, e1, ev_kind, ev_side, ev_off
         if is_exchange1 and n_mm > 0:
             n_in = _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids,
                                          mm_prices, mm_qtys, quotes, od, f1, f2, lat_ms, in_due, in_qty,
-                                         in_m1, in_m2, in_first, n_in)
+                                         in_m1, in_m2, in_first, n_in, zs, zn)
     return n_in
 
 
@@ -297,35 +330,66 @@ def _others_through(lv, bs, side, limit_price, our_price, our_qty):
 
 
 @jit
-def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters):
+def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters, zs, zn, delay):
+    """Cancel our quote on one side. With ``delay`` > 0 extra ticks of order latency the cancel is only
+    sent: the order stays in the book (and can trade) until tick ``t + delay``. An order still in
+    flight (slot -2) cannot be cancelled before it lands; the quoter deals with it then."""
+    if quotes[qi] == -2:
+        return
     if quotes[qi] >= 0:
-        left = cancel(lv, od, bs, quotes[qi], quotes[qi + 1])
-        if left > 0:
-            _record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL, side, quotes[qi + 2], left, reason)
+        if delay <= 0 or zn[0] >= zs.shape[0]:
+            left = cancel(lv, od, bs, quotes[qi], quotes[qi + 1])
+            if left > 0:
+                _record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL, side, quotes[qi + 2], left, reason)
+        else:
+            left = order_alive(od, quotes[qi], quotes[qi + 1])
+            if left > 0:
+                k = zn[0]
+                zs[k, Z_SLOT] = quotes[qi]
+                zs[k, Z_ID] = quotes[qi + 1]
+                zs[k, Z_SIDE] = side
+                zs[k, Z_PRICE] = quotes[qi + 2]
+                zs[k, Z_DUE] = t + delay
+                zs[k, Z_REASON] = reason
+                zn[0] = k + 1
+                _record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL_SENT, side, quotes[qi + 2], left,
+                              reason)
     quotes[qi] = -1
     quotes[qi + 1] = 0
 
 
 @jit
-def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode):
-    """Keep, replace or place our quote on one side. ``quotes[qi..qi+3]`` = slot, id, price, size.
+def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode, zs, zn, delay,
+               pend_due):
+    """Keep, replace or place our quote on one side. ``quotes[qi..qi+3]`` = slot (-1 none, -2 in
+    flight), id, price, size.
 
     A resting order is kept (with its queue place) while its price is within ``tol`` ticks of the
-    target and its remaining size is between half and all of the target size.
+    target and its remaining size is between half and all of the target size. With ``delay`` > 0
+    extra ticks of order latency, the new order lands at tick ``t + delay`` (see ``_land_orders``).
     """
     if size <= 0:
-        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_RISK, out_orders, counters)
+        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_RISK, out_orders, counters, zs, zn, delay)
         return
     if not book_mode:
         quotes[qi] = 0
         quotes[qi + 2] = price
         quotes[qi + 3] = size
         return
+    if quotes[qi] == -2:
+        return  # an order is in flight on this side: wait until it lands
     if quotes[qi] >= 0:
         left = order_alive(od, quotes[qi], quotes[qi + 1])
         if left > 0 and abs(quotes[qi + 2] - price) <= tol and 2 * left >= size and left <= size:
             return
-        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_REQUOTE, out_orders, counters)
+        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_REQUOTE, out_orders, counters, zs, zn, delay)
+    if delay > 0:
+        quotes[qi] = -2
+        quotes[qi + 1] = 0
+        quotes[qi + 2] = price
+        quotes[qi + 3] = size
+        pend_due[qi // 4] = t + delay
+        return
     slot, oid = rest(lv, od, bs, 0 if side > 0 else 1, price, size, OWNER_MM)
     if slot >= 0:
         quotes[qi] = slot
@@ -336,10 +400,45 @@ def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, co
 
 
 @jit
+def _land_orders(lv, od, bs, quotes, zs, zn, pend_due, t, out_orders, counters):
+    """At the start of tick ``t``'s Exchange 1 step: cancels in flight whose latency has elapsed take
+    effect, and new orders in flight land. A landing order that would cross the book (the market
+    moved while it travelled) is rejected, as a post-only order is."""
+    k = 0
+    while k < zn[0]:
+        if zs[k, Z_DUE] <= t:
+            left = cancel(lv, od, bs, zs[k, Z_SLOT], zs[k, Z_ID])
+            if left > 0:
+                _record_order(out_orders, counters, zs[k, Z_ID], t, OA_CANCEL, zs[k, Z_SIDE], zs[k, Z_PRICE], left,
+                              zs[k, Z_REASON])
+            last = zn[0] - 1
+            for f in range(N_Z):
+                zs[k, f] = zs[last, f]
+            zn[0] = last
+        else:
+            k += 1
+    for qi in (0, 4):
+        if quotes[qi] == -2 and pend_due[qi // 4] <= t:
+            side = 1 if qi == 0 else -1
+            price = quotes[qi + 2]
+            crosses = (best_ask(bs) >= 0 and price >= best_ask(bs)) if side > 0 else \
+                (best_bid(bs) >= 0 and price <= best_bid(bs))
+            quotes[qi] = -1
+            quotes[qi + 1] = 0
+            if not crosses:
+                slot, oid = rest(lv, od, bs, 0 if side > 0 else 1, price, quotes[qi + 3], OWNER_MM)
+                if slot >= 0:
+                    quotes[qi] = slot
+                    quotes[qi + 1] = oid
+                    _record_order(out_orders, counters, oid, t, OA_NEW, side, price, quotes[qi + 3], OR_QUOTE)
+
+
+@jit
 def run_ticks(p, fair, feed1, feed2, center1, center2,
               ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
               ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
+              order_latency_ms, feed2_seen, feed2_update,
               base1, levels1, base2, levels2, capacity, intent_capacity,
               out_ticks, out_fills, out_hedges, out_orders, out_risk, counters):
     """Run the whole simulation. Inputs are pre-generated arrays (see ``backtest.generate``) and the
@@ -378,6 +477,12 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
     w = np.zeros(5, dtype=np.int64)
     wf = np.zeros(2, dtype=np.float64)
     next_hedge_id = 0
+    zs = np.zeros((ZOMBIE_CAPACITY, N_Z), dtype=np.int64)
+    zn = np.zeros(1, dtype=np.int64)
+    pend_due = np.zeros(2, dtype=np.int64)
+    dt_ms = dt_s * 1000.0
+    max_retries = int(p[P_MAX_RETRIES])
+    escalation = int(p[P_ESCALATION])
 
     state = STATE_ACTIVE
     manual_pause = False
@@ -398,6 +503,17 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
     prev_c1 = center1[0]
     prev_c2 = center2[0]
     loss_window = int(p[P_LOSS_WINDOW_TICKS])
+    # monotone deque of (tick, total PnL) over the last loss_window ticks: the window's peak in O(1)
+    dq_tick = np.zeros(loss_window + 2, dtype=np.int64)
+    dq_val = np.zeros(loss_window + 2, dtype=np.float64)
+    dq_head = 0
+    dq_len = 0
+    dq_cap = loss_window + 2
+    run_peak = 0.0
+    reset_peak = False
+    stale_ticks = int(p[P_STALE_TICKS])
+    last_feed_update = 0
+    stale = False
     tol = int(p[P_REQUOTE_TOL])
     base_size = int(p[P_SIZE])
     soft = int(p[P_SOFT])
@@ -432,6 +548,7 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 manual_pause = False
             elif kind == IV_KILL_RESET:
                 killed = False
+                reset_peak = True  # drawdown for the kill switch counts from here
             elif kind == IV_KILL:
                 if not killed:
                     killed = True
@@ -446,15 +563,22 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
         n_in = _apply_flow(lv2, od2, bs2, center2[t], max_orders2, ev2_start[t], ev2_start[t + 1], ev2_kind, ev2_side,
                            ev2_offset, ev2_qty, ev2_u, h_ids, h_prices, h_qtys, False, p, acc, pos, counters,
                            out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
-                           in_first, n_in)
+                           in_first, n_in, zs, zn)
 
-        # 3. Exchange 1 flow against our quotes
+        # 3. Exchange 1: orders and cancels in flight land, then the flow meets our quotes
+        delay = 0
+        if book_mode:
+            delay = int(math.ceil(order_latency_ms[t] / dt_ms - 1e-9)) - 1
+            if delay < 0:
+                delay = 0
+            if zn[0] > 0 or quotes[0] == -2 or quotes[4] == -2:
+                _land_orders(lv1, od1, bs1, quotes, zs, zn, pend_due, t, out_orders, counters)
         _withdraw_out_of_band(lv1, od1, bs1, prev_c1, center1[t], depth1)
         prev_c1 = center1[t]
         n_in = _apply_flow(lv1, od1, bs1, center1[t], max_orders1, ev1_start[t], ev1_start[t + 1], ev1_kind, ev1_side,
                            ev1_offset, ev1_qty, ev1_u, mm_ids, mm_prices, mm_qtys, True, p, acc, pos, counters,
                            out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
-                           in_first, n_in)
+                           in_first, n_in, zs, zn)
         if not book_mode and t > 0:
             for qi in (0, 4):
                 if quotes[qi] < 0:
@@ -504,6 +628,7 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             notional = 0
             limit = -1
             status = H_REJECTED
+            at_market = escalation == 1 and w[W_ATTEMPTS] > max_retries
             if hedge_reject[t] == 0:
                 touch = best_ask(bs2) if hside > 0 else best_bid(bs2)
                 if touch < 0:
@@ -511,8 +636,12 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 else:
                     buf = int(p[P_HEDGE_BUFFER])
                     limit = touch + buf if hside > 0 else touch - buf
+                    if at_market:  # escalated: walk the whole book
+                        limit = bs2[B_BASE] + bs2[B_NLEVELS] - 1 if hside > 0 else bs2[B_BASE]
                     filled, notional, _ = match(lv2, od2, bs2, hside > 0, limit, want, h_ids, h_prices, h_qtys)
                     status = H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
+                    if at_market:
+                        limit = -1
             w[W_ATTEMPTS] += 1
             slip = 0.0
             lat_cost = 0.0
@@ -559,10 +688,13 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             counters[C_HEDGES] = k + 1
             if w[W_QTY] != 0:
                 w[W_NEXT_TRY] = t + max(1, int(p[P_RETRY_TICKS]))
-                if w[W_ATTEMPTS] > p[P_MAX_RETRIES]:
-                    if w[W_ATTEMPTS] == int(p[P_MAX_RETRIES]) + 1:
+                if w[W_ATTEMPTS] > max_retries:
+                    if w[W_ATTEMPTS] == max_retries + 1:
                         counters[C_HEDGE_FAILURES] += 1
-                    if p[P_KILL_ON_HEDGE_FAIL] > 0 and not killed:
+                        if escalation == 1:
+                            counters[C_ESCALATIONS] += 1
+                    fire = escalation == 0 or (escalation == 1 and w[W_ATTEMPTS] > 2 * max_retries + 1)
+                    if fire and not killed:
                         killed = True
                         kill_reason = R_HEDGE_FAILURE
                         kill_value = float(w[W_ATTEMPTS])
@@ -582,9 +714,36 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             kill_reason = R_LATENCY_SPIKE
             kill_value = lat
             kill_limit = p[P_KILL_LATENCY_MS]
-        start = t - loss_window
-        window_start_pnl = out_ticks[start]["total_pnl"] if start >= 0 else 0.0
-        last_loss = window_start_pnl - total
+        # loss throttle: drawdown from the PnL peak within the rolling window (which is at least the
+        # loss over the window); the run starts from a peak of 0
+        while dq_len > 0 and dq_val[(dq_head + dq_len - 1) % dq_cap] <= total:
+            dq_len -= 1
+        dq_tick[(dq_head + dq_len) % dq_cap] = t
+        dq_val[(dq_head + dq_len) % dq_cap] = total
+        dq_len += 1
+        while dq_tick[dq_head] < t - loss_window:
+            dq_head = (dq_head + 1) % dq_cap
+            dq_len -= 1
+        window_peak = dq_val[dq_head]
+        if t < loss_window and window_peak < 0.0:
+            window_peak = 0.0
+        last_loss = window_peak - total
+        # kill switch: drawdown from the running peak since the start or the last kill reset
+        if reset_peak:
+            run_peak = total
+            reset_peak = False
+        elif total > run_peak:
+            run_peak = total
+        if run_peak - total >= p[P_KILL_DRAWDOWN] and not killed:
+            killed = True
+            kill_reason = R_DRAWDOWN_KILL
+            kill_value = run_peak - total
+            kill_limit = p[P_KILL_DRAWDOWN]
+        # stale reference feed: pause while the feed the quotes are centred on sends no updates
+        if ref_choice == 0 or feed2_update[t] > 0:
+            last_feed_update = t
+        was_stale = stale
+        stale = (t - last_feed_update) >= stale_ticks
         if loss_paused_until >= 0 and t >= loss_paused_until:
             if last_loss < p[P_MAX_LOSS]:
                 loss_paused_until = -1
@@ -598,6 +757,9 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             new_state = STATE_PAUSED
             reason = R_MANUAL_PAUSE if manual_pause else R_LOSS_WINDOW
             value, limit_v = last_loss, p[P_MAX_LOSS]
+        elif stale:
+            new_state, reason = STATE_PAUSED, R_STALE_FEED
+            value, limit_v = (t - last_feed_update) * dt_s, stale_ticks * dt_s
         elif abs(inv1) >= soft:
             new_state, reason, value, limit_v = STATE_REDUCED, R_SOFT_LIMIT, float(inv1), float(soft)
         else:
@@ -607,12 +769,18 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             if state == STATE_KILLED:
                 reason = R_KILL_RESET
             elif state == STATE_PAUSED:
-                reason = R_MANUAL_RESUME if (was_manual_pause and not manual_pause) else R_COOLDOWN_OVER
+                if was_manual_pause and not manual_pause:
+                    reason = R_MANUAL_RESUME
+                elif was_stale and not stale:
+                    reason = R_FEED_RESUMED
+                else:
+                    reason = R_COOLDOWN_OVER
             _record_risk(out_risk, counters, t, state, new_state, reason, value, limit_v)
             state = new_state
 
         # 7. quoting
-        ref = f1 if ref_choice == 0 else (f2 if ref_choice == 1 else 0.5 * (f1 + f2))
+        f2_seen = feed2_seen[t]
+        ref = f1 if ref_choice == 0 else (f2_seen if ref_choice == 1 else 0.5 * (f1 + f2_seen))
         d_ref = ref - prev_ref
         prev_ref = ref
         var_est = (1.0 - alpha) * var_est + alpha * d_ref * d_ref / dt_s
@@ -629,8 +797,8 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
         if state == STATE_KILLED or state == STATE_PAUSED:
             why = OR_KILL if state == STATE_KILLED else OR_RISK
             if book_mode:
-                _cancel_quote(lv1, od1, bs1, quotes, 0, 1, t, why, out_orders, counters)
-                _cancel_quote(lv1, od1, bs1, quotes, 4, -1, t, why, out_orders, counters)
+                _cancel_quote(lv1, od1, bs1, quotes, 0, 1, t, why, out_orders, counters, zs, zn, delay)
+                _cancel_quote(lv1, od1, bs1, quotes, 4, -1, t, why, out_orders, counters, zs, zn, delay)
             else:
                 quotes[0] = -1
                 quotes[4] = -1
@@ -663,8 +831,25 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 hi = bs1[B_BASE] + bs1[B_NLEVELS] - 1
                 bid_px = min(max(bid_px, lo), hi)
                 ask_px = min(max(ask_px, lo), hi)
-            _set_quote(lv1, od1, bs1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode)
-            _set_quote(lv1, od1, bs1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode)
+            if p[P_DEPTH_CHECK] > 0 and book_mode:
+                # a fill on our bid is hedged by selling into Exchange 2's bids (and the ask by buying
+                # its asks), after the hedges already pending; quote no more than that can absorb
+                pending_signed = w[W_QTY]
+                for j in range(n_in):
+                    pending_signed += in_qty[j]
+                buf = int(p[P_HEDGE_BUFFER])
+                room_bid = depth_within(lv2, bs2, 0, buf) - max(0, -pending_signed)
+                room_ask = depth_within(lv2, bs2, 1, buf) - max(0, pending_signed)
+                if bid_size > max(0, room_bid):
+                    bid_size = max(0, room_bid)
+                    counters[C_DEPTH_SHRINKS] += 1
+                if ask_size > max(0, room_ask):
+                    ask_size = max(0, room_ask)
+                    counters[C_DEPTH_SHRINKS] += 1
+            _set_quote(lv1, od1, bs1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode,
+                       zs, zn, delay, pend_due)
+            _set_quote(lv1, od1, bs1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode,
+                       zs, zn, delay, pend_due)
 
         # 8. record
         rec = out_ticks[t]
