@@ -211,7 +211,8 @@ class HedgingSection(_Section):
         "the rest as market orders (and kills if those fail max_retries times too); 'keep_retrying' only counts it",
     )
     exposure_threshold_lots: int = Field(
-        2, ge=0, le=10_000_000, description="|net delta| above this is unhedged exposure in the metrics, lots"
+        0, ge=0, le=10_000_000,
+        description="|net delta| above this counts as unhedged exposure in the metrics, lots (0: any naked lot)",
     )
 
 
@@ -427,7 +428,44 @@ def preset(name: str) -> SimConfig:
                 "fees": {"maker_bps_exchange1": 0.0, "taker_bps_exchange2": 0.0},
             }
         )
+    if name in FAULT_PRESETS:
+        return make_config(FAULT_PRESETS[name][1])
     raise ConfigError([f"preset {name!r} is unknown; allowed: {', '.join(PRESETS)}"])
 
 
-PRESETS = ("default", "avellaneda_stoikov_2008")
+# Fault scenarios: the default market with one thing going wrong, 3000 ticks (300 s), fault at 100 s.
+FAULT_PRESETS: dict[str, tuple[str, dict]] = {
+    "fault_hedge_outage": (
+        "Exchange 2 rejects every hedge from 100 s to 160 s",
+        {"sim": {"ticks": 3000}, "latency": {"outage_windows_s": [(100.0, 160.0)]}},
+    ),
+    "fault_latency_spike_exchange2": (
+        "hedge latency x100 (about 5 s) from 100 s to 130 s",
+        {"sim": {"ticks": 3000}, "latency": {"spike_windows_s": [(100.0, 130.0)], "spike_multiplier": 100.0}},
+    ),
+    "fault_latency_spike_exchange1": (
+        "Exchange 1 order and cancel latency x25 (about 0.5 s, under the kill threshold) from 100 s to 160 s: "
+        "cancels arrive late and stale quotes keep trading",
+        {"sim": {"ticks": 3000}, "latency": {"order_spike_windows_s": [(100.0, 160.0)], "spike_multiplier": 25.0}},
+    ),
+    "fault_thin_hedge_book": (
+        "Exchange 2's book as thin as Exchange 1's quotes: few, small orders",
+        {"sim": {"ticks": 3000},
+         "exchange2": {"limit_rate_per_s": 1.5, "mean_limit_size_lots": 2.0, "initial_depth_lots": 1,
+                       "max_orders_per_side": 20, "market_rate_per_s": 0.5, "mean_market_size_lots": 2.0},
+         "quoting": {"size_lots": 4}},
+    ),
+    "fault_stale_feed2": (
+        "the Exchange 2 feed the quotes are centred on freezes from 100 s to 160 s while the market moves",
+        {"sim": {"ticks": 3000}, "market": {"feed2_stale_windows_s": [(100.0, 160.0)]}},
+    ),
+    "fault_toxic_burst": (
+        "a burst of informed client orders (8 per second, 4 lots on average) from 100 s to 130 s",
+        {"sim": {"ticks": 3000},
+         "clients": {"toxic_windows_s": [(100.0, 130.0)], "toxic_rate_per_s": 8.0, "toxic_mean_size_lots": 4.0},
+         # a loss throttle sized for this book (2-lot quotes): 0.3 currency of drawdown within 60 s
+         "risk": {"max_loss_window": 0.3, "cooldown_s": 10.0}},
+    ),
+}
+
+PRESETS = ("default", "avellaneda_stoikov_2008", *FAULT_PRESETS)

@@ -336,8 +336,9 @@ class Results:
     @cached_property
     def exposure_dict(self) -> dict:
         """Unhedged exposure: how long |net delta| stayed above ``hedging.exposure_threshold_lots``, the largest
-        naked position and how long the episode it peaked in lasted (simulated seconds), the share of
-        requested hedge lots that filled, and hedge attempts per Exchange 1 fill."""
+        naked position and the longest unbroken time it was held (simulated seconds), the share of lots
+        requested by hedge attempts that filled, the share of Exchange 1 lots hedged on Exchange 2, and
+        hedge attempts per Exchange 1 fill."""
         dt = self.config.sim.dt_s
         threshold = self.config.hedging.exposure_threshold_lots
         delta = np.abs(self.ticks_raw["inv1"] + self.ticks_raw["inv2"])
@@ -345,24 +346,21 @@ class Results:
         largest = int(delta.max()) if delta.size else 0
         duration = 0.0
         if largest > 0:
-            peak = int(np.argmax(delta))
-            nonzero = delta > 0
-            start = peak
-            while start > 0 and nonzero[start - 1]:
-                start -= 1
-            end = peak
-            while end + 1 < delta.size and nonzero[end + 1]:
-                end += 1
-            duration = (end - start + 1) * dt
+            # the longest unbroken stretch at the largest size: how long the worst exposure lasted
+            at_peak = np.concatenate([[0], (delta >= largest).astype(np.int8), [0]])
+            edges = np.flatnonzero(np.diff(at_peak))
+            duration = float((edges[1::2] - edges[0::2]).max() * dt)
         h = self.hedges_raw
         requested = int(h["qty_requested"].sum())
         n_fills = len(self.fills_raw)
+        e1_lots = int(self.fills_raw["qty"].sum())
         return {
             "exposure_threshold_lots": threshold,
             "time_above_exposure_threshold_s": float(above.sum() * dt),
             "largest_naked_lots": largest,
             "largest_naked_duration_s": float(duration),
             "hedge_fill_ratio": float(h["qty_filled"].sum() / requested) if requested else float("nan"),
+            "hedged_share": float(h["qty_filled"].sum() / e1_lots) if e1_lots else float("nan"),
             "hedge_attempts_per_fill": float(len(h) / n_fills) if n_fills else float("nan"),
         }
 

@@ -44,6 +44,7 @@ R_MANUAL_KILL = 10
 R_STALE_FEED = 11
 R_FEED_RESUMED = 12
 R_DRAWDOWN_KILL = 13
+R_ORDER_LATENCY_SPIKE = 14
 REASON_NAMES = (
     "none",
     "soft position limit",
@@ -59,6 +60,7 @@ REASON_NAMES = (
     "stale reference feed",
     "reference feed updating again",
     "drawdown from peak",
+    "order latency spike",
 )
 
 # Intervention kinds (user actions applied at a tick).

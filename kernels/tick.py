@@ -39,7 +39,7 @@ from kernels.book import (
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.quoting import avellaneda_stoikov_quote, intensity_fill_probability, linear_quote
 from kernels.records import (
-    EV_CANCEL, EV_LIMIT, H_FILLED, OA_CANCEL_SENT, R_DRAWDOWN_KILL, R_FEED_RESUMED, R_STALE_FEED, H_NO_LIQUIDITY, H_PARTIAL, H_REJECTED, IV_KILL, IV_KILL_RESET,
+    EV_CANCEL, EV_LIMIT, H_FILLED, OA_CANCEL_SENT, R_DRAWDOWN_KILL, R_ORDER_LATENCY_SPIKE, R_FEED_RESUMED, R_STALE_FEED, H_NO_LIQUIDITY, H_PARTIAL, H_REJECTED, IV_KILL, IV_KILL_RESET,
     IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_INTENSITY, LIQ_MAKER, LIQ_MANUAL, OA_CANCEL, OA_FILLED,
     OA_NEW, OR_KILL, OR_QUOTE, OR_REQUOTE, OR_RISK, OWNER_MM, OWNER_OTHER, R_BACK_INSIDE_LIMITS,
     R_COOLDOWN_OVER, R_HEDGE_FAILURE, R_KILL_RESET, R_LATENCY_SPIKE, R_LOSS_WINDOW, R_MANUAL_KILL,
@@ -713,6 +713,11 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             killed = True
             kill_reason = R_LATENCY_SPIKE
             kill_value = lat
+            kill_limit = p[P_KILL_LATENCY_MS]
+        if book_mode and order_latency_ms[t] > p[P_KILL_LATENCY_MS] and not killed:
+            killed = True
+            kill_reason = R_ORDER_LATENCY_SPIKE
+            kill_value = order_latency_ms[t]
             kill_limit = p[P_KILL_LATENCY_MS]
         # loss throttle: drawdown from the PnL peak within the rolling window (which is at least the
         # loss over the window); the run starts from a peak of 0
