@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api import dashboard
 from api.schemas import ClockRequest, ManualFill, ResetRequest, StepRequest
 from api.session import Session
-from backtest.config import ConfigError, SimConfig, describe_validation_error, make_config
+from backtest.config import (
+    FAULT_PRESETS, PRESETS, ConfigError, SimConfig, describe_validation_error, make_config, preset,
+)
 from backtest.interventions import Intervention
 from pydantic import ValidationError
 
@@ -268,9 +270,45 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         session.next_config = validated(overrides, session.next_config)
         return {"next_reset": session.next_config.model_dump()}
 
+    @app.get("/presets")
+    async def presets():
+        """Named scenarios a reset can start from; fault_* presets inject one fault each."""
+        return {"presets": [{"name": n, "description": FAULT_PRESETS[n][0] if n in FAULT_PRESETS else
+                             ("the default market" if n == "default" else "Avellaneda-Stoikov (2008) experiment")}
+                            for n in PRESETS]}
+
+    @app.get("/exposure")
+    async def exposure():
+        """Unhedged exposure from the start to the clock: time above the threshold, the largest naked
+        position and how long it was held, hedge fill ratio and attempts per fill."""
+        snap, tick = view()
+        res = snap.results
+        dt = snap.config.sim.dt_s
+        threshold = snap.config.hedging.exposure_threshold_lots
+        delta = np.abs(res.tick_columns["net_delta_lots"][: tick + 1])
+        largest = int(delta.max())
+        held = 0.0
+        if largest > 0:
+            at_peak = np.concatenate([[0], (delta >= largest).astype(np.int8), [0]])
+            edges = np.flatnonzero(np.diff(at_peak))
+            held = float((edges[1::2] - edges[0::2]).max() * dt)
+        h = res.hedges_raw[: res.rows_until("hedges", tick)]
+        n_fills = res.rows_until("fills", tick)
+        requested = int(h["qty_requested"].sum())
+        return {"tick": tick, "net_delta_lots": int(res.tick_columns["net_delta_lots"][tick]),
+                "exposure_threshold_lots": threshold,
+                "time_above_exposure_threshold_s": float((delta > threshold).sum() * dt),
+                "largest_naked_lots": largest, "largest_naked_duration_s": held,
+                "hedge_fill_ratio": float(h["qty_filled"].sum() / requested) if requested else None,
+                "hedge_attempts_per_fill": float(len(h) / n_fills) if n_fills else None}
+
     @app.post("/reset")
     def reset(body: ResetRequest | None = None):
         cfg = session.next_config
+        if body and body.preset is not None:
+            if body.preset not in PRESETS:
+                raise ApiError(422, "unknown preset", [f"allowed: {', '.join(PRESETS)}"])
+            cfg = preset(body.preset)
         if body and body.config:
             cfg = validated(body.config, cfg)
         if body and body.seed is not None:

@@ -15,6 +15,7 @@ class ResetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     config: dict | None = Field(None, description="overrides of the current config, nested by section")
+    preset: str | None = Field(None, description="start from a named scenario (GET /presets), e.g. fault_hedge_outage")
 
 
 class StepRequest(BaseModel):

@@ -175,7 +175,8 @@ class Results:
     @cached_property
     def hedges(self) -> pd.DataFrame:
         """One row per hedge attempt on Exchange 2. ``fill_to_hedge_latency_ms`` is the time from the
-        earliest Exchange 1 fill the hedge covers to this attempt (quantised to ticks)."""
+        earliest Exchange 1 fill the hedge covers to this attempt (quantised to ticks); ``order_type`` is
+        ``limit`` (touch +/- the slippage buffer) or ``market`` (escalated after exhausted retries)."""
         r = self.hedges_raw
         dt = self.config.sim.dt_s
         vwap = np.where(r["qty_filled"] > 0, r["vwap"], np.nan)
@@ -198,6 +199,7 @@ class Results:
                 "latency_cost": self._money(r["latency_cost"]),
                 "fee": self._money(r["fee"]),
                 "status": np.array(HEDGE_STATUS_NAMES)[r["status"]] if len(r) else np.array([], dtype=object),
+                "order_type": np.where(r["market"] > 0, "market", "limit"),
             }
         )
 

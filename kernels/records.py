@@ -183,6 +183,7 @@ hedge_dt = np.dtype(
         ("latency_cost", np.float64),  # side * (feed2_at_fill - feed2_at_hedge) * filled, tick-lots
         ("fee", np.float64),  # tick-lots
         ("status", np.int64),  # H_*
+        ("market", np.int64),  # 1 = an escalated market order (no limit), 0 = limit order with the buffer
     ],
     align=True,
 )

@@ -683,6 +683,7 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 r["latency_cost"] = lat_cost
                 r["fee"] = fee
                 r["status"] = status
+                r["market"] = 1 if at_market else 0
             else:
                 counters[C_OVERFLOW] = 1
             counters[C_HEDGES] = k + 1
