@@ -58,6 +58,7 @@ TICK_COLUMNS = {
     "inventory_mtm": "net unhedged inventory marked to the Exchange 1 feed",
     "state": "risk state: active / reduced / paused / killed",
     "manual_pause": "True while a manual pause is in force",
+    "exposure_above_threshold": "True while |net delta| > hedging.exposure_threshold_lots (unhedged exposure)",
 }
 
 
@@ -141,6 +142,7 @@ class Results:
                 "inventory_mtm": m(r["inventory_mtm"]),
                 "state": pd.Categorical.from_codes(r["state"], categories=list(states)),
                 "manual_pause": r["manual_pause"].astype(bool),
+                "exposure_above_threshold": np.abs(r["inv1"] + r["inv2"]) > self.config.hedging.exposure_threshold_lots,
             }
         )
         return df

@@ -72,8 +72,8 @@ def decision_frame(results) -> pd.DataFrame:
                                  "sigma_per_sqrt_s", "inv1_lots", "state"]].reset_index(drop=True)
         ctx["state"] = ctx["state"].astype(str)
         o = o.reset_index(drop=True)
-        parts.append(pd.concat([o, ctx], axis=1).assign(event="quote",
-                                                         action=o["action"].map({"new": "place", "cancel": "cancel"})))
+        actions = {"new": "place", "cancel": "cancel", "cancel_sent": "cancel sent"}
+        parts.append(pd.concat([o, ctx], axis=1).assign(event="quote", action=o["action"].map(actions)))
     if not parts:
         return pd.DataFrame(columns=["tick", "time_s", "event", "reason"])
     # nullable integers, so ids and lots stay integers where other record types leave them empty

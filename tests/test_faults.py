@@ -211,3 +211,28 @@ def test_fault_presets_from_the_api():
         assert risk["state"] == "killed" and risk["reason"] == "hedge latency spike" and risk["since_s"] == 100.0
         exp = c.get("/exposure").json()
         assert exp["tick"] == 1005 and exp["largest_naked_lots"] >= 0 and "time_above_exposure_threshold_s" in exp
+
+
+def test_faults_command_tabulates_every_scenario(capsys):
+    from backtest.cli import main
+
+    assert main(["faults"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `fault_")]
+    assert len(rows) == len(FAULT_PRESETS)
+    assert any("hedge latency spike (100.0 s)" in r for r in rows)
+
+
+def test_decision_log_shows_cancel_races():
+    from reports import decision_frame
+
+    r = backtest.run(backtest.make_config(**{"sim.ticks": 1500, "latency.order_median_ms": 450.0,
+                                             "latency.order_sigma": 0.0}))
+    d = decision_frame(r)
+    quotes = d[d.event == "quote"]
+    assert set(quotes.action.dropna()) == {"place", "cancel", "cancel sent"} and quotes.action.notna().all()
+
+
+def test_exposure_column_matches_the_summary(fault_runs):
+    r = fault_runs["fault_hedge_outage"]
+    assert r.ticks.exposure_above_threshold.sum() * r.config.sim.dt_s == pytest.approx(
+        r.summary_dict["time_above_exposure_threshold_s"])
