@@ -91,6 +91,11 @@ def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
                 "total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture", "hedge_cost",
                 "inventory_mtm")},
             "risk": {**risk_status(snap, tick), "manual_pause": bool(at["manual_pause"])},
+            "exposure": {
+                "time_naked_s": float(np.count_nonzero(cols["exposure_above_threshold"][: tick + 1]) * cfg.sim.dt_s),
+                "largest_naked_lots": int(np.abs(cols["net_delta_lots"][: tick + 1]).max()),
+                "threshold_lots": cfg.hedging.exposure_threshold_lots,
+            },
             "fills": records(fills[["tick", "side", "price", "qty_lots", "liquidity", "spread_capture",
                                     "inv1_after_lots"]]),
             "hedges": records(hedges[["tick", "hedge_id", "attempt", "side", "qty_filled_lots", "vwap_price",

@@ -46,6 +46,7 @@ def test_state_sends_only_new_rows(client):
     first = client.get("/dashboard/state", params={"since": -1}).json()
     assert first["tick"] == 200 and first["series"]["tick"] == list(range(0, 201))
     assert first["risk"]["state"] in ("active", "reduced", "paused", "killed")
+    assert first["exposure"]["largest_naked_lots"] >= 0 and first["exposure"]["time_naked_s"] >= 0
     assert first["positions"]["net_delta_lots"] == first["positions"]["exchange1_lots"] + first["positions"]["exchange2_lots"]
     client.post("/clock/step", json={"ticks": 5})
     nxt = client.get("/dashboard/state", params={"since": 200}).json()

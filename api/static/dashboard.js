@@ -162,6 +162,9 @@ function render(s) {
   $("pos-inv1").textContent = p.exchange1_lots; $("pos-inv2").textContent = p.exchange2_lots;
   $("pos-net").textContent = p.net_delta_lots; $("pos-pending").textContent = p.pending_hedge_lots;
   $("pos-soft").textContent = p.soft_limit_lots; $("pos-hard").textContent = p.hard_limit_lots;
+  $("exp-time").textContent = fmt(s.exposure.time_naked_s, 1);
+  $("exp-thr").textContent = s.exposure.threshold_lots;
+  $("exp-largest").textContent = s.exposure.largest_naked_lots;
   setBar("bar-inv1", p.exchange1_lots, p.soft_limit_lots, p.hard_limit_lots);
   setBar("bar-inv2", p.exchange2_lots, p.soft_limit_lots, p.hard_limit_lots);
   setBar("bar-net", p.net_delta_lots, p.soft_limit_lots, p.hard_limit_lots);
