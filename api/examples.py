@@ -28,6 +28,7 @@ EXAMPLES = [
     ("Fills (paginated)", "GET", "/fills?offset=0&limit=1", None),
     ("Hedges with fill-to-hedge latency and slippage (paginated)", "GET", "/hedges?offset=0&limit=1", None),
     ("Risk status and limits", "GET", "/risk", None),
+    ("Unhedged exposure so far", "GET", "/exposure", None),
     ("Manual test fill on Exchange 1 (default price: our quote)", "POST", "/fills/manual",
      {"side": "buy", "qty_lots": 3}),
     ("Pause quoting", "POST", "/control/pause", None),
@@ -43,6 +44,9 @@ EXAMPLES = [
     ("Bad input: fill price off the tick grid (400)", "POST", "/fills/manual",
      {"side": "sell", "qty_lots": 1, "price": 100.005}),
     ("Read the config (current and next reset)", "GET", "/config", None),
+    ("Named scenarios (fault presets)", "GET", "/presets", None),
+    ("Bad input: unknown preset (422)", "POST", "/reset", {"preset": "fault_meteor"}),
+    ("Reset into a fault scenario", "POST", "/reset", {"preset": "fault_hedge_outage"}),
     ("Reset with a new seed", "POST", "/reset", {"seed": 11}),
     ("Dashboard state (what the page at / polls)", "GET", "/dashboard/state?since=-1&max_points=10", None),
 ]
