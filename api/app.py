@@ -282,25 +282,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         """Unhedged exposure from the start to the clock: time above the threshold, the largest naked
         position and how long it was held, hedge fill ratio and attempts per fill."""
         snap, tick = view()
-        res = snap.results
-        dt = snap.config.sim.dt_s
-        threshold = snap.config.hedging.exposure_threshold_lots
-        delta = np.abs(res.tick_columns["net_delta_lots"][: tick + 1])
-        largest = int(delta.max())
-        held = 0.0
-        if largest > 0:
-            at_peak = np.concatenate([[0], (delta >= largest).astype(np.int8), [0]])
-            edges = np.flatnonzero(np.diff(at_peak))
-            held = float((edges[1::2] - edges[0::2]).max() * dt)
-        h = res.hedges_raw[: res.rows_until("hedges", tick)]
-        n_fills = res.rows_until("fills", tick)
-        requested = int(h["qty_requested"].sum())
-        return {"tick": tick, "net_delta_lots": int(res.tick_columns["net_delta_lots"][tick]),
-                "exposure_threshold_lots": threshold,
-                "time_above_exposure_threshold_s": float((delta > threshold).sum() * dt),
-                "largest_naked_lots": largest, "largest_naked_duration_s": held,
-                "hedge_fill_ratio": float(h["qty_filled"].sum() / requested) if requested else None,
-                "hedge_attempts_per_fill": float(len(h) / n_fills) if n_fills else None}
+        metrics = {k: _clean(v) for k, v in snap.results.exposure_until(tick).items()}
+        return {"tick": tick, "net_delta_lots": int(snap.results.tick_columns["net_delta_lots"][tick]), **metrics}
 
     @app.post("/reset")
     def reset(body: ResetRequest | None = None):

@@ -42,6 +42,11 @@ def _col(values) -> list:
     return out
 
 
+def _exposure(m: dict) -> dict:
+    return {"time_naked_s": m["time_above_exposure_threshold_s"], "largest_naked_lots": m["largest_naked_lots"],
+            "threshold_lots": m["exposure_threshold_lots"]}
+
+
 def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -91,11 +96,7 @@ def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
                 "total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture", "hedge_cost",
                 "inventory_mtm")},
             "risk": {**risk_status(snap, tick), "manual_pause": bool(at["manual_pause"])},
-            "exposure": {
-                "time_naked_s": float(np.count_nonzero(cols["exposure_above_threshold"][: tick + 1]) * cfg.sim.dt_s),
-                "largest_naked_lots": int(np.abs(cols["net_delta_lots"][: tick + 1]).max()),
-                "threshold_lots": cfg.hedging.exposure_threshold_lots,
-            },
+            "exposure": _exposure(res.exposure_until(tick)),
             "fills": records(fills[["tick", "side", "price", "qty_lots", "liquidity", "spread_capture",
                                     "inv1_after_lots"]]),
             "hedges": records(hedges[["tick", "hedge_id", "attempt", "side", "qty_filled_lots", "vwap_price",

@@ -339,36 +339,46 @@ class Results:
 
     @cached_property
     def exposure_dict(self) -> dict:
-        """Unhedged exposure: how long |net delta| stayed above ``hedging.exposure_threshold_lots``, the largest
-        naked position and the longest unbroken time it was held (simulated seconds), the share of lots
-        requested by hedge attempts that filled, the share of Exchange 1 lots hedged on Exchange 2, and
-        hedge attempts per Exchange 1 fill."""
-        dt = self.config.sim.dt_s
-        threshold = self.config.hedging.exposure_threshold_lots
-        delta = np.abs(self.ticks_raw["inv1"] + self.ticks_raw["inv2"])
-        above = delta > threshold
-        largest = int(delta.max()) if delta.size else 0
-        duration = 0.0
-        if largest > 0:
-            # the longest unbroken stretch at the largest size: how long the worst exposure lasted
-            at_peak = np.concatenate([[0], (delta >= largest).astype(np.int8), [0]])
-            edges = np.flatnonzero(np.diff(at_peak))
-            duration = float((edges[1::2] - edges[0::2]).max() * dt)
-        h = self.hedges_raw
-        requested = int(h["qty_requested"].sum())
-        n_fills = len(self.fills_raw)
-        e1_lots = int(self.fills_raw["qty"].sum())
-        return {
-            "exposure_threshold_lots": threshold,
-            "time_above_exposure_threshold_s": float(above.sum() * dt),
-            "largest_naked_lots": largest,
-            "largest_naked_duration_s": float(duration),
-            "hedge_fill_ratio": float(h["qty_filled"].sum() / requested) if requested else float("nan"),
-            "hedged_share": float(h["qty_filled"].sum() / e1_lots) if e1_lots else float("nan"),
-            "hedge_attempts_per_fill": float(len(h) / n_fills) if n_fills else float("nan"),
-        }
+        """Unhedged exposure over the whole run; see ``exposure_metrics``."""
+        return self.exposure_until(len(self.ticks_raw) - 1)
+
+    def exposure_until(self, tick: int) -> dict:
+        """Unhedged exposure from the start to ``tick``; see ``exposure_metrics``."""
+        r = self.ticks_raw[: tick + 1]
+        n_fills = self.rows_until("fills", tick)
+        return exposure_metrics(
+            r["inv1"] + r["inv2"], self.hedges_raw[: self.rows_until("hedges", tick)],
+            int(self.fills_raw["qty"][:n_fills].sum()), n_fills,
+            self.config.hedging.exposure_threshold_lots, self.config.sim.dt_s,
+        )
 
     @property
     def summary(self) -> pd.DataFrame:
         """The summary as a frame: metric, value."""
         return pd.DataFrame({"metric": list(self.summary_dict), "value": list(self.summary_dict.values())})
+
+
+def exposure_metrics(net_delta: np.ndarray, hedges_raw: np.ndarray, e1_lots: int, n_fills: int,
+                     threshold: int, dt: float) -> dict:
+    """Unhedged exposure from per-tick net delta (lots) and hedge attempt records: seconds with |net delta|
+    above ``threshold`` lots, the largest naked position and the longest unbroken time it was held
+    (seconds), the share of lots requested by hedge attempts that filled, the share of Exchange 1 lots
+    hedged on Exchange 2, and hedge attempts per Exchange 1 fill."""
+    delta = np.abs(net_delta)
+    largest = int(delta.max()) if delta.size else 0
+    duration = 0.0
+    if largest > 0:
+        at_peak = np.concatenate([[0], (delta >= largest).astype(np.int8), [0]])
+        edges = np.flatnonzero(np.diff(at_peak))
+        duration = float((edges[1::2] - edges[0::2]).max() * dt)
+    requested = int(hedges_raw["qty_requested"].sum())
+    filled = int(hedges_raw["qty_filled"].sum())
+    return {
+        "exposure_threshold_lots": threshold,
+        "time_above_exposure_threshold_s": float(np.count_nonzero(delta > threshold) * dt),
+        "largest_naked_lots": largest,
+        "largest_naked_duration_s": duration,
+        "hedge_fill_ratio": filled / requested if requested else float("nan"),
+        "hedged_share": filled / e1_lots if e1_lots else float("nan"),
+        "hedge_attempts_per_fill": len(hedges_raw) / n_fills if n_fills else float("nan"),
+    }

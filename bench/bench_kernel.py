@@ -5,7 +5,6 @@ compilation, on the default scenario. Also: compile time cold (empty cache) and 
 on-disk cache), a warm CLI start, peak memory per tick, and the slowdown with NUMBA_DISABLE_JIT=1.
 """
 import os
-import resource
 import subprocess
 import sys
 import tempfile

@@ -1,8 +1,4 @@
 """API endpoints: happy paths, rejections, and that a rejected request leaves the session unchanged."""
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -10,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from backtest.config import make_config
+from tests.servers import running_server
 
 
 @pytest.fixture()
@@ -114,34 +111,9 @@ def test_config_change_applies_on_reset(client):
     assert client.get("/health").json()["tick"] == 0
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_server_with_make_runs_command():
     """Starts uvicorn exactly as `make run` does, on a free loopback port."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**__import__("os").environ, "MMHEDGE_TICKS": "3000"},
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not become healthy")
+    with running_server(MMHEDGE_TICKS="3000") as base:
         assert httpx.post(base + "/fills/manual", json={"side": "sell", "qty_lots": 2}, timeout=30).status_code == 200
         assert httpx.post(base + "/control/pause", timeout=30).json()["state"] == "paused"
         assert httpx.post(base + "/control/resume", timeout=30).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

@@ -7,17 +7,14 @@ Where Chromium is missing it is skipped with that message, unless ``MMHEDGE_REQU
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from backtest.config import make_config
+from tests.servers import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,37 +77,10 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or (str(Path("/usr/bin/chromium")) if Path("/usr/bin/chromium").exists() else None)
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def live_server():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
-        env={**os.environ, "MMHEDGE_TICKS": "6000", "MMHEDGE_TICKS_PER_S": "20"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not become healthy")
+    with running_server(MMHEDGE_TICKS="6000", MMHEDGE_TICKS_PER_S="20") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 CANVAS_INK = """sel => {

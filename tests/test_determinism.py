@@ -1,5 +1,4 @@
 """Same config and seed -> identical results; an intervention at t leaves everything before t alone."""
-import numpy as np
 
 import backtest
 from backtest.interventions import Intervention

@@ -7,7 +7,7 @@ from backtest.interventions import Intervention
 
 def test_every_fill_is_hedged_and_delta_returns_to_zero(default_run):
     r = default_run
-    f, h, t = r.fills, r.hedges, r.ticks
+    f, t = r.fills, r.ticks
     assert len(f) > 0
     # every lot bought or sold on Exchange 1 is traded back on Exchange 2 unless still in flight
     assert t.inv1_lots.iloc[-1] + t.inv2_lots.iloc[-1] + t.pending_hedge_lots.iloc[-1] == 0

@@ -1,5 +1,4 @@
 """Risk throttles: each fires on a scenario built to trigger it, and not otherwise."""
-import numpy as np
 
 import backtest
 from backtest.interventions import Intervention
