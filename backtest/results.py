@@ -288,6 +288,7 @@ class Results:
         drawdown = np.maximum.accumulate(pnl) - pnl
         state_counts = t["state"].value_counts()
         e1_lots = int(f["qty_lots"].sum())
+        kills = self.risk_events.loc[self.risk_events["to_state"] == "killed", "time_s"]
         out = {
             "ticks": int(len(t)),
             "simulated_s": float(len(t) * dt),
@@ -328,9 +329,8 @@ class Results:
             "hedge_escalations": int(self.counters[C_ESCALATIONS]),
             "cancel_race_fills": int(self.counters[C_RACE_FILLS]),
             "depth_check_shrinks": int(self.counters[C_DEPTH_SHRINKS]),
-            "kill_switch_fired": bool((self.risk_events["to_state"] == "killed").any()),
-            "first_kill_s": float(self.risk_events.loc[self.risk_events["to_state"] == "killed", "time_s"].min())
-            if (self.risk_events["to_state"] == "killed").any() else float("nan"),
+            "kill_switch_fired": bool(len(kills)),
+            "first_kill_s": float(kills.min()) if len(kills) else float("nan"),
             **self.exposure_dict,
         }
         for name in STATE_NAMES:

@@ -7,8 +7,12 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from backtest.config import ConfigError, make_config
-from backtest.sweep import SweepSpec
+
+if TYPE_CHECKING:
+    from backtest.sweep import SweepSpec
 
 STUDY_TICKS = 20_000
 STUDY_SEEDS = tuple(range(1, 9))
@@ -16,6 +20,7 @@ STUDY_SEEDS = tuple(range(1, 9))
 
 def study(name: str, ticks: int | None = None, seeds: tuple[int, ...] | None = None) -> SweepSpec:
     """The named study at ``ticks`` per run (default 20 000 = 2 000 simulated seconds) and ``seeds``."""
+    from backtest.sweep import SweepSpec  # here, so that listing STUDIES (the CLI's --help) stays cheap
     ticks = ticks or STUDY_TICKS
     seeds = tuple(seeds) if seeds else STUDY_SEEDS
     if name == "hedge_latency":

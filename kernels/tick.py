@@ -704,6 +704,11 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 wf[WF_M1] = 0.0
                 wf[WF_M2] = 0.0
 
+        # signed lots still to trade on Exchange 2 (working + in flight); fixed for the rest of the tick
+        pending = w[W_QTY]
+        for j in range(n_in):
+            pending += in_qty[j]
+
         # 5. marks and PnL
         inv1 = pos[0]
         inv2 = pos[1]
@@ -840,12 +845,9 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             if p[P_DEPTH_CHECK] > 0 and book_mode:
                 # a fill on our bid is hedged by selling into Exchange 2's bids (and the ask by buying
                 # its asks), after the hedges already pending; quote no more than that can absorb
-                pending_signed = w[W_QTY]
-                for j in range(n_in):
-                    pending_signed += in_qty[j]
                 buf = int(p[P_HEDGE_BUFFER])
-                room_bid = depth_within(lv2, bs2, 0, buf) - max(0, -pending_signed)
-                room_ask = depth_within(lv2, bs2, 1, buf) - max(0, pending_signed)
+                room_bid = depth_within(lv2, bs2, 0, buf) - max(0, -pending)
+                room_ask = depth_within(lv2, bs2, 1, buf) - max(0, pending)
                 if bid_size > max(0, room_bid):
                     bid_size = max(0, room_bid)
                     counters[C_DEPTH_SHRINKS] += 1
@@ -887,9 +889,6 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
         rec["sigma"] = sigma
         rec["inv1"] = inv1
         rec["inv2"] = inv2
-        pending = w[W_QTY]
-        for j in range(n_in):
-            pending += in_qty[j]
         rec["pending_hedge"] = pending
         rec["cash1"] = acc[A_CASH1]
         rec["cash2"] = acc[A_CASH2]

@@ -236,3 +236,11 @@ def test_exposure_column_matches_the_summary(fault_runs):
     r = fault_runs["fault_hedge_outage"]
     assert r.ticks.exposure_above_threshold.sum() * r.config.sim.dt_s == pytest.approx(
         r.summary_dict["time_above_exposure_threshold_s"])
+
+
+def test_faults_command_rejects_a_bad_seed_before_any_output(capsys):
+    from backtest.cli import main
+
+    assert main(["faults", "--seed", "-1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "sim.seed" in err and ">= 0" in err
