@@ -10,13 +10,14 @@ import math
 import os
 
 import numpy as np
+import pandas as pd
 from fastapi import FastAPI, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api import dashboard
 from api.schemas import ClockRequest, ManualFill, ResetRequest, StepRequest
-from api.session import Session
+from api.session import HORIZON_TICKS, Session
 from backtest.config import (
     FAULT_PRESETS, PRESETS, ConfigError, SimConfig, describe_validation_error, make_config, preset,
 )
@@ -65,10 +66,13 @@ def _records(df):
     return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
-def create_app(config: SimConfig | None = None, ticks_per_second: float | None = None) -> FastAPI:
+def create_app(config: SimConfig | None = None, ticks_per_second: float | None = None,
+               horizon_ticks: int = HORIZON_TICKS) -> FastAPI:
+    """``horizon_ticks``: how far past the clock an action's re-run is computed before it answers (the rest
+    of the run is computed in the background)."""
     app = FastAPI(title="mmhedge", description="Market-making and hedging simulator session")
     rate = ticks_per_second if ticks_per_second is not None else float(os.environ.get("MMHEDGE_TICKS_PER_S", "10"))
-    session = Session(config or _default_config(), ticks_per_second=rate)
+    session = Session(config or _default_config(), ticks_per_second=rate, horizon_ticks=horizon_ticks)
     app.state.session = session
 
     @app.exception_handler(ApiError)
@@ -92,9 +96,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def view():
-        snap = session.snapshot
-        tick = min(session.current_tick(), snap.config.sim.ticks - 1)
-        return snap, tick
+        tick = session.current_tick()
+        return session.snapshot_at(tick), tick
 
     def risk_status(snap, tick):
         res = snap.results
@@ -114,7 +117,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.get("/summary")
     def summary():
-        snap, tick = view()
+        tick = session.current_tick()
+        snap = session.full_snapshot()
         return {"tick": tick, "summary_full_run": {k: _clean(v) for k, v in snap.results.summary_dict.items()}}
 
     @app.get("/quotes")
@@ -156,7 +160,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                            [f"need 0 <= start <= end <= current tick {tick}; got start={start}, end={end}"])
         cols = ["tick", "time_s", "total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture",
                 "hedge_cost", "inventory_mtm", "net_delta_lots"]
-        frame = snap.results.ticks.loc[start:end, cols]
+        columns = snap.results.tick_columns
+        frame = pd.DataFrame({c: columns[c][start:end + 1] for c in cols})
         if format == "csv":
             buf = io.StringIO()
             frame.to_csv(buf, index=False)
@@ -212,8 +217,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         hedges_ = res.hedges[(res.hedges.first_fill_tick <= at) & (res.hedges.tick >= at)]
         return {"tick": at, "fill": {k: _clean(v) for k, v in fill.items()},
                 "hedges": _records(hedges_.head(5)),
-                "position_after": {k: _clean(res.ticks[k].iloc[at]) for k in ("inv1_lots", "inv2_lots", "net_delta_lots")},
-                "pnl_after": _clean(res.ticks.total_pnl.iloc[at])}
+                "position_after": {k: _clean(res.tick_columns[k][at]) for k in ("inv1_lots", "inv2_lots", "net_delta_lots")},
+                "pnl_after": _clean(res.tick_columns["total_pnl"][at])}
 
     def control(kind: str, allowed_states: tuple[str, ...], why: str):
         snap, tick = view()

@@ -1,20 +1,33 @@
-"""The session: a config, the interventions applied so far, the latest Results and a clock.
+"""The session: a config, the interventions applied so far, the latest run and a clock.
 
-Every action becomes an intervention at the current tick and re-runs the simulation from the
-start; nothing before the current tick changes. Readers always see one consistent run: the
-session swaps a whole immutable snapshot under a lock, readers take the snapshot reference once.
+Every action becomes an intervention at the current tick and re-runs the simulation with all interventions
+applied; nothing before the current tick changes. Because of that, the re-run does not start from tick 0:
+it resumes from the run's last checkpoint at or before the clock (``Simulation.fork``, bit-for-bit the run
+from scratch, tested) and is computed up to ``horizon_ticks`` past the clock before the action answers; a
+background thread then computes the rest of the run and publishes the whole of it.
+
+Readers always see one consistent run: the session swaps a whole immutable snapshot under a lock, readers
+take the snapshot reference once. A snapshot holds the first ``computed`` ticks of its run (all of it once
+complete), which is exactly what the full run has there; a read that needs a tick beyond that, or the whole
+run's summary, waits for the background completion.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backtest.config import SimConfig
-from backtest.engine import run
+from backtest.engine import Simulation
 from backtest.generate import MarketArrays, generate
 from backtest.interventions import Intervention
 from backtest.results import Results
+
+log = logging.getLogger(__name__)
+
+HORIZON_TICKS = 2000  # computed past the clock before an action answers (200 s at 10 ticks/s)
+MIN_CHECKPOINT_TICKS = 1000  # and about a hundred checkpoints per run at most, for memory
 
 
 @dataclass(frozen=True)
@@ -23,22 +36,80 @@ class Snapshot:
     market: MarketArrays
     interventions: tuple[Intervention, ...]
     results: Results
+    sim: Simulation = field(repr=False)
+    complete: threading.Event = field(repr=False)  # set when the run's last snapshot is published
+
+    @property
+    def computed(self) -> int:
+        """Ticks of the run this snapshot holds: ``0 .. computed - 1``."""
+        return len(self.results.ticks_raw)
+
+    @property
+    def is_full_run(self) -> bool:
+        return self.computed == self.config.sim.ticks
 
 
 class Session:
-    def __init__(self, config: SimConfig, ticks_per_second: float = 10.0):
-        self._lock = threading.Lock()
+    def __init__(self, config: SimConfig, ticks_per_second: float = 10.0, horizon_ticks: int = HORIZON_TICKS,
+                 background: bool = True):
+        self._lock = threading.RLock()  # re-entered when a run is completed in the foreground
         self.ticks_per_second = ticks_per_second
+        self.horizon_ticks = horizon_ticks
+        self.background = background
         self.next_config = config
         self.generation = 0
         self._start(config)
 
     def _start(self, config: SimConfig) -> None:
         market = generate(config)
-        self.snapshot = Snapshot(config, market, (), _ready(run(config, (), market=market)))
+        every = max(MIN_CHECKPOINT_TICKS, config.sim.ticks // 100)
+        sim = Simulation(config, market, (), checkpoint_every=every)
         self._clock_origin = time.monotonic()
         self._tick_offset = 0
         self.running = True
+        self._run(sim, 0)
+
+    def _run(self, sim: Simulation, tick: int) -> None:
+        """Compute ``sim`` to the horizon past ``tick``, publish it, and finish it in the background."""
+        sim.advance(tick + 1 + self.horizon_ticks)
+        snap = Snapshot(sim.config, sim.market, sim.interventions, _ready(sim.results()), sim, threading.Event())
+        self.snapshot = snap
+        if sim.done:
+            snap.complete.set()
+        elif self.background:
+            threading.Thread(target=self._complete, args=(snap,), daemon=True, name="complete-run").start()
+        else:
+            self._complete(snap)
+
+    def _complete(self, snap: Snapshot) -> None:
+        sim = snap.sim
+        try:
+            sim.advance(sim.n_ticks, should_stop=lambda: self.snapshot.sim is not sim)
+            if sim.done:
+                full = Snapshot(snap.config, snap.market, snap.interventions, _ready(sim.results()), sim,
+                                snap.complete)
+                with self._lock:
+                    if self.snapshot.sim is sim:
+                        self.snapshot = full
+        except Exception:  # noqa: BLE001  a bug: readers waiting must not hang on it
+            log.exception("completing the run failed")
+        finally:
+            snap.complete.set()
+
+    # -- reads ---------------------------------------------------------------------------------
+    def snapshot_at(self, tick: int) -> Snapshot:
+        """The latest snapshot that holds ``tick`` (waits for the background completion if needed)."""
+        while True:
+            snap = self.snapshot
+            if tick < snap.computed:
+                return snap
+            snap.complete.wait()
+            if snap is self.snapshot and tick >= snap.computed:  # completion failed (logged): a bug
+                raise RuntimeError(f"the run could not be computed up to tick {tick}")
+
+    def full_snapshot(self) -> Snapshot:
+        """The latest snapshot once its whole run is computed."""
+        return self.snapshot_at(self.snapshot.config.sim.ticks - 1)
 
     # -- clock ---------------------------------------------------------------------------------
     def current_tick(self) -> int:
@@ -62,14 +133,14 @@ class Session:
 
     # -- actions -------------------------------------------------------------------------------
     def apply(self, make_intervention) -> tuple[int, Snapshot]:
-        """Add an intervention at the current tick (``make_intervention(tick)``) and re-run."""
+        """Add an intervention at the current tick (``make_intervention(tick)``) and re-run from the last
+        checkpoint at or before it. Returns the tick and a snapshot that holds at least that tick."""
         with self._lock:
             tick = self.current_tick()
             iv = make_intervention(tick)
             snap = self.snapshot
-            interventions = snap.interventions + (iv,)
-            results = _ready(run(snap.config, interventions, market=snap.market))
-            self.snapshot = Snapshot(snap.config, snap.market, interventions, results)
+            sim = snap.sim.fork(snap.interventions + (iv,), tick)
+            self._run(sim, tick)
             return tick, self.snapshot
 
     def reset(self, config: SimConfig | None = None) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -12,9 +14,10 @@ from backtest.interventions import Intervention, to_array
 from backtest.results import Results
 from kernels import params as P
 from kernels.records import EV_CANCEL, fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
-from kernels.tick import C_OVERFLOW, N_COUNTERS, run_ticks
+from kernels.tick import C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, new_state, run_ticks
 
 INTENT_CAPACITY = 4096
+RECORD_DTYPES = (fill_dt, hedge_dt, order_dt, risk_event_dt)
 
 
 def kernel_params(config: SimConfig) -> np.ndarray:
@@ -90,51 +93,143 @@ def run(config: SimConfig | None = None, interventions: Iterable[Intervention] =
         market: MarketArrays | None = None) -> Results:
     """Simulate one run. ``market`` may be passed to reuse arrays generated from the same config."""
     config = config or SimConfig()
-    market = market if market is not None else generate(config)
-    iv = to_array(interventions)
-    p = kernel_params(config)
-    caps = _record_caps(config, market, len(iv))
-    while True:
-        out = _run_kernel(p, market, iv, caps, config)
-        counters = out[-1]
-        if counters[C_OVERFLOW] == 0:
-            break
-        caps = (int(counters[0]) + 16, int(counters[1]) + 16, int(counters[2]) + 16, int(counters[3]) + 16)
-    ticks, fills, hedges, orders, risk, counters = out
-    return Results(
-        config=config,
-        ticks_raw=ticks,
-        fills_raw=fills[: counters[0]],
-        hedges_raw=hedges[: counters[1]],
-        orders_raw=orders[: counters[2]],
-        risk_raw=risk[: counters[3]],
-        counters=counters,
-        interventions=iv,
-        regime=market.regime,
-    )
+    sim = Simulation(config, market if market is not None else generate(config), interventions)
+    sim.advance(config.sim.ticks)
+    return sim.results()
 
 
-def _run_kernel(p, m: MarketArrays, iv, caps, config: SimConfig):
-    n = m.n_ticks
-    ticks = np.zeros(n, dtype=tick_dt)
-    fills = np.zeros(caps[0], dtype=fill_dt)
-    hedges = np.zeros(caps[1], dtype=hedge_dt)
-    orders = np.zeros(caps[2], dtype=order_dt)
-    risk = np.zeros(caps[3], dtype=risk_event_dt)
-    counters = np.zeros(N_COUNTERS, dtype=np.int64)
-    # Room for every other participant's order the cancel model allows, the seeded book and ours.
-    capacity = 2 * max(
-        config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
-        config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks,
-    ) + 64
-    e1, e2 = m.events1, m.events2
-    run_ticks(
-        p, m.fair, m.feed1, m.feed2, m.center1, m.center2,
-        e1.start, e1.kind, e1.side, e1.offset, e1.qty, e1.u,
-        e2.start, e2.kind, e2.side, e2.offset, e2.qty, e2.u,
-        m.hedge_latency_ms, m.hedge_reject, m.u_bid, m.u_ask, iv,
-        m.order_latency_ms, m.feed2_seen, m.feed2_update,
-        m.base1, m.levels1, m.base2, m.levels2, capacity, INTENT_CAPACITY,
-        ticks, fills, hedges, orders, risk, counters,
-    )
-    return ticks, fills, hedges, orders, risk, counters
+@dataclass(frozen=True)
+class Checkpoint:
+    """The kernel's loop state at the start of ``tick`` (copies, never written again)."""
+
+    tick: int
+    state: tuple
+
+
+class Simulation:
+    """One run computed in spans of ticks, resumable from checkpoints.
+
+    ``advance(t)`` runs the kernel up to (not including) tick ``t``; ``results()`` wraps the ticks computed
+    so far, which are exactly the first rows of the full run. With ``checkpoint_every`` set, the loop state
+    is copied every that many ticks, and ``fork(interventions, tick)`` starts a run with more interventions
+    at ``tick`` or later from the last checkpoint at or before ``tick``: everything before it is shared,
+    because a run with an intervention at tick t is identical to the run without it before t. The API uses
+    this to answer an action by re-running only a few thousand ticks instead of the whole session.
+    One thread at a time may advance a simulation; forking from one being advanced is safe.
+    """
+
+    def __init__(self, config: SimConfig, market: MarketArrays, interventions: Iterable[Intervention] = (),
+                 checkpoint_every: int | None = None, _parent: tuple | None = None):
+        self.config = config
+        self.market = market
+        self.interventions = tuple(interventions)
+        self.iv = to_array(self.interventions)
+        self.p = kernel_params(config)
+        self.n_ticks = market.n_ticks
+        self.checkpoint_every = checkpoint_every
+        self.lock = threading.Lock()
+        m = market
+        e1, e2 = m.events1, m.events2
+        self._inputs = (
+            self.p, m.fair, m.feed1, m.feed2, m.center1, m.center2,
+            e1.start, e1.kind, e1.side, e1.offset, e1.qty, e1.u,
+            e2.start, e2.kind, e2.side, e2.offset, e2.qty, e2.u,
+            m.hedge_latency_ms, m.hedge_reject, m.u_bid, m.u_ask, self.iv,
+            m.order_latency_ms, m.feed2_seen, m.feed2_update,
+        )
+        self.ticks_raw = np.zeros(self.n_ticks, dtype=tick_dt)
+        if _parent is None:
+            # Room for every other participant's order the cancel model allows, the seeded book and ours.
+            capacity = 2 * max(
+                config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
+                config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks,
+            ) + 64
+            self.state = new_state(self.p, m.feed1, m.feed2, m.center1, m.center2, m.base1, m.levels1, m.base2,
+                                   m.levels2, capacity, INTENT_CAPACITY)
+            self.computed = 0
+            self.checkpoints: list[Checkpoint] = []
+            self.records = [np.zeros(cap, dtype=dt) for cap, dt in
+                            zip(_record_caps(config, market, len(self.iv)), RECORD_DTYPES)]
+        else:
+            checkpoints, records, ticks_raw = _parent
+            at = checkpoints[-1]
+            self.state = tuple(a.copy() for a in at.state)
+            self.computed = at.tick
+            self.checkpoints = list(checkpoints)
+            counts = at.state[-1]
+            self.records = []
+            for k, rec in enumerate(records):
+                own = np.zeros(max(rec.shape[0], int(counts[k]) + 1024), dtype=rec.dtype)
+                own[: counts[k]] = rec[: counts[k]]
+                self.records.append(own)
+            self.ticks_raw[: at.tick] = ticks_raw[: at.tick]
+        if not self.checkpoints or self.checkpoints[-1].tick < self.computed:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        self.checkpoints.append(Checkpoint(self.computed, tuple(a.copy() for a in self.state)))
+
+    @property
+    def done(self) -> bool:
+        return self.computed >= self.n_ticks
+
+    def advance(self, until: int, should_stop=None) -> int:
+        """Compute ticks up to ``until`` (exclusive, capped at the run's length); returns ticks computed.
+        ``should_stop()`` is asked between spans, so a background completion can be abandoned."""
+        until = min(until, self.n_ticks)
+        with self.lock:
+            while self.computed < until:
+                if should_stop is not None and should_stop():
+                    break
+                step = self.checkpoint_every or self.n_ticks
+                end = min(until, (self.computed // step + 1) * step)
+                self._span(self.computed, end)
+                self.computed = end
+                if self.checkpoint_every and end % self.checkpoint_every == 0:
+                    self._checkpoint()
+            return self.computed
+
+    def _span(self, t0: int, t1: int) -> None:
+        before = tuple(a.copy() for a in self.state)
+        while True:
+            run_ticks(*self._inputs, t0, t1, self.ticks_raw, *self.records, *self.state)
+            counters = self.state[-1]
+            if counters[C_OVERFLOW] == 0:
+                return
+            # a record array was too small: grow to the exact counts and run the span again
+            grown = []
+            for k, rec in enumerate(self.records):
+                need = int(counters[k]) + 16
+                if need > rec.shape[0]:
+                    bigger = np.zeros(need + need // 4, dtype=rec.dtype)
+                    bigger[: rec.shape[0]] = rec
+                    rec = bigger
+                grown.append(rec)
+            self.records = grown
+            self.state = tuple(a.copy() for a in before)
+
+    def fork(self, interventions: Iterable[Intervention], tick: int) -> "Simulation":
+        """A new run with ``interventions`` (all of this run's, plus new ones at ``tick`` or later), sharing
+        this run's history before the last checkpoint at or before ``tick``."""
+        if self.checkpoint_every is None:
+            raise ValueError("fork needs a simulation created with checkpoint_every")
+        usable = [c for c in self.checkpoints if c.tick <= tick]
+        return Simulation(self.config, self.market, interventions, self.checkpoint_every,
+                          _parent=(usable, self.records, self.ticks_raw))
+
+    def results(self) -> Results:
+        """The run's ticks computed so far as Results (the whole run once ``done``)."""
+        n = self.computed
+        counters = self.state[-1].copy()
+        fills, hedges, orders, risk = self.records
+        return Results(
+            config=self.config,
+            ticks_raw=self.ticks_raw[:n],
+            fills_raw=fills[: counters[C_FILLS]],
+            hedges_raw=hedges[: counters[C_HEDGES]],
+            orders_raw=orders[: counters[C_ORDERS]],
+            risk_raw=risk[: counters[C_RISK]],
+            counters=counters,
+            interventions=self.iv,
+            regime=self.market.regime[:n],
+        )

@@ -94,58 +94,61 @@ class Results:
         return np.asarray(tick_lots, dtype=np.float64) * self.money_per_tick_lot
 
     # -- frames ------------------------------------------------------------------------------
-    @cached_property
-    def ticks(self) -> pd.DataFrame:
-        """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit."""
+    def _tick_arrays(self) -> dict[str, np.ndarray]:
+        """The tick records converted to user units, one numpy array per ``TICK_COLUMNS`` entry (``state``
+        as its integer code)."""
         r = self.ticks_raw
         dt = self.config.sim.dt_s
         m = self._money
         hedge_slip = m(r["hedge_slippage"])
         hedge_lat = m(r["hedge_latency"])
         hedge_basis = m(r["hedge_basis"])
-        states = np.array(STATE_NAMES)
-        df = pd.DataFrame(
-            {
-                "tick": r["tick"],
-                "time_s": r["tick"] * dt,
-                "fair_price": self._px(r["fair"]),
-                "feed1_price": self._px(r["feed1"]),
-                "feed2_price": self._px(r["feed2"]),
-                "best_bid1_price": self._px(r["best_bid1"], True),
-                "best_ask1_price": self._px(r["best_ask1"], True),
-                "best_bid2_price": self._px(r["best_bid2"], True),
-                "best_ask2_price": self._px(r["best_ask2"], True),
-                "quote_bid_price": self._px(r["quote_bid"], True),
-                "quote_ask_price": self._px(r["quote_ask"], True),
-                "quote_bid_lots": r["quote_bid_size"],
-                "quote_ask_lots": r["quote_ask_size"],
-                "bid_queue_ahead_lots": r["bid_queue_ahead"],
-                "ask_queue_ahead_lots": r["ask_queue_ahead"],
-                "reference_price": self._px(r["reference"]),
-                "reservation_price": self._px(r["reservation"]),
-                "half_spread_price": self._px(r["half_spread"]),
-                "sigma_per_sqrt_s": self._px(r["sigma"]),
-                "inv1_lots": r["inv1"],
-                "inv2_lots": r["inv2"],
-                "net_delta_lots": r["inv1"] + r["inv2"],
-                "pending_hedge_lots": r["pending_hedge"],
-                "cash": m(r["cash1"] + r["cash2"]),
-                "fees": m(r["fees1"] + r["fees2"]),
-                "realized_pnl": m(r["realized"]),
-                "unrealized_pnl": m(r["unrealized"]),
-                "total_pnl": m(r["total_pnl"]),
-                "spread_capture": m(r["spread_capture"]),
-                "hedge_slippage": hedge_slip,
-                "hedge_latency_cost": hedge_lat,
-                "hedge_basis": hedge_basis,
-                "hedge_cost": hedge_slip + hedge_lat + hedge_basis,
-                "inventory_mtm": m(r["inventory_mtm"]),
-                "state": pd.Categorical.from_codes(r["state"], categories=list(states)),
-                "manual_pause": r["manual_pause"].astype(bool),
-                "exposure_above_threshold": np.abs(r["inv1"] + r["inv2"]) > self.config.hedging.exposure_threshold_lots,
-            }
-        )
-        return df
+        return {
+            "tick": r["tick"],
+            "time_s": r["tick"] * dt,
+            "fair_price": self._px(r["fair"]),
+            "feed1_price": self._px(r["feed1"]),
+            "feed2_price": self._px(r["feed2"]),
+            "best_bid1_price": self._px(r["best_bid1"], True),
+            "best_ask1_price": self._px(r["best_ask1"], True),
+            "best_bid2_price": self._px(r["best_bid2"], True),
+            "best_ask2_price": self._px(r["best_ask2"], True),
+            "quote_bid_price": self._px(r["quote_bid"], True),
+            "quote_ask_price": self._px(r["quote_ask"], True),
+            "quote_bid_lots": r["quote_bid_size"],
+            "quote_ask_lots": r["quote_ask_size"],
+            "bid_queue_ahead_lots": r["bid_queue_ahead"],
+            "ask_queue_ahead_lots": r["ask_queue_ahead"],
+            "reference_price": self._px(r["reference"]),
+            "reservation_price": self._px(r["reservation"]),
+            "half_spread_price": self._px(r["half_spread"]),
+            "sigma_per_sqrt_s": self._px(r["sigma"]),
+            "inv1_lots": r["inv1"],
+            "inv2_lots": r["inv2"],
+            "net_delta_lots": r["inv1"] + r["inv2"],
+            "pending_hedge_lots": r["pending_hedge"],
+            "cash": m(r["cash1"] + r["cash2"]),
+            "fees": m(r["fees1"] + r["fees2"]),
+            "realized_pnl": m(r["realized"]),
+            "unrealized_pnl": m(r["unrealized"]),
+            "total_pnl": m(r["total_pnl"]),
+            "spread_capture": m(r["spread_capture"]),
+            "hedge_slippage": hedge_slip,
+            "hedge_latency_cost": hedge_lat,
+            "hedge_basis": hedge_basis,
+            "hedge_cost": hedge_slip + hedge_lat + hedge_basis,
+            "inventory_mtm": m(r["inventory_mtm"]),
+            "state": r["state"],
+            "manual_pause": r["manual_pause"].astype(bool),
+            "exposure_above_threshold": np.abs(r["inv1"] + r["inv2"]) > self.config.hedging.exposure_threshold_lots,
+        }
+
+    @cached_property
+    def ticks(self) -> pd.DataFrame:
+        """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit."""
+        cols = dict(self.tick_columns)
+        cols["state"] = pd.Categorical.from_codes(self.ticks_raw["state"], categories=list(STATE_NAMES))
+        return pd.DataFrame(cols)
 
     @cached_property
     def fills(self) -> pd.DataFrame:
@@ -254,9 +257,8 @@ class Results:
     @cached_property
     def tick_columns(self) -> dict[str, np.ndarray]:
         """The ticks frame as plain numpy arrays (``state`` as strings): O(1) lookups by tick."""
-        t = self.ticks
-        cols = {c: t[c].to_numpy() for c in t.columns if c != "state"}
-        cols["state"] = np.array(STATE_NAMES, dtype=object)[self.ticks_raw["state"]]
+        cols = self._tick_arrays()
+        cols["state"] = np.array(STATE_NAMES, dtype=object)[cols["state"]]
         return cols
 
     def state_at(self, tick: int) -> dict:

@@ -433,93 +433,140 @@ def _land_orders(lv, od, bs, quotes, zs, zn, pend_due, t, out_orders, counters):
                     _record_order(out_orders, counters, oid, t, OA_NEW, side, price, quotes[qi + 3], OR_QUOTE)
 
 
+# si[] integer scalars of the loop state (with the arrays below, everything that survives a tick)
+S_N_IN = 0  # hedge intents in flight
+S_NEXT_HEDGE_ID = 1
+S_STATE = 2
+S_MANUAL_PAUSE = 3
+S_KILLED = 4
+S_KILL_REASON = 5
+S_LOSS_PAUSED_UNTIL = 6  # tick the loss pause is re-checked, -1 = not paused
+S_PREV_C1 = 7  # venue price (ticks) at the previous tick, for withdrawals
+S_PREV_C2 = 8
+S_DQ_HEAD = 9  # rolling-window peak deque
+S_DQ_LEN = 10
+S_RESET_PEAK = 11
+S_LAST_FEED_UPDATE = 12
+S_STALE = 13
+N_SI = 14
+# sf[] float scalars
+F_KILL_VALUE = 0
+F_KILL_LIMIT = 1
+F_LAST_LOSS = 2
+F_VAR_EST = 3  # EWMA variance of the reference, ticks^2 per second
+F_DRIFT_EST = 4
+F_PREV_REF = 5
+F_RUN_PEAK = 6  # running PnL peak for the drawdown kill, tick-lots
+N_SF = 7
+
+STATE_FIELDS = (
+    "lv1", "od1", "bs1", "lv2", "od2", "bs2", "acc", "pos", "quotes", "in_due", "in_qty", "in_m1", "in_m2",
+    "in_first", "w", "wf", "zs", "zn", "pend_due", "dq_tick", "dq_val", "si", "sf", "counters",
+)
+
+
+def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2, capacity, intent_capacity):
+    """The loop state before tick 0, as a tuple of arrays in ``STATE_FIELDS`` order: seeded books, flat
+    positions, no quotes, nothing in flight. ``run_ticks`` advances it in place, so a copy taken
+    between two calls is a checkpoint the run can be resumed from."""
+    lv1, od1, bs1 = book_new(levels1, capacity, base1)
+    lv2, od2, bs2 = book_new(levels2, capacity, base2)
+    _seed_book(lv1, od1, bs1, center1[0], int(p[P_DEPTH1]), int(p[P_INIT_DEPTH1]))
+    _seed_book(lv2, od2, bs2, center2[0], int(p[P_DEPTH2]), int(p[P_INIT_DEPTH2]))
+    quotes = np.full(8, -1, dtype=np.int64)  # bid slot,id,price,size, ask slot,id,price,size
+    quotes[1] = 0
+    quotes[5] = 0
+    dq_cap = int(p[P_LOSS_WINDOW_TICKS]) + 2
+    si = np.zeros(N_SI, dtype=np.int64)
+    si[S_STATE] = STATE_ACTIVE
+    si[S_LOSS_PAUSED_UNTIL] = -1
+    si[S_PREV_C1] = center1[0]
+    si[S_PREV_C2] = center2[0]
+    sf = np.zeros(N_SF, dtype=np.float64)
+    sf[F_VAR_EST] = p[P_SIGMA0] * p[P_SIGMA0]
+    ref_choice = int(p[P_REFERENCE])
+    sf[F_PREV_REF] = feed1[0] if ref_choice == 0 else (feed2[0] if ref_choice == 1 else 0.5 * (feed1[0] + feed2[0]))
+    return (
+        lv1, od1, bs1, lv2, od2, bs2,
+        np.zeros(N_ACC, dtype=np.float64), np.zeros(2, dtype=np.int64), quotes,
+        np.zeros(intent_capacity, dtype=np.int64), np.zeros(intent_capacity, dtype=np.int64),
+        np.zeros(intent_capacity, dtype=np.float64), np.zeros(intent_capacity, dtype=np.float64),
+        np.zeros(intent_capacity, dtype=np.int64),
+        np.zeros(5, dtype=np.int64), np.zeros(2, dtype=np.float64),
+        np.zeros((ZOMBIE_CAPACITY, N_Z), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.int64),
+        np.zeros(dq_cap, dtype=np.int64), np.zeros(dq_cap, dtype=np.float64),
+        si, sf, np.zeros(N_COUNTERS, dtype=np.int64),
+    )
+
+
 @jit
 def run_ticks(p, fair, feed1, feed2, center1, center2,
               ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
               ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
-              order_latency_ms, feed2_seen, feed2_update,
-              base1, levels1, base2, levels2, capacity, intent_capacity,
-              out_ticks, out_fills, out_hedges, out_orders, out_risk, counters):
-    """Run the whole simulation. Inputs are pre-generated arrays (see ``backtest.generate``) and the
-    parameter vector ``p`` (see ``kernels.params``); outputs are written to the preallocated record
-    arrays, and ``counters`` says how many rows each received (``C_OVERFLOW`` = some did not fit)."""
+              order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
+              out_ticks, out_fills, out_hedges, out_orders, out_risk,
+              lv1, od1, bs1, lv2, od2, bs2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
+              zs, zn, pend_due, dq_tick, dq_val, si, sf, counters):
+    """Advance the simulation over ticks ``t_begin .. t_end - 1``. Inputs are the pre-generated arrays
+    (see ``backtest.generate``) and the parameter vector ``p`` (see ``kernels.params``); the loop state
+    (``STATE_FIELDS``, from ``new_state`` or a previous call) is updated in place; outputs are written to
+    the preallocated record arrays, and ``counters`` says how many rows each has received in the run so
+    far (``C_OVERFLOW`` = some did not fit). Interventions before ``t_begin`` are taken as applied."""
     n_ticks = fair.shape[0]
     dt_s = p[P_DT_S]
     book_mode = p[P_FILL_MODEL] == 0
-    lv1, od1, bs1 = book_new(levels1, capacity, base1)
-    lv2, od2, bs2 = book_new(levels2, capacity, base2)
     max_orders1 = int(p[P_MAX_ORDERS1])
     max_orders2 = int(p[P_MAX_ORDERS2])
     depth1 = int(p[P_DEPTH1])
     depth2 = int(p[P_DEPTH2])
-    _seed_book(lv1, od1, bs1, center1[0], depth1, int(p[P_INIT_DEPTH1]))
-    _seed_book(lv2, od2, bs2, center2[0], depth2, int(p[P_INIT_DEPTH2]))
     mm_ids = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
     mm_prices = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
     mm_qtys = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
     h_ids = np.zeros(1, dtype=np.int64)  # hedges never rest, so nothing of ours is on Exchange 2
     h_prices = np.zeros(1, dtype=np.int64)
     h_qtys = np.zeros(1, dtype=np.int64)
-
-    acc = np.zeros(N_ACC, dtype=np.float64)
-    pos = np.zeros(2, dtype=np.int64)  # inv1, inv2 (lots)
-    quotes = np.full(8, -1, dtype=np.int64)  # bid slot,id,price,size, ask slot,id,price,size
-    quotes[1] = 0
-    quotes[5] = 0
-
-    in_due = np.zeros(intent_capacity, dtype=np.int64)
-    in_qty = np.zeros(intent_capacity, dtype=np.int64)
-    in_m1 = np.zeros(intent_capacity, dtype=np.float64)
-    in_m2 = np.zeros(intent_capacity, dtype=np.float64)
-    in_first = np.zeros(intent_capacity, dtype=np.int64)
-    n_in = 0
-    w = np.zeros(5, dtype=np.int64)
-    wf = np.zeros(2, dtype=np.float64)
-    next_hedge_id = 0
-    zs = np.zeros((ZOMBIE_CAPACITY, N_Z), dtype=np.int64)
-    zn = np.zeros(1, dtype=np.int64)
-    pend_due = np.zeros(2, dtype=np.int64)
     dt_ms = dt_s * 1000.0
     max_retries = int(p[P_MAX_RETRIES])
     escalation = int(p[P_ESCALATION])
-
-    state = STATE_ACTIVE
-    manual_pause = False
-    killed = False
-    kill_reason = 0
-    kill_value = 0.0
-    kill_limit = 0.0
-    loss_paused_until = -1
-    last_loss = 0.0
-    n_iv = interventions.shape[0]
-    iv = 0
-
     alpha = p[P_VOL_ALPHA]
-    var_est = p[P_SIGMA0] * p[P_SIGMA0]
-    drift_est = 0.0
     ref_choice = int(p[P_REFERENCE])
-    prev_ref = feed1[0] if ref_choice == 0 else (feed2[0] if ref_choice == 1 else 0.5 * (feed1[0] + feed2[0]))
-    prev_c1 = center1[0]
-    prev_c2 = center2[0]
     loss_window = int(p[P_LOSS_WINDOW_TICKS])
-    # monotone deque of (tick, total PnL) over the last loss_window ticks: the window's peak in O(1)
-    dq_tick = np.zeros(loss_window + 2, dtype=np.int64)
-    dq_val = np.zeros(loss_window + 2, dtype=np.float64)
-    dq_head = 0
-    dq_len = 0
-    dq_cap = loss_window + 2
-    run_peak = 0.0
-    reset_peak = False
+    dq_cap = dq_tick.shape[0]
     stale_ticks = int(p[P_STALE_TICKS])
-    last_feed_update = 0
-    stale = False
     tol = int(p[P_REQUOTE_TOL])
     base_size = int(p[P_SIZE])
     soft = int(p[P_SOFT])
     hard = int(p[P_HARD])
+    n_iv = interventions.shape[0]
+    iv = 0
+    while iv < n_iv and interventions[iv]["tick"] < t_begin:
+        iv += 1
 
-    for t in range(n_ticks):
+    # the scalar state, held in locals for speed and stored back at the end
+    n_in = si[S_N_IN]
+    next_hedge_id = si[S_NEXT_HEDGE_ID]
+    state = si[S_STATE]
+    manual_pause = si[S_MANUAL_PAUSE] != 0
+    killed = si[S_KILLED] != 0
+    kill_reason = si[S_KILL_REASON]
+    loss_paused_until = si[S_LOSS_PAUSED_UNTIL]
+    prev_c1 = si[S_PREV_C1]
+    prev_c2 = si[S_PREV_C2]
+    dq_head = si[S_DQ_HEAD]
+    dq_len = si[S_DQ_LEN]
+    reset_peak = si[S_RESET_PEAK] != 0
+    last_feed_update = si[S_LAST_FEED_UPDATE]
+    stale = si[S_STALE] != 0
+    kill_value = sf[F_KILL_VALUE]
+    kill_limit = sf[F_KILL_LIMIT]
+    last_loss = sf[F_LAST_LOSS]
+    var_est = sf[F_VAR_EST]
+    drift_est = sf[F_DRIFT_EST]
+    prev_ref = sf[F_PREV_REF]
+    run_peak = sf[F_RUN_PEAK]
+
+    for t in range(t_begin, t_end):
         f1 = feed1[t]
         f2 = feed2[t]
         lat = hedge_latency_ms[t]
@@ -905,6 +952,27 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
         rec["state"] = state
         rec["manual_pause"] = 1 if manual_pause else 0
 
+    si[S_N_IN] = n_in
+    si[S_NEXT_HEDGE_ID] = next_hedge_id
+    si[S_STATE] = state
+    si[S_MANUAL_PAUSE] = 1 if manual_pause else 0
+    si[S_KILLED] = 1 if killed else 0
+    si[S_KILL_REASON] = kill_reason
+    si[S_LOSS_PAUSED_UNTIL] = loss_paused_until
+    si[S_PREV_C1] = prev_c1
+    si[S_PREV_C2] = prev_c2
+    si[S_DQ_HEAD] = dq_head
+    si[S_DQ_LEN] = dq_len
+    si[S_RESET_PEAK] = 1 if reset_peak else 0
+    si[S_LAST_FEED_UPDATE] = last_feed_update
+    si[S_STALE] = 1 if stale else 0
+    sf[F_KILL_VALUE] = kill_value
+    sf[F_KILL_LIMIT] = kill_limit
+    sf[F_LAST_LOSS] = last_loss
+    sf[F_VAR_EST] = var_est
+    sf[F_DRIFT_EST] = drift_est
+    sf[F_PREV_REF] = prev_ref
+    sf[F_RUN_PEAK] = run_peak
     counters[C_DROPPED1] = bs1[B_DROPPED]
     counters[C_DROPPED2] = bs2[B_DROPPED]
     return counters[C_FILLS]

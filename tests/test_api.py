@@ -117,3 +117,21 @@ def test_real_server_with_make_runs_command():
         assert httpx.post(base + "/fills/manual", json={"side": "sell", "qty_lots": 2}, timeout=30).status_code == 200
         assert httpx.post(base + "/control/pause", timeout=30).json()["state"] == "paused"
         assert httpx.post(base + "/control/resume", timeout=30).status_code == 200
+
+
+def test_action_answers_from_a_partial_rerun_and_summary_waits_for_the_whole():
+    """With a horizon shorter than the run, an action answers once the re-run reaches the horizon; reads at
+    the clock match a run from scratch and the full-run summary includes the action."""
+    import backtest
+
+    cfg = make_config(**{"sim.ticks": 5000})
+    with TestClient(create_app(cfg, ticks_per_second=0.0, horizon_ticks=40)) as c:
+        c.post("/clock/step", json={"ticks": 1500})
+        body = c.post("/fills/manual", json={"side": "buy", "qty_lots": 4}).json()
+        assert body["tick"] == 1500 and body["fill"]["qty_lots"] == 4
+        summary = c.get("/summary").json()["summary_full_run"]
+        assert summary["ticks"] == 5000 and summary["fills_manual"] == 1
+        expected = backtest.run(cfg, c.app.state.session.snapshot.interventions)
+        assert summary["net_pnl"] == pytest.approx(expected.summary_dict["net_pnl"], abs=0)
+        c.post("/clock/step", json={"ticks": 3000})
+        assert c.get("/pnl").json()["total_pnl"] == pytest.approx(expected.ticks.total_pnl.iloc[4500], abs=0)
