@@ -16,7 +16,7 @@ jitted function cannot call back. All functions work unchanged with ``NUMBA_DISA
 """
 import numpy as np
 
-from kernels._jit import jit
+from kernels._jit import jit, jit_borrow
 from kernels.records import OWNER_MM
 
 # lv fields
@@ -78,21 +78,21 @@ def book_new(n_levels, capacity, base):
     return lv, od, bs
 
 
-@jit
+@jit_borrow
 def best_bid(bs):
     """Best bid price in ticks, -1 when the bid side is empty."""
     b = bs[B_BEST_BID]
     return b + bs[B_BASE] if b >= 0 else -1
 
 
-@jit
+@jit_borrow
 def best_ask(bs):
     """Best ask price in ticks, -1 when the ask side is empty."""
     a = bs[B_BEST_ASK]
     return a + bs[B_BASE] if a < bs[B_NLEVELS] else -1
 
 
-@jit
+@jit_borrow
 def level_qty(lv, bs, side, price):
     """Total lots resting at ``price`` ticks on ``side`` (0 bid, 1 ask); 0 outside the grid."""
     lvl = price - bs[B_BASE]
@@ -101,7 +101,7 @@ def level_qty(lv, bs, side, price):
     return lv[LV_QTY, side, lvl]
 
 
-@jit
+@jit_borrow
 def _link_tail(lv, od, side, lvl, slot):
     tail = lv[LV_TAIL, side, lvl]
     od[O_PREV, slot] = tail
@@ -116,7 +116,7 @@ def _link_tail(lv, od, side, lvl, slot):
         lv[LV_MM_QTY, side, lvl] += od[O_QTY, slot]
 
 
-@jit
+@jit_borrow
 def _refresh_best(lv, bs, side):
     n = bs[B_NLEVELS]
     if bs[B_COUNT_BID + side] == 0:
@@ -137,7 +137,7 @@ def _refresh_best(lv, bs, side):
         bs[B_BEST_ASK] = a
 
 
-@jit
+@jit_borrow
 def _remove(lv, od, bs, slot):
     """Unlink ``slot`` from its level, return it to the free list, fix the best price."""
     side = od[O_SIDE, slot]
@@ -175,7 +175,7 @@ def _remove(lv, od, bs, slot):
             _refresh_best(lv, bs, 1)
 
 
-@jit
+@jit_borrow
 def match(lv, od, bs, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qtys):
     """Execute up to ``qty`` lots against the opposite side at prices no worse than ``limit_price``.
 
@@ -221,7 +221,7 @@ def match(lv, od, bs, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qty
     return qty - remaining, notional, n_mm
 
 
-@jit
+@jit_borrow
 def rest(lv, od, bs, side, price, qty, owner):
     """Put ``qty`` lots at ``price`` on ``side`` (0 bid, 1 ask) at the back of its queue.
 
@@ -258,7 +258,7 @@ def rest(lv, od, bs, side, price, qty, owner):
     return slot, oid
 
 
-@jit
+@jit_borrow
 def limit_order(lv, od, bs, side, price, qty, owner, mm_ids, mm_prices, mm_qtys):
     """A limit order: match whatever crosses, rest the remainder at ``price``.
 
@@ -272,7 +272,7 @@ def limit_order(lv, od, bs, side, price, qty, owner, mm_ids, mm_prices, mm_qtys)
     return slot, oid, filled, notional, n_mm
 
 
-@jit
+@jit_borrow
 def cancel(lv, od, bs, slot, order_id):
     """Cancel the order in ``slot`` if it is still ``order_id``. Returns the lots cancelled."""
     if slot < 0 or od[O_ID, slot] != order_id or od[O_QTY, slot] == 0:
@@ -282,7 +282,7 @@ def cancel(lv, od, bs, slot, order_id):
     return q
 
 
-@jit
+@jit_borrow
 def order_alive(od, slot, order_id):
     """Lots left on our order ``order_id`` in ``slot`` (0 when filled or cancelled)."""
     if slot < 0 or od[O_ID, slot] != order_id:
@@ -290,7 +290,7 @@ def order_alive(od, slot, order_id):
     return od[O_QTY, slot]
 
 
-@jit
+@jit_borrow
 def depth_within(lv, bs, side, ticks):
     """Lots resting on ``side`` (0 bid, 1 ask) from the best price to ``ticks`` ticks behind it:
     what an aggressive order with that slippage buffer could take at most. 0 for an empty side."""
@@ -310,7 +310,7 @@ def depth_within(lv, bs, side, ticks):
     return total
 
 
-@jit
+@jit_borrow
 def queue_ahead(lv, od, slot):
     """Lots resting ahead of the order in ``slot`` in its level's FIFO queue."""
     side = od[O_SIDE, slot]
@@ -323,7 +323,7 @@ def queue_ahead(lv, od, slot):
     return ahead
 
 
-@jit
+@jit_borrow
 def cancel_random_other(lv, od, bs, side, u, max_orders):
     """Smith-Farmer cancellation: with probability ``n_live / max_orders`` cancel one of the other
     participants' ``n_live`` orders on ``side``, chosen uniformly (one uniform ``u`` does both).
@@ -339,7 +339,7 @@ def cancel_random_other(lv, od, bs, side, u, max_orders):
     return q
 
 
-@jit
+@jit_borrow
 def withdraw_level(lv, od, bs, side, price):
     """Withdraw every other participant's order at ``price`` (ours stay). Returns lots withdrawn."""
     lvl = price - bs[B_BASE]

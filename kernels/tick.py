@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit
+from kernels._jit import jit, jit_borrow
 from kernels.book import (
     MM_FILL_BUFFER, B_BASE, B_BEST_ASK, B_BEST_BID, B_DROPPED, B_NLEVELS, LV_QTY,
     best_ask, best_bid, book_new, cancel, cancel_random_other, depth_within, limit_order, match,
@@ -99,7 +99,7 @@ WF_M1 = 0  # sum of signed lots * Exchange 1 mark at the covered fills
 WF_M2 = 1  # same with Exchange 2 mark
 
 
-@jit
+@jit_borrow
 def _trade_avg_cost(acc, i_avg, i_real, inv_before, side, qty, price):
     """Average-cost bookkeeping for one trade; updates average price and realized PnL (tick-lots)."""
     avg = acc[i_avg]
@@ -116,7 +116,7 @@ def _trade_avg_cost(acc, i_avg, i_real, inv_before, side, qty, price):
             acc[i_avg] = 0.0
 
 
-@jit
+@jit_borrow
 def _record_order(out_orders, counters, oid, t, action, side, price, qty, reason):
     k = counters[C_ORDERS]
     if k < out_orders.shape[0]:
@@ -133,7 +133,7 @@ def _record_order(out_orders, counters, oid, t, action, side, price, qty, reason
     counters[C_ORDERS] = k + 1
 
 
-@jit
+@jit_borrow
 def _record_risk(out_risk, counters, t, old, new, reason, value, limit):
     k = counters[C_RISK]
     if k < out_risk.shape[0]:
@@ -149,7 +149,7 @@ def _record_risk(out_risk, counters, t, old, new, reason, value, limit):
     counters[C_RISK] = k + 1
 
 
-@jit
+@jit_borrow
 def _book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, price, qty, liquidity,
                          f1, f2, hedge_latency_ms, in_due, in_qty, in_m1, in_m2, in_first, n_in):
     """Book one of our Exchange 1 fills and schedule its hedge. Returns the new in-flight count."""
@@ -206,7 +206,7 @@ def _book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, pr
     return n_in
 
 
-@jit
+@jit_borrow
 def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids, mm_prices,
                           mm_qtys, quotes, od1, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2, in_first,
                           n_in, zs, zn):
@@ -247,7 +247,7 @@ def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm,
     return n_in
 
 
-@jit
+@jit_borrow
 def _apply_flow(lv, od, bs, center, max_orders, e0, e1, ev_kind, ev_side, ev_offset, ev_qty, ev_u, mm_ids, mm_prices,
                 mm_qtys, is_exchange1, p, acc, pos, counters, out_fills, out_orders, t, quotes, f1, f2, lat_ms,
                 in_due, in_qty, in_m1, in_m2, in_first, n_in, zs, zn):
@@ -275,7 +275,7 @@ def _apply_flow(lv, od, bs, center, max_orders, e0, e1, ev_kind, ev_side, ev_off
     return n_in
 
 
-@jit
+@jit_borrow
 def _withdraw_out_of_band(lv, od, bs, prev_center, center, depth):
     """Other participants keep bids within [center - depth, center] and asks within
     [center, center + depth] ticks: when the venue price moves, orders left more than ``depth``
@@ -304,7 +304,7 @@ def _seed_book(lv, od, bs, center, depth, lots):
         rest(lv, od, bs, 1, center + d, lots, OWNER_OTHER)
 
 
-@jit
+@jit_borrow
 def _others_through(lv, bs, side, limit_price, our_price, our_qty):
     """The best price on ``side`` at or through ``limit_price`` held by other participants (ignoring
     our own ``our_qty`` lots at ``our_price``), or -1. Scans only the crossing range, which is
@@ -329,7 +329,7 @@ def _others_through(lv, bs, side, limit_price, our_price, our_qty):
     return -1
 
 
-@jit
+@jit_borrow
 def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters, zs, zn, delay):
     """Cancel our quote on one side. With ``delay`` > 0 extra ticks of order latency the cancel is only
     sent: the order stays in the book (and can trade) until tick ``t + delay``. An order still in
@@ -358,7 +358,7 @@ def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters,
     quotes[qi + 1] = 0
 
 
-@jit
+@jit_borrow
 def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode, zs, zn, delay,
                pend_due):
     """Keep, replace or place our quote on one side. ``quotes[qi..qi+3]`` = slot (-1 none, -2 in
@@ -399,7 +399,7 @@ def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, co
         _record_order(out_orders, counters, oid, t, OA_NEW, side, price, size, OR_QUOTE)
 
 
-@jit
+@jit_borrow
 def _land_orders(lv, od, bs, quotes, zs, zn, pend_due, t, out_orders, counters):
     """At the start of tick ``t``'s Exchange 1 step: cancels in flight whose latency has elapsed take
     effect, and new orders in flight land. A landing order that would cross the book (the market
@@ -513,6 +513,34 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
     (``STATE_FIELDS``, from ``new_state`` or a previous call) is updated in place; outputs are written to
     the preallocated record arrays, and ``counters`` says how many rows each has received in the run so
     far (``C_OVERFLOW`` = some did not fit). Interventions before ``t_begin`` are taken as applied."""
+    mm_ids = np.zeros(MM_FILL_BUFFER, dtype=np.int64)  # matches against our Exchange 1 orders, per event
+    mm_prices = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
+    mm_qtys = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
+    h_ids = np.zeros(1, dtype=np.int64)  # hedges never rest, so nothing of ours is on Exchange 2
+    h_prices = np.zeros(1, dtype=np.int64)
+    h_qtys = np.zeros(1, dtype=np.int64)
+    return _run_span(p, fair, feed1, feed2, center1, center2,
+                     ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
+                     ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
+                     hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
+                     order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
+                     out_ticks, out_fills, out_hedges, out_orders, out_risk,
+                     lv1, od1, bs1, lv2, od2, bs2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
+                     zs, zn, pend_due, dq_tick, dq_val, si, sf, counters,
+                     mm_ids, mm_prices, mm_qtys, h_ids, h_prices, h_qtys)
+
+
+@jit_borrow
+def _run_span(p, fair, feed1, feed2, center1, center2,
+              ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
+              ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
+              hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
+              order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
+              out_ticks, out_fills, out_hedges, out_orders, out_risk,
+              lv1, od1, bs1, lv2, od2, bs2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
+              zs, zn, pend_due, dq_tick, dq_val, si, sf, counters,
+              mm_ids, mm_prices, mm_qtys, h_ids, h_prices, h_qtys):
+    """The tick loop of ``run_ticks``, compiled without reference counting (it allocates nothing)."""
     n_ticks = fair.shape[0]
     dt_s = p[P_DT_S]
     book_mode = p[P_FILL_MODEL] == 0
@@ -520,12 +548,6 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
     max_orders2 = int(p[P_MAX_ORDERS2])
     depth1 = int(p[P_DEPTH1])
     depth2 = int(p[P_DEPTH2])
-    mm_ids = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
-    mm_prices = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
-    mm_qtys = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
-    h_ids = np.zeros(1, dtype=np.int64)  # hedges never rest, so nothing of ours is on Exchange 2
-    h_prices = np.zeros(1, dtype=np.int64)
-    h_qtys = np.zeros(1, dtype=np.int64)
     dt_ms = dt_s * 1000.0
     max_retries = int(p[P_MAX_RETRIES])
     escalation = int(p[P_ESCALATION])
