@@ -38,7 +38,7 @@ import numpy as np
 
 from backtest.config import SimConfig, VenueFlowSection
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET
-from kernels.series import ar1_filter
+from kernels.series import ar1_filter, classify_events, ticks_of_kind
 
 BOOK_MARGIN_TICKS = 64
 
@@ -211,11 +211,9 @@ def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, 
         return VenueEvents(start, empty_i8, empty_i8, empty_i32, empty_i32, np.zeros(0))
     cum = np.cumsum(rates / total_rate)
     cum[-1] = 1.0
-    category = np.searchsorted(cum, rng.random(m), side="right").astype(np.int8)
     kind_of = np.array([EV_LIMIT, EV_LIMIT, EV_CANCEL, EV_CANCEL, EV_MARKET, EV_MARKET, EV_CLIENT], dtype=np.int8)
     side_of = np.array([0, 1, 0, 1, 0, 1, 0], dtype=np.int8)
-    kind = kind_of[category]
-    side = side_of[category]
+    kind, side = classify_events(rng.random(m), cum, kind_of, side_of)
     offset = _geometric(rng, flow.mean_offset_ticks, m, flow.max_depth_ticks)
     qty = np.zeros(m, dtype=np.int32)
     is_limit = kind == EV_LIMIT
@@ -227,7 +225,7 @@ def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, 
         is_client = kind == EV_CLIENT
         k = int(is_client.sum())
         if k:
-            ticks_of = np.repeat(np.arange(n), counts)[is_client]
+            ticks_of = ticks_of_kind(start, kind, EV_CLIENT)
             ahead = center[np.minimum(ticks_of + horizon, n - 1)] - center[ticks_of]
             random_side = (rng.random(k) < 0.5).astype(np.int8)
             informed = rng.random(k) < client.informed_fraction
