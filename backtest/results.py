@@ -2,24 +2,28 @@
 
 Column units: ``*_price`` and prices in currency per asset unit; ``*_lots`` in lots; money columns
 (``*_pnl``, ``spread_capture``, ``hedge_*``, ``fee*``, ``inventory_mtm``) in currency; ``time_s``
-in simulated seconds; ``*_ms`` in milliseconds. Frames are built on first access.
+in simulated seconds; ``*_ms`` in milliseconds. Frames are built on first access (and pandas imported
+then: the summary and the point lookups the CLI and API use need only numpy).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from backtest.config import SimConfig
 from kernels.records import (
     HEDGE_STATUS_NAMES, LIQUIDITY_NAMES, ORDER_ACTION_NAMES,
-    ORDER_REASON_NAMES, REASON_NAMES, STATE_NAMES,
+    ORDER_REASON_NAMES, REASON_NAMES, STATE_KILLED, STATE_NAMES,
 )
 from kernels.tick import (
     C_DEPTH_SHRINKS, C_DROPPED1, C_DROPPED2, C_ESCALATIONS, C_HEDGE_FAILURES, C_INTENT_MERGES, C_RACE_FILLS,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TICK_COLUMNS = {
     "tick": "tick index",
@@ -146,6 +150,7 @@ class Results:
     @cached_property
     def ticks(self) -> pd.DataFrame:
         """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit."""
+        import pandas as pd
         cols = dict(self.tick_columns)
         cols["state"] = pd.Categorical.from_codes(self.ticks_raw["state"], categories=list(STATE_NAMES))
         return pd.DataFrame(cols)
@@ -155,6 +160,7 @@ class Results:
         """Our Exchange 1 fills: side (buy = we bought), price, qty_lots, liquidity (maker / manual /
         intensity), marks at the fill, spread_capture and fee in currency, inventory after,
         the hedge latency drawn for it (ms) and the tick its hedge reaches Exchange 2."""
+        import pandas as pd
         r = self.fills_raw
         dt = self.config.sim.dt_s
         return pd.DataFrame(
@@ -182,6 +188,7 @@ class Results:
         """One row per hedge attempt on Exchange 2. ``fill_to_hedge_latency_ms`` is the time from the
         earliest Exchange 1 fill the hedge covers to this attempt (quantised to ticks); ``order_type`` is
         ``limit`` (touch +/- the slippage buffer) or ``market`` (escalated after exhausted retries)."""
+        import pandas as pd
         r = self.hedges_raw
         dt = self.config.sim.dt_s
         vwap = np.where(r["qty_filled"] > 0, r["vwap"], np.nan)
@@ -211,6 +218,7 @@ class Results:
     @cached_property
     def orders(self) -> pd.DataFrame:
         """Our order actions on Exchange 1: new, cancel (qty = lots left) and filled (fully)."""
+        import pandas as pd
         r = self.orders_raw
         dt = self.config.sim.dt_s
         return pd.DataFrame(
@@ -230,6 +238,7 @@ class Results:
     def risk_events(self) -> pd.DataFrame:
         """Every risk-state change with its reason, the measured value and the limit it was held against
         (lots for position limits, currency for losses, ms for latency, attempts for hedge failures)."""
+        import pandas as pd
         r = self.risk_raw
         dt = self.config.sim.dt_s
         reasons = r["reason"]
@@ -278,22 +287,24 @@ class Results:
     @cached_property
     def summary_dict(self) -> dict:
         """Headline numbers of the run, each in the unit its name or ``SUMMARY_UNITS`` gives."""
-        t = self.ticks
-        f = self.fills
-        h = self.hedges
+        # from the records and numpy columns, not the frames: the CLI prints this without importing pandas
+        t = self.tick_columns
+        f = self.fills_raw
+        h = self.hedges_raw
         dt = self.config.sim.dt_s
-        last = t.iloc[-1]
-        filled_h = h[h["qty_filled_lots"] > 0]
-        lat = filled_h["fill_to_hedge_latency_ms"].to_numpy()
+        n = len(self.ticks_raw)
+        last = {k: v[-1] for k, v in t.items()}
+        filled_h = h[h["qty_filled"] > 0]
+        lat = (filled_h["tick"] - filled_h["first_fill_tick"]) * dt * 1000.0
         pct = (lambda q: float(np.percentile(lat, q))) if lat.size else (lambda q: float("nan"))
-        pnl = t["total_pnl"].to_numpy()
+        pnl = t["total_pnl"]
         drawdown = np.maximum.accumulate(pnl) - pnl
-        state_counts = t["state"].value_counts()
-        e1_lots = int(f["qty_lots"].sum())
-        kills = self.risk_events.loc[self.risk_events["to_state"] == "killed", "time_s"]
+        state_counts = np.bincount(self.ticks_raw["state"], minlength=len(STATE_NAMES))
+        e1_lots = int(f["qty"].sum())
+        kills = self.risk_raw["tick"][self.risk_raw["new_state"] == STATE_KILLED] * dt
         out = {
-            "ticks": int(len(t)),
-            "simulated_s": float(len(t) * dt),
+            "ticks": int(n),
+            "simulated_s": float(n * dt),
             "net_pnl": float(last["total_pnl"]),
             "realized_pnl": float(last["realized_pnl"]),
             "unrealized_pnl": float(last["unrealized_pnl"]),
@@ -306,15 +317,15 @@ class Results:
             "inventory_mtm": float(last["inventory_mtm"]),
             "max_drawdown": float(drawdown.max()),
             "fills": int(len(f)),
-            "fills_maker": int((f["liquidity"] == "maker").sum()),
-            "fills_manual": int((f["liquidity"] == "manual").sum()),
+            "fills_maker": int(np.count_nonzero(f["liquidity"] == LIQUIDITY_NAMES.index("maker"))),
+            "fills_manual": int(np.count_nonzero(f["liquidity"] == LIQUIDITY_NAMES.index("manual"))),
             "volume_exchange1_lots": e1_lots,
-            "volume_exchange2_lots": int(h["qty_filled_lots"].sum()),
+            "volume_exchange2_lots": int(h["qty_filled"].sum()),
             "spread_capture_per_lot": float(last["spread_capture"] / e1_lots) if e1_lots else 0.0,
             "hedge_cost_per_lot": float(last["hedge_cost"] / e1_lots) if e1_lots else 0.0,
-            "hedges": int(h["hedge_id"].nunique()),
+            "hedges": int(np.unique(h["hedge_id"]).size),
             "hedge_attempts": int(len(h)),
-            "hedge_rejections": int((h["status"] == "rejected").sum()),
+            "hedge_rejections": int(np.count_nonzero(h["status"] == HEDGE_STATUS_NAMES.index("rejected"))),
             "hedge_failures": int(self.counters[C_HEDGE_FAILURES]),
             "hedge_latency_p50_ms": pct(50),
             "hedge_latency_p90_ms": pct(90),
@@ -323,9 +334,9 @@ class Results:
             "final_inv1_lots": int(last["inv1_lots"]),
             "final_inv2_lots": int(last["inv2_lots"]),
             "final_net_delta_lots": int(last["net_delta_lots"]),
-            "max_abs_net_delta_lots": int(t["net_delta_lots"].abs().max()),
-            "max_abs_inv1_lots": int(t["inv1_lots"].abs().max()),
-            "risk_events": int(len(self.risk_events)),
+            "max_abs_net_delta_lots": int(np.abs(t["net_delta_lots"]).max()),
+            "max_abs_inv1_lots": int(np.abs(t["inv1_lots"]).max()),
+            "risk_events": int(len(self.risk_raw)),
             "background_orders_dropped": int(self.counters[C_DROPPED1] + self.counters[C_DROPPED2]),
             "hedge_intents_merged": int(self.counters[C_INTENT_MERGES]),
             "hedge_escalations": int(self.counters[C_ESCALATIONS]),
@@ -335,8 +346,8 @@ class Results:
             "first_kill_s": float(kills.min()) if len(kills) else float("nan"),
             **self.exposure_dict,
         }
-        for name in STATE_NAMES:
-            out[f"time_{name}_s"] = float(state_counts.get(name, 0) * dt)
+        for code, name in enumerate(STATE_NAMES):
+            out[f"time_{name}_s"] = float(state_counts[code] * dt)
         return out
 
     @cached_property
@@ -357,6 +368,7 @@ class Results:
     @property
     def summary(self) -> pd.DataFrame:
         """The summary as a frame: metric, value."""
+        import pandas as pd
         return pd.DataFrame({"metric": list(self.summary_dict), "value": list(self.summary_dict.values())})
 
 

@@ -79,3 +79,13 @@ def test_intensity_fill_rate_matches_model():
     expected = np.sum(140 * np.exp(-1.5 * delta) * cfg.sim.dt_s)
     buys = int((r.fills.side == "buy").sum())
     assert abs(buys - expected) < 4 * np.sqrt(expected)
+
+
+def test_cli_run_does_not_import_pandas():
+    """The warm CLI start stays short because `run` prints its summary from numpy alone (pandas costs
+    about 0.3 s to import); frames import it when first built."""
+    code = ("import sys; from backtest.cli import main; main(['run', '--ticks', '300', '--json']); "
+            "print('PANDAS' if 'pandas' in sys.modules else 'NO_PANDAS')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("NO_PANDAS")
+    assert json.loads(out[: out.rindex("}") + 1])["ticks"] == 300
