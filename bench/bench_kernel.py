@@ -2,7 +2,8 @@
 
 Array generation and the kernel are timed separately, each as the best of a few runs after
 compilation, on the default scenario. Also: compile time cold (empty cache) and warm (from the
-on-disk cache), a warm CLI start, peak memory per tick, and the slowdown with NUMBA_DISABLE_JIT=1.
+on-disk cache), a warm CLI start, memory per tick (array sizes, and the measured peak RSS of whole
+processes at 10^5 and 10^6 ticks), and the slowdown with NUMBA_DISABLE_JIT=1.
 """
 import os
 import subprocess
@@ -59,6 +60,17 @@ def main():
     m6 = gen(backtest.make_config(**{"sim.ticks": 10**6}))
     print(f"memory per tick: generated arrays {m6.nbytes / 10**6:.0f} B, tick records {tick_dt.itemsize} B "
           f"(fills/hedges/orders records grow with activity, not ticks)")
+
+    peak = {}
+    for n in (10**5, 10**6):
+        # VmHWM, not ru_maxrss: the latter can carry over the forking parent's peak into the child
+        code = ("import backtest; r=backtest.run(backtest.make_config(**{'sim.ticks':%d})); "
+                "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])" % n)
+        _, kib = child(code)
+        peak[n] = int(kib) * 1024
+    slope = (peak[10**6] - peak[10**5]) / (10**6 - 10**5)
+    print(f"peak RSS of a whole process (generate + run + results): 10^5 ticks {peak[10**5] / 2**20:.0f} MiB, "
+          f"10^6 ticks {peak[10**6] / 2**20:.0f} MiB -> {slope:.0f} B per extra tick")
 
     small = "import time,backtest; c=backtest.make_config(**{'sim.ticks':2000}); backtest.run(c); t=time.perf_counter(); backtest.run(c); print(time.perf_counter()-t)"
     _, jit = child(small)
