@@ -461,7 +461,8 @@ N_SF = 7
 
 STATE_FIELDS = (
     "lv1", "od1", "bs1", "lv2", "od2", "bs2", "acc", "pos", "quotes", "in_due", "in_qty", "in_m1", "in_m2",
-    "in_first", "w", "wf", "zs", "zn", "pend_due", "dq_tick", "dq_val", "si", "sf", "counters",
+    "in_first", "w", "wf", "zs", "zn", "pend_due", "dq_tick", "dq_val", "si", "sf", "fill_buf", "hedge_buf",
+    "counters",  # last: the engine reads the record counts as state[-1]
 )
 
 
@@ -495,11 +496,14 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
         np.zeros(5, dtype=np.int64), np.zeros(2, dtype=np.float64),
         np.zeros((ZOMBIE_CAPACITY, N_Z), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.int64),
         np.zeros(dq_cap, dtype=np.int64), np.zeros(dq_cap, dtype=np.float64),
-        si, sf, np.zeros(N_COUNTERS, dtype=np.int64),
+        si, sf,
+        np.zeros((3, MM_FILL_BUFFER), dtype=np.int64),  # scratch: matches against our orders in one event
+        np.zeros((3, 1), dtype=np.int64),  # hedges never rest, so nothing of ours is matched on Exchange 2
+        np.zeros(N_COUNTERS, dtype=np.int64),
     )
 
 
-@jit
+@jit_borrow
 def run_ticks(p, fair, feed1, feed2, center1, center2,
               ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
               ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
@@ -507,40 +511,16 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
               order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
               out_ticks, out_fills, out_hedges, out_orders, out_risk,
               lv1, od1, bs1, lv2, od2, bs2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
-              zs, zn, pend_due, dq_tick, dq_val, si, sf, counters):
+              zs, zn, pend_due, dq_tick, dq_val, si, sf, fill_buf, hedge_buf, counters):
     """Advance the simulation over ticks ``t_begin .. t_end - 1``. Inputs are the pre-generated arrays
     (see ``backtest.generate``) and the parameter vector ``p`` (see ``kernels.params``); the loop state
     (``STATE_FIELDS``, from ``new_state`` or a previous call) is updated in place; outputs are written to
     the preallocated record arrays, and ``counters`` says how many rows each has received in the run so
-    far (``C_OVERFLOW`` = some did not fit). Interventions before ``t_begin`` are taken as applied."""
-    mm_ids = np.zeros(MM_FILL_BUFFER, dtype=np.int64)  # matches against our Exchange 1 orders, per event
-    mm_prices = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
-    mm_qtys = np.zeros(MM_FILL_BUFFER, dtype=np.int64)
-    h_ids = np.zeros(1, dtype=np.int64)  # hedges never rest, so nothing of ours is on Exchange 2
-    h_prices = np.zeros(1, dtype=np.int64)
-    h_qtys = np.zeros(1, dtype=np.int64)
-    return _run_span(p, fair, feed1, feed2, center1, center2,
-                     ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
-                     ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
-                     hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
-                     order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
-                     out_ticks, out_fills, out_hedges, out_orders, out_risk,
-                     lv1, od1, bs1, lv2, od2, bs2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
-                     zs, zn, pend_due, dq_tick, dq_val, si, sf, counters,
-                     mm_ids, mm_prices, mm_qtys, h_ids, h_prices, h_qtys)
+    far (``C_OVERFLOW`` = some did not fit). Interventions before ``t_begin`` are taken as applied.
 
-
-@jit_borrow
-def _run_span(p, fair, feed1, feed2, center1, center2,
-              ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
-              ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
-              hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
-              order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
-              out_ticks, out_fills, out_hedges, out_orders, out_risk,
-              lv1, od1, bs1, lv2, od2, bs2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
-              zs, zn, pend_due, dq_tick, dq_val, si, sf, counters,
-              mm_ids, mm_prices, mm_qtys, h_ids, h_prices, h_qtys):
-    """The tick loop of ``run_ticks``, compiled without reference counting (it allocates nothing)."""
+    Compiled without reference counting (``jit_borrow``): it allocates nothing."""
+    mm_ids, mm_prices, mm_qtys = fill_buf[0], fill_buf[1], fill_buf[2]
+    h_ids, h_prices, h_qtys = hedge_buf[0], hedge_buf[1], hedge_buf[2]
     n_ticks = fair.shape[0]
     dt_s = p[P_DT_S]
     book_mode = p[P_FILL_MODEL] == 0
