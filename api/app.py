@@ -9,6 +9,7 @@ import io
 import math
 import os
 
+import anyio
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Query
@@ -96,8 +97,18 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def view():
+        """The snapshot and clock tick a read answers from (for handlers run in the thread pool)."""
         tick = session.current_tick()
         return session.snapshot_at(tick), tick
+
+    async def view_async():
+        """The same for ``async`` handlers: the usual case (the snapshot holds the clock's tick) answers at
+        once; waiting for a background completion happens in a worker thread, not on the event loop."""
+        tick = session.current_tick()
+        snap = session.snapshot
+        if tick >= snap.computed:
+            snap = await anyio.to_thread.run_sync(session.snapshot_at, tick)
+        return snap, tick
 
     def risk_status(snap, tick):
         res = snap.results
@@ -108,11 +119,11 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
             return {"state": state, "reason": last.reason, "since_tick": int(last.tick), "since_s": float(last.time_s)}
         return {"state": state, "reason": None, "since_tick": 0, "since_s": 0.0}
 
-    dashboard.register(app, session, view, risk_status, _clean, _records)
+    dashboard.register(app, session, view_async, risk_status, _clean, _records)
 
     @app.get("/health")
     async def health():
-        snap, tick = view()
+        snap, tick = await view_async()
         return {"status": "ok", "tick": tick, "ticks": snap.config.sim.ticks, "running": session.running}
 
     @app.get("/summary")
@@ -123,7 +134,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.get("/quotes")
     async def quotes():
-        snap, tick = view()
+        snap, tick = await view_async()
         s = snap.results.state_at(tick)
         keys = ["quote_bid_price", "quote_bid_lots", "bid_queue_ahead_lots", "quote_ask_price", "quote_ask_lots",
                 "ask_queue_ahead_lots", "reference_price", "reservation_price", "half_spread_price",
@@ -134,7 +145,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.get("/positions")
     async def positions():
-        snap, tick = view()
+        snap, tick = await view_async()
         s = snap.results.state_at(tick)
         r = snap.config.risk
         return {"tick": tick, "asset": "X", "exchange1_lots": s["inv1_lots"], "exchange2_lots": s["inv2_lots"],
@@ -144,7 +155,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.get("/pnl")
     async def pnl():
-        snap, tick = view()
+        snap, tick = await view_async()
         s = snap.results.state_at(tick)
         keys = ["total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture", "hedge_cost",
                 "hedge_slippage", "hedge_latency_cost", "hedge_basis", "inventory_mtm"]
@@ -189,7 +200,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.get("/risk")
     async def risk():
-        snap, tick = view()
+        snap, tick = await view_async()
         r = snap.config.risk
         return {"tick": tick, **risk_status(snap, tick),
                 "manual_pause": bool(snap.results.tick_columns["manual_pause"][tick]),
@@ -251,7 +262,9 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.post("/clock/step")
     def step(body: StepRequest):
-        return {"tick": session.step(body.ticks)}
+        tick = session.step(body.ticks)
+        session.snapshot_at(tick)  # a step past the computed horizon answers once reads there need not wait
+        return {"tick": tick}
 
     @app.post("/clock")
     def clock(body: ClockRequest):
@@ -286,7 +299,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     async def exposure():
         """Unhedged exposure from the start to the clock: time above the threshold, the largest naked
         position and how long it was held, hedge fill ratio and attempts per fill."""
-        snap, tick = view()
+        snap, tick = await view_async()
         metrics = {k: _clean(v) for k, v in snap.results.exposure_until(tick).items()}
         return {"tick": tick, "net_delta_lots": int(snap.results.tick_columns["net_delta_lots"][tick]), **metrics}
 

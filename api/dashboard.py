@@ -58,7 +58,7 @@ def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
     async def dashboard_state(since: int = Query(-1, ge=-1, description="last tick the page already has; -1 = none"),
                               max_points: int = Query(600, ge=10, le=5000, description="cap on chart rows returned")):
         """Everything the dashboard shows at the clock tick, and chart rows for ticks (since, tick]."""
-        snap, tick = view()
+        snap, tick = await view()
         res = snap.results
         cols = res.tick_columns
         cfg = snap.config

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from backtest.config import make_config
+from backtest.interventions import Intervention
 from tests.servers import running_server
 
 
@@ -135,3 +136,37 @@ def test_action_answers_from_a_partial_rerun_and_summary_waits_for_the_whole():
         assert summary["net_pnl"] == pytest.approx(expected.summary_dict["net_pnl"], abs=0)
         c.post("/clock/step", json={"ticks": 3000})
         assert c.get("/pnl").json()["total_pnl"] == pytest.approx(expected.ticks.total_pnl.iloc[4500], abs=0)
+
+
+def test_reads_past_the_computed_horizon_wait_for_the_run_not_the_event_loop():
+    """A clock step beyond what an action computed answers once the run covers it; async reads there
+    (quotes, dashboard) then answer from the completed run."""
+    cfg = make_config(**{"sim.ticks": 4000})
+    with TestClient(create_app(cfg, ticks_per_second=0.0, horizon_ticks=20)) as c:
+        c.post("/clock/step", json={"ticks": 100})
+        c.post("/control/pause")
+        assert c.post("/clock/step", json={"ticks": 3800}).json()["tick"] == 3900
+        session = c.app.state.session
+        assert session.snapshot.computed > 3900
+        assert c.get("/quotes").json()["tick"] == 3900
+        assert c.get("/dashboard/state", params={"since": 3890}).json()["series"]["tick"][-1] == 3900
+        assert c.get("/risk").json()["state"] == "paused"
+
+
+def test_clock_outrunning_the_computed_run_still_reads_the_right_run():
+    """A clock at 10^6 ticks/s reaches the end before the background completion of an action's re-run:
+    reads wait for it (off the event loop) and answer from the run with the action."""
+    import backtest
+
+    cfg = make_config(**{"sim.ticks": 20000})
+    with TestClient(create_app(cfg, ticks_per_second=0.0, horizon_ticks=20)) as c:
+        c.post("/clock/step", json={"ticks": 100})
+        session = c.app.state.session
+        at = c.post("/control/kill").json()["tick"]
+        session.ticks_per_second = 1e6
+        session.set_running(True)
+        pnl = c.get("/pnl").json()
+        assert pnl["tick"] == 19999
+        expected = backtest.run(cfg, [Intervention(at, "kill")])
+        assert pnl["total_pnl"] == pytest.approx(expected.ticks.total_pnl.iloc[-1], abs=0)
+        assert c.get("/risk").json()["state"] == "killed"
