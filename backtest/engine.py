@@ -163,7 +163,7 @@ class Simulation:
                 own[: counts[k]] = rec[: counts[k]]
                 self.records.append(own)
             self.ticks_raw[: at.tick] = ticks_raw[: at.tick]
-        if not self.checkpoints or self.checkpoints[-1].tick < self.computed:
+        if checkpoint_every and (not self.checkpoints or self.checkpoints[-1].tick < self.computed):
             self._checkpoint()
 
     def _checkpoint(self) -> None:
