@@ -1,4 +1,7 @@
-"""run(config, interventions) -> Results: generate the market, call the kernel, wrap the records."""
+"""run(config, interventions) -> Results: generate the market, call the kernel, wrap the records.
+
+``Simulation`` is the same run computed in spans of ticks, with checkpoints it can be resumed and forked
+from (the API session uses it to re-run only from the last checkpoint before an action)."""
 from __future__ import annotations
 
 import math
