@@ -52,26 +52,33 @@ async def _get(reader, writer, host: str, path: str) -> int:
     return status
 
 
-async def load(base: str, rate: float, duration: float) -> tuple[list[float], int, float]:
+async def load(base: str, rate: float, duration: float) -> tuple[list[float], list[str], float]:
     """Open loop: request i is sent at start + i / rate whether or not earlier ones have answered.
     A minimal asyncio HTTP/1.1 client over a pool of keep-alive connections, so that the load
     generator's own cost stays small next to the server's (httpx costs about a millisecond a request)."""
     host, port = base.removeprefix("http://").split(":")
     idle: list = []
     lat: list[float] = []
-    errors = 0
+    errors: list[str] = []
 
     async def one(path):
-        nonlocal errors
         t0 = time.perf_counter()
-        conn = idle.pop() if idle else await asyncio.open_connection(host, int(port))
-        try:
-            if await _get(*conn, host, path) != 200:
-                errors += 1
-            idle.append(conn)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            errors += 1
-            conn[1].close()
+        for attempt in range(2):
+            reused = bool(idle)
+            conn = idle.pop() if reused else await asyncio.open_connection(host, int(port))
+            try:
+                status = await _get(*conn, host, path)
+                if status != 200:
+                    errors.append(f"{path}: HTTP {status}")
+                idle.append(conn)
+                break
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                conn[1].close()
+                # the server closes keep-alive connections idle for 5 s: a pooled one may be gone; that
+                # is the client's pool, not an answer, so the request goes again on a fresh connection
+                if not (reused and attempt == 0):
+                    errors.append(f"{path}: {type(exc).__name__}")
+                    break
         lat.append((time.perf_counter() - t0) * 1000)
 
     n = int(rate * duration)
@@ -152,7 +159,8 @@ def main() -> None:
                 lat = out["lat"]
                 print(f"reads under load from a second process, clock running"
                       f"{f', {n_actions} actions meanwhile' if with_actions else ''}: {out['rate']:.0f} req/s "
-                      f"achieved (target {RATE:.0f}), {len(lat)} requests, {out['errors']} errors")
+                      f"achieved (target {RATE:.0f}), {len(lat)} requests, {len(out['errors'])} errors"
+                      f"{' ' + str(sorted(set(out['errors']))) if out['errors'] else ''}")
                 print(f"  read latency p50 {pct(lat, 50):.2f} ms, p90 {pct(lat, 90):.2f} ms, "
                       f"p99 {pct(lat, 99):.2f} ms, max {max(lat):.2f} ms")
     finally:
