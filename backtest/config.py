@@ -441,12 +441,15 @@ FAULT_PRESETS: dict[str, tuple[str, dict]] = {
     ),
     "fault_latency_spike_exchange2": (
         "hedge latency x100 (about 5 s) from 100 s to 130 s",
-        {"sim": {"ticks": 3000}, "latency": {"spike_windows_s": [(100.0, 130.0)], "spike_multiplier": 100.0}},
+        # the multiplier also scales the random spikes: those are off, so the window is the only fault
+        {"sim": {"ticks": 3000},
+         "latency": {"spike_windows_s": [(100.0, 130.0)], "spike_multiplier": 100.0, "spike_probability": 0.0}},
     ),
     "fault_latency_spike_exchange1": (
         "Exchange 1 order and cancel latency x25 (about 0.5 s, under the kill threshold) from 100 s to 160 s: "
         "cancels arrive late and stale quotes keep trading",
-        {"sim": {"ticks": 3000}, "latency": {"order_spike_windows_s": [(100.0, 160.0)], "spike_multiplier": 25.0}},
+        {"sim": {"ticks": 3000},
+         "latency": {"order_spike_windows_s": [(100.0, 160.0)], "spike_multiplier": 25.0, "spike_probability": 0.0}},
     ),
     "fault_thin_hedge_book": (
         "Exchange 2's book as thin as Exchange 1's quotes: few, small orders",
@@ -460,9 +463,10 @@ FAULT_PRESETS: dict[str, tuple[str, dict]] = {
         {"sim": {"ticks": 3000}, "market": {"feed2_stale_windows_s": [(100.0, 160.0)]}},
     ),
     "fault_toxic_burst": (
-        "a burst of informed client orders (8 per second, 4 lots on average) from 100 s to 130 s",
+        "a burst of informed client orders (15 per second, 8 lots on average) from 100 s to 130 s",
         {"sim": {"ticks": 3000},
-         "clients": {"toxic_windows_s": [(100.0, 130.0)], "toxic_rate_per_s": 8.0, "toxic_mean_size_lots": 4.0},
+         # strong enough that the throttle below fires inside the burst on 8 of seeds 1-10 (README)
+         "clients": {"toxic_windows_s": [(100.0, 130.0)], "toxic_rate_per_s": 15.0, "toxic_mean_size_lots": 8.0},
          # a loss throttle sized for this book (2-lot quotes): 0.3 currency of drawdown within 60 s
          "risk": {"max_loss_window": 0.3, "cooldown_s": 10.0}},
     ),

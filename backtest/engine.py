@@ -73,8 +73,6 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_DEPTH2] = c.exchange2.max_depth_ticks
     p[P.P_INIT_DEPTH1] = c.exchange1.initial_depth_lots
     p[P.P_INIT_DEPTH2] = c.exchange2.initial_depth_lots
-    p[P.P_MAX_ORDERS1] = c.exchange1.max_orders_per_side
-    p[P.P_MAX_ORDERS2] = c.exchange2.max_orders_per_side
     return p
 
 
@@ -135,8 +133,7 @@ class Simulation:
         e1, e2 = m.events1, m.events2
         self._inputs = (
             self.p, m.fair, m.feed1, m.feed2, m.center1, m.center2,
-            e1.start, e1.kind, e1.side, e1.offset, e1.qty, e1.u,
-            e2.start, e2.kind, e2.side, e2.offset, e2.qty, e2.u,
+            e1.start, e1.table, e2.start, e2.table,
             m.hedge_latency_ms, m.hedge_reject, m.u_bid, m.u_ask, self.iv,
             m.order_latency_ms, m.feed2_seen, m.feed2_update,
         )

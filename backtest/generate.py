@@ -32,27 +32,41 @@ without faults is bit-for-bit the run it was before faults existed):
 """
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from backtest.config import SimConfig, VenueFlowSection
-from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET
-from kernels.series import ar1_filter, classify_events, ticks_of_kind
+from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
+from kernels.series import ar1_filter, draw_events
 
 BOOK_MARGIN_TICKS = 64
 
 
 @dataclass(frozen=True)
 class VenueEvents:
-    """Flat event stream of one venue; events of tick t are ``start[t]:start[t+1]``."""
+    """Flat event stream of one venue; events of tick t are ``table[start[t]:start[t+1]]``."""
 
     start: np.ndarray  # int64, n_ticks + 1
-    kind: np.ndarray  # int8, EV_*
-    side: np.ndarray  # int8, 0 = bid/buy, 1 = ask/sell
-    offset: np.ndarray  # int32, ticks from the venue price (limit and cancel)
-    qty: np.ndarray  # int32, lots
-    u: np.ndarray  # float64 in [0, 1): which order a cancel hits
+    table: np.ndarray  # kernels.records.event_dt: kind, side, offset (ticks / cancel pick), qty (lots)
+
+    @property
+    def kind(self) -> np.ndarray:
+        return self.table["kind"]
+
+    @property
+    def side(self) -> np.ndarray:
+        return self.table["side"]
+
+    @property
+    def offset(self) -> np.ndarray:
+        return self.table["offset"]
+
+    @property
+    def qty(self) -> np.ndarray:
+        return self.table["qty"]
 
 
 @dataclass(frozen=True)
@@ -88,45 +102,27 @@ class MarketArrays:
             if isinstance(value, np.ndarray):
                 total += value.nbytes
             elif isinstance(value, VenueEvents):
-                total += sum(a.nbytes for a in value.__dict__.values())
+                total += value.start.nbytes + value.table.nbytes
         return total
 
 
 def generate(config: SimConfig) -> MarketArrays:
-    """Draw every exogenous input of a run from one ``numpy.random.Generator(PCG64(seed))``."""
-    rng = np.random.default_rng(config.sim.seed)
+    """Draw every exogenous input of a run from ``numpy.random`` PCG64 generators seeded by ``sim.seed``:
+    prices, latencies and faults from ``default_rng(seed)``, each venue's order flow from its own child
+    of ``SeedSequence(seed)``."""
     n = config.sim.ticks
     dt = config.sim.dt_s
+    # Each venue's event stream -- nearly all of the draws -- has its own generator (a child of the run's
+    # seed), so Exchange 2's stream, which depends on nothing else, is drawn in a helper thread while the
+    # prices and Exchange 1's stream are drawn here (numpy's generators and the jitted filler release
+    # the GIL): two cores, about half the wall time.
+    seed1, seed2 = np.random.SeedSequence(config.sim.seed).spawn(2)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future2 = pool.submit(_venue_events, np.random.default_rng(seed2), n, dt, config.exchange2)
+        events1, prices = _prices_and_exchange1(config, seed1)
+        events2 = future2.result()
+    rng, fair, feed1, feed2, center1, center2, regime, horizon = prices
     mk = config.market
-    tick = mk.tick_size
-
-    # fair value with volatility regimes
-    switch_p = 1.0 - np.exp(-mk.regime_switch_per_s * dt)
-    regime = (np.cumsum(rng.random(n) < switch_p) % 2).astype(np.int8)
-    regime[0] = 0
-    vol = np.where(regime == 1, mk.volatility_per_sqrt_s * mk.high_vol_multiplier, mk.volatility_per_sqrt_s)
-    steps = (mk.drift_per_s * dt + vol * np.sqrt(dt) * rng.standard_normal(n)) / tick
-    steps[0] = 0.0
-    fair = mk.initial_price / tick + np.cumsum(steps)
-
-    # Exchange 2 basis: exact OU discretisation
-    theta = mk.basis_reversion_per_s
-    decay = np.exp(-theta * dt)
-    if theta > 0:
-        shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt((1.0 - decay**2) / (2.0 * theta))
-    else:
-        shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt(dt)
-    shocks = shock_sd * rng.standard_normal(n)
-    basis = mk.basis_mean_ticks + ar1_filter(shocks, decay, 0.0)
-
-    feed1 = fair.copy()
-    feed2 = fair + basis
-    center1 = np.rint(feed1).astype(np.int64)
-    center2 = np.rint(feed2).astype(np.int64)
-
-    horizon = max(1, int(round(config.clients.informed_horizon_s / dt)))
-    events1 = _venue_events(rng, n, dt, config.exchange1, client=config.clients, center=center1, horizon=horizon)
-    events2 = _venue_events(rng, n, dt, config.exchange2)
 
     lat = config.latency
     latency = lat.hedge_median_ms * np.exp(lat.hedge_sigma * rng.standard_normal(n))
@@ -187,10 +183,59 @@ def _geometric(rng: np.random.Generator, mean: float, size: int, cap: int) -> np
     return np.minimum(rng.geometric(1.0 / mean, size), cap).astype(np.int32)
 
 
+def _prices_and_exchange1(config: SimConfig, seed1):
+    """Fair value, venue feeds and Exchange 1's event stream (whose informed clients look at Exchange 1's
+    price path). Prices come from ``default_rng(seed)``, which the caller keeps drawing from."""
+    rng = np.random.default_rng(config.sim.seed)
+    n = config.sim.ticks
+    dt = config.sim.dt_s
+    mk = config.market
+    tick = mk.tick_size
+
+    # fair value with volatility regimes
+    switch_p = 1.0 - np.exp(-mk.regime_switch_per_s * dt)
+    regime = (np.cumsum(rng.random(n) < switch_p) % 2).astype(np.int8)
+    regime[0] = 0
+    vol = np.where(regime == 1, mk.volatility_per_sqrt_s * mk.high_vol_multiplier, mk.volatility_per_sqrt_s)
+    steps = (mk.drift_per_s * dt + vol * np.sqrt(dt) * rng.standard_normal(n)) / tick
+    steps[0] = 0.0
+    fair = mk.initial_price / tick + np.cumsum(steps)
+
+    # Exchange 2 basis: exact OU discretisation
+    theta = mk.basis_reversion_per_s
+    decay = np.exp(-theta * dt)
+    if theta > 0:
+        shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt((1.0 - decay**2) / (2.0 * theta))
+    else:
+        shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt(dt)
+    shocks = shock_sd * rng.standard_normal(n)
+    basis = mk.basis_mean_ticks + ar1_filter(shocks, decay, 0.0)
+
+    feed1 = fair.copy()
+    feed2 = fair + basis
+    center1 = np.rint(feed1).astype(np.int64)
+    center2 = np.rint(feed2).astype(np.int64)
+
+    horizon = max(1, int(round(config.clients.informed_horizon_s / dt)))
+    events1 = _venue_events(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
+                            center=center1, horizon=horizon)
+    return events1, (rng, fair, feed1, feed2, center1, center2, regime, horizon)
+
+
+def _inv_log(mean: float) -> float:
+    """``1 / log(1 - p)`` of a geometric law on {1, 2, ...} with this mean (``p = 1 / mean``); 0 for mean 1."""
+    return 0.0 if mean <= 1.0 else 1.0 / math.log1p(-1.0 / mean)
+
+
+EVENT_CHUNK = 1 << 16  # events drawn per call: bounds the uniforms buffer at 1 MiB
+
+
 def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, horizon=1) -> VenueEvents:
     """Competing Poisson streams: one total count per tick, then a type per event drawn in
     proportion to its rate. Equivalent in law to independent streams, and events within a tick
-    come out in random order without a sort."""
+    come out in random order without a sort. Each event costs two uniforms (see
+    ``kernels.series.draw_events``), drawn in chunks into one reused buffer and written straight into
+    the compact event arrays, so generation makes no per-event temporaries."""
     cancel_events = flow.cancel_rate_per_order_per_s * flow.max_orders_per_side
     rates = np.array(
         [
@@ -205,34 +250,26 @@ def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, 
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
     m = int(start[-1])
+    table = np.empty(m, dtype=event_dt)
     if m == 0:
-        empty_i8 = np.zeros(0, dtype=np.int8)
-        empty_i32 = np.zeros(0, dtype=np.int32)
-        return VenueEvents(start, empty_i8, empty_i8, empty_i32, empty_i32, np.zeros(0))
+        return VenueEvents(start, table)
     cum = np.cumsum(rates / total_rate)
     cum[-1] = 1.0
     kind_of = np.array([EV_LIMIT, EV_LIMIT, EV_CANCEL, EV_CANCEL, EV_MARKET, EV_MARKET, EV_CLIENT], dtype=np.int8)
     side_of = np.array([0, 1, 0, 1, 0, 1, 0], dtype=np.int8)
-    kind, side = classify_events(rng.random(m), cum, kind_of, side_of)
-    offset = _geometric(rng, flow.mean_offset_ticks, m, flow.max_depth_ticks)
-    qty = np.zeros(m, dtype=np.int32)
-    is_limit = kind == EV_LIMIT
-    is_market = kind == EV_MARKET
-    qty[is_limit] = _geometric(rng, flow.mean_limit_size_lots, int(is_limit.sum()), 1_000_000)
-    qty[is_market] = _geometric(rng, flow.mean_market_size_lots, int(is_market.sum()), 1_000_000)
-    u = rng.random(m)
-    if client is not None:
-        is_client = kind == EV_CLIENT
-        k = int(is_client.sum())
-        if k:
-            ticks_of = ticks_of_kind(start, kind, EV_CLIENT)
-            ahead = center[np.minimum(ticks_of + horizon, n - 1)] - center[ticks_of]
-            random_side = (rng.random(k) < 0.5).astype(np.int8)
-            informed = rng.random(k) < client.informed_fraction
-            informed_side = np.where(ahead > 0, 0, np.where(ahead < 0, 1, random_side)).astype(np.int8)
-            side[is_client] = np.where(informed, informed_side, random_side)
-            qty[is_client] = _geometric(rng, client.mean_size_lots, k, 1_000_000)
-    return VenueEvents(start, kind, side, offset, qty.astype(np.int32), u)
+    informed = client.informed_fraction if client is not None else 0.0
+    client_inv_log = _inv_log(client.mean_size_lots) if client is not None else 0.0
+    center = center if center is not None else np.zeros(n, dtype=np.int64)
+    buffer = np.empty(2 * EVENT_CHUNK)
+    t = 0
+    for e0 in range(0, m, EVENT_CHUNK):
+        k = min(EVENT_CHUNK, m - e0)
+        uniforms = rng.random(out=buffer[: 2 * k])
+        t = draw_events(uniforms, e0, t, start, cum, kind_of, side_of, table,
+                        _inv_log(flow.mean_offset_ticks), flow.max_depth_ticks, _inv_log(flow.mean_limit_size_lots),
+                        _inv_log(flow.mean_market_size_lots), client_inv_log, flow.max_orders_per_side, informed,
+                        center, horizon)
+    return VenueEvents(start, table)
 
 
 def _add_toxic_flow(rng, events: VenueEvents, n, dt, clients, center, horizon, times) -> VenueEvents:
@@ -255,12 +292,8 @@ def _add_toxic_flow(rng, events: VenueEvents, n, dt, clients, center, horizon, t
     order = np.argsort(np.concatenate([old_ticks, ticks_of]), kind="stable")
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(old_counts + counts, out=start[1:])
-    cat = lambda a, b: np.concatenate([a, b])[order]  # noqa: E731
-    return VenueEvents(
-        start=start,
-        kind=cat(events.kind, np.full(k, EV_CLIENT, dtype=np.int8)),
-        side=cat(events.side, side),
-        offset=cat(events.offset, np.ones(k, dtype=np.int32)),
-        qty=cat(events.qty, qty.astype(np.int32)),
-        u=cat(events.u, np.zeros(k)),
-    )
+    burst = np.zeros(k, dtype=event_dt)
+    burst["kind"] = EV_CLIENT
+    burst["side"] = side
+    burst["qty"] = qty
+    return VenueEvents(start=start, table=np.concatenate([events.table, burst])[order])

@@ -2,12 +2,15 @@
 
 A book is ``(lv, od, bs)``:
 
-* ``lv[field, side, level]`` -- per price level: head and tail of its FIFO queue and total lots.
+* ``lv[side, level, field]`` -- per price level: head and tail of its FIFO queue and total lots.
   ``level = price_ticks - base``; ``side`` is 0 for bids, 1 for asks.
-* ``od[field, slot]`` -- a pool of orders: level, lots left, side, owner, next/prev in the level's
+* ``od[slot, field]`` -- a pool of orders: level, lots left, side, owner, next/prev in the level's
   queue, order id. Free slots are chained through ``O_NEXT``.
 * ``bs[field]`` -- scalars: best bid/ask level, free-list head, next order id, live order count,
   orders dropped because the pool was full, level count, price base.
+
+Field is the last (fastest) axis, so an order's or a level's fields share a cache line or two: a book
+operation touches a handful of lines instead of one per field.
 
 Every order, ours or another participant's, sits in the same FIFO queue, so queue position is exact.
 Matching walks the opposite side from the best level outward and, within a level, from the head.
@@ -61,13 +64,13 @@ MM_FILL_BUFFER = 16
 @jit
 def book_new(n_levels, capacity, base):
     """An empty book covering prices ``base .. base + n_levels - 1`` ticks, ``capacity`` orders."""
-    lv = np.full((N_LV, 2, n_levels), NIL, dtype=np.int64)
-    lv[LV_QTY, :, :] = 0
-    lv[LV_MM_QTY, :, :] = 0
-    od = np.zeros((N_OD, capacity), dtype=np.int64)
+    lv = np.full((2, n_levels, N_LV), NIL, dtype=np.int64)
+    lv[:, :, LV_QTY] = 0
+    lv[:, :, LV_MM_QTY] = 0
+    od = np.zeros((capacity, N_OD), dtype=np.int64)
     for s in range(capacity):
-        od[O_NEXT, s] = s + 1 if s + 1 < capacity else NIL
-        od[O_QTY, s] = 0
+        od[s, O_NEXT] = s + 1 if s + 1 < capacity else NIL
+        od[s, O_QTY] = 0
     bs = np.zeros(N_BS, dtype=np.int64)
     bs[B_BEST_BID] = -1
     bs[B_BEST_ASK] = n_levels
@@ -98,22 +101,22 @@ def level_qty(lv, bs, side, price):
     lvl = price - bs[B_BASE]
     if lvl < 0 or lvl >= bs[B_NLEVELS]:
         return 0
-    return lv[LV_QTY, side, lvl]
+    return lv[side, lvl, LV_QTY]
 
 
 @jit_borrow
 def _link_tail(lv, od, side, lvl, slot):
-    tail = lv[LV_TAIL, side, lvl]
-    od[O_PREV, slot] = tail
-    od[O_NEXT, slot] = NIL
+    tail = lv[side, lvl, LV_TAIL]
+    od[slot, O_PREV] = tail
+    od[slot, O_NEXT] = NIL
     if tail == NIL:
-        lv[LV_HEAD, side, lvl] = slot
+        lv[side, lvl, LV_HEAD] = slot
     else:
-        od[O_NEXT, tail] = slot
-    lv[LV_TAIL, side, lvl] = slot
-    lv[LV_QTY, side, lvl] += od[O_QTY, slot]
-    if od[O_OWNER, slot] == OWNER_MM:
-        lv[LV_MM_QTY, side, lvl] += od[O_QTY, slot]
+        od[tail, O_NEXT] = slot
+    lv[side, lvl, LV_TAIL] = slot
+    lv[side, lvl, LV_QTY] += od[slot, O_QTY]
+    if od[slot, O_OWNER] == OWNER_MM:
+        lv[side, lvl, LV_MM_QTY] += od[slot, O_QTY]
 
 
 @jit_borrow
@@ -127,12 +130,12 @@ def _refresh_best(lv, bs, side):
         return
     if side == 0:
         b = bs[B_BEST_BID]
-        while b >= 0 and lv[LV_QTY, 0, b] == 0:
+        while b >= 0 and lv[0, b, LV_QTY] == 0:
             b -= 1
         bs[B_BEST_BID] = b
     else:
         a = bs[B_BEST_ASK]
-        while a < n and lv[LV_QTY, 1, a] == 0:
+        while a < n and lv[1, a, LV_QTY] == 0:
             a += 1
         bs[B_BEST_ASK] = a
 
@@ -140,35 +143,35 @@ def _refresh_best(lv, bs, side):
 @jit_borrow
 def _remove(lv, od, bs, slot):
     """Unlink ``slot`` from its level, return it to the free list, fix the best price."""
-    side = od[O_SIDE, slot]
-    lvl = od[O_LEVEL, slot]
-    prev = od[O_PREV, slot]
-    nxt = od[O_NEXT, slot]
+    side = od[slot, O_SIDE]
+    lvl = od[slot, O_LEVEL]
+    prev = od[slot, O_PREV]
+    nxt = od[slot, O_NEXT]
     if prev == NIL:
-        lv[LV_HEAD, side, lvl] = nxt
+        lv[side, lvl, LV_HEAD] = nxt
     else:
-        od[O_NEXT, prev] = nxt
+        od[prev, O_NEXT] = nxt
     if nxt == NIL:
-        lv[LV_TAIL, side, lvl] = prev
+        lv[side, lvl, LV_TAIL] = prev
     else:
-        od[O_PREV, nxt] = prev
-    lv[LV_QTY, side, lvl] -= od[O_QTY, slot]
-    if od[O_OWNER, slot] == OWNER_MM:
-        lv[LV_MM_QTY, side, lvl] -= od[O_QTY, slot]
+        od[nxt, O_PREV] = prev
+    lv[side, lvl, LV_QTY] -= od[slot, O_QTY]
+    if od[slot, O_OWNER] == OWNER_MM:
+        lv[side, lvl, LV_MM_QTY] -= od[slot, O_QTY]
     else:
-        k = od[O_POS, slot]
+        k = od[slot, O_POS]
         last = bs[B_OTHERS_BID + side] - 1
-        moved = od[O_LIVE_BID + side, last]
-        od[O_LIVE_BID + side, k] = moved
-        od[O_POS, moved] = k
+        moved = od[last, O_LIVE_BID + side]
+        od[k, O_LIVE_BID + side] = moved
+        od[moved, O_POS] = k
         bs[B_OTHERS_BID + side] = last
-    od[O_QTY, slot] = 0
-    od[O_ID, slot] = 0
-    od[O_NEXT, slot] = bs[B_FREE]
+    od[slot, O_QTY] = 0
+    od[slot, O_ID] = 0
+    od[slot, O_NEXT] = bs[B_FREE]
     bs[B_FREE] = slot
     bs[B_LIVE] -= 1
     bs[B_COUNT_BID + side] -= 1
-    if lv[LV_QTY, side, lvl] == 0:
+    if lv[side, lvl, LV_QTY] == 0:
         if side == 0 and lvl == bs[B_BEST_BID]:
             _refresh_best(lv, bs, 0)
         elif side == 1 and lvl == bs[B_BEST_ASK]:
@@ -199,25 +202,25 @@ def match(lv, od, bs, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qty
             lvl = bs[B_BEST_BID]
             if lvl < 0 or lvl < limit_lvl:
                 break
-        slot = lv[LV_HEAD, opp, lvl]
-        take = od[O_QTY, slot]
+        slot = lv[opp, lvl, LV_HEAD]
+        take = od[slot, O_QTY]
         if take > remaining:
             take = remaining
         price = lvl + base
         remaining -= take
         notional += take * price
-        if od[O_OWNER, slot] == OWNER_MM and n_mm < mm_ids.shape[0]:
-            mm_ids[n_mm] = od[O_ID, slot]
+        if od[slot, O_OWNER] == OWNER_MM and n_mm < mm_ids.shape[0]:
+            mm_ids[n_mm] = od[slot, O_ID]
             mm_prices[n_mm] = price
             mm_qtys[n_mm] = take
             n_mm += 1
-        if take == od[O_QTY, slot]:
+        if take == od[slot, O_QTY]:
             _remove(lv, od, bs, slot)
         else:
-            od[O_QTY, slot] -= take
-            lv[LV_QTY, opp, lvl] -= take
-            if od[O_OWNER, slot] == OWNER_MM:
-                lv[LV_MM_QTY, opp, lvl] -= take
+            od[slot, O_QTY] -= take
+            lv[opp, lvl, LV_QTY] -= take
+            if od[slot, O_OWNER] == OWNER_MM:
+                lv[opp, lvl, LV_MM_QTY] -= take
     return qty - remaining, notional, n_mm
 
 
@@ -233,20 +236,20 @@ def rest(lv, od, bs, side, price, qty, owner):
     if lvl < 0 or lvl >= bs[B_NLEVELS] or slot == NIL or qty <= 0:
         bs[B_DROPPED] += 1
         return -1, 0
-    bs[B_FREE] = od[O_NEXT, slot]
+    bs[B_FREE] = od[slot, O_NEXT]
     oid = bs[B_NEXT_ID]
     bs[B_NEXT_ID] += 1
     bs[B_LIVE] += 1
     bs[B_COUNT_BID + side] += 1
-    od[O_LEVEL, slot] = lvl
-    od[O_QTY, slot] = qty
-    od[O_SIDE, slot] = side
-    od[O_OWNER, slot] = owner
-    od[O_ID, slot] = oid
+    od[slot, O_LEVEL] = lvl
+    od[slot, O_QTY] = qty
+    od[slot, O_SIDE] = side
+    od[slot, O_OWNER] = owner
+    od[slot, O_ID] = oid
     if owner != OWNER_MM:
         k = bs[B_OTHERS_BID + side]
-        od[O_LIVE_BID + side, k] = slot
-        od[O_POS, slot] = k
+        od[k, O_LIVE_BID + side] = slot
+        od[slot, O_POS] = k
         bs[B_OTHERS_BID + side] = k + 1
     _link_tail(lv, od, side, lvl, slot)
     if side == 0:
@@ -275,9 +278,9 @@ def limit_order(lv, od, bs, side, price, qty, owner, mm_ids, mm_prices, mm_qtys)
 @jit_borrow
 def cancel(lv, od, bs, slot, order_id):
     """Cancel the order in ``slot`` if it is still ``order_id``. Returns the lots cancelled."""
-    if slot < 0 or od[O_ID, slot] != order_id or od[O_QTY, slot] == 0:
+    if slot < 0 or od[slot, O_ID] != order_id or od[slot, O_QTY] == 0:
         return 0
-    q = od[O_QTY, slot]
+    q = od[slot, O_QTY]
     _remove(lv, od, bs, slot)
     return q
 
@@ -285,9 +288,9 @@ def cancel(lv, od, bs, slot, order_id):
 @jit_borrow
 def order_alive(od, slot, order_id):
     """Lots left on our order ``order_id`` in ``slot`` (0 when filled or cancelled)."""
-    if slot < 0 or od[O_ID, slot] != order_id:
+    if slot < 0 or od[slot, O_ID] != order_id:
         return 0
-    return od[O_QTY, slot]
+    return od[slot, O_QTY]
 
 
 @jit_borrow
@@ -299,13 +302,13 @@ def depth_within(lv, bs, side, ticks):
         b = bs[B_BEST_BID]
         lo = max(b - ticks, 0)
         while b >= lo:
-            total += lv[LV_QTY, 0, b]
+            total += lv[0, b, LV_QTY]
             b -= 1
     else:
         a = bs[B_BEST_ASK]
         hi = min(a + ticks, bs[B_NLEVELS] - 1)
         while a <= hi:
-            total += lv[LV_QTY, 1, a]
+            total += lv[1, a, LV_QTY]
             a += 1
     return total
 
@@ -313,28 +316,27 @@ def depth_within(lv, bs, side, ticks):
 @jit_borrow
 def queue_ahead(lv, od, slot):
     """Lots resting ahead of the order in ``slot`` in its level's FIFO queue."""
-    side = od[O_SIDE, slot]
-    lvl = od[O_LEVEL, slot]
-    s = lv[LV_HEAD, side, lvl]
+    side = od[slot, O_SIDE]
+    lvl = od[slot, O_LEVEL]
+    s = lv[side, lvl, LV_HEAD]
     ahead = 0
     while s != slot and s != NIL:
-        ahead += od[O_QTY, s]
-        s = od[O_NEXT, s]
+        ahead += od[s, O_QTY]
+        s = od[s, O_NEXT]
     return ahead
 
 
 @jit_borrow
-def cancel_random_other(lv, od, bs, side, u, max_orders):
-    """Smith-Farmer cancellation: with probability ``n_live / max_orders`` cancel one of the other
-    participants' ``n_live`` orders on ``side``, chosen uniformly (one uniform ``u`` does both).
-    Cancel events arriving at rate ``lambda`` thus cancel each resting order at the per-order rate
-    ``lambda / max_orders``, in O(1). Returns lots cancelled."""
-    n_live = bs[B_OTHERS_BID + side]
-    k = int(u * max_orders)
-    if k >= n_live:
+def cancel_random_other(lv, od, bs, side, pick):
+    """Smith-Farmer cancellation in O(1): ``pick`` is drawn uniformly from [0, max_orders); when it is
+    below the number ``n_live`` of other participants' orders on ``side`` it cancels that one (from an
+    unordered dense list), otherwise nothing happens. So with probability ``n_live / max_orders`` one
+    order, chosen uniformly, is cancelled, and cancel events arriving at rate ``lambda`` cancel each
+    resting order at the per-order rate ``lambda / max_orders``. Returns lots cancelled."""
+    if pick >= bs[B_OTHERS_BID + side]:
         return 0
-    slot = od[O_LIVE_BID + side, k]
-    q = od[O_QTY, slot]
+    slot = od[pick, O_LIVE_BID + side]
+    q = od[slot, O_QTY]
     _remove(lv, od, bs, slot)
     return q
 
@@ -346,11 +348,11 @@ def withdraw_level(lv, od, bs, side, price):
     if lvl < 0 or lvl >= bs[B_NLEVELS]:
         return 0
     out = 0
-    s = lv[LV_HEAD, side, lvl]
+    s = lv[side, lvl, LV_HEAD]
     while s != NIL:
-        nxt = od[O_NEXT, s]
-        if od[O_OWNER, s] != OWNER_MM:
-            out += od[O_QTY, s]
+        nxt = od[s, O_NEXT]
+        if od[s, O_OWNER] != OWNER_MM:
+            out += od[s, O_QTY]
             _remove(lv, od, bs, s)
         s = nxt
     return out

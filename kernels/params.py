@@ -18,7 +18,7 @@ _NAMES = (
     "ESCALATION",  # 0 kill, 1 flatten at market, 2 keep retrying
     "KILL_DRAWDOWN", "STALE_TICKS", "DEPTH_CHECK",
     "MAKER_BPS", "TAKER_BPS",
-    "DEPTH1", "DEPTH2", "INIT_DEPTH1", "INIT_DEPTH2", "MAX_ORDERS1", "MAX_ORDERS2",
+    "DEPTH1", "DEPTH2", "INIT_DEPTH1", "INIT_DEPTH2",
 )
 for _i, _n in enumerate(_NAMES):
     globals()["P_" + _n] = _i

@@ -22,6 +22,18 @@ EV_CANCEL = 1
 EV_MARKET = 2
 EV_CLIENT = 3  # a client market order on Exchange 1 (possibly informed)
 
+# One pre-generated background or client event, 10 bytes: the table of a venue's events is read
+# front to back once, so one packed row per event keeps the stream compact and the kernel's call
+# arguments few.
+event_dt = np.dtype(
+    [
+        ("kind", np.int8),  # EV_*
+        ("side", np.int8),  # 0 bid / buy, 1 ask / sell
+        ("offset", np.int32),  # limit: ticks from the venue price; cancel: which resting order it hits
+        ("qty", np.int32),  # lots (limit, market, client)
+    ]
+)
+
 # Risk states, ordered by severity.
 STATE_ACTIVE = 0
 STATE_REDUCED = 1

@@ -1,7 +1,10 @@
 """Small sequential recursions that numpy cannot vectorise."""
+import math
+
 import numpy as np
 
 from kernels._jit import jit
+from kernels.records import EV_CANCEL, EV_LIMIT, EV_MARKET
 
 
 @jit
@@ -16,36 +19,74 @@ def ar1_filter(shocks, decay, initial):
 
 
 @jit
-def classify_events(u, cum, kind_of, side_of):
-    """Event type of each uniform ``u``: the first ``k`` with ``u < cum[k]`` for sorted ``cum`` (numpy's
-    ``searchsorted(cum, u, side="right")``, bit for bit), returned as its kind and side codes (int8).
-    One pass instead of a binary search and two gathers over millions of events."""
-    n = u.shape[0]
-    kind = np.empty(n, dtype=np.int8)
-    side = np.empty(n, dtype=np.int8)
-    last = cum.shape[0] - 1
-    for i in range(n):
-        k = 0
-        for j in range(last):  # cum is sorted: counting beats a search for a handful of entries
-            k += u[i] >= cum[j]
-        kind[i] = kind_of[k]
-        side[i] = side_of[k]
-    return kind, side
+def geometric_inverse(u, inv_log_q, cap):
+    """A geometric draw on {1, 2, ...} from one uniform ``u`` in [0, 1) by inversion:
+    ``1 + floor(log(1 - u) / log(1 - p))``, capped at ``cap``. ``inv_log_q = 1 / log(1 - p)`` (mean 1/p);
+    pass 0.0 for a mean of 1 (always 1)."""
+    if inv_log_q == 0.0:
+        return 1
+    x = 1.0 + math.floor(math.log(1.0 - u) * inv_log_q)
+    return cap if x >= cap else int(x)
 
 
 @jit
-def ticks_of_kind(start, kind, wanted):
-    """Tick index of every event of kind ``wanted``, in stream order (events of tick t are
-    ``start[t]:start[t+1]``)."""
-    count = 0
-    for e in range(kind.shape[0]):
-        if kind[e] == wanted:
-            count += 1
-    out = np.empty(count, dtype=np.int64)
-    j = 0
-    for t in range(start.shape[0] - 1):
-        for e in range(start[t], start[t + 1]):
-            if kind[e] == wanted:
-                out[j] = t
-                j += 1
-    return out
+def draw_events(uniforms, e_first, t_cursor, start, cum, kind_of, side_of, table,
+                offset_inv_log, max_offset, limit_inv_log, market_inv_log, client_inv_log, max_orders,
+                informed_fraction, center, horizon):
+    """Fill events ``e_first .. e_first + len(uniforms) // 2 - 1`` of a venue from two uniforms each.
+
+    The first uniform picks the event type (the first ``k`` with ``u < cum[k]``); where it falls inside
+    its type's interval, rescaled to [0, 1), is a fresh uniform independent of the type, and sizes the
+    order (limit, market, client: geometric lots) or picks which resting order a cancel hits (an index
+    in [0, ``max_orders``), stored in ``offset``). The second uniform gives a limit order's distance from
+    the venue price (geometric ticks, capped at ``max_offset``) or a client's type: informed with
+    probability ``informed_fraction`` (it trades the way ``center`` moves over the next ``horizon``
+    ticks), else a coin flip for the side, from the rescaled remainder again.
+    Rows of ``table`` are ``kernels.records.event_dt``. ``t_cursor`` is the tick of event ``e_first`` (events of tick t are ``start[t]:start[t+1]``); the
+    tick of the last event filled is returned so the next chunk can carry on."""
+    n_types = cum.shape[0]
+    n_ticks = center.shape[0]
+    t = t_cursor
+    for j in range(uniforms.shape[0] // 2):
+        e = e_first + j
+        a = uniforms[2 * j]
+        b = uniforms[2 * j + 1]
+        k = 0
+        for i in range(n_types - 1):  # cum is sorted and short: counting beats a search
+            k += a >= cum[i]
+        lo = cum[k - 1] if k > 0 else 0.0
+        r = (a - lo) / (cum[k] - lo)
+        if r >= 1.0:  # rounding at the top of the interval
+            r = 0.9999999999999999
+        ek = kind_of[k]
+        row = table[e]
+        row["kind"] = ek
+        row["side"] = side_of[k]
+        if ek == EV_LIMIT:
+            row["offset"] = geometric_inverse(b, offset_inv_log, max_offset)
+            row["qty"] = geometric_inverse(r, limit_inv_log, 1_000_000)
+        elif ek == EV_CANCEL:
+            row["offset"] = int(r * max_orders)
+            row["qty"] = 0
+        elif ek == EV_MARKET:
+            row["offset"] = 0
+            row["qty"] = geometric_inverse(r, market_inv_log, 1_000_000)
+        else:  # client market order
+            while start[t + 1] <= e:
+                t += 1
+            informed = b < informed_fraction
+            if informed:
+                coin = b / informed_fraction
+            else:
+                coin = (b - informed_fraction) / (1.0 - informed_fraction)
+            s = 0 if coin < 0.5 else 1
+            if informed:
+                ahead = center[min(t + horizon, n_ticks - 1)] - center[t]
+                if ahead > 0:
+                    s = 0
+                elif ahead < 0:
+                    s = 1
+            row["side"] = s
+            row["offset"] = 0
+            row["qty"] = geometric_inverse(r, client_inv_log, 1_000_000)
+    return t

@@ -248,31 +248,33 @@ def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm,
 
 
 @jit_borrow
-def _apply_flow(lv, od, bs, center, max_orders, e0, e1, ev_kind, ev_side, ev_offset, ev_qty, ev_u, mm_ids, mm_prices,
-                mm_qtys, is_exchange1, p, acc, pos, counters, out_fills, out_orders, t, quotes, f1, f2, lat_ms,
-                in_due, in_qty, in_m1, in_m2, in_first, n_in, zs, zn):
-    """Apply one tick of background (and, on Exchange 1, client) events to a book."""
-    n = bs[B_NLEVELS]
-    top = bs[B_BASE] + n - 1  # highest price on the grid
+def _apply_flow(lv, od, bs, center, events, e, e_end, fill_buf):
+    """Apply background (and, on Exchange 1, client) events ``e .. e_end - 1`` (rows of
+    ``kernels.records.event_dt``) to a book around the venue price ``center`` (ticks), stopping right
+    after an event that traded against our orders, whose fills are then in ``fill_buf`` (ids, prices,
+    lots). Returns ``(next_event, n_our_fills)``; the caller books the fills and calls again. Only the
+    book is passed in, so the per-tick call stays cheap."""
     low = bs[B_BASE]
-    for e in range(e0, e1):
-        kind = ev_kind[e]
-        side = ev_side[e]  # 0 bid / buy, 1 ask / sell
+    top = low + bs[B_NLEVELS] - 1  # highest price on the grid
+    mm_ids, mm_prices, mm_qtys = fill_buf[0], fill_buf[1], fill_buf[2]
+    while e < e_end:
+        ev = events[e]
+        e += 1
+        kind = ev["kind"]
+        side = ev["side"]  # 0 bid / buy, 1 ask / sell
         if kind == EV_LIMIT:
-            price = center - ev_offset[e] if side == 0 else center + ev_offset[e]
-            _, _, _, _, n_mm = limit_order(lv, od, bs, side, price, ev_qty[e], OWNER_OTHER, mm_ids, mm_prices,
+            price = center - ev["offset"] if side == 0 else center + ev["offset"]
+            _, _, _, _, n_mm = limit_order(lv, od, bs, side, price, ev["qty"], OWNER_OTHER, mm_ids, mm_prices,
                                            mm_qtys)
         elif kind == EV_CANCEL:
-            cancel_random_other(lv, od, bs, side, ev_u[e], max_orders)
+            cancel_random_other(lv, od, bs, side, ev["offset"])
             n_mm = 0
         else:  # market order (background or client)
             limit = top if side == 0 else low
-            _, _, n_mm = match(lv, od, bs, side == 0, limit, ev_qty[e], mm_ids, mm_prices, mm_qtys)
-        if is_exchange1 and n_mm > 0:
-            n_in = _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids,
-                                         mm_prices, mm_qtys, quotes, od, f1, f2, lat_ms, in_due, in_qty,
-                                         in_m1, in_m2, in_first, n_in, zs, zn)
-    return n_in
+            _, _, n_mm = match(lv, od, bs, side == 0, limit, ev["qty"], mm_ids, mm_prices, mm_qtys)
+        if n_mm > 0:
+            return e, n_mm
+    return e, 0
 
 
 @jit_borrow
@@ -314,7 +316,7 @@ def _others_through(lv, bs, side, limit_price, our_price, our_qty):
         lvl = bs[B_BEST_ASK]
         stop = min(limit_price - base, bs[B_NLEVELS] - 1)
         while lvl <= stop:
-            q = lv[LV_QTY, 1, lvl] - (our_qty if lvl + base == our_price else 0)
+            q = lv[1, lvl, LV_QTY] - (our_qty if lvl + base == our_price else 0)
             if q > 0:
                 return lvl + base
             lvl += 1
@@ -322,7 +324,7 @@ def _others_through(lv, bs, side, limit_price, our_price, our_qty):
     lvl = bs[B_BEST_BID]
     stop = max(limit_price - base, 0)
     while lvl >= stop:
-        q = lv[LV_QTY, 0, lvl] - (our_qty if lvl + base == our_price else 0)
+        q = lv[0, lvl, LV_QTY] - (our_qty if lvl + base == our_price else 0)
         if q > 0:
             return lvl + base
         lvl -= 1
@@ -505,8 +507,7 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
 
 @jit_borrow
 def run_ticks(p, fair, feed1, feed2, center1, center2,
-              ev1_start, ev1_kind, ev1_side, ev1_offset, ev1_qty, ev1_u,
-              ev2_start, ev2_kind, ev2_side, ev2_offset, ev2_qty, ev2_u,
+              ev1_start, events1, ev2_start, events2,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
               order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
               out_ticks, out_fills, out_hedges, out_orders, out_risk,
@@ -524,8 +525,6 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
     n_ticks = fair.shape[0]
     dt_s = p[P_DT_S]
     book_mode = p[P_FILL_MODEL] == 0
-    max_orders1 = int(p[P_MAX_ORDERS1])
-    max_orders2 = int(p[P_MAX_ORDERS2])
     depth1 = int(p[P_DEPTH1])
     depth2 = int(p[P_DEPTH2])
     dt_ms = dt_s * 1000.0
@@ -609,10 +608,9 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
         # 2. Exchange 2 background flow
         _withdraw_out_of_band(lv2, od2, bs2, prev_c2, center2[t], depth2)
         prev_c2 = center2[t]
-        n_in = _apply_flow(lv2, od2, bs2, center2[t], max_orders2, ev2_start[t], ev2_start[t + 1], ev2_kind, ev2_side,
-                           ev2_offset, ev2_qty, ev2_u, h_ids, h_prices, h_qtys, False, p, acc, pos, counters,
-                           out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
-                           in_first, n_in, zs, zn)
+        e = ev2_start[t]
+        while e < ev2_start[t + 1]:  # we rest no orders on Exchange 2: nothing of ours trades there
+            e, _ = _apply_flow(lv2, od2, bs2, center2[t], events2, e, ev2_start[t + 1], hedge_buf)
 
         # 3. Exchange 1: orders and cancels in flight land, then the flow meets our quotes
         delay = 0
@@ -624,10 +622,13 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 _land_orders(lv1, od1, bs1, quotes, zs, zn, pend_due, t, out_orders, counters)
         _withdraw_out_of_band(lv1, od1, bs1, prev_c1, center1[t], depth1)
         prev_c1 = center1[t]
-        n_in = _apply_flow(lv1, od1, bs1, center1[t], max_orders1, ev1_start[t], ev1_start[t + 1], ev1_kind, ev1_side,
-                           ev1_offset, ev1_qty, ev1_u, mm_ids, mm_prices, mm_qtys, True, p, acc, pos, counters,
-                           out_fills, out_orders, t, quotes, f1, f2, lat, in_due, in_qty, in_m1, in_m2,
-                           in_first, n_in, zs, zn)
+        e = ev1_start[t]
+        while e < ev1_start[t + 1]:
+            e, n_mm = _apply_flow(lv1, od1, bs1, center1[t], events1, e, ev1_start[t + 1], fill_buf)
+            if n_mm > 0:
+                n_in = _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids,
+                                             mm_prices, mm_qtys, quotes, od1, f1, f2, lat, in_due, in_qty,
+                                             in_m1, in_m2, in_first, n_in, zs, zn)
         if not book_mode and t > 0:
             for qi in (0, 4):
                 if quotes[qi] < 0:

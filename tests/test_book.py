@@ -82,7 +82,7 @@ def test_random_cancel_never_touches_our_orders():
     s_mm, o_mm = B.rest(lv, od, bs, 0, 1005, 3, OWNER_MM)
     for i in range(5):
         B.rest(lv, od, bs, 0, 1004 - i, 1, OWNER_OTHER)
-    cancelled = sum(B.cancel_random_other(lv, od, bs, 0, u, 5) for u in np.linspace(0, 0.99, 50))
+    cancelled = sum(B.cancel_random_other(lv, od, bs, 0, pick) for pick in [0, 4, 3, 2, 1, 0, 0, 1, 2, 0])
     assert cancelled == 5
     assert B.order_alive(od, s_mm, o_mm) == 3
 
@@ -91,9 +91,10 @@ def test_random_cancel_probability_scales_with_live_orders():
     lv, od, bs = new_book()
     for i in range(4):
         B.rest(lv, od, bs, 1, 1010 + i, 1, OWNER_OTHER)
-    # 4 live orders out of max 10: u < 0.4 cancels, u >= 0.4 does nothing
-    assert B.cancel_random_other(lv, od, bs, 1, 0.45, 10) == 0
-    assert B.cancel_random_other(lv, od, bs, 1, 0.35, 10) == 1
+    # 4 live orders, pick drawn from [0, max_orders): pick < 4 cancels, pick >= 4 does nothing
+    assert B.cancel_random_other(lv, od, bs, 1, 4) == 0
+    assert B.cancel_random_other(lv, od, bs, 1, 3) == 1
+    assert B.cancel_random_other(lv, od, bs, 1, 3) == 0  # 3 left now
 
 
 def test_full_pool_drops_and_counts():

@@ -39,21 +39,3 @@ def test_market_arrays_do_not_depend_on_interventions():
     cfg = backtest.make_config(**{"sim.ticks": 300})
     a, b = generate(cfg), generate(cfg)
     assert _same(a.fair, b.fair) and _same(a.events1.qty, b.events1.qty) and _same(a.hedge_latency_ms, b.hedge_latency_ms)
-
-
-def test_event_classification_matches_numpy_searchsorted():
-    """The jitted classifier must reproduce numpy's searchsorted exactly, or every run would change."""
-    import numpy as np
-
-    from kernels.series import classify_events
-
-    rates = np.array([8.0, 8.0, 15.0, 15.0, 1.0, 1.0, 1.0])
-    cum = np.cumsum(rates / rates.sum())
-    cum[-1] = 1.0
-    u = np.concatenate([np.random.default_rng(3).random(20000), cum, np.nextafter(cum, 0), [0.0]])
-    u = u[u < 1.0]
-    kind_of = np.arange(7, dtype=np.int8)
-    side_of = (np.arange(7, dtype=np.int8) * 3) % 5
-    kind, side = classify_events(u, cum, kind_of, side_of)
-    expected = np.searchsorted(cum, u, side="right")
-    assert np.array_equal(kind, kind_of[expected]) and np.array_equal(side, side_of[expected])

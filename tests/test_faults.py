@@ -39,7 +39,9 @@ def test_no_fill_is_left_without_a_hedge(fault_runs, name):
     h = r.hedges
     for row in f[f.hedge_due_tick < len(t) - 1].itertuples():
         covered = ((h.first_fill_tick <= row.tick) & (h.tick >= row.hedge_due_tick)).any()
-        netted = t.pending_hedge_lots.iloc[row.hedge_due_tick] == 0
+        # netted: nothing pending then, or an opposite fill reached the working hedge in the same tick
+        opposite = (f.hedge_due_tick == row.hedge_due_tick) & (f.side != row.side)
+        netted = t.pending_hedge_lots.iloc[row.hedge_due_tick] == 0 or opposite.any()
         assert covered or netted, f"fill {row.fill_id} at tick {row.tick} was never hedged"
 
 
@@ -53,14 +55,18 @@ def test_hedge_outage_fires_the_kill_switch_after_the_retries(fault_runs):
     assert 100.0 <= first.time_s <= 115.0
     rejected = r.hedges[(r.hedges.time_s >= 100) & (r.hedges.time_s < 160)]
     assert len(rejected) and (rejected.status == "rejected").all()
-    assert s["largest_naked_duration_s"] > 30, "the position stays naked until the venue comes back"
+    t = r.ticks
+    during = t[(t.time_s >= first.time_s) & (t.time_s < 160.0)]
+    assert (during.net_delta_lots != 0).all(), "the position stays naked until the venue comes back"
     after = r.hedges[r.hedges.time_s >= 160]
     assert (after.status == "filled").any(), "hedging resumes when the outage ends"
 
 
 def test_hedge_latency_spike_kills_at_the_first_spiking_tick(fault_runs):
     r = fault_runs["fault_latency_spike_exchange2"]
-    assert events(r)[0] == (100.0, "killed", "hedge latency spike")
+    # x100 makes the median latency 5 s against the 3 s limit: the kill fires within the window's first ticks
+    when, state, reason = events(r)[0]
+    assert (state, reason) == ("killed", "hedge latency spike") and 100.0 <= when <= 100.5
 
 
 def test_exchange1_latency_spike_makes_cancel_races_that_are_hedged(fault_runs):
@@ -208,7 +214,7 @@ def test_fault_presets_from_the_api():
         assert c.post("/reset", json={"preset": "fault_latency_spike_exchange2"}).json()["ticks"] == 3000
         c.post("/clock/step", json={"ticks": 1005})
         risk = c.get("/risk").json()
-        assert risk["state"] == "killed" and risk["reason"] == "hedge latency spike" and risk["since_s"] == 100.0
+        assert risk["state"] == "killed" and risk["reason"] == "hedge latency spike" and 100.0 <= risk["since_s"] <= 100.5
         exp = c.get("/exposure").json()
         assert exp["tick"] == 1005 and exp["largest_naked_lots"] >= 0 and "time_above_exposure_threshold_s" in exp
 
@@ -219,7 +225,7 @@ def test_faults_command_tabulates_every_scenario(capsys):
     assert main(["faults"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `fault_")]
     assert len(rows) == len(FAULT_PRESETS)
-    assert any("hedge latency spike (100.0 s)" in r for r in rows)
+    assert any("hedge latency spike (100." in r for r in rows)
 
 
 def test_decision_log_shows_cancel_races():

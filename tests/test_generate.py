@@ -1,0 +1,112 @@
+"""The generated market has the laws the README states: event mix, sizes, offsets, cancels, informed clients.
+
+Each check compares a sample statistic with its expectation within about five standard errors, on a
+fixed seed, so it is deterministic and fails only if the law itself is wrong.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import backtest
+import backtest.generate as gen
+from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET
+
+TICKS = 60_000
+
+
+@pytest.fixture(scope="module")
+def market():
+    cfg = backtest.make_config(**{"sim.ticks": TICKS, "sim.seed": 11})
+    return cfg, gen.generate(cfg)
+
+
+def _within(sample, expected, sd, n, sigmas=5.0):
+    assert abs(sample - expected) <= sigmas * sd / math.sqrt(n), (sample, expected)
+
+
+def _geometric_mean_capped(mean, cap):
+    """E[min(X, cap)] for X geometric on {1, 2, ...} with mean ``mean``: sum of P(X >= k), k = 1..cap."""
+    q = 1.0 - 1.0 / mean
+    return sum(q ** (k - 1) for k in range(1, cap + 1))
+
+
+def test_event_mix_follows_the_rates(market):
+    cfg, m = market
+    for flow, events, client_rate in ((cfg.exchange1, m.events1, cfg.clients.rate_per_s),
+                                      (cfg.exchange2, m.events2, 0.0)):
+        rates = {
+            EV_LIMIT: 2 * flow.limit_rate_per_s,
+            EV_CANCEL: 2 * flow.cancel_rate_per_order_per_s * flow.max_orders_per_side,
+            EV_MARKET: 2 * flow.market_rate_per_s,
+            EV_CLIENT: client_rate,
+        }
+        total = sum(rates.values())
+        n = events.kind.size
+        _within(n / TICKS, total * cfg.sim.dt_s, math.sqrt(total * cfg.sim.dt_s), TICKS)  # Poisson counts
+        for kind, rate in rates.items():
+            share = rate / total
+            _within(np.mean(events.kind == kind), share, math.sqrt(share * (1 - share)) + 1e-12, n)
+        for kind in (EV_LIMIT, EV_CANCEL, EV_MARKET):  # both sides equally likely
+            sides = events.side[events.kind == kind]
+            _within(sides.mean(), 0.5, 0.5, sides.size)
+
+
+def test_sizes_offsets_and_cancel_picks(market):
+    cfg, m = market
+    flow, ev = cfg.exchange2, m.events2
+    limit = ev.kind == EV_LIMIT
+    off = ev.offset[limit]
+    assert off.min() >= 1 and off.max() <= flow.max_depth_ticks
+    mean_off = _geometric_mean_capped(flow.mean_offset_ticks, flow.max_depth_ticks)
+    _within(off.mean(), mean_off, flow.mean_offset_ticks, off.size)
+    q = ev.qty[limit]
+    assert q.min() >= 1
+    _within(q.mean(), flow.mean_limit_size_lots, flow.mean_limit_size_lots, q.size)
+    qm = ev.qty[ev.kind == EV_MARKET]
+    _within(qm.mean(), flow.mean_market_size_lots, flow.mean_market_size_lots, qm.size)
+    # sizes do not depend on the side (the size comes from the same uniform that picked the type)
+    _within(ev.qty[limit & (ev.side == 0)].mean(), ev.qty[limit & (ev.side == 1)].mean(),
+            flow.mean_limit_size_lots * math.sqrt(2), q.size / 2)
+    picks = ev.offset[ev.kind == EV_CANCEL]
+    n_max = flow.max_orders_per_side
+    assert picks.min() >= 0 and picks.max() < n_max
+    _within(picks.mean(), (n_max - 1) / 2, n_max / math.sqrt(12), picks.size)
+    counts = np.bincount(picks, minlength=n_max)
+    assert counts.min() > 0  # every resting position can be hit
+
+
+def test_informed_clients_trade_with_the_coming_move(market):
+    cfg, m = market
+    ev = m.events1
+    is_client = ev.kind == EV_CLIENT
+    ticks = np.repeat(np.arange(TICKS), np.diff(ev.start))[is_client]
+    horizon = max(1, round(cfg.clients.informed_horizon_s / cfg.sim.dt_s))
+    ahead = m.center1[np.minimum(ticks + horizon, TICKS - 1)] - m.center1[ticks]
+    side = ev.side[is_client]
+    moved = ahead != 0
+    with_move = np.where(ahead[moved] > 0, side[moved] == 0, side[moved] == 1)
+    f = cfg.clients.informed_fraction
+    expected = f + (1 - f) / 2  # informed always, uninformed half the time
+    _within(with_move.mean(), expected, 0.5, with_move.size)
+    _within(ev.qty[is_client].mean(), cfg.clients.mean_size_lots, cfg.clients.mean_size_lots, side.size)
+
+
+def test_chunked_drawing_changes_nothing(monkeypatch):
+    cfg = backtest.make_config(**{"sim.ticks": 3000})
+    whole = gen.generate(cfg)
+    monkeypatch.setattr(gen, "EVENT_CHUNK", 7)
+    chunked = gen.generate(cfg)
+    for a, b in ((whole.events1, chunked.events1), (whole.events2, chunked.events2)):
+        assert a.table.tobytes() == b.table.tobytes() and a.start.tobytes() == b.start.tobytes()
+
+
+def test_geometric_inverse_edges():
+    from kernels.series import geometric_inverse
+
+    inv = 1.0 / math.log1p(-1.0 / 4.0)
+    assert geometric_inverse(0.0, inv, 100) == 1
+    assert geometric_inverse(0.9999999999999999, inv, 100) == 100  # capped
+    assert geometric_inverse(0.5, 0.0, 100) == 1  # mean 1
+    # P(X = 1) = p = 1/4: u below 1/4 gives 1, just above gives 2
+    assert geometric_inverse(0.2499, inv, 100) == 1 and geometric_inverse(0.2501, inv, 100) == 2
