@@ -12,11 +12,11 @@ from typing import Iterable
 import numpy as np
 
 from backtest.config import SimConfig
-from backtest.generate import MarketArrays, generate
+from backtest.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
 from backtest.results import Results
 from kernels import params as P
-from kernels.records import EV_CANCEL, fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
+from kernels.records import fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
 from kernels.tick import C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, new_state, run_ticks
 
 INTENT_CAPACITY = 4096
@@ -80,9 +80,9 @@ def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int) 
     """First guesses for record array sizes; exact upper bounds where cheap, else generous estimates.
     If a guess is too small the kernel says so and the run is repeated with the exact counts."""
     n = config.sim.ticks
-    e1 = market.events1
-    aggressive = int(np.count_nonzero(e1.kind != EV_CANCEL)) if e1.kind.size else 0
-    fills_bound = aggressive + n_interventions + (2 * n if config.quoting.fill_model == "intensity" else 0)
+    # every Exchange 1 event could trade with us (cancels cannot, but counting them would need the events
+    # drawn, and with a streamed market they are not yet)
+    fills_bound = int(market.events1.start[-1]) + n_interventions + (2 * n if config.quoting.fill_model == "intensity" else 0)
     fills = min(fills_bound, max(1024, n // 2)) + 16
     hedges = min(n, fills) + 16
     orders = min(4 * n, n // 2 + 4 * fills + 1024) + 16
@@ -94,7 +94,8 @@ def run(config: SimConfig | None = None, interventions: Iterable[Intervention] =
         market: MarketArrays | None = None) -> Results:
     """Simulate one run. ``market`` may be passed to reuse arrays generated from the same config."""
     config = config or SimConfig()
-    sim = Simulation(config, market if market is not None else generate(config), interventions)
+    # a streamed market: the kernel starts while a helper thread is still drawing the order flow
+    sim = Simulation(config, market if market is not None else generate(config, stream=True), interventions)
     sim.advance(config.sim.ticks)
     return sim.results()
 
@@ -184,6 +185,9 @@ class Simulation:
                     break
                 step = self.checkpoint_every or self.n_ticks
                 end = min(until, (self.computed // step + 1) * step)
+                if self.market.events_progress is not None:  # run on what the flow helper has drawn
+                    end = min(end, self.computed + STREAM_TICKS)
+                    self.market.wait_for_events(end)
                 self._span(self.computed, end)
                 self.computed = end
                 if self.checkpoint_every and end % self.checkpoint_every == 0:

@@ -33,6 +33,7 @@ without faults is bit-for-bit the run it was before faults existed):
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -90,6 +91,13 @@ class MarketArrays:
     levels1: int
     base2: int
     levels2: int
+    # set when the event tables are still being drawn by a helper thread (``generate(stream=True)``)
+    events_progress: "EventStream | None" = None
+
+    def wait_for_events(self, tick: int) -> None:
+        """Return once the events of every tick before ``tick`` are drawn (at once for a whole market)."""
+        if self.events_progress is not None:
+            self.events_progress.wait(tick)
 
     @property
     def n_ticks(self) -> int:
@@ -106,22 +114,37 @@ class MarketArrays:
         return total
 
 
-def generate(config: SimConfig) -> MarketArrays:
+def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
     """Draw every exogenous input of a run from ``numpy.random`` PCG64 generators seeded by ``sim.seed``:
     prices, latencies and faults from ``default_rng(seed)``, each venue's order flow from its own child
-    of ``SeedSequence(seed)``."""
+    of ``SeedSequence(seed)``.
+
+    The order flow is nearly all of the draws. By default both venues' flows are complete on return,
+    Exchange 2's drawn in a helper thread while the prices and Exchange 1's are drawn here (numpy's
+    generators and the jitted filler release the GIL). With ``stream=True`` the flows are drawn by a
+    helper thread, tick-chunk by tick-chunk, after the function returns: the kernel can start at once
+    and consume them as they come (``MarketArrays.wait_for_events``), so on two cores generation hides
+    behind the kernel. Either way the arrays are identical, bit for bit."""
     n = config.sim.ticks
     dt = config.sim.dt_s
-    # Each venue's event stream -- nearly all of the draws -- has its own generator (a child of the run's
-    # seed), so Exchange 2's stream, which depends on nothing else, is drawn in a helper thread while the
-    # prices and Exchange 1's stream are drawn here (numpy's generators and the jitted filler release
-    # the GIL): two cores, about half the wall time.
+    stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream
     seed1, seed2 = np.random.SeedSequence(config.sim.seed).spawn(2)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future2 = pool.submit(_venue_events, np.random.default_rng(seed2), n, dt, config.exchange2)
-        events1, prices = _prices_and_exchange1(config, seed1)
-        events2 = future2.result()
-    rng, fair, feed1, feed2, center1, center2, regime, horizon = prices
+    venue2 = _VenueStream(np.random.default_rng(seed2), n, dt, config.exchange2)
+    progress = None
+    if stream:
+        rng, fair, feed1, feed2, center1, center2, regime, horizon = _prices(config)
+        venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
+                              center=center1, horizon=horizon)
+        progress = EventStream((venue1, venue2), n)
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            done2 = pool.submit(venue2.fill, n)
+            rng, fair, feed1, feed2, center1, center2, regime, horizon = _prices(config)
+            venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
+                                  center=center1, horizon=horizon)
+            venue1.fill(n)
+            done2.result()
+    events1, events2 = venue1.events, venue2.events
     mk = config.market
 
     lat = config.latency
@@ -172,7 +195,8 @@ def generate(config: SimConfig) -> MarketArrays:
     return MarketArrays(
         fair=fair, feed1=feed1, feed2=feed2, center1=center1, center2=center2, regime=regime,
         events1=events1, events2=events2, hedge_latency_ms=latency, hedge_reject=reject.astype(np.uint8),
-        order_latency_ms=order_latency, feed2_seen=feed2_seen, feed2_update=feed2_update, u_bid=u_bid, u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2,
+        order_latency_ms=order_latency, feed2_seen=feed2_seen, feed2_update=feed2_update, u_bid=u_bid,
+        u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2, events_progress=progress,
     )
 
 
@@ -183,9 +207,8 @@ def _geometric(rng: np.random.Generator, mean: float, size: int, cap: int) -> np
     return np.minimum(rng.geometric(1.0 / mean, size), cap).astype(np.int32)
 
 
-def _prices_and_exchange1(config: SimConfig, seed1):
-    """Fair value, venue feeds and Exchange 1's event stream (whose informed clients look at Exchange 1's
-    price path). Prices come from ``default_rng(seed)``, which the caller keeps drawing from."""
+def _prices(config: SimConfig):
+    """Fair value and venue feeds (ticks), from ``default_rng(seed)``, which the caller keeps drawing from."""
     rng = np.random.default_rng(config.sim.seed)
     n = config.sim.ticks
     dt = config.sim.dt_s
@@ -217,9 +240,7 @@ def _prices_and_exchange1(config: SimConfig, seed1):
     center2 = np.rint(feed2).astype(np.int64)
 
     horizon = max(1, int(round(config.clients.informed_horizon_s / dt)))
-    events1 = _venue_events(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
-                            center=center1, horizon=horizon)
-    return events1, (rng, fair, feed1, feed2, center1, center2, regime, horizon)
+    return rng, fair, feed1, feed2, center1, center2, regime, horizon
 
 
 def _inv_log(mean: float) -> float:
@@ -230,46 +251,98 @@ def _inv_log(mean: float) -> float:
 EVENT_CHUNK = 1 << 16  # events drawn per call: bounds the uniforms buffer at 1 MiB
 
 
-def _venue_events(rng, n, dt, flow: VenueFlowSection, client=None, center=None, horizon=1) -> VenueEvents:
-    """Competing Poisson streams: one total count per tick, then a type per event drawn in
-    proportion to its rate. Equivalent in law to independent streams, and events within a tick
-    come out in random order without a sort. Each event costs two uniforms (see
-    ``kernels.series.draw_events``), drawn in chunks into one reused buffer and written straight into
-    the compact event arrays, so generation makes no per-event temporaries."""
-    cancel_events = flow.cancel_rate_per_order_per_s * flow.max_orders_per_side
-    rates = np.array(
-        [
-            flow.limit_rate_per_s, flow.limit_rate_per_s,  # limit bid, limit ask
-            cancel_events, cancel_events,  # cancel bid, cancel ask (thinned in the kernel)
-            flow.market_rate_per_s, flow.market_rate_per_s,  # market buy, market sell
-            (client.rate_per_s if client is not None else 0.0),  # client market order
-        ]
-    )
-    total_rate = rates.sum()
-    counts = rng.poisson(total_rate * dt, n) if total_rate > 0 else np.zeros(n, dtype=np.int64)
-    start = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=start[1:])
-    m = int(start[-1])
-    table = np.empty(m, dtype=event_dt)
-    if m == 0:
-        return VenueEvents(start, table)
-    cum = np.cumsum(rates / total_rate)
-    cum[-1] = 1.0
-    kind_of = np.array([EV_LIMIT, EV_LIMIT, EV_CANCEL, EV_CANCEL, EV_MARKET, EV_MARKET, EV_CLIENT], dtype=np.int8)
-    side_of = np.array([0, 1, 0, 1, 0, 1, 0], dtype=np.int8)
-    informed = client.informed_fraction if client is not None else 0.0
-    client_inv_log = _inv_log(client.mean_size_lots) if client is not None else 0.0
-    center = center if center is not None else np.zeros(n, dtype=np.int64)
-    buffer = np.empty(2 * EVENT_CHUNK)
-    t = 0
-    for e0 in range(0, m, EVENT_CHUNK):
-        k = min(EVENT_CHUNK, m - e0)
-        uniforms = rng.random(out=buffer[: 2 * k])
-        t = draw_events(uniforms, e0, t, start, cum, kind_of, side_of, table,
-                        _inv_log(flow.mean_offset_ticks), flow.max_depth_ticks, _inv_log(flow.mean_limit_size_lots),
-                        _inv_log(flow.mean_market_size_lots), client_inv_log, flow.max_orders_per_side, informed,
-                        center, horizon)
-    return VenueEvents(start, table)
+STREAM_TICKS = 1 << 15  # ticks of events a streaming helper draws before it tells the kernel
+
+
+class _VenueStream:
+    """One venue's flow. Competing Poisson streams: one total count per tick (all drawn at once, so the
+    tick -> events index is known from the start), then a type per event drawn in proportion to its rate.
+    Equivalent in law to independent streams, and events within a tick come out in random order without
+    a sort. ``fill`` draws the events themselves, two uniforms each (see ``kernels.series.draw_events``),
+    in chunks into one reused buffer written straight into the compact event table: no per-event
+    temporaries, and the same table whatever the chunking."""
+
+    def __init__(self, rng, n, dt, flow: VenueFlowSection, client=None, center=None, horizon=1):
+        cancel_events = flow.cancel_rate_per_order_per_s * flow.max_orders_per_side
+        rates = np.array(
+            [
+                flow.limit_rate_per_s, flow.limit_rate_per_s,  # limit bid, limit ask
+                cancel_events, cancel_events,  # cancel bid, cancel ask (thinned in the kernel)
+                flow.market_rate_per_s, flow.market_rate_per_s,  # market buy, market sell
+                (client.rate_per_s if client is not None else 0.0),  # client market order
+            ]
+        )
+        total_rate = rates.sum()
+        counts = rng.poisson(total_rate * dt, n) if total_rate > 0 else np.zeros(n, dtype=np.int64)
+        self.start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.start[1:])
+        self.table = np.empty(int(self.start[-1]), dtype=event_dt)
+        self.rng = rng
+        self.cum = np.cumsum(rates / total_rate) if total_rate > 0 else np.ones(7)
+        self.cum[-1] = 1.0
+        self.kind_of = np.array([EV_LIMIT, EV_LIMIT, EV_CANCEL, EV_CANCEL, EV_MARKET, EV_MARKET, EV_CLIENT],
+                                dtype=np.int8)
+        self.side_of = np.array([0, 1, 0, 1, 0, 1, 0], dtype=np.int8)
+        self.laws = (
+            _inv_log(flow.mean_offset_ticks), flow.max_depth_ticks, _inv_log(flow.mean_limit_size_lots),
+            _inv_log(flow.mean_market_size_lots), _inv_log(client.mean_size_lots) if client is not None else 0.0,
+            flow.max_orders_per_side, client.informed_fraction if client is not None else 0.0,
+        )
+        self.center = center if center is not None else np.zeros(n, dtype=np.int64)
+        self.horizon = horizon
+        self.filled_ticks = 0
+        self._tick_cursor = 0
+        self._buffer = np.empty(2 * EVENT_CHUNK)
+
+    def fill(self, until_tick: int) -> None:
+        """Draw the events of ticks ``filled_ticks .. until_tick - 1``."""
+        e = int(self.start[self.filled_ticks])
+        e_end = int(self.start[until_tick])
+        while e < e_end:
+            k = min(EVENT_CHUNK, e_end - e)
+            uniforms = self.rng.random(out=self._buffer[: 2 * k])
+            self._tick_cursor = draw_events(uniforms, e, self._tick_cursor, self.start, self.cum, self.kind_of,
+                                            self.side_of, self.table, *self.laws, self.center, self.horizon)
+            e += k
+        self.filled_ticks = until_tick
+
+    @property
+    def events(self) -> VenueEvents:
+        return VenueEvents(self.start, self.table)
+
+
+class EventStream:
+    """Draws venues' flows in a helper thread, ``STREAM_TICKS`` ticks at a time, and lets a consumer
+    wait until the events it needs are there. An error in the helper is raised in the consumer."""
+
+    def __init__(self, venues, n_ticks: int):
+        self._ready = 0
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._draw, args=(venues, n_ticks), name="mmhedge-flow",
+                                        daemon=True)
+        self._thread.start()
+
+    def _draw(self, venues, n_ticks):
+        try:
+            for t0 in range(0, n_ticks, STREAM_TICKS):
+                t1 = min(n_ticks, t0 + STREAM_TICKS)
+                for venue in venues:
+                    venue.fill(t1)
+                with self._cond:
+                    self._ready = t1
+                    self._cond.notify_all()
+        except BaseException as exc:  # handed to the consumer, which would otherwise wait forever
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+
+    def wait(self, tick: int) -> None:
+        with self._cond:
+            while self._ready < tick and self._error is None:
+                self._cond.wait()
+            if self._error is not None:
+                raise RuntimeError("drawing the order flow failed") from self._error
 
 
 def _add_toxic_flow(rng, events: VenueEvents, n, dt, clients, center, horizon, times) -> VenueEvents:

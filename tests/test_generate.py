@@ -110,3 +110,32 @@ def test_geometric_inverse_edges():
     assert geometric_inverse(0.5, 0.0, 100) == 1  # mean 1
     # P(X = 1) = p = 1/4: u below 1/4 gives 1, just above gives 2
     assert geometric_inverse(0.2499, inv, 100) == 1 and geometric_inverse(0.2501, inv, 100) == 2
+
+
+def test_streamed_flow_is_the_same_flow_and_the_same_run(monkeypatch):
+    """run() starts the kernel while a helper thread still draws the order flow; nothing may differ."""
+    monkeypatch.setattr(gen, "STREAM_TICKS", 700)  # many hand-overs between the helper and the kernel
+    import backtest.engine as engine
+
+    monkeypatch.setattr(engine, "STREAM_TICKS", 700)
+    cfg = backtest.make_config(**{"sim.ticks": 5000})
+    whole = gen.generate(cfg)
+    streamed = gen.generate(cfg, stream=True)
+    streamed.wait_for_events(cfg.sim.ticks)
+    for a, b in ((whole.events1, streamed.events1), (whole.events2, streamed.events2)):
+        assert a.table.tobytes() == b.table.tobytes() and a.start.tobytes() == b.start.tobytes()
+    r_whole = backtest.run(cfg, market=whole)
+    r_streamed = backtest.run(cfg)  # generates with stream=True
+    for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw"):
+        assert getattr(r_whole, name).tobytes() == getattr(r_streamed, name).tobytes(), name
+
+
+def test_streaming_helper_errors_reach_the_consumer():
+    class Broken:
+        def fill(self, until_tick):
+            raise ValueError("boom")
+
+    stream = gen.EventStream((Broken(),), 100)
+    with pytest.raises(RuntimeError, match="drawing the order flow failed") as info:
+        stream.wait(50)
+    assert isinstance(info.value.__cause__, ValueError)
