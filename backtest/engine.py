@@ -237,4 +237,7 @@ class Simulation:
             counters=counters,
             interventions=self.iv,
             regime=self.market.regime[:n],
+            fair=self.market.fair[:n],
+            feed1=self.market.feed1[:n],
+            feed2=self.market.feed2[:n],
         )

@@ -77,6 +77,10 @@ class Results:
     counters: np.ndarray
     interventions: np.ndarray
     regime: np.ndarray = field(repr=False)
+    # the market's price paths over the same ticks (inputs: the tick records do not repeat them), ticks
+    fair: np.ndarray = field(repr=False, default=None)
+    feed1: np.ndarray = field(repr=False, default=None)
+    feed2: np.ndarray = field(repr=False, default=None)
 
     # -- unit conversion ---------------------------------------------------------------------
     @property
@@ -107,12 +111,13 @@ class Results:
         hedge_slip = m(r["hedge_slippage"])
         hedge_lat = m(r["hedge_latency"])
         hedge_basis = m(r["hedge_basis"])
+        tick = np.arange(len(r), dtype=np.int64)
         return {
-            "tick": r["tick"],
-            "time_s": r["tick"] * dt,
-            "fair_price": self._px(r["fair"]),
-            "feed1_price": self._px(r["feed1"]),
-            "feed2_price": self._px(r["feed2"]),
+            "tick": tick,
+            "time_s": tick * dt,
+            "fair_price": self._px(self.fair),
+            "feed1_price": self._px(self.feed1),
+            "feed2_price": self._px(self.feed2),
             "best_bid1_price": self._px(r["best_bid1"], True),
             "best_ask1_price": self._px(r["best_ask1"], True),
             "best_bid2_price": self._px(r["best_bid2"], True),

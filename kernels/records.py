@@ -117,29 +117,32 @@ intervention_dt = np.dtype(
 """An intervention: at ``tick``, ``kind`` (IV_*); for manual fills ``side`` (+1 we buy, -1 we sell),
 ``qty`` lots and ``price`` ticks (-1 = at our current quote, else the touch)."""
 
+# One row per tick, 184 bytes: the largest output of a long run, so the tick index and the price feeds
+# (which are inputs, kept in the market arrays) are not repeated here, and prices in ticks and sizes in
+# lots are int32 (2^31 ticks or lots is beyond any configurable run).
 tick_dt = np.dtype(
     [
-        ("tick", np.int64),
-        ("fair", np.float64),  # fair value, ticks
-        ("feed1", np.float64),  # Exchange 1 price feed (mark), ticks
-        ("feed2", np.float64),  # Exchange 2 price feed (mark), ticks
-        ("best_bid1", np.int64),  # -1 when empty
-        ("best_ask1", np.int64),
-        ("best_bid2", np.int64),
-        ("best_ask2", np.int64),
-        ("quote_bid", np.int64),  # our resting bid on Exchange 1, ticks; -1 = none
-        ("quote_ask", np.int64),
-        ("quote_bid_size", np.int64),  # lots remaining
-        ("quote_ask_size", np.int64),
-        ("bid_queue_ahead", np.int64),  # lots ahead of our bid at its level
-        ("ask_queue_ahead", np.int64),
+        ("best_bid1", np.int32),  # ticks, -1 when empty
+        ("best_ask1", np.int32),
+        ("best_bid2", np.int32),
+        ("best_ask2", np.int32),
+        ("quote_bid", np.int32),  # our resting bid on Exchange 1, ticks; -1 = none
+        ("quote_ask", np.int32),
+        ("quote_bid_size", np.int32),  # lots remaining
+        ("quote_ask_size", np.int32),
+        ("bid_queue_ahead", np.int32),  # lots ahead of our bid at its level
+        ("ask_queue_ahead", np.int32),
+        ("inv1", np.int32),  # Exchange 1 position, lots
+        ("inv2", np.int32),  # Exchange 2 position, lots
+        ("pending_hedge", np.int32),  # signed lots scheduled but not yet executed on Exchange 2
+        # int16, not int8: with them the row has no padding bytes, which (the array being np.empty) would
+        # hold leftover memory and make equal runs compare unequal byte for byte
+        ("state", np.int16),  # risk state (STATE_*)
+        ("manual_pause", np.int16),  # 1 while a manual pause is in force
         ("reference", np.float64),  # quote reference price, ticks
         ("reservation", np.float64),  # reference shifted by inventory skew, ticks
         ("half_spread", np.float64),  # target half-spread, ticks
         ("sigma", np.float64),  # estimated volatility of the reference, ticks per sqrt(second)
-        ("inv1", np.int64),  # Exchange 1 position, lots
-        ("inv2", np.int64),  # Exchange 2 position, lots
-        ("pending_hedge", np.int64),  # signed lots scheduled but not yet executed on Exchange 2
         ("cash1", np.float64),  # tick-lots
         ("cash2", np.float64),
         ("fees1", np.float64),  # fees paid (negative = rebate received), tick-lots
@@ -152,11 +155,10 @@ tick_dt = np.dtype(
         ("hedge_basis", np.float64),  # basis change on the hedge leg since the fill
         ("inventory_mtm", np.float64),  # net (unhedged) inventory marked to Exchange 1 feed
         ("total_pnl", np.float64),  # cash + inventory at marks - fees, tick-lots
-        ("state", np.int64),  # risk state (STATE_*)
-        ("manual_pause", np.int64),  # 1 while a manual pause is in force
     ],
     align=True,
 )
+assert tick_dt.itemsize == 184 and sum(f[0].itemsize for f in tick_dt.fields.values()) == 184
 
 fill_dt = np.dtype(
     [

@@ -911,10 +911,6 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
 
         # 8. record
         rec = out_ticks[t]
-        rec["tick"] = t
-        rec["fair"] = fair[t]
-        rec["feed1"] = f1
-        rec["feed2"] = f2
         rec["best_bid1"] = best_bid(bs1)
         rec["best_ask1"] = best_ask(bs1)
         rec["best_bid2"] = best_bid(bs2)
