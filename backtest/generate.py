@@ -135,7 +135,7 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
         rng, fair, feed1, feed2, center1, center2, regime, horizon = _prices(config)
         venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
                               center=center1, horizon=horizon)
-        progress = EventStream((venue1, venue2), n)
+        progress = EventStream((venue1, venue2), n)  # counts the events per tick first, while we go on
     else:
         with ThreadPoolExecutor(max_workers=1) as pool:
             done2 = pool.submit(venue2.fill, n)
@@ -144,7 +144,6 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
                                   center=center1, horizon=horizon)
             venue1.fill(n)
             done2.result()
-    events1, events2 = venue1.events, venue2.events
     mk = config.market
 
     lat = config.latency
@@ -154,7 +153,9 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
     in_spike = (starts - np.concatenate([np.zeros(spike_len, dtype=starts.dtype), starts[:-spike_len]])[:n]) > 0
     latency = np.where(in_spike, latency * lat.spike_multiplier, latency)
     reject = rng.random(n) < lat.hedge_reject_probability
-    times = np.arange(n) * dt
+    windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s, mk.feed2_stale_windows_s,
+               config.clients.toxic_windows_s)
+    times = np.arange(n) * dt if any(windows) else None  # seconds, only needed to place windows
     for start_s, end_s in lat.outage_windows_s:
         reject |= (times >= start_s) & (times < end_s)
 
@@ -173,11 +174,16 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
         order_latency = np.where((times >= start_s) & (times < end_s), order_latency * lat.spike_multiplier,
                                  order_latency)
     feed2_update = np.ones(n, dtype=np.uint8)
-    for start_s, end_s in mk.feed2_stale_windows_s:
-        feed2_update[(times >= start_s) & (times < end_s)] = 0
-    feed2_update[0] = 1
-    last_update = np.maximum.accumulate(np.where(feed2_update == 1, np.arange(n), 0))
-    feed2_seen = feed2[last_update]
+    feed2_seen = feed2  # every update reaches the quoter, unless a stale window holds it
+    if mk.feed2_stale_windows_s:
+        for start_s, end_s in mk.feed2_stale_windows_s:
+            feed2_update[(times >= start_s) & (times < end_s)] = 0
+        feed2_update[0] = 1
+        last_update = np.maximum.accumulate(np.where(feed2_update == 1, np.arange(n), 0))
+        feed2_seen = feed2[last_update]
+    if progress is not None:
+        progress.wait(0)  # the events per tick are counted (the tables exist), the events come later
+    events1, events2 = venue1.events, venue2.events
     if config.clients.toxic_windows_s:
         events1 = _add_toxic_flow(rng, events1, n, dt, config.clients, center1, horizon, times)
 
@@ -234,7 +240,7 @@ def _prices(config: SimConfig):
     shocks = shock_sd * rng.standard_normal(n)
     basis = mk.basis_mean_ticks + ar1_filter(shocks, decay, 0.0)
 
-    feed1 = fair.copy()
+    feed1 = fair  # the same array: nothing writes to market arrays
     feed2 = fair + basis
     center1 = np.rint(feed1).astype(np.int64)
     center2 = np.rint(feed2).astype(np.int64)
@@ -273,10 +279,10 @@ class _VenueStream:
             ]
         )
         total_rate = rates.sum()
-        counts = rng.poisson(total_rate * dt, n) if total_rate > 0 else np.zeros(n, dtype=np.int64)
-        self.start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.start[1:])
-        self.table = np.empty(int(self.start[-1]), dtype=event_dt)
+        self.n_ticks = n
+        self.events_per_tick = total_rate * dt
+        self.start: np.ndarray | None = None  # int64, n + 1: events of tick t are table[start[t]:start[t+1]]
+        self.table: np.ndarray | None = None
         self.rng = rng
         self.cum = np.cumsum(rates / total_rate) if total_rate > 0 else np.ones(7)
         self.cum[-1] = 1.0
@@ -294,8 +300,20 @@ class _VenueStream:
         self._tick_cursor = 0
         self._buffer = np.empty(2 * EVENT_CHUNK)
 
+    def count(self) -> None:
+        """Draw the number of events of every tick (before any event: the stream's first draws)."""
+        if self.start is not None:
+            return
+        n = self.n_ticks
+        counts = self.rng.poisson(self.events_per_tick, n) if self.events_per_tick > 0 else np.zeros(n, np.int64)
+        start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        self.table = np.empty(int(start[-1]), dtype=event_dt)
+        self.start = start
+
     def fill(self, until_tick: int) -> None:
         """Draw the events of ticks ``filled_ticks .. until_tick - 1``."""
+        self.count()
         e = int(self.start[self.filled_ticks])
         e_end = int(self.start[until_tick])
         while e < e_end:
@@ -316,7 +334,7 @@ class EventStream:
     wait until the events it needs are there. An error in the helper is raised in the consumer."""
 
     def __init__(self, venues, n_ticks: int):
-        self._ready = 0
+        self._ready = -1  # -1: not even the events per tick are counted yet
         self._error: BaseException | None = None
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._draw, args=(venues, n_ticks), name="mmhedge-flow",
@@ -325,6 +343,11 @@ class EventStream:
 
     def _draw(self, venues, n_ticks):
         try:
+            for venue in venues:
+                venue.count()
+            with self._cond:
+                self._ready = 0
+                self._cond.notify_all()
             for t0 in range(0, n_ticks, STREAM_TICKS):
                 t1 = min(n_ticks, t0 + STREAM_TICKS)
                 for venue in venues:
@@ -338,6 +361,8 @@ class EventStream:
                 self._cond.notify_all()
 
     def wait(self, tick: int) -> None:
+        """Block until the events of the ticks before ``tick`` are drawn (``tick`` 0: until the events per
+        tick are counted)."""
         with self._cond:
             while self._ready < tick and self._error is None:
                 self._cond.wait()

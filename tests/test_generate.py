@@ -132,6 +132,9 @@ def test_streamed_flow_is_the_same_flow_and_the_same_run(monkeypatch):
 
 def test_streaming_helper_errors_reach_the_consumer():
     class Broken:
+        def count(self):
+            pass
+
         def fill(self, until_tick):
             raise ValueError("boom")
 
