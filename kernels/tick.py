@@ -606,7 +606,8 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
             iv += 1
 
         # 2. Exchange 2 background flow
-        _withdraw_out_of_band(lv2, od2, bs2, prev_c2, center2[t], depth2)
+        if center2[t] != prev_c2:  # most ticks the venue price does not move: skip the call
+            _withdraw_out_of_band(lv2, od2, bs2, prev_c2, center2[t], depth2)
         prev_c2 = center2[t]
         e = ev2_start[t]
         while e < ev2_start[t + 1]:  # we rest no orders on Exchange 2: nothing of ours trades there
@@ -620,7 +621,8 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
                 delay = 0
             if zn[0] > 0 or quotes[0] == -2 or quotes[4] == -2:
                 _land_orders(lv1, od1, bs1, quotes, zs, zn, pend_due, t, out_orders, counters)
-        _withdraw_out_of_band(lv1, od1, bs1, prev_c1, center1[t], depth1)
+        if center1[t] != prev_c1:
+            _withdraw_out_of_band(lv1, od1, bs1, prev_c1, center1[t], depth1)
         prev_c1 = center1[t]
         e = ev1_start[t]
         while e < ev1_start[t + 1]:
