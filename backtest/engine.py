@@ -1,4 +1,6 @@
-"""run(config, interventions) -> Results: generate the market, call the kernel, wrap the records.
+"""run(config, interventions) -> Results: generate the market, call the kernel, wrap the records. The
+market is streamed: the kernel starts on the first ticks while a helper thread still draws the order
+flow of later ones (``generate(stream=True)``; the same arrays, so the same run).
 
 ``Simulation`` is the same run computed in spans of ticks, with checkpoints it can be resumed and forked
 from (the API session uses it to re-run only from the last checkpoint before an action)."""
