@@ -135,7 +135,7 @@ class Simulation:
         m = market
         e1, e2 = m.events1, m.events2
         self._inputs = (
-            self.p, m.fair, m.feed1, m.feed2, m.center1, m.center2,
+            self.p, m.feed1, m.feed2, m.center1, m.center2,
             e1.start, e1.table, e2.start, e2.table,
             m.hedge_latency_ms, m.hedge_reject, m.u_bid, m.u_ask, self.iv,
             m.order_latency_ms, m.feed2_seen, m.feed2_update,

@@ -120,7 +120,7 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
     of ``SeedSequence(seed)``.
 
     The order flow is nearly all of the draws. By default both venues' flows are complete on return,
-    Exchange 2's drawn in a helper thread while the prices and Exchange 1's are drawn here (numpy's
+    Exchange 2's drawn in a helper thread while Exchange 1's is drawn here (numpy's
     generators and the jitted filler release the GIL). With ``stream=True`` the flows are drawn by a
     helper thread, tick-chunk by tick-chunk, after the function returns: the kernel can start at once
     and consume them as they come (``MarketArrays.wait_for_events``), so on two cores generation hides
@@ -128,20 +128,17 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
     n = config.sim.ticks
     dt = config.sim.dt_s
     stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream
+    rng, fair, feed1, feed2, center1, center2, regime, horizon = _prices(config)
     seed1, seed2 = np.random.SeedSequence(config.sim.seed).spawn(2)
+    venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
+                          center=center1, horizon=horizon)
     venue2 = _VenueStream(np.random.default_rng(seed2), n, dt, config.exchange2)
     progress = None
     if stream:
-        rng, fair, feed1, feed2, center1, center2, regime, horizon = _prices(config)
-        venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
-                              center=center1, horizon=horizon)
         progress = EventStream((venue1, venue2), n)  # counts the events per tick first, while we go on
     else:
         with ThreadPoolExecutor(max_workers=1) as pool:
             done2 = pool.submit(venue2.fill, n)
-            rng, fair, feed1, feed2, center1, center2, regime, horizon = _prices(config)
-            venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
-                                  center=center1, horizon=horizon)
             venue1.fill(n)
             done2.result()
     mk = config.market

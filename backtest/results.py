@@ -78,9 +78,9 @@ class Results:
     interventions: np.ndarray
     regime: np.ndarray = field(repr=False)
     # the market's price paths over the same ticks (inputs: the tick records do not repeat them), ticks
-    fair: np.ndarray = field(repr=False, default=None)
-    feed1: np.ndarray = field(repr=False, default=None)
-    feed2: np.ndarray = field(repr=False, default=None)
+    fair: np.ndarray = field(repr=False)
+    feed1: np.ndarray = field(repr=False)
+    feed2: np.ndarray = field(repr=False)
 
     # -- unit conversion ---------------------------------------------------------------------
     @property

@@ -46,7 +46,7 @@ def main():
         backtest.run(backtest.make_config(**{"sim.ticks": 1000}))  # compiled / loaded
         repeat = 3 if n >= 10**6 else 5
         tg, market = timed(lambda: generate(cfg), repeat)
-        tk, _ = timed(lambda: backtest.run(cfg, market=market), repeat)
+        tk, _ = timed(lambda m=market: backtest.run(cfg, market=m), repeat)
         events = market.events1.kind.size + market.events2.kind.size
         del market
         tr, _ = timed(lambda: backtest.run(cfg), repeat)

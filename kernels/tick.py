@@ -506,7 +506,7 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
 
 
 @jit_borrow
-def run_ticks(p, fair, feed1, feed2, center1, center2,
+def run_ticks(p, feed1, feed2, center1, center2,
               ev1_start, events1, ev2_start, events2,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
               order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
@@ -522,7 +522,7 @@ def run_ticks(p, fair, feed1, feed2, center1, center2,
     Compiled without reference counting (``jit_borrow``): it allocates nothing."""
     mm_ids, mm_prices, mm_qtys = fill_buf[0], fill_buf[1], fill_buf[2]
     h_ids, h_prices, h_qtys = hedge_buf[0], hedge_buf[1], hedge_buf[2]
-    n_ticks = fair.shape[0]
+    n_ticks = feed1.shape[0]
     dt_s = p[P_DT_S]
     book_mode = p[P_FILL_MODEL] == 0
     depth1 = int(p[P_DEPTH1])
