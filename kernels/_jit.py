@@ -15,6 +15,11 @@ without numba's reference counting (``_nrt=False``). With reference counting, ev
 increment and decrement per array argument -- up to 40 per background order event, a quarter of the
 run time in a perf profile; without it the kernel ran 2.3-2.8x faster with bit-identical results
 (bench/bench_kernel.py). Numba refuses to compile a ``jit_borrow`` function that allocates an array.
+
+``jit_inline`` is ``jit_borrow`` plus numba's ``inline="always"``: the function's body is copied into
+each caller at numba's IR level. It is kept for the few book operations that run for nearly every
+order event (adding and removing an order, the random cancel), where the call itself cost as much as
+the work; inlining more widely made the cold compile much longer for no measurable gain.
 """
 import hashlib
 import os
@@ -37,3 +42,7 @@ def jit(func):
 
 def jit_borrow(func):
     return numba.njit(cache=True, nogil=True, _nrt=False)(func)
+
+
+def jit_inline(func):
+    return numba.njit(cache=True, nogil=True, _nrt=False, inline="always")(func)

@@ -33,7 +33,7 @@ import numpy as np
 from kernels._jit import jit, jit_borrow
 from kernels.book import (
     MM_FILL_BUFFER, B_BASE, B_BEST_ASK, B_BEST_BID, B_DROPPED, B_NLEVELS, LV_QTY,
-    best_ask, best_bid, book_new, cancel, cancel_random_other, depth_within, limit_order, match,
+    best_ask, best_bid, book_new, cancel, cancel_random_other, crosses, depth_within, level_row, match,
     order_alive, queue_ahead, rest, withdraw_level,
 )
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
@@ -208,7 +208,7 @@ def _book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, pr
 
 @jit_borrow
 def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids, mm_prices,
-                          mm_qtys, quotes, od1, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2, in_first,
+                          mm_qtys, quotes, b1, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2, in_first,
                           n_in, zs, zn):
     """Turn matches against our resting orders (current quotes, and orders whose cancel is still in
     flight) into fills; forget orders that are used up."""
@@ -234,11 +234,11 @@ def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm,
                                     mm_qtys[j], LIQ_MAKER, f1, f2, lat_ms, in_due, in_qty, in_m1, in_m2,
                                     in_first, n_in)
         if qi >= 0:
-            if order_alive(od1, quotes[qi], oid) == 0:
+            if order_alive(b1, quotes[qi], oid) == 0:
                 _record_order(out_orders, counters, oid, t, OA_FILLED, side, quotes[qi + 2], quotes[qi + 3], OR_QUOTE)
                 quotes[qi] = -1
                 quotes[qi + 1] = 0
-        elif order_alive(od1, zs[zk, Z_SLOT], oid) == 0:
+        elif order_alive(b1, zs[zk, Z_SLOT], oid) == 0:
             _record_order(out_orders, counters, oid, t, OA_FILLED, side, zs[zk, Z_PRICE], 0, zs[zk, Z_REASON])
             last = zn[0] - 1
             for f in range(N_Z):
@@ -248,37 +248,41 @@ def _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm,
 
 
 @jit_borrow
-def _apply_flow(lv, od, bs, center, events, e, e_end, fill_buf):
+def _apply_flow(b, center, events, e, e_end, fill_buf):
     """Apply background (and, on Exchange 1, client) events ``e .. e_end - 1`` (rows of
     ``kernels.records.event_dt``) to a book around the venue price ``center`` (ticks), stopping right
     after an event that traded against our orders, whose fills are then in ``fill_buf`` (ids, prices,
     lots). Returns ``(next_event, n_our_fills)``; the caller books the fills and calls again. Only the
     book is passed in, so the per-tick call stays cheap."""
-    low = bs[B_BASE]
-    top = low + bs[B_NLEVELS] - 1  # highest price on the grid
+    low = b[B_BASE]
+    top = low + b[B_NLEVELS] - 1  # highest price on the grid
     mm_ids, mm_prices, mm_qtys = fill_buf[0], fill_buf[1], fill_buf[2]
     while e < e_end:
         ev = events[e]
         e += 1
         kind = ev["kind"]
         side = ev["side"]  # 0 bid / buy, 1 ask / sell
-        if kind == EV_LIMIT:
+        n_mm = 0
+        if kind == EV_CANCEL:  # the most frequent kind first
+            cancel_random_other(b, side, ev["offset"])
+        elif kind == EV_LIMIT:
             price = center - ev["offset"] if side == 0 else center + ev["offset"]
-            _, _, _, _, n_mm = limit_order(lv, od, bs, side, price, ev["qty"], OWNER_OTHER, mm_ids, mm_prices,
-                                           mm_qtys)
-        elif kind == EV_CANCEL:
-            cancel_random_other(lv, od, bs, side, ev["offset"])
-            n_mm = 0
+            qty = ev["qty"]
+            if crosses(b, side, price):  # rare: the venue price moved through the book
+                filled, _, n_mm = match(b, side == 0, price, qty, mm_ids, mm_prices, mm_qtys)
+                qty -= filled
+            if qty > 0:
+                rest(b, side, price, qty, OWNER_OTHER)
         else:  # market order (background or client)
             limit = top if side == 0 else low
-            _, _, n_mm = match(lv, od, bs, side == 0, limit, ev["qty"], mm_ids, mm_prices, mm_qtys)
+            _, _, n_mm = match(b, side == 0, limit, ev["qty"], mm_ids, mm_prices, mm_qtys)
         if n_mm > 0:
             return e, n_mm
     return e, 0
 
 
 @jit_borrow
-def _withdraw_out_of_band(lv, od, bs, prev_center, center, depth):
+def _withdraw_out_of_band(b, prev_center, center, depth):
     """Other participants keep bids within [center - depth, center] and asks within
     [center, center + depth] ticks: when the venue price moves, orders left more than ``depth``
     behind it, or stranded through it, are withdrawn. Without the second rule a fast move leaves a
@@ -286,45 +290,45 @@ def _withdraw_out_of_band(lv, od, bs, prev_center, center, depth):
     if center > prev_center:
         lo = max(prev_center - depth, center - 5 * depth)
         for price in range(lo, center - depth):
-            withdraw_level(lv, od, bs, 0, price)
+            withdraw_level(b, 0, price)
         for price in range(max(prev_center, center - 5 * depth), center):
-            withdraw_level(lv, od, bs, 1, price)
+            withdraw_level(b, 1, price)
     elif center < prev_center:
         hi = min(prev_center + depth, center + 5 * depth)
         for price in range(center + depth + 1, hi + 1):
-            withdraw_level(lv, od, bs, 1, price)
+            withdraw_level(b, 1, price)
         for price in range(center + 1, min(prev_center, center + 5 * depth) + 1):
-            withdraw_level(lv, od, bs, 0, price)
+            withdraw_level(b, 0, price)
 
 
 @jit
-def _seed_book(lv, od, bs, center, depth, lots):
+def _seed_book(b, center, depth, lots):
     if lots <= 0:
         return
     for d in range(1, depth + 1):
-        rest(lv, od, bs, 0, center - d, lots, OWNER_OTHER)
-        rest(lv, od, bs, 1, center + d, lots, OWNER_OTHER)
+        rest(b, 0, center - d, lots, OWNER_OTHER)
+        rest(b, 1, center + d, lots, OWNER_OTHER)
 
 
 @jit_borrow
-def _others_through(lv, bs, side, limit_price, our_price, our_qty):
+def _others_through(b, side, limit_price, our_price, our_qty):
     """The best price on ``side`` at or through ``limit_price`` held by other participants (ignoring
     our own ``our_qty`` lots at ``our_price``), or -1. Scans only the crossing range, which is
     empty in the usual case where our target does not reach the other side."""
-    base = bs[B_BASE]
+    base = b[B_BASE]
     if side == 1:
-        lvl = bs[B_BEST_ASK]
-        stop = min(limit_price - base, bs[B_NLEVELS] - 1)
+        lvl = b[B_BEST_ASK]
+        stop = min(limit_price - base, b[B_NLEVELS] - 1)
         while lvl <= stop:
-            q = lv[1, lvl, LV_QTY] - (our_qty if lvl + base == our_price else 0)
+            q = b[level_row(b, 1, lvl) + LV_QTY] - (our_qty if lvl + base == our_price else 0)
             if q > 0:
                 return lvl + base
             lvl += 1
         return -1
-    lvl = bs[B_BEST_BID]
+    lvl = b[B_BEST_BID]
     stop = max(limit_price - base, 0)
     while lvl >= stop:
-        q = lv[0, lvl, LV_QTY] - (our_qty if lvl + base == our_price else 0)
+        q = b[level_row(b, 0, lvl) + LV_QTY] - (our_qty if lvl + base == our_price else 0)
         if q > 0:
             return lvl + base
         lvl -= 1
@@ -332,7 +336,7 @@ def _others_through(lv, bs, side, limit_price, our_price, our_qty):
 
 
 @jit_borrow
-def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters, zs, zn, delay):
+def _cancel_quote(b, quotes, qi, side, t, reason, out_orders, counters, zs, zn, delay):
     """Cancel our quote on one side. With ``delay`` > 0 extra ticks of order latency the cancel is only
     sent: the order stays in the book (and can trade) until tick ``t + delay``. An order still in
     flight (slot -2) cannot be cancelled before it lands; the quoter deals with it then."""
@@ -340,11 +344,11 @@ def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters,
         return
     if quotes[qi] >= 0:
         if delay <= 0 or zn[0] >= zs.shape[0]:
-            left = cancel(lv, od, bs, quotes[qi], quotes[qi + 1])
+            left = cancel(b, quotes[qi], quotes[qi + 1])
             if left > 0:
                 _record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL, side, quotes[qi + 2], left, reason)
         else:
-            left = order_alive(od, quotes[qi], quotes[qi + 1])
+            left = order_alive(b, quotes[qi], quotes[qi + 1])
             if left > 0:
                 k = zn[0]
                 zs[k, Z_SLOT] = quotes[qi]
@@ -361,7 +365,7 @@ def _cancel_quote(lv, od, bs, quotes, qi, side, t, reason, out_orders, counters,
 
 
 @jit_borrow
-def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode, zs, zn, delay,
+def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode, zs, zn, delay,
                pend_due):
     """Keep, replace or place our quote on one side. ``quotes[qi..qi+3]`` = slot (-1 none, -2 in
     flight), id, price, size.
@@ -371,7 +375,7 @@ def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, co
     extra ticks of order latency, the new order lands at tick ``t + delay`` (see ``_land_orders``).
     """
     if size <= 0:
-        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_RISK, out_orders, counters, zs, zn, delay)
+        _cancel_quote(b, quotes, qi, side, t, OR_RISK, out_orders, counters, zs, zn, delay)
         return
     if not book_mode:
         quotes[qi] = 0
@@ -381,10 +385,10 @@ def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, co
     if quotes[qi] == -2:
         return  # an order is in flight on this side: wait until it lands
     if quotes[qi] >= 0:
-        left = order_alive(od, quotes[qi], quotes[qi + 1])
+        left = order_alive(b, quotes[qi], quotes[qi + 1])
         if left > 0 and abs(quotes[qi + 2] - price) <= tol and 2 * left >= size and left <= size:
             return
-        _cancel_quote(lv, od, bs, quotes, qi, side, t, OR_REQUOTE, out_orders, counters, zs, zn, delay)
+        _cancel_quote(b, quotes, qi, side, t, OR_REQUOTE, out_orders, counters, zs, zn, delay)
     if delay > 0:
         quotes[qi] = -2
         quotes[qi + 1] = 0
@@ -392,7 +396,7 @@ def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, co
         quotes[qi + 3] = size
         pend_due[qi // 4] = t + delay
         return
-    slot, oid = rest(lv, od, bs, 0 if side > 0 else 1, price, size, OWNER_MM)
+    slot, oid = rest(b, 0 if side > 0 else 1, price, size, OWNER_MM)
     if slot >= 0:
         quotes[qi] = slot
         quotes[qi + 1] = oid
@@ -402,14 +406,14 @@ def _set_quote(lv, od, bs, quotes, qi, side, price, size, tol, t, out_orders, co
 
 
 @jit_borrow
-def _land_orders(lv, od, bs, quotes, zs, zn, pend_due, t, out_orders, counters):
+def _land_orders(b, quotes, zs, zn, pend_due, t, out_orders, counters):
     """At the start of tick ``t``'s Exchange 1 step: cancels in flight whose latency has elapsed take
     effect, and new orders in flight land. A landing order that would cross the book (the market
     moved while it travelled) is rejected, as a post-only order is."""
     k = 0
     while k < zn[0]:
         if zs[k, Z_DUE] <= t:
-            left = cancel(lv, od, bs, zs[k, Z_SLOT], zs[k, Z_ID])
+            left = cancel(b, zs[k, Z_SLOT], zs[k, Z_ID])
             if left > 0:
                 _record_order(out_orders, counters, zs[k, Z_ID], t, OA_CANCEL, zs[k, Z_SIDE], zs[k, Z_PRICE], left,
                               zs[k, Z_REASON])
@@ -423,12 +427,10 @@ def _land_orders(lv, od, bs, quotes, zs, zn, pend_due, t, out_orders, counters):
         if quotes[qi] == -2 and pend_due[qi // 4] <= t:
             side = 1 if qi == 0 else -1
             price = quotes[qi + 2]
-            crosses = (best_ask(bs) >= 0 and price >= best_ask(bs)) if side > 0 else \
-                (best_bid(bs) >= 0 and price <= best_bid(bs))
             quotes[qi] = -1
             quotes[qi + 1] = 0
-            if not crosses:
-                slot, oid = rest(lv, od, bs, 0 if side > 0 else 1, price, quotes[qi + 3], OWNER_MM)
+            if not crosses(b, 0 if side > 0 else 1, price):
+                slot, oid = rest(b, 0 if side > 0 else 1, price, quotes[qi + 3], OWNER_MM)
                 if slot >= 0:
                     quotes[qi] = slot
                     quotes[qi + 1] = oid
@@ -462,7 +464,7 @@ F_RUN_PEAK = 6  # running PnL peak for the drawdown kill, tick-lots
 N_SF = 7
 
 STATE_FIELDS = (
-    "lv1", "od1", "bs1", "lv2", "od2", "bs2", "acc", "pos", "quotes", "in_due", "in_qty", "in_m1", "in_m2",
+    "b1", "b2", "acc", "pos", "quotes", "in_due", "in_qty", "in_m1", "in_m2",
     "in_first", "w", "wf", "zs", "zn", "pend_due", "dq_tick", "dq_val", "si", "sf", "fill_buf", "hedge_buf",
     "counters",  # last: the engine reads the record counts as state[-1]
 )
@@ -472,10 +474,10 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
     """The loop state before tick 0, as a tuple of arrays in ``STATE_FIELDS`` order: seeded books, flat
     positions, no quotes, nothing in flight. ``run_ticks`` advances it in place, so a copy taken
     between two calls is a checkpoint the run can be resumed from."""
-    lv1, od1, bs1 = book_new(levels1, capacity, base1)
-    lv2, od2, bs2 = book_new(levels2, capacity, base2)
-    _seed_book(lv1, od1, bs1, center1[0], int(p[P_DEPTH1]), int(p[P_INIT_DEPTH1]))
-    _seed_book(lv2, od2, bs2, center2[0], int(p[P_DEPTH2]), int(p[P_INIT_DEPTH2]))
+    b1 = book_new(levels1, capacity, base1)
+    b2 = book_new(levels2, capacity, base2)
+    _seed_book(b1, center1[0], int(p[P_DEPTH1]), int(p[P_INIT_DEPTH1]))
+    _seed_book(b2, center2[0], int(p[P_DEPTH2]), int(p[P_INIT_DEPTH2]))
     quotes = np.full(8, -1, dtype=np.int64)  # bid slot,id,price,size, ask slot,id,price,size
     quotes[1] = 0
     quotes[5] = 0
@@ -490,7 +492,7 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
     ref_choice = int(p[P_REFERENCE])
     sf[F_PREV_REF] = feed1[0] if ref_choice == 0 else (feed2[0] if ref_choice == 1 else 0.5 * (feed1[0] + feed2[0]))
     return (
-        lv1, od1, bs1, lv2, od2, bs2,
+        b1, b2,
         np.zeros(N_ACC, dtype=np.float64), np.zeros(2, dtype=np.int64), quotes,
         np.zeros(intent_capacity, dtype=np.int64), np.zeros(intent_capacity, dtype=np.int64),
         np.zeros(intent_capacity, dtype=np.float64), np.zeros(intent_capacity, dtype=np.float64),
@@ -511,7 +513,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
               order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
               out_ticks, out_fills, out_hedges, out_orders, out_risk,
-              lv1, od1, bs1, lv2, od2, bs2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
+              b1, b2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
               zs, zn, pend_due, dq_tick, dq_val, si, sf, fill_buf, hedge_buf, counters):
     """Advance the simulation over ticks ``t_begin .. t_end - 1``. Inputs are the pre-generated arrays
     (see ``backtest.generate``) and the parameter vector ``p`` (see ``kernels.params``); the loop state
@@ -585,7 +587,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
                     if quotes[qi + 2] > 0 and (not book_mode or quotes[qi] >= 0):
                         price = quotes[qi + 2]
                     else:
-                        price = best_bid(bs1) if side > 0 else best_ask(bs1)
+                        price = best_bid(b1) if side > 0 else best_ask(b1)
                         if price < 0:
                             price = center1[t]
                 n_in = _book_fill_exchange1(p, acc, pos, counters, out_fills, t, -1, side, price, qty, LIQ_MANUAL,
@@ -607,11 +609,11 @@ def run_ticks(p, feed1, feed2, center1, center2,
 
         # 2. Exchange 2 background flow
         if center2[t] != prev_c2:  # most ticks the venue price does not move: skip the call
-            _withdraw_out_of_band(lv2, od2, bs2, prev_c2, center2[t], depth2)
+            _withdraw_out_of_band(b2, prev_c2, center2[t], depth2)
         prev_c2 = center2[t]
         e = ev2_start[t]
         while e < ev2_start[t + 1]:  # we rest no orders on Exchange 2: nothing of ours trades there
-            e, _ = _apply_flow(lv2, od2, bs2, center2[t], events2, e, ev2_start[t + 1], hedge_buf)
+            e, _ = _apply_flow(b2, center2[t], events2, e, ev2_start[t + 1], hedge_buf)
 
         # 3. Exchange 1: orders and cancels in flight land, then the flow meets our quotes
         delay = 0
@@ -620,16 +622,16 @@ def run_ticks(p, feed1, feed2, center1, center2,
             if delay < 0:
                 delay = 0
             if zn[0] > 0 or quotes[0] == -2 or quotes[4] == -2:
-                _land_orders(lv1, od1, bs1, quotes, zs, zn, pend_due, t, out_orders, counters)
+                _land_orders(b1, quotes, zs, zn, pend_due, t, out_orders, counters)
         if center1[t] != prev_c1:
-            _withdraw_out_of_band(lv1, od1, bs1, prev_c1, center1[t], depth1)
+            _withdraw_out_of_band(b1, prev_c1, center1[t], depth1)
         prev_c1 = center1[t]
         e = ev1_start[t]
         while e < ev1_start[t + 1]:
-            e, n_mm = _apply_flow(lv1, od1, bs1, center1[t], events1, e, ev1_start[t + 1], fill_buf)
+            e, n_mm = _apply_flow(b1, center1[t], events1, e, ev1_start[t + 1], fill_buf)
             if n_mm > 0:
                 n_in = _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids,
-                                             mm_prices, mm_qtys, quotes, od1, f1, f2, lat, in_due, in_qty,
+                                             mm_prices, mm_qtys, quotes, b1, f1, f2, lat, in_due, in_qty,
                                              in_m1, in_m2, in_first, n_in, zs, zn)
         if not book_mode and t > 0:
             for qi in (0, 4):
@@ -682,15 +684,15 @@ def run_ticks(p, feed1, feed2, center1, center2,
             status = H_REJECTED
             at_market = escalation == 1 and w[W_ATTEMPTS] > max_retries
             if hedge_reject[t] == 0:
-                touch = best_ask(bs2) if hside > 0 else best_bid(bs2)
+                touch = best_ask(b2) if hside > 0 else best_bid(b2)
                 if touch < 0:
                     status = H_NO_LIQUIDITY
                 else:
                     buf = int(p[P_HEDGE_BUFFER])
                     limit = touch + buf if hside > 0 else touch - buf
                     if at_market:  # escalated: walk the whole book
-                        limit = bs2[B_BASE] + bs2[B_NLEVELS] - 1 if hside > 0 else bs2[B_BASE]
-                    filled, notional, _ = match(lv2, od2, bs2, hside > 0, limit, want, h_ids, h_prices, h_qtys)
+                        limit = b2[B_BASE] + b2[B_NLEVELS] - 1 if hside > 0 else b2[B_BASE]
+                    filled, notional, _ = match(b2, hside > 0, limit, want, h_ids, h_prices, h_qtys)
                     status = H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
                     if at_market:
                         limit = -1
@@ -860,8 +862,8 @@ def run_ticks(p, feed1, feed2, center1, center2,
         if state == STATE_KILLED or state == STATE_PAUSED:
             why = OR_KILL if state == STATE_KILLED else OR_RISK
             if book_mode:
-                _cancel_quote(lv1, od1, bs1, quotes, 0, 1, t, why, out_orders, counters, zs, zn, delay)
-                _cancel_quote(lv1, od1, bs1, quotes, 4, -1, t, why, out_orders, counters, zs, zn, delay)
+                _cancel_quote(b1, quotes, 0, 1, t, why, out_orders, counters, zs, zn, delay)
+                _cancel_quote(b1, quotes, 4, -1, t, why, out_orders, counters, zs, zn, delay)
             else:
                 quotes[0] = -1
                 quotes[4] = -1
@@ -882,50 +884,50 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 ask_size = max(0, hard + inv1)
             if book_mode:
                 # post-only: never cross the other participants' touch
-                other_ask = _others_through(lv1, bs1, 1, bid_px, quotes[6] if quotes[4] >= 0 else -1,
-                                            order_alive(od1, quotes[4], quotes[5]))
-                other_bid = _others_through(lv1, bs1, 0, ask_px, quotes[2] if quotes[0] >= 0 else -1,
-                                            order_alive(od1, quotes[0], quotes[1]))
+                other_ask = _others_through(b1, 1, bid_px, quotes[6] if quotes[4] >= 0 else -1,
+                                            order_alive(b1, quotes[4], quotes[5]))
+                other_bid = _others_through(b1, 0, ask_px, quotes[2] if quotes[0] >= 0 else -1,
+                                            order_alive(b1, quotes[0], quotes[1]))
                 if other_ask >= 0 and bid_px >= other_ask:
                     bid_px = other_ask - 1
                 if other_bid >= 0 and ask_px <= other_bid:
                     ask_px = other_bid + 1
-                lo = bs1[B_BASE]
-                hi = bs1[B_BASE] + bs1[B_NLEVELS] - 1
+                lo = b1[B_BASE]
+                hi = b1[B_BASE] + b1[B_NLEVELS] - 1
                 bid_px = min(max(bid_px, lo), hi)
                 ask_px = min(max(ask_px, lo), hi)
             if p[P_DEPTH_CHECK] > 0 and book_mode:
                 # a fill on our bid is hedged by selling into Exchange 2's bids (and the ask by buying
                 # its asks), after the hedges already pending; quote no more than that can absorb
                 buf = int(p[P_HEDGE_BUFFER])
-                room_bid = depth_within(lv2, bs2, 0, buf) - max(0, -pending)
-                room_ask = depth_within(lv2, bs2, 1, buf) - max(0, pending)
+                room_bid = depth_within(b2, 0, buf) - max(0, -pending)
+                room_ask = depth_within(b2, 1, buf) - max(0, pending)
                 if bid_size > max(0, room_bid):
                     bid_size = max(0, room_bid)
                     counters[C_DEPTH_SHRINKS] += 1
                 if ask_size > max(0, room_ask):
                     ask_size = max(0, room_ask)
                     counters[C_DEPTH_SHRINKS] += 1
-            _set_quote(lv1, od1, bs1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode,
+            _set_quote(b1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode,
                        zs, zn, delay, pend_due)
-            _set_quote(lv1, od1, bs1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode,
+            _set_quote(b1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode,
                        zs, zn, delay, pend_due)
 
         # 8. record
         rec = out_ticks[t]
-        rec["best_bid1"] = best_bid(bs1)
-        rec["best_ask1"] = best_ask(bs1)
-        rec["best_bid2"] = best_bid(bs2)
-        rec["best_ask2"] = best_ask(bs2)
+        rec["best_bid1"] = best_bid(b1)
+        rec["best_ask1"] = best_ask(b1)
+        rec["best_bid2"] = best_bid(b2)
+        rec["best_ask2"] = best_ask(b2)
         has_bid = quotes[0] >= 0
         has_ask = quotes[4] >= 0
         rec["quote_bid"] = quotes[2] if has_bid else -1
         rec["quote_ask"] = quotes[6] if has_ask else -1
         if book_mode:
-            rec["quote_bid_size"] = order_alive(od1, quotes[0], quotes[1]) if has_bid else 0
-            rec["quote_ask_size"] = order_alive(od1, quotes[4], quotes[5]) if has_ask else 0
-            rec["bid_queue_ahead"] = queue_ahead(lv1, od1, quotes[0]) if has_bid else 0
-            rec["ask_queue_ahead"] = queue_ahead(lv1, od1, quotes[4]) if has_ask else 0
+            rec["quote_bid_size"] = order_alive(b1, quotes[0], quotes[1]) if has_bid else 0
+            rec["quote_ask_size"] = order_alive(b1, quotes[4], quotes[5]) if has_ask else 0
+            rec["bid_queue_ahead"] = queue_ahead(b1, quotes[0]) if has_bid else 0
+            rec["ask_queue_ahead"] = queue_ahead(b1, quotes[4]) if has_ask else 0
         else:
             rec["quote_bid_size"] = quotes[3] if has_bid else 0
             rec["quote_ask_size"] = quotes[7] if has_ask else 0
@@ -974,6 +976,6 @@ def run_ticks(p, feed1, feed2, center1, center2,
     sf[F_DRIFT_EST] = drift_est
     sf[F_PREV_REF] = prev_ref
     sf[F_RUN_PEAK] = run_peak
-    counters[C_DROPPED1] = bs1[B_DROPPED]
-    counters[C_DROPPED2] = bs2[B_DROPPED]
+    counters[C_DROPPED1] = b1[B_DROPPED]
+    counters[C_DROPPED2] = b2[B_DROPPED]
     return counters[C_FILLS]

@@ -26,83 +26,83 @@ def buffers():
 
 
 def test_price_time_priority_and_partial_fill():
-    lv, od, bs = new_book()
+    b = new_book()
     ids, px, qs = buffers()
-    s1, o1 = B.rest(lv, od, bs, 1, 1010, 5, OWNER_OTHER)
-    s2, o2 = B.rest(lv, od, bs, 1, 1010, 3, OWNER_MM)  # same price, later: behind o1
-    s3, o3 = B.rest(lv, od, bs, 1, 1009, 2, OWNER_OTHER)  # better price: first
-    assert B.best_ask(bs) == 1009
-    assert B.queue_ahead(lv, od, s2) == 5
-    filled, notional, n_mm = B.match(lv, od, bs, True, 1010, 8, ids, px, qs)
+    s1, o1 = B.rest(b, 1, 1010, 5, OWNER_OTHER)
+    s2, o2 = B.rest(b, 1, 1010, 3, OWNER_MM)  # same price, later: behind o1
+    s3, o3 = B.rest(b, 1, 1009, 2, OWNER_OTHER)  # better price: first
+    assert B.best_ask(b) == 1009
+    assert B.queue_ahead(b, s2) == 5
+    filled, notional, n_mm = B.match(b, True, 1010, 8, ids, px, qs)
     # 2 @1009, then 5 @1010 from o1, then 1 @1010 from our order (partial)
     assert filled == 8
     assert notional == 2 * 1009 + 6 * 1010
     assert n_mm == 1 and ids[0] == o2 and px[0] == 1010 and qs[0] == 1
-    assert B.order_alive(od, s2, o2) == 2
-    assert B.queue_ahead(lv, od, s2) == 0
-    assert B.best_ask(bs) == 1010
+    assert B.order_alive(b, s2, o2) == 2
+    assert B.queue_ahead(b, s2) == 0
+    assert B.best_ask(b) == 1010
 
 
 def test_market_order_walks_levels_and_stops_when_empty():
-    lv, od, bs = new_book()
+    b = new_book()
     ids, px, qs = buffers()
     for i, q in enumerate([1, 2, 3]):
-        B.rest(lv, od, bs, 0, 1050 - i, q, OWNER_OTHER)
-    filled, notional, _ = B.match(lv, od, bs, False, BASE, 10, ids, px, qs)
+        B.rest(b, 0, 1050 - i, q, OWNER_OTHER)
+    filled, notional, _ = B.match(b, False, BASE, 10, ids, px, qs)
     assert filled == 6
     assert notional == 1050 * 1 + 1049 * 2 + 1048 * 3
-    assert B.best_bid(bs) == -1
+    assert B.best_bid(b) == -1
 
 
 def test_limit_order_respects_limit_and_rests_remainder_without_crossing():
-    lv, od, bs = new_book()
+    b = new_book()
     ids, px, qs = buffers()
-    B.rest(lv, od, bs, 1, 1020, 4, OWNER_OTHER)
-    B.rest(lv, od, bs, 1, 1022, 4, OWNER_OTHER)
-    slot, oid, filled, notional, _ = B.limit_order(lv, od, bs, 0, 1021, 10, OWNER_OTHER, ids, px, qs)
+    B.rest(b, 1, 1020, 4, OWNER_OTHER)
+    B.rest(b, 1, 1022, 4, OWNER_OTHER)
+    slot, oid, filled, notional, _ = B.limit_order(b, 0, 1021, 10, OWNER_OTHER, ids, px, qs)
     assert filled == 4 and notional == 4 * 1020
-    assert slot >= 0 and B.best_bid(bs) == 1021 and B.best_ask(bs) == 1022
-    assert B.level_qty(lv, bs, 0, 1021) == 6
+    assert slot >= 0 and B.best_bid(b) == 1021 and B.best_ask(b) == 1022
+    assert B.level_qty(b, 0, 1021) == 6
 
 
 def test_cancel_and_queue_position_improve():
-    lv, od, bs = new_book()
-    s1, o1 = B.rest(lv, od, bs, 0, 1005, 7, OWNER_OTHER)
-    s2, o2 = B.rest(lv, od, bs, 0, 1005, 3, OWNER_MM)
-    assert B.queue_ahead(lv, od, s2) == 7
-    assert B.cancel(lv, od, bs, s1, o1) == 7
-    assert B.queue_ahead(lv, od, s2) == 0
-    assert B.cancel(lv, od, bs, s1, o1) == 0  # already gone: a stale cancel is a no-op
-    assert B.cancel(lv, od, bs, s2, o2) == 3
-    assert B.best_bid(bs) == -1
+    b = new_book()
+    s1, o1 = B.rest(b, 0, 1005, 7, OWNER_OTHER)
+    s2, o2 = B.rest(b, 0, 1005, 3, OWNER_MM)
+    assert B.queue_ahead(b, s2) == 7
+    assert B.cancel(b, s1, o1) == 7
+    assert B.queue_ahead(b, s2) == 0
+    assert B.cancel(b, s1, o1) == 0  # already gone: a stale cancel is a no-op
+    assert B.cancel(b, s2, o2) == 3
+    assert B.best_bid(b) == -1
 
 
 def test_random_cancel_never_touches_our_orders():
-    lv, od, bs = new_book()
-    s_mm, o_mm = B.rest(lv, od, bs, 0, 1005, 3, OWNER_MM)
+    b = new_book()
+    s_mm, o_mm = B.rest(b, 0, 1005, 3, OWNER_MM)
     for i in range(5):
-        B.rest(lv, od, bs, 0, 1004 - i, 1, OWNER_OTHER)
-    cancelled = sum(B.cancel_random_other(lv, od, bs, 0, pick) for pick in [0, 4, 3, 2, 1, 0, 0, 1, 2, 0])
+        B.rest(b, 0, 1004 - i, 1, OWNER_OTHER)
+    cancelled = sum(B.cancel_random_other(b, 0, pick) for pick in [0, 4, 3, 2, 1, 0, 0, 1, 2, 0])
     assert cancelled == 5
-    assert B.order_alive(od, s_mm, o_mm) == 3
+    assert B.order_alive(b, s_mm, o_mm) == 3
 
 
 def test_random_cancel_probability_scales_with_live_orders():
-    lv, od, bs = new_book()
+    b = new_book()
     for i in range(4):
-        B.rest(lv, od, bs, 1, 1010 + i, 1, OWNER_OTHER)
+        B.rest(b, 1, 1010 + i, 1, OWNER_OTHER)
     # 4 live orders, pick drawn from [0, max_orders): pick < 4 cancels, pick >= 4 does nothing
-    assert B.cancel_random_other(lv, od, bs, 1, 4) == 0
-    assert B.cancel_random_other(lv, od, bs, 1, 3) == 1
-    assert B.cancel_random_other(lv, od, bs, 1, 3) == 0  # 3 left now
+    assert B.cancel_random_other(b, 1, 4) == 0
+    assert B.cancel_random_other(b, 1, 3) == 1
+    assert B.cancel_random_other(b, 1, 3) == 0  # 3 left now
 
 
 def test_full_pool_drops_and_counts():
-    lv, od, bs = new_book(capacity=2)
-    assert B.rest(lv, od, bs, 0, 1001, 1, OWNER_OTHER)[0] >= 0
-    assert B.rest(lv, od, bs, 0, 1002, 1, OWNER_OTHER)[0] >= 0
-    assert B.rest(lv, od, bs, 0, 1003, 1, OWNER_OTHER)[0] == -1
-    assert bs[B.B_DROPPED] == 1
+    b = new_book(capacity=2)
+    assert B.rest(b, 0, 1001, 1, OWNER_OTHER)[0] >= 0
+    assert B.rest(b, 0, 1002, 1, OWNER_OTHER)[0] >= 0
+    assert B.rest(b, 0, 1003, 1, OWNER_OTHER)[0] == -1
+    assert b[B.B_DROPPED] == 1
 
 
 ops = st.lists(
@@ -121,13 +121,13 @@ ops = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(ops)
 def test_matches_reference_book(operations):
-    lv, od, bs = new_book()
+    b = new_book()
     ids, px, qs = buffers()
     ref = ReferenceBook()
     placed = []  # (slot, kernel id, reference id)
     for kind, side, price, qty, owner, pick in operations:
         if kind == "limit":
-            slot, oid, filled, notional, n_mm = B.limit_order(lv, od, bs, side, price, qty, owner, ids, px, qs)
+            slot, oid, filled, notional, n_mm = B.limit_order(b, side, price, qty, owner, ids, px, qs)
             r_oid, r_filled, r_notional, r_mm = ref.limit(side, price, qty, owner)
             assert (filled, notional) == (r_filled, r_notional)
             assert n_mm == len(r_mm)
@@ -136,21 +136,21 @@ def test_matches_reference_book(operations):
                 placed.append((slot, oid, r_oid))
         elif kind == "market":
             limit = BASE + LEVELS - 1 if side == 0 else BASE
-            filled, notional, n_mm = B.match(lv, od, bs, side == 0, limit, qty, ids, px, qs)
+            filled, notional, n_mm = B.match(b, side == 0, limit, qty, ids, px, qs)
             assert (filled, notional) == ref.match(side == 0, limit, qty)[:2]
         elif placed:
             slot, oid, r_oid = placed[pick % len(placed)]
-            assert B.cancel(lv, od, bs, slot, oid) == ref.cancel(r_oid)
+            assert B.cancel(b, slot, oid) == ref.cancel(r_oid)
         # invariants after every operation
-        bb, ba = B.best_bid(bs), B.best_ask(bs)
+        bb, ba = B.best_bid(b), B.best_ask(b)
         assert bb == ref.best(0) and ba == ref.best(1)
         assert bb == -1 or ba == -1 or bb < ba, "crossed book left after matching"
         for p in range(BASE + 85, BASE + 116):
             for s in (0, 1):
-                assert B.level_qty(lv, bs, s, p) == ref.level_qty(s, p)
+                assert B.level_qty(b, s, p) == ref.level_qty(s, p)
         for slot, oid, r_oid in placed:
-            if B.order_alive(od, slot, oid):
-                assert B.queue_ahead(lv, od, slot) == ref.queue_ahead(r_oid)
+            if B.order_alive(b, slot, oid):
+                assert B.queue_ahead(b, slot) == ref.queue_ahead(r_oid)
 
 
 def test_book_runs_without_jit():
