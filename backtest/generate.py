@@ -41,7 +41,7 @@ import numpy as np
 
 from backtest.config import SimConfig, VenueFlowSection
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
-from kernels.series import ar1_filter, draw_events
+from kernels.series import ar1_filter, draw_events, poisson_starts
 
 BOOK_MARGIN_TICKS = 64
 
@@ -128,14 +128,31 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
     n = config.sim.ticks
     dt = config.sim.dt_s
     stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream
-    rng, fair, feed1, feed2, center1, center2, regime, horizon = _prices(config)
     seed1, seed2 = np.random.SeedSequence(config.sim.seed).spawn(2)
+    horizon = max(1, int(round(config.clients.informed_horizon_s / dt)))
     venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
-                          center=center1, horizon=horizon)
+                          horizon=horizon)
     venue2 = _VenueStream(np.random.default_rng(seed2), n, dt, config.exchange2)
-    progress = None
-    if stream:
-        progress = EventStream((venue1, venue2), n)  # counts the events per tick first, while we go on
+    # the helper counts the events per tick while the prices are drawn here; it fills them in once the
+    # prices are there (informed clients look at Exchange 1's price path)
+    progress = EventStream((venue1, venue2), n) if stream else None
+    try:
+        return _draw_market(config, venue1, venue2, progress)
+    except BaseException:
+        if progress is not None:
+            progress.abandon()
+        raise
+
+
+def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStream",
+                 progress: "EventStream | None") -> MarketArrays:
+    """Prices, latencies and faults from ``default_rng(seed)``, the venues' flows, the book grids."""
+    n = config.sim.ticks
+    dt = config.sim.dt_s
+    rng, fair, feed1, feed2, center1, center2, regime = _prices(config)
+    venue1.center = center1
+    if progress is not None:
+        progress.prices_ready()
     else:
         with ThreadPoolExecutor(max_workers=1) as pool:
             done2 = pool.submit(venue2.fill, n)
@@ -182,7 +199,7 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
         progress.wait(0)  # the events per tick are counted (the tables exist), the events come later
     events1, events2 = venue1.events, venue2.events
     if config.clients.toxic_windows_s:
-        events1 = _add_toxic_flow(rng, events1, n, dt, config.clients, center1, horizon, times)
+        events1 = _add_toxic_flow(rng, events1, n, dt, config.clients, center1, venue1.horizon, times)
 
     d1 = config.exchange1.max_depth_ticks + BOOK_MARGIN_TICKS
     d2 = config.exchange2.max_depth_ticks + BOOK_MARGIN_TICKS
@@ -242,8 +259,7 @@ def _prices(config: SimConfig):
     center1 = np.rint(feed1).astype(np.int64)
     center2 = np.rint(feed2).astype(np.int64)
 
-    horizon = max(1, int(round(config.clients.informed_horizon_s / dt)))
-    return rng, fair, feed1, feed2, center1, center2, regime, horizon
+    return rng, fair, feed1, feed2, center1, center2, regime
 
 
 def _inv_log(mean: float) -> float:
@@ -252,6 +268,34 @@ def _inv_log(mean: float) -> float:
 
 
 EVENT_CHUNK = 1 << 16  # events drawn per call: bounds the uniforms buffer at 1 MiB
+
+
+def poisson_start_index(rng: np.random.Generator, lam: float, n: int, buffer: np.ndarray | None = None) -> np.ndarray:
+    """``start`` (int64, n + 1) with ``start[t + 1] - start[t]`` ~ Poisson(``lam``) for each of ``n`` ticks:
+    the same numbers, and the same generator state afterwards, as ``rng.poisson(lam, n)`` followed by a
+    cumulative sum, at a fraction of the cost for the usual small means (numpy's sampler recomputes
+    ``exp(-lam)`` for every draw). Uniforms are drawn into ``buffer`` (reused, so no fresh memory per
+    block); after each block the generator is rewound and advanced by exactly the number used
+    (``PCG64.advance``)."""
+    start = np.zeros(n + 1, dtype=np.int64)
+    if lam <= 0.0 or n == 0:
+        return start
+    bit_gen = rng.bit_generator
+    if lam >= 10.0 or not isinstance(bit_gen, np.random.PCG64):
+        np.cumsum(rng.poisson(lam, n), out=start[1:])
+        return start
+    if buffer is None:
+        buffer = np.empty(2 * EVENT_CHUNK)
+    exp_minus_lam = math.exp(-lam)
+    t = 0
+    total = 0
+    while t < n:
+        before = bit_gen.state
+        block = rng.random(out=buffer)
+        t, used, total = poisson_starts(block, exp_minus_lam, start, t, total)
+        bit_gen.state = before
+        bit_gen.advance(used)
+    return start
 
 
 STREAM_TICKS = 1 << 15  # ticks of events a streaming helper draws before it tells the kernel
@@ -265,7 +309,7 @@ class _VenueStream:
     in chunks into one reused buffer written straight into the compact event table: no per-event
     temporaries, and the same table whatever the chunking."""
 
-    def __init__(self, rng, n, dt, flow: VenueFlowSection, client=None, center=None, horizon=1):
+    def __init__(self, rng, n, dt, flow: VenueFlowSection, client=None, horizon=1):
         cancel_events = flow.cancel_rate_per_order_per_s * flow.max_orders_per_side
         rates = np.array(
             [
@@ -291,7 +335,8 @@ class _VenueStream:
             _inv_log(flow.mean_market_size_lots), _inv_log(client.mean_size_lots) if client is not None else 0.0,
             flow.max_orders_per_side, client.informed_fraction if client is not None else 0.0,
         )
-        self.center = center if center is not None else np.zeros(n, dtype=np.int64)
+        # Exchange 1's price path, ticks, which informed clients look ahead on; set before ``fill``
+        self.center = np.zeros(n, dtype=np.int64)
         self.horizon = horizon
         self.filled_ticks = 0
         self._tick_cursor = 0
@@ -301,10 +346,7 @@ class _VenueStream:
         """Draw the number of events of every tick (before any event: the stream's first draws)."""
         if self.start is not None:
             return
-        n = self.n_ticks
-        counts = self.rng.poisson(self.events_per_tick, n) if self.events_per_tick > 0 else np.zeros(n, np.int64)
-        start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=start[1:])
+        start = poisson_start_index(self.rng, self.events_per_tick, self.n_ticks, self._buffer)
         self.table = np.empty(int(start[-1]), dtype=event_dt)
         self.start = start
 
@@ -334,6 +376,8 @@ class EventStream:
         self._ready = -1  # -1: not even the events per tick are counted yet
         self._error: BaseException | None = None
         self._cond = threading.Condition()
+        self._prices = threading.Event()  # set once the venues' price paths are in place
+        self._abandoned = False
         self._thread = threading.Thread(target=self._draw, args=(venues, n_ticks), name="mmhedge-flow",
                                         daemon=True)
         self._thread.start()
@@ -345,7 +389,10 @@ class EventStream:
             with self._cond:
                 self._ready = 0
                 self._cond.notify_all()
+            self._prices.wait()
             for t0 in range(0, n_ticks, STREAM_TICKS):
+                if self._abandoned:
+                    return
                 t1 = min(n_ticks, t0 + STREAM_TICKS)
                 for venue in venues:
                     venue.fill(t1)
@@ -356,6 +403,15 @@ class EventStream:
             with self._cond:
                 self._error = exc
                 self._cond.notify_all()
+
+    def prices_ready(self) -> None:
+        """The price paths the flow depends on are set: drawing the events can start."""
+        self._prices.set()
+
+    def abandon(self) -> None:
+        """The market will not be used (its construction failed): stop drawing."""
+        self._abandoned = True
+        self._prices.set()
 
     def wait(self, tick: int) -> None:
         """Block until the events of the ticks before ``tick`` are drawn (``tick`` 0: until the events per

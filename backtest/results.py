@@ -229,12 +229,12 @@ class Results:
         return pd.DataFrame(
             {
                 "order_id": r["order_id"],
-                "tick": r["tick"],
+                "tick": r["tick"].astype(np.int64),
                 "time_s": r["tick"] * dt,
                 "action": np.array(ORDER_ACTION_NAMES)[r["action"]] if len(r) else np.array([], dtype=object),
                 "side": np.where(r["side"] > 0, "buy", "sell"),
                 "price": self._px(r["price"]),
-                "qty_lots": r["qty"],
+                "qty_lots": r["qty"].astype(np.int64),
                 "reason": np.array(ORDER_REASON_NAMES)[r["reason"]] if len(r) else np.array([], dtype=object),
             }
         )

@@ -202,18 +202,21 @@ hedge_dt = np.dtype(
     align=True,
 )
 
+# About one row per tick when the quotes are refreshed often, so 24 bytes (no padding) rather than 56:
+# at 10^6 ticks that is 40 MB less memory to touch. Frames widen the integers back to int64.
 order_dt = np.dtype(
     [
         ("order_id", np.int64),
-        ("tick", np.int64),
-        ("action", np.int64),  # OA_*
-        ("side", np.int64),
-        ("price", np.int64),  # ticks
-        ("qty", np.int64),  # lots (new: placed size; cancel: size left)
-        ("reason", np.int64),  # OR_*
+        ("tick", np.int32),
+        ("price", np.int32),  # ticks
+        ("qty", np.int32),  # lots (new: placed size; cancel: size left)
+        ("action", np.int16),  # OA_*
+        ("side", np.int8),  # +1 buy, -1 sell
+        ("reason", np.int8),  # OR_*
     ],
     align=True,
 )
+assert order_dt.itemsize == 24 and sum(f[0].itemsize for f in order_dt.fields.values()) == 24
 
 risk_event_dt = np.dtype(
     [

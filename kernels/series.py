@@ -90,3 +90,35 @@ def draw_events(uniforms, e_first, t_cursor, start, cum, kind_of, side_of, table
             row["offset"] = 0
             row["qty"] = geometric_inverse(r, client_inv_log, 1_000_000)
     return t
+
+
+@jit
+def poisson_starts(uniforms, exp_minus_lam, start, t_first, total):
+    """Poisson counts by numpy's own method for a mean below 10 (``random_poisson_mult``: multiply
+    uniforms until the product falls to ``exp(-lam)`` or below; the count is how many stayed above),
+    fed from a block of ``uniforms`` drawn with ``Generator.random``, which yields the same doubles that
+    ``Generator.poisson`` takes internally. Writes running totals: ``start[t + 1] = start[t] + count_t``
+    for ``t = t_first, ...``, starting from ``total``, until the ticks or the uniforms run out (a count
+    whose uniforms ran out is not written). Returns ``(next_tick, uniforms_used, total)``."""
+    n = start.shape[0] - 1
+    m = uniforms.shape[0]
+    j = 0
+    t = t_first
+    while t < n:
+        x = 0
+        prod = 1.0
+        k = j
+        while k < m:
+            prod *= uniforms[k]
+            k += 1
+            if prod > exp_minus_lam:
+                x += 1
+            else:
+                break
+        else:
+            break  # out of uniforms in the middle of this count
+        j = k
+        total += x
+        start[t + 1] = total
+        t += 1
+    return t, j, total

@@ -781,13 +781,24 @@ def run_ticks(p, feed1, feed2, center1, center2,
             kill_limit = p[P_KILL_LATENCY_MS]
         # loss throttle: drawdown from the PnL peak within the rolling window (which is at least the
         # loss over the window); the run starts from a peak of 0
-        while dq_len > 0 and dq_val[(dq_head + dq_len - 1) % dq_cap] <= total:
+        # (ring indices wrap by a subtraction: an integer modulo is a slow division, paid every tick)
+        while dq_len > 0:
+            dq_last = dq_head + dq_len - 1
+            if dq_last >= dq_cap:
+                dq_last -= dq_cap
+            if dq_val[dq_last] > total:
+                break
             dq_len -= 1
-        dq_tick[(dq_head + dq_len) % dq_cap] = t
-        dq_val[(dq_head + dq_len) % dq_cap] = total
+        dq_next = dq_head + dq_len
+        if dq_next >= dq_cap:
+            dq_next -= dq_cap
+        dq_tick[dq_next] = t
+        dq_val[dq_next] = total
         dq_len += 1
         while dq_tick[dq_head] < t - loss_window:
-            dq_head = (dq_head + 1) % dq_cap
+            dq_head += 1
+            if dq_head == dq_cap:
+                dq_head = 0
             dq_len -= 1
         window_peak = dq_val[dq_head]
         if t < loss_window and window_peak < 0.0:

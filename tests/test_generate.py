@@ -139,6 +139,24 @@ def test_streaming_helper_errors_reach_the_consumer():
             raise ValueError("boom")
 
     stream = gen.EventStream((Broken(),), 100)
+    stream.wait(0)  # counting works
+    stream.prices_ready()
     with pytest.raises(RuntimeError, match="drawing the order flow failed") as info:
         stream.wait(50)
     assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_abandoned_stream_stops_drawing():
+    filled = []
+
+    class Venue:
+        def count(self):
+            pass
+
+        def fill(self, until_tick):
+            filled.append(until_tick)
+
+    stream = gen.EventStream((Venue(),), 10 * gen.STREAM_TICKS)
+    stream.abandon()  # e.g. the prices failed a check: the market is never used
+    stream._thread.join(timeout=10)
+    assert not stream._thread.is_alive() and filled == []
