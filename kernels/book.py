@@ -379,17 +379,54 @@ def cancel_random_other(b, side, pick):
 
 @jit_borrow
 def withdraw_level(b, side, price):
-    """Withdraw every other participant's order at ``price`` (ours stay). Returns lots withdrawn."""
+    """Withdraw every other participant's order at ``price`` (ours stay, in their order). Returns lots
+    withdrawn. The whole level goes at once: each withdrawn order leaves its side's live list and joins
+    the free list (in queue order, as one-by-one removals would), and the level's queue is rebuilt from
+    our orders alone, without unlinking others one by one."""
     lvl = price - b[B_BASE]
     if lvl < 0 or lvl >= b[B_NLEVELS]:
         return 0
+    row = level_row(b, side, lvl)
+    s = b[row + LV_HEAD]
+    if s == NIL:
+        return 0
     orders = b[B_ORDERS]
+    live = b[B_LIVE_LISTS] + side * b[B_CAPACITY]
     out = 0
-    s = b[level_row(b, side, lvl) + LV_HEAD]
+    removed = 0
+    kept_head = NIL
+    kept_tail = NIL
     while s != NIL:
         o = orders + s * N_OD
         nxt = b[o + O_NEXT]
-        if b[o + O_OWNER] != OWNER_MM:
-            out += _remove(b, s)
+        if b[o + O_OWNER] == OWNER_MM:
+            b[o + O_PREV] = kept_tail
+            if kept_tail == NIL:
+                kept_head = s
+            else:
+                b[orders + kept_tail * N_OD + O_NEXT] = s
+            kept_tail = s
+        else:
+            out += b[o + O_QTY]
+            removed += 1
+            k = b[o + O_POS]
+            last = b[B_OTHERS_BID + side] - 1
+            moved = b[live + last]
+            b[live + k] = moved
+            b[orders + moved * N_OD + O_POS] = k
+            b[B_OTHERS_BID + side] = last
+            b[o + O_QTY] = 0
+            b[o + O_ID] = 0
+            b[o + O_NEXT] = b[B_FREE]
+            b[B_FREE] = s
         s = nxt
+    if kept_tail != NIL:
+        b[orders + kept_tail * N_OD + O_NEXT] = NIL
+    b[row + LV_HEAD] = kept_head
+    b[row + LV_TAIL] = kept_tail
+    b[row + LV_QTY] -= out
+    b[B_LIVE] -= removed
+    b[B_COUNT_BID + side] -= removed
+    if b[row + LV_QTY] == 0 and lvl == b[B_BEST_BID + side]:
+        _refresh_best(b, side)
     return out

@@ -55,6 +55,13 @@ class ReferenceBook:
                         return order[1]
         return 0
 
+    def withdraw(self, side, price):
+        """Remove every order at ``price`` on ``side`` not owned by the market maker (owner 1)."""
+        queue = self.sides[side].get(price, [])
+        out = sum(o[1] for o in queue if o[2] != 1)
+        queue[:] = [o for o in queue if o[2] == 1]
+        return out
+
     def level_qty(self, side, price):
         return sum(o[1] for o in self.sides[side].get(price, []))
 

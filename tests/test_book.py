@@ -107,7 +107,7 @@ def test_full_pool_drops_and_counts():
 
 ops = st.lists(
     st.tuples(
-        st.sampled_from(["limit", "market", "cancel"]),
+        st.sampled_from(["limit", "market", "cancel", "withdraw"]),
         st.integers(0, 1),  # side
         st.integers(BASE + 90, BASE + 110),  # price
         st.integers(1, 9),  # qty
@@ -138,6 +138,8 @@ def test_matches_reference_book(operations):
             limit = BASE + LEVELS - 1 if side == 0 else BASE
             filled, notional, n_mm = B.match(b, side == 0, limit, qty, ids, px, qs)
             assert (filled, notional) == ref.match(side == 0, limit, qty)[:2]
+        elif kind == "withdraw":
+            assert B.withdraw_level(b, side, price) == ref.withdraw(side, price)
         elif placed:
             slot, oid, r_oid = placed[pick % len(placed)]
             assert B.cancel(b, slot, oid) == ref.cancel(r_oid)
@@ -148,6 +150,10 @@ def test_matches_reference_book(operations):
         for p in range(BASE + 85, BASE + 116):
             for s in (0, 1):
                 assert B.level_qty(b, s, p) == ref.level_qty(s, p)
+        for s in (0, 1):
+            resting = [o for q in ref.sides[s].values() for o in q]
+            assert b[B.B_COUNT_BID + s] == len(resting)
+            assert b[B.B_OTHERS_BID + s] == sum(o[2] != OWNER_MM for o in resting)
         for slot, oid, r_oid in placed:
             if B.order_alive(b, slot, oid):
                 assert B.queue_ahead(b, slot) == ref.queue_ahead(r_oid)
