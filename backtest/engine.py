@@ -18,11 +18,12 @@ from backtest.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
 from backtest.results import Results
 from kernels import params as P
-from kernels.records import fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
-from kernels.tick import C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, new_state, run_ticks
+from kernels.records import account_dt, fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
+from kernels.tick import C_ACCOUNT, C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, new_state, run_ticks
 
 INTENT_CAPACITY = 4096
-RECORD_DTYPES = (fill_dt, hedge_dt, order_dt, risk_event_dt)
+RECORD_DTYPES = (fill_dt, hedge_dt, order_dt, risk_event_dt, account_dt)
+RECORD_COUNTERS = (C_FILLS, C_HEDGES, C_ORDERS, C_RISK, C_ACCOUNT)  # where the kernel counts each one's rows
 
 
 def kernel_params(config: SimConfig) -> np.ndarray:
@@ -78,7 +79,7 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     return p
 
 
-def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int) -> tuple[int, int, int, int]:
+def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int) -> tuple[int, int, int, int, int]:
     """First guesses for record array sizes; exact upper bounds where cheap, else generous estimates.
     If a guess is too small the kernel says so and the run is repeated with the exact counts."""
     n = config.sim.ticks
@@ -89,7 +90,9 @@ def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int) 
     hedges = min(n, fills) + 16
     orders = min(4 * n, n // 2 + 4 * fills + 1024) + 16
     risk = 1024
-    return fills, hedges, orders, risk
+    # a row per tick with a fill, a hedge attempt, a pending-hedge change or a state change
+    account = min(n, 2 * (fills + hedges) + risk + n_interventions) + 16
+    return fills, hedges, orders, risk, account
 
 
 def run(config: SimConfig | None = None, interventions: Iterable[Intervention] = (),
@@ -162,9 +165,9 @@ class Simulation:
             self.checkpoints = list(checkpoints)
             counts = at.state[-1]
             self.records = []
-            for k, rec in enumerate(records):
-                own = np.empty(max(rec.shape[0], int(counts[k]) + 1024), dtype=rec.dtype)
-                own[: counts[k]] = rec[: counts[k]]
+            for rec, c in zip(records, RECORD_COUNTERS):
+                own = np.empty(max(rec.shape[0], int(counts[c]) + 1024), dtype=rec.dtype)
+                own[: counts[c]] = rec[: counts[c]]
                 self.records.append(own)
             self.ticks_raw[: at.tick] = ticks_raw[: at.tick]
         if checkpoint_every and (not self.checkpoints or self.checkpoints[-1].tick < self.computed):
@@ -205,8 +208,8 @@ class Simulation:
                 return
             # a record array was too small: grow to the exact counts and run the span again
             grown = []
-            for k, rec in enumerate(self.records):
-                need = int(counters[k]) + 16
+            for rec, c in zip(self.records, RECORD_COUNTERS):
+                need = int(counters[c]) + 16
                 if need > rec.shape[0]:
                     bigger = np.zeros(need + need // 4, dtype=rec.dtype)
                     bigger[: rec.shape[0]] = rec
@@ -228,7 +231,7 @@ class Simulation:
         """The run's ticks computed so far as Results (the whole run once ``done``)."""
         n = self.computed
         counters = self.state[-1].copy()
-        fills, hedges, orders, risk = self.records
+        fills, hedges, orders, risk, account = self.records
         return Results(
             config=self.config,
             ticks_raw=self.ticks_raw[:n],
@@ -236,6 +239,7 @@ class Simulation:
             hedges_raw=hedges[: counters[C_HEDGES]],
             orders_raw=orders[: counters[C_ORDERS]],
             risk_raw=risk[: counters[C_RISK]],
+            account_raw=account[: counters[C_ACCOUNT]],
             counters=counters,
             interventions=self.iv,
             regime=self.market.regime[:n],

@@ -292,9 +292,12 @@ def poisson_start_index(rng: np.random.Generator, lam: float, n: int, buffer: np
     while t < n:
         before = bit_gen.state
         block = rng.random(out=buffer)
-        t, used, total = poisson_starts(block, exp_minus_lam, start, t, total)
+        t_done, used, total = poisson_starts(block, exp_minus_lam, start, t, total)
         bit_gen.state = before
         bit_gen.advance(used)
+        if t_done == t:  # one count needed more uniforms than the buffer holds: a bigger one
+            buffer = np.empty(2 * buffer.shape[0])
+        t = t_done
     return start
 
 

@@ -74,6 +74,8 @@ class Results:
     hedges_raw: np.ndarray
     orders_raw: np.ndarray
     risk_raw: np.ndarray
+    # account rows (kernels.records.account_dt): cash, fees, positions, state... from each row's tick on
+    account_raw: np.ndarray
     counters: np.ndarray
     interventions: np.ndarray
     regime: np.ndarray = field(repr=False)
@@ -101,17 +103,25 @@ class Results:
     def _money(self, tick_lots):
         return np.asarray(tick_lots, dtype=np.float64) * self.money_per_tick_lot
 
+    @cached_property
+    def account_per_tick(self) -> dict[str, np.ndarray]:
+        """The account rows expanded to one value per tick (kernel units: tick-lots, lots), by field of
+        ``kernels.records.account_dt``: each tick takes the last row written at or before it."""
+        a = self.account_raw
+        row = np.searchsorted(a["tick"], np.arange(len(self.ticks_raw)), side="right") - 1
+        return {name: a[name][row] for name in a.dtype.names if name != "tick"}
+
     # -- frames ------------------------------------------------------------------------------
     def _tick_arrays(self) -> dict[str, np.ndarray]:
         """The tick records converted to user units, one numpy array per ``TICK_COLUMNS`` entry (``state``
         as its integer code)."""
-        r = self.ticks_raw
+        r = {**self.account_per_tick, **{name: self.ticks_raw[name] for name in self.ticks_raw.dtype.names}}
         dt = self.config.sim.dt_s
         m = self._money
         hedge_slip = m(r["hedge_slippage"])
         hedge_lat = m(r["hedge_latency"])
         hedge_basis = m(r["hedge_basis"])
-        tick = np.arange(len(r), dtype=np.int64)
+        tick = np.arange(len(self.ticks_raw), dtype=np.int64)
         return {
             "tick": tick,
             "time_s": tick * dt,
@@ -157,7 +167,7 @@ class Results:
         """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit."""
         import pandas as pd
         cols = dict(self.tick_columns)
-        cols["state"] = pd.Categorical.from_codes(self.ticks_raw["state"], categories=list(STATE_NAMES))
+        cols["state"] = pd.Categorical.from_codes(self.account_per_tick["state"], categories=list(STATE_NAMES))
         return pd.DataFrame(cols)
 
     @cached_property
@@ -304,7 +314,7 @@ class Results:
         pct = (lambda q: float(np.percentile(lat, q))) if lat.size else (lambda q: float("nan"))
         pnl = t["total_pnl"]
         drawdown = np.maximum.accumulate(pnl) - pnl
-        state_counts = np.bincount(self.ticks_raw["state"], minlength=len(STATE_NAMES))
+        state_counts = np.bincount(self.account_per_tick["state"], minlength=len(STATE_NAMES))
         e1_lots = int(f["qty"].sum())
         kills = self.risk_raw["tick"][self.risk_raw["new_state"] == STATE_KILLED] * dt
         out = {
@@ -362,10 +372,10 @@ class Results:
 
     def exposure_until(self, tick: int) -> dict:
         """Unhedged exposure from the start to ``tick``; see ``exposure_metrics``."""
-        r = self.ticks_raw[: tick + 1]
+        a = self.account_per_tick
         n_fills = self.rows_until("fills", tick)
         return exposure_metrics(
-            r["inv1"] + r["inv2"], self.hedges_raw[: self.rows_until("hedges", tick)],
+            a["inv1"][: tick + 1] + a["inv2"][: tick + 1], self.hedges_raw[: self.rows_until("hedges", tick)],
             int(self.fills_raw["qty"][:n_fills].sum()), n_fills,
             self.config.hedging.exposure_threshold_lots, self.config.sim.dt_s,
         )

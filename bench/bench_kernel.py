@@ -61,11 +61,15 @@ def main():
     print(f"warm CLI start, 1000 ticks, whole process: {cli:.2f} s")
 
     from backtest.generate import generate as gen
-    from kernels.records import tick_dt
+    from kernels.records import account_dt, tick_dt
 
     m6 = gen(backtest.make_config(**{"sim.ticks": 10**6}))
-    print(f"memory per tick: generated arrays {m6.nbytes / 10**6:.0f} B, tick records {tick_dt.itemsize} B "
-          f"(fills/hedges/orders records grow with activity, not ticks)")
+    r6 = backtest.run(backtest.make_config(**{"sim.ticks": 10**6}), market=m6)
+    account_per_tick = len(r6.account_raw) * account_dt.itemsize / 10**6
+    print(f"memory per tick: generated arrays {m6.nbytes / 10**6:.0f} B, tick records {tick_dt.itemsize} B, "
+          f"account rows {account_per_tick:.1f} B ({len(r6.account_raw):,} rows of {account_dt.itemsize} B: "
+          f"ticks where cash, positions or state changed; fills/hedges/orders records also grow with activity)")
+    del m6, r6
 
     peak = {}
     for n in (10**5, 10**6):

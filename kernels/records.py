@@ -117,9 +117,12 @@ intervention_dt = np.dtype(
 """An intervention: at ``tick``, ``kind`` (IV_*); for manual fills ``side`` (+1 we buy, -1 we sell),
 ``qty`` lots and ``price`` ticks (-1 = at our current quote, else the touch)."""
 
-# One row per tick, 184 bytes: the largest output of a long run, so the tick index and the price feeds
-# (which are inputs, kept in the market arrays) are not repeated here, and prices in ticks and sizes in
-# lots are int32 (2^31 ticks or lots is beyond any configurable run).
+# One row per tick, 104 bytes: what moves every tick (the books' touch, our quotes and their queue
+# places, the quoting inputs and the marked-to-market PnL). The tick records are the largest output of a
+# long run and, on a fresh process, memory first written costs about as much as the simulation itself, so
+# the tick index and the price feeds (inputs, kept in the market arrays) are not repeated here, prices
+# in ticks and sizes in lots are int32 (2^31 ticks or lots is beyond any configurable run), and what only
+# changes when we trade or change risk state is in ``account_dt`` rows instead.
 tick_dt = np.dtype(
     [
         ("best_bid1", np.int32),  # ticks, -1 when empty
@@ -132,33 +135,41 @@ tick_dt = np.dtype(
         ("quote_ask_size", np.int32),
         ("bid_queue_ahead", np.int32),  # lots ahead of our bid at its level
         ("ask_queue_ahead", np.int32),
-        ("inv1", np.int32),  # Exchange 1 position, lots
-        ("inv2", np.int32),  # Exchange 2 position, lots
-        ("pending_hedge", np.int32),  # signed lots scheduled but not yet executed on Exchange 2
-        # int16, not int8: with them the row has no padding bytes, which (the array being np.empty) would
-        # hold leftover memory and make equal runs compare unequal byte for byte
-        ("state", np.int16),  # risk state (STATE_*)
-        ("manual_pause", np.int16),  # 1 while a manual pause is in force
         ("reference", np.float64),  # quote reference price, ticks
         ("reservation", np.float64),  # reference shifted by inventory skew, ticks
         ("half_spread", np.float64),  # target half-spread, ticks
         ("sigma", np.float64),  # estimated volatility of the reference, ticks per sqrt(second)
-        ("cash1", np.float64),  # tick-lots
-        ("cash2", np.float64),
-        ("fees1", np.float64),  # fees paid (negative = rebate received), tick-lots
-        ("fees2", np.float64),
-        ("realized", np.float64),  # average-cost realized PnL before fees, tick-lots
         ("unrealized", np.float64),  # inventory marked to feeds against average cost, tick-lots
-        ("spread_capture", np.float64),  # cumulative, tick-lots
-        ("hedge_slippage", np.float64),  # cumulative execution cost vs Exchange 2 mark at execution
-        ("hedge_latency", np.float64),  # cumulative Exchange 2 move between fill and hedge
         ("hedge_basis", np.float64),  # basis change on the hedge leg since the fill
         ("inventory_mtm", np.float64),  # net (unhedged) inventory marked to Exchange 1 feed
         ("total_pnl", np.float64),  # cash + inventory at marks - fees, tick-lots
     ],
     align=True,
 )
-assert tick_dt.itemsize == 184 and sum(f[0].itemsize for f in tick_dt.fields.values()) == 184
+assert tick_dt.itemsize == 104 and sum(f[0].itemsize for f in tick_dt.fields.values()) == 104
+
+# The account, one row for each tick where any of it changed (a few percent of ticks): it holds from that
+# tick until the next row. ``Results`` expands it to one value per tick. 88 bytes, no padding.
+account_dt = np.dtype(
+    [
+        ("tick", np.int64),  # first tick these values hold for
+        ("cash1", np.float64),  # tick-lots
+        ("cash2", np.float64),
+        ("fees1", np.float64),  # fees paid (negative = rebate received), tick-lots
+        ("fees2", np.float64),
+        ("realized", np.float64),  # average-cost realized PnL before fees, tick-lots
+        ("spread_capture", np.float64),  # cumulative, tick-lots
+        ("hedge_slippage", np.float64),  # cumulative execution cost vs Exchange 2 mark at execution
+        ("hedge_latency", np.float64),  # cumulative Exchange 2 move between fill and hedge
+        ("inv1", np.int32),  # Exchange 1 position, lots
+        ("inv2", np.int32),  # Exchange 2 position, lots
+        ("pending_hedge", np.int32),  # signed lots scheduled but not yet executed on Exchange 2
+        ("state", np.int16),  # risk state (STATE_*)
+        ("manual_pause", np.int16),  # 1 while a manual pause is in force
+    ],
+    align=True,
+)
+assert account_dt.itemsize == 88 and sum(f[0].itemsize for f in account_dt.fields.values()) == 88
 
 fill_dt = np.dtype(
     [

@@ -60,7 +60,8 @@ C_INTENT_MERGES = 8  # hedge intents merged because the in-flight buffer was ful
 C_DEPTH_SHRINKS = 9  # quote sides shrunk or pulled by the hedge-venue depth check (side-ticks)
 C_RACE_FILLS = 10  # fills on orders whose cancel was in flight
 C_ESCALATIONS = 11  # hedges escalated to market orders after exhausting their retries
-N_COUNTERS = 12
+C_ACCOUNT = 12  # rows of out_account
+N_COUNTERS = 13
 
 # our Exchange 1 orders whose cancel is in flight ("zombies"), rows of zs[]
 ZOMBIE_CAPACITY = 64
@@ -512,7 +513,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
               ev1_start, events1, ev2_start, events2,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
               order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
-              out_ticks, out_fills, out_hedges, out_orders, out_risk,
+              out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
               b1, b2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
               zs, zn, pend_due, dq_tick, dq_val, si, sf, fill_buf, hedge_buf, counters):
     """Advance the simulation over ticks ``t_begin .. t_end - 1``. Inputs are the pre-generated arrays
@@ -568,6 +569,14 @@ def run_ticks(p, feed1, feed2, center1, center2,
     drift_est = sf[F_DRIFT_EST]
     prev_ref = sf[F_PREV_REF]
     run_peak = sf[F_RUN_PEAK]
+    # the account as last written (a row is added when any of it differs; none yet = write at once)
+    n_acct = counters[C_ACCOUNT]
+    last_row = out_account[max(0, min(n_acct, out_account.shape[0]) - 1)]
+    a_cash1, a_cash2, a_fees1, a_fees2 = last_row["cash1"], last_row["cash2"], last_row["fees1"], last_row["fees2"]
+    a_real, a_spread, a_slip, a_lat = (last_row["realized"], last_row["spread_capture"], last_row["hedge_slippage"],
+                                       last_row["hedge_latency"])
+    a_inv1, a_inv2, a_pending = last_row["inv1"], last_row["inv2"], last_row["pending_hedge"]
+    a_state, a_manual = last_row["state"], last_row["manual_pause"]
 
     for t in range(t_begin, t_end):
         f1 = feed1[t]
@@ -948,23 +957,38 @@ def run_ticks(p, feed1, feed2, center1, center2,
         rec["reservation"] = reservation
         rec["half_spread"] = half
         rec["sigma"] = sigma
-        rec["inv1"] = inv1
-        rec["inv2"] = inv2
-        rec["pending_hedge"] = pending
-        rec["cash1"] = acc[A_CASH1]
-        rec["cash2"] = acc[A_CASH2]
-        rec["fees1"] = acc[A_FEES1]
-        rec["fees2"] = acc[A_FEES2]
-        rec["realized"] = acc[A_REAL1] + acc[A_REAL2]
         rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + inv2 * (f2 - acc[A_AVG2])
-        rec["spread_capture"] = acc[A_SPREAD]
-        rec["hedge_slippage"] = acc[A_SLIP]
-        rec["hedge_latency"] = acc[A_LAT]
         rec["hedge_basis"] = inv2 * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
         rec["inventory_mtm"] = (inv1 + inv2) * f1 - acc[A_B1] - acc[A_B2M1]
         rec["total_pnl"] = total
-        rec["state"] = state
-        rec["manual_pause"] = 1 if manual_pause else 0
+        realized = acc[A_REAL1] + acc[A_REAL2]
+        manual = 1 if manual_pause else 0
+        if (n_acct == 0 or inv1 != a_inv1 or inv2 != a_inv2 or pending != a_pending or state != a_state
+                or manual != a_manual or acc[A_CASH1] != a_cash1 or acc[A_CASH2] != a_cash2
+                or acc[A_FEES1] != a_fees1 or acc[A_FEES2] != a_fees2 or realized != a_real
+                or acc[A_SPREAD] != a_spread or acc[A_SLIP] != a_slip or acc[A_LAT] != a_lat):
+            a_cash1, a_cash2, a_fees1, a_fees2 = acc[A_CASH1], acc[A_CASH2], acc[A_FEES1], acc[A_FEES2]
+            a_real, a_spread, a_slip, a_lat = realized, acc[A_SPREAD], acc[A_SLIP], acc[A_LAT]
+            a_inv1, a_inv2, a_pending, a_state, a_manual = inv1, inv2, pending, state, manual
+            if n_acct < out_account.shape[0]:
+                row = out_account[n_acct]
+                row["tick"] = t
+                row["cash1"] = a_cash1
+                row["cash2"] = a_cash2
+                row["fees1"] = a_fees1
+                row["fees2"] = a_fees2
+                row["realized"] = a_real
+                row["spread_capture"] = a_spread
+                row["hedge_slippage"] = a_slip
+                row["hedge_latency"] = a_lat
+                row["inv1"] = a_inv1
+                row["inv2"] = a_inv2
+                row["pending_hedge"] = a_pending
+                row["state"] = a_state
+                row["manual_pause"] = a_manual
+            else:
+                counters[C_OVERFLOW] = 1
+            n_acct += 1
 
     si[S_N_IN] = n_in
     si[S_NEXT_HEDGE_ID] = next_hedge_id
@@ -987,6 +1011,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
     sf[F_DRIFT_EST] = drift_est
     sf[F_PREV_REF] = prev_ref
     sf[F_RUN_PEAK] = run_peak
+    counters[C_ACCOUNT] = n_acct
     counters[C_DROPPED1] = b1[B_DROPPED]
     counters[C_DROPPED2] = b2[B_DROPPED]
     return counters[C_FILLS]

@@ -25,7 +25,7 @@ def test_inventory_and_cash_follow_every_fill(default_run):
     assert len(f) > 10, "the default scenario should trade"
     inv1 = np.cumsum(f["side"] * f["qty"])
     assert np.array_equal(inv1, f["inv1_after"])
-    last = r.ticks_raw[-1]
+    last = r.account_raw[-1]  # the account as it stands at the last tick
     assert last["inv1"] == inv1[-1]
     assert last["inv2"] == int(np.sum(h["side"] * h["qty_filled"]))
     cash1 = -np.sum(f["side"] * f["price"] * f["qty"])

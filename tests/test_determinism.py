@@ -11,7 +11,7 @@ def _same(a, b):
 def test_same_seed_bit_for_bit():
     cfg = backtest.make_config(**{"sim.ticks": 1500})
     a, b = backtest.run(cfg), backtest.run(cfg)
-    for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw"):
+    for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw"):
         assert _same(getattr(a, name), getattr(b, name)), name
 
 

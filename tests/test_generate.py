@@ -126,7 +126,7 @@ def test_streamed_flow_is_the_same_flow_and_the_same_run(monkeypatch):
         assert a.table.tobytes() == b.table.tobytes() and a.start.tobytes() == b.start.tobytes()
     r_whole = backtest.run(cfg, market=whole)
     r_streamed = backtest.run(cfg)  # generates with stream=True
-    for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw"):
+    for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw"):
         assert getattr(r_whole, name).tobytes() == getattr(r_streamed, name).tobytes(), name
 
 
@@ -160,3 +160,17 @@ def test_abandoned_stream_stops_drawing():
     stream.abandon()  # e.g. the prices failed a check: the market is never used
     stream._thread.join(timeout=10)
     assert not stream._thread.is_alive() and filled == []
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3, 8.4, 9.99, 12.0])
+@pytest.mark.parametrize("buffer_size", [3, 1000, None])
+def test_poisson_counts_are_numpys_and_leave_the_generator_where_numpy_would(lam, buffer_size):
+    n = 20_000
+    ours, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    buffer = None if buffer_size is None else np.empty(buffer_size)
+    start = gen.poisson_start_index(ours, lam, n, buffer)
+    expected = np.zeros(n + 1, dtype=np.int64)
+    if lam > 0:
+        np.cumsum(numpys.poisson(lam, n), out=expected[1:])
+    assert np.array_equal(start, expected)
+    assert np.array_equal(ours.random(100), numpys.random(100))  # the next draws agree too

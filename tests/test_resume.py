@@ -12,7 +12,7 @@ from backtest.engine import Simulation
 from backtest.generate import generate
 from backtest.interventions import Intervention as Iv
 
-RAW = ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "counters")
+RAW = ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw", "counters")
 
 
 def assert_same_run(a, b):
@@ -60,10 +60,10 @@ def test_forks_equal_runs_from_scratch(setup):
 
 def test_record_overflow_inside_a_span_regrows_and_repeats_it(setup, monkeypatch):
     cfg, market = setup
-    monkeypatch.setattr(engine, "_record_caps", lambda *a: (3, 2, 5, 1))
+    monkeypatch.setattr(engine, "_record_caps", lambda *a: (3, 2, 5, 1, 2))
     sim = Simulation(cfg, market, (Iv(10, "manual_fill", "buy", 4),), checkpoint_every=300)
     sim.advance(3000)
-    assert sim.records[0].shape[0] > 3  # it had to grow
+    assert sim.records[0].shape[0] > 3 and sim.records[4].shape[0] > 2  # they had to grow
     monkeypatch.undo()
     assert_same_run(sim.results(), backtest.run(cfg, (Iv(10, "manual_fill", "buy", 4),), market=market))
 
