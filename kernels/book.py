@@ -15,10 +15,10 @@ A book ``b`` is a single int64 array in three regions:
   as a dense list (swap-remove), so a uniformly random one is found in O(1).
 
 Why one flat array rather than one array per region: every book operation then receives one array
-argument instead of three multi-dimensional ones, and every index is a constant offset plus a
-multiple of a constant row width. Replaying a 10^6-tick default flow through the two books took
-0.35 s instead of 0.52 s in the same process (identical books after every tick; /bench numbers in the
-README). A book operation touches a handful of cache lines: an order's fields sit together.
+argument instead of three multi-dimensional ones, and every index is a constant offset plus a multiple
+of a constant row width. Replaying a 10^6-tick default flow through the two books took 0.35 s instead of
+0.52 s in the same process, with identical books after every tick (README, "Speed and memory"). An
+order's fields sit together, so a book operation touches a handful of cache lines.
 
 Every order, ours or another participant's, sits in the same FIFO queue, so queue position is exact.
 Matching walks the opposite side from the best level outward and, within a level, from the head.

@@ -10,7 +10,8 @@ Order of work inside tick ``t`` (the order is an assumption of the model, stated
 5. marks, PnL and its attribution;
 6. risk checks (latency spike, loss over the rolling window, position limits) and state changes;
 7. re-quoting on Exchange 1, keeping resting orders whose price and size are still good enough;
-8. one row of ``out_ticks``.
+8. one row of ``out_ticks``, and one of ``out_account`` when cash, fees, positions, the pending
+   hedge or the risk state changed.
 
 Quotes placed in step 7 face the flow of tick ``t + 1``: order entry takes (at least) one tick.
 An Exchange 1 order latency of more than one tick delays both legs of a cancel/replace by the extra
