@@ -41,7 +41,7 @@ import numpy as np
 
 from backtest.config import SimConfig, VenueFlowSection
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
-from kernels.series import ar1_filter, draw_events, poisson_starts
+from kernels.series import basis_feed, draw_events, fair_value_path, poisson_starts, scale_in_spikes
 
 BOOK_MARGIN_TICKS = 64
 
@@ -161,11 +161,9 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     mk = config.market
 
     lat = config.latency
-    latency = lat.hedge_median_ms * np.exp(lat.hedge_sigma * rng.standard_normal(n))
+    latency = _lognormal(rng, n, lat.hedge_median_ms, lat.hedge_sigma)
     spike_len = max(1, int(round(lat.spike_duration_s / dt)))
-    starts = np.cumsum(rng.random(n) < lat.spike_probability)
-    in_spike = (starts - np.concatenate([np.zeros(spike_len, dtype=starts.dtype), starts[:-spike_len]])[:n]) > 0
-    latency = np.where(in_spike, latency * lat.spike_multiplier, latency)
+    scale_in_spikes(latency, rng.random(n), lat.spike_probability, spike_len, lat.spike_multiplier)
     reject = rng.random(n) < lat.hedge_reject_probability
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s, mk.feed2_stale_windows_s,
                config.clients.toxic_windows_s)
@@ -183,7 +181,7 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     # -- drawn after everything above, so that adding them changed no earlier draw ----------------
     for start_s, end_s in lat.spike_windows_s:
         latency = np.where((times >= start_s) & (times < end_s), latency * lat.spike_multiplier, latency)
-    order_latency = lat.order_median_ms * np.exp(lat.order_sigma * rng.standard_normal(n))
+    order_latency = _lognormal(rng, n, lat.order_median_ms, lat.order_sigma)
     for start_s, end_s in lat.order_spike_windows_s:
         order_latency = np.where((times >= start_s) & (times < end_s), order_latency * lat.spike_multiplier,
                                  order_latency)
@@ -220,6 +218,15 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     )
 
 
+def _lognormal(rng: np.random.Generator, n: int, median: float, sigma: float) -> np.ndarray:
+    """``median * exp(sigma * z)`` for ``n`` standard normals, computed in place (no temporaries)."""
+    out = rng.standard_normal(n)
+    out *= sigma
+    np.exp(out, out=out)
+    out *= median
+    return out
+
+
 def _geometric(rng: np.random.Generator, mean: float, size: int, cap: int) -> np.ndarray:
     """Geometric draws on {1, 2, ...} with the given mean, capped."""
     if mean <= 1.0:
@@ -237,12 +244,10 @@ def _prices(config: SimConfig):
 
     # fair value with volatility regimes
     switch_p = 1.0 - np.exp(-mk.regime_switch_per_s * dt)
-    regime = (np.cumsum(rng.random(n) < switch_p) % 2).astype(np.int8)
-    regime[0] = 0
-    vol = np.where(regime == 1, mk.volatility_per_sqrt_s * mk.high_vol_multiplier, mk.volatility_per_sqrt_s)
-    steps = (mk.drift_per_s * dt + vol * np.sqrt(dt) * rng.standard_normal(n)) / tick
-    steps[0] = 0.0
-    fair = mk.initial_price / tick + np.cumsum(steps)
+    regime_uniforms = rng.random(n)
+    regime, fair = fair_value_path(regime_uniforms, switch_p, rng.standard_normal(n), mk.volatility_per_sqrt_s,
+                                   mk.volatility_per_sqrt_s * mk.high_vol_multiplier, np.sqrt(dt),
+                                   mk.drift_per_s * dt, tick, mk.initial_price / tick)
 
     # Exchange 2 basis: exact OU discretisation
     theta = mk.basis_reversion_per_s
@@ -251,13 +256,8 @@ def _prices(config: SimConfig):
         shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt((1.0 - decay**2) / (2.0 * theta))
     else:
         shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt(dt)
-    shocks = shock_sd * rng.standard_normal(n)
-    basis = mk.basis_mean_ticks + ar1_filter(shocks, decay, 0.0)
-
+    feed2, center1, center2 = basis_feed(fair, rng.standard_normal(n), shock_sd, decay, mk.basis_mean_ticks)
     feed1 = fair  # the same array: nothing writes to market arrays
-    feed2 = fair + basis
-    center1 = np.rint(feed1).astype(np.int64)
-    center2 = np.rint(feed2).astype(np.int64)
 
     return rng, fair, feed1, feed2, center1, center2, regime
 

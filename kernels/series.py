@@ -8,17 +8,6 @@ from kernels.records import EV_CANCEL, EV_LIMIT, EV_MARKET
 
 
 @jit
-def ar1_filter(shocks, decay, initial):
-    """``y[0] = initial + shocks[0]``, ``y[t] = decay * y[t-1] + shocks[t]`` (an AR(1) / exact OU path)."""
-    out = np.empty_like(shocks)
-    prev = initial
-    for t in range(shocks.shape[0]):
-        prev = decay * prev + shocks[t]
-        out[t] = prev
-    return out
-
-
-@jit
 def geometric_inverse(u, inv_log_q, cap):
     """A geometric draw on {1, 2, ...} from one uniform ``u`` in [0, 1) by inversion:
     ``1 + floor(log(1 - u) / log(1 - p))``, capped at ``cap``. ``inv_log_q = 1 / log(1 - p)`` (mean 1/p);
@@ -122,3 +111,55 @@ def poisson_starts(uniforms, exp_minus_lam, start, t_first, total):
         start[t + 1] = total
         t += 1
     return t, j, total
+
+
+@jit
+def fair_value_path(regime_uniforms, switch_p, normals, vol_calm, vol_high, sqrt_dt, drift_step, tick, start):
+    """The regime chain and the fair value in one pass (ticks), operation for operation what
+    ``regime = cumsum(u < switch_p) % 2`` (0 at tick 0), ``steps = (drift_step + vol * sqrt_dt * z) / tick``
+    (0 at tick 0) and ``fair = start + cumsum(steps)`` give in numpy, without their temporaries."""
+    n = regime_uniforms.shape[0]
+    regime = np.empty(n, dtype=np.int8)
+    fair = np.empty(n)
+    switches = 0
+    total = 0.0
+    for t in range(n):
+        switches += regime_uniforms[t] < switch_p
+        high = t > 0 and switches % 2 == 1
+        regime[t] = 1 if high else 0
+        step = 0.0
+        if t > 0:
+            step = (drift_step + (vol_high if high else vol_calm) * sqrt_dt * normals[t]) / tick
+        total += step
+        fair[t] = start + total
+    return regime, fair
+
+
+@jit
+def basis_feed(fair, normals, shock_sd, decay, mean):
+    """Exchange 2's price feed (ticks): ``fair`` plus ``mean`` plus an AR(1) (exact OU) basis with shocks
+    ``shock_sd * normals``; and both venues' rounded prices, where background orders are placed.
+    The same operations, in the same order, as numpy's elementwise versions, in one pass."""
+    n = fair.shape[0]
+    feed2 = np.empty(n)
+    center1 = np.empty(n, dtype=np.int64)
+    center2 = np.empty(n, dtype=np.int64)
+    basis = 0.0
+    for t in range(n):
+        basis = decay * basis + shock_sd * normals[t]
+        feed2[t] = fair[t] + (mean + basis)
+        center1[t] = np.int64(np.rint(fair[t]))
+        center2[t] = np.int64(np.rint(feed2[t]))
+    return feed2, center1, center2
+
+
+@jit
+def scale_in_spikes(latency, spike_uniforms, spike_probability, spike_len, multiplier):
+    """Multiply ``latency`` in place by ``multiplier`` on every tick within ``spike_len`` ticks of a spike
+    start (a tick whose uniform is below ``spike_probability``), itself included."""
+    last_start = -spike_len - 1
+    for t in range(latency.shape[0]):
+        if spike_uniforms[t] < spike_probability:
+            last_start = t
+        if t - last_start < spike_len:
+            latency[t] = latency[t] * multiplier
