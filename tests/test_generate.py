@@ -174,3 +174,40 @@ def test_poisson_counts_are_numpys_and_leave_the_generator_where_numpy_would(lam
         np.cumsum(numpys.poisson(lam, n), out=expected[1:])
     assert np.array_equal(start, expected)
     assert np.array_equal(ours.random(100), numpys.random(100))  # the next draws agree too
+
+
+def test_one_pass_price_paths_equal_the_numpy_expressions_bit_for_bit():
+    """The jitted passes replaced these numpy expressions; the random stream depends on their equality."""
+    from kernels.series import basis_feed, fair_value_path, scale_in_spikes
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    u, z, z2, u2 = rng.random(n), rng.standard_normal(n), rng.standard_normal(n), rng.random(n)
+    switch_p, calm, high, dt, drift, tick, start = 0.02, 0.3, 0.9, 0.1, 0.004, 0.01, 1_000_000.0
+    regime = (np.cumsum(u < switch_p) % 2).astype(np.int8)
+    regime[0] = 0
+    vol = np.where(regime == 1, high, calm)
+    steps = (drift * dt + vol * np.sqrt(dt) * z) / tick
+    steps[0] = 0.0
+    fair = start + np.cumsum(steps)
+    got_regime, got_fair = fair_value_path(u, switch_p, z, calm, high, np.sqrt(dt), drift * dt, tick, start)
+    assert got_regime.tobytes() == regime.tobytes() and got_fair.tobytes() == fair.tobytes()
+
+    decay, sd, mean = 0.97, 0.8, 1.5
+    shocks = sd * z2
+    ar1 = np.empty(n)
+    prev = 0.0
+    for t in range(n):
+        prev = decay * prev + shocks[t]
+        ar1[t] = prev
+    feed2 = fair + (mean + ar1)
+    got_feed2, c1, c2 = basis_feed(fair, z2, sd, decay, mean)
+    assert got_feed2.tobytes() == feed2.tobytes()
+    assert np.array_equal(c1, np.rint(fair).astype(np.int64)) and np.array_equal(c2, np.rint(feed2).astype(np.int64))
+
+    latency, spike_len, p, mult = 50.0 * np.exp(0.4 * z), 7, 0.02, 5.0
+    starts = np.cumsum(u2 < p)
+    in_spike = (starts - np.concatenate([np.zeros(spike_len, dtype=starts.dtype), starts[:-spike_len]])[:n]) > 0
+    expected = np.where(in_spike, latency * mult, latency)
+    scale_in_spikes(latency, u2, p, spike_len, mult)
+    assert latency.tobytes() == expected.tobytes() and in_spike.any() and not in_spike.all()
