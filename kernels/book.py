@@ -147,6 +147,28 @@ def _refresh_best(b, side):
 
 
 @jit_inline
+def _leave_live_list(b, side, o):
+    """Take the other participant's order whose fields start at ``o`` out of its side's live list
+    (swap-remove: the list's last order takes its place)."""
+    live = b[B_LIVE_LISTS] + side * b[B_CAPACITY]
+    k = b[o + O_POS]
+    last = b[B_OTHERS_BID + side] - 1
+    moved = b[live + last]
+    b[live + k] = moved
+    b[b[B_ORDERS] + moved * N_OD + O_POS] = k
+    b[B_OTHERS_BID + side] = last
+
+
+@jit_inline
+def _free_slot(b, o, slot):
+    """Return ``slot`` (fields at ``o``) to the free list, marked empty."""
+    b[o + O_QTY] = 0
+    b[o + O_ID] = 0
+    b[o + O_NEXT] = b[B_FREE]
+    b[B_FREE] = slot
+
+
+@jit_inline
 def _remove(b, slot):
     """Unlink ``slot`` from its level, return it to the free list, fix the best price. Returns the
     lots it had. Inlined where it is used: it runs for most book events, and a call would pass the
@@ -171,17 +193,8 @@ def _remove(b, slot):
     if b[o + O_OWNER] == OWNER_MM:
         b[row + LV_MM_QTY] -= q
     else:
-        live = b[B_LIVE_LISTS] + side * b[B_CAPACITY]
-        k = b[o + O_POS]
-        last = b[B_OTHERS_BID + side] - 1
-        moved = b[live + last]
-        b[live + k] = moved
-        b[orders + moved * N_OD + O_POS] = k
-        b[B_OTHERS_BID + side] = last
-    b[o + O_QTY] = 0
-    b[o + O_ID] = 0
-    b[o + O_NEXT] = b[B_FREE]
-    b[B_FREE] = slot
+        _leave_live_list(b, side, o)
+    _free_slot(b, o, slot)
     b[B_LIVE] -= 1
     b[B_COUNT_BID + side] -= 1
     if b[row + LV_QTY] == 0 and lvl == b[B_BEST_BID + side]:
@@ -391,7 +404,6 @@ def withdraw_level(b, side, price):
     if s == NIL:
         return 0
     orders = b[B_ORDERS]
-    live = b[B_LIVE_LISTS] + side * b[B_CAPACITY]
     out = 0
     removed = 0
     kept_head = NIL
@@ -409,16 +421,8 @@ def withdraw_level(b, side, price):
         else:
             out += b[o + O_QTY]
             removed += 1
-            k = b[o + O_POS]
-            last = b[B_OTHERS_BID + side] - 1
-            moved = b[live + last]
-            b[live + k] = moved
-            b[orders + moved * N_OD + O_POS] = k
-            b[B_OTHERS_BID + side] = last
-            b[o + O_QTY] = 0
-            b[o + O_ID] = 0
-            b[o + O_NEXT] = b[B_FREE]
-            b[B_FREE] = s
+            _leave_live_list(b, side, o)
+            _free_slot(b, o, s)
         s = nxt
     if kept_tail != NIL:
         b[orders + kept_tail * N_OD + O_NEXT] = NIL
