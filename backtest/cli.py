@@ -78,6 +78,10 @@ def make_parser() -> argparse.ArgumentParser:
     fp = sub.add_parser("faults", help="run every fault scenario preset and tabulate what the controls did")
     fp.add_argument("--seed", type=int, help="seed for every scenario (default: the presets' 7)")
 
+    pp = sub.add_parser("paper", help="rebuild Avellaneda & Stoikov (2008)'s table: inventory vs symmetric strategy")
+    pp.add_argument("--seeds", type=int, default=1000, help="simulations per gamma and strategy (default 1000)")
+    pp.add_argument("--json", action="store_true", help="print the rows as JSON")
+
     sw = sub.add_parser("sweep", help="run a parameter grid over several seeds in parallel and tabulate it")
     sw.add_argument("--study", choices=STUDIES, help="a shipped study (its grid; --grid adds or replaces keys)")
     sw.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
@@ -137,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(build_sweep(args), args)
         if args.command == "faults":
             return _faults(args)
+        if args.command == "paper":
+            return _paper(args)
         cfg = build_config(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -189,6 +195,20 @@ def _sweep(spec, args: argparse.Namespace) -> int:
 
         files = write_sweep_report(result, args.out)
         print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+def _paper(args: argparse.Namespace) -> int:
+    from backtest.paper import compare, format_table
+
+    if args.seeds < 2:
+        raise ConfigError([f"--seeds {args.seeds}: need at least 2 simulations for a standard deviation"])
+    rows = compare(args.seeds)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        print(f"Avellaneda & Stoikov (2008), {args.seeds} simulations per row (ours, paper's figure in brackets)")
+        print(format_table(rows))
     return 0
 
 

@@ -6,6 +6,7 @@ basis points (``_bps``), rates per second (``_per_s``). Unknown keys are rejecte
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    # inf and NaN are refused everywhere: no quantity of a run is infinite
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
+
+
+MAX_PRICE_TICKS = 1_000_000_000  # prices are int32 ticks inside the kernel: keep 2x headroom below 2^31
 
 
 Windows = list[tuple[float, float]]
@@ -29,7 +34,10 @@ def _check_windows(name: str, windows: Windows) -> None:
 
 class SimSection(_Section):
     ticks: int = Field(1000, ge=10, le=20_000_000, description="number of time steps")
-    dt_s: float = Field(0.1, gt=0.0, le=60.0, description="simulated seconds per tick")
+    dt_s: float = Field(
+        0.1, ge=1e-6, le=60.0,
+        description="simulated seconds per tick (at least a microsecond: every duration is converted to ticks)",
+    )
     seed: int = Field(7, ge=0, le=2**63 - 1, description="seed of the one numpy Generator")
 
 
@@ -160,7 +168,11 @@ class LatencySection(_Section):
 
 
 class QuotingSection(_Section):
-    model: Literal["linear", "avellaneda_stoikov"] = Field("linear", description="quote model")
+    model: Literal["linear", "avellaneda_stoikov", "avellaneda_stoikov_symmetric"] = Field(
+        "linear",
+        description="quote model; avellaneda_stoikov_symmetric is the paper's benchmark: the same spread, "
+        "centred on the reference, no inventory skew",
+    )
     fill_model: Literal["book", "intensity"] = Field(
         "book",
         description="'book': client and background orders match our quotes in Exchange 1's order book; "
@@ -177,6 +189,11 @@ class QuotingSection(_Section):
     drift_spread_multiplier: float = Field(
         0.5, ge=0.0, le=1000.0, description="extra half-spread per tick of estimated drift over vol_horizon_s (linear)"
     )
+    volatility: Literal["ewma", "known"] = Field(
+        "ewma",
+        description="volatility the quotes use: 'ewma' estimates it from the reference feed (vol_halflife_s); "
+        "'known' takes market.volatility_per_sqrt_s as given (the Avellaneda-Stoikov set-up)",
+    )
     vol_horizon_s: float = Field(1.0, gt=0.0, le=3600.0, description="horizon over which volatility widens the spread, seconds")
     vol_halflife_s: float = Field(5.0, gt=0.0, le=86_400.0, description="EWMA half-life of the volatility estimate, seconds")
     skew_ticks_per_lot: float = Field(
@@ -188,10 +205,14 @@ class QuotingSection(_Section):
     requote_tolerance_ticks: int = Field(
         1, ge=0, le=1000, description="keep a resting quote (and its queue place) while within this many ticks of target"
     )
-    as_gamma: float = Field(0.1, gt=0.0, le=1000.0, description="Avellaneda-Stoikov risk aversion, 1/currency")
-    as_k: float = Field(1.5, gt=0.0, le=1e6, description="order-arrival decay k, 1/currency")
+    # Defaults sized for the default market (price 100, tick 0.01, sigma 0.02 per sqrt(s)): fills decay
+    # over about a tick (k = 100 per currency), so the spread term (2/gamma) ln(1 + gamma/k) is about two
+    # ticks, and the inventory term gamma sigma^2 tau over a one-minute horizon skews about 1.2 ticks per
+    # lot. The paper's market (sigma 2, k 1.5) is the preset avellaneda_stoikov_2008.
+    as_gamma: float = Field(0.5, gt=0.0, le=1000.0, description="Avellaneda-Stoikov risk aversion, 1/currency")
+    as_k: float = Field(100.0, gt=0.0, le=1e6, description="order-arrival decay k, 1/currency")
     as_horizon_s: float = Field(
-        0.0, ge=0.0, le=1e9, description="T-t used by Avellaneda-Stoikov; 0 = time left in the run"
+        60.0, ge=0.0, le=1e9, description="T-t used by Avellaneda-Stoikov, seconds; 0 = time left in the run"
     )
     intensity_a_per_s: float = Field(140.0, ge=0.0, le=1e6, description="intensity model A, fills per second at distance 0")
     intensity_k: float = Field(1.5, gt=0.0, le=1e6, description="intensity model k, 1/currency")
@@ -273,6 +294,25 @@ class SimConfig(_Section):
     risk: RiskSection = Field(default_factory=RiskSection)
     fees: FeesSection = Field(default_factory=FeesSection)
 
+    @model_validator(mode="after")
+    def _runnable(self) -> "SimConfig":
+        """Cross-field checks: the price grid fits the kernel's integer ticks, and the books' margin fits
+        below the initial price. (Whether a seed's random walk later reaches zero is only known once it is
+        drawn: ``generate`` says so then; ``config_warnings`` warns when it is likely.)"""
+        mk = self.market
+        price_ticks = mk.initial_price / mk.tick_size
+        if price_ticks > MAX_PRICE_TICKS:
+            raise ValueError(
+                f"market.initial_price / market.tick_size = {price_ticks:.4g} ticks; allowed: at most "
+                f"{MAX_PRICE_TICKS:,} (prices are 32-bit tick counts): raise tick_size or lower initial_price")
+        margin = book_margin_price(self)
+        if mk.initial_price <= margin:
+            raise ValueError(
+                f"market.initial_price {mk.initial_price:g} leaves no room for the order books below it: they "
+                f"span max_depth_ticks + 64 ticks (+ any negative basis) = {margin:g} under the price; allowed: "
+                f"initial_price above {margin:g}, or a smaller market.tick_size")
+        return self
+
     # -- convenience -------------------------------------------------------------------------
     def with_overrides(self, overrides: dict[str, Any]) -> "SimConfig":
         """A new config with nested ``overrides`` applied (``{"sim": {"ticks": 500}}``), validated."""
@@ -282,6 +322,49 @@ class SimConfig(_Section):
     def with_dotted(self, assignments: dict[str, Any]) -> "SimConfig":
         """A new config with ``{"quoting.size_lots": 3}`` style assignments applied, validated."""
         return self.with_overrides(dotted_to_nested(assignments))
+
+
+def book_margin_price(config: SimConfig) -> float:
+    """Price room the books need below the venue price, currency (see ``backtest.generate``)."""
+    mk = config.market
+    return (max(config.exchange1.max_depth_ticks, config.exchange2.max_depth_ticks) + 64
+            + max(0.0, -mk.basis_mean_ticks)) * mk.tick_size
+
+
+def price_wander(config: SimConfig, sds: float) -> float:
+    """``sds`` standard deviations of the fair value's random walk over the run (with the high-volatility
+    regime's share) plus any downward drift, currency."""
+    mk = config.market
+    horizon = config.sim.ticks * config.sim.dt_s
+    sigma = mk.volatility_per_sqrt_s
+    if mk.regime_switch_per_s > 0:  # half the time in each regime on average
+        sigma *= ((1.0 + mk.high_vol_multiplier**2) / 2.0) ** 0.5
+    return sds * sigma * horizon**0.5 + max(0.0, -mk.drift_per_s) * horizon
+
+
+def config_warnings(config: SimConfig) -> list[str]:
+    """Settings that run but probably do not do what the user wants (printed, not refused)."""
+    out = []
+    room = config.market.initial_price - book_margin_price(config)
+    if price_wander(config, 2.0) > room:
+        out.append(
+            f"over this run the arithmetic random walk's standard deviation is {price_wander(config, 1.0):,.4g}, "
+            f"against {room:,.4g} of room above zero: many seeds' price paths will reach zero, which stops the "
+            "run with an error; raise market.initial_price or run fewer ticks")
+    q = config.quoting
+    if q.model != "linear" and q.fill_model == "book":
+        sigma = config.market.volatility_per_sqrt_s
+        tau = q.as_horizon_s if q.as_horizon_s > 0 else config.sim.ticks * config.sim.dt_s
+        half = 0.5 * (q.as_gamma * sigma**2 * tau + (2.0 / q.as_gamma) * math.log1p(q.as_gamma / q.as_k))
+        half_ticks = half / config.market.tick_size
+        depth = config.exchange1.max_depth_ticks
+        if half_ticks > depth:
+            out.append(
+                f"the Avellaneda-Stoikov half-spread at the start is {half_ticks:,.0f} ticks, beyond Exchange 1's "
+                f"book (max_depth_ticks {depth}): expect few or no fills. quoting.as_k is in 1/currency (fills "
+                f"decay over 1/k currency: {1 / q.as_k:g} here, {1 / q.as_k / config.market.tick_size:,.0f} ticks) "
+                "and quoting.as_gamma in 1/currency; the defaults fit the default market")
+    return out
 
 
 class ConfigError(ValueError):
@@ -300,6 +383,10 @@ def describe_validation_error(err: ValidationError) -> list[str]:
         kind = e["type"]
         value = e.get("input")
         ctx = e.get("ctx") or {}
+        if kind == "value_error" and isinstance(value, dict):
+            # a check across fields: its message names the keys; the input is a whole section or config
+            lines.append(f"{key}: {str(ctx.get('error', e['msg']))}")
+            continue
         if kind == "extra_forbidden":
             parent = _model_at(tuple(e["loc"][:-1]))
             allowed = ", ".join(parent.model_fields) if parent else "see the documented keys"
@@ -392,13 +479,15 @@ def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, An
 # -- presets ---------------------------------------------------------------------------------
 def preset(name: str) -> SimConfig:
     """Named scenarios. ``avellaneda_stoikov_2008`` reproduces the paper's numerical experiment:
-    S0=100, sigma=2 per unit time, T=1, dt=0.005, gamma=0.1, k=1.5, A=140, one-lot quotes, no hedge."""
+    S0=100, sigma=2 per unit time, T=1, dt=0.005, gamma=0.1, k=1.5, A=140, one-lot quotes, no hedge.
+    It has 201 ticks: tick 0 is t=0 and tick 200 is T, so there are the paper's 200 steps, each one a
+    fill draw against the mid the quotes were set from, then a price move (see the kernel's step 3)."""
     if name == "default":
         return SimConfig()
     if name == "avellaneda_stoikov_2008":
         return make_config(
             {
-                "sim": {"ticks": 200, "dt_s": 0.005},
+                "sim": {"ticks": 201, "dt_s": 0.005},
                 "market": {
                     "initial_price": 100.0,
                     "tick_size": 0.0001,
@@ -416,11 +505,12 @@ def preset(name: str) -> SimConfig:
                     "size_lots": 1,
                     "as_gamma": 0.1,
                     "as_k": 1.5,
+                    "as_horizon_s": 0.0,
                     "intensity_a_per_s": 140.0,
                     "intensity_k": 1.5,
                     "skew_inventory": "exchange1",
-                    # the paper's sigma is known: keep the estimator at its prior (the configured sigma)
-                    "vol_halflife_s": 86_400.0,
+                    # the paper's sigma is known to the dealer
+                    "volatility": "known",
                 },
                 "hedging": {"enabled": False},
                 "latency": {"spike_probability": 0.0},

@@ -19,11 +19,29 @@ from backtest.interventions import Intervention, to_array
 from backtest.results import Results
 from kernels import params as P
 from kernels.records import account_dt, fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
-from kernels.tick import C_ACCOUNT, C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, new_state, run_ticks
+from kernels.tick import (
+    C_ACCOUNT, C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, STATE_FIELDS, new_state, run_ticks,
+)
 
 INTENT_CAPACITY = 4096
 RECORD_DTYPES = (fill_dt, hedge_dt, order_dt, risk_event_dt, account_dt)
 RECORD_COUNTERS = (C_FILLS, C_HEDGES, C_ORDERS, C_RISK, C_ACCOUNT)  # where the kernel counts each one's rows
+_SCRATCH_FIELDS = frozenset(STATE_FIELDS.index(name) for name in ("fill_buf", "hedge_buf"))
+
+
+LOSS_WINDOW_BUCKETS = 4094  # the rolling loss window's peak deque never holds more entries than this (+2)
+
+
+def loss_window_ticks(config: SimConfig) -> int:
+    return max(1, round(config.risk.loss_window_s / config.sim.dt_s))
+
+
+def loss_bucket_ticks(config: SimConfig) -> int:
+    """Ticks per bucket of the rolling loss window: 1 (exact) while the window is at most
+    ``LOSS_WINDOW_BUCKETS`` ticks, so the deque's memory never grows with the window; beyond that the
+    window's peak is kept per bucket, which can only make the window up to one bucket longer (the
+    throttle errs on the side of pausing)."""
+    return max(1, math.ceil(loss_window_ticks(config) / LOSS_WINDOW_BUCKETS))
 
 
 def kernel_params(config: SimConfig) -> np.ndarray:
@@ -37,7 +55,7 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_TICK_SIZE] = c.market.tick_size
     p[P.P_LOT_SIZE] = c.market.lot_size
     p[P.P_FILL_MODEL] = 0 if c.quoting.fill_model == "book" else 1
-    p[P.P_QUOTE_MODEL] = 0 if c.quoting.model == "linear" else 1
+    p[P.P_QUOTE_MODEL] = {"linear": 0, "avellaneda_stoikov": 1, "avellaneda_stoikov_symmetric": 2}[c.quoting.model]
     p[P.P_REFERENCE] = {"exchange1": 0, "exchange2": 1, "blend": 2}[c.quoting.reference]
     p[P.P_SIZE] = c.quoting.size_lots
     p[P.P_HALF_SPREAD] = c.quoting.half_spread_ticks
@@ -46,6 +64,7 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_VOL_HORIZON_S] = c.quoting.vol_horizon_s
     p[P.P_VOL_ALPHA] = 1.0 - 0.5 ** (dt / c.quoting.vol_halflife_s)
     p[P.P_SIGMA0] = c.market.volatility_per_sqrt_s / c.market.tick_size
+    p[P.P_VOL_KNOWN] = 1 if c.quoting.volatility == "known" else 0
     p[P.P_SKEW] = c.quoting.skew_ticks_per_lot
     p[P.P_SKEW_ON] = 0 if c.quoting.skew_inventory == "exchange1" else 1
     p[P.P_REQUOTE_TOL] = c.quoting.requote_tolerance_ticks
@@ -63,7 +82,8 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_HARD] = c.risk.hard_position_lots
     p[P.P_SOFT_FACTOR] = c.risk.soft_size_factor
     p[P.P_MAX_LOSS] = c.risk.max_loss_window / tick_lot_value
-    p[P.P_LOSS_WINDOW_TICKS] = max(1, round(c.risk.loss_window_s / dt))
+    p[P.P_LOSS_WINDOW_TICKS] = loss_window_ticks(c)
+    p[P.P_LOSS_BUCKET_TICKS] = loss_bucket_ticks(c)
     p[P.P_COOLDOWN_TICKS] = max(1, round(c.risk.cooldown_s / dt))
     p[P.P_KILL_LATENCY_MS] = c.risk.kill_latency_ms
     p[P.P_ESCALATION] = {"kill": 0, "flatten_at_market": 1, "keep_retrying": 2}[c.hedging.escalation]
@@ -130,7 +150,7 @@ class Simulation:
         self.config = config
         self.market = market
         self.interventions = tuple(interventions)
-        self.iv = to_array(self.interventions)
+        self.iv = to_array(self.interventions, market.n_ticks)
         self.p = kernel_params(config)
         self.n_ticks = market.n_ticks
         self.checkpoint_every = checkpoint_every
@@ -160,7 +180,8 @@ class Simulation:
         else:
             checkpoints, records, ticks_raw = _parent
             at = checkpoints[-1]
-            self.state = tuple(a.copy() for a in at.state)
+            self.state = tuple(np.zeros_like(a) if i in _SCRATCH_FIELDS else a.copy()
+                               for i, a in enumerate(at.state))
             self.computed = at.tick
             self.checkpoints = list(checkpoints)
             counts = at.state[-1]
@@ -174,7 +195,9 @@ class Simulation:
             self._checkpoint()
 
     def _checkpoint(self) -> None:
-        self.checkpoints.append(Checkpoint(self.computed, tuple(a.copy() for a in self.state)))
+        # scratch buffers (matches within one event) carry nothing between ticks: not copied
+        self.checkpoints.append(Checkpoint(self.computed, tuple(
+            a if i in _SCRATCH_FIELDS else a.copy() for i, a in enumerate(self.state))))
 
     @property
     def done(self) -> bool:

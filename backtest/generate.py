@@ -39,7 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backtest.config import SimConfig, VenueFlowSection
+from backtest.config import ConfigError, SimConfig, VenueFlowSection
+from backtest.resources import check_memory
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
 from kernels.series import basis_feed, draw_events, fair_value_path, poisson_starts, scale_in_spikes
 
@@ -114,7 +115,7 @@ class MarketArrays:
         return total
 
 
-def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
+def generate(config: SimConfig, stream: bool = False, memory_budget: int | None = None) -> MarketArrays:
     """Draw every exogenous input of a run from ``numpy.random`` PCG64 generators seeded by ``sim.seed``:
     prices, latencies and faults from ``default_rng(seed)``, each venue's order flow from its own child
     of ``SeedSequence(seed)``.
@@ -124,7 +125,12 @@ def generate(config: SimConfig, stream: bool = False) -> MarketArrays:
     generators and the jitted filler release the GIL). With ``stream=True`` the flows are drawn by a
     helper thread, tick-chunk by tick-chunk, after the function returns: the kernel can start at once
     and consume them as they come (``MarketArrays.wait_for_events``), so on two cores generation hides
-    behind the kernel. Either way the arrays are identical, bit for bit."""
+    behind the kernel. Either way the arrays are identical, bit for bit.
+
+    A config whose estimated memory (``backtest.resources``) exceeds ``memory_budget`` bytes (default:
+    ``MMHEDGE_MEMORY_BUDGET_GB`` or 8 GiB) is refused with ConfigError before anything is allocated; so is a
+    seed whose price path reaches the books' margin above zero."""
+    check_memory(config, memory_budget)  # before anything is allocated
     n = config.sim.ticks
     dt = config.sim.dt_s
     stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream
@@ -150,6 +156,17 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     n = config.sim.ticks
     dt = config.sim.dt_s
     rng, fair, feed1, feed2, center1, center2, regime = _prices(config)
+    d1 = config.exchange1.max_depth_ticks + BOOK_MARGIN_TICKS
+    d2 = config.exchange2.max_depth_ticks + BOOK_MARGIN_TICKS
+    base1 = int(center1.min()) - d1
+    base2 = int(center2.min()) - d2
+    if base1 < 1 or base2 < 1:  # known before any order flow is drawn
+        low = int(np.argmin(center1 if base1 < 1 else center2))
+        raise ConfigError([
+            f"seed {config.sim.seed}: the simulated price path comes within the order books' margin of zero "
+            f"at tick {low:,} (price {min(center1[low], center2[low]) * config.market.tick_size:.4g}); allowed: "
+            "a path that stays above it: raise market.initial_price, lower market.volatility_per_sqrt_s, run "
+            "fewer sim.ticks or try another seed"])
     venue1.center = center1
     if progress is not None:
         progress.prices_ready()
@@ -199,17 +216,8 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     if config.clients.toxic_windows_s:
         events1 = _add_toxic_flow(rng, events1, n, dt, config.clients, center1, venue1.horizon, times)
 
-    d1 = config.exchange1.max_depth_ticks + BOOK_MARGIN_TICKS
-    d2 = config.exchange2.max_depth_ticks + BOOK_MARGIN_TICKS
-    base1 = int(center1.min()) - d1
-    base2 = int(center2.min()) - d2
     levels1 = int(center1.max()) + d1 - base1 + 1
     levels2 = int(center2.max()) + d2 - base2 + 1
-    if base1 < 1 or base2 < 1:
-        raise ValueError(
-            "the simulated price path falls within the book margin of zero; raise market.initial_price "
-            "or lower market.volatility_per_sqrt_s / sim.ticks"
-        )
     return MarketArrays(
         fair=fair, feed1=feed1, feed2=feed2, center1=center1, center2=center2, regime=regime,
         events1=events1, events2=events2, hedge_latency_ms=latency, hedge_reject=reject.astype(np.uint8),

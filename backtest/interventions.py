@@ -20,6 +20,9 @@ _KIND_CODES = {
 }
 
 
+MAX_MANUAL_FILL_LOTS = 1_000_000_000  # one manual fill; positions are int64, so sums cannot wrap
+
+
 @dataclass(frozen=True)
 class Intervention:
     """An action applied at the start of ``tick``.
@@ -42,15 +45,19 @@ class Intervention:
         if self.kind == "manual_fill":
             if self.side not in ("buy", "sell"):
                 raise ValueError(f"manual fill side must be 'buy' or 'sell', got {self.side!r}")
-            if self.qty_lots <= 0:
-                raise ValueError(f"manual fill qty_lots must be > 0, got {self.qty_lots}")
+            if not 0 < self.qty_lots <= MAX_MANUAL_FILL_LOTS:
+                raise ValueError(f"manual fill qty_lots must be in 1..{MAX_MANUAL_FILL_LOTS:,}, got {self.qty_lots}")
             if self.price_ticks is not None and self.price_ticks <= 0:
                 raise ValueError(f"manual fill price_ticks must be > 0, got {self.price_ticks}")
 
 
-def to_array(interventions: Iterable[Intervention]) -> np.ndarray:
-    """Stable sort by tick, so actions at the same tick apply in the order they were given."""
+def to_array(interventions: Iterable[Intervention], n_ticks: int | None = None) -> np.ndarray:
+    """Stable sort by tick, so actions at the same tick apply in the order they were given. With ``n_ticks``,
+    an intervention at or beyond the run's end is refused (it would silently never happen)."""
     items = sorted(interventions, key=lambda iv: iv.tick)
+    if n_ticks is not None and items and items[-1].tick >= n_ticks:
+        raise ValueError(f"intervention {items[-1].kind} at tick {items[-1].tick} is beyond the run's last tick "
+                         f"{n_ticks - 1}; allowed: ticks 0..{n_ticks - 1}")
     out = np.zeros(len(items), dtype=intervention_dt)
     for i, iv in enumerate(items):
         out[i]["tick"] = iv.tick

@@ -7,7 +7,7 @@ to kernel units (ticks, lots, tick index, tick-lots).
 _NAMES = (
     "N_TICKS", "DT_S", "TICK_SIZE", "LOT_SIZE",
     "FILL_MODEL",  # 0 book, 1 intensity
-    "QUOTE_MODEL",  # 0 linear, 1 avellaneda_stoikov
+    "QUOTE_MODEL",  # 0 linear, 1 avellaneda_stoikov, 2 avellaneda_stoikov_symmetric
     "REFERENCE",  # 0 exchange1, 1 exchange2, 2 blend
     "SIZE", "HALF_SPREAD", "VOL_MULT", "DRIFT_MULT", "VOL_HORIZON_S", "VOL_ALPHA", "SIGMA0",
     "SKEW", "SKEW_ON",  # 0 exchange1 inventory, 1 net delta
@@ -19,6 +19,8 @@ _NAMES = (
     "KILL_DRAWDOWN", "STALE_TICKS", "DEPTH_CHECK",
     "MAKER_BPS", "TAKER_BPS",
     "DEPTH1", "DEPTH2", "INIT_DEPTH1", "INIT_DEPTH2",
+    "VOL_KNOWN",  # 1: quote with the configured volatility instead of the EWMA estimate
+    "LOSS_BUCKET_TICKS",  # ticks per bucket of the rolling loss window (1 = exact, for windows up to 4094 ticks)
 )
 for _i, _n in enumerate(_NAMES):
     globals()["P_" + _n] = _i

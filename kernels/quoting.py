@@ -39,8 +39,9 @@ def avellaneda_stoikov_quote(reference, inventory_units, sigma_ticks, gamma, k, 
 
 @jit
 def intensity_fill_probability(distance_ticks, tick_size, a_per_s, k, dt_s):
-    """Probability that a quote ``distance_ticks`` from the mid fills within one tick: A*exp(-k*delta)*dt,
-    delta in currency, capped at 1."""
-    delta = max(distance_ticks, 0.0) * tick_size
+    """Probability that a quote ``distance_ticks`` from the mid fills within one tick: min(1, A*exp(-k*delta)*dt),
+    delta in currency. A quote through the mid (delta < 0) is more likely to fill than one at the mid,
+    as in the paper's intensity, not clipped to the mid's A*dt."""
+    delta = distance_ticks * tick_size
     p = a_per_s * math.exp(-k * delta) * dt_s
     return 1.0 if p > 1.0 else p

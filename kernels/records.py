@@ -117,7 +117,7 @@ intervention_dt = np.dtype(
 """An intervention: at ``tick``, ``kind`` (IV_*); for manual fills ``side`` (+1 we buy, -1 we sell),
 ``qty`` lots and ``price`` ticks (-1 = at our current quote, else the touch)."""
 
-# One row per tick, 104 bytes: what moves every tick (the books' touch, our quotes and their queue
+# One row per tick, 120 bytes: what moves every tick (the books' touch, our quotes and their queue
 # places, the quoting inputs and the marked-to-market PnL). The tick records are the largest output of a
 # long run and, on a fresh process, memory first written costs about as much as the simulation itself, so
 # the tick index and the price feeds (inputs, kept in the market arrays) are not repeated here, prices
@@ -135,6 +135,10 @@ tick_dt = np.dtype(
         ("quote_ask_size", np.int32),
         ("bid_queue_ahead", np.int32),  # lots ahead of our bid at its level
         ("ask_queue_ahead", np.int32),
+        ("bid_in_flight", np.int32),  # our bid sent to Exchange 1 and not yet landed, ticks; -1 = none
+        ("ask_in_flight", np.int32),
+        ("bid_cancel_pending_lots", np.int32),  # lots of our bids still resting while their cancel travels
+        ("ask_cancel_pending_lots", np.int32),
         ("reference", np.float64),  # quote reference price, ticks
         ("reservation", np.float64),  # reference shifted by inventory skew, ticks
         ("half_spread", np.float64),  # target half-spread, ticks
@@ -146,10 +150,12 @@ tick_dt = np.dtype(
     ],
     align=True,
 )
-assert tick_dt.itemsize == 104 and sum(f[0].itemsize for f in tick_dt.fields.values()) == 104
+assert tick_dt.itemsize == 120 and sum(f[0].itemsize for f in tick_dt.fields.values()) == 120
 
 # The account, one row for each tick where any of it changed (a few percent of ticks): it holds from that
-# tick until the next row. ``Results`` expands it to one value per tick. 88 bytes, no padding.
+# tick until the next row. ``Results`` expands it to one value per tick. 104 bytes, no padding (a row
+# copied into an array made by np.empty must equal its original byte for byte): positions are int64 so
+# that no sequence of fills (manual fills included) can wrap them.
 account_dt = np.dtype(
     [
         ("tick", np.int64),  # first tick these values hold for
@@ -161,15 +167,15 @@ account_dt = np.dtype(
         ("spread_capture", np.float64),  # cumulative, tick-lots
         ("hedge_slippage", np.float64),  # cumulative execution cost vs Exchange 2 mark at execution
         ("hedge_latency", np.float64),  # cumulative Exchange 2 move between fill and hedge
-        ("inv1", np.int32),  # Exchange 1 position, lots
-        ("inv2", np.int32),  # Exchange 2 position, lots
-        ("pending_hedge", np.int32),  # signed lots scheduled but not yet executed on Exchange 2
-        ("state", np.int16),  # risk state (STATE_*)
-        ("manual_pause", np.int16),  # 1 while a manual pause is in force
+        ("inv1", np.int64),  # Exchange 1 position, lots
+        ("inv2", np.int64),  # Exchange 2 position, lots
+        ("pending_hedge", np.int64),  # signed lots scheduled but not yet executed on Exchange 2
+        ("state", np.int32),  # risk state (STATE_*)
+        ("manual_pause", np.int32),  # 1 while a manual pause is in force
     ],
     align=True,
 )
-assert account_dt.itemsize == 88 and sum(f[0].itemsize for f in account_dt.fields.values()) == 88
+assert account_dt.itemsize == 104 and sum(f[0].itemsize for f in account_dt.fields.values()) == 104
 
 fill_dt = np.dtype(
     [

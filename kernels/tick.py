@@ -408,10 +408,12 @@ def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, b
 
 
 @jit_borrow
-def _land_orders(b, quotes, zs, zn, pend_due, t, out_orders, counters):
+def _land_orders(b, quotes, zs, zn, pend_due, t, out_orders, counters, killed):
     """At the start of tick ``t``'s Exchange 1 step: cancels in flight whose latency has elapsed take
     effect, and new orders in flight land. A landing order that would cross the book (the market
-    moved while it travelled) is rejected, as a post-only order is."""
+    moved while it travelled) is rejected, as a post-only order is. While the kill switch is engaged a
+    landing order is cancelled on arrival (recorded as placed and cancelled in the same tick): it never
+    rests and cannot trade."""
     k = 0
     while k < zn[0]:
         if zs[k, Z_DUE] <= t:
@@ -434,9 +436,44 @@ def _land_orders(b, quotes, zs, zn, pend_due, t, out_orders, counters):
             if not crosses(b, 0 if side > 0 else 1, price):
                 slot, oid = rest(b, 0 if side > 0 else 1, price, quotes[qi + 3], OWNER_MM)
                 if slot >= 0:
-                    quotes[qi] = slot
-                    quotes[qi + 1] = oid
                     _record_order(out_orders, counters, oid, t, OA_NEW, side, price, quotes[qi + 3], OR_QUOTE)
+                    if killed:
+                        cancel(b, slot, oid)
+                        _record_order(out_orders, counters, oid, t, OA_CANCEL, side, price, quotes[qi + 3], OR_KILL)
+                    else:
+                        quotes[qi] = slot
+                        quotes[qi + 1] = oid
+
+
+@jit_borrow
+def _pull_all_now(b, quotes, zs, zn, t, out_orders, counters):
+    """The kill switch's mass cancel: our resting quotes and the orders whose cancel is still in flight
+    leave the book at once (modelled as a venue-side cancel-all that takes effect immediately). Orders
+    still travelling to the venue are cancelled when they land (``_land_orders``)."""
+    _cancel_quote(b, quotes, 0, 1, t, OR_KILL, out_orders, counters, zs, zn, 0)
+    _cancel_quote(b, quotes, 4, -1, t, OR_KILL, out_orders, counters, zs, zn, 0)
+    for k in range(zn[0]):
+        left = cancel(b, zs[k, Z_SLOT], zs[k, Z_ID])
+        if left > 0:
+            _record_order(out_orders, counters, zs[k, Z_ID], t, OA_CANCEL, zs[k, Z_SIDE], zs[k, Z_PRICE], left, OR_KILL)
+    zn[0] = 0
+
+
+@jit_borrow
+def _derive_state(p, t, killed, kill_reason, kill_value, kill_limit, manual_pause, loss_paused_until, stale,
+                  last_feed_update, last_loss, inv1, dt_s):
+    """The risk state the throttles put us in, most severe first, with the reason, the measured value and
+    the limit it was held against: killed > paused (by hand, loss window, stale feed) > reduced > active."""
+    soft = p[P_SOFT]
+    if killed:
+        return STATE_KILLED, kill_reason, kill_value, kill_limit
+    if manual_pause or loss_paused_until >= 0:
+        return STATE_PAUSED, (R_MANUAL_PAUSE if manual_pause else R_LOSS_WINDOW), last_loss, p[P_MAX_LOSS]
+    if stale:
+        return STATE_PAUSED, R_STALE_FEED, (t - last_feed_update) * dt_s, p[P_STALE_TICKS] * dt_s
+    if abs(inv1) >= soft:
+        return STATE_REDUCED, R_SOFT_LIMIT, float(inv1), soft
+    return STATE_ACTIVE, R_BACK_INSIDE_LIMITS, float(inv1), soft
 
 
 # si[] integer scalars of the loop state (with the arrays below, everything that survives a tick)
@@ -483,7 +520,8 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
     quotes = np.full(8, -1, dtype=np.int64)  # bid slot,id,price,size, ask slot,id,price,size
     quotes[1] = 0
     quotes[5] = 0
-    dq_cap = int(p[P_LOSS_WINDOW_TICKS]) + 2
+    # one entry per bucket of the window at most (see ``backtest.engine.loss_bucket_ticks``)
+    dq_cap = int(p[P_LOSS_WINDOW_TICKS]) // int(p[P_LOSS_BUCKET_TICKS]) + 3
     si = np.zeros(N_SI, dtype=np.int64)
     si[S_STATE] = STATE_ACTIVE
     si[S_LOSS_PAUSED_UNTIL] = -1
@@ -537,6 +575,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
     alpha = p[P_VOL_ALPHA]
     ref_choice = int(p[P_REFERENCE])
     loss_window = int(p[P_LOSS_WINDOW_TICKS])
+    loss_bucket = int(p[P_LOSS_BUCKET_TICKS])
     dq_cap = dq_tick.shape[0]
     stale_ticks = int(p[P_STALE_TICKS])
     tol = int(p[P_REQUOTE_TOL])
@@ -584,8 +623,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
         f2 = feed2[t]
         lat = hedge_latency_ms[t]
 
-        # 1. interventions
-        was_manual_pause = manual_pause
+        # 1. interventions; each one that changes the risk state is a row of the audit trail, in order
         while iv < n_iv and interventions[iv]["tick"] <= t:
             kind = interventions[iv]["kind"]
             if kind == IV_MANUAL_FILL:
@@ -602,20 +640,33 @@ def run_ticks(p, feed1, feed2, center1, center2,
                             price = center1[t]
                 n_in = _book_fill_exchange1(p, acc, pos, counters, out_fills, t, -1, side, price, qty, LIQ_MANUAL,
                                             f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, n_in)
-            elif kind == IV_PAUSE:
-                manual_pause = True
-            elif kind == IV_RESUME:
-                manual_pause = False
-            elif kind == IV_KILL_RESET:
-                killed = False
-                reset_peak = True  # drawdown for the kill switch counts from here
-            elif kind == IV_KILL:
-                if not killed:
-                    killed = True
-                    kill_reason = R_MANUAL_KILL
-                    kill_value = 0.0
-                    kill_limit = 0.0
+            else:
+                action_reason = R_MANUAL_PAUSE
+                if kind == IV_PAUSE:
+                    manual_pause = True
+                elif kind == IV_RESUME:
+                    manual_pause = False
+                    action_reason = R_MANUAL_RESUME
+                elif kind == IV_KILL_RESET:
+                    killed = False
+                    reset_peak = True  # drawdown for the kill switch counts from here
+                    action_reason = R_KILL_RESET
+                elif kind == IV_KILL:
+                    action_reason = R_MANUAL_KILL
+                    if not killed:
+                        killed = True
+                        kill_reason = R_MANUAL_KILL
+                        kill_value = 0.0
+                        kill_limit = 0.0
+                new_state, _, value, limit_v = _derive_state(
+                    p, t, killed, kill_reason, kill_value, kill_limit, manual_pause, loss_paused_until, stale,
+                    last_feed_update, last_loss, pos[0], dt_s)
+                if new_state != state:
+                    _record_risk(out_risk, counters, t, state, new_state, action_reason, value, limit_v)
+                    state = new_state
             iv += 1
+        if killed and book_mode:
+            _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters)
 
         # 2. Exchange 2 background flow
         if center2[t] != prev_c2:  # most ticks the venue price does not move: skip the call
@@ -632,7 +683,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
             if delay < 0:
                 delay = 0
             if zn[0] > 0 or quotes[0] == -2 or quotes[4] == -2:
-                _land_orders(b1, quotes, zs, zn, pend_due, t, out_orders, counters)
+                _land_orders(b1, quotes, zs, zn, pend_due, t, out_orders, counters, killed)
         if center1[t] != prev_c1:
             _withdraw_out_of_band(b1, prev_c1, center1[t], depth1)
         prev_c1 = center1[t]
@@ -644,16 +695,23 @@ def run_ticks(p, feed1, feed2, center1, center2,
                                              mm_prices, mm_qtys, quotes, b1, f1, f2, lat, in_due, in_qty,
                                              in_m1, in_m2, in_first, n_in, zs, zn)
         if not book_mode and t > 0:
+            # Avellaneda-Stoikov's timing: the quotes set at t - 1 from the mid at t - 1 are filled (or not)
+            # over the step (t - 1, t] with a distance measured from that same mid, and the price moves to
+            # the mid at t only after: a run of n ticks has n - 1 fill steps and n - 1 price steps. The fill
+            # is booked at t, marked at the mids of t - 1 it was priced against (the accounting identity
+            # holds for any mark used consistently).
+            m1 = feed1[t - 1]
+            m2 = feed2[t - 1]
             for qi in (0, 4):
                 if quotes[qi] < 0:
                     continue
                 side = 1 if qi == 0 else -1
-                dist = (f1 - quotes[qi + 2]) if side > 0 else (quotes[qi + 2] - f1)
+                dist = (m1 - quotes[qi + 2]) if side > 0 else (quotes[qi + 2] - m1)
                 prob = intensity_fill_probability(dist, p[P_TICK_SIZE], p[P_INT_A], p[P_INT_K], dt_s)
                 u = u_bid[t] if side > 0 else u_ask[t]
                 if u < prob:
                     n_in = _book_fill_exchange1(p, acc, pos, counters, out_fills, t, -1, side, quotes[qi + 2],
-                                                quotes[qi + 3], LIQ_INTENSITY, f1, f2, lat, in_due, in_qty,
+                                                quotes[qi + 3], LIQ_INTENSITY, m1, m2, lat, in_due, in_qty,
                                                 in_m1, in_m2, in_first, n_in)
 
         # 4. hedges that have reached Exchange 2
@@ -792,6 +850,9 @@ def run_ticks(p, feed1, feed2, center1, center2,
         # loss throttle: drawdown from the PnL peak within the rolling window (which is at least the
         # loss over the window); the run starts from a peak of 0
         # (ring indices wrap by a subtraction: an integer modulo is a slow division, paid every tick)
+        # (with buckets of several ticks, one entry per bucket: its peak; see engine.loss_bucket_ticks)
+        bucket = t if loss_bucket == 1 else t // loss_bucket
+        dq_last = -1
         while dq_len > 0:
             dq_last = dq_head + dq_len - 1
             if dq_last >= dq_cap:
@@ -799,13 +860,15 @@ def run_ticks(p, feed1, feed2, center1, center2,
             if dq_val[dq_last] > total:
                 break
             dq_len -= 1
-        dq_next = dq_head + dq_len
-        if dq_next >= dq_cap:
-            dq_next -= dq_cap
-        dq_tick[dq_next] = t
-        dq_val[dq_next] = total
-        dq_len += 1
-        while dq_tick[dq_head] < t - loss_window:
+        if dq_len == 0 or dq_tick[dq_last] != bucket:
+            dq_next = dq_head + dq_len
+            if dq_next >= dq_cap:
+                dq_next -= dq_cap
+            dq_tick[dq_next] = bucket
+            dq_val[dq_next] = total
+            dq_len += 1
+        oldest = t - loss_window if loss_bucket == 1 else (t - loss_window) // loss_bucket
+        while dq_tick[dq_head] < oldest:
             dq_head += 1
             if dq_head == dq_cap:
                 dq_head = 0
@@ -837,27 +900,16 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 loss_paused_until = t + int(p[P_COOLDOWN_TICKS])
         elif loss_paused_until < 0 and last_loss >= p[P_MAX_LOSS]:
             loss_paused_until = t + int(p[P_COOLDOWN_TICKS])
-        if killed:
-            new_state, reason, value, limit_v = STATE_KILLED, kill_reason, kill_value, kill_limit
-        elif manual_pause or loss_paused_until >= 0:
-            new_state = STATE_PAUSED
-            reason = R_MANUAL_PAUSE if manual_pause else R_LOSS_WINDOW
-            value, limit_v = last_loss, p[P_MAX_LOSS]
-        elif stale:
-            new_state, reason = STATE_PAUSED, R_STALE_FEED
-            value, limit_v = (t - last_feed_update) * dt_s, stale_ticks * dt_s
-        elif abs(inv1) >= soft:
-            new_state, reason, value, limit_v = STATE_REDUCED, R_SOFT_LIMIT, float(inv1), float(soft)
-        else:
-            new_state, reason, value, limit_v = STATE_ACTIVE, R_BACK_INSIDE_LIMITS, float(inv1), float(soft)
+        new_state, reason, value, limit_v = _derive_state(
+            p, t, killed, kill_reason, kill_value, kill_limit, manual_pause, loss_paused_until, stale,
+            last_feed_update, last_loss, inv1, dt_s)
         if new_state != state:
-            # Leaving a state is explained by what ended it, not by the state entered.
+            # Leaving a state is explained by what ended it, not by the state entered (user actions were
+            # recorded in step 1 with their own reasons).
             if state == STATE_KILLED:
                 reason = R_KILL_RESET
-            elif state == STATE_PAUSED:
-                if was_manual_pause and not manual_pause:
-                    reason = R_MANUAL_RESUME
-                elif was_stale and not stale:
+            elif state == STATE_PAUSED and new_state != STATE_KILLED:
+                if was_stale and not stale:
                     reason = R_FEED_RESUMED
                 else:
                     reason = R_COOLDOWN_OVER
@@ -871,20 +923,24 @@ def run_ticks(p, feed1, feed2, center1, center2,
         prev_ref = ref
         var_est = (1.0 - alpha) * var_est + alpha * d_ref * d_ref / dt_s
         drift_est = (1.0 - alpha) * drift_est + alpha * d_ref / dt_s
-        sigma = math.sqrt(var_est)
+        sigma = p[P_SIGMA0] if p[P_VOL_KNOWN] > 0 else math.sqrt(var_est)
         inv_skew = inv1 if p[P_SKEW_ON] == 0 else inv1 + inv2
         if p[P_QUOTE_MODEL] == 0:
             reservation, half = linear_quote(ref, inv_skew, sigma, drift_est, p[P_HALF_SPREAD], p[P_VOL_MULT],
                                              p[P_DRIFT_MULT], p[P_VOL_HORIZON_S], p[P_SKEW])
         else:
-            tau = p[P_AS_HORIZON_S] if p[P_AS_HORIZON_S] > 0 else (n_ticks - t) * dt_s
+            # T - t: the run ends at its last tick, (n_ticks - 1) * dt_s
+            tau = p[P_AS_HORIZON_S] if p[P_AS_HORIZON_S] > 0 else (n_ticks - 1 - t) * dt_s
             reservation, half = avellaneda_stoikov_quote(ref, inv_skew * p[P_LOT_SIZE], sigma, p[P_AS_GAMMA],
                                                          p[P_AS_K], tau, p[P_TICK_SIZE])
+            if p[P_QUOTE_MODEL] == 2:  # the paper's benchmark: the same spread, centred on the mid, no skew
+                reservation = ref
         if state == STATE_KILLED or state == STATE_PAUSED:
-            why = OR_KILL if state == STATE_KILLED else OR_RISK
-            if book_mode:
-                _cancel_quote(b1, quotes, 0, 1, t, why, out_orders, counters, zs, zn, delay)
-                _cancel_quote(b1, quotes, 4, -1, t, why, out_orders, counters, zs, zn, delay)
+            if book_mode and state == STATE_KILLED:
+                _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters)
+            elif book_mode:
+                _cancel_quote(b1, quotes, 0, 1, t, OR_RISK, out_orders, counters, zs, zn, delay)
+                _cancel_quote(b1, quotes, 4, -1, t, OR_RISK, out_orders, counters, zs, zn, delay)
             else:
                 quotes[0] = -1
                 quotes[4] = -1
@@ -954,6 +1010,18 @@ def run_ticks(p, feed1, feed2, center1, center2,
             rec["quote_ask_size"] = quotes[7] if has_ask else 0
             rec["bid_queue_ahead"] = 0
             rec["ask_queue_ahead"] = 0
+        rec["bid_in_flight"] = quotes[2] if quotes[0] == -2 else -1
+        rec["ask_in_flight"] = quotes[6] if quotes[4] == -2 else -1
+        zbid = 0
+        zask = 0
+        for k in range(zn[0]):
+            left = order_alive(b1, zs[k, Z_SLOT], zs[k, Z_ID])
+            if zs[k, Z_SIDE] > 0:
+                zbid += left
+            else:
+                zask += left
+        rec["bid_cancel_pending_lots"] = zbid
+        rec["ask_cancel_pending_lots"] = zask
         rec["reference"] = ref
         rec["reservation"] = reservation
         rec["half_spread"] = half

@@ -59,7 +59,7 @@ def test_avellaneda_stoikov_preset_quotes_symmetrically_around_reservation():
     t = r.ticks
     g, k = cfg.quoting.as_gamma, cfg.quoting.as_k
     sigma = cfg.market.volatility_per_sqrt_s
-    tau = (cfg.sim.ticks - t.tick) * cfg.sim.dt_s
+    tau = (cfg.sim.ticks - 1 - t.tick) * cfg.sim.dt_s  # T - t, T at the last tick
     spread = g * sigma**2 * tau + (2 / g) * np.log(1 + g / k)
     assert np.allclose(2 * t.half_spread_price, spread, rtol=1e-3)
     expected_r = t.reference_price - t.inv1_lots * g * sigma**2 * tau

@@ -1,0 +1,140 @@
+"""How much memory a run will take, estimated from its config before anything is allocated.
+
+A run's memory has three parts that grow with the config: arrays with one entry per tick (market paths,
+tick records, the records of our orders and the account), the pre-generated order flow (one 10-byte row
+per event, ``rate x dt`` events per tick per venue), and the two order books (one row per price level on a
+grid that spans the price path's range: ``range / tick_size`` levels, so a tiny tick size makes huge
+books). Sessions of the API also keep per-tick columns for reads and a copy of the loop state (mostly the
+books) per checkpoint. The estimate bounds the price range by six standard deviations of the path (with
+the high-volatility regime's share), so it errs on the large side.
+
+A config whose estimate exceeds the budget is refused with the estimate in the message. The budget is
+``DEFAULT_BUDGET_BYTES`` unless the environment variable ``MMHEDGE_MEMORY_BUDGET_GB`` or an explicit
+argument says otherwise.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from backtest.config import ConfigError, SimConfig, price_wander
+
+GIB = 1 << 30
+DEFAULT_BUDGET_BYTES = 8 * GIB
+EVENT_BYTES = 10  # kernels.records.event_dt
+TICK_RECORD_BYTES = 120  # kernels.records.tick_dt
+MARKET_BYTES_PER_TICK = 96  # paths, centres, latencies, feed flags, event starts
+GENERATION_TEMP_BYTES_PER_TICK = 24  # normals and uniforms alive while the paths are drawn
+RECORD_BYTES_PER_TICK = 64  # our orders (about one row a tick), fills, hedges, account rows
+TICK_COLUMN_BYTES_PER_TICK = 8 * 48  # Results.tick_columns: one float64/int64 array per column
+BOOK_MARGIN_TICKS = 64  # backtest.generate.BOOK_MARGIN_TICKS
+BOOK_HEADER_WORDS, LEVEL_WORDS, ORDER_WORDS = 16, 4, 10  # kernels.book: per level and side; per order + live list
+
+
+def budget_bytes(explicit: float | None = None) -> int:
+    """The memory budget: ``explicit`` GiB, else ``MMHEDGE_MEMORY_BUDGET_GB``, else 8 GiB."""
+    if explicit is not None:
+        return int(explicit * GIB)
+    text = os.environ.get("MMHEDGE_MEMORY_BUDGET_GB")
+    if text:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError([f"MMHEDGE_MEMORY_BUDGET_GB={text!r}: expected a number of GiB, e.g. 8"]) from None
+        if not value > 0:
+            raise ConfigError([f"MMHEDGE_MEMORY_BUDGET_GB={text!r}: must be > 0"])
+        return int(value * GIB)
+    return DEFAULT_BUDGET_BYTES
+
+
+def price_range_ticks(config: SimConfig) -> float:
+    """A generous bound on how far the fair value and the basis can wander over the run, ticks."""
+    mk = config.market
+    horizon = config.sim.ticks * config.sim.dt_s
+    if mk.basis_reversion_per_s > 0:
+        basis_sd = mk.basis_vol_ticks_per_sqrt_s / math.sqrt(2.0 * mk.basis_reversion_per_s)
+    else:
+        basis_sd = mk.basis_vol_ticks_per_sqrt_s * math.sqrt(horizon)
+    return 2.0 * price_wander(config, 6.0) / mk.tick_size + abs(mk.basis_mean_ticks) + 12.0 * basis_sd
+
+
+def book_bytes(config: SimConfig) -> int:
+    """Both order books (levels on the price grid plus the order pool), bytes."""
+    levels_common = price_range_ticks(config)
+    total = 0
+    capacity = 2 * max(config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
+                       config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks) + 64
+    for venue in (config.exchange1, config.exchange2):
+        levels = levels_common + 2 * (venue.max_depth_ticks + BOOK_MARGIN_TICKS) + 1
+        total += 8 * (BOOK_HEADER_WORDS + 2 * levels * LEVEL_WORDS + capacity * ORDER_WORDS)
+    return int(total)
+
+
+def events_per_tick(config: SimConfig) -> tuple[float, float]:
+    """Expected pre-generated events per tick on Exchange 1 (with clients and toxic bursts) and Exchange 2."""
+    dt = config.sim.dt_s
+    out = []
+    for venue, clients in ((config.exchange1, config.clients), (config.exchange2, None)):
+        rate = 2 * (venue.limit_rate_per_s + venue.market_rate_per_s
+                    + venue.cancel_rate_per_order_per_s * venue.max_orders_per_side)
+        if clients is not None:
+            rate += clients.rate_per_s
+        out.append(rate * dt)
+    toxic_s = sum(end - start for start, end in config.clients.toxic_windows_s)
+    horizon = config.sim.ticks * dt
+    if horizon > 0:
+        out[0] += config.clients.toxic_rate_per_s * min(toxic_s, horizon) / config.sim.ticks
+    return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    parts: dict[str, int]  # bytes per part
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k} {_fmt(v)}" for k, v in self.parts.items() if v >= 1 << 20)
+        return f"{_fmt(self.total)}" + (f" ({shown})" if shown else "")
+
+
+def _fmt(n: float) -> str:
+    if n >= GIB:
+        return f"{n / GIB:,.1f} GiB"
+    return f"{n / (1 << 20):,.0f} MiB"
+
+
+def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool = False) -> MemoryEstimate:
+    """Bytes a run of ``config`` will hold at its peak: per-tick arrays, the order flow, the books, and
+    optionally ``checkpoints`` copies of the loop state and the per-tick read columns (API sessions)."""
+    n = config.sim.ticks
+    e1, e2 = events_per_tick(config)
+    books = book_bytes(config)
+    parts = {
+        "per-tick arrays": n * (MARKET_BYTES_PER_TICK + GENERATION_TEMP_BYTES_PER_TICK + TICK_RECORD_BYTES
+                                + RECORD_BYTES_PER_TICK),
+        "order flow": int(n * (e1 + e2) * EVENT_BYTES),
+        "order books": books,
+    }
+    if tick_columns:
+        parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
+    if checkpoints:
+        parts["checkpoints"] = checkpoints * books
+    return MemoryEstimate(parts)
+
+
+def check_memory(config: SimConfig, budget: int | None = None, checkpoints: int = 0,
+                 tick_columns: bool = False) -> MemoryEstimate:
+    """The estimate, or ConfigError if it exceeds ``budget`` bytes (default: ``budget_bytes()``)."""
+    budget = budget_bytes() if budget is None else budget
+    est = estimate_memory(config, checkpoints=checkpoints, tick_columns=tick_columns)
+    if est.total > budget:
+        raise ConfigError([
+            f"this run would need about {est.describe()}, more than the memory budget of {_fmt(budget)}; "
+            "fewer sim.ticks, a larger market.tick_size or sim.dt_s closer to the default 0.1 s shrink it "
+            "(the budget is set by MMHEDGE_MEMORY_BUDGET_GB or --memory-budget-gb)"
+        ])
+    return est
