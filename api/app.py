@@ -5,28 +5,38 @@ Run with ``make run`` (``uvicorn --factory api.app:create_app``). OpenAPI docs a
 """
 from __future__ import annotations
 
-import io
+import json
 import math
 import os
+from urllib.parse import urlsplit
 
 import anyio
 import numpy as np
-import pandas as pd
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import dashboard
-from api.schemas import ClockRequest, ManualFill, ResetRequest, StepRequest
-from api.session import HORIZON_TICKS, Session
+from api.schemas import (
+    ClockRequest, ClockState, ConfigState, ErrorBody, Exposure, Health, ManualFill, ManualFillResult, NextConfig,
+    Page, Pnl, PnlSeries, Positions, Presets, Quotes, ResetRequest, ResetResult, Risk, RiskStatus, StepRequest,
+    StepResult, Summary,
+)
+from api.session import HORIZON_TICKS, Session, check_session_memory
 from backtest.config import (
-    FAULT_PRESETS, PRESETS, ConfigError, SimConfig, describe_validation_error, make_config, preset,
+    FAULT_PRESETS, PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
 )
 from backtest.interventions import Intervention
-from pydantic import ValidationError
+from backtest.resources import estimate_memory
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_PRICE_DEVIATION = 0.2  # a manual fill more than 20% from the Exchange 1 feed is refused
+MAX_SERIES_ROWS = 10_000  # rows per page of GET /pnl/series
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class ApiError(Exception):
@@ -34,22 +44,83 @@ class ApiError(Exception):
         self.status, self.error, self.details = status, error, details or []
 
 
-class BodyLimit:
-    """Refuses bodies over ``max_bytes`` by their Content-Length with a JSON 413. Plain ASGI: it costs
-    nothing on the many small GETs (Starlette's BaseHTTPMiddleware costs about a millisecond each)."""
+def _error(status: int, error: str, details: list) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": error, "details": details})
+
+
+class RequestGuard:
+    """Plain ASGI middleware (Starlette's BaseHTTPMiddleware costs about a millisecond per request) in front
+    of every state-changing request (POST, PUT, PATCH, DELETE); reads pass straight through.
+
+    * Same origin only: a browser page elsewhere must not pause or reset a running session. The Host header
+      must name a loopback address or the address the server listens on (which also defeats DNS
+      rebinding), and an Origin header, when sent, must be that same host and port. Refused: 403.
+    * Body size: at most ``max_bytes``, enforced on the stream as it arrives, not only by Content-Length (a
+      chunked body has none). The body is read here, at most ``max_bytes + 1`` bytes of it, then handed to
+      the app. Refused: 413.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                    response = JSONResponse(status_code=413, content={
-                        "error": "request body too large", "details": [f"at most {self.max_bytes} bytes"]})
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] not in STATE_CHANGING:
+            await self.app(scope, receive, send)
+            return
+        headers = {name: value for name, value in scope["headers"]}
+        refused = _cross_origin(scope, headers)
+        if refused:
+            await _error(403, "cross-origin request refused", [refused])(scope, receive, send)
+            return
+        length = headers.get(b"content-length")
+        too_large = _error(413, "request body too large", [f"at most {self.max_bytes} bytes"])
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await too_large(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _cross_origin(scope, headers: dict) -> str | None:
+    """Why a state-changing request is refused as cross-origin, or None."""
+    host_header = headers.get(b"host", b"").decode("latin-1").lower()
+    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+    server = scope.get("server") or ("", None)
+    allowed = LOOPBACK_HOSTS | {str(server[0]).lower()}
+    if host not in allowed:
+        return (f"Host {host_header!r} is not this server; allowed: a loopback address "
+                f"({', '.join(sorted(LOOPBACK_HOSTS))}) or {server[0]}")
+    origin = headers.get(b"origin")
+    if origin is not None:
+        parsed = urlsplit(origin.decode("latin-1").lower())
+        if origin == b"null" or parsed.netloc != host_header:
+            return f"Origin {origin.decode('latin-1')!r} is not this server ({host_header}); the API takes " \
+                   "state-changing requests from its own pages and from non-browser clients only"
+    if headers.get(b"sec-fetch-site", b"same-origin") not in (b"same-origin", b"none"):
+        return "Sec-Fetch-Site says the request comes from another site"
+    return None
 
 
 def _clean(value):
@@ -71,30 +142,50 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                horizon_ticks: int = HORIZON_TICKS) -> FastAPI:
     """``horizon_ticks``: how far past the clock an action's re-run is computed before it answers (the rest
     of the run is computed in the background)."""
-    app = FastAPI(title="mmhedge", description="Market-making and hedging simulator session")
+    app = FastAPIOffline(  # /docs with Swagger UI served from the package: works without a network
+        title="mmhedge", description="Market-making and hedging simulator session. Every error answers "
+        "`{\"error\": ..., \"details\": [...]}`.",
+        responses={400: {"model": ErrorBody, "description": "bad input (unparsable body, value out of range)"},
+                   403: {"model": ErrorBody, "description": "cross-origin state-changing request"},
+                   404: {"model": ErrorBody, "description": "no such path"},
+                   405: {"model": ErrorBody, "description": "method not allowed on this path"},
+                   413: {"model": ErrorBody, "description": "body larger than 64 KiB"},
+                   422: {"model": ErrorBody, "description": "a field fails validation"}},
+    )
     rate = ticks_per_second if ticks_per_second is not None else float(os.environ.get("MMHEDGE_TICKS_PER_S", "10"))
     session = Session(config or _default_config(), ticks_per_second=rate, horizon_ticks=horizon_ticks)
     app.state.session = session
+    conflict = {409: {"model": ErrorBody, "description": "not allowed in the current state"}}
 
     @app.exception_handler(ApiError)
     async def _api_error(_, exc: ApiError):
-        return JSONResponse(status_code=exc.status, content={"error": exc.error, "details": exc.details})
+        return _error(exc.status, exc.error, exc.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_, exc: StarletteHTTPException):
+        response = _error(exc.status_code, str(exc.detail), [])
+        for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e["type"] == "json_invalid" for e in errors):
+            return _error(400, "unparsable body", ["the body must be JSON (Content-Type: application/json)"])
         details = []
-        for e in exc.errors():
+        for e in errors:
             ctx = e.get("ctx") or {}
             allowed = ", ".join(f"{k} {v}" for k, v in ctx.items() if k in ("gt", "ge", "lt", "le", "expected"))
             details.append({"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"],
                             "allowed": allowed or None})
-        return JSONResponse(status_code=422, content={"error": "invalid request", "details": details})
+        return _error(422, "invalid request", details)
 
     @app.exception_handler(Exception)
     async def _unexpected(_, exc: Exception):  # a bug: say so without a traceback
-        return JSONResponse(status_code=500, content={"error": "internal error", "details": [type(exc).__name__]})
+        return _error(500, "internal error", [type(exc).__name__])
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(RequestGuard, max_bytes=MAX_BODY_BYTES)
 
     def view():
         """The snapshot and clock tick a read answers from (for handlers run in the thread pool)."""
@@ -121,29 +212,30 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     dashboard.register(app, session, view_async, risk_status, _clean, _records)
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     async def health():
         snap, tick = await view_async()
         return {"status": "ok", "tick": tick, "ticks": snap.config.sim.ticks, "running": session.running}
 
-    @app.get("/summary")
+    @app.get("/summary", response_model=Summary)
     def summary():
         tick = session.current_tick()
         snap = session.full_snapshot()
         return {"tick": tick, "summary_full_run": {k: _clean(v) for k, v in snap.results.summary_dict.items()}}
 
-    @app.get("/quotes")
+    @app.get("/quotes", response_model=Quotes)
     async def quotes():
         snap, tick = await view_async()
         s = snap.results.state_at(tick)
         keys = ["quote_bid_price", "quote_bid_lots", "bid_queue_ahead_lots", "quote_ask_price", "quote_ask_lots",
-                "ask_queue_ahead_lots", "reference_price", "reservation_price", "half_spread_price",
-                "best_bid1_price", "best_ask1_price", "best_bid2_price", "best_ask2_price", "feed1_price", "feed2_price"]
+                "ask_queue_ahead_lots", "bid_in_flight_price", "ask_in_flight_price", "reference_price",
+                "reservation_price", "half_spread_price", "best_bid1_price", "best_ask1_price", "best_bid2_price",
+                "best_ask2_price", "feed1_price", "feed2_price"]
         out = {k: _clean(s[k]) for k in keys}
         out["skew_price"] = _clean(s["reservation_price"] - s["reference_price"])
         return {"tick": tick, **out}
 
-    @app.get("/positions")
+    @app.get("/positions", response_model=Positions)
     async def positions():
         snap, tick = await view_async()
         s = snap.results.state_at(tick)
@@ -153,7 +245,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 "soft_limit_lots": r.soft_position_lots, "hard_limit_lots": r.hard_position_lots,
                 "exchange1_utilisation": abs(s["inv1_lots"]) / r.hard_position_lots}
 
-    @app.get("/pnl")
+    @app.get("/pnl", response_model=Pnl)
     async def pnl():
         snap, tick = await view_async()
         s = snap.results.state_at(tick)
@@ -161,23 +253,44 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 "hedge_slippage", "hedge_latency_cost", "hedge_basis", "inventory_mtm"]
         return {"tick": tick, "currency": True, **{k: _clean(s[k]) for k in keys}}
 
-    @app.get("/pnl/series")
-    def pnl_series(start: int = Query(0, ge=0), end: int | None = Query(None, ge=0),
-                   format: str = Query("json", pattern="^(json|csv)$")):
+    series_cols = ["tick", "time_s", "total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture",
+                   "hedge_cost", "inventory_mtm", "net_delta_lots"]
+
+    def series_page(start: int, end: int | None, limit: int, fmt: str) -> Response:
+        """One page of the PnL series, rendered to bytes here (in a worker thread), never on the event loop."""
         snap, tick = view()
         end = tick if end is None else end
         if start > end or end > tick:
             raise ApiError(400, "tick range out of bounds",
                            [f"need 0 <= start <= end <= current tick {tick}; got start={start}, end={end}"])
-        cols = ["tick", "time_s", "total_pnl", "realized_pnl", "unrealized_pnl", "fees", "spread_capture",
-                "hedge_cost", "inventory_mtm", "net_delta_lots"]
+        stop = min(end + 1, start + limit)
+        next_start = stop if stop <= end else None
         columns = snap.results.tick_columns
-        frame = pd.DataFrame({c: columns[c][start:end + 1] for c in cols})
-        if format == "csv":
-            buf = io.StringIO()
-            frame.to_csv(buf, index=False)
-            return PlainTextResponse(buf.getvalue(), media_type="text/csv")
-        return {"start": start, "end": end, "rows": _records(frame)}
+        block = {c: columns[c][start:stop] for c in series_cols}
+        if fmt == "csv":
+            lines = [",".join(series_cols)]
+            rows = zip(*(block[c].tolist() for c in series_cols))
+            lines.extend(",".join("" if v != v else repr(v) for v in row) for row in rows)
+            headers = {"X-Next-Start": str(next_start)} if next_start is not None else {}
+            return Response("\n".join(lines) + "\n", media_type="text/csv", headers=headers)
+        rows = [dict(zip(series_cols, row)) for row in zip(*(block[c].tolist() for c in series_cols))]
+        for row in rows:
+            for k, v in row.items():
+                if v != v:
+                    row[k] = None
+        body = json.dumps({"start": start, "end": stop - 1, "next_start": next_start, "rows": rows},
+                          separators=(",", ":"), allow_nan=False)
+        return Response(body, media_type="application/json")
+
+    @app.get("/pnl/series", response_model=PnlSeries)
+    async def pnl_series(start: int = Query(0, ge=0, description="first tick"),
+                         end: int | None = Query(None, ge=0, description="last tick (default: the clock)"),
+                         limit: int = Query(MAX_SERIES_ROWS, ge=1, le=MAX_SERIES_ROWS,
+                                            description=f"rows per page, at most {MAX_SERIES_ROWS}; "
+                                            "follow next_start (JSON) or the X-Next-Start header (CSV)"),
+                         format: str = Query("json", pattern="^(json|csv)$")):
+        """PnL and attribution per tick over [start, end], at most ``limit`` rows per page."""
+        return await anyio.to_thread.run_sync(series_page, start, end, limit, format)
 
     def paged(frame_name: str, offset: int, limit: int):
         snap, tick = view()
@@ -186,19 +299,19 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"tick": tick, "total": int(len(frame)), "offset": offset, "limit": limit,
                 "rows": _records(frame.iloc[offset: offset + limit])}
 
-    @app.get("/fills")
+    @app.get("/fills", response_model=Page)
     def fills(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
         return paged("fills", offset, limit)
 
-    @app.get("/hedges")
+    @app.get("/hedges", response_model=Page)
     def hedges(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
         return paged("hedges", offset, limit)
 
-    @app.get("/risk/events")
+    @app.get("/risk/events", response_model=Page)
     def risk_events(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
         return paged("risk_events", offset, limit)
 
-    @app.get("/risk")
+    @app.get("/risk", response_model=Risk)
     async def risk():
         snap, tick = await view_async()
         r = snap.config.risk
@@ -208,21 +321,28 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                            "max_loss_window": r.max_loss_window, "loss_window_s": r.loss_window_s,
                            "kill_latency_ms": r.kill_latency_ms}}
 
-    @app.post("/fills/manual")
+    @app.post("/fills/manual", response_model=ManualFillResult)
     def manual_fill(body: ManualFill):
-        snap, tick = view()
-        tick_size = snap.config.market.tick_size
-        price_ticks = None
-        if body.price is not None:
-            ratio = body.price / tick_size
-            if abs(ratio - round(ratio)) > 1e-6:
-                raise ApiError(400, "price is off the tick grid", [f"price must be a multiple of {tick_size}"])
-            feed = float(snap.results.tick_columns["feed1_price"][tick])
-            if abs(body.price - feed) > MAX_PRICE_DEVIATION * feed:
-                raise ApiError(400, "price is too far from the market", [
-                    f"allowed: within {MAX_PRICE_DEVIATION:.0%} of the Exchange 1 price {feed:.4f}"])
-            price_ticks = int(round(ratio))
-        at, snap = session.apply(lambda t: Intervention(t, "manual_fill", body.side, body.qty_lots, price_ticks))
+        """A test fill on Exchange 1 at the clock tick, hedged like any other fill."""
+        def make(snap, tick):
+            cfg = snap.config
+            if body.qty_lots > cfg.risk.hard_position_lots:
+                raise ApiError(400, "qty_lots is larger than the hard position limit", [
+                    f"allowed: 1..{cfg.risk.hard_position_lots} lots (risk.hard_position_lots); got {body.qty_lots}"])
+            price_ticks = None
+            if body.price is not None:
+                feed = float(snap.results.tick_columns["feed1_price"][tick])
+                if abs(body.price - feed) > MAX_PRICE_DEVIATION * feed:  # before any division: no overflow
+                    raise ApiError(400, "price is too far from the market", [
+                        f"allowed: within {MAX_PRICE_DEVIATION:.0%} of the Exchange 1 price {feed:.4f}"])
+                ratio = body.price / cfg.market.tick_size
+                if abs(ratio - round(ratio)) > 1e-6:
+                    raise ApiError(400, "price is off the tick grid",
+                                   [f"price must be a multiple of {cfg.market.tick_size}"])
+                price_ticks = int(round(ratio))
+            return Intervention(tick, "manual_fill", body.side, body.qty_lots, price_ticks)
+
+        at, snap = session.apply(make)
         res = snap.results
         fill = res.fills[(res.fills.tick == at) & (res.fills.liquidity == "manual")].iloc[-1]
         hedges_ = res.hedges[(res.hedges.first_fill_tick <= at) & (res.hedges.tick >= at)]
@@ -232,70 +352,93 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 "pnl_after": _clean(res.tick_columns["total_pnl"][at])}
 
     def control(kind: str, allowed_states: tuple[str, ...], why: str):
-        snap, tick = view()
-        state = snap.results.tick_columns["state"][tick]
-        manual = bool(snap.results.tick_columns["manual_pause"][tick])
-        if kind == "resume" and not manual:
-            raise ApiError(409, "not paused by hand", ["resume undoes a manual pause; the loss pause ends by itself"])
-        if kind == "pause" and manual:
-            raise ApiError(409, "already paused", [])
-        if state not in allowed_states:
-            raise ApiError(409, f"cannot {kind} while {state}", [why])
-        at, snap = session.apply(lambda t: Intervention(t, kind))
+        def check(snap, tick):
+            state = snap.results.tick_columns["state"][tick]
+            manual = bool(snap.results.tick_columns["manual_pause"][tick])
+            if kind == "resume" and not manual:
+                raise ApiError(409, "not paused by hand", ["resume undoes a manual pause; the loss pause ends by itself"])
+            if kind == "pause" and manual:
+                raise ApiError(409, "already paused", ["a manual pause is in force; POST /control/resume ends it"])
+            if state not in allowed_states:
+                raise ApiError(409, f"cannot {kind} while {state}", [why])
+
+        at, snap = session.apply(lambda _, t: Intervention(t, kind), check=check)
         return {"tick": at, **risk_status(snap, at)}
 
-    @app.post("/control/pause")
+    @app.post("/control/pause", response_model=RiskStatus, responses=conflict)
     def pause():
         return control("pause", ("active", "reduced", "paused", "killed"), "")
 
-    @app.post("/control/resume")
+    @app.post("/control/resume", response_model=RiskStatus, responses=conflict)
     def resume():
         return control("resume", ("paused", "active", "reduced"), "the kill switch needs a reset first")
 
-    @app.post("/control/kill")
+    @app.post("/control/kill", response_model=RiskStatus, responses=conflict)
     def kill():
         return control("kill", ("active", "reduced", "paused"), "already killed")
 
-    @app.post("/control/kill-reset")
+    @app.post("/control/kill-reset", response_model=RiskStatus, responses=conflict)
     def kill_reset():
         return control("kill_reset", ("killed",), "the kill switch is not engaged")
 
-    @app.post("/clock/step")
+    @app.post("/clock/step", response_model=StepResult)
     def step(body: StepRequest):
         tick = session.step(body.ticks)
         session.snapshot_at(tick)  # a step past the computed horizon answers once reads there need not wait
         return {"tick": tick}
 
-    @app.post("/clock")
+    @app.post("/clock", response_model=ClockState)
     def clock(body: ClockRequest):
         session.set_running(body.running)
         return {"running": session.running, "tick": session.current_tick()}
 
-    @app.get("/config")
+    @app.get("/config", response_model=ConfigState)
     async def get_config():
-        return {"current": session.snapshot.config.model_dump(), "next_reset": session.next_config.model_dump()}
+        pending = session.pending_config or session.next_config
+        return {"current": session.snapshot.config.model_dump(), "next_reset": pending.model_dump()}
 
-    def validated(overrides: dict, base: SimConfig) -> SimConfig:
+    def runnable(overrides: dict, base: SimConfig) -> SimConfig:
+        """``base`` with ``overrides``, accepted only if a session can start from it: every field and
+        cross-field check, and the memory estimate within the budget."""
+        if not isinstance(overrides, dict):
+            raise ApiError(422, "invalid config", ["the config must be an object of sections, e.g. "
+                                                   '{"quoting": {"size_lots": 3}}'])
         try:
-            return base.with_overrides(overrides)
+            cfg = base.with_overrides(overrides)
+            check_session_memory(cfg)
+            return cfg
         except ValidationError as err:
             raise ApiError(422, "invalid config", describe_validation_error(err)) from None
         except ConfigError as err:
             raise ApiError(422, "invalid config", err.problems) from None
 
-    @app.put("/config")
-    def put_config(overrides: dict):
-        session.next_config = validated(overrides, session.next_config)
-        return {"next_reset": session.next_config.model_dump()}
+    config_body_schema = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/SimConfig"}}}, "description": "overrides, nested by section; any subset"}}
 
-    @app.get("/presets")
+    @app.put("/config", response_model=NextConfig, openapi_extra=config_body_schema)
+    async def put_config(request: Request):
+        """Overrides for the next plain reset, merged onto the config it would start from. Refused unless a
+        session can start from the result (validation, cross-field checks, memory budget)."""
+        overrides = await _json_body(request)
+
+        def store():
+            with session._lock:
+                base = session.pending_config or session.next_config
+                cfg = runnable(overrides, base)
+                session.pending_config = cfg
+                return cfg
+
+        cfg = await anyio.to_thread.run_sync(store)
+        return {"next_reset": cfg.model_dump(), "memory_estimate_bytes": estimate_memory(cfg).total}
+
+    @app.get("/presets", response_model=Presets)
     async def presets():
         """Named scenarios a reset can start from; fault_* presets inject one fault each."""
         return {"presets": [{"name": n, "description": FAULT_PRESETS[n][0] if n in FAULT_PRESETS else
                              ("the default market" if n == "default" else "Avellaneda-Stoikov (2008) experiment")}
                             for n in PRESETS]}
 
-    @app.get("/exposure")
+    @app.get("/exposure", response_model=Exposure)
     async def exposure():
         """Unhedged exposure from the start to the clock: time above the threshold, the largest naked
         position and how long it was held, hedge fill ratio and attempts per fill."""
@@ -303,24 +446,54 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         metrics = {k: _clean(v) for k, v in snap.results.exposure_until(tick).items()}
         return {"tick": tick, "net_delta_lots": int(snap.results.tick_columns["net_delta_lots"][tick]), **metrics}
 
-    @app.post("/reset")
+    @app.post("/reset", response_model=ResetResult)
     def reset(body: ResetRequest | None = None):
-        cfg = session.next_config
-        if body and body.preset is not None:
-            if body.preset not in PRESETS:
-                raise ApiError(422, "unknown preset", [f"allowed: {', '.join(PRESETS)}"])
-            cfg = preset(body.preset)
-        if body and body.config:
-            cfg = validated(body.config, cfg)
-        if body and body.seed is not None:
-            cfg = validated({"sim": {"seed": body.seed}}, cfg)
-        session.reset(cfg)
-        return {"tick": session.current_tick(), "seed": cfg.sim.seed, "ticks": cfg.sim.ticks}
+        """Start a new session: from the next-reset config, a preset, and/or overrides and a seed. If the
+        session cannot start, the running one is left as it was."""
+        with session._lock:
+            cfg = session.pending_config or session.next_config
+            if body and body.preset is not None:
+                if body.preset not in PRESETS:
+                    raise ApiError(422, "unknown preset", [f"allowed: {', '.join(PRESETS)}"])
+                cfg = preset(body.preset)
+            if body and body.config:
+                cfg = runnable(body.config, cfg)
+            if body and body.seed is not None:
+                cfg = runnable({"sim": {"seed": body.seed}}, cfg)
+            try:
+                session.reset(cfg)
+            except ConfigError as err:  # the seed's price path reaches zero, or over the memory budget
+                session.pending_config = None  # a plain reset goes back to the config that last started
+                raise ApiError(422, "the session could not start from this config", err.problems) from None
+            session.pending_config = None
+            return {"tick": session.current_tick(), "seed": cfg.sim.seed, "ticks": cfg.sim.ticks,
+                    "warnings": config_warnings(cfg)}
 
+    base_openapi = app.openapi
+
+    def openapi():
+        """The generated schema plus the config body's schema (PUT /config, POST /reset's ``config``)."""
+        if app.openapi_schema is None:
+            schema = base_openapi()
+            defs = SimConfig.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["SimConfig"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
+
+
+async def _json_body(request: Request):
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ApiError(400, "unparsable body", [f"the body must be JSON: {err}"]) from None
 
 
 def _default_config() -> SimConfig:
     ticks = int(os.environ.get("MMHEDGE_TICKS", "20000"))
     return make_config(**{"sim.ticks": ticks})
-

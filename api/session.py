@@ -22,6 +22,7 @@ from backtest.config import SimConfig
 from backtest.engine import Simulation
 from backtest.generate import MarketArrays, generate
 from backtest.interventions import Intervention
+from backtest.resources import check_memory
 from backtest.results import Results
 
 log = logging.getLogger(__name__)
@@ -49,22 +50,37 @@ class Snapshot:
         return self.computed == self.config.sim.ticks
 
 
+def checkpoint_every(config: SimConfig) -> int:
+    return max(MIN_CHECKPOINT_TICKS, config.sim.ticks // 100)
+
+
+def check_session_memory(config: SimConfig, budget: int | None = None) -> None:
+    """ConfigError unless a session of ``config`` fits the memory budget: the run, its checkpoints (about a
+    hundred copies of the books) and the per-tick columns reads are answered from."""
+    n_checkpoints = -(-config.sim.ticks // checkpoint_every(config))
+    check_memory(config, budget, checkpoints=n_checkpoints, tick_columns=True)
+
+
 class Session:
     def __init__(self, config: SimConfig, ticks_per_second: float = 10.0, horizon_ticks: int = HORIZON_TICKS,
-                 background: bool = True):
+                 background: bool = True, clock=time.monotonic):
         self._lock = threading.RLock()  # re-entered when a run is completed in the foreground
         self.ticks_per_second = ticks_per_second
         self.horizon_ticks = horizon_ticks
         self.background = background
-        self.next_config = config
+        self.now = clock  # seconds, monotonic: the wall clock the session's tick clock runs on
         self.generation = 0
         self._start(config)
+        self.next_config = config  # the config the next plain reset starts from: one that has started
+        self.pending_config: SimConfig | None = None  # set by PUT /config: tried by the next plain reset
 
     def _start(self, config: SimConfig) -> None:
+        """Start a session from ``config``; if anything fails, the running session is left as it was."""
+        check_session_memory(config)
         market = generate(config)
-        every = max(MIN_CHECKPOINT_TICKS, config.sim.ticks // 100)
-        sim = Simulation(config, market, (), checkpoint_every=every)
-        self._clock_origin = time.monotonic()
+        sim = Simulation(config, market, (), checkpoint_every=checkpoint_every(config))
+        sim.advance(1 + self.horizon_ticks)  # the part that can fail, before any state is replaced
+        self._clock_origin = self.now()
         self._tick_offset = 0
         self.running = True
         self._run(sim, 0)
@@ -115,39 +131,50 @@ class Session:
     def current_tick(self) -> int:
         """The clock: advances ``ticks_per_second`` in real time while running, capped at the last tick."""
         last = self.snapshot.config.sim.ticks - 1
-        elapsed = (time.monotonic() - self._clock_origin) * self.ticks_per_second if self.running else 0.0
+        elapsed = (self.now() - self._clock_origin) * self.ticks_per_second if self.running else 0.0
         return min(last, self._tick_offset + int(elapsed))
 
     def step(self, ticks: int) -> int:
         with self._lock:
             now = self.current_tick()
             self._tick_offset = min(self.snapshot.config.sim.ticks - 1, now + ticks)
-            self._clock_origin = time.monotonic()
+            self._clock_origin = self.now()
             return self._tick_offset
 
     def set_running(self, running: bool) -> None:
         with self._lock:
             self._tick_offset = self.current_tick()
-            self._clock_origin = time.monotonic()
+            self._clock_origin = self.now()
             self.running = running
 
     # -- actions -------------------------------------------------------------------------------
-    def apply(self, make_intervention) -> tuple[int, Snapshot]:
-        """Add an intervention at the current tick (``make_intervention(tick)``) and re-run from the last
-        checkpoint at or before it. Returns the tick and a snapshot that holds at least that tick."""
-        with self._lock:
-            tick = self.current_tick()
-            iv = make_intervention(tick)
-            snap = self.snapshot
-            sim = snap.sim.fork(snap.interventions + (iv,), tick)
-            self._run(sim, tick)
-            return tick, self.snapshot
+    def apply(self, make_intervention, check=None) -> tuple[int, Snapshot]:
+        """Add an intervention at the current tick (``make_intervention(snapshot, tick)``) and re-run from the
+        last checkpoint at or before it. ``check(snapshot, tick)`` may refuse the action by raising: it runs
+        under the same lock as the action, on the state the action will change, so of several simultaneous
+        identical actions exactly the first is applied and the others see its effect. Returns the tick and a
+        snapshot that holds at least that tick."""
+        while True:
+            self.snapshot_at(self.current_tick())  # wait for the computation outside the lock
+            with self._lock:
+                tick = self.current_tick()
+                snap = self.snapshot
+                if tick >= snap.computed:  # the clock outran the run meanwhile: wait again
+                    continue
+                if check is not None:
+                    check(snap, tick)
+                iv = make_intervention(snap, tick)
+                sim = snap.sim.fork(snap.interventions + (iv,), tick)
+                self._run(sim, tick)
+                return tick, self.snapshot
 
     def reset(self, config: SimConfig | None = None) -> None:
+        """Start again from ``config`` (default: the last config a session started from). The config
+        becomes the next plain reset's only once the session has started from it."""
         with self._lock:
-            if config is not None:
-                self.next_config = config
-            self._start(self.next_config)
+            config = config if config is not None else self.next_config
+            self._start(config)
+            self.next_config = config
             self.generation += 1  # tells pollers (the dashboard) that history was replaced
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
-from backtest.config import PRESETS, ConfigError, load_config, make_config, preset
+from backtest.config import PRESETS, ConfigError, config_warnings, load_config, make_config, preset
 from backtest.studies import STUDIES
 from backtest.summary_groups import SUMMARY_GROUPS
 
@@ -74,6 +75,8 @@ def make_parser() -> argparse.ArgumentParser:
                        "decision log (decisions.jsonl) into DIR")
     run_p.add_argument("--verbose", action="store_true",
                        help="print the decision log (one JSON line per quote change, fill, hedge, risk event) to stderr")
+    run_p.add_argument("--memory-budget-gb", type=float, metavar="GB",
+                       help="refuse a run whose estimated memory exceeds this (default: MMHEDGE_MEMORY_BUDGET_GB or 8)")
 
     fp = sub.add_parser("faults", help="run every fault scenario preset and tabulate what the controls did")
     fp.add_argument("--seed", type=int, help="seed for every scenario (default: the presets' 7)")
@@ -95,6 +98,8 @@ def make_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     sw.add_argument("--out", metavar="DIR", help="write runs.csv, table.csv and charts into DIR")
     sw.add_argument("--quiet", action="store_true", help="no progress lines")
+    sw.add_argument("--resume", metavar="RUNS_CSV",
+                    help="the runs.csv an interrupted sweep left: its finished runs are kept and only the missing ones run")
     return parser
 
 
@@ -125,8 +130,12 @@ def build_sweep(args: argparse.Namespace):
     else:
         base = build_config(args)
         grid, name, seeds = {}, "sweep", seeds or (1, 2, 3)
+    given = set()
     for item in args.grid or []:
         key, values = parse_grid_item(item)
+        if key in given:
+            raise ConfigError([f"--grid {key} is given twice; give all its values once: --grid {key}=v1,v2,..."])
+        given.add(key)
         grid[key] = values
     spec = SweepSpec(grid=grid, seeds=seeds, base=base, name=name)
     spec.configs()  # validate every grid point before any process starts
@@ -137,26 +146,45 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "sweep":
-            return _sweep(build_sweep(args), args)
-        if args.command == "faults":
-            return _faults(args)
-        if args.command == "paper":
-            return _paper(args)
-        cfg = build_config(args)
+        return _dispatch(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from backtest.engine import run  # imported late so `--help` and config errors answer fast
+    except BrokenPipeError:
+        # the reader went away (`... | head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
-    results = run(cfg)
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "sweep":
+        return _sweep(build_sweep(args), args)
+    if args.command == "faults":
+        return _faults(args)
+    if args.command == "paper":
+        return _paper(args)
+    cfg = build_config(args)
+    for line in config_warnings(cfg):
+        print(f"warning: {line}", file=sys.stderr)
+    if args.report:
+        check_output_dir(args.report, "--report")  # before the run, not after it
+    budget = None
+    if args.memory_budget_gb is not None:
+        if not args.memory_budget_gb > 0:
+            raise ConfigError([f"--memory-budget-gb {args.memory_budget_gb}: must be > 0"])
+        budget = int(args.memory_budget_gb * (1 << 30))
+    from backtest.engine import run  # imported late so `--help` and config errors answer fast
+    from backtest.generate import generate
+
+    results = run(cfg, market=generate(cfg, stream=True, memory_budget=budget))
     if args.verbose:
         from reports.decision_log import iter_records
 
         for rec in iter_records(results):
             print(json.dumps(rec, separators=(",", ":")), file=sys.stderr)
     if args.json:
-        print(json.dumps(results.summary_dict, indent=2))
+        print(json.dumps(summary_document(results), indent=2, allow_nan=False))
     else:
         print(format_summary(results.summary_dict))
     if args.report:
@@ -167,9 +195,42 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _sweep(spec, args: argparse.Namespace) -> int:
-    from backtest.sweep import run_sweep
+def summary_document(results) -> dict:
+    """The run's summary as strict JSON (NaN -> null) with the seed and the full config, so that the output
+    alone reproduces the run (``--config`` takes the config section as it is)."""
+    summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in results.summary_dict.items()}
+    return {"seed": results.config.sim.seed, **summary, "config": results.config.model_dump(mode="json")}
 
+
+def check_output_dir(path: str, flag: str) -> None:
+    """ConfigError unless ``path`` is (or can be made) a writable directory: checked before a long run."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ConfigError([f"{flag} {path}: exists and is not a directory; give a directory to write into"])
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / ".mmhedge-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError([f"{flag} {path}: cannot write there ({err.strerror})"]) from None
+
+
+def _sweep(spec, args: argparse.Namespace) -> int:
+    from backtest.sweep import SweepInterrupted, run_sweep
+
+    if args.out:
+        check_output_dir(args.out, "--out")
+    done = None
+    if args.resume:
+        import pandas as pd
+
+        try:
+            done = pd.read_csv(args.resume)
+        except (OSError, ValueError) as err:
+            raise ConfigError([f"--resume {args.resume}: cannot read a runs table ({err})"]) from None
     total = len(spec.points()) * len(spec.seeds)
     if not args.quiet:
         print(f"{spec.name}: {len(spec.points())} grid points x {len(spec.seeds)} seeds = {total} runs of "
@@ -181,7 +242,16 @@ def _sweep(spec, args: argparse.Namespace) -> int:
             print(f"[{done:>{len(str(n))}}/{n}] {values} seed={seed}: net_pnl {metrics['net_pnl']:+.2f} "
                   f"({seconds:.2f} s)", file=sys.stderr, flush=True)
 
-    result = run_sweep(spec, workers=args.workers, progress=progress)
+    try:
+        result = run_sweep(spec, workers=args.workers, progress=progress, done=done)
+    except SweepInterrupted as stop:
+        import os as _os
+
+        keep = _os.path.join(args.out, "runs.csv") if args.out else f"{spec.name}-interrupted-runs.csv"
+        stop.runs.to_csv(keep, index=False)
+        print(f"\ninterrupted: {len(stop.runs)} of {stop.total} runs finished and kept in {keep}; run the same "
+              f"command with --resume {keep} to run only the missing ones", file=sys.stderr)
+        return 130
     table = result.table
     keys = list(spec.grid)
     shown = keys + ["seeds", "net_pnl_mean", "net_pnl_std", "sharpe_like_mean", "max_drawdown_mean",

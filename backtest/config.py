@@ -434,7 +434,15 @@ def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError([f"{path}: no such file"])
-    text = path.read_text()
+    if not path.is_file():
+        raise ConfigError([f"{path}: not a file (a directory?); give a .toml or .yaml file"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError([f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); config files are "
+                           "TOML or YAML in UTF-8"]) from None
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read: {err.strerror}"]) from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)

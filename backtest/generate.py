@@ -163,10 +163,11 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     if base1 < 1 or base2 < 1:  # known before any order flow is drawn
         low = int(np.argmin(center1 if base1 < 1 else center2))
         raise ConfigError([
-            f"seed {config.sim.seed}: the simulated price path comes within the order books' margin of zero "
-            f"at tick {low:,} (price {min(center1[low], center2[low]) * config.market.tick_size:.4g}); allowed: "
-            "a path that stays above it: raise market.initial_price, lower market.volatility_per_sqrt_s, run "
-            "fewer sim.ticks or try another seed"])
+            f"seed {config.sim.seed}: the simulated price path falls to "
+            f"{min(center1[low], center2[low]) * config.market.tick_size:.4g} (tick {low:,}), within the order "
+            f"books' margin of {max(d1, d2) * config.market.tick_size:.4g} above zero; allowed: a path that stays "
+            "above it: raise market.initial_price, lower market.volatility_per_sqrt_s, run fewer sim.ticks or "
+            "try another seed"])
     venue1.center = center1
     if progress is not None:
         progress.prices_ready()

@@ -44,6 +44,17 @@ class SweepSpec:
     base: SimConfig = field(default_factory=SimConfig)
     name: str = "sweep"
 
+    def __post_init__(self):
+        problems = []
+        for key, values in self.grid.items():
+            if key == "sim.seed":
+                problems.append("--grid sim.seed: seeds are given with --seeds (e.g. --seeds 1,2,3), not as a grid key")
+            seen = [json_key(v) for v in values]
+            if len(set(seen)) != len(seen):
+                problems.append(f"--grid {key}: repeated values {values}; each value once")
+        if problems:
+            raise ConfigError(problems)
+
     def points(self) -> list[dict[str, Any]]:
         keys = list(self.grid)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
@@ -76,6 +87,21 @@ def run_metrics(config: SimConfig) -> dict[str, float]:
     out = {k: s[k] for k in METRICS if k in s}
     out["sharpe_like"] = sharpe_like(results.ticks["total_pnl"].to_numpy(), config.sim.dt_s)
     return {k: float(out[k]) for k in METRICS}
+
+
+def json_key(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C (or a lost worker) stopped the sweep; ``runs`` holds the finished runs (same columns as a
+    complete sweep's ``runs``), which ``run_sweep(..., done=runs)`` does not run again."""
+
+    def __init__(self, runs: pd.DataFrame, total: int):
+        self.runs, self.total = runs, total
+        super().__init__(f"sweep interrupted after {len(runs)} of {total} runs")
 
 
 def sharpe_like(total_pnl: np.ndarray, dt_s: float) -> float:
@@ -117,13 +143,18 @@ class SweepResult:
 
 
 def run_sweep(spec: SweepSpec, workers: int | None = None,
-              progress: Callable[[int, int, dict, int, dict, float], None] | None = None) -> SweepResult:
+              progress: Callable[[int, int, dict, int, dict, float], None] | None = None,
+              done: pd.DataFrame | None = None) -> SweepResult:
     """Run every (grid point, seed). ``workers`` processes (default: all cores; 1 = in this process).
-    ``progress(done, total, point, seed, metrics, seconds)`` is called as each run finishes."""
+    ``progress(done, total, point, seed, metrics, seconds)`` is called as each run finishes. ``done``: runs
+    already finished by an interrupted sweep of the same spec (its ``SweepInterrupted.runs``, or the
+    ``runs.csv`` it left), which are kept as they are and not run again: the result equals an uninterrupted
+    sweep's. On Ctrl-C or a lost worker, raises ``SweepInterrupted`` with the runs finished so far."""
     jobs = spec.configs()
     total = len(jobs)
-    workers = max(1, min(workers or os.cpu_count() or 1, total))
     rows: dict[int, dict] = {}
+    if done is not None and len(done):
+        rows.update(_match_done(spec, jobs, done))
 
     def record(job_index: int, metrics: dict, seconds: float) -> None:
         point_index, point, seed, _cfg = jobs[job_index]
@@ -131,19 +162,63 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
         if progress:
             progress(len(rows), total, point, seed, metrics, seconds)
 
-    payload = [(j, seed, cfg.model_dump()) for j, (_i, _p, seed, cfg) in enumerate(jobs)]
-    if workers == 1:
-        for item in payload:
-            record(*_worker(item))
-    else:
-        # fork: workers inherit the imported, JIT-loaded modules instead of importing them again
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_worker, item) for item in payload]
-            for fut in as_completed(futures):
-                record(*fut.result())
+    payload = [(j, seed, cfg.model_dump()) for j, (_i, _p, seed, cfg) in enumerate(jobs) if j not in rows]
+    workers = max(1, min(workers or os.cpu_count() or 1, max(1, len(payload))))
+    try:
+        if workers == 1:
+            for item in payload:
+                record(*_worker(item))
+        else:
+            from concurrent.futures.process import BrokenProcessPool
+
+            # fork: workers inherit the imported, JIT-loaded modules instead of importing them again
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            try:
+                futures = [pool.submit(_worker, item) for item in payload]
+                for fut in as_completed(futures):
+                    record(*fut.result())
+            except BrokenProcessPool:
+                raise KeyboardInterrupt from None  # a worker died (Ctrl-C reaches them too, or the OOM killer)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    except KeyboardInterrupt:
+        finished = pd.DataFrame([rows[j] for j in sorted(rows)])
+        raise SweepInterrupted(finished, total) from None
     runs = pd.DataFrame([rows[j] for j in range(total)])
     return SweepResult(spec=spec, runs=runs)
+
+
+def _match_done(spec: SweepSpec, jobs, done: pd.DataFrame) -> dict[int, dict]:
+    """Rows of ``done`` keyed by job index, checked against the spec: same grid keys, same values at each
+    grid point, seeds among the spec's."""
+    keys = list(spec.grid)
+    missing = [c for c in ["point", "seed", *keys, *METRICS] if c not in done.columns]
+    if missing:
+        raise ConfigError([f"--resume: the finished runs have no column(s) {', '.join(missing)}: not a runs table "
+                           "of this sweep"])
+    index = {(i, seed): j for j, (i, _p, seed, _c) in enumerate(jobs)}
+    out = {}
+    for rec in done.to_dict(orient="records"):
+        j = index.get((int(rec["point"]), int(rec["seed"])))
+        if j is None:
+            raise ConfigError([f"--resume: a finished run (grid point {int(rec['point'])}, seed {int(rec['seed'])}) "
+                               "is not part of this sweep; give the same --grid/--seeds/--set as the interrupted one"])
+        point = jobs[j][1]
+        if any(json_key(_plain(rec[k])) != json_key(_plain(point[k])) for k in keys):
+            raise ConfigError([f"--resume: finished run {j} has grid values {[rec[k] for k in keys]}, this sweep "
+                               f"{list(point.values())} there; give the same grid as the interrupted sweep"])
+        out[j] = {"point": jobs[j][0], **point, "seed": jobs[j][2], **{m: float(rec[m]) for m in METRICS}}
+    return out
+
+
+def _plain(value):
+    """A value read back from CSV as the grid's JSON would give it (numpy scalars to Python)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def parse_grid_item(item: str) -> tuple[str, list[Any]]:

@@ -78,9 +78,9 @@ def test_session_publishes_a_prefix_then_the_whole_run():
     cfg = backtest.make_config(**{"sim.ticks": 6000})
     session = Session(cfg, ticks_per_second=0.0, horizon_ticks=50)
     session.step(1200)
-    tick, snap = session.apply(lambda t: Iv(t, "manual_fill", "sell", 5))
+    tick, snap = session.apply(lambda _, t: Iv(t, "manual_fill", "sell", 5))
     assert tick == 1200 and 1200 < snap.computed <= 6000
-    session.apply(lambda t: Iv(t, "pause"))  # supersedes the first action's background completion
+    session.apply(lambda _, t: Iv(t, "pause"))  # supersedes the first action's background completion
     full = session.full_snapshot()
     assert full.is_full_run and len(full.interventions) == 2
     expected = backtest.run(cfg, full.interventions)
@@ -93,6 +93,6 @@ def test_session_without_background_completes_before_answering():
     cfg = backtest.make_config(**{"sim.ticks": 3000})
     session = Session(cfg, ticks_per_second=0.0, horizon_ticks=10, background=False)
     assert session.snapshot.is_full_run
-    _, snap = session.apply(lambda t: Iv(t, "kill"))
+    _, snap = session.apply(lambda _, t: Iv(t, "kill"))
     assert snap.is_full_run and snap.complete.is_set()
     assert np.all(snap.results.tick_columns["state"][1:] == "killed")

@@ -1,0 +1,168 @@
+"""The command line against careless input: one-line errors with exit 2 (never a traceback), outputs checked
+before the run, strict JSON that reproduces the run, grids without silent duplicates, Ctrl-C that keeps
+finished sweep runs, output piped to `head`."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from backtest.cli import main
+from backtest.config import make_config
+from backtest.sweep import SweepInterrupted, SweepSpec, run_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "backtest", *args], capture_output=True, text=True, timeout=300,
+                          cwd=kw.get("cwd", ROOT))
+
+
+def assert_clean_error(proc, *needles):
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "error:" in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def test_bad_config_files(tmp_path, capsys):
+    binary = tmp_path / "bad.toml"
+    binary.write_bytes(b"\xff\xfe[sim]\x00")
+    for path, needle in ((tmp_path, "not a file"), (binary, "UTF-8")):
+        assert main(["run", "--config", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--set", "market.initial_price=0.1"], "initial_price"),
+    (["run", "--set", "market.initial_price=1e300"], "32-bit"),
+    (["run", "--set", "market.initial_price=Infinity"], "finite"),
+    (["run", "--set", "market.tick_size=1e-9"], "32-bit"),
+    (["run", "--set", "sim.dt_s=1e-300"], "dt_s"),
+    (["sweep", "--grid", "sim.seed=1,2"], "--seeds"),
+    (["sweep", "--grid", "quoting.size_lots=1,1"], "repeated"),
+    (["sweep", "--grid", "quoting.size_lots=1,2", "--grid", "quoting.size_lots=3"], "twice"),
+    (["run", "--set", "sim.ticks=2000", "--set", "market.tick_size=0.00001", "--memory-budget-gb", "0.01"],
+     "memory budget"),
+])
+def test_one_line_errors(args, needle, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and needle in err, err
+
+
+def test_memory_budget_refuses_before_allocating():
+    """market.tick_size 1e-7 would need books of several GiB: refused at once, with the estimate."""
+    started = time.perf_counter()
+    proc = run_cli("run", "--set", "market.tick_size=1e-7", "--ticks", "20000")
+    assert_clean_error(proc, "GiB", "memory budget")
+    assert time.perf_counter() - started < 60
+
+
+def test_a_path_that_reaches_zero_is_a_clean_error():
+    proc = run_cli("run", "--set", "market.initial_price=1.5", "--set", "market.volatility_per_sqrt_s=1.0",
+                   "--ticks", "2000")
+    assert_clean_error(proc, "zero", "seed 7")
+    assert "warning:" in proc.stderr  # said before the run, too
+
+
+@pytest.mark.parametrize("flag", ["--report", "--out"])
+def test_outputs_are_checked_before_the_run(tmp_path, flag, capsys):
+    existing = tmp_path / "a_file"
+    existing.write_text("x")
+    cmd = ["run", "--ticks", "200", "--report", str(existing)] if flag == "--report" else \
+        ["sweep", "--grid", "quoting.size_lots=1,2", "--ticks", "200", "--out", str(existing)]
+    assert main(cmd) == 2
+    err = capsys.readouterr()
+    assert "not a directory" in err.err and err.out == ""  # nothing ran, nothing printed
+
+
+def test_unwritable_output(tmp_path, capsys):
+    if os.geteuid() == 0:  # root writes anywhere: use a path under a file instead
+        target = tmp_path / "f"
+        target.write_text("x")
+        target = target / "sub"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "sub"
+    assert main(["run", "--ticks", "200", "--report", str(target)]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_json_is_strict_and_reproduces_the_run(tmp_path):
+    proc = run_cli("run", "--ticks", "300", "--seed", "5", "--set", "hedging.enabled=false", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+    assert doc["seed"] == 5 and doc["hedge_latency_p50_ms"] is None
+    # the config in the output, given back as --config, is the same run
+    import tomllib  # noqa: F401  (TOML is what --config reads; write it as YAML, which json is a subset of)
+    cfg_file = tmp_path / "run.yaml"
+    cfg_file.write_text(json.dumps(doc["config"]))
+    again = run_cli("run", "--config", str(cfg_file), "--json")
+    assert json.loads(again.stdout)["net_pnl"] == doc["net_pnl"]
+
+
+def test_output_piped_to_head_ends_quietly():
+    proc = subprocess.run(f"{sys.executable} -m backtest run --ticks 300 --json | head -n 2", shell=True,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.stdout.count("\n") == 2
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_an_interrupted_sweep_keeps_its_runs_and_resume_completes_it(monkeypatch):
+    base = make_config(**{"sim.ticks": 300})
+    spec = SweepSpec(grid={"quoting.size_lots": [1, 2, 3]}, seeds=(1, 2), base=base)
+    full = run_sweep(spec, workers=1)
+
+    import backtest.sweep as sweep
+
+    real = sweep._worker
+    calls = []
+
+    def interrupt_on_the_fourth(item):
+        calls.append(item[0])
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(item)
+
+    monkeypatch.setattr(sweep, "_worker", interrupt_on_the_fourth)
+    with pytest.raises(SweepInterrupted) as stop:
+        run_sweep(spec, workers=1)
+    assert len(stop.value.runs) == 3 and stop.value.total == 6
+    monkeypatch.setattr(sweep, "_worker", real)
+    ran = []
+    resumed = run_sweep(spec, workers=1, done=stop.value.runs,
+                        progress=lambda done, n, point, seed, m, s: ran.append((point["quoting.size_lots"], seed)))
+    assert len(ran) == 3  # only the missing runs
+    pd.testing.assert_frame_equal(resumed.runs, full.runs)
+    pd.testing.assert_frame_equal(resumed.table, full.table)
+
+
+def test_ctrl_c_during_a_cli_sweep_writes_the_finished_runs_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "backtest", "sweep", "--grid", "quoting.size_lots=1,2,3,4,5,6,7,8",
+           "--seeds", "1,2,3", "--ticks", "30000", "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:  # wait for two finished runs, then press Ctrl-C
+        lines.append(line)
+        if line.startswith("[") and sum(x.startswith("[") for x in lines) == 2:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    err = "".join(lines) + err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    kept = pd.read_csv(out / "runs.csv")
+    assert 2 <= len(kept) < 24
+    resumed = subprocess.run(cmd[:-2] + ["--ticks", "30000", "--resume", str(out / "runs.csv"), "--quiet"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
