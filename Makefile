@@ -6,11 +6,13 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-all bench bench-api report studies clean
+.PHONY: install run test test-all bench bench-api bench-first-run report studies clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# compile the kernels now, so that the first run after install starts in about a second
+	$(PY) -m backtest warmup
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,6 +31,9 @@ bench: install
 
 bench-api: install
 	$(PY) bench/bench_api.py
+
+bench-first-run:
+	$(PYTHON) bench/bench_first_run.py
 
 # The README's observations come from these two targets (committed under reports/figures/).
 report: install

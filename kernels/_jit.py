@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 
 import numba
+from numba.core import types
 
 _HERE = Path(__file__).resolve().parent
 
@@ -36,12 +37,31 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
     numba.config.CACHE_DIR = str(_HERE / "__pycache__" / f"numba-{_digest.hexdigest()[:16]}")
 
 
+def _one_specialisation(dispatcher):
+    """Compile a kernel helper once per set of argument *types*, not once per set of literal constants.
+
+    Numba types a constant argument (``_record_order(..., OA_NEW, ...)``) as ``Literal[int](0)`` and compiles
+    a separate copy of the callee for every combination of constants it is called with: 19 copies of
+    ``_record_order`` and 6 of ``_cancel_quote``, a good part of the first run's compile time. The helpers
+    never need the constants' values at compile time, so calls are typed with the constants widened to their
+    plain types (int64, float64); the generated code is the same, compiled once."""
+    typed = getattr(dispatcher, "get_call_template", None)
+    if typed is None:  # NUMBA_DISABLE_JIT=1: a plain Python function
+        return dispatcher
+
+    def get_call_template(args, kws):
+        return typed(tuple(types.unliteral(a) for a in args), {k: types.unliteral(v) for k, v in kws.items()})
+
+    dispatcher.get_call_template = get_call_template
+    return dispatcher
+
+
 def jit(func):
-    return numba.njit(cache=True, nogil=True)(func)
+    return _one_specialisation(numba.njit(cache=True, nogil=True)(func))
 
 
 def jit_borrow(func):
-    return numba.njit(cache=True, nogil=True, _nrt=False)(func)
+    return _one_specialisation(numba.njit(cache=True, nogil=True, _nrt=False)(func))
 
 
 def jit_inline(func):
