@@ -253,6 +253,7 @@ class Simulation:
     def results(self) -> Results:
         """The run's ticks computed so far as Results (the whole run once ``done``)."""
         n = self.computed
+        fair = self.market.fair[:n]
         counters = self.state[-1].copy()
         fills, hedges, orders, risk, account = self.records
         return Results(
@@ -266,7 +267,7 @@ class Simulation:
             counters=counters,
             interventions=self.iv,
             regime=self.market.regime[:n],
-            fair=self.market.fair[:n],
-            feed1=self.market.feed1[:n],
+            fair=fair,
+            feed1=fair if self.market.feed1 is self.market.fair else self.market.feed1[:n],
             feed2=self.market.feed2[:n],
         )

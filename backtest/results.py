@@ -70,6 +70,20 @@ TICK_COLUMNS = {
 }
 
 
+# columns read straight from the tick records (prices: -1 = none, shown as NaN), or the account rows
+_RAW_PRICE = {"best_bid1_price": "best_bid1", "best_ask1_price": "best_ask1", "best_bid2_price": "best_bid2",
+              "best_ask2_price": "best_ask2", "quote_bid_price": "quote_bid", "quote_ask_price": "quote_ask",
+              "bid_in_flight_price": "bid_in_flight", "ask_in_flight_price": "ask_in_flight"}
+_RAW_INT = {"quote_bid_lots": "quote_bid_size", "quote_ask_lots": "quote_ask_size",
+            "bid_queue_ahead_lots": "bid_queue_ahead", "ask_queue_ahead_lots": "ask_queue_ahead",
+            "bid_cancel_pending_lots": "bid_cancel_pending_lots", "ask_cancel_pending_lots": "ask_cancel_pending_lots"}
+_RAW_MONEY = {"unrealized_pnl": "unrealized", "total_pnl": "total_pnl", "hedge_basis": "hedge_basis",
+              "inventory_mtm": "inventory_mtm"}
+_ACCOUNT_MONEY = {"realized_pnl": "realized", "spread_capture": "spread_capture", "hedge_slippage": "hedge_slippage",
+                  "hedge_latency_cost": "hedge_latency"}
+_ACCOUNT_INT = {"inv1_lots": "inv1", "inv2_lots": "inv2", "pending_hedge_lots": "pending_hedge"}
+
+
 @dataclass
 class Results:
     config: SimConfig
@@ -108,75 +122,85 @@ class Results:
         return np.asarray(tick_lots, dtype=np.float64) * self.money_per_tick_lot
 
     @cached_property
+    def _account_row(self) -> np.ndarray:
+        """For each tick, the account row in force (the last written at or before it), int64."""
+        return np.searchsorted(self.account_raw["tick"], np.arange(len(self.ticks_raw)), side="right") - 1
+
+    def account_field(self, name: str) -> np.ndarray:
+        """One field of ``kernels.records.account_dt`` expanded to one value per tick (kernel units)."""
+        return self.account_raw[name][self._account_row]
+
+    @property
     def account_per_tick(self) -> dict[str, np.ndarray]:
-        """The account rows expanded to one value per tick (kernel units: tick-lots, lots), by field of
-        ``kernels.records.account_dt``: each tick takes the last row written at or before it."""
-        a = self.account_raw
-        row = np.searchsorted(a["tick"], np.arange(len(self.ticks_raw)), side="right") - 1
-        return {name: a[name][row] for name in a.dtype.names if name != "tick"}
+        """Every account field expanded to one value per tick (kernel units: tick-lots, lots). Builds all of
+        them: for one or two fields, ``account_field`` is cheaper."""
+        return {name: self.account_field(name) for name in self.account_raw.dtype.names if name != "tick"}
+
+    # -- columns -----------------------------------------------------------------------------
+    def _build_column(self, name: str) -> np.ndarray:
+        """One ``TICK_COLUMNS`` column in user units (``state`` as its integer code), built from the records
+        alone: a frame or a lookup pays only for the columns it uses."""
+        raw, acc, m, px = self.ticks_raw, self.account_field, self._money, self._px
+        if name in _RAW_PRICE:
+            return px(raw[_RAW_PRICE[name]], True)
+        if name in _RAW_INT:
+            return raw[_RAW_INT[name]]
+        if name in _RAW_MONEY:
+            return m(raw[_RAW_MONEY[name]])
+        if name in _ACCOUNT_MONEY:
+            return m(acc(_ACCOUNT_MONEY[name]))
+        if name in _ACCOUNT_INT:
+            return acc(_ACCOUNT_INT[name])
+        n = len(raw)
+        if name == "tick":
+            return np.arange(n, dtype=np.int64)
+        if name == "time_s":
+            return np.arange(n, dtype=np.int64) * self.config.sim.dt_s
+        if name in ("fair_price", "feed1_price", "feed2_price"):
+            if name == "fair_price" and self.fair is self.feed1:  # Exchange 1's feed is the fair value: one array
+                return self.column("feed1_price")
+            return px({"fair_price": self.fair, "feed1_price": self.feed1, "feed2_price": self.feed2}[name])
+        if name in ("reference_price", "reservation_price", "half_spread_price", "sigma_per_sqrt_s"):
+            return px(raw[{"reference_price": "reference", "reservation_price": "reservation",
+                           "half_spread_price": "half_spread", "sigma_per_sqrt_s": "sigma"}[name]])
+        if name == "net_delta_lots":
+            return acc("inv1") + acc("inv2")
+        if name == "cash":
+            return m(acc("cash1") + acc("cash2"))
+        if name == "fees":
+            return m(acc("fees1") + acc("fees2"))
+        if name == "hedge_cost":
+            return self.column("hedge_slippage") + self.column("hedge_latency_cost") + self.column("hedge_basis")
+        if name == "state":
+            return acc("state")
+        if name == "manual_pause":
+            return acc("manual_pause").astype(bool)
+        if name == "exposure_above_threshold":
+            return np.abs(acc("inv1") + acc("inv2")) > self.config.hedging.exposure_threshold_lots
+        raise KeyError(f"{name!r} is not a tick column; see backtest.results.TICK_COLUMNS")
+
+    def column(self, name: str) -> np.ndarray:
+        """One tick column (see ``TICK_COLUMNS``), shared with ``tick_columns`` and ``ticks`` once built."""
+        if "tick_columns" in self.__dict__:
+            return self.tick_columns[name]
+        built = self.__dict__.setdefault("_columns", {})
+        if name not in built:
+            built[name] = self._build_column(name)
+        return built[name]
+
+    def _tick_arrays(self) -> dict[str, np.ndarray]:
+        """Every ``TICK_COLUMNS`` column (``state`` as its integer code)."""
+        return {name: self.column(name) for name in TICK_COLUMNS}
 
     # -- frames ------------------------------------------------------------------------------
-    def _tick_arrays(self) -> dict[str, np.ndarray]:
-        """The tick records converted to user units, one numpy array per ``TICK_COLUMNS`` entry (``state``
-        as its integer code)."""
-        r = {**self.account_per_tick, **{name: self.ticks_raw[name] for name in self.ticks_raw.dtype.names}}
-        dt = self.config.sim.dt_s
-        m = self._money
-        hedge_slip = m(r["hedge_slippage"])
-        hedge_lat = m(r["hedge_latency"])
-        hedge_basis = m(r["hedge_basis"])
-        tick = np.arange(len(self.ticks_raw), dtype=np.int64)
-        return {
-            "tick": tick,
-            "time_s": tick * dt,
-            "fair_price": self._px(self.fair),
-            "feed1_price": self._px(self.feed1),
-            "feed2_price": self._px(self.feed2),
-            "best_bid1_price": self._px(r["best_bid1"], True),
-            "best_ask1_price": self._px(r["best_ask1"], True),
-            "best_bid2_price": self._px(r["best_bid2"], True),
-            "best_ask2_price": self._px(r["best_ask2"], True),
-            "quote_bid_price": self._px(r["quote_bid"], True),
-            "quote_ask_price": self._px(r["quote_ask"], True),
-            "quote_bid_lots": r["quote_bid_size"],
-            "quote_ask_lots": r["quote_ask_size"],
-            "bid_queue_ahead_lots": r["bid_queue_ahead"],
-            "ask_queue_ahead_lots": r["ask_queue_ahead"],
-            "bid_in_flight_price": self._px(r["bid_in_flight"], True),
-            "ask_in_flight_price": self._px(r["ask_in_flight"], True),
-            "bid_cancel_pending_lots": r["bid_cancel_pending_lots"],
-            "ask_cancel_pending_lots": r["ask_cancel_pending_lots"],
-            "reference_price": self._px(r["reference"]),
-            "reservation_price": self._px(r["reservation"]),
-            "half_spread_price": self._px(r["half_spread"]),
-            "sigma_per_sqrt_s": self._px(r["sigma"]),
-            "inv1_lots": r["inv1"],
-            "inv2_lots": r["inv2"],
-            "net_delta_lots": r["inv1"] + r["inv2"],
-            "pending_hedge_lots": r["pending_hedge"],
-            "cash": m(r["cash1"] + r["cash2"]),
-            "fees": m(r["fees1"] + r["fees2"]),
-            "realized_pnl": m(r["realized"]),
-            "unrealized_pnl": m(r["unrealized"]),
-            "total_pnl": m(r["total_pnl"]),
-            "spread_capture": m(r["spread_capture"]),
-            "hedge_slippage": hedge_slip,
-            "hedge_latency_cost": hedge_lat,
-            "hedge_basis": hedge_basis,
-            "hedge_cost": hedge_slip + hedge_lat + hedge_basis,
-            "inventory_mtm": m(r["inventory_mtm"]),
-            "state": r["state"],
-            "manual_pause": r["manual_pause"].astype(bool),
-            "exposure_above_threshold": np.abs(r["inv1"] + r["inv2"]) > self.config.hedging.exposure_threshold_lots,
-        }
-
     @cached_property
     def ticks(self) -> pd.DataFrame:
-        """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit."""
+        """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit. The frame holds the
+        column arrays themselves (no copy): a 10^7-tick run's frame costs about 300 bytes a tick."""
         import pandas as pd
-        cols = dict(self.tick_columns)
-        cols["state"] = pd.Categorical.from_codes(self.account_per_tick["state"], categories=list(STATE_NAMES))
-        return pd.DataFrame(cols)
+        cols = dict(self._tick_arrays())
+        cols["state"] = pd.Categorical.from_codes(self.account_field("state"), categories=list(STATE_NAMES))
+        return pd.DataFrame(cols, copy=False)
 
     @cached_property
     def fills(self) -> pd.DataFrame:
@@ -291,6 +315,7 @@ class Results:
         """The ticks frame as plain numpy arrays (``state`` as strings): O(1) lookups by tick."""
         cols = self._tick_arrays()
         cols["state"] = np.array(STATE_NAMES, dtype=object)[cols["state"]]
+        self.__dict__.pop("_columns", None)
         return cols
 
     def state_at(self, tick: int) -> dict:
@@ -311,18 +336,20 @@ class Results:
     def summary_dict(self) -> dict:
         """Headline numbers of the run, each in the unit its name or ``SUMMARY_UNITS`` gives."""
         # from the records and numpy columns, not the frames: the CLI prints this without importing pandas
-        t = self.tick_columns
+        col = self.column
         f = self.fills_raw
         h = self.hedges_raw
         dt = self.config.sim.dt_s
         n = len(self.ticks_raw)
-        last = {k: v[-1] for k, v in t.items()}
+        last = {k: col(k)[-1] for k in ("total_pnl", "realized_pnl", "unrealized_pnl", "spread_capture", "hedge_cost",
+                                        "hedge_slippage", "hedge_latency_cost", "hedge_basis", "fees",
+                                        "inventory_mtm", "inv1_lots", "inv2_lots", "net_delta_lots")}
         filled_h = h[h["qty_filled"] > 0]
         lat = (filled_h["tick"] - filled_h["first_fill_tick"]) * dt * 1000.0
         pct = (lambda q: float(np.percentile(lat, q))) if lat.size else (lambda q: float("nan"))
-        pnl = t["total_pnl"]
+        pnl = col("total_pnl")
         drawdown = np.maximum.accumulate(pnl) - pnl
-        state_counts = np.bincount(self.account_per_tick["state"], minlength=len(STATE_NAMES))
+        state_counts = np.bincount(self.account_field("state"), minlength=len(STATE_NAMES))
         e1_lots = int(f["qty"].sum())
         kills = self.risk_raw["tick"][self.risk_raw["new_state"] == STATE_KILLED] * dt
         out = {
@@ -357,8 +384,8 @@ class Results:
             "final_inv1_lots": int(last["inv1_lots"]),
             "final_inv2_lots": int(last["inv2_lots"]),
             "final_net_delta_lots": int(last["net_delta_lots"]),
-            "max_abs_net_delta_lots": int(np.abs(t["net_delta_lots"]).max()),
-            "max_abs_inv1_lots": int(np.abs(t["inv1_lots"]).max()),
+            "max_abs_net_delta_lots": int(np.abs(col("net_delta_lots")).max()),
+            "max_abs_inv1_lots": int(np.abs(col("inv1_lots")).max()),
             "risk_events": int(len(self.risk_raw)),
             "background_orders_dropped": int(self.counters[C_DROPPED1] + self.counters[C_DROPPED2]),
             "hedge_intents_merged": int(self.counters[C_INTENT_MERGES]),
@@ -380,10 +407,9 @@ class Results:
 
     def exposure_until(self, tick: int) -> dict:
         """Unhedged exposure from the start to ``tick``; see ``exposure_metrics``."""
-        a = self.account_per_tick
         n_fills = self.rows_until("fills", tick)
         return exposure_metrics(
-            a["inv1"][: tick + 1] + a["inv2"][: tick + 1], self.hedges_raw[: self.rows_until("hedges", tick)],
+            self.column("net_delta_lots")[: tick + 1], self.hedges_raw[: self.rows_until("hedges", tick)],
             int(self.fills_raw["qty"][:n_fills].sum()), n_fills,
             self.config.hedging.exposure_threshold_lots, self.config.sim.dt_s,
         )
