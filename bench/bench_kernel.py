@@ -40,6 +40,12 @@ def main():
 
     # generate_s: the complete market; kernel_s: backtest.run on it; run_s: backtest.run(config) end to end,
     # which streams the order flow from a helper thread while the kernel runs (what a user waits for)
+    import numba
+    import numpy
+    import pandas
+
+    print(f"python {sys.version.split()[0]}, numpy {numpy.__version__}, numba {numba.__version__}, "
+          f"pandas {pandas.__version__}, {os.cpu_count()} cores")
     print("ticks        generate_s   kernel_s   gen+kernel_s   run_s (end to end)   ticks_per_s(run)   events")
     for n in (10**3, 10**5, 10**6):
         cfg = backtest.make_config(**{"sim.ticks": n})

@@ -95,3 +95,13 @@ def test_paper_command(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 6 and {r["strategy"] for r in rows} == {"inventory", "symmetric"}
     assert main(["paper", "--seeds", "1"]) == 2
+
+
+def test_avellaneda_stoikov_defaults_fit_the_default_market():
+    from backtest.config import config_warnings, make_config
+
+    cfg = make_config(**{"quoting.model": "avellaneda_stoikov"})
+    assert config_warnings(cfg) == []
+    assert backtest.run(cfg).summary_dict["fills"] > 0
+    paper_k = cfg.with_dotted({"quoting.as_k": 1.5})
+    assert any("beyond Exchange 1's book" in w for w in config_warnings(paper_k))
