@@ -9,8 +9,8 @@ books) per checkpoint. The estimate bounds the price range by six standard devia
 the high-volatility regime's share), so it errs on the large side.
 
 A config whose estimate exceeds the budget is refused with the estimate in the message. The budget is
-``DEFAULT_BUDGET_BYTES`` unless the environment variable ``MMHEDGE_MEMORY_BUDGET_GB`` or an explicit
-argument says otherwise.
+``DEFAULT_BUDGET_BYTES`` (three quarters of the machine's physical memory) unless the environment
+variable ``MMHEDGE_MEMORY_BUDGET_GB`` or an explicit argument says otherwise.
 """
 from __future__ import annotations
 
@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from backtest.config import ConfigError, SimConfig, price_wander
 
 GIB = 1 << 30
-DEFAULT_BUDGET_BYTES = 8 * GIB
+
+
+def _default_budget() -> int:
+    """Three quarters of the machine's physical memory (8 GiB where that cannot be read)."""
+    try:
+        return int(0.75 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * GIB
+
+
+DEFAULT_BUDGET_BYTES = _default_budget()
 EVENT_BYTES = 10  # kernels.records.event_dt
 TICK_RECORD_BYTES = 120  # kernels.records.tick_dt
 MARKET_BYTES_PER_TICK = 96  # paths, centres, latencies, feed flags, event starts
@@ -33,7 +43,7 @@ BOOK_HEADER_WORDS, LEVEL_WORDS, ORDER_WORDS = 16, 4, 10  # kernels.book: per lev
 
 
 def budget_bytes(explicit: float | None = None) -> int:
-    """The memory budget: ``explicit`` GiB, else ``MMHEDGE_MEMORY_BUDGET_GB``, else 8 GiB."""
+    """The memory budget: ``explicit`` GiB, else ``MMHEDGE_MEMORY_BUDGET_GB``, else 3/4 of physical memory."""
     if explicit is not None:
         return int(explicit * GIB)
     text = os.environ.get("MMHEDGE_MEMORY_BUDGET_GB")

@@ -146,3 +146,10 @@ def test_positions_do_not_wrap():
     assert r.ticks.inv1_lots.dtype == np.int64
     with pytest.raises(ValueError, match="qty_lots"):
         Intervention(10, "manual_fill", "buy", 3_000_000_000)
+
+
+def test_an_intervention_beyond_the_last_tick_is_refused():
+    cfg = backtest.make_config(**{"sim.ticks": 100})
+    with pytest.raises(ValueError, match="beyond the run's last tick 99"):
+        backtest.run(cfg, [Intervention(100, "pause")])
+    assert len(backtest.run(cfg, [Intervention(99, "pause")]).risk_events) == 1
