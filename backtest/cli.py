@@ -81,6 +81,22 @@ def make_parser() -> argparse.ArgumentParser:
     fp = sub.add_parser("faults", help="run every fault scenario preset and tabulate what the controls did")
     fp.add_argument("--seed", type=int, help="seed for every scenario (default: the presets' 7)")
 
+    dp = sub.add_parser("data", help="recorded market data: import a capture into normalised event files")
+    dsub = dp.add_subparsers(dest="data_command", required=True)
+    ip = dsub.add_parser("import", help="a capture -> DIR/VENUE.parquet (normalised events), with a summary")
+    ip.add_argument("capture", help="a Binance stream capture (.jsonl or .jsonl.gz) or a tardis.dev "
+                    "incremental_book_L2 CSV (--format tardis)")
+    ip.add_argument("--venue", required=True, help="name of the venue in the dataset, e.g. spot or usdm")
+    ip.add_argument("--out", required=True, metavar="DIR", help="directory for VENUE.parquet")
+    ip.add_argument("--format", default="binance", choices=("binance", "tardis"))
+    ip.add_argument("--trades", help="tardis: the trades CSV of the same instrument")
+    ip.add_argument("--symbol", help="the symbol the capture must hold (default: whatever it holds, one only)")
+    ip.add_argument("--tick-size", type=float, help="price step (default: inferred from the capture's decimals)")
+    ip.add_argument("--lot-size", type=float, help="size step (default: inferred from the capture's decimals)")
+    ip.add_argument("--on-gap", default="stop", choices=("stop", "resync"),
+                    help="a sequence gap in the depth stream: stop with an error (default) or resync at the next "
+                    "snapshot in the capture")
+
     sub.add_parser("warmup", help="compile the kernels into numba's on-disk cache (make install does this), so the "
                    "first real run starts in about a second instead of compiling for 10-20 s")
 
@@ -169,6 +185,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _paper(args)
     if args.command == "warmup":
         return _warmup()
+    if args.command == "data":
+        return _data(args)
     cfg = build_config(args)
     for line in config_warnings(cfg):
         print(f"warning: {line}", file=sys.stderr)
@@ -270,6 +288,31 @@ def _sweep(spec, args: argparse.Namespace) -> int:
 
         files = write_sweep_report(result, args.out)
         print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    import time
+
+    from backtest.data import DataError, import_capture, save
+
+    for flag, value in (("--tick-size", args.tick_size), ("--lot-size", args.lot_size)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ConfigError([f"{flag} {value}: must be a positive number"])
+    check_output_dir(args.out, "--out")
+    options = {"symbol": args.symbol, "tick_size": args.tick_size, "lot_size": args.lot_size}
+    if args.format == "binance":
+        options["on_gap"] = args.on_gap
+    elif args.trades:
+        options["trades"] = args.trades
+    started = time.perf_counter()
+    try:
+        data = import_capture(args.capture, args.venue, fmt=args.format, **options)
+        path = save(data, args.out)
+    except DataError as err:
+        raise ConfigError([str(err)]) from None
+    print(data.describe())
+    print(f"written: {path} ({time.perf_counter() - started:.1f} s)")
     return 0
 
 

@@ -246,3 +246,36 @@ risk_event_dt = np.dtype(
     ],
     align=True,
 )
+
+# -- recorded markets (backtest.data) -------------------------------------------------------------------
+# Kinds of a normalised market event. A BOOK event sets the resting quantity at one price level of one side
+# to ``qty`` (0 = the level is gone): snapshot levels and diff updates alike, so applying events in order
+# rebuilds the L2 book. BOOK_CLEAR empties both sides (before a snapshot that resyncs the book). TRADE is a
+# trade with ``side`` the aggressor's (0 = a buyer lifted the ask, 1 = a seller hit the bid). BBO_BID /
+# BBO_ASK are best bid / ask updates from a book-ticker stream (the touch between depth batches).
+ME_BOOK = 0
+ME_TRADE = 1
+ME_BOOK_CLEAR = 2
+ME_BBO_BID = 3
+ME_BBO_ASK = 4
+MARKET_EVENT_NAMES = ("book", "trade", "book_clear", "bbo_bid", "bbo_ask")
+
+# Flags of a normalised event.
+MF_SNAPSHOT = 1  # a level of a (re)synchronising snapshot
+MF_NO_EXCH_TS = 2  # the message carried no exchange time: exch_ts is recv_ts (feed latency unknown)
+
+market_event_dt = np.dtype(
+    [
+        ("exch_ts", np.int64),  # exchange time of the event, ns since the epoch
+        ("recv_ts", np.int64),  # when the recorder received it, ns, on the exchange's clock (offset removed)
+        ("price", np.int64),  # ticks of the venue's tick size
+        ("qty", np.int64),  # lots of the venue's lot step (BOOK: the level's new quantity; TRADE: traded)
+        ("kind", np.int16),  # ME_*
+        ("side", np.int16),  # BOOK/BBO: 0 bid, 1 ask; TRADE: aggressor 0 buy, 1 sell
+        ("flags", np.int32),  # MF_*
+    ],
+    align=True,
+)
+assert market_event_dt.itemsize == 40 and sum(f[0].itemsize for f in market_event_dt.fields.values()) == 40
+"""One normalised market event of one venue, 40 bytes, no padding (so equal events are equal bytes). ``recv_ts - exch_ts``
+is the event's feed latency after the recorder's clock offset was removed (see ``backtest.data``)."""

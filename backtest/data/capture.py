@@ -1,0 +1,347 @@
+"""Captures of real venues -> normalised market events (``kernels.records.market_event_dt``).
+
+Two formats are read:
+
+* **Binance stream capture** (what hftbacktest's Binance collector writes): gzip or plain text, one message a
+  line, ``<local receive time, ns since the epoch> <JSON as Binance sent it>``: combined-stream messages
+  (``{"stream": "btcusdt@depth@100ms", "data": {...}}``: depth diffs, trades, book tickers) and REST depth
+  snapshots (a line without ``stream``, with ``lastUpdateId``). Spot and USD-M futures are told apart by the
+  diffs (futures carry ``pu``).
+* **tardis.dev CSV**: ``incremental_book_L2`` and ``trades`` files (see ``backtest.data.tardis``).
+
+Book synchronisation follows Binance's documented procedure: start from a snapshot, drop every diff whose
+last update id ``u`` is below it (spot: ``u <= lastUpdateId``; futures: ``u < lastUpdateId``), wherever it
+sits in the file (the recorder subscribes before it fetches the snapshot, so the first diff kept can
+precede the snapshot line: it is applied right after the snapshot), check that the first diff kept
+straddles the snapshot, then check every diff's sequence (spot: ``U`` = previous ``u`` + 1; futures:
+``pu`` = previous ``u``). A gap is never papered over: ``on_gap="stop"`` raises naming the file and line,
+``on_gap="resync"`` empties the book at the gap and starts again from the next snapshot in the file (the
+events in between are dropped, and the gap is listed in ``MarketData.gaps``).
+
+Clocks: the recorder's clock is not the exchange's. For every message that carries an exchange time,
+``local - exchange`` = clock offset + feed latency. The offset is estimated as the smallest such
+difference in the file, so the fastest message of the capture has zero feed latency (a capture cannot tell
+a constant one-way latency from a clock offset: the offset absorbs the minimum latency). ``recv_ts`` is the
+local time minus that offset, on the exchange's clock, and ``recv_ts - exch_ts`` is each event's residual
+feed latency (>= 0). Messages without an exchange time (spot book tickers, the spot snapshot) get
+``exch_ts = recv_ts`` and the ``MF_NO_EXCH_TS`` flag.
+
+Prices become integer ticks and sizes integer lots of the venue's instrument rules, given or else inferred
+from the decimals the capture uses (the most decimals seen, after trailing zeros: spot BTCUSDT's
+``61837.63000000`` and ``0.00100000`` give 0.01 and 0.00001); ``MarketData.describe()`` says which.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from kernels.records import (
+    MF_NO_EXCH_TS, MF_SNAPSHOT, ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR, ME_TRADE, market_event_dt,
+)
+
+MS = 1_000_000  # ns per millisecond
+
+
+class DataError(ValueError):
+    """A capture that cannot be read as asked: the message names the file, the line and what is wrong."""
+
+
+@dataclass
+class MarketData:
+    """One venue's normalised events (``events``, market_event_dt, in receive-time order) and what they are."""
+
+    venue: str
+    symbol: str
+    source: str  # binance-spot | binance-usdm | tardis
+    tick_size: float
+    lot_size: float
+    tick_size_inferred: bool
+    lot_size_inferred: bool
+    clock_offset_ns: int  # local clock minus exchange clock (includes the fastest message's latency)
+    events: np.ndarray
+    gaps: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def start_ns(self) -> int:
+        return int(self.events["recv_ts"][0])
+
+    @property
+    def end_ns(self) -> int:
+        return int(self.events["recv_ts"][-1])
+
+    def describe(self) -> str:
+        lat = (self.events["recv_ts"] - self.events["exch_ts"])[
+            (self.events["flags"] & MF_NO_EXCH_TS) == 0] / MS
+        kinds = np.bincount(self.events["kind"], minlength=5)
+        lines = [
+            f"{self.venue}: {self.symbol} ({self.source}), {len(self.events):,} events over "
+            f"{(self.end_ns - self.start_ns) / 1e9:,.1f} s",
+            f"  tick size {self.tick_size:g} ({'inferred from the capture' if self.tick_size_inferred else 'given'}), "
+            f"lot step {self.lot_size:g} ({'inferred from the capture' if self.lot_size_inferred else 'given'})",
+            f"  book levels {kinds[ME_BOOK]:,}, trades {kinds[ME_TRADE]:,}, best bid/ask updates "
+            f"{kinds[ME_BBO_BID] + kinds[ME_BBO_ASK]:,}",
+            f"  recorder clock offset {self.clock_offset_ns / MS:+,.1f} ms (local - exchange); residual feed latency "
+            f"p50 {np.median(lat) if lat.size else float('nan'):.1f} ms, p99 "
+            f"{np.percentile(lat, 99) if lat.size else float('nan'):.1f} ms",
+        ]
+        for k, v in self.stats.items():
+            lines.append(f"  {k.replace('_', ' ')}: {v:,}")
+        for gap in self.gaps:
+            lines.append(f"  gap: {gap}")
+        return "\n".join(lines)
+
+
+# -- reading lines -------------------------------------------------------------------------------------
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a gzip or plain text file; a truncated or corrupt gzip stream is a DataError
+    naming the last line read."""
+    opener = gzip.open if _is_gzip(path) else open
+    n = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for n, text in enumerate(fh, start=1):
+                yield n, text
+    except (EOFError, OSError, zlib.error) as err:
+        raise DataError(f"{path}: the gzip stream is truncated or corrupt after line {n} ({err})") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}:{n + 1}: not UTF-8 text ({err.reason})") from None
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _decimals(text: str) -> int:
+    """Decimals of a decimal string once trailing zeros are dropped: '61837.63000000' -> 2."""
+    dot = text.find(".")
+    if dot < 0:
+        return 0
+    return len(text.rstrip("0")) - dot - 1
+
+
+class _Grid:
+    """Converts decimal strings to integer ticks or lots, checking each lies on the grid."""
+
+    def __init__(self, step: float, what: str, path: Path):
+        self.step, self.what, self.path = step, what, path
+
+    def __call__(self, text: str, line: int) -> int:
+        value = float(text)
+        units = value / self.step
+        whole = round(units)
+        if abs(units - whole) > 1e-6 * max(1.0, abs(units)) or not math.isfinite(value):
+            raise DataError(f"{self.path}:{line}: {self.what} {text} is not a multiple of {self.step:g}; give the "
+                            f"venue's {self.what} step explicitly if the inferred one is wrong")
+        return whole
+
+
+# -- Binance -------------------------------------------------------------------------------------------
+def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_size: float | None = None,
+                 lot_size: float | None = None, on_gap: str = "stop") -> MarketData:
+    """A Binance stream capture (spot or USD-M futures) -> MarketData; see the module docstring."""
+    path = Path(path)
+    if on_gap not in ("stop", "resync"):
+        raise DataError(f"on_gap {on_gap!r}: allowed: stop, resync")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    msgs = []  # (line, local_ns, kind, data)
+    seen_symbol = None
+    price_dec = qty_dec = 0
+    skipped = 0
+    for n, text in _lines(path):
+        text = text.strip()
+        if not text:
+            continue
+        head, _, body = text.partition(" ")
+        try:
+            local = int(head)
+            msg = json.loads(body)
+        except (ValueError, json.JSONDecodeError):
+            raise DataError(f"{path}:{n}: not '<receive time ns> <JSON>': {text[:80]!r}") from None
+        if not isinstance(msg, dict):
+            raise DataError(f"{path}:{n}: expected a JSON object, got {type(msg).__name__}")
+        if "stream" in msg:
+            data = msg.get("data")
+            stream = str(msg["stream"])
+            if not isinstance(data, dict):
+                raise DataError(f"{path}:{n}: stream message without a data object")
+            kind = ("depth" if "@depth" in stream else "trade" if stream.endswith("@trade") or
+                    stream.endswith("@aggTrade") else "bbo" if stream.endswith("@bookTicker") else None)
+            if kind is None:
+                skipped += 1
+                continue
+            sym = str(data.get("s", "")).upper()
+            if seen_symbol is None:
+                seen_symbol = sym
+                if symbol is not None and sym != symbol.upper():
+                    raise DataError(f"{path}:{n}: the capture holds {sym}, not the asked {symbol.upper()}")
+            elif sym != seen_symbol:
+                raise DataError(f"{path}:{n}: a message for {sym} in a capture of {seen_symbol}: one symbol per "
+                                "file (split the capture by symbol)")
+        elif "lastUpdateId" in msg:
+            kind, data = "snapshot", msg
+        else:
+            raise DataError(f"{path}:{n}: neither a stream message nor a depth snapshot: {text[:80]!r}")
+        try:
+            if kind in ("depth", "snapshot"):
+                for key in ("b", "a", "bids", "asks"):
+                    for p, q in data.get(key, ()):
+                        price_dec = max(price_dec, _decimals(p))
+                        qty_dec = max(qty_dec, _decimals(q))
+            elif kind == "trade":
+                price_dec = max(price_dec, _decimals(data["p"]))
+                qty_dec = max(qty_dec, _decimals(data["q"]))
+            else:
+                price_dec = max(price_dec, _decimals(data["b"]), _decimals(data["a"]))
+                qty_dec = max(qty_dec, _decimals(data["B"]), _decimals(data["A"]))
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}:{n}: a {kind} message without the fields Binance sends") from None
+        msgs.append((n, local, kind, data))
+    if not msgs:
+        raise DataError(f"{path}: empty: no market messages")
+    if seen_symbol is None:
+        raise DataError(f"{path}: no stream messages (depth, trade or book ticker), only snapshots")
+    snapshots = [m for m in msgs if m[2] == "snapshot"]
+    if not snapshots:
+        raise DataError(f"{path}: no depth snapshot in the capture: the book cannot be synchronised (a capture "
+                        "must hold a REST depth snapshot line, with lastUpdateId)")
+    futures = any("pu" in m[3] for m in msgs if m[2] == "depth")
+    tick_inferred, lot_inferred = tick_size is None, lot_size is None
+    tick = tick_size if tick_size is not None else 10.0 ** -price_dec
+    lot = lot_size if lot_size is not None else 10.0 ** -qty_dec
+    if not (tick > 0 and lot > 0):
+        raise DataError(f"tick size {tick} and lot step {lot} must be > 0")
+    px, qty = _Grid(tick, "price", path), _Grid(lot, "quantity", path)
+
+    # clock offset: the smallest local - exchange time over messages that carry one
+    diffs = [m[1] - int(_exch_ms(m[2], m[3])) * MS for m in msgs if _exch_ms(m[2], m[3]) is not None]
+    if not diffs:
+        raise DataError(f"{path}: no message carries an exchange time (E or T): cannot tell the clocks apart")
+    offset = int(min(diffs))
+
+    rows: list[tuple] = []
+    gaps: list[str] = []
+    stats = {"depth_diffs_applied": 0, "stale_diffs_dropped": 0, "messages_before_sync_dropped": 0,
+             "streams_ignored": skipped}
+
+    def emit(exch_ms, local, kind, side, price, q, flags=0, not_before=None):
+        recv = local - offset
+        if not_before is not None and recv < not_before:
+            recv = not_before
+        if exch_ms is None:
+            rows.append((recv, recv, price, q, kind, side, flags | MF_NO_EXCH_TS))
+        else:
+            rows.append((int(exch_ms) * MS, recv, price, q, kind, side, flags))
+
+    def emit_snapshot(m):
+        n, local, _, data = m
+        e = _exch_ms("snapshot", data)
+        emit(e, local, ME_BOOK_CLEAR, 0, 0, 0, MF_SNAPSHOT)
+        for side, key in ((0, "bids"), (1, "asks")):
+            for p, q in data.get(key, ()):
+                emit(e, local, ME_BOOK, side, px(p, n), qty(q, n), MF_SNAPSHOT)
+        return local - offset
+
+    depth = [m for m in msgs if m[2] == "depth"]
+    end_recv = None  # set when a gap with no later snapshot ends the usable data
+    snap_i = 0
+    synced_from = None  # recv time of the snapshot in force
+    last_u = None
+    applied: set[int] = set()  # lines of the diffs applied or skipped for good
+    while snap_i < len(snapshots):
+        snap = snapshots[snap_i]
+        lid = int(snap[3]["lastUpdateId"])
+        synced_from = emit_snapshot(snap)
+        last_u = None
+        gap_at = None
+        for m in depth:
+            n, local, _, d = m
+            if n in applied:
+                continue
+            U, u = int(d["U"]), int(d["u"])
+            if last_u is None:
+                if (u <= lid) if not futures else (u < lid):
+                    stats["stale_diffs_dropped"] += 1
+                    applied.add(n)
+                    continue
+                straddles = (U <= lid + 1 <= u) if not futures else (U <= lid <= u)
+                if not straddles:
+                    gap_at = (n, f"the first diff after the snapshot (line {snap[0]}, lastUpdateId {lid}) has "
+                                 f"U={U}, u={u}: updates between them are missing")
+                    break
+            else:
+                ok = (d.get("pu") is not None and int(d["pu"]) == last_u) if futures else (U == last_u + 1)
+                if not ok:
+                    want = f"pu={last_u}" if futures else f"U={last_u + 1}"
+                    got = f"pu={d.get('pu')}" if futures else f"U={U}"
+                    gap_at = (n, f"sequence gap: {got}, expected {want}")
+                    break
+            e = _exch_ms("depth", d)
+            for side, key in ((0, "b"), (1, "a")):
+                for p, q in d.get(key, ()):
+                    emit(e, local, ME_BOOK, side, px(p, n), qty(q, n), 0, not_before=synced_from)
+            applied.add(n)
+            stats["depth_diffs_applied"] += 1
+            last_u = u
+        if gap_at is None:
+            break
+        n_gap, why = gap_at
+        if on_gap == "stop":
+            raise DataError(f"{path}:{n_gap}: {why}; the book cannot be trusted from here (on_gap='resync', or "
+                            "--on-gap resync, starts again from the next snapshot)")
+        later = [i for i in range(snap_i + 1, len(snapshots)) if snapshots[i][0] > n_gap]
+        gap_local = next(m[1] for m in msgs if m[0] == n_gap)
+        if not later:
+            gaps.append(f"line {n_gap}: {why}; no later snapshot: the data ends there")
+            end_recv = gap_local - offset
+            rows = [r for r in rows if r[1] < end_recv]
+            break
+        gaps.append(f"line {n_gap}: {why}; resynchronised at the snapshot on line {snapshots[later[0]][0]}")
+        # diffs between the gap and the next snapshot cannot be applied
+        for m in depth:
+            if n_gap <= m[0] < snapshots[later[0]][0]:
+                applied.add(m[0])
+        snap_i = later[0]
+    first_sync = snapshots[0][1] - offset
+    for n, local, kind, d in msgs:
+        if kind not in ("trade", "bbo"):
+            continue
+        if local - offset < first_sync:  # the book is not known yet
+            stats["messages_before_sync_dropped"] += 1
+            continue
+        if end_recv is not None and local - offset >= end_recv:
+            continue
+        e = _exch_ms(kind, d)
+        if kind == "trade":
+            side = 1 if d.get("m") else 0  # buyer is maker: the seller was the aggressor
+            emit(e, local, ME_TRADE, side, px(d["p"], n), qty(d["q"], n))
+        else:
+            emit(e, local, ME_BBO_BID, 0, px(d["b"], n), qty(d["B"], n))
+            emit(e, local, ME_BBO_ASK, 1, px(d["a"], n), qty(d["A"], n))
+    events = np.array(rows, dtype=[(name, market_event_dt.fields[name][0]) for name in
+                                   ("exch_ts", "recv_ts", "price", "qty", "kind", "side", "flags")])
+    out = np.empty(len(events), dtype=market_event_dt)
+    for name in events.dtype.names:
+        out[name] = events[name]
+    out = out[np.argsort(out["recv_ts"], kind="stable")]
+    return MarketData(
+        venue=venue, symbol=seen_symbol, source="binance-usdm" if futures else "binance-spot",
+        tick_size=tick, lot_size=lot, tick_size_inferred=tick_inferred, lot_size_inferred=lot_inferred,
+        clock_offset_ns=offset, events=out, gaps=gaps, stats=stats,
+    )
+
+
+def _exch_ms(kind: str, data: dict):
+    """The message's exchange time in ms (trades: the trade time T), or None when it carries none."""
+    if kind == "trade":
+        return data.get("T", data.get("E"))
+    return data.get("E", data.get("T"))

@@ -1,0 +1,271 @@
+"""Captures in, normalised events out: Binance book sync, clock offset, instrument rules, Parquet round trip,
+tardis.dev CSV, and one clear error for every kind of bad input."""
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backtest.cli import main
+from backtest.data import DataError, import_capture, load, save
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR, ME_TRADE, MF_NO_EXCH_TS, MF_SNAPSHOT
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "binance-btcusdt-2024-08-08"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tardis"
+
+
+@pytest.fixture(scope="module")
+def spot():
+    return import_capture(SAMPLE / "spot.jsonl.gz", "spot")
+
+
+@pytest.fixture(scope="module")
+def usdm():
+    return import_capture(SAMPLE / "usdm.jsonl.gz", "usdm")
+
+
+def replay_book(events, check_every_batch=True):
+    """Apply BOOK events in order; after each batch (events sharing a receive time) check the book is not
+    crossed. Returns (bids, asks) dicts and the number of batches checked."""
+    bids, asks = {}, {}
+    checked = 0
+    book = events[(events["kind"] == ME_BOOK) | (events["kind"] == ME_BOOK_CLEAR)]
+    ends = np.flatnonzero(np.diff(book["recv_ts"])) + 1
+    start = 0
+    for end in list(ends) + [len(book)]:
+        for ev in book[start:end]:
+            if ev["kind"] == ME_BOOK_CLEAR:
+                bids.clear()
+                asks.clear()
+                continue
+            side = bids if ev["side"] == 0 else asks
+            if ev["qty"] == 0:
+                side.pop(int(ev["price"]), None)
+            else:
+                side[int(ev["price"])] = int(ev["qty"])
+        if check_every_batch and bids and asks:
+            assert max(bids) < min(asks), f"crossed book after the batch at {book['recv_ts'][start]}"
+            checked += 1
+        start = end
+    return bids, asks, checked
+
+
+def test_sample_sync_counts_and_rules(spot, usdm):
+    assert spot.stats["depth_diffs_applied"] == 3449 and usdm.stats["depth_diffs_applied"] == 6547
+    assert spot.gaps == [] and usdm.gaps == []
+    assert (spot.tick_size, spot.lot_size) == (0.01, 1e-6) and spot.tick_size_inferred
+    assert (usdm.tick_size, usdm.lot_size) == (0.1, 0.001)
+    assert spot.source == "binance-spot" and usdm.source == "binance-usdm" and spot.symbol == "BTCUSDT"
+    for d in (spot, usdm):
+        assert -1.30e9 < d.clock_offset_ns < -1.25e9  # the recorder runs about 1.27 s behind
+        latency = d.events["recv_ts"] - d.events["exch_ts"]
+        assert latency.min() >= 0 and np.median(latency) < 20e6
+        assert (np.diff(d.events["recv_ts"]) >= 0).all()
+
+
+def test_sample_books_are_never_crossed_once_synced(spot, usdm):
+    for d in (spot, usdm):
+        bids, asks, checked = replay_book(d.events)
+        assert checked > 3000
+        # the rebuilt book's touch ends where the last book ticker says (within a few ticks: depth batches lag)
+        last_bid = d.events[d.events["kind"] == ME_BBO_BID][-1]["price"]
+        last_ask = d.events[d.events["kind"] == ME_BBO_ASK][-1]["price"]
+        assert abs(max(bids) - last_bid) <= 5 and abs(min(asks) - last_ask) <= 5
+
+
+def test_first_kept_diff_recorded_before_the_snapshot_is_applied_after_it(spot):
+    ev = spot.events
+    snap_time = ev["recv_ts"][ev["flags"] & MF_SNAPSHOT > 0][0]
+    assert ev["kind"][0] == ME_BOOK_CLEAR and ev["recv_ts"][0] == snap_time
+    # nothing before the snapshot, and the straddling diff's levels come right after the snapshot's
+    assert (ev["recv_ts"] >= snap_time).all()
+    after = ev[(ev["flags"] & MF_SNAPSHOT) == 0]
+    assert after["recv_ts"][0] == snap_time and after["kind"][0] == ME_BOOK
+
+
+def test_spot_book_tickers_have_no_exchange_time(spot):
+    bbo = spot.events[(spot.events["kind"] == ME_BBO_BID) | (spot.events["kind"] == ME_BBO_ASK)]
+    assert (bbo["flags"] & MF_NO_EXCH_TS > 0).all() and (bbo["exch_ts"] == bbo["recv_ts"]).all()
+    trades = spot.events[spot.events["kind"] == ME_TRADE]
+    assert (trades["flags"] & MF_NO_EXCH_TS == 0).all()
+
+
+def test_parquet_round_trip(spot, tmp_path):
+    path = save(spot, tmp_path / "ds")
+    back = load(path)
+    assert back.events.tobytes() == spot.events.tobytes()
+    assert (back.tick_size, back.lot_size, back.clock_offset_ns, back.stats) == (
+        spot.tick_size, spot.lot_size, spot.clock_offset_ns, spot.stats)
+
+
+# -- hand-built Binance captures ---------------------------------------------------------------------
+T0 = 1_723_161_254_000_000_000  # local ns
+
+
+def depth(U, u, bids=(), asks=(), E=1_723_161_255_300, pu=None, symbol="BTCUSDT"):
+    data = {"e": "depthUpdate", "E": E, "s": symbol, "U": U, "u": u, "b": [list(b) for b in bids],
+            "a": [list(a) for a in asks]}
+    if pu is not None:
+        data["pu"] = pu
+    return {"stream": "btcusdt@depth@100ms", "data": data}
+
+
+def snapshot(lid, bids=(("100.00", "1.0"),), asks=(("100.01", "1.0"),)):
+    return {"lastUpdateId": lid, "bids": [list(b) for b in bids], "asks": [list(a) for a in asks]}
+
+
+def trade(p="100.01", q="0.5", m=False, T=1_723_161_255_400, symbol="BTCUSDT"):
+    return {"stream": "btcusdt@trade", "data": {"e": "trade", "E": T, "T": T, "s": symbol, "p": p, "q": q, "m": m}}
+
+
+def write_capture(path: Path, messages, gz=True, raw_lines=()):
+    lines = [f"{T0 + i * 10_000_000} {json.dumps(m)}" for i, m in enumerate(messages)] + list(raw_lines)
+    text = "\n".join(lines) + "\n"
+    if gz:
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def good_messages():
+    return [
+        depth(5, 9, bids=[("99.99", "2.0")]),  # stale: u <= lastUpdateId 10
+        depth(10, 12, bids=[("100.00", "1.5")]),  # straddles 11: applied after the snapshot
+        snapshot(10),
+        trade(),
+        depth(13, 15, asks=[("100.01", "0.0"), ("100.02", "3.0")]),
+    ]
+
+
+def test_hand_built_capture_syncs(tmp_path):
+    d = import_capture(write_capture(tmp_path / "c.jsonl.gz", good_messages()), "x")
+    assert d.stats["stale_diffs_dropped"] == 1 and d.stats["depth_diffs_applied"] == 2
+    bids, asks, _ = replay_book(d.events)
+    assert (d.tick_size, d.lot_size) == (0.01, 0.1)  # qty in lots of the inferred step
+    assert bids == {10000: 15} and asks == {10002: 30}
+    t = d.events[d.events["kind"] == ME_TRADE][0]
+    assert (t["price"], t["qty"], t["side"]) == (10001, 5, 0)  # m=false: the buyer was the aggressor
+
+
+def test_given_instrument_rules_are_used_and_checked(tmp_path):
+    path = write_capture(tmp_path / "c.jsonl.gz", good_messages())
+    d = import_capture(path, "x", tick_size=0.01, lot_size=0.001)
+    assert not d.tick_size_inferred and d.lot_size == 0.001
+    with pytest.raises(DataError, match="not a multiple of 0.05"):
+        import_capture(path, "x", tick_size=0.05)
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("truncated", "truncated or corrupt"),
+    ("corrupt_line", ":4: not '<receive time ns> <JSON>'"),
+    ("mixed", ":4: a message for ETHUSDT in a capture of BTCUSDT"),
+    ("other_symbol", "holds BTCUSDT, not the asked ETHUSDT"),
+    ("empty", "empty"),
+    ("no_snapshot", "no depth snapshot"),
+    ("gap", ":5: sequence gap: U=14, expected U=13"),
+    ("gap_at_start", "the first diff after the snapshot"),
+])
+def test_bad_captures_get_one_clear_error(tmp_path, case, needle):
+    path = tmp_path / f"{case}.jsonl.gz"
+    msgs = good_messages()
+    kwargs = {}
+    if case == "truncated":
+        write_capture(path, msgs * 200)
+        path.write_bytes(path.read_bytes()[:-40])
+    elif case == "corrupt_line":
+        write_capture(path, msgs[:3], raw_lines=[f"{T0} {{not json"])
+    elif case == "mixed":
+        write_capture(path, msgs[:3] + [trade(symbol="ETHUSDT")])
+    elif case == "other_symbol":
+        write_capture(path, msgs)
+        kwargs["symbol"] = "ETHUSDT"
+    elif case == "empty":
+        path.write_bytes(gzip.compress(b""))
+    elif case == "no_snapshot":
+        write_capture(path, [m for m in msgs if "lastUpdateId" not in m])
+    elif case == "gap":
+        msgs[4] = depth(14, 15, asks=[("100.02", "3.0")])
+        write_capture(path, msgs)
+    elif case == "gap_at_start":
+        write_capture(path, [snapshot(10), depth(20, 25, bids=[("100.00", "1.0")])])
+    with pytest.raises(DataError) as err:
+        import_capture(path, "x", **kwargs)
+    assert needle in str(err.value) and str(path) in str(err.value)
+
+
+def test_gap_with_resync_starts_again_at_the_next_snapshot(tmp_path):
+    msgs = good_messages() + [
+        depth(20, 22, bids=[("100.00", "9.0")]),  # gap: U should be 16
+        depth(23, 24, bids=[("99.00", "1.0")]),  # before the next snapshot: dropped
+        snapshot(30, bids=[("99.50", "2.0")], asks=[("99.60", "2.0")]),
+        depth(31, 33, asks=[("99.70", "1.0")]),
+    ]
+    path = write_capture(tmp_path / "g.jsonl.gz", msgs)
+    with pytest.raises(DataError, match=":6: sequence gap"):
+        import_capture(path, "x")
+    d = import_capture(path, "x", on_gap="resync")
+    assert len(d.gaps) == 1 and "resynchronised at the snapshot on line 8" in d.gaps[0]
+    bids, asks, _ = replay_book(d.events)
+    assert bids == {9950: 20} and asks == {9960: 20, 9970: 10}
+    assert (d.events["kind"] == ME_BOOK_CLEAR).sum() == 2
+
+
+def test_futures_sequence_uses_pu(tmp_path):
+    msgs = [snapshot(10), depth(8, 12, pu=7, bids=[("100.00", "2.0")]), depth(13, 15, pu=12, asks=[("100.02", "1.0")]),
+            depth(16, 18, pu=14, asks=[("100.03", "1.0")])]
+    path = write_capture(tmp_path / "f.jsonl.gz", msgs)
+    with pytest.raises(DataError, match="pu=14, expected pu=15"):
+        import_capture(path, "x")
+    d = import_capture(write_capture(tmp_path / "f2.jsonl.gz", msgs[:3]), "x")
+    assert d.source == "binance-usdm" and d.stats["depth_diffs_applied"] == 2
+
+
+# -- tardis.dev CSV ----------------------------------------------------------------------------------
+def test_tardis_fixture():
+    d = import_capture(FIXTURES / "book.csv", "usdm", fmt="tardis", trades=FIXTURES / "trades.csv")
+    assert (d.tick_size, d.lot_size, d.symbol, d.source) == (0.1, 0.001, "BTCUSDT", "tardis")
+    assert d.clock_offset_ns == -1_270_000_000
+    assert d.stats["rows_before_first_snapshot_dropped"] == 1  # the trade before the first snapshot
+    ev = d.events
+    assert [int(k) for k in ev["kind"]] == [ME_BOOK_CLEAR] + [ME_BOOK] * 6 + [ME_TRADE, ME_BOOK, ME_TRADE,
+                                                                          ME_BOOK_CLEAR, ME_BOOK, ME_BOOK]
+    trades = ev[ev["kind"] == ME_TRADE]
+    assert list(trades["side"]) == [0, 1] and list(trades["price"]) == [618003, 618002]
+    bids, asks, _ = replay_book(ev)
+    assert bids == {617999: 1000} and asks == {618000: 2000}  # the second snapshot replaced the book
+    assert (ev["recv_ts"] - ev["exch_ts"]).min() == 0
+
+
+def test_tardis_bad_input(tmp_path):
+    bad = tmp_path / "book.csv"
+    bad.write_text("exchange,symbol,timestamp\nx,y,1\n")
+    with pytest.raises(DataError, match="header"):
+        import_capture(bad, "v", fmt="tardis")
+    rows = (FIXTURES / "book.csv").read_text().splitlines()
+    no_snap = tmp_path / "nosnap.csv"
+    no_snap.write_text("\n".join([rows[0]] + rows[5:8]) + "\n")
+    with pytest.raises(DataError, match="no snapshot rows"):
+        import_capture(no_snap, "v", fmt="tardis")
+    side = tmp_path / "side.csv"
+    side.write_text("\n".join(rows[:2] + [rows[2].replace(",ask,", ",up,")]) + "\n")
+    with pytest.raises(DataError, match=":3: side 'up'"):
+        import_capture(side, "v", fmt="tardis")
+
+
+def test_cli_data_import(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["data", "import", str(write_capture(tmp_path / "c.jsonl.gz", good_messages())), "--venue", "spot",
+                 "--out", str(out)]) == 0
+    assert "tick size 0.01 (inferred from the capture)" in capsys.readouterr().out
+    assert load(out / "spot.parquet").stats["depth_diffs_applied"] == 2
+    trunc = tmp_path / "t.jsonl.gz"
+    write_capture(trunc, good_messages() * 100)
+    trunc.write_bytes(trunc.read_bytes()[:-30])
+    assert main(["data", "import", str(trunc), "--venue", "spot", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "truncated" in err and str(trunc) in err
+    assert main(["data", "import", str(trunc), "--venue", "spot", "--out", str(out), "--tick-size", "-1"]) == 2
