@@ -84,6 +84,8 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_MAX_LOSS] = c.risk.max_loss_window / tick_lot_value
     p[P.P_LOSS_WINDOW_TICKS] = loss_window_ticks(c)
     p[P.P_LOSS_BUCKET_TICKS] = loss_bucket_ticks(c)
+    p[P.P_HEDGE_STEP] = 1
+    p[P.P_BASIS_ALPHA] = 0.0
     p[P.P_COOLDOWN_TICKS] = max(1, round(c.risk.cooldown_s / dt))
     p[P.P_KILL_LATENCY_MS] = c.risk.kill_latency_ms
     p[P.P_ESCALATION] = {"kill": 0, "flatten_at_market": 1, "keep_retrying": 2}[c.hedging.escalation]

@@ -1,0 +1,661 @@
+"""The strategy's steps, shared by every market source.
+
+The synthetic tick loop (``kernels.tick``) and the recorded-market loop (``kernels.replay``) differ only in
+how each venue's book evolves and how our orders meet it. Everything the strategy decides or books is here,
+written once: user interventions, the hedge queue (arrivals, when to attempt, what an attempt books), the
+risk checks and the state they lead to, the quote targets, the accounting of a fill, and the per-tick PnL
+and account records. Each step reads and writes the loop state arrays (``si`` integers, ``sf`` floats, and
+the named arrays), so a step's signature says what it touches.
+
+Units: prices in ticks, sizes in lots, money in tick-lots, time as the tick index.
+"""
+import math
+
+import numpy as np
+
+from kernels._jit import jit_borrow
+from kernels.params import *  # noqa: F401,F403  (P_* indices)
+from kernels.quoting import avellaneda_stoikov_quote, linear_quote
+from kernels.records import (
+    IV_KILL, IV_KILL_RESET, IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_MANUAL, R_BACK_INSIDE_LIMITS,
+    R_COOLDOWN_OVER, R_DRAWDOWN_KILL, R_FEED_RESUMED, R_HEDGE_FAILURE, R_KILL_RESET, R_LATENCY_SPIKE,
+    R_LOSS_WINDOW, R_MANUAL_KILL, R_MANUAL_PAUSE, R_MANUAL_RESUME, R_ORDER_LATENCY_SPIKE, R_SOFT_LIMIT,
+    R_STALE_FEED, STATE_ACTIVE, STATE_KILLED, STATE_PAUSED, STATE_REDUCED,
+)
+
+# counters[] written by the kernels
+C_FILLS = 0
+C_HEDGES = 1
+C_ORDERS = 2
+C_RISK = 3
+C_OVERFLOW = 4  # 1 if any record array was too small (the caller re-runs with the counts)
+C_DROPPED1 = 5  # background orders dropped (pool full / off grid), Exchange 1
+C_DROPPED2 = 6
+C_HEDGE_FAILURES = 7  # hedges that exhausted their retries
+C_INTENT_MERGES = 8  # hedge intents merged because the in-flight buffer was full
+C_DEPTH_SHRINKS = 9  # quote sides shrunk or pulled by the hedge-venue depth check (side-ticks)
+C_RACE_FILLS = 10  # fills on orders whose cancel was in flight
+C_ESCALATIONS = 11  # hedges escalated to market orders after exhausting their retries
+C_ACCOUNT = 12  # rows of out_account
+N_COUNTERS = 13
+
+# acc[] float accumulators (tick-lots)
+A_CASH1 = 0
+A_CASH2 = 1
+A_FEES1 = 2
+A_FEES2 = 3
+A_SPREAD = 4
+A_SLIP = 5
+A_LAT = 6
+A_B1 = 7
+A_B2M1 = 8
+A_B2M2 = 9
+A_AVG1 = 10
+A_AVG2 = 11
+A_REAL1 = 12
+A_REAL2 = 13
+N_ACC = 14
+
+# hedge working order (the merged intents that have reached Exchange 2), in w[] / wf[]
+W_QTY = 0  # signed lots still to trade on Exchange 2
+W_FIRST = 1  # earliest covered fill tick
+W_ATTEMPTS = 2
+W_NEXT_TRY = 3
+W_ID = 4
+WF_M1 = 0  # sum of signed lots * Exchange 1 mark at the covered fills
+WF_M2 = 1  # same with Exchange 2 mark
+
+# si[] integer scalars of the loop state
+S_N_IN = 0  # hedge intents in flight
+S_NEXT_HEDGE_ID = 1
+S_STATE = 2
+S_MANUAL_PAUSE = 3
+S_KILLED = 4
+S_KILL_REASON = 5
+S_LOSS_PAUSED_UNTIL = 6  # tick the loss pause is re-checked, -1 = not paused
+S_PREV_C1 = 7  # venue price (ticks) at the previous tick, for withdrawals (synthetic)
+S_PREV_C2 = 8
+S_DQ_HEAD = 9  # rolling-window peak deque
+S_DQ_LEN = 10
+S_RESET_PEAK = 11
+S_LAST_FEED_UPDATE = 12
+S_STALE = 13
+S_ACCT_ROWS = 14  # account rows written so far (mirror of counters[C_ACCOUNT] for the comparison below)
+S_A_INV1 = 15  # the account as last written: positions, pending hedge, state, manual pause
+S_A_INV2 = 16
+S_A_PENDING = 17
+S_A_STATE = 18
+S_A_MANUAL = 19
+N_SI = 20
+# sf[] float scalars
+F_KILL_VALUE = 0
+F_KILL_LIMIT = 1
+F_LAST_LOSS = 2
+F_VAR_EST = 3  # EWMA variance of the reference, ticks^2 per second
+F_DRIFT_EST = 4
+F_PREV_REF = 5
+F_RUN_PEAK = 6  # running PnL peak for the drawdown kill, tick-lots
+F_BASIS_EST = 7  # EWMA of feed2 - feed1, ticks (the basis the Exchange 2 reference is corrected by)
+F_A_CASH1 = 8  # the account as last written: cash, fees, realized, attribution sums
+F_A_CASH2 = 9
+F_A_FEES1 = 10
+F_A_FEES2 = 11
+F_A_REAL = 12
+F_A_SPREAD = 13
+F_A_SLIP = 14
+F_A_LAT = 15
+N_SF = 16
+
+
+def initial_sf(p, f1, f2):
+    """The float scalars before tick 0: the volatility estimate at its prior, the basis estimate at the first
+    basis seen, the reference as the first tick will see it."""
+    sf = np.zeros(N_SF, dtype=np.float64)
+    sf[F_VAR_EST] = p[P_SIGMA0] * p[P_SIGMA0]
+    ref2 = f2
+    if p[P_BASIS_ALPHA] > 0:
+        sf[F_BASIS_EST] = f2 - f1
+        ref2 = f2 - sf[F_BASIS_EST]
+    ref_choice = int(p[P_REFERENCE])
+    sf[F_PREV_REF] = f1 if ref_choice == 0 else (ref2 if ref_choice == 1 else 0.5 * (f1 + ref2))
+    return sf
+
+
+@jit_borrow
+def trade_avg_cost(acc, i_avg, i_real, inv_before, side, qty, price):
+    """Average-cost bookkeeping for one trade; updates average price and realized PnL (tick-lots)."""
+    avg = acc[i_avg]
+    if inv_before == 0 or (inv_before > 0) == (side > 0):
+        held = abs(inv_before)
+        acc[i_avg] = (avg * held + price * qty) / (held + qty)
+    else:
+        closing = min(qty, abs(inv_before))
+        direction = 1.0 if inv_before > 0 else -1.0
+        acc[i_real] += closing * (price - avg) * direction
+        if qty > closing:
+            acc[i_avg] = float(price)
+        elif qty == abs(inv_before):
+            acc[i_avg] = 0.0
+
+
+@jit_borrow
+def record_order(out_orders, counters, oid, t, action, side, price, qty, reason):
+    k = counters[C_ORDERS]
+    if k < out_orders.shape[0]:
+        r = out_orders[k]
+        r["order_id"] = oid
+        r["tick"] = t
+        r["action"] = action
+        r["side"] = side
+        r["price"] = price
+        r["qty"] = qty
+        r["reason"] = reason
+    else:
+        counters[C_OVERFLOW] = 1
+    counters[C_ORDERS] = k + 1
+
+
+@jit_borrow
+def record_risk(out_risk, counters, t, old, new, reason, value, limit):
+    k = counters[C_RISK]
+    if k < out_risk.shape[0]:
+        r = out_risk[k]
+        r["tick"] = t
+        r["old_state"] = old
+        r["new_state"] = new
+        r["reason"] = reason
+        r["value"] = value
+        r["limit"] = limit
+    else:
+        counters[C_OVERFLOW] = 1
+    counters[C_RISK] = k + 1
+
+
+@jit_borrow
+def book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, price, qty, liquidity,
+                        f1, f2, hedge_latency_ms, in_due, in_qty, in_m1, in_m2, in_first, n_in):
+    """Book one of our Exchange 1 fills and schedule its hedge. Returns the new in-flight count."""
+    inv_before = pos[0]
+    trade_avg_cost(acc, A_AVG1, A_REAL1, inv_before, side, qty, price)
+    pos[0] = inv_before + side * qty
+    acc[A_CASH1] -= side * price * qty
+    fee = abs(price * qty) * p[P_MAKER_BPS] * 1e-4
+    acc[A_FEES1] += fee
+    acc[A_SPREAD] += side * (f1 - price) * qty
+    acc[A_B1] += side * qty * f1
+    due = -1
+    if p[P_HEDGE_ON] > 0:
+        dt_ms = p[P_DT_S] * 1000.0
+        due = t + int(math.ceil(hedge_latency_ms / dt_ms - 1e-9))
+        hq = -side * qty
+        if n_in < in_due.shape[0]:
+            i = n_in
+            n_in += 1
+            in_due[i] = due
+            in_qty[i] = hq
+            in_m1[i] = hq * f1
+            in_m2[i] = hq * f2
+            in_first[i] = t
+        else:
+            # Buffer full: fold into the latest-arriving intent, which only delays this hedge.
+            i = n_in - 1
+            counters[C_INTENT_MERGES] += 1
+            if due > in_due[i]:
+                in_due[i] = due
+            in_qty[i] += hq
+            in_m1[i] += hq * f1
+            in_m2[i] += hq * f2
+    k = counters[C_FILLS]
+    if k < out_fills.shape[0]:
+        r = out_fills[k]
+        r["fill_id"] = k
+        r["tick"] = t
+        r["order_id"] = order_id
+        r["side"] = side
+        r["price"] = price
+        r["qty"] = qty
+        r["liquidity"] = liquidity
+        r["feed1"] = f1
+        r["feed2"] = f2
+        r["spread_capture"] = side * (f1 - price) * qty
+        r["fee"] = fee
+        r["inv1_after"] = pos[0]
+        r["hedge_due_tick"] = due
+        r["hedge_latency_ms"] = hedge_latency_ms if due >= 0 else 0.0
+    else:
+        counters[C_OVERFLOW] = 1
+    counters[C_FILLS] = k + 1
+    return n_in
+
+
+@jit_borrow
+def derive_state(p, t, si, sf, inv1):
+    """The risk state the throttles put us in, most severe first, with the reason, the measured value and
+    the limit it was held against: killed > paused (by hand, loss window, stale feed) > reduced > active."""
+    soft = p[P_SOFT]
+    if si[S_KILLED] != 0:
+        return STATE_KILLED, si[S_KILL_REASON], sf[F_KILL_VALUE], sf[F_KILL_LIMIT]
+    if si[S_MANUAL_PAUSE] != 0 or si[S_LOSS_PAUSED_UNTIL] >= 0:
+        return STATE_PAUSED, (R_MANUAL_PAUSE if si[S_MANUAL_PAUSE] != 0 else R_LOSS_WINDOW), sf[F_LAST_LOSS], \
+            p[P_MAX_LOSS]
+    if si[S_STALE] != 0:
+        dt_s = p[P_DT_S]
+        return STATE_PAUSED, R_STALE_FEED, (t - si[S_LAST_FEED_UPDATE]) * dt_s, p[P_STALE_TICKS] * dt_s
+    if abs(inv1) >= soft:
+        return STATE_REDUCED, R_SOFT_LIMIT, float(inv1), soft
+    return STATE_ACTIVE, R_BACK_INSIDE_LIMITS, float(inv1), soft
+
+
+@jit_borrow
+def interventions_due(interventions, iv, t):
+    return iv < interventions.shape[0] and interventions[iv]["tick"] <= t
+
+
+@jit_borrow
+def step_interventions(p, t, interventions, iv, si, sf, acc, pos, quotes, touch_bid, touch_ask, fallback_price,
+                       book_mode, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, counters, out_fills,
+                       out_risk):
+    """Apply the user actions scheduled at tick ``t`` (from row ``iv`` of ``interventions``), in order. A manual
+    fill without a price fills at our quote on that side, else at the venue's touch (``touch_bid`` /
+    ``touch_ask``, -1 = empty), else at ``fallback_price``. Every action that changes the risk state is a row
+    of the audit trail with the action as its reason. Returns the next intervention row."""
+    n_iv = interventions.shape[0]
+    while iv < n_iv and interventions[iv]["tick"] <= t:
+        kind = interventions[iv]["kind"]
+        if kind == IV_MANUAL_FILL:
+            side = interventions[iv]["side"]
+            qty = interventions[iv]["qty"]
+            price = interventions[iv]["price"]
+            if price < 0:
+                qi = 0 if side > 0 else 4
+                if quotes[qi + 2] > 0 and (not book_mode or quotes[qi] >= 0):
+                    price = quotes[qi + 2]
+                else:
+                    price = touch_bid if side > 0 else touch_ask
+                    if price < 0:
+                        price = fallback_price
+            si[S_N_IN] = book_fill_exchange1(p, acc, pos, counters, out_fills, t, -1, side, price, qty, LIQ_MANUAL,
+                                             f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si[S_N_IN])
+        else:
+            action_reason = R_MANUAL_PAUSE
+            if kind == IV_PAUSE:
+                si[S_MANUAL_PAUSE] = 1
+            elif kind == IV_RESUME:
+                si[S_MANUAL_PAUSE] = 0
+                action_reason = R_MANUAL_RESUME
+            elif kind == IV_KILL_RESET:
+                si[S_KILLED] = 0
+                si[S_RESET_PEAK] = 1  # drawdown for the kill switch counts from here
+                action_reason = R_KILL_RESET
+            elif kind == IV_KILL:
+                action_reason = R_MANUAL_KILL
+                if si[S_KILLED] == 0:
+                    si[S_KILLED] = 1
+                    si[S_KILL_REASON] = R_MANUAL_KILL
+                    sf[F_KILL_VALUE] = 0.0
+                    sf[F_KILL_LIMIT] = 0.0
+            new_state, _, value, limit_v = derive_state(p, t, si, sf, pos[0])
+            if new_state != si[S_STATE]:
+                record_risk(out_risk, counters, t, si[S_STATE], new_state, action_reason, value, limit_v)
+                si[S_STATE] = new_state
+        iv += 1
+    return iv
+
+
+@jit_borrow
+def hedge_arrivals(t, si, w, wf, in_due, in_qty, in_m1, in_m2, in_first):
+    """Hedge intents whose latency has elapsed join the working order on Exchange 2 (netted)."""
+    n_in = si[S_N_IN]
+    j = 0
+    while j < n_in:
+        if in_due[j] <= t:
+            if w[W_QTY] == 0:
+                w[W_FIRST] = in_first[j]
+                w[W_ATTEMPTS] = 0
+                w[W_NEXT_TRY] = t
+                w[W_ID] = si[S_NEXT_HEDGE_ID]
+                si[S_NEXT_HEDGE_ID] += 1
+                wf[WF_M1] = 0.0
+                wf[WF_M2] = 0.0
+            elif in_first[j] < w[W_FIRST]:
+                w[W_FIRST] = in_first[j]
+            w[W_QTY] += in_qty[j]
+            wf[WF_M1] += in_m1[j]
+            wf[WF_M2] += in_m2[j]
+            n_in -= 1
+            in_due[j] = in_due[n_in]
+            in_qty[j] = in_qty[n_in]
+            in_m1[j] = in_m1[n_in]
+            in_m2[j] = in_m2[n_in]
+            in_first[j] = in_first[n_in]
+            if w[W_QTY] == 0:  # opposite fills netted out: nothing to trade
+                wf[WF_M1] = 0.0
+                wf[WF_M2] = 0.0
+        else:
+            j += 1
+    si[S_N_IN] = n_in
+
+
+@jit_borrow
+def hedge_order(p, t, w):
+    """Whether the working hedge is attempted at ``t``, and how: (side +1 buy / -1 sell, lots to send, at
+    market). Lots are rounded down to Exchange 2's lot step (``P_HEDGE_STEP`` lots); 0 = no attempt."""
+    q_signed = w[W_QTY]
+    if q_signed == 0 or t < w[W_NEXT_TRY] or (abs(q_signed) < p[P_MIN_HEDGE] and w[W_ATTEMPTS] == 0):
+        return 0, 0, False
+    step = int(p[P_HEDGE_STEP])
+    want = abs(q_signed) if step <= 1 else (abs(q_signed) // step) * step
+    if want == 0:
+        return 0, 0, False
+    at_market = int(p[P_ESCALATION]) == 1 and w[W_ATTEMPTS] > int(p[P_MAX_RETRIES])
+    return (1 if q_signed > 0 else -1), want, at_market
+
+
+@jit_borrow
+def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, wf, si, sf,
+                 counters, out_hedges):
+    """Book one hedge attempt on Exchange 2 (``filled`` lots for ``notional`` tick-lots): positions, cash,
+    fees and the hedge's attribution (slippage against the mark now, price move since the fills), its
+    record, and the retry, escalation or kill when lots are left."""
+    q_signed = w[W_QTY]
+    max_retries = int(p[P_MAX_RETRIES])
+    escalation = int(p[P_ESCALATION])
+    w[W_ATTEMPTS] += 1
+    slip = 0.0
+    lat_cost = 0.0
+    fee = 0.0
+    m2_ref = wf[WF_M2] / q_signed
+    if filled > 0:
+        frac = filled / abs(q_signed)
+        used_m1 = wf[WF_M1] * frac
+        used_m2 = wf[WF_M2] * frac
+        trade_avg_cost(acc, A_AVG2, A_REAL2, pos[1], hside, filled, notional / filled)
+        pos[1] += hside * filled
+        acc[A_CASH2] -= hside * notional
+        fee = abs(notional) * p[P_TAKER_BPS] * 1e-4
+        acc[A_FEES2] += fee
+        slip = hside * (f2 * filled - notional)
+        lat_cost = used_m2 - hside * filled * f2
+        acc[A_SLIP] += slip
+        acc[A_LAT] += lat_cost
+        acc[A_B2M1] += used_m1
+        acc[A_B2M2] += used_m2
+        wf[WF_M1] -= used_m1
+        wf[WF_M2] -= used_m2
+        w[W_QTY] -= hside * filled
+    k = counters[C_HEDGES]
+    if k < out_hedges.shape[0]:
+        r = out_hedges[k]
+        r["hedge_id"] = w[W_ID]
+        r["first_fill_tick"] = w[W_FIRST]
+        r["tick"] = t
+        r["attempt"] = w[W_ATTEMPTS]
+        r["side"] = hside
+        r["qty_requested"] = want
+        r["qty_filled"] = filled
+        r["limit_price"] = limit
+        r["vwap"] = notional / filled if filled > 0 else 0.0
+        r["feed2_at_fill"] = m2_ref
+        r["feed2_at_hedge"] = f2
+        r["slippage"] = slip
+        r["latency_cost"] = lat_cost
+        r["fee"] = fee
+        r["status"] = status
+        r["market"] = 1 if at_market else 0
+    else:
+        counters[C_OVERFLOW] = 1
+    counters[C_HEDGES] = k + 1
+    if w[W_QTY] == 0:
+        wf[WF_M1] = 0.0
+        wf[WF_M2] = 0.0
+    elif filled == want:
+        # all that was sent filled; what is left is below Exchange 2's lot step and waits for more fills
+        # (no retry, no failure; never the case on a venue whose lot step is ours)
+        w[W_ATTEMPTS] = 0
+    else:
+        w[W_NEXT_TRY] = t + max(1, int(p[P_RETRY_TICKS]))
+        if w[W_ATTEMPTS] > max_retries:
+            if w[W_ATTEMPTS] == max_retries + 1:
+                counters[C_HEDGE_FAILURES] += 1
+                if escalation == 1:
+                    counters[C_ESCALATIONS] += 1
+            fire = escalation == 0 or (escalation == 1 and w[W_ATTEMPTS] > 2 * max_retries + 1)
+            if fire and si[S_KILLED] == 0:
+                si[S_KILLED] = 1
+                si[S_KILL_REASON] = R_HEDGE_FAILURE
+                sf[F_KILL_VALUE] = float(w[W_ATTEMPTS])
+                sf[F_KILL_LIMIT] = p[P_MAX_RETRIES]
+
+
+@jit_borrow
+def pending_hedge(si, w, in_qty):
+    """Signed lots still to trade on Exchange 2: the working order plus the intents in flight."""
+    pending = w[W_QTY]
+    for j in range(si[S_N_IN]):
+        pending += in_qty[j]
+    return pending
+
+
+@jit_borrow
+def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed_updated, inv1, si, sf,
+              dq_tick, dq_val, counters, out_risk):
+    """The risk checks of tick ``t`` on total PnL ``total`` (tick-lots): latency kill switch (hedge venue, and
+    order entry when ``check_order_latency``), the rolling-window loss throttle, the drawdown kill switch, the
+    stale reference feed (``feed_updated``: an update reached the quoter this tick); then the state they lead
+    to, recorded when it changes."""
+    if hedge_lat_ms > p[P_KILL_LATENCY_MS] and si[S_KILLED] == 0:
+        si[S_KILLED] = 1
+        si[S_KILL_REASON] = R_LATENCY_SPIKE
+        sf[F_KILL_VALUE] = hedge_lat_ms
+        sf[F_KILL_LIMIT] = p[P_KILL_LATENCY_MS]
+    if check_order_latency and order_lat_ms > p[P_KILL_LATENCY_MS] and si[S_KILLED] == 0:
+        si[S_KILLED] = 1
+        si[S_KILL_REASON] = R_ORDER_LATENCY_SPIKE
+        sf[F_KILL_VALUE] = order_lat_ms
+        sf[F_KILL_LIMIT] = p[P_KILL_LATENCY_MS]
+    # loss throttle: drawdown from the PnL peak within the rolling window (which is at least the loss over
+    # the window); the run starts from a peak of 0. A monotone deque of peaks, one entry per bucket of the
+    # window at most (see engine.loss_bucket_ticks); ring indices wrap by a subtraction, not a modulo.
+    loss_window = int(p[P_LOSS_WINDOW_TICKS])
+    loss_bucket = int(p[P_LOSS_BUCKET_TICKS])
+    dq_cap = dq_tick.shape[0]
+    dq_head = si[S_DQ_HEAD]
+    dq_len = si[S_DQ_LEN]
+    bucket = t if loss_bucket == 1 else t // loss_bucket
+    dq_last = -1
+    while dq_len > 0:
+        dq_last = dq_head + dq_len - 1
+        if dq_last >= dq_cap:
+            dq_last -= dq_cap
+        if dq_val[dq_last] > total:
+            break
+        dq_len -= 1
+    if dq_len == 0 or dq_tick[dq_last] != bucket:
+        dq_next = dq_head + dq_len
+        if dq_next >= dq_cap:
+            dq_next -= dq_cap
+        dq_tick[dq_next] = bucket
+        dq_val[dq_next] = total
+        dq_len += 1
+    oldest = t - loss_window if loss_bucket == 1 else (t - loss_window) // loss_bucket
+    while dq_tick[dq_head] < oldest:
+        dq_head += 1
+        if dq_head == dq_cap:
+            dq_head = 0
+        dq_len -= 1
+    si[S_DQ_HEAD] = dq_head
+    si[S_DQ_LEN] = dq_len
+    window_peak = dq_val[dq_head]
+    if t < loss_window and window_peak < 0.0:
+        window_peak = 0.0
+    last_loss = window_peak - total
+    sf[F_LAST_LOSS] = last_loss
+    # kill switch: drawdown from the running peak since the start or the last kill reset
+    if si[S_RESET_PEAK] != 0:
+        sf[F_RUN_PEAK] = total
+        si[S_RESET_PEAK] = 0
+    elif total > sf[F_RUN_PEAK]:
+        sf[F_RUN_PEAK] = total
+    if sf[F_RUN_PEAK] - total >= p[P_KILL_DRAWDOWN] and si[S_KILLED] == 0:
+        si[S_KILLED] = 1
+        si[S_KILL_REASON] = R_DRAWDOWN_KILL
+        sf[F_KILL_VALUE] = sf[F_RUN_PEAK] - total
+        sf[F_KILL_LIMIT] = p[P_KILL_DRAWDOWN]
+    # stale reference feed: pause while the feed the quotes are centred on sends no updates
+    if feed_updated:
+        si[S_LAST_FEED_UPDATE] = t
+    was_stale = si[S_STALE] != 0
+    stale = (t - si[S_LAST_FEED_UPDATE]) >= int(p[P_STALE_TICKS])
+    si[S_STALE] = 1 if stale else 0
+    loss_paused_until = si[S_LOSS_PAUSED_UNTIL]
+    if loss_paused_until >= 0 and t >= loss_paused_until:
+        if last_loss < p[P_MAX_LOSS]:
+            loss_paused_until = -1
+        else:
+            loss_paused_until = t + int(p[P_COOLDOWN_TICKS])
+    elif loss_paused_until < 0 and last_loss >= p[P_MAX_LOSS]:
+        loss_paused_until = t + int(p[P_COOLDOWN_TICKS])
+    si[S_LOSS_PAUSED_UNTIL] = loss_paused_until
+    state = si[S_STATE]
+    new_state, reason, value, limit_v = derive_state(p, t, si, sf, inv1)
+    if new_state != state:
+        # Leaving a state is explained by what ended it, not by the state entered (user actions were
+        # recorded when they were applied, with their own reasons).
+        if state == STATE_KILLED:
+            reason = R_KILL_RESET
+        elif state == STATE_PAUSED and new_state != STATE_KILLED:
+            if was_stale and not stale:
+                reason = R_FEED_RESUMED
+            else:
+                reason = R_COOLDOWN_OVER
+        record_risk(out_risk, counters, t, state, new_state, reason, value, limit_v)
+        si[S_STATE] = new_state
+
+
+@jit_borrow
+def quote_targets(p, t, n_ticks, f1, f2, f2_seen, inv1, inv2, sf):
+    """The reference price, updated volatility and drift estimates, and the quote model's reservation price
+    and half-spread (all ticks): (reference, reservation, half, sigma). With basis correction on, the
+    Exchange 2 price is moved by an EWMA of the basis (feed2 - feed1) before it is used as reference."""
+    dt_s = p[P_DT_S]
+    ref_choice = int(p[P_REFERENCE])
+    alpha = p[P_VOL_ALPHA]
+    ref2 = f2_seen
+    if p[P_BASIS_ALPHA] > 0:
+        b = p[P_BASIS_ALPHA]
+        sf[F_BASIS_EST] = (1.0 - b) * sf[F_BASIS_EST] + b * (f2 - f1)
+        ref2 = f2_seen - sf[F_BASIS_EST]
+    ref = f1 if ref_choice == 0 else (ref2 if ref_choice == 1 else 0.5 * (f1 + ref2))
+    d_ref = ref - sf[F_PREV_REF]
+    sf[F_PREV_REF] = ref
+    var_est = (1.0 - alpha) * sf[F_VAR_EST] + alpha * d_ref * d_ref / dt_s
+    drift_est = (1.0 - alpha) * sf[F_DRIFT_EST] + alpha * d_ref / dt_s
+    sf[F_VAR_EST] = var_est
+    sf[F_DRIFT_EST] = drift_est
+    sigma = p[P_SIGMA0] if p[P_VOL_KNOWN] > 0 else math.sqrt(var_est)
+    inv_skew = inv1 if p[P_SKEW_ON] == 0 else inv1 + inv2
+    if p[P_QUOTE_MODEL] == 0:
+        reservation, half = linear_quote(ref, inv_skew, sigma, drift_est, p[P_HALF_SPREAD], p[P_VOL_MULT],
+                                         p[P_DRIFT_MULT], p[P_VOL_HORIZON_S], p[P_SKEW])
+    else:
+        # T - t: the run ends at its last tick, (n_ticks - 1) * dt_s
+        tau = p[P_AS_HORIZON_S] if p[P_AS_HORIZON_S] > 0 else (n_ticks - 1 - t) * dt_s
+        reservation, half = avellaneda_stoikov_quote(ref, inv_skew * p[P_LOT_SIZE], sigma, p[P_AS_GAMMA],
+                                                     p[P_AS_K], tau, p[P_TICK_SIZE])
+        if p[P_QUOTE_MODEL] == 2:  # the paper's benchmark: the same spread, centred on the mid, no skew
+            reservation = ref
+    return ref, reservation, half, sigma
+
+
+@jit_borrow
+def quote_prices_sizes(p, reservation, half, inv1):
+    """Bid rounded down and ask up to the tick grid, and each side's size after the soft and hard position
+    limits (lots): (bid, ask, bid size, ask size)."""
+    bid_px = int(math.floor(reservation - half + 1e-9))
+    ask_px = int(math.ceil(reservation + half - 1e-9))
+    if ask_px <= bid_px:
+        ask_px = bid_px + 1
+    base_size = int(p[P_SIZE])
+    soft = int(p[P_SOFT])
+    hard = int(p[P_HARD])
+    bid_size = base_size
+    ask_size = base_size
+    if inv1 >= soft:
+        bid_size = int(base_size * p[P_SOFT_FACTOR])
+    if inv1 <= -soft:
+        ask_size = int(base_size * p[P_SOFT_FACTOR])
+    if inv1 + bid_size > hard:
+        bid_size = max(0, hard - inv1)
+    if inv1 - ask_size < -hard:
+        ask_size = max(0, hard + inv1)
+    return bid_px, ask_px, bid_size, ask_size
+
+
+@jit_borrow
+def depth_capped_sizes(p, bid_size, ask_size, room_bid, room_ask, pending, counters):
+    """The hedge-venue depth check: a fill on our bid is hedged by selling into Exchange 2's bids (``room_bid``
+    lots within the slippage buffer) after the hedges already pending, and the ask by buying its asks."""
+    room_bid -= max(0, -pending)
+    room_ask -= max(0, pending)
+    if bid_size > max(0, room_bid):
+        bid_size = max(0, room_bid)
+        counters[C_DEPTH_SHRINKS] += 1
+    if ask_size > max(0, room_ask):
+        ask_size = max(0, room_ask)
+        counters[C_DEPTH_SHRINKS] += 1
+    return bid_size, ask_size
+
+
+@jit_borrow
+def record_pnl(rec, ref, reservation, half, sigma, f1, f2, acc, pos, total):
+    """The quoting inputs and the marked-to-market PnL parts of one tick record."""
+    inv1 = pos[0]
+    inv2 = pos[1]
+    rec["reference"] = ref
+    rec["reservation"] = reservation
+    rec["half_spread"] = half
+    rec["sigma"] = sigma
+    rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + inv2 * (f2 - acc[A_AVG2])
+    rec["hedge_basis"] = inv2 * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
+    rec["inventory_mtm"] = (inv1 + inv2) * f1 - acc[A_B1] - acc[A_B2M1]
+    rec["total_pnl"] = total
+
+
+@jit_borrow
+def record_account(t, acc, pos, pending, si, sf, counters, out_account):
+    """One account row when cash, fees, realized PnL, attribution sums, positions, the pending hedge, the
+    risk state or the manual pause changed since the last row (always one at the first tick)."""
+    realized = acc[A_REAL1] + acc[A_REAL2]
+    manual = si[S_MANUAL_PAUSE]
+    n_acct = si[S_ACCT_ROWS]
+    if (n_acct == 0 or pos[0] != si[S_A_INV1] or pos[1] != si[S_A_INV2] or pending != si[S_A_PENDING]
+            or si[S_STATE] != si[S_A_STATE] or manual != si[S_A_MANUAL] or acc[A_CASH1] != sf[F_A_CASH1]
+            or acc[A_CASH2] != sf[F_A_CASH2] or acc[A_FEES1] != sf[F_A_FEES1] or acc[A_FEES2] != sf[F_A_FEES2]
+            or realized != sf[F_A_REAL] or acc[A_SPREAD] != sf[F_A_SPREAD] or acc[A_SLIP] != sf[F_A_SLIP]
+            or acc[A_LAT] != sf[F_A_LAT]):
+        sf[F_A_CASH1], sf[F_A_CASH2], sf[F_A_FEES1], sf[F_A_FEES2] = acc[A_CASH1], acc[A_CASH2], acc[A_FEES1], \
+            acc[A_FEES2]
+        sf[F_A_REAL], sf[F_A_SPREAD], sf[F_A_SLIP], sf[F_A_LAT] = realized, acc[A_SPREAD], acc[A_SLIP], acc[A_LAT]
+        si[S_A_INV1], si[S_A_INV2], si[S_A_PENDING], si[S_A_STATE], si[S_A_MANUAL] = pos[0], pos[1], pending, \
+            si[S_STATE], manual
+        if n_acct < out_account.shape[0]:
+            row = out_account[n_acct]
+            row["tick"] = t
+            row["cash1"] = acc[A_CASH1]
+            row["cash2"] = acc[A_CASH2]
+            row["fees1"] = acc[A_FEES1]
+            row["fees2"] = acc[A_FEES2]
+            row["realized"] = realized
+            row["spread_capture"] = acc[A_SPREAD]
+            row["hedge_slippage"] = acc[A_SLIP]
+            row["hedge_latency"] = acc[A_LAT]
+            row["inv1"] = pos[0]
+            row["inv2"] = pos[1]
+            row["pending_hedge"] = pending
+            row["state"] = si[S_STATE]
+            row["manual_pause"] = manual
+        else:
+            counters[C_OVERFLOW] = 1
+        n_acct += 1
+        si[S_ACCT_ROWS] = n_acct
+        counters[C_ACCOUNT] = n_acct
