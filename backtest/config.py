@@ -42,6 +42,11 @@ class SimSection(_Section):
 
 
 class MarketSection(_Section):
+    source: Literal["synthetic", "replay"] = Field(
+        "synthetic",
+        description="'synthetic': the generated market below; 'replay': the recording named in the [replay] "
+        "section (then tick_size and lot_size are the grid both venues' prices and sizes are counted in)",
+    )
     initial_price: float = Field(100.0, gt=0.0, description="fair value at t=0, currency per asset unit")
     tick_size: float = Field(0.01, gt=0.0, description="price increment, currency")
     lot_size: float = Field(1.0, gt=0.0, description="size increment, asset units")
@@ -70,6 +75,25 @@ class MarketSection(_Section):
     def _windows_ordered(self) -> "MarketSection":
         _check_windows("feed2_stale", self.feed2_stale_windows_s)
         return self
+
+
+class ReplaySection(_Section):
+    """A recorded market (market.source = 'replay'): one capture or normalised file per venue."""
+
+    exchange1: str = Field("", description="Exchange 1 (quoting venue) recording: a Binance capture (.jsonl[.gz]) "
+                           "or a file written by `python -m backtest data import` (.parquet); relative paths are "
+                           "taken from the current directory, then from the project root")
+    exchange2: str = Field("", description="Exchange 2 (hedge venue) recording, as exchange1")
+    queue_model: Literal["risk_averse", "probabilistic"] = Field(
+        "probabilistic",
+        description="how much of a level's decrease that trades do not explain was ahead of our order: none "
+        "(risk_averse), or f(front) / (f(front) + f(back)) with f(x) = x^queue_power (Rigtorp 2013)",
+    )
+    queue_power: float = Field(2.0, gt=0.0, le=10.0, description="n of the probabilistic queue model's x^n")
+    window_pct: float = Field(
+        0.5, gt=0.0, le=50.0,
+        description="book levels kept beyond the recording's traded and quoted price range, percent of price",
+    )
 
 
 class VenueFlowSection(_Section):
@@ -202,6 +226,11 @@ class QuotingSection(_Section):
     skew_inventory: Literal["exchange1", "net"] = Field(
         "exchange1", description="inventory that skews quotes: Exchange 1 position or net delta"
     )
+    basis_halflife_s: float = Field(
+        0.0, ge=0.0, le=86_400.0,
+        description="with reference exchange2 or blend: the Exchange 2 price is moved by an EWMA of the basis "
+        "(feed2 - feed1) with this half-life, seconds, so quotes sit around Exchange 1's level; 0 = no correction",
+    )
     requote_tolerance_ticks: int = Field(
         1, ge=0, le=1000, description="keep a resting quote (and its queue place) while within this many ticks of target"
     )
@@ -293,6 +322,7 @@ class SimConfig(_Section):
     hedging: HedgingSection = Field(default_factory=HedgingSection)
     risk: RiskSection = Field(default_factory=RiskSection)
     fees: FeesSection = Field(default_factory=FeesSection)
+    replay: ReplaySection = Field(default_factory=ReplaySection)
 
     @model_validator(mode="after")
     def _runnable(self) -> "SimConfig":
@@ -300,6 +330,15 @@ class SimConfig(_Section):
         below the initial price. (Whether a seed's random walk later reaches zero is only known once it is
         drawn: ``generate`` says so then; ``config_warnings`` warns when it is likely.)"""
         mk = self.market
+        if mk.source == "replay":
+            missing = [k for k in ("exchange1", "exchange2") if not getattr(self.replay, k)]
+            if missing:
+                raise ValueError(f"market.source = 'replay' needs replay.{' and replay.'.join(missing)}: a recording "
+                                 "per venue (see the preset replay_binance_btcusdt_20240808)")
+            if self.quoting.fill_model != "book":
+                raise ValueError("quoting.fill_model 'intensity' draws fills from a model; a replay fills our orders "
+                                 "from the recording: use fill_model 'book'")
+            return self
         price_ticks = mk.initial_price / mk.tick_size
         if price_ticks > MAX_PRICE_TICKS:
             raise ValueError(
@@ -346,7 +385,7 @@ def config_warnings(config: SimConfig) -> list[str]:
     """Settings that run but probably do not do what the user wants (printed, not refused)."""
     out = []
     room = config.market.initial_price - book_margin_price(config)
-    if price_wander(config, 2.0) > room:
+    if config.market.source == "synthetic" and price_wander(config, 2.0) > room:
         out.append(
             f"over this run the arithmetic random walk's standard deviation is {price_wander(config, 1.0):,.4g}, "
             f"against {room:,.4g} of room above zero: many seeds' price paths will reach zero, which stops the "
@@ -526,6 +565,8 @@ def preset(name: str) -> SimConfig:
                 "fees": {"maker_bps_exchange1": 0.0, "taker_bps_exchange2": 0.0},
             }
         )
+    if name == REPLAY_PRESET:
+        return make_config(REPLAY_BINANCE)
     if name in FAULT_PRESETS:
         return make_config(FAULT_PRESETS[name][1])
     raise ConfigError([f"preset {name!r} is unknown; allowed: {', '.join(PRESETS)}"])
@@ -570,4 +611,24 @@ FAULT_PRESETS: dict[str, tuple[str, dict]] = {
     ),
 }
 
-PRESETS = ("default", "avellaneda_stoikov_2008", *FAULT_PRESETS)
+# The shipped recording (data/binance-btcusdt-2024-08-08): quote on Binance spot BTCUSDT, hedge on the USD-M
+# perpetual. Prices in 0.01 (spot's tick; the perpetual's 0.1 is 10 of them), sizes in 1e-6 BTC (the spot
+# capture's step; the perpetual's 0.001 BTC is 1000 of them), 1 ms ticks over the 344 s both cover. Fees are
+# Binance's regular-user (VIP 0) rates of 2024: spot maker 0.1%, USD-M taker 0.05%.
+REPLAY_PRESET = "replay_binance_btcusdt_20240808"
+REPLAY_BINANCE = {
+    "sim": {"ticks": 344_000, "dt_s": 0.001},
+    "market": {"source": "replay", "tick_size": 0.01, "lot_size": 0.000001, "volatility_per_sqrt_s": 8.0},
+    "replay": {"exchange1": "data/binance-btcusdt-2024-08-08/spot.jsonl.gz",
+               "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz"},
+    "quoting": {"reference": "exchange2", "basis_halflife_s": 30.0, "size_lots": 1000, "half_spread_ticks": 500.0,
+                "vol_spread_multiplier": 0.0, "drift_spread_multiplier": 0.0, "skew_ticks_per_lot": 0.1,
+                "requote_tolerance_ticks": 50},
+    "hedging": {"min_hedge_lots": 1000, "slippage_buffer_ticks": 100},
+    "latency": {"hedge_median_ms": 20.0, "order_median_ms": 20.0, "spike_probability": 0.0},
+    "risk": {"soft_position_lots": 5000, "hard_position_lots": 10000, "max_loss_window": 20.0,
+             "kill_drawdown": 100.0},
+    "fees": {"maker_bps_exchange1": 10.0, "taker_bps_exchange2": 5.0},
+}
+
+PRESETS = ("default", "avellaneda_stoikov_2008", *FAULT_PRESETS, REPLAY_PRESET)

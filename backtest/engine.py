@@ -16,7 +16,11 @@ import numpy as np
 from backtest.config import SimConfig
 from backtest.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
+from backtest.replay import ReplayMarket
 from backtest.results import Results
+from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
+from kernels.replay import new_state as replay_state
+from kernels.replay import run_replay
 from kernels import params as P
 from kernels.records import account_dt, fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
 from kernels.tick import (
@@ -27,6 +31,7 @@ INTENT_CAPACITY = 4096
 RECORD_DTYPES = (fill_dt, hedge_dt, order_dt, risk_event_dt, account_dt)
 RECORD_COUNTERS = (C_FILLS, C_HEDGES, C_ORDERS, C_RISK, C_ACCOUNT)  # where the kernel counts each one's rows
 _SCRATCH_FIELDS = frozenset(STATE_FIELDS.index(name) for name in ("fill_buf", "hedge_buf"))
+_REPLAY_SCRATCH = frozenset(REPLAY_FIELDS.index(name) for name in ("qview",))
 
 
 LOSS_WINDOW_BUCKETS = 4094  # the rolling loss window's peak deque never holds more entries than this (+2)
@@ -44,8 +49,9 @@ def loss_bucket_ticks(config: SimConfig) -> int:
     return max(1, math.ceil(loss_window_ticks(config) / LOSS_WINDOW_BUCKETS))
 
 
-def kernel_params(config: SimConfig) -> np.ndarray:
-    """The config converted to kernel units (ticks, lots, tick index, tick-lots) in a flat vector."""
+def kernel_params(config: SimConfig, hedge_step: int = 1) -> np.ndarray:
+    """The config converted to kernel units (ticks, lots, tick index, tick-lots) in a flat vector.
+    ``hedge_step``: Exchange 2's lot step in lots (a recorded perpetual's 0.001 BTC against a 1e-6 grid)."""
     c = config
     dt = c.sim.dt_s
     tick_lot_value = c.market.tick_size * c.market.lot_size
@@ -84,8 +90,11 @@ def kernel_params(config: SimConfig) -> np.ndarray:
     p[P.P_MAX_LOSS] = c.risk.max_loss_window / tick_lot_value
     p[P.P_LOSS_WINDOW_TICKS] = loss_window_ticks(c)
     p[P.P_LOSS_BUCKET_TICKS] = loss_bucket_ticks(c)
-    p[P.P_HEDGE_STEP] = 1
-    p[P.P_BASIS_ALPHA] = 0.0
+    p[P.P_HEDGE_STEP] = hedge_step
+    halflife = c.quoting.basis_halflife_s
+    p[P.P_BASIS_ALPHA] = 1.0 - 0.5 ** (dt / halflife) if halflife > 0 and c.quoting.reference != "exchange1" else 0.0
+    p[P.P_QUEUE_MODEL] = 0 if c.replay.queue_model == "risk_averse" else 1
+    p[P.P_QUEUE_POWER] = c.replay.queue_power
     p[P.P_COOLDOWN_TICKS] = max(1, round(c.risk.cooldown_s / dt))
     p[P.P_KILL_LATENCY_MS] = c.risk.kill_latency_ms
     p[P.P_ESCALATION] = {"kill": 0, "flatten_at_market": 1, "keep_retrying": 2}[c.hedging.escalation]
@@ -153,28 +162,41 @@ class Simulation:
         self.market = market
         self.interventions = tuple(interventions)
         self.iv = to_array(self.interventions, market.n_ticks)
-        self.p = kernel_params(config)
+        self.replay = isinstance(market, ReplayMarket)
+        self.p = kernel_params(config, market.hedge_step if self.replay else 1)
         self.n_ticks = market.n_ticks
         self.checkpoint_every = checkpoint_every
         self.lock = threading.Lock()
         m = market
         e1, e2 = m.events1, m.events2
-        self._inputs = (
-            self.p, m.feed1, m.feed2, m.center1, m.center2,
-            e1.start, e1.table, e2.start, e2.table,
-            m.hedge_latency_ms, m.hedge_reject, m.u_bid, m.u_ask, self.iv,
-            m.order_latency_ms, m.feed2_seen, m.feed2_update,
-        )
+        if self.replay:
+            self._kernel = run_replay
+            self._scratch = _REPLAY_SCRATCH
+            self._inputs = (self.p, m.feed1, m.feed2, e1.start, e1.table, e2.start, e2.table, m.hedge_latency_ms,
+                            m.hedge_reject, self.iv, m.order_latency_ms, m.feed2_update)
+        else:
+            self._kernel = run_ticks
+            self._scratch = _SCRATCH_FIELDS
+            self._inputs = (
+                self.p, m.feed1, m.feed2, m.center1, m.center2,
+                e1.start, e1.table, e2.start, e2.table,
+                m.hedge_latency_ms, m.hedge_reject, m.u_bid, m.u_ask, self.iv,
+                m.order_latency_ms, m.feed2_seen, m.feed2_update,
+            )
         # rows past ``computed`` are never read, so no need to zero (and touch) them: a fork stays cheap
         self.ticks_raw = np.empty(self.n_ticks, dtype=tick_dt)
         if _parent is None:
-            # Room for every other participant's order the cancel model allows, the seeded book and ours.
-            capacity = 2 * max(
-                config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
-                config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks,
-            ) + 64
-            self.state = new_state(self.p, m.feed1, m.feed2, m.center1, m.center2, m.base1, m.levels1, m.base2,
-                                   m.levels2, capacity, INTENT_CAPACITY)
+            if self.replay:
+                self.state = replay_state(self.p, m.feed1, m.feed2, m.base1, m.levels1, m.base2, m.levels2,
+                                          INTENT_CAPACITY)
+            else:
+                # Room for every other participant's order the cancel model allows, the seeded book and ours.
+                capacity = 2 * max(
+                    config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
+                    config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks,
+                ) + 64
+                self.state = new_state(self.p, m.feed1, m.feed2, m.center1, m.center2, m.base1, m.levels1, m.base2,
+                                       m.levels2, capacity, INTENT_CAPACITY)
             self.computed = 0
             self.checkpoints: list[Checkpoint] = []
             self.records = [np.zeros(cap, dtype=dt) for cap, dt in
@@ -182,7 +204,7 @@ class Simulation:
         else:
             checkpoints, records, ticks_raw = _parent
             at = checkpoints[-1]
-            self.state = tuple(np.zeros_like(a) if i in _SCRATCH_FIELDS else a.copy()
+            self.state = tuple(np.zeros_like(a) if i in self._scratch else a.copy()
                                for i, a in enumerate(at.state))
             self.computed = at.tick
             self.checkpoints = list(checkpoints)
@@ -199,7 +221,7 @@ class Simulation:
     def _checkpoint(self) -> None:
         # scratch buffers (matches within one event) carry nothing between ticks: not copied
         self.checkpoints.append(Checkpoint(self.computed, tuple(
-            a if i in _SCRATCH_FIELDS else a.copy() for i, a in enumerate(self.state))))
+            a if i in self._scratch else a.copy() for i, a in enumerate(self.state))))
 
     @property
     def done(self) -> bool:
@@ -227,7 +249,7 @@ class Simulation:
     def _span(self, t0: int, t1: int) -> None:
         before = tuple(a.copy() for a in self.state)
         while True:
-            run_ticks(*self._inputs, t0, t1, self.ticks_raw, *self.records, *self.state)
+            self._kernel(*self._inputs, t0, t1, self.ticks_raw, *self.records, *self.state)
             counters = self.state[-1]
             if counters[C_OVERFLOW] == 0:
                 return

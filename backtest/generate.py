@@ -131,6 +131,10 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
     ``MMHEDGE_MEMORY_BUDGET_GB`` or 8 GiB) is refused with ConfigError before anything is allocated; so is a
     seed whose price path reaches the books' margin above zero."""
     check_memory(config, memory_budget)  # before anything is allocated
+    if config.market.source == "replay":
+        from backtest.replay import build_replay_market
+
+        return build_replay_market(config)
     n = config.sim.ticks
     dt = config.sim.dt_s
     stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream
@@ -179,15 +183,10 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     mk = config.market
 
     lat = config.latency
-    latency = _lognormal(rng, n, lat.hedge_median_ms, lat.hedge_sigma)
-    spike_len = max(1, int(round(lat.spike_duration_s / dt)))
-    scale_in_spikes(latency, rng.random(n), lat.spike_probability, spike_len, lat.spike_multiplier)
-    reject = rng.random(n) < lat.hedge_reject_probability
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s, mk.feed2_stale_windows_s,
                config.clients.toxic_windows_s)
     times = np.arange(n) * dt if any(windows) else None  # seconds, only needed to place windows
-    for start_s, end_s in lat.outage_windows_s:
-        reject |= (times >= start_s) & (times < end_s)
+    latency, reject = hedge_latency_and_rejects(config, rng, n, times)
 
     if config.quoting.fill_model == "intensity":
         u_bid = rng.random(n)
@@ -197,12 +196,7 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
         u_ask = np.zeros(1)
 
     # -- drawn after everything above, so that adding them changed no earlier draw ----------------
-    for start_s, end_s in lat.spike_windows_s:
-        latency = np.where((times >= start_s) & (times < end_s), latency * lat.spike_multiplier, latency)
-    order_latency = _lognormal(rng, n, lat.order_median_ms, lat.order_sigma)
-    for start_s, end_s in lat.order_spike_windows_s:
-        order_latency = np.where((times >= start_s) & (times < end_s), order_latency * lat.spike_multiplier,
-                                 order_latency)
+    latency, order_latency = spiked_and_order_latency(config, rng, n, times, latency)
     feed2_update = np.ones(n, dtype=np.uint8)
     feed2_seen = feed2  # every update reaches the quoter, unless a stale window holds it
     if mk.feed2_stale_windows_s:
@@ -225,6 +219,32 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
         order_latency_ms=order_latency, feed2_seen=feed2_seen, feed2_update=feed2_update, u_bid=u_bid,
         u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2, events_progress=progress,
     )
+
+
+def hedge_latency_and_rejects(config: SimConfig, rng: np.random.Generator, n: int, times):
+    """Per tick: the hedge latency (lognormal, x spike_multiplier in random spikes), ms, and whether Exchange 2
+    rejects hedges (at random, and in outage windows). ``times``: seconds of each tick (None if no windows)."""
+    lat = config.latency
+    latency = _lognormal(rng, n, lat.hedge_median_ms, lat.hedge_sigma)
+    spike_len = max(1, int(round(lat.spike_duration_s / config.sim.dt_s)))
+    scale_in_spikes(latency, rng.random(n), lat.spike_probability, spike_len, lat.spike_multiplier)
+    reject = rng.random(n) < lat.hedge_reject_probability
+    for start_s, end_s in lat.outage_windows_s:
+        reject |= (times >= start_s) & (times < end_s)
+    return latency, reject
+
+
+def spiked_and_order_latency(config: SimConfig, rng: np.random.Generator, n: int, times, latency):
+    """The hedge latency with the forced spike windows applied, and Exchange 1's order/cancel latency per tick
+    (lognormal, x spike_multiplier in order-spike windows), ms."""
+    lat = config.latency
+    for start_s, end_s in lat.spike_windows_s:
+        latency = np.where((times >= start_s) & (times < end_s), latency * lat.spike_multiplier, latency)
+    order_latency = _lognormal(rng, n, lat.order_median_ms, lat.order_sigma)
+    for start_s, end_s in lat.order_spike_windows_s:
+        order_latency = np.where((times >= start_s) & (times < end_s), order_latency * lat.spike_multiplier,
+                                 order_latency)
+    return latency, order_latency
 
 
 def _lognormal(rng: np.random.Generator, n: int, median: float, sigma: float) -> np.ndarray:

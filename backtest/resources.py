@@ -121,6 +121,17 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool 
     """Bytes a run of ``config`` will hold at its peak: per-tick arrays, the order flow, the books, and
     optionally ``checkpoints`` copies of the loop state and the per-tick read columns (API sessions)."""
     n = config.sim.ticks
+    if config.market.source == "replay":
+        # the recording's events and book windows are known only once it is loaded; the shipped one holds
+        # 0.8 million events (32 MB) and books of a few MB
+        books = 16 << 20
+        parts = {"per-tick arrays": n * (MARKET_BYTES_PER_TICK + TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK),
+                 "recording": 256 << 20, "order books": books}
+        if tick_columns:
+            parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
+        if checkpoints:
+            parts["checkpoints"] = checkpoints * books
+        return MemoryEstimate(parts)
     e1, e2 = events_per_tick(config)
     books = book_bytes(config)
     parts = {

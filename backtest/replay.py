@@ -1,0 +1,167 @@
+"""Config -> ReplayMarket: a recording of two venues laid on the run's tick grid for ``kernels.replay``.
+
+Both venues' events are converted to one grid of prices (``market.tick_size``) and sizes (``market.lot_size``)
+that each venue's own tick and lot step are whole multiples of, so that positions, hedges and PnL add up
+across venues exactly as on the synthetic market. Time: the run starts when both recordings are under way
+(the later first receive time) and tick ``t`` holds the events received in ``[start + t dt, start + (t+1) dt)``;
+events received before the start (the first venue's book snapshot, typically) are applied at tick 0. Each
+tick's mark per venue is its mid after that tick's events (the book ticker when the venue has one).
+Latencies and hedge rejections are drawn from the config's latency model with the run's seed, as on the
+synthetic market.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backtest.config import ConfigError, SimConfig
+from backtest.data import DataError, MarketData, import_capture, load
+from backtest.generate import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE
+from kernels.replay import new_book, venue_mids
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ReplayMarket:
+    feed1: np.ndarray  # float64 ticks: Exchange 1's mid after each tick's events
+    feed2: np.ndarray
+    events1: VenueEvents  # market_event_dt rows in the run's ticks and lots, per tick
+    events2: VenueEvents
+    hedge_latency_ms: np.ndarray
+    hedge_reject: np.ndarray  # uint8
+    order_latency_ms: np.ndarray
+    feed2_update: np.ndarray  # uint8: an Exchange 2 event arrived in the tick
+    base1: int  # lowest price of Exchange 1's book window, ticks
+    levels1: int
+    base2: int
+    levels2: int
+    hedge_step: int  # Exchange 2's lot step in lots of the run
+    start_ns: int  # recorded time of tick 0, ns since the epoch (exchange clock)
+    venues: tuple = field(repr=False)  # the two MarketData, for reports
+    events_progress: None = None
+
+    @property
+    def fair(self) -> np.ndarray:  # for Results: the quoting venue's mid stands for the fair value
+        return self.feed1
+
+    @property
+    def regime(self) -> np.ndarray:
+        return np.zeros(self.n_ticks, dtype=np.int8)
+
+    @property
+    def n_ticks(self) -> int:
+        return self.feed1.shape[0]
+
+    def wait_for_events(self, tick: int) -> None:
+        return None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in (self.feed1, self.feed2, self.hedge_latency_ms, self.hedge_reject,
+                                      self.order_latency_ms, self.feed2_update)) + sum(
+            e.start.nbytes + e.table.nbytes for e in (self.events1, self.events2))
+
+
+def resolve(path_text: str) -> Path:
+    """A recording's path: as given (or from the current directory), else from the project root."""
+    p = Path(path_text).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    return PROJECT_ROOT / p
+
+
+@functools.lru_cache(maxsize=8)
+def _load_venue(path: str, mtime_ns: int, size: int, venue: str) -> MarketData:
+    # keyed by the file's identity, so an API session's resets and a sweep's runs import a capture once
+    if path.endswith(".parquet"):
+        return load(path)
+    return import_capture(path, venue)
+
+
+def load_venue(path_text: str, venue: str) -> MarketData:
+    p = resolve(path_text)
+    if not p.is_file():
+        raise ConfigError([f"replay.{venue}: {path_text}: no such file (tried {p})"])
+    st = os.stat(p)
+    try:
+        return _load_venue(str(p), st.st_mtime_ns, st.st_size, venue)
+    except DataError as err:
+        raise ConfigError([f"replay.{venue}: {err}"]) from None
+
+
+def _ratio(venue_step: float, grid: float, what: str, venue: str) -> int:
+    r = venue_step / grid
+    k = round(r)
+    if k < 1 or abs(r - k) > 1e-6 * k:
+        raise ConfigError([f"market.{what} {grid:g}: {venue}'s {what.split('_')[0]} step {venue_step:g} is not a whole "
+                           f"multiple of it; allowed: a {what} that divides both venues' steps"])
+    return k
+
+
+def available_ticks(config: SimConfig) -> int:
+    """Ticks of ``sim.dt_s`` both recordings cover."""
+    d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
+    start = max(d1.start_ns, d2.start_ns)
+    end = min(d1.end_ns, d2.end_ns)
+    return max(0, int((end - start) // int(round(config.sim.dt_s * 1e9))))
+
+
+def build_replay_market(config: SimConfig) -> ReplayMarket:
+    """The recording named by ``config.replay`` on the run's grid; ConfigError for anything that does not fit
+    (a venue's steps not multiples of the grid, more ticks than the recordings cover)."""
+    mk = config.market
+    d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
+    dt_ns = int(round(config.sim.dt_s * 1e9))
+    start = max(d1.start_ns, d2.start_ns)
+    end = min(d1.end_ns, d2.end_ns)
+    covered = int((end - start) // dt_ns)
+    n = config.sim.ticks
+    if n > covered:
+        raise ConfigError([f"sim.ticks {n:,}: the recordings cover {covered:,} ticks of {config.sim.dt_s:g} s "
+                           f"({(end - start) / 1e9:,.1f} s in common); allowed: at most {covered:,}"])
+    venues = []
+    for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
+        pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)
+        qk = _ratio(d.lot_size, mk.lot_size, "lot_size", name)
+        ev = d.events[d.events["recv_ts"] < start + n * dt_ns].copy()
+        ev["price"] *= pk
+        ev["qty"] *= qk
+        ticks = np.maximum(0, (ev["recv_ts"] - start) // dt_ns)
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ticks, minlength=n)[:n], out=starts[1:])
+        # the book window: the traded and quoted range of the run, plus window_pct of the price each way
+        seen = ev["price"][np.isin(ev["kind"], (ME_TRADE, ME_BBO_BID, ME_BBO_ASK)) & (ev["price"] > 0)]
+        if seen.size == 0:
+            raise ConfigError([f"{name}'s recording has no trade or best bid/ask in the replayed span"])
+        margin = int(seen.max() * config.replay.window_pct / 100.0)
+        base = max(1, int(seen.min()) - margin)
+        levels = int(seen.max()) + margin - base + 1
+        venues.append((VenueEvents(start=starts, table=ev), base, levels, qk))
+    (e1, base1, levels1, _), (e2, base2, levels2, step2) = venues
+    mids = []
+    for e, base, levels in ((e1, base1, levels1), (e2, base2, levels2)):
+        mid = np.empty(n)
+        updated = np.empty(n, dtype=np.uint8)
+        venue_mids(e.table, e.start, n, new_book(base, levels), mid, updated)
+        if not mid[0] > 0:
+            raise ConfigError(["a venue has no best bid and ask at the replay's start"])
+        mids.append((mid, updated))
+    rng = np.random.default_rng(config.sim.seed)
+    lat = config.latency
+    windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s)
+    times = np.arange(n) * config.sim.dt_s if any(windows) else None
+    latency, reject = hedge_latency_and_rejects(config, rng, n, times)
+    latency, order_latency = spiked_and_order_latency(config, rng, n, times, latency)
+    return ReplayMarket(
+        feed1=mids[0][0], feed2=mids[1][0], events1=e1, events2=e2, hedge_latency_ms=latency,
+        hedge_reject=reject.astype(np.uint8), order_latency_ms=order_latency, feed2_update=mids[1][1],
+        base1=base1, levels1=levels1, base2=base2, levels2=levels2, hedge_step=step2, start_ns=start,
+        venues=(d1, d2),
+    )
+

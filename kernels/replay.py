@@ -1,0 +1,679 @@
+"""The tick loop on a recorded market: both venues' L2 books rebuilt from the recording, our Exchange 1
+quotes held beside the recorded book with a queue position, hedges walking the recorded Exchange 2 book.
+
+A tick is ``dt_s`` of recorded time (1 ms in the replay preset); the events a venue's recorder received in
+that interval (``recv_ts``) are applied in order at that tick. The strategy's steps (interventions, hedge
+queue, risk, quote targets, records) are ``kernels.strategy``'s, the same as on the synthetic market; what is
+here is only how the recorded market evolves and how our orders meet it.
+
+Assumptions (stated in the README):
+* Our quotes have no market impact: the recorded book and trades are what they were without us.
+* Queue position: an order that lands at price p is behind the visible quantity at p. Recorded trades at p
+  eat the queue ahead of us, then us (partial fills); a trade through p, or the opposite touch moving to p
+  or through it, fills all we have left at p. Decreases of the level that trades do not explain are
+  cancels; ``P_QUEUE_MODEL`` says how much of them was ahead of us: risk_averse (none) or probabilistic
+  (Rigtorp 2013, "Estimating order queue position": the share ahead is f(front) / (f(front) + f(back)),
+  f(x) = x^n, as hftbacktest's ProbQueueModel with a power function).
+* Hedges take liquidity from the recorded Exchange 2 book at the moment they arrive, walking its levels up
+  to the limit; what a hedge took at a level is not available to the next hedge until the recording updates
+  that level.
+* Exchange-side matching happens in receive-time order: the recorded feed latency is not added to the
+  configured order latency, which models the whole way to the venue and back.
+"""
+import math
+
+import numpy as np
+
+from kernels._jit import jit_borrow
+from kernels.params import *  # noqa: F401,F403  (P_* indices)
+from kernels.records import (
+    H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, H_REJECTED, LIQ_MAKER, ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR,
+    ME_TRADE, OA_CANCEL,
+    OA_CANCEL_SENT, OA_FILLED, OA_NEW, OR_KILL, OR_QUOTE, OR_REQUOTE, OR_RISK, STATE_ACTIVE, STATE_KILLED,
+    STATE_PAUSED,
+)
+from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the state indices)
+from kernels.strategy import (
+    book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_order, hedge_settle, initial_sf,
+    interventions_due, pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl,
+    step_interventions, step_risk,
+)
+
+# An L2 book: a header, then the bid quantities and the ask quantities of every price level of the window
+# (lots, index = price - base); the Exchange 2 book also keeps what our hedges took per level.
+LB_BEST_BID = 0  # level index, -1 = empty
+LB_BEST_ASK = 1  # level index, n = empty
+LB_BASE = 2  # price of level 0, ticks
+LB_N = 3  # levels per side
+LB_HEADER = 4
+
+# our orders on Exchange 1: two sides (0 bid, 1 ask), and orders whose cancel is in flight ("zombies")
+# q_i[side]: [state (-1 none, -2 in flight, 0 resting), id, price, placed lots, lots left, landing tick]
+Q_STATE = 0
+Q_ID = 1
+Q_PRICE = 2
+Q_SIZE = 3
+Q_LEFT = 4
+Q_DUE = 5
+N_QI = 6
+# q_f[side]: [lots ahead of us, lots traded at our price since the level last changed]
+QF_FRONT = 0
+QF_TRADED = 1
+ZOMBIES = 64
+# z_i[k]: [id, side +1/-1, price, lots left, cancel landing tick, reason]; z_f[k]: front, traded
+ZI_ID = 0
+ZI_SIDE = 1
+ZI_PRICE = 2
+ZI_LEFT = 3
+ZI_DUE = 4
+ZI_REASON = 5
+N_ZI = 6
+
+STATE_FIELDS = ("l1", "l2", "taken2", "acc", "pos", "q_i", "q_f", "z_i", "z_f", "zn", "in_due", "in_qty", "in_m1",
+                "in_m2", "in_first", "w", "wf", "dq_tick", "dq_val", "si", "sf", "bbo", "qview", "counters")
+
+
+def new_book(base, n):
+    b = np.zeros(LB_HEADER + 2 * n, dtype=np.int64)
+    b[LB_BEST_BID] = -1
+    b[LB_BEST_ASK] = n
+    b[LB_BASE] = base
+    b[LB_N] = n
+    return b
+
+
+def new_state(p, feed1, feed2, base1, n1, base2, n2, intent_capacity):
+    """The loop state before the first tick, as a tuple in ``STATE_FIELDS`` order (see kernels.tick.new_state)."""
+    q_i = np.zeros((2, N_QI), dtype=np.int64)
+    q_i[:, Q_STATE] = -1
+    si = np.zeros(N_SI, dtype=np.int64)
+    si[S_STATE] = STATE_ACTIVE
+    si[S_LOSS_PAUSED_UNTIL] = -1
+    dq_cap = int(p[P_LOSS_WINDOW_TICKS]) // int(p[P_LOSS_BUCKET_TICKS]) + 3
+    return (
+        new_book(base1, n1), new_book(base2, n2), np.zeros(2 * n2, dtype=np.int64),
+        np.zeros(N_ACC, dtype=np.float64), np.zeros(2, dtype=np.int64), q_i, np.zeros((2, 2), dtype=np.float64),
+        np.zeros((ZOMBIES, N_ZI), dtype=np.int64), np.zeros((ZOMBIES, 2), dtype=np.float64),
+        np.zeros(2, dtype=np.int64),  # zombies in use, next order id
+        np.zeros(intent_capacity, dtype=np.int64), np.zeros(intent_capacity, dtype=np.int64),
+        np.zeros(intent_capacity, dtype=np.float64), np.zeros(intent_capacity, dtype=np.float64),
+        np.zeros(intent_capacity, dtype=np.int64),
+        np.zeros(5, dtype=np.int64), np.zeros(2, dtype=np.float64),
+        np.zeros(dq_cap, dtype=np.int64), np.zeros(dq_cap, dtype=np.float64),
+        si, initial_sf(p, feed1[0], feed2[0]),
+        np.full(4, -1, dtype=np.int64),  # each venue's last book-ticker bid and ask, ticks (-1 = none yet)
+        np.zeros(8, dtype=np.int64),  # scratch: our quotes laid out as the shared intervention step reads them
+        np.zeros(N_COUNTERS, dtype=np.int64),
+    )
+
+
+# -- the L2 book -----------------------------------------------------------------------------------------
+@jit_borrow
+def level_qty(b, side, price):
+    """Lots resting at ``price`` on ``side`` (0 bid, 1 ask); 0 outside the window."""
+    i = price - b[LB_BASE]
+    n = b[LB_N]
+    if i < 0 or i >= n:
+        return 0
+    return b[LB_HEADER + side * n + i]
+
+
+@jit_borrow
+def best_price(b, side):
+    """Best bid (side 0) or ask (side 1) price in ticks, -1 when that side is empty."""
+    if side == 0:
+        return b[LB_BEST_BID] + b[LB_BASE] if b[LB_BEST_BID] >= 0 else -1
+    return b[LB_BEST_ASK] + b[LB_BASE] if b[LB_BEST_ASK] < b[LB_N] else -1
+
+
+@jit_borrow
+def set_level(b, side, price, qty):
+    """Set a level's quantity (lots) and keep the best prices; returns the previous quantity. Levels outside
+    the window are ignored (returns -1)."""
+    n = b[LB_N]
+    i = price - b[LB_BASE]
+    if i < 0 or i >= n:
+        return -1
+    row = LB_HEADER + side * n
+    old = b[row + i]
+    b[row + i] = qty
+    if side == 0:
+        if qty > 0 and i > b[LB_BEST_BID]:
+            b[LB_BEST_BID] = i
+        elif qty == 0 and i == b[LB_BEST_BID]:
+            j = i - 1
+            while j >= 0 and b[row + j] == 0:
+                j -= 1
+            b[LB_BEST_BID] = j
+    else:
+        if qty > 0 and i < b[LB_BEST_ASK]:
+            b[LB_BEST_ASK] = i
+        elif qty == 0 and i == b[LB_BEST_ASK]:
+            j = i + 1
+            while j < n and b[row + j] == 0:
+                j += 1
+            b[LB_BEST_ASK] = j
+    return old
+
+
+@jit_borrow
+def stale_level(bbo, off, side, price, qty):
+    """Whether a depth update puts quantity at a price better than the venue's latest book ticker: a depth
+    batch that lags the ticker (spot depth comes every 100 ms, and even the perpetual's depth stream falls
+    tens of ms behind its ticker in fast moves) describes levels the market has already traded or pulled."""
+    if qty <= 0:
+        return False
+    if side == 0:
+        return bbo[off] > 0 and price > bbo[off]
+    return bbo[off + 1] > 0 and price < bbo[off + 1]
+
+
+@jit_borrow
+def better_than_touch(b, side, price):
+    """The best level on ``side`` that is better than ``price`` (ticks), or -1: what a book-ticker update at
+    ``price`` says is gone."""
+    best = best_price(b, side)
+    if best < 0:
+        return -1
+    if (side == 0 and best > price) or (side == 1 and best < price):
+        return best
+    return -1
+
+
+@jit_borrow
+def clear_book(b):
+    n = b[LB_N]
+    for k in range(LB_HEADER, LB_HEADER + 2 * n):
+        b[k] = 0
+    b[LB_BEST_BID] = -1
+    b[LB_BEST_ASK] = n
+
+
+@jit_borrow
+def available_within(b, taken, side, levels):
+    """Lots a hedge could take on ``side`` within ``levels`` ticks of its best price (what earlier hedges took
+    at a level not counted until the recording updates it)."""
+    n = b[LB_N]
+    row = LB_HEADER + side * n
+    total = 0
+    if side == 0:
+        i = b[LB_BEST_BID]
+        stop = i - levels
+        while i >= 0 and i >= stop:
+            total += max(0, b[row + i] - taken[side * n + i])
+            i -= 1
+    else:
+        i = b[LB_BEST_ASK]
+        stop = i + levels
+        while i < n and i <= stop:
+            total += max(0, b[row + i] - taken[side * n + i])
+            i += 1
+    return total
+
+
+@jit_borrow
+def take_liquidity(b, taken, side, limit, want):
+    """A hedge taking up to ``want`` lots from ``side`` (1 = buy from the asks) at prices up to ``limit``
+    (ticks): returns (lots filled, notional in tick-lots)."""
+    n = b[LB_N]
+    book_side = 1 if side > 0 else 0
+    row = LB_HEADER + book_side * n
+    filled = 0
+    notional = 0
+    if side > 0:
+        i = b[LB_BEST_ASK]
+        while i < n and filled < want and i + b[LB_BASE] <= limit:
+            avail = b[row + i] - taken[book_side * n + i]
+            if avail > 0:
+                q = min(avail, want - filled)
+                taken[book_side * n + i] += q
+                filled += q
+                notional += q * (i + b[LB_BASE])
+            i += 1
+    else:
+        i = b[LB_BEST_BID]
+        while i >= 0 and filled < want and i + b[LB_BASE] >= limit:
+            avail = b[row + i] - taken[book_side * n + i]
+            if avail > 0:
+                q = min(avail, want - filled)
+                taken[book_side * n + i] += q
+                filled += q
+                notional += q * (i + b[LB_BASE])
+            i -= 1
+    return filled, notional
+
+
+# -- the queue model -------------------------------------------------------------------------------------
+@jit_borrow
+def queue_on_level_change(p, front, traded, old_qty, new_qty):
+    """Lots ahead of us after the level holding our order went from ``old_qty`` to ``new_qty`` lots, with
+    ``traded`` lots traded there since its last change (already taken off ``front``). Returns the new front."""
+    change = old_qty - new_qty - traded  # the decrease that trades do not explain: cancels
+    if change <= 0:
+        return min(front, new_qty)
+    if p[P_QUEUE_MODEL] == 0:  # risk averse: no cancel was ahead of us
+        return min(front, new_qty)
+    back = max(0.0, old_qty - front)
+    n = p[P_QUEUE_POWER]
+    fb = back ** n
+    ff = max(front, 0.0) ** n
+    prob_behind = fb / (fb + ff) if fb + ff > 0 else 1.0
+    est = front - (1.0 - prob_behind) * change + min(0.0, back - prob_behind * change)
+    return min(est, new_qty)
+
+
+# -- our orders ------------------------------------------------------------------------------------------
+@jit_borrow
+def fresh_touch(l1, bbo, side):
+    """Exchange 1's best bid (side 0) or ask (1) as freshly as the recording knows it: its book-ticker stream
+    when it has one (spot depth comes in 100 ms batches, the book ticker with every change), else the L2
+    book. -1 = unknown."""
+    if bbo[side] > 0:
+        return bbo[side]
+    return best_price(l1, side)
+
+
+@jit_borrow
+def _fill_ours(p, acc, pos, counters, out_fills, out_orders, t, oid, side, price, qty, f1, f2, lat, in_due,
+               in_qty, in_m1, in_m2, in_first, si, race):
+    if race:
+        counters[C_RACE_FILLS] += 1
+    si[S_N_IN] = book_fill_exchange1(p, acc, pos, counters, out_fills, t, oid, side, price, qty, LIQ_MAKER, f1, f2,
+                                     lat, in_due, in_qty, in_m1, in_m2, in_first, si[S_N_IN])
+
+
+@jit_borrow
+def _meet_event(p, kind, ev_side, price, qty, old_qty, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos, counters, out_fills,
+                out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si):
+    """One recorded Exchange 1 event against our resting orders (quotes and orders whose cancel travels)."""
+    n_orders = 2 + zn[0]
+    for k in range(n_orders):
+        if k < 2:
+            if q_i[k, Q_STATE] != 0:
+                continue
+            oside = 1 if k == 0 else -1
+            oprice = q_i[k, Q_PRICE]
+            left = q_i[k, Q_LEFT]
+            front = q_f[k, QF_FRONT]
+            traded = q_f[k, QF_TRADED]
+        else:
+            z = k - 2
+            oside = z_i[z, ZI_SIDE]
+            oprice = z_i[z, ZI_PRICE]
+            left = z_i[z, ZI_LEFT]
+            front = z_f[z, QF_FRONT]
+            traded = z_f[z, QF_TRADED]
+        if left <= 0:
+            continue
+        book_side = 0 if oside > 0 else 1
+        fill = 0
+        if kind == ME_TRADE:
+            # a buyer-initiated trade (ev_side 0) takes asks; a seller-initiated one takes bids
+            if (ev_side == 0 and oside < 0) or (ev_side == 1 and oside > 0):
+                through = price > oprice if oside < 0 else price < oprice
+                if through:
+                    fill = left
+                elif price == oprice:
+                    front -= qty
+                    traded += qty
+                    if front < 0:
+                        fill = min(left, int(-front))
+                        front = 0.0
+        else:
+            if kind == ME_BOOK and ev_side == book_side and price == oprice:
+                front = queue_on_level_change(p, front, traded, old_qty, qty)
+                traded = 0.0
+            # the opposite touch at or through our price: a resting order there would have traded with us
+            opp = fresh_touch(l1, bbo, 1 - book_side)
+            if opp >= 0 and ((oside > 0 and opp <= oprice) or (oside < 0 and opp >= oprice)):
+                fill = left
+        if fill > 0:
+            left -= fill
+            oid = q_i[k, Q_ID] if k < 2 else z_i[k - 2, ZI_ID]
+            _fill_ours(p, acc, pos, counters, out_fills, out_orders, t, oid, oside, oprice, fill, f1, f2, lat,
+                       in_due, in_qty, in_m1, in_m2, in_first, si, k >= 2)
+            if left == 0:
+                record_order(out_orders, counters, oid, t, OA_FILLED, oside, oprice, 0,
+                             OR_QUOTE if k < 2 else z_i[k - 2, ZI_REASON])
+        if k < 2:
+            q_i[k, Q_LEFT] = left
+            q_f[k, QF_FRONT] = front
+            q_f[k, QF_TRADED] = traded
+            if left == 0:
+                q_i[k, Q_STATE] = -1
+        else:
+            z = k - 2
+            z_i[z, ZI_LEFT] = left
+            z_f[z, QF_FRONT] = front
+            z_f[z, QF_TRADED] = traded
+
+
+@jit_borrow
+def _drop_done_zombies(z_i, z_f, zn):
+    k = 0
+    while k < zn[0]:
+        if z_i[k, ZI_LEFT] <= 0:
+            last = zn[0] - 1
+            for f in range(N_ZI):
+                z_i[k, f] = z_i[last, f]
+            z_f[k, 0] = z_f[last, 0]
+            z_f[k, 1] = z_f[last, 1]
+            zn[0] = last
+        else:
+            k += 1
+
+
+@jit_borrow
+def _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, killed):
+    """Our order on side ``k`` lands: behind the visible quantity at its price; rejected if it would cross the
+    recorded book (post-only); cancelled on arrival while the kill switch is engaged."""
+    oside = 1 if k == 0 else -1
+    price = q_i[k, Q_PRICE]
+    opp = fresh_touch(l1, bbo, 1 - k)
+    if opp >= 0 and ((oside > 0 and price >= opp) or (oside < 0 and price <= opp)):
+        q_i[k, Q_STATE] = -1
+        return
+    oid = q_i[k, Q_ID]
+    record_order(out_orders, counters, oid, t, OA_NEW, oside, price, q_i[k, Q_SIZE], OR_QUOTE)
+    if killed:
+        record_order(out_orders, counters, oid, t, OA_CANCEL, oside, price, q_i[k, Q_SIZE], OR_KILL)
+        q_i[k, Q_STATE] = -1
+        return
+    q_i[k, Q_STATE] = 0
+    q_i[k, Q_LEFT] = q_i[k, Q_SIZE]
+    q_f[k, QF_FRONT] = float(level_qty(l1, k, price))
+    q_f[k, QF_TRADED] = 0.0
+
+
+@jit_borrow
+def _cancel(q_i, q_f, z_i, z_f, zn, k, t, reason, delay, out_orders, counters):
+    """Cancel our order on side ``k``: at once, or (``delay`` > 0 ticks of order latency) it keeps its place
+    and can trade until the cancel lands. An order still travelling cannot be cancelled before it lands."""
+    if q_i[k, Q_STATE] != 0:
+        return
+    oside = 1 if k == 0 else -1
+    if delay <= 0 or zn[0] >= z_i.shape[0]:
+        record_order(out_orders, counters, q_i[k, Q_ID], t, OA_CANCEL, oside, q_i[k, Q_PRICE], q_i[k, Q_LEFT],
+                     reason)
+    else:
+        z = zn[0]
+        z_i[z, ZI_ID] = q_i[k, Q_ID]
+        z_i[z, ZI_SIDE] = oside
+        z_i[z, ZI_PRICE] = q_i[k, Q_PRICE]
+        z_i[z, ZI_LEFT] = q_i[k, Q_LEFT]
+        z_i[z, ZI_DUE] = t + delay
+        z_i[z, ZI_REASON] = reason
+        z_f[z, QF_FRONT] = q_f[k, QF_FRONT]
+        z_f[z, QF_TRADED] = q_f[k, QF_TRADED]
+        zn[0] = z + 1
+        record_order(out_orders, counters, q_i[k, Q_ID], t, OA_CANCEL_SENT, oside, q_i[k, Q_PRICE], q_i[k, Q_LEFT],
+                     reason)
+    q_i[k, Q_STATE] = -1
+
+
+@jit_borrow
+def _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters):
+    """The kill switch's cancel-all, taking effect at once (see kernels.tick._pull_all_now)."""
+    _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_KILL, 0, out_orders, counters)
+    _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_KILL, 0, out_orders, counters)
+    for z in range(zn[0]):
+        if z_i[z, ZI_LEFT] > 0:
+            record_order(out_orders, counters, z_i[z, ZI_ID], t, OA_CANCEL, z_i[z, ZI_SIDE], z_i[z, ZI_PRICE],
+                         z_i[z, ZI_LEFT], OR_KILL)
+    zn[0] = 0
+
+
+@jit_borrow
+def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, delay, l1, bbo, out_orders, counters):
+    """Keep, replace or place our quote on side ``k`` (see kernels.tick._set_quote): a resting order is kept,
+    with its queue place, while within ``tol`` ticks of the target and holding half to all of its size."""
+    if size <= 0:
+        _cancel(q_i, q_f, z_i, z_f, zn, k, t, OR_RISK, delay, out_orders, counters)
+        return
+    if q_i[k, Q_STATE] == -2:
+        return  # an order is travelling on this side: wait until it lands
+    if q_i[k, Q_STATE] == 0:
+        left = q_i[k, Q_LEFT]
+        if abs(q_i[k, Q_PRICE] - price) <= tol and 2 * left >= size and left <= size:
+            return
+        _cancel(q_i, q_f, z_i, z_f, zn, k, t, OR_REQUOTE, delay, out_orders, counters)
+    oid = zn[1] + 1  # zn = [zombies in use, last order id]
+    zn[1] = oid
+    q_i[k, Q_ID] = oid
+    q_i[k, Q_PRICE] = price
+    q_i[k, Q_SIZE] = size
+    q_i[k, Q_LEFT] = 0
+    if delay > 0:
+        q_i[k, Q_STATE] = -2
+        q_i[k, Q_DUE] = t + delay
+        return
+    _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, False)
+
+
+@jit_borrow
+def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_latency_ms, hedge_reject,
+               interventions, order_latency_ms, feed2_update, t_begin, t_end,
+               out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
+               l1, l2, taken2, acc, pos, q_i, q_f, z_i, z_f, zn, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
+               dq_tick, dq_val, si, sf, bbo, qview, counters):
+    """Advance a recorded market's replay over ticks ``t_begin .. t_end - 1`` (the contract of
+    ``kernels.tick.run_ticks``: state in place, records out, ``counters`` = rows so far). ``events1`` /
+    ``events2`` are ``market_event_dt`` rows in the run's common ticks and lots; those of tick t are
+    ``events[start[t]:start[t + 1]]``. ``feed1`` / ``feed2`` are each venue's mid at the end of every tick."""
+    n_ticks = feed1.shape[0]
+    dt_ms = p[P_DT_S] * 1000.0
+    tol = int(p[P_REQUOTE_TOL])
+    ref_choice = int(p[P_REFERENCE])
+    n_iv = interventions.shape[0]
+    iv = 0
+    while iv < n_iv and interventions[iv]["tick"] < t_begin:
+        iv += 1
+    n1 = l1[LB_N]
+    for t in range(t_begin, t_end):
+        f1 = feed1[t]
+        f2 = feed2[t]
+        lat = hedge_latency_ms[t]
+
+        # 1. interventions
+        if interventions_due(interventions, iv, t):
+            for k in range(2):  # our quotes as the shared step reads them (slot >= 0 = resting, price)
+                qview[4 * k] = 0 if q_i[k, Q_STATE] == 0 else -1
+                qview[4 * k + 2] = q_i[k, Q_PRICE]
+            iv = step_interventions(p, t, interventions, iv, si, sf, acc, pos, qview, fresh_touch(l1, bbo, 0),
+                                    fresh_touch(l1, bbo, 1), int(round(f1)), True, f1, f2, lat, in_due, in_qty, in_m1,
+                                    in_m2, in_first, counters, out_fills, out_risk)
+            if si[S_KILLED] != 0:
+                _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters)
+
+        # 2. Exchange 2: the recording's book updates (our hedges' takings are forgotten where it updates)
+        n2 = l2[LB_N]
+        for e in range(ev2_start[t], ev2_start[t + 1]):
+            ev = events2[e]
+            kind = ev["kind"]
+            side = ev["side"]
+            if kind == ME_BOOK:
+                qty = 0 if stale_level(bbo, 2, side, ev["price"], ev["qty"]) else ev["qty"]
+                if set_level(l2, side, ev["price"], qty) >= 0:
+                    taken2[side * n2 + ev["price"] - l2[LB_BASE]] = 0
+            elif kind == ME_BBO_BID or kind == ME_BBO_ASK:
+                bbo[2 + side] = ev["price"]
+                gone = better_than_touch(l2, side, ev["price"])
+                while gone >= 0:
+                    set_level(l2, side, gone, 0)
+                    taken2[side * n2 + gone - l2[LB_BASE]] = 0
+                    gone = better_than_touch(l2, side, ev["price"])
+                if set_level(l2, side, ev["price"], ev["qty"]) >= 0:
+                    taken2[side * n2 + ev["price"] - l2[LB_BASE]] = 0
+            elif kind == ME_BOOK_CLEAR:
+                clear_book(l2)
+                for k in range(taken2.shape[0]):
+                    taken2[k] = 0
+
+        # 3. Exchange 1: orders and cancels in flight land, then the recording meets our orders
+        delay = int(math.ceil(order_latency_ms[t] / dt_ms - 1e-9)) - 1
+        if delay < 0:
+            delay = 0
+        for z in range(zn[0]):
+            if z_i[z, ZI_DUE] <= t and z_i[z, ZI_LEFT] > 0:
+                record_order(out_orders, counters, z_i[z, ZI_ID], t, OA_CANCEL, z_i[z, ZI_SIDE], z_i[z, ZI_PRICE],
+                             z_i[z, ZI_LEFT], z_i[z, ZI_REASON])
+                z_i[z, ZI_LEFT] = 0
+        _drop_done_zombies(z_i, z_f, zn)
+        for k in range(2):
+            if q_i[k, Q_STATE] == -2 and q_i[k, Q_DUE] <= t:
+                _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, si[S_KILLED] != 0)
+        for e in range(ev1_start[t], ev1_start[t + 1]):
+            ev = events1[e]
+            kind = ev["kind"]
+            side = ev["side"]
+            price = ev["price"]
+            qty = ev["qty"]
+            if kind == ME_BOOK_CLEAR:
+                clear_book(l1)
+                continue
+            if kind == ME_BBO_BID or kind == ME_BBO_ASK:
+                # the ticker is the freshest touch: levels better than it are gone, its level holds its size
+                bbo[side] = price
+                gone = better_than_touch(l1, side, price)
+                while gone >= 0:
+                    old = set_level(l1, side, gone, 0)
+                    _meet_event(p, ME_BOOK, side, gone, 0, old, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos, counters,
+                                out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si)
+                    gone = better_than_touch(l1, side, price)
+                kind = ME_BOOK
+            elif kind == ME_BOOK and stale_level(bbo, 0, side, price, qty):
+                qty = 0
+            old = 0
+            if kind == ME_BOOK:
+                old = set_level(l1, side, price, qty)
+                if old < 0:
+                    continue
+            elif kind != ME_TRADE:
+                continue
+            _meet_event(p, kind, side, price, qty, old, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos,
+                        counters, out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si)
+        _drop_done_zombies(z_i, z_f, zn)
+
+        # 4. hedges that have reached Exchange 2 walk its recorded book
+        hedge_arrivals(t, si, w, wf, in_due, in_qty, in_m1, in_m2, in_first)
+        hside, want, at_market = hedge_order(p, t, w)
+        if want > 0:
+            filled = 0
+            notional = 0
+            limit = -1
+            status = H_REJECTED
+            if hedge_reject[t] == 0:
+                touch = best_price(l2, 1 if hside > 0 else 0)
+                if touch < 0:
+                    status = H_NO_LIQUIDITY
+                else:
+                    buf = int(p[P_HEDGE_BUFFER])
+                    limit = touch + buf if hside > 0 else touch - buf
+                    if at_market:
+                        limit = l2[LB_BASE] + n2 - 1 if hside > 0 else l2[LB_BASE]
+                    filled, notional = take_liquidity(l2, taken2, hside, limit, want)
+                    status = H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
+                    if at_market:
+                        limit = -1
+            hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, wf, si, sf,
+                         counters, out_hedges)
+        pending = pending_hedge(si, w, in_qty)
+
+        # 5. marks and PnL
+        inv1 = pos[0]
+        inv2 = pos[1]
+        total = acc[A_CASH1] + acc[A_CASH2] + inv1 * f1 + inv2 * f2 - acc[A_FEES1] - acc[A_FEES2]
+
+        # 6. risk
+        step_risk(p, t, total, lat, order_latency_ms[t], True, ref_choice == 0 or feed2_update[t] > 0, inv1, si, sf,
+                  dq_tick, dq_val, counters, out_risk)
+        state = si[S_STATE]
+
+        # 7. quoting
+        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv1, inv2, sf)
+        if state == STATE_KILLED:
+            _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters)
+        elif state == STATE_PAUSED:
+            _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_RISK, delay, out_orders, counters)
+            _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_RISK, delay, out_orders, counters)
+        else:
+            bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1)
+            # post-only against the recorded touch, and inside the book's window
+            best_ask1 = fresh_touch(l1, bbo, 1)
+            best_bid1 = fresh_touch(l1, bbo, 0)
+            if best_ask1 >= 0 and bid_px >= best_ask1:
+                bid_px = best_ask1 - 1
+            if best_bid1 >= 0 and ask_px <= best_bid1:
+                ask_px = best_bid1 + 1
+            lo = l1[LB_BASE]
+            hi = l1[LB_BASE] + n1 - 1
+            bid_px = min(max(bid_px, lo), hi)
+            ask_px = min(max(ask_px, lo), hi)
+            if p[P_DEPTH_CHECK] > 0:
+                buf = int(p[P_HEDGE_BUFFER])
+                bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, available_within(l2, taken2, 0, buf),
+                                                        available_within(l2, taken2, 1, buf), pending, counters)
+            _set_quote(q_i, q_f, z_i, z_f, zn, 0, bid_px, bid_size, tol, t, delay, l1, bbo, out_orders, counters)
+            _set_quote(q_i, q_f, z_i, z_f, zn, 1, ask_px, ask_size, tol, t, delay, l1, bbo, out_orders, counters)
+
+        # 8. record
+        rec = out_ticks[t]
+        rec["best_bid1"] = best_price(l1, 0)
+        rec["best_ask1"] = best_price(l1, 1)
+        rec["best_bid2"] = best_price(l2, 0)
+        rec["best_ask2"] = best_price(l2, 1)
+        bid_rests = q_i[0, Q_STATE] == 0
+        ask_rests = q_i[1, Q_STATE] == 0
+        rec["quote_bid"] = q_i[0, Q_PRICE] if bid_rests else -1
+        rec["quote_ask"] = q_i[1, Q_PRICE] if ask_rests else -1
+        rec["quote_bid_size"] = q_i[0, Q_LEFT] if bid_rests else 0
+        rec["quote_ask_size"] = q_i[1, Q_LEFT] if ask_rests else 0
+        rec["bid_queue_ahead"] = int(max(0.0, q_f[0, QF_FRONT])) if bid_rests else 0
+        rec["ask_queue_ahead"] = int(max(0.0, q_f[1, QF_FRONT])) if ask_rests else 0
+        rec["bid_in_flight"] = q_i[0, Q_PRICE] if q_i[0, Q_STATE] == -2 else -1
+        rec["ask_in_flight"] = q_i[1, Q_PRICE] if q_i[1, Q_STATE] == -2 else -1
+        zbid = 0
+        zask = 0
+        for z in range(zn[0]):
+            if z_i[z, ZI_SIDE] > 0:
+                zbid += z_i[z, ZI_LEFT]
+            else:
+                zask += z_i[z, ZI_LEFT]
+        rec["bid_cancel_pending_lots"] = zbid
+        rec["ask_cancel_pending_lots"] = zask
+        record_pnl(rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
+        record_account(t, acc, pos, pending, si, sf, counters, out_account)
+    return counters[C_FILLS]
+
+
+@jit_borrow
+def venue_mids(events, starts, n_ticks, book, out_mid, out_updated):
+    """Each tick's mid price of one venue (ticks, float) after the events received in it: the latest best
+    bid/ask of its book-ticker stream when it has one (the freshest touch), else of its L2 book; and whether
+    any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window."""
+    bbo_bid = -1
+    bbo_ask = -1
+    mid = 0.0
+    for t in range(n_ticks):
+        updated = 0
+        for e in range(starts[t], starts[t + 1]):
+            ev = events[e]
+            kind = ev["kind"]
+            updated = 1
+            if kind == ME_BOOK:
+                set_level(book, ev["side"], ev["price"], ev["qty"])
+            elif kind == ME_BOOK_CLEAR:
+                clear_book(book)
+            elif kind == ME_BBO_BID:
+                bbo_bid = ev["price"]
+            elif kind == ME_BBO_ASK:
+                bbo_ask = ev["price"]
+        if bbo_bid > 0 and bbo_ask > bbo_bid:
+            mid = 0.5 * (bbo_bid + bbo_ask)
+        else:
+            bb = best_price(book, 0)
+            ba = best_price(book, 1)
+            if bb >= 0 and ba > bb:
+                mid = 0.5 * (bb + ba)
+        out_mid[t] = mid
+        out_updated[t] = updated
