@@ -16,6 +16,7 @@ def client():
     app = create_app(make_config(**{"sim.ticks": 3000}), ticks_per_second=0.0)
     with TestClient(app) as c:
         c.post("/clock/step", json={"ticks": 300})
+        c.app.state.session.full_snapshot()  # the background completion is done: fingerprints are stable
         yield c
 
 

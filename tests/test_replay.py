@@ -1,0 +1,170 @@
+"""Replaying recorded markets: queue position and fills on a hand-built recording (each queue model), hedges
+on the recorded hedge book, the accounting identity on the shipped recording, and the rest of the tool
+(interventions, API session, sweeps, bad configs) on a replay."""
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import backtest
+from backtest.config import ConfigError, make_config, preset
+from backtest.data import MarketData, save
+from backtest.interventions import Intervention
+from backtest.sweep import SweepSpec, run_sweep
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE, market_event_dt
+
+T0 = 1_723_161_300_000_000_000
+BID, ASK = 0, 1
+BUYER, SELLER = 0, 1  # a trade's aggressor
+
+
+def market(venue, rows, tick=0.01, lot=1.0):
+    ev = np.zeros(len(rows), dtype=market_event_dt)
+    for i, (ms, kind, side, price, qty) in enumerate(rows):
+        ev[i] = (T0 + ms * 1_000_000, T0 + ms * 1_000_000, price, qty, kind, side, 0)
+    return MarketData(venue=venue, symbol="TEST", source="test", tick_size=tick, lot_size=lot,
+                      tick_size_inferred=False, lot_size_inferred=False, clock_offset_ns=0, events=ev)
+
+
+def book_rows(ms, bid, ask, qty):
+    return [(ms, ME_BOOK, BID, bid, qty), (ms, ME_BOOK, ASK, ask, qty), (ms, ME_BBO_BID, BID, bid, qty),
+            (ms, ME_BBO_ASK, ASK, ask, qty)]
+
+
+def replay_config(tmp_path, e1_rows, e2_rows=None, **overrides):
+    e2_rows = e2_rows if e2_rows is not None else book_rows(0, 10000, 10002, 1000) + [(1500, ME_TRADE, BUYER, 10002, 1)]
+    p1 = save(market("exchange1", e1_rows + [(1500, ME_TRADE, BUYER, 20000, 1)]), tmp_path / "e1")
+    p2 = save(market("exchange2", e2_rows), tmp_path / "e2")
+    base = {
+        "sim": {"ticks": 1000, "dt_s": 0.001},
+        "market": {"source": "replay", "tick_size": 0.01, "lot_size": 1.0, "volatility_per_sqrt_s": 0.01},
+        "replay": {"exchange1": str(p1), "exchange2": str(p2)},
+        "quoting": {"reference": "exchange1", "half_spread_ticks": 1.0, "vol_spread_multiplier": 0.0,
+                    "drift_spread_multiplier": 0.0, "skew_ticks_per_lot": 0.0, "size_lots": 5,
+                    "requote_tolerance_ticks": 100},
+        "latency": {"order_median_ms": 0.01, "order_sigma": 0.0, "hedge_median_ms": 1.0, "hedge_sigma": 0.0,
+                    "spike_probability": 0.0},
+        "risk": {"soft_position_lots": 1000, "hard_position_lots": 1000, "stale_feed_s": 100.0},
+        "fees": {"maker_bps_exchange1": 0.0, "taker_bps_exchange2": 0.0},
+    }
+    cfg = make_config(base)
+    return cfg.with_dotted(overrides) if overrides else cfg
+
+
+QUEUE_SCENARIO = book_rows(0, 10000, 10002, 10) + [
+    (50, ME_BOOK, BID, 10000, 20),  # 10 lots join behind us
+    (100, ME_BOOK, BID, 10000, 14),  # 6 lots leave without a trade: cancels, ahead of us or not
+    (200, ME_TRADE, SELLER, 10000, 8),  # sellers hit the bid level
+    (300, ME_TRADE, SELLER, 10000, 5),
+]
+
+
+@pytest.mark.parametrize("model,expected", [
+    # risk averse: no cancel was ahead of us; 10 ahead -> 2 after 8 traded -> 3 of our 5 fill on the next 5
+    ("risk_averse", [(300, 3)]),
+    # probabilistic, n = 2: front 10 and back 10 at the cancel, so half of the 6 was ahead: front 7;
+    # 8 traded -> 1 of ours fills; the next 5 fill the other 4
+    ("probabilistic", [(200, 1), (300, 4)]),
+])
+def test_queue_models_on_a_hand_built_recording(tmp_path, model, expected):
+    cfg = replay_config(tmp_path, QUEUE_SCENARIO, **{"replay.queue_model": model, "hedging.enabled": False})
+    r = backtest.run(cfg)
+    buys = r.fills[r.fills.side == "buy"]
+    assert [(int(t), int(q)) for t, q in zip(buys.tick, buys.qty_lots)] == expected
+    assert (buys.price == 100.00).all()
+    assert len(r.fills[r.fills.side == "sell"]) == 0  # nothing traded at or through our ask
+    t = r.ticks
+    assert t.bid_queue_ahead_lots.iloc[10] == 10  # behind the visible 10 lots at placement
+
+
+def test_a_trade_through_our_price_fills_all_we_have_left(tmp_path):
+    rows = book_rows(0, 10000, 10002, 10) + [(100, ME_TRADE, BUYER, 10003, 7)]  # a buyer lifts above our ask
+    r = backtest.run(replay_config(tmp_path, rows, **{"hedging.enabled": False}))
+    sells = r.fills[r.fills.side == "sell"]
+    assert list(sells.tick) == [100] and list(sells.qty_lots) == [5] and (sells.price == 100.02).all()
+
+
+def test_the_touch_moving_through_our_price_fills_us(tmp_path):
+    rows = book_rows(0, 10000, 10002, 10) + [(100, ME_BBO_ASK, ASK, 10000, 3)]  # asks come down to our bid
+    r = backtest.run(replay_config(tmp_path, rows, **{"hedging.enabled": False}))
+    assert list(r.fills[r.fills.side == "buy"].tick) == [100]
+
+
+def test_hedges_walk_the_recorded_book_and_liquidity_stays_taken(tmp_path):
+    """A 5-lot fill is hedged by selling into the hedge venue's bids: 3 at the best, 2 at the next; the next
+    hedge finds the best level still taken until the recording updates it."""
+    e2 = book_rows(0, 10000, 10002, 3) + [(0, ME_BOOK, BID, 9999, 10)] + [(1500, ME_TRADE, BUYER, 10002, 1)]
+    rows = book_rows(0, 10000, 10002, 0) + [(100, ME_TRADE, SELLER, 9999, 5), (400, ME_TRADE, SELLER, 9999, 5)]
+    r = backtest.run(replay_config(tmp_path, rows, e2, **{"hedging.slippage_buffer_ticks": 5}))
+    h = r.hedges[r.hedges.qty_filled_lots > 0]
+    assert list(h.qty_filled_lots[:2]) == [5, 5]
+    assert h.vwap_price.iloc[0] == pytest.approx((3 * 100.00 + 2 * 99.99) / 5)
+    assert h.vwap_price.iloc[1] == pytest.approx(99.99)  # the best level's 3 lots are still taken
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    cfg = preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 30_000})
+    return cfg, backtest.run(cfg, [Intervention(5000, "manual_fill", "buy", 2000), Intervention(20000, "kill")])
+
+
+def test_accounting_identity_on_every_replay_tick(shipped):
+    _, r = shipped
+    t = r.ticks
+    parts = t.spread_capture + t.hedge_cost + t.inventory_mtm - t.fees
+    assert np.abs(parts - t.total_pnl).max() < 1e-9
+    assert np.abs(t.realized_pnl + t.unrealized_pnl - t.fees - t.total_pnl).max() < 1e-9
+    # marks are the venues' mids; the quotes sit around the perpetual's price corrected by the basis (-22.7)
+    assert abs(t.feed1_price.iloc[0] - t.feed2_price.iloc[0] - 23.8) < 5
+    assert abs(t.reference_price.iloc[-1] - t.feed1_price.iloc[-1]) < 5
+
+
+def test_interventions_and_the_kill_switch_on_a_replay(shipped):
+    _, r = shipped
+    manual = r.fills[r.fills.liquidity == "manual"]
+    assert list(manual.tick) == [5000] and list(manual.qty_lots) == [2000]
+    hedged = r.hedges[(r.hedges.first_fill_tick == 5000) & (r.hedges.qty_filled_lots > 0)]
+    assert hedged.qty_filled_lots.sum() == 2000  # two perpetual lots of 0.001 BTC
+    assert (r.ticks.state.iloc[20000:] == "killed").all() and not (r.fills.tick >= 20000).any()
+
+
+def test_replay_is_deterministic_and_seeded_latencies_change_it(shipped):
+    cfg, r = shipped
+    again = backtest.run(cfg, [Intervention(5000, "manual_fill", "buy", 2000), Intervention(20000, "kill")])
+    assert again.ticks_raw.tobytes() == r.ticks_raw.tobytes()
+
+
+def test_api_session_on_a_replay():
+    from api.app import create_app
+
+    cfg = preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 20_000})
+    with TestClient(create_app(cfg, ticks_per_second=0.0)) as c:
+        c.post("/clock/step", json={"ticks": 3000})
+        r = c.post("/fills/manual", json={"side": "sell", "qty_lots": 1000})
+        assert r.status_code == 200, r.text
+        assert r.json()["position_after"]["inv1_lots"] <= -1000 + 10_000
+        assert c.post("/control/pause").status_code == 200
+        q = c.get("/quotes").json()
+        assert q["feed1_price"] > 60000 and q["quote_bid_price"] is None
+        reset = c.post("/reset", json={"preset": "replay_binance_btcusdt_20240808",
+                                       "config": {"sim": {"ticks": 5000}}})
+        assert reset.status_code == 200, reset.text
+
+
+def test_sweep_over_the_queue_model_on_a_replay():
+    base = preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 20_000})
+    result = run_sweep(SweepSpec(grid={"replay.queue_model": ["risk_averse", "probabilistic"]}, seeds=(1,), base=base),
+                       workers=1)
+    assert len(result.runs) == 2
+
+
+@pytest.mark.parametrize("overrides,needle", [
+    ({"replay.exchange2": ""}, "replay.exchange2"),
+    ({"quoting.fill_model": "intensity"}, "fill_model"),
+    ({"sim.ticks": 400_000}, "cover 344,513 ticks"),
+    ({"market.tick_size": 0.02}, "not a whole multiple"),
+    ({"replay.exchange1": "no/such/file.jsonl.gz"}, "no such file"),
+])
+def test_bad_replay_configs(overrides, needle):
+    with pytest.raises(ConfigError) as err:
+        backtest.run(make_config(preset("replay_binance_btcusdt_20240808").model_dump(), **overrides))
+    assert needle in str(err.value)
