@@ -89,6 +89,7 @@ def new_state(p, feed1, feed2, base1, n1, base2, n2, intent_capacity):
     si = np.zeros(N_SI, dtype=np.int64)
     si[S_STATE] = STATE_ACTIVE
     si[S_LOSS_PAUSED_UNTIL] = -1
+    si[S_ROOM_STALE] = 1
     dq_cap = int(p[P_LOSS_WINDOW_TICKS]) // int(p[P_LOSS_BUCKET_TICKS]) + 3
     return (
         new_book(base1, n1), new_book(base2, n2), np.zeros(2 * n2, dtype=np.int64),
@@ -487,6 +488,8 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
 
         # 2. Exchange 2: the recording's book updates (our hedges' takings are forgotten where it updates)
         n2 = l2[LB_N]
+        if ev2_start[t + 1] > ev2_start[t]:
+            si[S_ROOM_STALE] = 1
         for e in range(ev2_start[t], ev2_start[t + 1]):
             ev = events2[e]
             kind = ev["kind"]
@@ -572,6 +575,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                     if at_market:
                         limit = l2[LB_BASE] + n2 - 1 if hside > 0 else l2[LB_BASE]
                     filled, notional = take_liquidity(l2, taken2, hside, limit, want)
+                    si[S_ROOM_STALE] = 1
                     status = H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
                     if at_market:
                         limit = -1
@@ -611,8 +615,12 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             ask_px = min(max(ask_px, lo), hi)
             if p[P_DEPTH_CHECK] > 0:
                 buf = int(p[P_HEDGE_BUFFER])
-                bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, available_within(l2, taken2, 0, buf),
-                                                        available_within(l2, taken2, 1, buf), pending, counters)
+                if si[S_ROOM_STALE] != 0:  # most ticks the hedge venue's book did not change: reuse the sums
+                    si[S_ROOM_BID] = available_within(l2, taken2, 0, buf)
+                    si[S_ROOM_ASK] = available_within(l2, taken2, 1, buf)
+                    si[S_ROOM_STALE] = 0
+                bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, si[S_ROOM_BID], si[S_ROOM_ASK], pending,
+                                                        counters)
             _set_quote(q_i, q_f, z_i, z_f, zn, 0, bid_px, bid_size, tol, t, delay, l1, bbo, out_orders, counters)
             _set_quote(q_i, q_f, z_i, z_f, zn, 1, ask_px, ask_size, tol, t, delay, l1, bbo, out_orders, counters)
 

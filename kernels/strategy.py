@@ -86,7 +86,10 @@ S_A_INV2 = 16
 S_A_PENDING = 17
 S_A_STATE = 18
 S_A_MANUAL = 19
-N_SI = 20
+S_ROOM_BID = 20  # replay: lots Exchange 2's bids / asks could absorb within the hedge buffer, cached
+S_ROOM_ASK = 21
+S_ROOM_STALE = 22  # replay: 1 = the cache above must be recomputed (the book or our takings changed)
+N_SI = 23
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1
