@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-all bench bench-api bench-first-run report studies clean
+.PHONY: install run test test-all bench bench-api bench-first-run report studies replay-study clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-first-run:
 report: install
 	$(PY) -m backtest run --ticks 20000 --seed 7 --report reports/output/default_run
 	cp reports/output/default_run/*.png reports/figures/default_run/
+
+replay-study: install
+	$(PY) -m backtest replay-study --out reports/figures/replay
 
 studies: install
 	$(PY) -m backtest sweep --study hedge_latency --quiet --out reports/figures/hedge_latency

@@ -97,6 +97,11 @@ def make_parser() -> argparse.ArgumentParser:
                     help="a sequence gap in the depth stream: stop with an error (default) or resync at the next "
                     "snapshot in the capture")
 
+    rs = sub.add_parser("replay-study", help="the replay preset on the shipped recording, one thing varied at a "
+                        "time (half-spread with and without fees, queue model, hedge latency, basis): table + charts")
+    rs.add_argument("--out", required=True, metavar="DIR", help="directory for replay_study.csv and the charts")
+    rs.add_argument("--ticks", type=int, help="replay only the first TICKS ms (default: the whole recording)")
+
     sub.add_parser("warmup", help="compile the kernels into numba's on-disk cache (make install does this), so the "
                    "first real run starts in about a second instead of compiling for 10-20 s")
 
@@ -187,6 +192,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _warmup()
     if args.command == "data":
         return _data(args)
+    if args.command == "replay-study":
+        return _replay_study(args)
     cfg = build_config(args)
     for line in config_warnings(cfg):
         print(f"warning: {line}", file=sys.stderr)
@@ -313,6 +320,22 @@ def _data(args: argparse.Namespace) -> int:
         raise ConfigError([str(err)]) from None
     print(data.describe())
     print(f"written: {path} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _replay_study(args: argparse.Namespace) -> int:
+    from reports.replay_study import replay_study, write_replay_study
+
+    if args.ticks is not None and args.ticks < 10:
+        raise ConfigError([f"--ticks {args.ticks}: at least 10"])
+    check_output_dir(args.out, "--out")
+    table, results = replay_study(args.ticks)
+    files = write_replay_study(table, results, args.out)
+    import pandas as pd
+
+    with pd.option_context("display.width", 220, "display.max_columns", None, "display.float_format", "{:,.3f}".format):
+        print(table.to_string(index=False))
+    print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
     return 0
 
 

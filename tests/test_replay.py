@@ -145,9 +145,22 @@ def test_api_session_on_a_replay():
         assert c.post("/control/pause").status_code == 200
         q = c.get("/quotes").json()
         assert q["feed1_price"] > 60000 and q["quote_bid_price"] is None
+        state = c.get("/dashboard/state", params={"since": -1, "max_points": 50}).json()
+        assert state["positions"]["exchange1_lots"] == r.json()["position_after"]["inv1_lots"]
+        assert len(state["series"]["tick"]) == 50
         reset = c.post("/reset", json={"preset": "replay_binance_btcusdt_20240808",
                                        "config": {"sim": {"ticks": 5000}}})
         assert reset.status_code == 200, reset.text
+
+
+def test_a_hedge_venue_outage_on_a_replay_fires_the_kill_switch():
+    cfg = preset("replay_binance_btcusdt_20240808").with_dotted(
+        {"sim.ticks": 150_000, "latency.outage_windows_s": [(50.0, 120.0)]})
+    r = backtest.run(cfg)
+    first = r.risk_events.iloc[0]
+    assert (first.to_state, first.reason) == ("killed", "hedge failure") and 50 <= first.time_s < 120
+    rejected = r.hedges[r.hedges.status == "rejected"]
+    assert len(rejected) >= 6 and ((rejected.time_s >= 50) & (rejected.time_s < 120)).all()
 
 
 def test_sweep_over_the_queue_model_on_a_replay():
