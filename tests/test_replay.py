@@ -181,3 +181,13 @@ def test_bad_replay_configs(overrides, needle):
     with pytest.raises(ConfigError) as err:
         backtest.run(make_config(preset("replay_binance_btcusdt_20240808").model_dump(), **overrides))
     assert needle in str(err.value)
+
+
+def test_run_report_on_a_replay(tmp_path, shipped):
+    from reports.run_report import write_report
+
+    _, r = shipped
+    files = write_report(r, tmp_path / "report")
+    html = files.html.read_text()
+    assert "replay" in html and "<img" in html
+    assert (tmp_path / "report" / "quotes.png").stat().st_size > 10_000
