@@ -102,6 +102,19 @@ def make_parser() -> argparse.ArgumentParser:
     rs.add_argument("--out", required=True, metavar="DIR", help="directory for replay_study.csv and the charts")
     rs.add_argument("--ticks", type=int, help="replay only the first TICKS ms (default: the whole recording)")
 
+    cp = sub.add_parser("calibrate", help="estimate the synthetic market's parameters from a recording of two "
+                        "venues, write them as a config, and (--report) compare the markets and the strategy on both")
+    cp.add_argument("--dataset", metavar="DIR", help="a directory with exchange1.parquet and exchange2.parquet "
+                    "(python -m backtest data import ... --venue exchange1 --out DIR)")
+    cp.add_argument("--exchange1", help="Exchange 1's recording (a capture or a normalised .parquet)")
+    cp.add_argument("--exchange2", help="Exchange 2's recording")
+    cp.add_argument("--out", required=True, metavar="FILE", help="the calibrated config, TOML (run --config FILE)")
+    cp.add_argument("--base", default="replay_binance_btcusdt_20240808", choices=PRESETS,
+                    help="the preset the strategy's sections (quoting, hedging, risk, fees) come from")
+    cp.add_argument("--report", metavar="DIR", help="stylized facts of the recording, the calibrated and the default "
+                    "synthetic market side by side, and the strategy on the recording and on the calibrated market")
+    cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
+
     sub.add_parser("warmup", help="compile the kernels into numba's on-disk cache (make install does this), so the "
                    "first real run starts in about a second instead of compiling for 10-20 s")
 
@@ -194,6 +207,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _data(args)
     if args.command == "replay-study":
         return _replay_study(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
     cfg = build_config(args)
     for line in config_warnings(cfg):
         print(f"warning: {line}", file=sys.stderr)
@@ -336,6 +351,58 @@ def _replay_study(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 220, "display.max_columns", None, "display.float_format", "{:,.3f}".format):
         print(table.to_string(index=False))
     print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backtest.calibrate import calibrate, synthetic_recording, to_toml
+    from backtest.replay import load_venue
+
+    if args.dataset:
+        if args.exchange1 or args.exchange2:
+            raise ConfigError(["give --dataset or --exchange1/--exchange2, not both"])
+        paths = [str(Path(args.dataset) / f"{v}.parquet") for v in ("exchange1", "exchange2")]
+    elif args.exchange1 and args.exchange2:
+        paths = [args.exchange1, args.exchange2]
+    else:
+        raise ConfigError(["give the recording: --dataset DIR, or --exchange1 FILE and --exchange2 FILE"])
+    if args.seeds < 2:
+        raise ConfigError([f"--seeds {args.seeds}: at least 2 for a spread across seeds"])
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError([f"--out {out}: a directory; give a file name, e.g. calibrated.toml"])
+    if args.report:
+        check_output_dir(args.report, "--report")
+    d1, d2 = load_venue(paths[0], "exchange1"), load_venue(paths[1], "exchange2")
+    base = preset(args.base)
+    cfg, estimates = calibrate(d1, d2, base=base)
+    header = (f"Synthetic market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
+              f"`python -m backtest calibrate`; strategy sections from the preset {args.base}.")
+    try:
+        out.write_text(to_toml(cfg, estimates, header))
+    except OSError as err:
+        raise ConfigError([f"--out {out}: cannot write ({err.strerror})"]) from None
+    for e in estimates:
+        shown = "kept from the base config" if e.value is None else e.value
+        print(f"{e.key:40} {shown!s:>24}  {e.source}")
+    print(f"\nwritten: {out}")
+    if args.report:
+        from reports.stylized import strategy_comparison, stylized_facts, write_stylized_report
+
+        default = make_config(**{"sim.ticks": max(10, int(cfg.sim.ticks * cfg.sim.dt_s / 0.1))})
+        facts = stylized_facts({"recording": (d1, d2), "calibrated": synthetic_recording(cfg),
+                                "default synthetic": synthetic_recording(default)})
+        latency = {e.key: e.value for e in estimates if e.key.startswith("latency.") and e.value is not None}
+        replay_cfg = make_config(base.model_dump(), **{"market.source": "replay", "replay.exchange1": paths[0],
+                                                       "replay.exchange2": paths[1], **latency})
+        from backtest.replay import available_ticks
+
+        replay_cfg = make_config(replay_cfg.model_dump(), **{"sim.ticks": available_ticks(replay_cfg)})
+        comparison = strategy_comparison(replay_cfg, cfg, range(1, args.seeds + 1))
+        files = write_stylized_report(facts, args.report, comparison)
+        print(f"report: {files['html']}")
     return 0
 
 

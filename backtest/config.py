@@ -60,7 +60,7 @@ class MarketSection(_Section):
     regime_switch_per_s: float = Field(
         0.01, ge=0.0, le=10.0, description="rate of switching between calm and high-vol regimes, per second"
     )
-    basis_mean_ticks: float = Field(0.0, ge=-1000, le=1000, description="long-run Exchange 2 minus Exchange 1 price, ticks")
+    basis_mean_ticks: float = Field(0.0, ge=-1e7, le=1e7, description="long-run Exchange 2 minus Exchange 1 price, ticks")
     basis_reversion_per_s: float = Field(0.5, ge=0.0, le=100.0, description="mean reversion speed of the basis, per second")
     basis_vol_ticks_per_sqrt_s: float = Field(
         0.5, ge=0.0, le=1000.0, description="basis volatility, ticks per sqrt(second)"
@@ -108,10 +108,10 @@ class VenueFlowSection(_Section):
     )
     market_rate_per_s: float = Field(1.0, ge=0.0, le=10_000.0, description="market-order arrivals per side, per second")
     mean_offset_ticks: float = Field(
-        4.0, ge=1.0, le=500.0, description="mean distance of new limit orders from the venue price, ticks (geometric)"
+        4.0, ge=1.0, le=20_000.0, description="mean distance of new limit orders from the venue price, ticks (geometric)"
     )
     max_depth_ticks: int = Field(
-        40, ge=2, le=2000, description="orders further than this from the venue price are withdrawn, ticks"
+        40, ge=2, le=20_000, description="orders further than this from the venue price are withdrawn, ticks"
     )
     mean_limit_size_lots: float = Field(10.0, ge=1.0, le=1e6, description="mean limit-order size, lots (geometric)")
     mean_market_size_lots: float = Field(5.0, ge=1.0, le=1e6, description="mean market-order size, lots (geometric)")

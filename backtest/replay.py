@@ -104,6 +104,35 @@ def _ratio(venue_step: float, grid: float, what: str, venue: str) -> int:
     return k
 
 
+def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, qk: int, window_pct: float):
+    """One venue's events on a tick grid of ``n`` ticks of ``dt_ns`` from ``start`` (prices x ``pk``, sizes x
+    ``qk`` into the run's grid; events before ``start`` at tick 0), with its book window: the traded and
+    quoted price range plus ``window_pct`` of the price each way. Returns (VenueEvents, base, levels)."""
+    ev = d.events[d.events["recv_ts"] < start + n * dt_ns].copy()
+    ev["price"] *= pk
+    ev["qty"] *= qk
+    ticks = np.maximum(0, (ev["recv_ts"] - start) // dt_ns)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ticks, minlength=n)[:n], out=starts[1:])
+    seen = ev["price"][np.isin(ev["kind"], (ME_TRADE, ME_BBO_BID, ME_BBO_ASK)) & (ev["price"] > 0)]
+    if seen.size == 0:
+        raise ConfigError([f"{name}'s recording has no trade or best bid/ask in the span used"])
+    margin = int(seen.max() * window_pct / 100.0)
+    base = max(1, int(seen.min()) - margin)
+    levels = int(seen.max()) + margin - base + 1
+    return VenueEvents(start=starts, table=ev), base, levels
+
+
+def mid_series(e: VenueEvents, base: int, levels: int, n: int):
+    """(mid after each tick's events, ticks; 1 where an event arrived in the tick)."""
+    mid = np.empty(n)
+    updated = np.empty(n, dtype=np.uint8)
+    venue_mids(e.table, e.start, n, new_book(base, levels), mid, updated)
+    if not mid[0] > 0:
+        raise ConfigError(["a venue has no best bid and ask at the start of the span"])
+    return mid, updated
+
+
 def available_ticks(config: SimConfig) -> int:
     """Ticks of ``sim.dt_s`` both recordings cover."""
     d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
@@ -129,29 +158,9 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
         pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)
         qk = _ratio(d.lot_size, mk.lot_size, "lot_size", name)
-        ev = d.events[d.events["recv_ts"] < start + n * dt_ns].copy()
-        ev["price"] *= pk
-        ev["qty"] *= qk
-        ticks = np.maximum(0, (ev["recv_ts"] - start) // dt_ns)
-        starts = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(ticks, minlength=n)[:n], out=starts[1:])
-        # the book window: the traded and quoted range of the run, plus window_pct of the price each way
-        seen = ev["price"][np.isin(ev["kind"], (ME_TRADE, ME_BBO_BID, ME_BBO_ASK)) & (ev["price"] > 0)]
-        if seen.size == 0:
-            raise ConfigError([f"{name}'s recording has no trade or best bid/ask in the replayed span"])
-        margin = int(seen.max() * config.replay.window_pct / 100.0)
-        base = max(1, int(seen.min()) - margin)
-        levels = int(seen.max()) + margin - base + 1
-        venues.append((VenueEvents(start=starts, table=ev), base, levels, qk))
+        venues.append((*on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct), qk))
     (e1, base1, levels1, _), (e2, base2, levels2, step2) = venues
-    mids = []
-    for e, base, levels in ((e1, base1, levels1), (e2, base2, levels2)):
-        mid = np.empty(n)
-        updated = np.empty(n, dtype=np.uint8)
-        venue_mids(e.table, e.start, n, new_book(base, levels), mid, updated)
-        if not mid[0] > 0:
-            raise ConfigError(["a venue has no best bid and ask at the replay's start"])
-        mids.append((mid, updated))
+    mids = [mid_series(e, base, levels, n) for e, base, levels in ((e1, base1, levels1), (e2, base2, levels2))]
     rng = np.random.default_rng(config.sim.seed)
     lat = config.latency
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s)

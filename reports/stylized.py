@@ -1,0 +1,300 @@
+"""How real is the synthetic market? Stylized facts of three markets side by side, and the strategy on both.
+
+``stylized_facts(markets)`` measures each market (a name -> (Exchange 1, Exchange 2) ``MarketData`` pair: a
+recording, or a synthetic market printed as one by ``backtest.calibrate.synthetic_recording``) with the same
+code (``backtest.calibrate.tapes``): mid returns at 100 ms and 1 s (excess kurtosis), the autocorrelation of
+absolute returns, the spread, the depth at the touch, trade sizes, inter-trade times, the autocorrelation of
+trade signs, the mid's move after a trade, and the basis. Sizes are in units of each market's mean market
+order and prices in its own ticks or currency, so that markets on different grids compare.
+``write_stylized_report`` draws one chart per fact with a sentence under it, a table of the figures, and
+the strategy comparison (``strategy_comparison``), as HTML + PNG.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+LAGS = 30
+IMPACT_HORIZONS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+COLORS = {"recording": "black", "calibrated": "tab:blue", "default synthetic": "tab:orange"}
+
+
+def _acf(x: np.ndarray, lags: int) -> np.ndarray:
+    x = np.asarray(x, dtype=float) - np.mean(x)
+    d = np.dot(x, x)
+    if x.size <= lags + 1 or d == 0:
+        return np.full(lags, np.nan)
+    return np.array([np.dot(x[k:], x[:-k]) / d for k in range(1, lags + 1)])
+
+
+def _kurtosis(r: np.ndarray) -> float:
+    r = r - r.mean()
+    v = (r * r).mean()
+    return float((r ** 4).mean() / v ** 2 - 3.0) if v > 0 else float("nan")
+
+
+def measure(e1, e2) -> dict:
+    """The facts of one market (Exchange 1 for the venue facts, both for the basis)."""
+    from backtest.calibrate import GRID_S, tapes
+
+    t1, t2, tick, lot = tapes(e1, e2)
+    r100 = np.diff(t1.mid) * tick
+    per_s = int(round(1.0 / GRID_S))
+    r1s = np.diff(t1.mid[::per_s]) * tick
+    valid = (t1.ask > t1.bid) & (t1.bid > 0)
+    spread_ticks = (t1.ask - t1.bid)[valid]
+    mean_size = float(t1.trade_qty.mean()) if len(t1.trade_qty) else float("nan")
+    touch = t1.touch_qty[valid] / mean_size if mean_size > 0 else np.zeros(0)
+    gaps = np.diff(t1.trade_ts)
+    idx = np.minimum((t1.trade_ts / GRID_S).astype(int), len(t1.mid) - 1)
+    impact = []
+    for h in IMPACT_HORIZONS_S:
+        after = np.minimum(idx + int(round(h / GRID_S)), len(t1.mid) - 1)
+        impact.append(float(np.mean((t1.mid[after] - t1.mid[idx]) * t1.trade_side)) if idx.size else float("nan"))
+    med_spread = float(np.median(spread_ticks)) if spread_ticks.size else float("nan")
+    return {
+        "tick": tick, "span_s": t1.span_s, "r100": r100, "r1s": r1s,
+        "kurtosis_100ms": _kurtosis(r100) if r100.size > 3 else float("nan"),
+        "kurtosis_1s": _kurtosis(r1s) if r1s.size > 3 else float("nan"),
+        "vol_per_sqrt_s": float(np.std(r100) / np.sqrt(GRID_S)) if r100.size > 1 else float("nan"),
+        "acf_abs": _acf(np.abs(r100), LAGS), "spread_ticks": spread_ticks,
+        "spread_median_ticks": med_spread, "touch_over_trade": touch,
+        "touch_median_over_trade": float(np.median(touch)) if touch.size else float("nan"),
+        "trade_size_over_mean": t1.trade_qty / mean_size if mean_size > 0 else np.zeros(0),
+        "inter_trade_s": gaps, "trades_per_s": len(t1.trade_ts) / t1.span_s,
+        "inter_trade_cv": float(np.std(gaps) / np.mean(gaps)) if gaps.size > 1 and np.mean(gaps) > 0 else float("nan"),
+        "acf_sign": _acf(t1.trade_side, LAGS), "impact_ticks": np.array(impact),
+        "impact_over_spread_1s": impact[2] / med_spread if med_spread and med_spread > 0 else float("nan"),
+        "basis": (t2.mid - t1.mid) * tick, "grid_s": GRID_S,
+    }
+
+
+def stylized_facts(markets: dict) -> dict:
+    return {name: measure(*pair) for name, pair in markets.items()}
+
+
+TABLE_ROWS = [
+    ("vol_per_sqrt_s", "volatility of the mid, currency per sqrt(s)"),
+    ("kurtosis_100ms", "excess kurtosis of 100 ms mid returns"),
+    ("kurtosis_1s", "excess kurtosis of 1 s mid returns"),
+    ("acf_abs_1", "autocorrelation of |100 ms returns|, lag 1"),
+    ("acf_abs_10", "autocorrelation of |100 ms returns|, lag 10"),
+    ("spread_median_ticks", "median spread, ticks"),
+    ("touch_median_over_trade", "median depth at the touch (bid + ask), in mean market orders"),
+    ("trades_per_s", "market orders per second"),
+    ("inter_trade_cv", "coefficient of variation of inter-trade times (1 = Poisson)"),
+    ("acf_sign_1", "autocorrelation of trade signs, lag 1"),
+    ("acf_sign_10", "autocorrelation of trade signs, lag 10"),
+    ("impact_1s", "mid move 1 s after a market order, its direction, ticks"),
+    ("impact_over_spread_1s", "the same, in median spreads"),
+    ("basis_mean", "basis (Exchange 2 - Exchange 1 mid) mean, currency"),
+    ("basis_std", "basis std, currency"),
+]
+
+
+def table(facts: dict) -> list[tuple[str, list[float]]]:
+    rows = []
+    for key, label in TABLE_ROWS:
+        vals = []
+        for f in facts.values():
+            if key.startswith("acf_abs_"):
+                v = f["acf_abs"][int(key.rsplit("_", 1)[1]) - 1]
+            elif key.startswith("acf_sign_"):
+                v = f["acf_sign"][int(key.rsplit("_", 1)[1]) - 1]
+            elif key == "impact_1s":
+                v = f["impact_ticks"][2]
+            elif key == "basis_mean":
+                v = float(np.mean(f["basis"]))
+            elif key == "basis_std":
+                v = float(np.std(f["basis"]))
+            else:
+                v = f[key]
+            vals.append(float(v))
+        rows.append((label, vals))
+    return rows
+
+
+def strategy_comparison(replay_config, synthetic_config, seeds) -> dict:
+    """The same strategy on the recording (one run) and on the synthetic market (one run per seed): spread
+    capture, hedge cost and its parts, fees, fills, net PnL, per BTC (per 1e6 lots) traded where it applies."""
+    from backtest.engine import run
+
+    keys = ("net_pnl", "spread_capture", "hedge_cost", "hedge_slippage", "hedge_latency_cost", "hedge_basis", "fees",
+            "fills", "volume_exchange1_lots")
+    rep = run(replay_config).summary_dict
+    syn = [run(synthetic_config.with_dotted({"sim.seed": int(s)})).summary_dict for s in seeds]
+    out = {"replay": {k: float(rep[k]) for k in keys}, "synthetic_mean": {}, "synthetic_std": {}}
+    for k in keys:
+        vals = np.array([float(s[k]) for s in syn])
+        out["synthetic_mean"][k] = float(vals.mean())
+        out["synthetic_std"][k] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+    out["seeds"] = len(syn)
+    return out
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(facts)
+    rows = table(facts)
+    fmt = lambda v: "n/a" if v != v else f"{v:,.3g}"  # noqa: E731
+    sentences = _sentences(facts, rows)
+    charts = []
+
+    def chart(name, title, draw):
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        for market, f in facts.items():
+            draw(ax, market, f, COLORS.get(market, None))
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        data = _png(fig)
+        plt.close(fig)
+        (out / f"{name}.png").write_bytes(data)
+        charts.append((name, title, data))
+
+    def returns(ax, m, f, c, key):
+        r = f[key]
+        if r.size > 3 and r.std() > 0:
+            z = (r - r.mean()) / r.std()
+            ax.hist(z, bins=np.linspace(-8, 8, 81), histtype="step", density=True, color=c, label=m)
+        ax.set_yscale("log")
+        ax.set_xlabel("standardized return")
+
+    chart("returns_100ms", "Mid returns at 100 ms", lambda ax, m, f, c: returns(ax, m, f, c, "r100"))
+    chart("returns_1s", "Mid returns at 1 s", lambda ax, m, f, c: returns(ax, m, f, c, "r1s"))
+
+    def acf_abs(ax, m, f, c):
+        ax.plot(np.arange(1, LAGS + 1) * f["grid_s"], f["acf_abs"], color=c, label=m)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlabel("lag (s)")
+
+    chart("acf_abs_returns", "Autocorrelation of |100 ms returns| (volatility clustering)", acf_abs)
+
+    def ccdf(ax, m, f, c, key, xlabel):
+        x = np.sort(f[key])
+        if x.size:
+            ax.loglog(x, 1.0 - np.arange(x.size) / x.size, color=c, label=m)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("P(X >= x)")
+
+    def spread(ax, m, f, c):
+        s = f["spread_ticks"]
+        if s.size:
+            q = np.percentile(s, np.arange(1, 100))
+            ax.semilogy(np.arange(1, 100), np.maximum(q, 1e-9), color=c, label=m)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("spread (ticks)")
+
+    chart("spread", "Spread of Exchange 1, sampled every 100 ms", spread)
+    chart("depth_touch", "Depth at the touch, in mean market orders",
+          lambda ax, m, f, c: ccdf(ax, m, f, c, "touch_over_trade", "lots at best bid + best ask / mean order"))
+    chart("trade_sizes", "Market order sizes (over their mean)",
+          lambda ax, m, f, c: ccdf(ax, m, f, c, "trade_size_over_mean", "size / mean size"))
+    chart("inter_trade", "Times between market orders",
+          lambda ax, m, f, c: ccdf(ax, m, f, c, "inter_trade_s", "seconds"))
+
+    def acf_sign(ax, m, f, c):
+        ax.plot(np.arange(1, LAGS + 1), f["acf_sign"], color=c, marker=".", label=m)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlabel("lag (market orders)")
+
+    chart("acf_signs", "Autocorrelation of trade signs", acf_sign)
+
+    def impact(ax, m, f, c):
+        ax.plot(IMPACT_HORIZONS_S, f["impact_ticks"], color=c, marker="o", label=m)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlabel("seconds after the market order")
+        ax.set_ylabel("mid move in its direction (ticks)")
+
+    chart("impact", "The mid's move after a market order", impact)
+
+    def basis(ax, m, f, c):
+        b = f["basis"]
+        t = np.arange(b.size) * f["grid_s"]
+        ax.plot(t, b - np.mean(b), color=c, lw=0.7, label=f"{m} (mean {np.mean(b):.2f})")
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("basis minus its mean (currency)")
+
+    chart("basis", "Basis between the venues over time", basis)
+
+    table_html = "<table><tr><th>figure</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>" + "".join(
+        f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{fmt(v)}</td>" for v in vals) + "</tr>"
+        for label, vals in rows) + "</table>"
+    import csv
+
+    with open(out / "stylized_facts.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["figure", *names])
+        for label, vals in rows:
+            w.writerow([label, *vals])
+    parts = ["<html><head><meta charset='utf-8'><title>Stylized facts</title><style>body{font-family:sans-serif;"
+             "max-width:900px;margin:auto} td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+             "td:first-child{text-align:left}</style></head><body><h1>How real is the synthetic market?</h1>",
+             table_html]
+    for name, title, data in charts:
+        parts.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
+                     f"<p>{html.escape(sentences.get(name, ''))}</p>")
+    if comparison:
+        parts.append(comparison_html(comparison))
+    parts.append("</body></html>")
+    (out / "stylized_facts.html").write_text("\n".join(parts))
+    return {"html": out / "stylized_facts.html", "table": out / "stylized_facts.csv",
+            **{name: out / f"{name}.png" for name, _, _ in charts}}
+
+
+def comparison_html(c: dict) -> str:
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{c['replay'][k]:,.4g}</td><td>{c['synthetic_mean'][k]:,.4g} &plusmn; "
+        f"{c['synthetic_std'][k]:,.3g}</td></tr>" for k in c["replay"])
+    return (f"<h2>The same strategy on both</h2><table><tr><th></th><th>recording (replay)</th><th>calibrated "
+            f"synthetic, mean &plusmn; std over {c['seeds']} seeds</th></tr>{rows}</table>")
+
+
+def _sentences(facts: dict, rows) -> dict[str, str]:
+    """One sentence per chart: the measured figures, then what the model can and cannot reproduce."""
+    names = list(facts)
+    vals = {label: dict(zip(names, v)) for label, v in rows}
+
+    def fig(label):
+        return ", ".join(f"{n} {v:,.3g}" for n, v in vals[label].items())
+
+    return {
+        "returns_100ms": f"Excess kurtosis at 100 ms: {fig('excess kurtosis of 100 ms mid returns')}. The model's "
+                         "increments are Gaussian within a regime; fat tails come only from regime mixing and "
+                         "from the tick grid, which real quotes, moving in jumps, exceed.",
+        "returns_1s": f"At 1 s: {fig('excess kurtosis of 1 s mid returns')}. Aggregation thins the tails in both.",
+        "acf_abs_returns": f"Lag-1 autocorrelation of |returns|: {fig('autocorrelation of |100 ms returns|, lag 1')}. "
+                           "The model clusters volatility only through its two regimes; real markets cluster at "
+                           "every horizon.",
+        "spread": f"Median spread in ticks: {fig('median spread, ticks')}. The model's spread emerges from limit "
+                  "orders placed a geometric distance from the price, not from competition at the touch.",
+        "depth_touch": f"Median touch depth in mean orders: {fig('median depth at the touch (bid + ask), in mean market orders')}.",
+        "trade_sizes": "Real market order sizes are heavy-tailed (a few orders are hundreds of times the median); "
+                       "the model's are geometric, so its CCDF bends down where the recording's goes straight.",
+        "inter_trade": f"Coefficient of variation of inter-trade times (1 for Poisson): "
+                       f"{fig('coefficient of variation of inter-trade times (1 = Poisson)')}. Real trades come "
+                       "in bursts (self-excitation) that Poisson arrivals cannot reproduce.",
+        "acf_signs": f"Lag-1 sign autocorrelation: {fig('autocorrelation of trade signs, lag 1')}. Real order flow "
+                     "is persistent (split orders); the model's signs are independent except for the informed "
+                     "clients' share.",
+        "impact": f"Move 1 s after a market order, ticks: {fig('mid move 1 s after a market order, its direction, ticks')}. "
+                  "In the model only informed clients predict the move; their share is calibrated to the recording.",
+        "basis": f"Basis std (currency): {fig('basis std, currency')}. The Ornstein-Uhlenbeck basis matches the "
+                 "recording's level and spread of values but not its spikes, which come with fast moves on one venue.",
+    }

@@ -1,0 +1,122 @@
+"""Calibration is a pure function of the recording and recovers the simulator's own parameters, within the
+tolerances stated here, from a synthetic market printed as a recording (``synthetic_recording``).
+
+Tolerances (relative unless marked), and why they are not tighter: volatility 15% (a book's mid lags its
+price); basis mean 1 tick (abs), reversion 40% and volatility 25% (both mids add their own flicker); market
+and client order rates and sizes 15% (orders that find an empty side print nothing); limit-order rates 25%
+and sizes 20% (several orders joining one level in one tick are one increase); informed share 0.15 (abs: the
+book mid's flicker dilutes the move after a trade); with regimes: calm volatility 15%, multiplier 25%, switch
+rate within a factor 2 (10 s windows miss short regimes). Offsets, cancel rates, max depth and max orders are
+not recovered on the simulator's books (see backtest.calibrate) and are not tested here.
+"""
+
+
+import pytest
+
+from backtest.calibrate import calibrate, synthetic_recording, to_toml
+from backtest.cli import main
+from backtest.config import load_config, make_config
+from backtest.data import save
+
+
+def estimates(truth, dt_s=0.1):
+    e1, e2 = synthetic_recording(truth)
+    cfg, est = calibrate(e1, e2, base=truth, dt_s=dt_s)
+    return cfg, {e.key: e for e in est}
+
+
+@pytest.fixture(scope="module")
+def one_regime():
+    truth = make_config(**{
+        "sim.ticks": 12000, "sim.dt_s": 0.1, "market.volatility_per_sqrt_s": 0.05, "market.regime_switch_per_s": 0.0,
+        "market.high_vol_multiplier": 1.0, "market.basis_mean_ticks": -30.0, "market.basis_reversion_per_s": 0.5,
+        "market.basis_vol_ticks_per_sqrt_s": 4.0, "clients.rate_per_s": 3.0, "clients.informed_fraction": 0.4,
+        "exchange1.market_rate_per_s": 0.0})
+    return truth, *estimates(truth)
+
+
+def close(est, truth_value, rel):
+    return abs(est.value - truth_value) <= rel * abs(truth_value)
+
+
+@pytest.mark.parametrize("key,rel", [
+    ("market.volatility_per_sqrt_s", 0.15), ("market.basis_reversion_per_s", 0.40),
+    ("market.basis_vol_ticks_per_sqrt_s", 0.25), ("clients.rate_per_s", 0.15), ("clients.mean_size_lots", 0.15),
+    ("exchange2.market_rate_per_s", 0.15), ("exchange2.mean_market_size_lots", 0.15),
+    ("exchange1.limit_rate_per_s", 0.25), ("exchange2.limit_rate_per_s", 0.25),
+    ("exchange1.mean_limit_size_lots", 0.20), ("exchange2.mean_limit_size_lots", 0.20),
+])
+def test_estimates_come_back_within_tolerance(one_regime, key, rel):
+    truth, cfg, est = one_regime
+    section, name = key.split(".")
+    assert est[key].value is not None, est[key].source
+    assert close(est[key], getattr(getattr(truth, section), name), rel), (key, est[key])
+    assert getattr(getattr(cfg, section), name) == est[key].value  # and the config carries it
+
+
+def test_basis_mean_informed_share_and_a_single_regime(one_regime):
+    _, cfg, est = one_regime
+    assert abs(est["market.basis_mean_ticks"].value - (-30.0)) <= 1.0
+    assert abs(est["clients.informed_fraction"].value - 0.4) <= 0.15
+    assert est["market.high_vol_multiplier"].value == 1.0 and "one regime" in est["market.high_vol_multiplier"].source
+
+
+def test_regimes_come_back_within_tolerance():
+    truth = make_config(**{"sim.ticks": 36000, "sim.dt_s": 0.1, "market.volatility_per_sqrt_s": 0.05,
+                           "market.regime_switch_per_s": 0.02, "market.high_vol_multiplier": 3.0,
+                           "market.initial_price": 200.0})
+    _, est = estimates(truth)
+    assert abs(est["market.volatility_per_sqrt_s"].value - 0.05) <= 0.15 * 0.05
+    assert abs(est["market.high_vol_multiplier"].value - 3.0) <= 0.25 * 3.0
+    assert 0.01 <= est["market.regime_switch_per_s"].value <= 0.04
+
+
+def test_calibration_is_deterministic(one_regime):
+    truth, _, est = one_regime
+    _, again = estimates(truth)
+    assert {k: (e.value, e.source) for k, e in again.items()} == {k: (e.value, e.source) for k, e in est.items()}
+
+
+def test_a_short_recording_keeps_defaults_and_says_why(tmp_path):
+    base = make_config()
+    truth = make_config(**{"sim.ticks": 300, "market.volatility_per_sqrt_s": 0.08})
+    cfg, est = estimates(truth)
+    for key in ("market.volatility_per_sqrt_s", "exchange1.limit_rate_per_s", "exchange2.cancel_rate_per_order_per_s"):
+        assert est[key].value is None and "not estimated" in est[key].source
+    text = to_toml(cfg, list(est.values()))
+    assert "nan" not in text.lower() and "inf" not in text.replace("informed", "").lower()
+    path = tmp_path / "cal.toml"
+    path.write_text(text)
+    loaded = load_config(path)
+    assert loaded == cfg and loaded.market.volatility_per_sqrt_s == truth.market.volatility_per_sqrt_s
+    assert base.exchange1.limit_rate_per_s == loaded.exchange1.limit_rate_per_s
+
+
+def test_cli_calibrate_writes_a_config_run_takes_and_a_report(tmp_path, capsys):
+    truth = make_config(**{"sim.ticks": 1200, "sim.dt_s": 0.1, "clients.rate_per_s": 2.0})
+    e1, e2 = synthetic_recording(truth)
+    e1.venue, e2.venue = "exchange1", "exchange2"
+    save(e1, tmp_path / "ds")
+    save(e2, tmp_path / "ds")
+    out = tmp_path / "calibrated.toml"
+    assert main(["calibrate", "--dataset", str(tmp_path / "ds"), "--out", str(out), "--base", "default",
+                 "--report", str(tmp_path / "report"), "--seeds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "clients.rate_per_s" in printed and out.exists()
+    assert "# calibrated:" in out.read_text()
+    assert main(["run", "--config", str(out), "--ticks", "500", "--json"]) == 0
+    html = (tmp_path / "report" / "stylized_facts.html").read_text()
+    for fact in ("kurtosis", "inter-trade", "trade signs", "The same strategy on both"):
+        assert fact in html
+    assert (tmp_path / "report" / "impact.png").exists()
+
+
+def test_cli_calibrate_bad_input(tmp_path, capsys):
+    assert main(["calibrate", "--out", str(tmp_path / "c.toml")]) == 2
+    assert "--dataset" in capsys.readouterr().err
+    assert main(["calibrate", "--dataset", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c.toml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["calibrate", "--dataset", str(tmp_path), "--out", str(tmp_path)]) == 2
+
+
+
