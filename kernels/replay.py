@@ -34,7 +34,8 @@ from kernels.records import (
 )
 from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the state indices)
 from kernels.strategy import (
-    book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_order, hedge_settle, initial_sf,
+    book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_limit, hedge_order, hedge_settle, hedge_status,
+    initial_sf,
     interventions_due, pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl,
     step_interventions, step_risk,
 )
@@ -570,13 +571,10 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                 if touch < 0:
                     status = H_NO_LIQUIDITY
                 else:
-                    buf = int(p[P_HEDGE_BUFFER])
-                    limit = touch + buf if hside > 0 else touch - buf
-                    if at_market:
-                        limit = l2[LB_BASE] + n2 - 1 if hside > 0 else l2[LB_BASE]
+                    limit = hedge_limit(p, hside, touch, l2[LB_BASE], l2[LB_BASE] + n2 - 1, at_market)
                     filled, notional = take_liquidity(l2, taken2, hside, limit, want)
                     si[S_ROOM_STALE] = 1
-                    status = H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
+                    status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
             hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, wf, si, sf,

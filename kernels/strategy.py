@@ -17,7 +17,7 @@ from kernels._jit import jit_borrow
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.quoting import avellaneda_stoikov_quote, linear_quote
 from kernels.records import (
-    IV_KILL, IV_KILL_RESET, IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_MANUAL, R_BACK_INSIDE_LIMITS,
+    H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, IV_KILL, IV_KILL_RESET, IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_MANUAL, R_BACK_INSIDE_LIMITS,
     R_COOLDOWN_OVER, R_DRAWDOWN_KILL, R_FEED_RESUMED, R_HEDGE_FAILURE, R_KILL_RESET, R_LATENCY_SPIKE,
     R_LOSS_WINDOW, R_MANUAL_KILL, R_MANUAL_PAUSE, R_MANUAL_RESUME, R_ORDER_LATENCY_SPIKE, R_SOFT_LIMIT,
     R_STALE_FEED, STATE_ACTIVE, STATE_KILLED, STATE_PAUSED, STATE_REDUCED,
@@ -352,6 +352,21 @@ def hedge_order(p, t, w):
         return 0, 0, False
     at_market = int(p[P_ESCALATION]) == 1 and w[W_ATTEMPTS] > int(p[P_MAX_RETRIES])
     return (1 if q_signed > 0 else -1), want, at_market
+
+
+@jit_borrow
+def hedge_limit(p, hside, touch, lowest, highest, at_market):
+    """The limit of a hedge attempt: the touch it takes plus the slippage buffer against it (ticks), or the far
+    end of the book (``lowest`` / ``highest`` price) once escalated to a market order."""
+    if at_market:
+        return highest if hside > 0 else lowest
+    buf = int(p[P_HEDGE_BUFFER])
+    return touch + buf if hside > 0 else touch - buf
+
+
+@jit_borrow
+def hedge_status(filled, want):
+    return H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
 
 
 @jit_borrow

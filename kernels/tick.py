@@ -41,7 +41,8 @@ from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.quoting import intensity_fill_probability
 from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the state indices)
 from kernels.strategy import (
-    book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_order, hedge_settle, interventions_due,
+    book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_limit, hedge_order, hedge_settle, hedge_status,
+    interventions_due,
     pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl, step_interventions,
     step_risk,
 )
@@ -462,12 +463,9 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 if touch < 0:
                     status = H_NO_LIQUIDITY
                 else:
-                    buf = int(p[P_HEDGE_BUFFER])
-                    limit = touch + buf if hside > 0 else touch - buf
-                    if at_market:  # escalated: walk the whole book
-                        limit = b2[B_BASE] + b2[B_NLEVELS] - 1 if hside > 0 else b2[B_BASE]
+                    limit = hedge_limit(p, hside, touch, b2[B_BASE], b2[B_BASE] + b2[B_NLEVELS] - 1, at_market)
                     filled, notional, _ = match(b2, hside > 0, limit, want, h_ids, h_prices, h_qtys)
-                    status = H_FILLED if filled == want else (H_PARTIAL if filled > 0 else H_NO_LIQUIDITY)
+                    status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
             hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, wf, si, sf,
