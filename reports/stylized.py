@@ -118,22 +118,36 @@ def table(facts: dict) -> list[tuple[str, list[float]]]:
     return rows
 
 
-def strategy_comparison(replay_config, synthetic_config, seeds) -> dict:
-    """The same strategy on the recording (one run) and on the synthetic market (one run per seed): spread
-    capture, hedge cost and its parts, fees, fills, net PnL, per BTC (per 1e6 lots) traded where it applies."""
+def strategy_comparison(replay_config, synthetic_config, seeds, long_factor: int = 10, long_seeds: int = 3) -> dict:
+    """The same strategy on the recording (one run) and on the synthetic market: one run per seed of the same
+    length, and ``long_seeds`` runs ``long_factor`` times as long. Money also per unit of the asset traded on
+    Exchange 1 (per BTC on the shipped recording), so that runs of different lengths and volumes compare."""
     from backtest.engine import run
 
-    keys = ("net_pnl", "spread_capture", "hedge_cost", "hedge_slippage", "hedge_latency_cost", "hedge_basis", "fees",
-            "fills", "volume_exchange1_lots")
-    rep = run(replay_config).summary_dict
-    syn = [run(synthetic_config.with_dotted({"sim.seed": int(s)})).summary_dict for s in seeds]
-    out = {"replay": {k: float(rep[k]) for k in keys}, "synthetic_mean": {}, "synthetic_std": {}}
-    for k in keys:
-        vals = np.array([float(s[k]) for s in syn])
-        out["synthetic_mean"][k] = float(vals.mean())
-        out["synthetic_std"][k] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-    out["seeds"] = len(syn)
-    return out
+    keys = ("net_pnl", "spread_capture", "hedge_cost", "hedge_slippage", "hedge_latency_cost", "hedge_basis", "fees")
+    counts = ("fills", "volume_exchange1_lots")
+
+    def row(summary, lot):
+        out = {k: float(summary[k]) for k in keys + counts}
+        units = summary["volume_exchange1_lots"] * lot
+        out.update({f"{k}_per_unit": (float(summary[k]) / units if units else float("nan")) for k in keys})
+        return out
+
+    def spread(rows):
+        names = rows[0].keys()
+        arr = {k: np.array([r[k] for r in rows]) for k in names}
+        return ({k: float(np.nanmean(v)) for k, v in arr.items()},
+                {k: float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in arr.items()})
+
+    lot = synthetic_config.market.lot_size
+    rep = row(run(replay_config).summary_dict, replay_config.market.lot_size)
+    syn = [row(run(synthetic_config.with_dotted({"sim.seed": int(s)})).summary_dict, lot) for s in seeds]
+    longer = synthetic_config.with_dotted({"sim.ticks": synthetic_config.sim.ticks * long_factor})
+    syn_long = [row(run(longer.with_dotted({"sim.seed": 1000 + i})).summary_dict, lot) for i in range(long_seeds)]
+    mean, std = spread(syn)
+    lmean, lstd = spread(syn_long)
+    return {"replay": rep, "synthetic_mean": mean, "synthetic_std": std, "seeds": len(syn),
+            "long_mean": lmean, "long_std": lstd, "long_seeds": long_seeds, "long_factor": long_factor}
 
 
 def _png(fig) -> bytes:
@@ -261,9 +275,12 @@ def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) 
 def comparison_html(c: dict) -> str:
     rows = "".join(
         f"<tr><td>{k}</td><td>{c['replay'][k]:,.4g}</td><td>{c['synthetic_mean'][k]:,.4g} &plusmn; "
-        f"{c['synthetic_std'][k]:,.3g}</td></tr>" for k in c["replay"])
-    return (f"<h2>The same strategy on both</h2><table><tr><th></th><th>recording (replay)</th><th>calibrated "
-            f"synthetic, mean &plusmn; std over {c['seeds']} seeds</th></tr>{rows}</table>")
+        f"{c['synthetic_std'][k]:,.3g}</td><td>{c['long_mean'][k]:,.4g} &plusmn; {c['long_std'][k]:,.3g}</td></tr>"
+        for k in c["replay"])
+    return (f"<h2>The same strategy on both</h2><p>Money in currency; <code>_per_unit</code> per unit of the asset "
+            f"traded on Exchange 1.</p><table><tr><th></th><th>recording (replay)</th><th>calibrated synthetic, mean "
+            f"&plusmn; std over {c['seeds']} seeds</th><th>{c['long_factor']}x as long, {c['long_seeds']} seeds</th>"
+            f"</tr>{rows}</table>")
 
 
 def _sentences(facts: dict, rows) -> dict[str, str]:
