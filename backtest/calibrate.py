@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backtest.config import ConfigError, SimConfig, make_config
+from backtest.config import ConfigError, SimConfig, config_to_toml, make_config
 from backtest.data import MarketData
 from kernels.records import ME_BOOK, ME_BOOK_CLEAR, ME_TRADE, MF_NO_EXCH_TS, market_event_dt
 
@@ -365,29 +365,9 @@ def _flow_estimates(put, prefix: str, tape: Tape, name: str, span: float) -> Non
 def to_toml(config: SimConfig, estimates: list[Estimate], header: str = "") -> str:
     """The whole config as TOML (what ``--config`` reads), each estimated key with a comment saying where its
     value came from, the others marked as taken from the base config."""
-    notes = {e.key: e for e in estimates}
-    lines = [f"# {line}" for line in header.splitlines()] + [""] if header else []
-    for section, values in config.model_dump(mode="json").items():
-        lines.append(f"[{section}]")
-        for key, value in values.items():
-            e = notes.get(f"{section}.{key}")
-            comment = (f"  # calibrated: {e.source}" if e and e.value is not None else
-                       f"  # base config ({e.source})" if e else "")
-            lines.append(f"{key} = {_toml_value(value)}{comment}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+    comments = {e.key: (f"calibrated: {e.source}" if e.value is not None else f"base config ({e.source})")
+                for e in estimates}
+    return config_to_toml(config, comments, header)
 
 
 # -- a synthetic market printed as a recording ------------------------------------------------------------

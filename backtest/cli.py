@@ -115,6 +115,9 @@ def make_parser() -> argparse.ArgumentParser:
                     "synthetic market side by side, and the strategy on the recording and on the calibrated market")
     cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
 
+    shp = sub.add_parser("show", help="what a saved run (run --report DIR) or sweep (sweep --out DIR) holds")
+    shp.add_argument("directory")
+
     sub.add_parser("warmup", help="compile the kernels into numba's on-disk cache (make install does this), so the "
                    "first real run starts in about a second instead of compiling for 10-20 s")
 
@@ -135,8 +138,9 @@ def make_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     sw.add_argument("--out", metavar="DIR", help="write runs.csv, table.csv and charts into DIR")
     sw.add_argument("--quiet", action="store_true", help="no progress lines")
-    sw.add_argument("--resume", metavar="RUNS_CSV",
-                    help="the runs.csv an interrupted sweep left: its finished runs are kept and only the missing ones run")
+    sw.add_argument("--resume", metavar="RUNS",
+                    help="the runs.parquet (or runs.csv) an interrupted sweep left: its finished runs are kept and "
+                    "only the missing ones run")
     return parser
 
 
@@ -209,6 +213,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _replay_study(args)
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "show":
+        from backtest.experiment import describe
+
+        print(describe(args.directory))
+        return 0
     cfg = build_config(args)
     for line in config_warnings(cfg):
         print(f"warning: {line}", file=sys.stderr)
@@ -233,10 +242,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     else:
         print(format_summary(results.summary_dict))
     if args.report:
+        from backtest.experiment import save_run
         from reports.run_report import write_report
 
         files = write_report(results, args.report)
-        print(f"\nreport: {files.html}", file=sys.stderr if args.json else sys.stdout)
+        save_run(results, args.report)  # config.toml, meta.json, summary.json, frames and raw records: reloadable
+        print(f"\nreport: {files.html} (backtest.load({args.report!r}) reloads the run)",
+              file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -273,7 +285,7 @@ def _sweep(spec, args: argparse.Namespace) -> int:
         import pandas as pd
 
         try:
-            done = pd.read_csv(args.resume)
+            done = pd.read_parquet(args.resume) if str(args.resume).endswith(".parquet") else pd.read_csv(args.resume)
         except (OSError, ValueError) as err:
             raise ConfigError([f"--resume {args.resume}: cannot read a runs table ({err})"]) from None
     total = len(spec.points()) * len(spec.seeds)
@@ -281,22 +293,32 @@ def _sweep(spec, args: argparse.Namespace) -> int:
         print(f"{spec.name}: {len(spec.points())} grid points x {len(spec.seeds)} seeds = {total} runs of "
               f"{spec.base.sim.ticks:,} ticks", file=sys.stderr)
 
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True, desc=spec.name)
+
     def progress(done, n, point, seed, metrics, seconds):
-        if not args.quiet:
+        if bar is not None:
+            bar.n = done
             values = " ".join(f"{k}={v}" for k, v in point.items())
-            print(f"[{done:>{len(str(n))}}/{n}] {values} seed={seed}: net_pnl {metrics['net_pnl']:+.2f} "
-                  f"({seconds:.2f} s)", file=sys.stderr, flush=True)
+            bar.set_postfix_str(f"{values} seed={seed} net_pnl {metrics['net_pnl']:+.2f}", refresh=False)
+            bar.refresh()
 
     try:
         result = run_sweep(spec, workers=args.workers, progress=progress, done=done)
     except SweepInterrupted as stop:
         import os as _os
 
-        keep = _os.path.join(args.out, "runs.csv") if args.out else f"{spec.name}-interrupted-runs.csv"
-        stop.runs.to_csv(keep, index=False)
+        keep = _os.path.join(args.out, "runs.parquet") if args.out else f"{spec.name}-interrupted-runs.parquet"
+        stop.runs.to_parquet(keep, index=False)
         print(f"\ninterrupted: {len(stop.runs)} of {stop.total} runs finished and kept in {keep}; run the same "
               f"command with --resume {keep} to run only the missing ones", file=sys.stderr)
         return 130
+    finally:
+        if bar is not None:
+            bar.close()
     table = result.table
     keys = list(spec.grid)
     shown = keys + ["seeds", "net_pnl_mean", "net_pnl_std", "sharpe_like_mean", "max_drawdown_mean",

@@ -500,6 +500,32 @@ def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
         raise ConfigError(describe_validation_error(err)) from None
 
 
+def config_to_toml(config: SimConfig, comments: dict[str, str] | None = None, header: str = "") -> str:
+    """The whole config as TOML that ``load_config`` (``--config``) reads back to an equal config; ``comments``
+    by dotted key are written after their values, ``header`` lines at the top."""
+    comments = comments or {}
+    lines = [f"# {line}" for line in header.splitlines()] + [""] if header else []
+    for section, values in config.model_dump(mode="json").items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            note = comments.get(f"{section}.{key}")
+            lines.append(f"{key} = {_toml_value(value)}" + (f"  # {note}" if note else ""))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
 def dotted_to_nested(assignments: dict[str, Any]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for dotted, value in assignments.items():

@@ -79,14 +79,19 @@ class SweepSpec:
 
 
 def run_metrics(config: SimConfig) -> dict[str, float]:
-    """Run one simulation and reduce it to the sweep metrics (see ``METRICS``)."""
+    """Run one simulation and reduce it to numbers: the sweep metrics (``METRICS``) first, then every other
+    numeric summary figure (``Results.summary_dict``), as floats (NaN where a figure has no value)."""
     from backtest.engine import run
 
     results = run(config)
     s = results.summary_dict
     out = {k: s[k] for k in METRICS if k in s}
-    out["sharpe_like"] = sharpe_like(results.ticks["total_pnl"].to_numpy(), config.sim.dt_s)
-    return {k: float(out[k]) for k in METRICS}
+    out["sharpe_like"] = sharpe_like(results.column("total_pnl"), config.sim.dt_s)
+    ordered = {k: float(out[k]) for k in METRICS}
+    for k, v in s.items():
+        if k not in ordered and isinstance(v, (int, float, bool)):
+            ordered[k] = float(v)
+    return ordered
 
 
 def json_key(value) -> str:
@@ -208,7 +213,8 @@ def _match_done(spec: SweepSpec, jobs, done: pd.DataFrame) -> dict[int, dict]:
         if any(json_key(_plain(rec[k])) != json_key(_plain(point[k])) for k in keys):
             raise ConfigError([f"--resume: finished run {j} has grid values {[rec[k] for k in keys]}, this sweep "
                                f"{list(point.values())} there; give the same grid as the interrupted sweep"])
-        out[j] = {"point": jobs[j][0], **point, "seed": jobs[j][2], **{m: float(rec[m]) for m in METRICS}}
+        metrics = [c for c in done.columns if c not in ("point", "seed", *keys)]
+        out[j] = {"point": jobs[j][0], **point, "seed": jobs[j][2], **{m: float(rec[m]) for m in metrics}}
     return out
 
 

@@ -76,12 +76,24 @@ def heatmap(result, metric: str, row_key: str, col_key: str) -> plt.Figure:
 
 
 def write_sweep_report(result, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``runs.csv`` (one row per run), ``table.csv`` (mean / std per grid point) and charts."""
+    """Write the sweep as a saved experiment: ``runs.parquet`` (one row per run: grid point, every varied key,
+    seed, every summary metric; also ``runs.csv``), ``table.csv`` (mean / std per grid point), ``config.toml``
+    (the base config), ``meta.json`` (grid, seeds, package version, git commit) and charts."""
+    import json
+
+    from backtest.config import config_to_toml
+    from backtest.experiment import meta, strict
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"runs": out / "runs.csv", "table": out / "table.csv"}
-    result.runs.to_csv(files["runs"], index=False)
+    files = {"runs": out / "runs.parquet", "runs_csv": out / "runs.csv", "table": out / "table.csv",
+             "config": out / "config.toml", "meta": out / "meta.json"}
+    result.runs.to_parquet(files["runs"], index=False)
+    result.runs.to_csv(files["runs_csv"], index=False)
     result.table.to_csv(files["table"], index=False)
+    files["config"].write_text(config_to_toml(result.spec.base, header=f"base config of the sweep {result.spec.name}"))
+    files["meta"].write_text(json.dumps(strict(meta("sweep", name=result.spec.name, grid=result.spec.grid,
+                                                    seeds=list(result.spec.seeds))), indent=2))
     keys = list(result.spec.grid)
     figures = {}
     if len(keys) == 1:

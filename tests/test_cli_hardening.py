@@ -147,22 +147,25 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resume_completes_it(monkeypatch
 
 
 def test_ctrl_c_during_a_cli_sweep_writes_the_finished_runs_and_says_how_to_resume(tmp_path):
+    import re
+
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "backtest", "sweep", "--grid", "quoting.size_lots=1,2,3,4,5,6,7,8",
            "--seeds", "1,2,3", "--ticks", "30000", "--workers", "1", "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = []
-    for line in proc.stderr:  # wait for two finished runs, then press Ctrl-C
-        lines.append(line)
-        if line.startswith("[") and sum(x.startswith("[") for x in lines) == 2:
-            break
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while not re.search(rb"\b([2-9]|1\d)/24\b", seen):  # the progress bar shows two finished runs: Ctrl-C
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        assert chunk, seen.decode(errors="replace")
+        seen += chunk
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=120)
-    err = "".join(lines) + err
+    err = (seen + err).decode(errors="replace")
     assert proc.returncode == 130, err
-    assert "Traceback" not in err and "--resume" in err
-    kept = pd.read_csv(out / "runs.csv")
+    assert "Traceback" not in err and "--resume" in err and "it/s" not in err.split("interrupted")[-1]
+    kept = pd.read_parquet(out / "runs.parquet")
     assert 2 <= len(kept) < 24
-    resumed = subprocess.run(cmd[:-2] + ["--ticks", "30000", "--resume", str(out / "runs.csv"), "--quiet"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(cmd[:-2] + ["--ticks", "30000", "--resume", str(out / "runs.parquet"), "--quiet",
+                                         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
+    assert len(pd.read_parquet(out / "runs.parquet")) == 24

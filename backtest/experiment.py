@@ -1,0 +1,137 @@
+"""Saved experiments: a run (or a sweep) written as a directory that describes itself and reloads.
+
+A run's directory holds ``config.toml`` (the full config: ``--config`` takes it as it is and gives the same
+run), ``meta.json`` (kind, seed, package version, git commit when the package sits in a git checkout,
+format version), ``summary.json`` (strict JSON: null for NaN), every frame as Parquet under ``frames/``, and
+the kernel's raw records under ``raw/`` (numpy ``.npy``), from which ``load(DIR)`` rebuilds the same
+``Results`` (frames equal, tested). ``python -m backtest show DIR`` prints what is in it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from backtest.config import ConfigError, config_to_toml, load_config
+
+FORMAT_VERSION = 1
+FRAMES = ("ticks", "fills", "hedges", "orders", "risk_events")
+RAW = ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw", "counters", "interventions",
+       "regime", "fair", "feed1", "feed2")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("mmhedge")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout the package runs from, with '+dirty' when it has uncommitted changes; None
+    outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def strict(value):
+    """JSON-safe: NaN and inf become null, numpy scalars Python ones."""
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def meta(kind: str, **extra) -> dict:
+    return {"kind": kind, "format_version": FORMAT_VERSION, "package_version": package_version(),
+            "git_commit": git_commit(), **extra}
+
+
+def save_run(results, directory: str | Path) -> Path:
+    """Write ``results`` as an experiment into ``directory`` (created; files of an earlier save replaced)."""
+    out = Path(directory)
+    (out / "frames").mkdir(parents=True, exist_ok=True)
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    cfg = results.config
+    (out / "config.toml").write_text(config_to_toml(cfg, header=f"mmhedge run, seed {cfg.sim.seed}; "
+                                                   "`python -m backtest run --config config.toml` runs it again"))
+    (out / "meta.json").write_text(json.dumps(meta("run", seed=cfg.sim.seed), indent=2))
+    (out / "summary.json").write_text(json.dumps(strict(results.summary_dict), indent=2, allow_nan=False))
+    for name in FRAMES:
+        getattr(results, name).to_parquet(out / "frames" / f"{name}.parquet", index=False)
+    for name in RAW:
+        np.save(out / "raw" / f"{name}.npy", getattr(results, name), allow_pickle=False)
+    return out
+
+
+def load(directory: str | Path):
+    """The Results of a run saved with ``save_run`` (``run --report DIR``)."""
+    from backtest.results import Results
+
+    d = Path(directory)
+    info = read_meta(d)
+    if info.get("kind") != "run":
+        raise ConfigError([f"{d}: a saved {info.get('kind')!r}, not a run; `python -m backtest show {d}` shows it"])
+    config = load_config(d / "config.toml")
+    arrays = {}
+    for name in RAW:
+        path = d / "raw" / f"{name}.npy"
+        if not path.is_file():
+            raise ConfigError([f"{d}: {path.relative_to(d)} is missing: not a complete saved run"])
+        arrays[name] = np.load(path, allow_pickle=False)
+    return Results(config=config, **arrays)
+
+
+def read_meta(d: Path) -> dict:
+    path = Path(d) / "meta.json"
+    if not path.is_file():
+        raise ConfigError([f"{d}: no meta.json: not a saved experiment (`run --report DIR` or `sweep --out DIR` "
+                           "make one)"])
+    try:
+        info = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError([f"{path}: not JSON ({err})"]) from None
+    if info.get("format_version") != FORMAT_VERSION:
+        raise ConfigError([f"{path}: format version {info.get('format_version')}; this package reads "
+                           f"{FORMAT_VERSION}"])
+    return info
+
+
+def describe(directory: str | Path) -> str:
+    """What ``python -m backtest show`` prints for a saved run or sweep."""
+    d = Path(directory)
+    info = read_meta(d)
+    head = (f"{info['kind']} saved by mmhedge {info['package_version']}, commit {info.get('git_commit') or 'unknown'}")
+    if info["kind"] == "run":
+        from backtest.cli import format_summary
+
+        summary = json.loads((d / "summary.json").read_text())
+        summary = {k: (float("nan") if v is None else v) for k, v in summary.items()}
+        return f"{head}, seed {info['seed']}\n\n{format_summary(summary)}"
+    import pandas as pd
+
+    runs = pd.read_parquet(d / "runs.parquet")
+    table = pd.read_csv(d / "table.csv") if (d / "table.csv").is_file() else None
+    lines = [f"{head}: {len(runs)} runs, grid {info.get('grid')}, seeds {info.get('seeds')}"]
+    if table is not None:
+        with pd.option_context("display.width", 200, "display.max_columns", None,
+                               "display.float_format", "{:,.3f}".format):
+            lines.append(table.to_string(index=False))
+    return "\n".join(lines)
