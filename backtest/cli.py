@@ -115,6 +115,29 @@ def make_parser() -> argparse.ArgumentParser:
                     "synthetic market side by side, and the strategy on the recording and on the calibrated market")
     cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
 
+    op = sub.add_parser("optimize", help="search parameters with Optuna (TPE), scored on training seeds or window, "
+                        "the best checked out of sample; the study is resumable and shareable")
+    op.add_argument("--space", action="append", required=True, metavar="KEY=LO:HI[:int] | KEY=V1,V2",
+                    help="a dimension, e.g. --space quoting.half_spread_ticks=1:8 --space quoting.size_lots=1:5:int")
+    op.add_argument("--objective", default="net_pnl", help="net_pnl (default), sharpe_like, spread_capture, "
+                    "hedge_cost (maximised) or max_drawdown (minimised)")
+    op.add_argument("--trials", type=int, default=20, help="trials in the study in all (resumed studies count theirs)")
+    op.add_argument("--train-seeds", default="1,2,3", help="seeds a trial is scored on (synthetic markets)")
+    op.add_argument("--test-seeds", default="101,102,103", help="held-out seeds the best trials are checked on")
+    op.add_argument("--holdout-share", type=float, default=0.3,
+                    help="replay: the share at the end of the recording kept back for the out-of-sample check")
+    op.add_argument("--constraint", action="append", metavar="METRIC<=VALUE",
+                    help="a limit that makes a trial infeasible, e.g. max_drawdown<=5 or time_killed_s<=0 (repeatable)")
+    op.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db); a shared database lets "
+                    "several machines work on one study")
+    op.add_argument("--study-name", default="mmhedge", help="the study's name in the storage")
+    op.add_argument("--out", required=True, metavar="DIR", help="trials, out-of-sample table, charts, meta.json")
+    op.add_argument("--ticks", type=int, help="ticks per run")
+    op.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    op.add_argument("--config", help="TOML or YAML file of base overrides")
+    op.add_argument("--preset", default="default", choices=PRESETS, help="base scenario")
+    op.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one base parameter (repeatable)")
+
     shp = sub.add_parser("show", help="what a saved run (run --report DIR) or sweep (sweep --out DIR) holds")
     shp.add_argument("directory")
 
@@ -213,6 +236,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _replay_study(args)
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "optimize":
+        return _optimize(args)
     if args.command == "show":
         from backtest.experiment import describe
 
@@ -425,6 +450,53 @@ def _calibrate(args: argparse.Namespace) -> int:
         comparison = strategy_comparison(replay_cfg, cfg, range(1, args.seeds + 1))
         files = write_stylized_report(facts, args.report, comparison)
         print(f"report: {files['html']}")
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backtest.optimize import (
+        OptimizeSpec, optimize, out_of_sample, parse_constraint, parse_space, write_optimize_report,
+    )
+
+    check_output_dir(args.out, "--out")
+    space = {}
+    for item in args.space:
+        key, dim = parse_space(item)
+        if key in space:
+            raise ConfigError([f"--space {key} is given twice"])
+        space[key] = dim
+    if not 0.0 < args.holdout_share < 1.0:
+        raise ConfigError([f"--holdout-share {args.holdout_share}: between 0 and 1"])
+    spec = OptimizeSpec(space=space, base=build_config(args), objective=args.objective, trials=args.trials,
+                        train_seeds=_parse_seeds(args.train_seeds), test_seeds=_parse_seeds(args.test_seeds),
+                        holdout_share=args.holdout_share,
+                        constraints=[parse_constraint(c) for c in args.constraint or []],
+                        storage=args.storage or f"sqlite:///{(Path(args.out) / 'study.db').resolve()}",
+                        study_name=args.study_name)
+    from tqdm import tqdm
+
+    bar = tqdm(total=spec.trials, unit="trial", file=sys.stderr, dynamic_ncols=True, desc="optimize")
+    try:
+        study = optimize(spec, progress=lambda done, n: (setattr(bar, "n", done), bar.refresh()))
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\ninterrupted: the study is saved in {spec.storage}; run the same command to resume it",
+              file=sys.stderr)
+        return 130
+    bar.close()
+    oos = out_of_sample(spec, study)
+    files = write_optimize_report(spec, study, oos, args.out)
+    import pandas as pd
+
+    if oos:
+        with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format",
+                               "{:,.4f}".format):
+            print(pd.DataFrame(oos).to_string(index=False))
+    else:
+        print("no feasible trial: every trial broke a constraint")
+    print(f"\nwritten: {', '.join(str(p) for p in files.values())}\nstudy: {spec.storage} ({spec.study_name})")
     return 0
 
 

@@ -90,6 +90,10 @@ class ReplaySection(_Section):
         "(risk_averse), or f(front) / (f(front) + f(back)) with f(x) = x^queue_power (Rigtorp 2013)",
     )
     queue_power: float = Field(2.0, gt=0.0, le=10.0, description="n of the probabilistic queue model's x^n")
+    start_s: float = Field(
+        0.0, ge=0.0, le=1e7,
+        description="seconds into the span both recordings cover at which the replay starts (a held-out window)",
+    )
     window_pct: float = Field(
         0.5, gt=0.0, le=50.0,
         description="book levels kept beyond the recording's traded and quoted price range, percent of price",

@@ -136,7 +136,7 @@ def mid_series(e: VenueEvents, base: int, levels: int, n: int):
 def available_ticks(config: SimConfig) -> int:
     """Ticks of ``sim.dt_s`` both recordings cover."""
     d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
-    start = max(d1.start_ns, d2.start_ns)
+    start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
     end = min(d1.end_ns, d2.end_ns)
     return max(0, int((end - start) // int(round(config.sim.dt_s * 1e9))))
 
@@ -147,13 +147,13 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     mk = config.market
     d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
     dt_ns = int(round(config.sim.dt_s * 1e9))
-    start = max(d1.start_ns, d2.start_ns)
+    start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
     end = min(d1.end_ns, d2.end_ns)
-    covered = int((end - start) // dt_ns)
+    covered = max(0, int((end - start) // dt_ns))
     n = config.sim.ticks
     if n > covered:
-        raise ConfigError([f"sim.ticks {n:,}: the recordings cover {covered:,} ticks of {config.sim.dt_s:g} s "
-                           f"({(end - start) / 1e9:,.1f} s in common); allowed: at most {covered:,}"])
+        raise ConfigError([f"sim.ticks {n:,}: from replay.start_s {config.replay.start_s:g} the recordings cover "
+                           f"{covered:,} ticks of {config.sim.dt_s:g} s; allowed: at most {covered:,}"])
     venues = []
     for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
         pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)

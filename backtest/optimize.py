@@ -1,0 +1,276 @@
+"""Parameter search with Optuna, scored out of sample by construction.
+
+``optimize(spec)`` searches the ``space`` (dotted config keys: a float or integer range, or a list of values)
+with Optuna's TPE sampler, each trial scored by the mean of ``objective`` over the *training* part: training
+seeds on a synthetic market, the first part of the recording on a replay (``holdout_share`` of it is kept
+back). Constraints a risk manager sets (``max_drawdown<=20``, ``time_killed_s<=0``, ``largest_naked_lots<=5``)
+make a trial infeasible, not merely worse: Optuna's constrained TPE never proposes around it and the best
+trial is the best feasible one. The study lives in a database (SQLite by default, any URL Optuna accepts with
+``storage``): running the same command again resumes it up to ``trials`` in all, and several machines
+pointed at one database work on one study. The best feasible trials are then scored on the held-out seeds
+or window, and ``write_optimize_report`` charts in-sample against out-of-sample, the history and the
+parameter importances.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backtest.config import ConfigError, SimConfig, make_config
+
+OBJECTIVES = ("net_pnl", "sharpe_like", "spread_capture", "hedge_cost", "max_drawdown")
+MINIMIZE = {"max_drawdown"}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    metric: str
+    op: str  # "<=" or ">="
+    bound: float
+
+    def violation(self, value: float) -> float:
+        """<= 0 when satisfied (Optuna's convention)."""
+        return value - self.bound if self.op == "<=" else self.bound - value
+
+
+@dataclass
+class OptimizeSpec:
+    space: dict[str, tuple]  # key -> ("float", lo, hi) | ("int", lo, hi) | ("categorical", [values])
+    base: SimConfig
+    objective: str = "net_pnl"
+    trials: int = 20
+    train_seeds: tuple[int, ...] = (1, 2, 3)
+    test_seeds: tuple[int, ...] = (101, 102, 103)
+    holdout_share: float = 0.3  # replay: the last share of the recording is kept back
+    constraints: list[Constraint] = field(default_factory=list)
+    storage: str | None = None
+    study_name: str = "mmhedge"
+    seed: int = 0  # the sampler's
+
+
+def parse_space(item: str) -> tuple[str, tuple]:
+    """``quoting.half_spread_ticks=1:8`` (float range), ``quoting.size_lots=1:5:int``, ``x=a,b,c`` (choices)."""
+    import json
+
+    if "=" not in item:
+        raise ConfigError([f"--space {item!r}: expected key=lo:hi, key=lo:hi:int or key=v1,v2,..."])
+    key, text = (part.strip() for part in item.split("=", 1))
+    if ":" in text:
+        parts = text.split(":")
+        kind = parts[2] if len(parts) == 3 else "float"
+        try:
+            lo, hi = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ConfigError([f"--space {item!r}: bounds must be numbers"]) from None
+        if len(parts) > 3 or kind not in ("float", "int") or not lo < hi or not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ConfigError([f"--space {item!r}: expected lo:hi or lo:hi:int with finite lo < hi"])
+        return key, (kind, int(lo) if kind == "int" else lo, int(hi) if kind == "int" else hi)
+    values = []
+    for v in text.split(","):
+        try:
+            values.append(json.loads(v))
+        except json.JSONDecodeError:
+            values.append(v)
+    if len(values) < 2 or len({json.dumps(v) for v in values}) != len(values):
+        raise ConfigError([f"--space {item!r}: give at least two distinct values"])
+    return key, ("categorical", values)
+
+
+def parse_constraint(item: str) -> Constraint:
+    for op in ("<=", ">="):
+        if op in item:
+            metric, bound = (p.strip() for p in item.split(op, 1))
+            try:
+                return Constraint(metric, op, float(bound))
+            except ValueError:
+                break
+    raise ConfigError([f"--constraint {item!r}: expected metric<=value or metric>=value, e.g. max_drawdown<=20"])
+
+
+def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
+    """The runs a parameter set is scored on: ``part`` 'train' or 'test'."""
+    cfg = make_config(spec.base.model_dump(), **params)
+    if cfg.market.source == "replay":
+        from backtest.replay import available_ticks
+
+        total = min(cfg.sim.ticks, available_ticks(cfg))
+        cut = int(total * (1.0 - spec.holdout_share))
+        if part == "train":
+            return [make_config(cfg.model_dump(), **{"sim.ticks": cut})]
+        return [make_config(cfg.model_dump(), **{"sim.ticks": total - cut, "replay.start_s": cut * cfg.sim.dt_s})]
+    seeds = spec.train_seeds if part == "train" else spec.test_seeds
+    return [make_config(cfg.model_dump(), **{"sim.seed": s}) for s in seeds]
+
+
+def score(spec: OptimizeSpec, params: dict, part: str) -> dict[str, float]:
+    """Mean of every sweep metric over the part's runs."""
+    from backtest.sweep import run_metrics
+
+    import warnings
+
+    runs = [run_metrics(c) for c in _configs(spec, params, part)]
+    with warnings.catch_warnings():  # a figure with no value in every run (no kill: first_kill_s) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
+
+
+def _validate(spec: OptimizeSpec) -> None:
+    from backtest.sweep import METRICS
+
+    if spec.objective not in OBJECTIVES:
+        raise ConfigError([f"--objective {spec.objective!r}; allowed: {', '.join(OBJECTIVES)}"])
+    if not spec.space:
+        raise ConfigError(["give at least one --space key=lo:hi"])
+    if spec.trials < 1:
+        raise ConfigError([f"--trials {spec.trials}: at least 1"])
+    for c in spec.constraints:
+        if c.metric not in METRICS and c.metric not in ("largest_naked_lots", "time_above_exposure_threshold_s",
+                                                         "hedge_failures"):
+            raise ConfigError([f"--constraint {c.metric}: unknown metric; allowed: {', '.join(METRICS)}, "
+                               "largest_naked_lots, time_above_exposure_threshold_s, hedge_failures"])
+    if set(spec.train_seeds) & set(spec.test_seeds):
+        raise ConfigError(["training and test seeds must differ: out-of-sample means other seeds"])
+    # every corner of the space must make a valid config
+    for key, (kind, *rest) in spec.space.items():
+        for value in (rest[0] if kind == "categorical" else rest):
+            try:
+                make_config(spec.base.model_dump(), **{key: value})
+            except ConfigError as err:
+                raise ConfigError([f"--space {key}={value}: {p}" for p in err.problems]) from None
+
+
+def optimize(spec: OptimizeSpec, progress=None) -> Any:
+    """Run the study up to ``spec.trials`` trials in all (resuming one in ``spec.storage``); returns it."""
+    import optuna
+
+    _validate(spec)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def constraints(trial):
+        return trial.user_attrs.get("constraints", [0.0])
+
+    sampler = optuna.samplers.TPESampler(seed=spec.seed, constraints_func=constraints if spec.constraints else None)
+    direction = "minimize" if spec.objective in MINIMIZE else "maximize"
+    study = optuna.create_study(study_name=spec.study_name, storage=spec.storage, sampler=sampler,
+                                direction=direction, load_if_exists=True)
+
+    def objective(trial):
+        params = {}
+        for key, (kind, *rest) in spec.space.items():
+            if kind == "float":
+                params[key] = trial.suggest_float(key, rest[0], rest[1])
+            elif kind == "int":
+                params[key] = trial.suggest_int(key, rest[0], rest[1])
+            else:
+                params[key] = trial.suggest_categorical(key, rest[0])
+        metrics = score(spec, params, "train")
+        trial.set_user_attr("train", metrics)
+        trial.set_user_attr("constraints", [c.violation(metrics[c.metric]) for c in spec.constraints] or [0.0])
+        value = metrics[spec.objective]
+        return value if math.isfinite(value) else (-1e18 if direction == "maximize" else 1e18)
+
+    done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+    remaining = max(0, spec.trials - done)
+    callbacks = [lambda s, t: progress(len(s.trials), spec.trials)] if progress else []
+    if remaining:
+        study.optimize(objective, n_trials=remaining, callbacks=callbacks)
+    return study
+
+
+def feasible(trial) -> bool:
+    return all(v <= 0 for v in trial.user_attrs.get("constraints", [0.0]))
+
+
+def out_of_sample(spec: OptimizeSpec, study, top: int = 5) -> list[dict]:
+    """The best ``top`` feasible trials scored on the held-out seeds or window, beside their training scores."""
+    import optuna
+
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and feasible(t)]
+    reverse = spec.objective not in MINIMIZE
+    done.sort(key=lambda t: t.value, reverse=reverse)
+    rows = []
+    for t in done[:top]:
+        test = score(spec, t.params, "test")
+        rows.append({"trial": t.number, **{f"param {k}": v for k, v in t.params.items()},
+                     "in_sample": t.user_attrs["train"][spec.objective], "out_of_sample": test[spec.objective],
+                     **{f"test {c.metric}": test[c.metric] for c in spec.constraints},
+                     "feasible_out_of_sample": all(c.violation(test[c.metric]) <= 0 for c in spec.constraints)})
+    return rows
+
+
+def write_optimize_report(spec: OptimizeSpec, study, oos: list[dict], out_dir) -> dict[str, Path]:
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    import pandas as pd
+
+    from backtest.experiment import meta, strict
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"trials": out / "trials.csv", "oos": out / "out_of_sample.csv", "meta": out / "meta.json"}
+    trials = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    frame = pd.DataFrame([{"trial": t.number, "value": t.value, "feasible": feasible(t), **t.params} for t in trials])
+    frame.to_csv(files["trials"], index=False)
+    pd.DataFrame(oos).to_csv(files["oos"], index=False)
+    files["meta"].write_text(json.dumps(strict(meta("optimize", objective=spec.objective, space={
+        k: list(v) for k, v in spec.space.items()}, train_seeds=list(spec.train_seeds), test_seeds=list(spec.test_seeds),
+        constraints=[f"{c.metric}{c.op}{c.bound:g}" for c in spec.constraints], storage=spec.storage,
+        study_name=spec.study_name)), indent=2))
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ok = frame[frame.feasible]
+    ax.scatter(frame.trial, frame.value, s=12, c=np.where(frame.feasible, "tab:blue", "tab:red"),
+               label="trial (red: infeasible)")
+    if len(ok):
+        best = ok.value.cummax() if spec.objective not in MINIMIZE else ok.value.cummin()
+        ax.step(ok.trial, best, where="post", color="black", label="best feasible so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"{spec.objective} (training, mean)")
+    ax.set_title("Optimisation history")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    files["history"] = out / "history.png"
+    fig.savefig(files["history"], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if oos:
+        x = np.arange(len(oos))
+        ax.bar(x - 0.2, [r["in_sample"] for r in oos], 0.4, label="in sample (training)")
+        ax.bar(x + 0.2, [r["out_of_sample"] for r in oos], 0.4, label="out of sample (held out)")
+        ax.set_xticks(x, [f"#{r['trial']}" for r in oos])
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylabel(spec.objective)
+    ax.set_title("Best feasible trials: in sample against out of sample")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    files["in_vs_out"] = out / "in_vs_out_of_sample.png"
+    fig.savefig(files["in_vs_out"], dpi=100)
+    plt.close(fig)
+
+    importances = {}
+    if len(trials) >= 4 and len(spec.space) >= 1:
+        try:
+            importances = optuna.importance.get_param_importances(study)
+        except (RuntimeError, ValueError) as err:  # too few distinct trials for the evaluator
+            importances = {"(not computed)": 0.0}
+            files["importance_note"] = out / "importance_note.txt"
+            files["importance_note"].write_text(str(err))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.barh(list(importances), list(importances.values()))
+    ax.set_xlabel("importance (fANOVA)")
+    ax.set_title("Parameter importances")
+    fig.tight_layout()
+    files["importances"] = out / "importances.png"
+    fig.savefig(files["importances"], dpi=100)
+    plt.close(fig)
+    return files

@@ -1,0 +1,78 @@
+"""Optimisation: Optuna studies that resume from their database, constraints that make trials infeasible,
+and the best trials scored out of sample (held-out seeds; the held-out end of a recording)."""
+import json
+
+import optuna
+import pandas as pd
+import pytest
+
+from backtest.cli import main
+from backtest.config import ConfigError, make_config, preset
+from backtest.optimize import OptimizeSpec, _configs, optimize, out_of_sample, parse_constraint, parse_space
+
+BASE = ["--ticks", "800", "--train-seeds", "1,2", "--test-seeds", "11,12"]
+
+
+def test_optimize_writes_its_report_and_resumes_the_study(tmp_path, capsys):
+    out = tmp_path / "opt"
+    args = ["optimize", "--space", "quoting.half_spread_ticks=0.5:5", "--space", "quoting.size_lots=1:4:int",
+            "--trials", "5", "--out", str(out), *BASE]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "out_of_sample" in printed and "study.db" in printed
+    for name in ("trials.csv", "out_of_sample.csv", "history.png", "in_vs_out_of_sample.png", "importances.png"):
+        assert (out / name).exists(), name
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kind"] == "optimize" and meta["test_seeds"] == [11, 12]
+    # the same command with more trials resumes: the study holds 8, the first 5 unchanged
+    first = pd.read_csv(out / "trials.csv")
+    assert main(args[:5] + ["--trials", "8"] + args[7:]) == 0
+    study = optuna.load_study(study_name="mmhedge", storage=f"sqlite:///{(out / 'study.db').resolve()}")
+    assert len(study.trials) == 8
+    again = pd.read_csv(out / "trials.csv")
+    pd.testing.assert_frame_equal(again.iloc[:5].reset_index(drop=True), first)
+
+
+def test_constraints_make_trials_infeasible(tmp_path):
+    spec = OptimizeSpec(space={"quoting.half_spread_ticks": ("float", 0.5, 5.0)},
+                        base=make_config(**{"sim.ticks": 600}), trials=4, train_seeds=(1,), test_seeds=(2,),
+                        constraints=[parse_constraint("net_pnl>=1000000")])
+    study = optimize(spec)
+    assert all(t.user_attrs["constraints"][0] > 0 for t in study.trials)
+    assert out_of_sample(spec, study) == []  # no feasible trial is offered as the answer
+
+
+def test_out_of_sample_is_other_seeds_or_the_held_out_window():
+    spec = OptimizeSpec(space={"quoting.half_spread_ticks": ("float", 1.0, 2.0)}, base=make_config(),
+                        train_seeds=(1, 2), test_seeds=(3,))
+    assert [c.sim.seed for c in _configs(spec, {}, "train")] == [1, 2]
+    assert [c.sim.seed for c in _configs(spec, {}, "test")] == [3]
+    replay = OptimizeSpec(space=spec.space, base=preset("replay_binance_btcusdt_20240808").with_dotted(
+        {"sim.ticks": 100_000}), holdout_share=0.3)
+    (train,), (test,) = _configs(replay, {}, "train"), _configs(replay, {}, "test")
+    assert train.sim.ticks == 70_000 and train.replay.start_s == 0
+    assert test.sim.ticks == 30_000 and test.replay.start_s == pytest.approx(70.0)
+    with pytest.raises(ConfigError, match="must differ"):
+        optimize(OptimizeSpec(space=spec.space, base=make_config(), train_seeds=(1,), test_seeds=(1,)))
+
+
+def test_a_replay_study_scores_the_held_out_window(tmp_path):
+    spec = OptimizeSpec(space={"quoting.half_spread_ticks": ("float", 200.0, 2000.0)},
+                        base=preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 40_000}), trials=2)
+    study = optimize(spec)
+    rows = out_of_sample(spec, study)
+    assert len(rows) == 2 and all("out_of_sample" in r for r in rows)
+
+
+@pytest.mark.parametrize("item", ["x", "quoting.size_lots=3:1", "quoting.size_lots=1:inf", "a=1", "a=1,1"])
+def test_bad_space(item):
+    with pytest.raises(ConfigError):
+        parse_space(item)
+
+
+def test_cli_optimize_bad_input(tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert main(["optimize", "--space", "quoting.size_lots=0:3:int", "--out", out, *BASE]) == 2
+    assert "quoting.size_lots" in capsys.readouterr().err
+    assert main(["optimize", "--space", "quoting.size_lots=1:3:int", "--objective", "luck", "--out", out]) == 2
+    assert main(["optimize", "--space", "quoting.size_lots=1:3:int", "--constraint", "drawdown<5", "--out", out]) == 2
