@@ -131,6 +131,7 @@ def make_parser() -> argparse.ArgumentParser:
     op.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db); a shared database lets "
                     "several machines work on one study")
     op.add_argument("--study-name", default="mmhedge", help="the study's name in the storage")
+    op.add_argument("--cluster", metavar="ADDRESS", help="score each trial's runs on a Dask distributed cluster")
     op.add_argument("--out", required=True, metavar="DIR", help="trials, out-of-sample table, charts, meta.json")
     op.add_argument("--ticks", type=int, help="ticks per run")
     op.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -161,6 +162,8 @@ def make_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     sw.add_argument("--out", metavar="DIR", help="write runs.csv, table.csv and charts into DIR")
     sw.add_argument("--quiet", action="store_true", help="no progress lines")
+    sw.add_argument("--cluster", metavar="ADDRESS",
+                    help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (see README: two commands start one)")
     sw.add_argument("--resume", metavar="RUNS",
                     help="the runs.parquet (or runs.csv) an interrupted sweep left: its finished runs are kept and "
                     "only the missing ones run")
@@ -332,7 +335,7 @@ def _sweep(spec, args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        result = run_sweep(spec, workers=args.workers, progress=progress, done=done)
+        result = run_sweep(spec, workers=args.workers, progress=progress, done=done, cluster=args.cluster)
     except SweepInterrupted as stop:
         import os as _os
 
@@ -474,7 +477,7 @@ def _optimize(args: argparse.Namespace) -> int:
                         holdout_share=args.holdout_share,
                         constraints=[parse_constraint(c) for c in args.constraint or []],
                         storage=args.storage or f"sqlite:///{(Path(args.out) / 'study.db').resolve()}",
-                        study_name=args.study_name)
+                        study_name=args.study_name, cluster=args.cluster)
     from tqdm import tqdm
 
     bar = tqdm(total=spec.trials, unit="trial", file=sys.stderr, dynamic_ncols=True, desc="optimize")

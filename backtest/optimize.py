@@ -50,6 +50,7 @@ class OptimizeSpec:
     storage: str | None = None
     study_name: str = "mmhedge"
     seed: int = 0  # the sampler's
+    cluster: str | None = None  # a Dask scheduler's address: a trial's runs go to its workers
 
 
 def parse_space(item: str) -> tuple[str, tuple]:
@@ -112,10 +113,25 @@ def score(spec: OptimizeSpec, params: dict, part: str) -> dict[str, float]:
 
     import warnings
 
-    runs = [run_metrics(c) for c in _configs(spec, params, part)]
+    configs = _configs(spec, params, part)
+    if spec.cluster:
+        from backtest.sweep import run_on_cluster
+
+        by_index = dict(run_on_cluster(spec.cluster, indexed_metrics, list(enumerate(c.model_dump() for c in configs))))
+        runs = [by_index[i] for i in range(len(configs))]
+    else:
+        runs = [run_metrics(c) for c in configs]
     with warnings.catch_warnings():  # a figure with no value in every run (no kill: first_kill_s) stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         return {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
+
+
+def indexed_metrics(item):
+    """(index, metrics) of one run given as (index, config dict): what a cluster worker computes."""
+    from backtest.sweep import run_metrics
+
+    index, cfg = item
+    return index, run_metrics(SimConfig.model_validate(cfg))
 
 
 def _validate(spec: OptimizeSpec) -> None:

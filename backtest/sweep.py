@@ -149,12 +149,17 @@ class SweepResult:
 
 def run_sweep(spec: SweepSpec, workers: int | None = None,
               progress: Callable[[int, int, dict, int, dict, float], None] | None = None,
-              done: pd.DataFrame | None = None) -> SweepResult:
+              done: pd.DataFrame | None = None, cluster: str | None = None) -> SweepResult:
     """Run every (grid point, seed). ``workers`` processes (default: all cores; 1 = in this process).
     ``progress(done, total, point, seed, metrics, seconds)`` is called as each run finishes. ``done``: runs
     already finished by an interrupted sweep of the same spec (its ``SweepInterrupted.runs``, or the
     ``runs.csv`` it left), which are kept as they are and not run again: the result equals an uninterrupted
-    sweep's. On Ctrl-C or a lost worker, raises ``SweepInterrupted`` with the runs finished so far."""
+    sweep's. On Ctrl-C or a lost worker, raises ``SweepInterrupted`` with the runs finished so far.
+
+    ``cluster``: the address of a Dask distributed scheduler (``tcp://host:8786``): the runs go to its workers
+    instead of local processes. A run is a pure function of its config, and what travels is the config as a
+    dict and the name of ``_worker`` (which the workers import from this package), so the table is the local
+    one, bit for bit."""
     jobs = spec.configs()
     total = len(jobs)
     rows: dict[int, dict] = {}
@@ -170,7 +175,10 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
     payload = [(j, seed, cfg.model_dump()) for j, (_i, _p, seed, cfg) in enumerate(jobs) if j not in rows]
     workers = max(1, min(workers or os.cpu_count() or 1, max(1, len(payload))))
     try:
-        if workers == 1:
+        if cluster:
+            for item in run_on_cluster(cluster, _worker, payload):
+                record(*item)
+        elif workers == 1:
             for item in payload:
                 record(*_worker(item))
         else:
@@ -192,6 +200,24 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
         raise SweepInterrupted(finished, total) from None
     runs = pd.DataFrame([rows[j] for j in range(total)])
     return SweepResult(spec=spec, runs=runs)
+
+
+def run_on_cluster(address: str, fn, payload):
+    """Yield ``fn(item)`` for every item, computed on the Dask cluster at ``address``, as they finish."""
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise ConfigError(["--cluster needs Dask distributed: pip install 'distributed>=2024.1'"]) from None
+    try:
+        client = Client(address, timeout=10)
+    except (OSError, TimeoutError) as err:
+        raise ConfigError([f"--cluster {address}: cannot reach a Dask scheduler there ({err})"]) from None
+    try:
+        futures = [client.submit(fn, item, pure=False) for item in payload]
+        for fut in dask_completed(futures):
+            yield fut.result()
+    finally:
+        client.close()
 
 
 def _match_done(spec: SweepSpec, jobs, done: pd.DataFrame) -> dict[int, dict]:
