@@ -195,7 +195,7 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
                 raise KeyboardInterrupt from None  # a worker died (Ctrl-C reaches them too, or the OOM killer)
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ClusterLost):
         finished = pd.DataFrame([rows[j] for j in sorted(rows)])
         raise SweepInterrupted(finished, total) from None
     runs = pd.DataFrame([rows[j] for j in range(total)])
@@ -215,9 +215,17 @@ def run_on_cluster(address: str, fn, payload):
     try:
         futures = [client.submit(fn, item, pure=False) for item in payload]
         for fut in dask_completed(futures):
-            yield fut.result()
+            try:
+                result = fut.result()
+            except Exception as err:  # noqa: BLE001  a worker or the scheduler was lost (KilledWorker, ...)
+                raise ClusterLost(f"{type(err).__name__}: {err}") from None
+            yield result
     finally:
         client.close()
+
+
+class ClusterLost(Exception):
+    """A run could not be completed on the cluster (a worker or machine was lost)."""
 
 
 def _match_done(spec: SweepSpec, jobs, done: pd.DataFrame) -> dict[int, dict]:

@@ -80,3 +80,25 @@ def test_an_unreachable_cluster_is_a_clear_error(capsys):
     assert main(["sweep", "--grid", "quoting.size_lots=1,2", "--ticks", "300", "--cluster", "tcp://127.0.0.1:9",
                  "--quiet"]) == 2
     assert "cannot reach a Dask scheduler" in capsys.readouterr().err
+
+
+def test_a_run_lost_on_the_cluster_keeps_the_finished_ones(cluster, monkeypatch):
+    """A run whose worker fails (here: it raises) stops the sweep like Ctrl-C: the finished runs are kept."""
+    import backtest.sweep as sweep
+    from backtest.sweep import SweepInterrupted
+
+    spec = SweepSpec(grid={"quoting.size_lots": [1, 2, 3]}, seeds=(1,), base=backtest.make_config(**{"sim.ticks": 300}))
+    monkeypatch.setattr(sweep, "_worker", _fails_on_size_three)
+    with pytest.raises(SweepInterrupted) as stop:
+        run_sweep(spec, cluster=cluster)
+    assert 0 <= len(stop.value.runs) <= 2 and stop.value.total == 3
+
+
+def _fails_on_size_three(item):
+    from backtest.sweep import run_metrics
+    from backtest.config import SimConfig
+
+    index, _seed, cfg = item
+    if cfg["quoting"]["size_lots"] == 3:
+        raise RuntimeError("worker lost")
+    return index, run_metrics(SimConfig.model_validate(cfg)), 0.0
