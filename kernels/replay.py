@@ -475,6 +475,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         f1 = feed1[t]
         f2 = feed2[t]
         lat = hedge_latency_ms[t]
+        fills_before = counters[C_FILLS]
 
         # 1. interventions
         if interventions_due(interventions, iv, t):
@@ -587,8 +588,11 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         total = acc[A_CASH1] + acc[A_CASH2] + inv1 * f1 + inv2 * f2 - acc[A_FEES1] - acc[A_FEES2]
 
         # 6. risk
-        step_risk(p, t, total, lat, order_latency_ms[t], True, ref_choice == 0 or feed2_update[t] > 0, inv1, si, sf,
-                  dq_tick, dq_val, counters, out_risk)
+        # latencies are measured when they are used: on a tick where a fill sent its hedge. (Sampling a draw
+        # every 1 ms tick would give the kill switch a thousand lognormal tails a second to trip on.)
+        used = counters[C_FILLS] > fills_before
+        step_risk(p, t, total, lat if used else 0.0, order_latency_ms[t], used, ref_choice == 0 or feed2_update[t] > 0,
+                  inv1, si, sf, dq_tick, dq_val, counters, out_risk)
         state = si[S_STATE]
 
         # 7. quoting

@@ -31,8 +31,7 @@ def _runs(ticks: int | None):
             yield "queue_model", {}, {**base, "quoting.half_spread_ticks": float(hs), "replay.queue_model": model,
                                       **NO_FEES}
     for lat in HEDGE_LATENCIES_MS:
-        # the kill switch's latency check is moved out of the way: every 1 ms tick draws a latency, and the
-        # lognormal tail of a 250 ms median crosses 3 s within the recording
+        # the latency kill switch is moved out of the way: this is about what latency costs, not about it
         yield "hedge_latency", {}, {**base, "latency.hedge_median_ms": float(lat), "risk.kill_latency_ms": 1e9}
     for halflife in (0.0, 30.0):
         yield "basis_correction", {}, {**base, "quoting.basis_halflife_s": halflife}

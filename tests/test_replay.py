@@ -191,3 +191,15 @@ def test_run_report_on_a_replay(tmp_path, shipped):
     html = files.html.read_text()
     assert "replay" in html and "<img" in html
     assert (tmp_path / "report" / "quotes.png").stat().st_size > 10_000
+
+
+def test_the_latency_kill_switch_checks_the_latency_of_hedges_sent(tmp_path):
+    """On 1 ms ticks the kill switch looks at the hedge latency when a fill sends a hedge, not at every
+    tick's draw: without fills a 5 s latency kills nothing; the first fill's hedge does."""
+    slow = {"latency.hedge_median_ms": 5000.0}
+    quiet = backtest.run(replay_config(tmp_path, book_rows(0, 10000, 10002, 10), **slow))
+    assert len(quiet.fills) == 0 and (quiet.ticks.state != "killed").all()
+    rows = book_rows(0, 10000, 10002, 10) + [(400, ME_TRADE, BUYER, 10003, 7)]
+    r = backtest.run(replay_config(tmp_path, rows, **slow))
+    kill = r.risk_events[r.risk_events.to_state == "killed"]
+    assert list(kill.tick) == [400] and kill.reason.iloc[0] == "hedge latency spike"
