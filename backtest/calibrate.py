@@ -96,7 +96,6 @@ def reduce_venue(d: MarketData, start: int, span_ns: int, pk: int, qk: int, reac
     events, base, levels = on_grid(d, d.venue, start, n, grid_ns, pk, qk, 0.5)
     mid, _ = mid_series(events, base, levels, n)
     ev = events.table
-    t_rel = np.maximum(0, ev["recv_ts"] - start) / 1e9
     # trades: prints with one exchange time and side are one market order
     tr = ev[ev["kind"] == ME_TRADE]
     tr_t = np.maximum(0, tr["recv_ts"] - start) / 1e9
@@ -374,18 +373,17 @@ def to_toml(config: SimConfig, estimates: list[Estimate], header: str = "") -> s
 def synthetic_recording(config: SimConfig) -> tuple[MarketData, MarketData]:
     """Both venues of a synthetic market (no orders of ours) as the recordings a capture would give."""
     from backtest.generate import generate
-    from kernels.book import book_new
+    from backtest.resources import book_capacity
     from kernels.tape import new_tape_book, print_tape
 
     m = generate(config)
     dt_ns = int(round(config.sim.dt_s * 1e9))
     out = []
-    capacity = 2 * max(config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
-                       config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks) + 64
+    capacity = book_capacity(config)
     for name, venue, center, events, base, levels in (
             ("exchange1", config.exchange1, m.center1, m.events1, m.base1, m.levels1),
             ("exchange2", config.exchange2, m.center2, m.events2, m.base2, m.levels2)):
-        book = new_tape_book(book_new, levels, capacity, base, center[0], venue.max_depth_ticks,
+        book = new_tape_book(levels, capacity, base, center[0], venue.max_depth_ticks,
                              venue.initial_depth_lots)
         size = 4 * len(events.table) + 64 * len(center)
         while True:

@@ -16,7 +16,7 @@ import sys
 
 from backtest.config import PRESETS, ConfigError, config_warnings, load_config, make_config, preset
 from backtest.studies import STUDIES
-from backtest.summary_groups import SUMMARY_GROUPS
+from backtest.summary_groups import format_summary
 
 
 def _parse_value(text: str):
@@ -42,22 +42,6 @@ def build_config(args: argparse.Namespace, base=None):
     if getattr(args, "seed", None) is not None:
         dotted["sim.seed"] = args.seed
     return make_config(cfg.model_dump(), **dotted) if dotted else cfg
-
-
-def format_summary(summary: dict) -> str:
-    lines = [f"{summary['ticks']} ticks, {summary['simulated_s']:.1f} simulated seconds"]
-    for title, keys in SUMMARY_GROUPS:
-        lines.append(f"\n{title}")
-        for k in keys:
-            v = summary[k]
-            if isinstance(v, bool):
-                text = "yes" if v else "no"
-            elif isinstance(v, float):
-                text = "n/a" if math.isnan(v) else f"{v:,.4f}"
-            else:
-                text = f"{v:,}"
-            lines.append(f"  {k:<28} {text:>16}")
-    return "\n".join(lines)
 
 
 def make_parser() -> argparse.ArgumentParser:

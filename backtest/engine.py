@@ -17,6 +17,7 @@ from backtest.config import SimConfig
 from backtest.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
 from backtest.replay import ReplayMarket
+from backtest.resources import book_capacity
 from backtest.results import Results
 from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
 from kernels.replay import new_state as replay_state
@@ -190,13 +191,8 @@ class Simulation:
                 self.state = replay_state(self.p, m.feed1, m.feed2, m.base1, m.levels1, m.base2, m.levels2,
                                           INTENT_CAPACITY)
             else:
-                # Room for every other participant's order the cancel model allows, the seeded book and ours.
-                capacity = 2 * max(
-                    config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
-                    config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks,
-                ) + 64
                 self.state = new_state(self.p, m.feed1, m.feed2, m.center1, m.center2, m.base1, m.levels1, m.base2,
-                                       m.levels2, capacity, INTENT_CAPACITY)
+                                       m.levels2, book_capacity(config), INTENT_CAPACITY)
             self.computed = 0
             self.checkpoints: list[Checkpoint] = []
             self.records = [np.zeros(cap, dtype=dt) for cap, dt in

@@ -120,7 +120,7 @@ def describe(directory: str | Path) -> str:
     info = read_meta(d)
     head = (f"{info['kind']} saved by mmhedge {info['package_version']}, commit {info.get('git_commit') or 'unknown'}")
     if info["kind"] == "run":
-        from backtest.cli import format_summary
+        from backtest.summary_groups import format_summary
 
         summary = json.loads((d / "summary.json").read_text())
         summary = {k: (float("nan") if v is None else v) for k, v in summary.items()}

@@ -69,12 +69,17 @@ def price_range_ticks(config: SimConfig) -> float:
     return 2.0 * price_wander(config, 6.0) / mk.tick_size + abs(mk.basis_mean_ticks) + 12.0 * basis_sd
 
 
+def book_capacity(config: SimConfig) -> int:
+    """Order slots per book: every other participant's order the cancel model allows, the seeded book and ours."""
+    return 2 * max(config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
+                   config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks) + 64
+
+
 def book_bytes(config: SimConfig) -> int:
     """Both order books (levels on the price grid plus the order pool), bytes."""
     levels_common = price_range_ticks(config)
     total = 0
-    capacity = 2 * max(config.exchange1.max_orders_per_side + config.exchange1.max_depth_ticks,
-                       config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks) + 64
+    capacity = book_capacity(config)
     for venue in (config.exchange1, config.exchange2):
         levels = levels_common + 2 * (venue.max_depth_ticks + BOOK_MARGIN_TICKS) + 1
         total += 8 * (BOOK_HEADER_WORDS + 2 * levels * LEVEL_WORDS + capacity * ORDER_WORDS)

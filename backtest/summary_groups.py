@@ -1,5 +1,7 @@
 """How the run summary is grouped for people: titles and the summary keys under each."""
 
+import math
+
 SUMMARY_GROUPS = [
     ("PnL (currency)", ["net_pnl", "realized_pnl", "unrealized_pnl", "max_drawdown"]),
     ("Attribution (currency)", ["spread_capture", "hedge_cost", "hedge_slippage", "hedge_latency_cost",
@@ -17,3 +19,19 @@ SUMMARY_GROUPS = [
                            "largest_naked_duration_s", "hedge_fill_ratio", "hedged_share", "hedge_attempts_per_fill",
                            "hedge_escalations", "cancel_race_fills", "depth_check_shrinks"]),
 ]
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{summary['ticks']} ticks, {summary['simulated_s']:.1f} simulated seconds"]
+    for title, keys in SUMMARY_GROUPS:
+        lines.append(f"\n{title}")
+        for k in keys:
+            v = summary[k]
+            if isinstance(v, bool):
+                text = "yes" if v else "no"
+            elif isinstance(v, float):
+                text = "n/a" if math.isnan(v) else f"{v:,.4f}"
+            else:
+                text = f"{v:,}"
+            lines.append(f"  {k:<28} {text:>16}")
+    return "\n".join(lines)

@@ -27,7 +27,7 @@ import numpy as np
 from kernels._jit import jit_borrow
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.records import (
-    H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, H_REJECTED, LIQ_MAKER, ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR,
+    H_NO_LIQUIDITY, H_REJECTED, LIQ_MAKER, ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR,
     ME_TRADE, OA_CANCEL,
     OA_CANCEL_SENT, OA_FILLED, OA_NEW, OR_KILL, OR_QUOTE, OR_REQUOTE, OR_RISK, STATE_ACTIVE, STATE_KILLED,
     STATE_PAUSED,

@@ -6,7 +6,7 @@ the aggressor's side). Calibration is tested on such tapes (known parameters in,
 stylized-facts report measures synthetic and recorded markets with the same code.
 """
 from kernels._jit import jit_borrow
-from kernels.book import B_BASE, B_NLEVELS, LV_QTY, best_ask, best_bid, cancel_random_other, crosses, level_row, match, rest
+from kernels.book import B_BASE, book_new, B_NLEVELS, LV_QTY, best_ask, best_bid, cancel_random_other, crosses, level_row, match, rest
 from kernels.records import EV_CANCEL, EV_LIMIT, ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE, OWNER_OTHER
 from kernels.tick import _seed_book, _withdraw_out_of_band
 
@@ -87,7 +87,8 @@ def print_tape(b, center, ev_start, events, n_ticks, dt_ns, depth, window, shado
     return k
 
 
-def new_tape_book(book_new, levels, capacity, base, center0, depth, initial_lots):
+def new_tape_book(levels, capacity, base, center0, depth, initial_lots):
+    """A venue's book as the synthetic market seeds it at tick 0."""
     b = book_new(levels, capacity, base)
     _seed_book(b, center0, depth, initial_lots)
     return b

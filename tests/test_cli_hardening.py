@@ -102,8 +102,7 @@ def test_json_is_strict_and_reproduces_the_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
     assert doc["seed"] == 5 and doc["hedge_latency_p50_ms"] is None
-    # the config in the output, given back as --config, is the same run
-    import tomllib  # noqa: F401  (TOML is what --config reads; write it as YAML, which json is a subset of)
+    # the config in the output, given back as --config (YAML, of which JSON is a subset), is the same run
     cfg_file = tmp_path / "run.yaml"
     cfg_file.write_text(json.dumps(doc["config"]))
     again = run_cli("run", "--config", str(cfg_file), "--json")
