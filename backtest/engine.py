@@ -16,7 +16,7 @@ import numpy as np
 from backtest.config import SimConfig
 from backtest.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
-from backtest.replay import ReplayMarket
+from backtest.replay import ReplayMarket, reference_last_update
 from backtest.resources import book_capacity
 from backtest.results import Results
 from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
@@ -174,7 +174,8 @@ class Simulation:
             self._kernel = run_replay
             self._scratch = _REPLAY_SCRATCH
             self._inputs = (self.p, m.feed1, m.feed2, e1.start, e1.table, e2.start, e2.table, m.hedge_latency_ms,
-                            m.hedge_reject, self.iv, m.order_latency_ms, m.feed2_update)
+                            m.hedge_reject, self.iv, m.order_latency_ms,
+                            reference_last_update(m, config.quoting.reference), m.start_ns)
         else:
             self._kernel = run_ticks
             self._scratch = _SCRATCH_FIELDS

@@ -36,6 +36,7 @@ class ReplayMarket:
     hedge_latency_ms: np.ndarray
     hedge_reject: np.ndarray  # uint8
     order_latency_ms: np.ndarray
+    feed1_update: np.ndarray  # uint8: an Exchange 1 event arrived in the tick
     feed2_update: np.ndarray  # uint8: an Exchange 2 event arrived in the tick
     base1: int  # lowest price of Exchange 1's book window, ticks
     levels1: int
@@ -64,7 +65,7 @@ class ReplayMarket:
     @property
     def nbytes(self) -> int:
         return sum(v.nbytes for v in (self.feed1, self.feed2, self.hedge_latency_ms, self.hedge_reject,
-                                      self.order_latency_ms, self.feed2_update)) + sum(
+                                      self.order_latency_ms, self.feed1_update, self.feed2_update)) + sum(
             e.start.nbytes + e.table.nbytes for e in (self.events1, self.events2))
 
 
@@ -133,6 +134,17 @@ def mid_series(e: VenueEvents, base: int, levels: int, n: int):
     return mid, updated
 
 
+def reference_last_update(market: ReplayMarket, reference: str) -> np.ndarray:
+    """Per tick, the latest tick at or before it at which every feed the quotes' ``reference`` is made of had
+    received an event (int64; 0 before the first): what the stale-feed pause measures its silence from."""
+    ticks = np.arange(market.n_ticks)
+    last1 = np.maximum.accumulate(np.where(market.feed1_update == 1, ticks, 0))
+    if reference == "exchange1":
+        return last1
+    last2 = np.maximum.accumulate(np.where(market.feed2_update == 1, ticks, 0))
+    return last2 if reference == "exchange2" else np.minimum(last1, last2)
+
+
 def available_ticks(config: SimConfig) -> int:
     """Ticks of ``sim.dt_s`` both recordings cover."""
     d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
@@ -169,7 +181,8 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     latency, order_latency = spiked_and_order_latency(config, rng, n, times, latency)
     return ReplayMarket(
         feed1=mids[0][0], feed2=mids[1][0], events1=e1, events2=e2, hedge_latency_ms=latency,
-        hedge_reject=reject.astype(np.uint8), order_latency_ms=order_latency, feed2_update=mids[1][1],
+        hedge_reject=reject.astype(np.uint8), order_latency_ms=order_latency, feed1_update=mids[0][1],
+        feed2_update=mids[1][1],
         base1=base1, levels1=levels1, base2=base2, levels2=levels2, hedge_step=step2, start_ns=start,
         venues=(d1, d2),
     )

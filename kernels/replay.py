@@ -36,7 +36,7 @@ from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the sta
 from kernels.strategy import (
     book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_limit, hedge_order, hedge_settle, hedge_status,
     initial_sf,
-    interventions_due, pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl,
+    hold_reason, interventions_due, pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl,
     step_interventions, step_risk,
 )
 
@@ -55,7 +55,7 @@ Q_ID = 1
 Q_PRICE = 2
 Q_SIZE = 3
 Q_LEFT = 4
-Q_DUE = 5
+Q_DUE = 5  # in flight: when it reaches Exchange 1, ns after the run's start
 N_QI = 6
 # q_f[side]: [lots ahead of us, lots traded at our price since the level last changed]
 QF_FRONT = 0
@@ -66,12 +66,12 @@ ZI_ID = 0
 ZI_SIDE = 1
 ZI_PRICE = 2
 ZI_LEFT = 3
-ZI_DUE = 4
+ZI_DUE = 4  # when the cancel reaches Exchange 1, ns after the run's start
 ZI_REASON = 5
 N_ZI = 6
 
 STATE_FIELDS = ("l1", "l2", "taken2", "acc", "pos", "q_i", "q_f", "z_i", "z_f", "zn", "in_due", "in_qty", "in_m1",
-                "in_m2", "in_first", "w", "wf", "dq_tick", "dq_val", "si", "sf", "bbo", "qview", "counters")
+                "in_m2", "in_first", "w", "hq_i", "hq_f", "dq_tick", "dq_val", "si", "sf", "bbo", "qview", "counters")
 
 
 def new_book(base, n):
@@ -91,6 +91,7 @@ def new_state(p, feed1, feed2, base1, n1, base2, n2, intent_capacity):
     si[S_STATE] = STATE_ACTIVE
     si[S_LOSS_PAUSED_UNTIL] = -1
     si[S_ROOM_STALE] = 1
+    si[S_NEXT_LANDING] = NEVER_NS
     dq_cap = int(p[P_LOSS_WINDOW_TICKS]) // int(p[P_LOSS_BUCKET_TICKS]) + 3
     return (
         new_book(base1, n1), new_book(base2, n2), np.zeros(2 * n2, dtype=np.int64),
@@ -100,7 +101,8 @@ def new_state(p, feed1, feed2, base1, n1, base2, n2, intent_capacity):
         np.zeros(intent_capacity, dtype=np.int64), np.zeros(intent_capacity, dtype=np.int64),
         np.zeros(intent_capacity, dtype=np.float64), np.zeros(intent_capacity, dtype=np.float64),
         np.zeros(intent_capacity, dtype=np.int64),
-        np.zeros(5, dtype=np.int64), np.zeros(2, dtype=np.float64),
+        np.zeros(5, dtype=np.int64),
+        np.zeros((intent_capacity, 2), dtype=np.int64), np.zeros((intent_capacity, 2), dtype=np.float64),
         np.zeros(dq_cap, dtype=np.int64), np.zeros(dq_cap, dtype=np.float64),
         si, initial_sf(p, feed1[0], feed2[0]),
         np.full(4, -1, dtype=np.int64),  # each venue's last book-ticker bid and ask, ticks (-1 = none yet)
@@ -366,19 +368,37 @@ def _drop_done_zombies(z_i, z_f, zn):
 
 
 @jit_borrow
-def _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, killed):
+def _room(z_i, zn, side, inv1, hard):
+    """Lots a new order on ``side`` (+1 bid, -1 ask) may hold so that the hard position limit ``hard`` holds
+    even if it and our other live orders on that side (those whose cancel is in flight) all fill."""
+    live = 0
+    for z in range(zn[0]):
+        if z_i[z, ZI_SIDE] == side:
+            live += z_i[z, ZI_LEFT]
+    return hard - side * inv1 - live
+
+
+@jit_borrow
+def _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, hold, room):
     """Our order on side ``k`` lands: behind the visible quantity at its price; rejected if it would cross the
-    recorded book (post-only); cancelled on arrival while the kill switch is engaged."""
+    recorded book (post-only); trimmed to ``room`` lots (the hard position limit as the position is when it
+    lands: see ``_room``), dropped when none is left; cancelled on arrival while quoting is held (``hold`` >= 0,
+    the order reason: the kill switch or a pause)."""
     oside = 1 if k == 0 else -1
     price = q_i[k, Q_PRICE]
     opp = fresh_touch(l1, bbo, 1 - k)
     if opp >= 0 and ((oside > 0 and price >= opp) or (oside < 0 and price <= opp)):
         q_i[k, Q_STATE] = -1
         return
+    if q_i[k, Q_SIZE] > room:
+        q_i[k, Q_SIZE] = room
+    if q_i[k, Q_SIZE] <= 0:
+        q_i[k, Q_STATE] = -1
+        return
     oid = q_i[k, Q_ID]
     record_order(out_orders, counters, oid, t, OA_NEW, oside, price, q_i[k, Q_SIZE], OR_QUOTE)
-    if killed:
-        record_order(out_orders, counters, oid, t, OA_CANCEL, oside, price, q_i[k, Q_SIZE], OR_KILL)
+    if hold >= 0:
+        record_order(out_orders, counters, oid, t, OA_CANCEL, oside, price, q_i[k, Q_SIZE], hold)
         q_i[k, Q_STATE] = -1
         return
     q_i[k, Q_STATE] = 0
@@ -388,13 +408,14 @@ def _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, killed):
 
 
 @jit_borrow
-def _cancel(q_i, q_f, z_i, z_f, zn, k, t, reason, delay, out_orders, counters):
-    """Cancel our order on side ``k``: at once, or (``delay`` > 0 ticks of order latency) it keeps its place
-    and can trade until the cancel lands. An order still travelling cannot be cancelled before it lands."""
+def _cancel(q_i, q_f, z_i, z_f, zn, k, t, reason, land_ns, out_orders, counters):
+    """Cancel our order on side ``k``: at once (``land_ns`` < 0), or it keeps its place and can trade until the
+    cancel reaches the venue at ``land_ns`` (ns after the run's start). An order still travelling cannot be
+    cancelled before it lands."""
     if q_i[k, Q_STATE] != 0:
         return
     oside = 1 if k == 0 else -1
-    if delay <= 0 or zn[0] >= z_i.shape[0]:
+    if land_ns < 0 or zn[0] >= z_i.shape[0]:
         record_order(out_orders, counters, q_i[k, Q_ID], t, OA_CANCEL, oside, q_i[k, Q_PRICE], q_i[k, Q_LEFT],
                      reason)
     else:
@@ -403,7 +424,7 @@ def _cancel(q_i, q_f, z_i, z_f, zn, k, t, reason, delay, out_orders, counters):
         z_i[z, ZI_SIDE] = oside
         z_i[z, ZI_PRICE] = q_i[k, Q_PRICE]
         z_i[z, ZI_LEFT] = q_i[k, Q_LEFT]
-        z_i[z, ZI_DUE] = t + delay
+        z_i[z, ZI_DUE] = land_ns
         z_i[z, ZI_REASON] = reason
         z_f[z, QF_FRONT] = q_f[k, QF_FRONT]
         z_f[z, QF_TRADED] = q_f[k, QF_TRADED]
@@ -414,23 +435,23 @@ def _cancel(q_i, q_f, z_i, z_f, zn, k, t, reason, delay, out_orders, counters):
 
 
 @jit_borrow
-def _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters):
-    """The kill switch's cancel-all, taking effect at once (see kernels.tick._pull_all_now)."""
-    _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_KILL, 0, out_orders, counters)
-    _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_KILL, 0, out_orders, counters)
+def _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, reason):
+    """The kill switch's (or a manual pause's) cancel-all, taking effect at once (see kernels.tick._pull_all_now)."""
+    _cancel(q_i, q_f, z_i, z_f, zn, 0, t, reason, 0, out_orders, counters)
+    _cancel(q_i, q_f, z_i, z_f, zn, 1, t, reason, 0, out_orders, counters)
     for z in range(zn[0]):
         if z_i[z, ZI_LEFT] > 0:
             record_order(out_orders, counters, z_i[z, ZI_ID], t, OA_CANCEL, z_i[z, ZI_SIDE], z_i[z, ZI_PRICE],
-                         z_i[z, ZI_LEFT], OR_KILL)
+                         z_i[z, ZI_LEFT], reason)
     zn[0] = 0
 
 
 @jit_borrow
-def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, delay, l1, bbo, out_orders, counters):
+def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, land_ns, l1, bbo, out_orders, counters, inv1, hard):
     """Keep, replace or place our quote on side ``k`` (see kernels.tick._set_quote): a resting order is kept,
     with its queue place, while within ``tol`` ticks of the target and holding half to all of its size."""
     if size <= 0:
-        _cancel(q_i, q_f, z_i, z_f, zn, k, t, OR_RISK, delay, out_orders, counters)
+        _cancel(q_i, q_f, z_i, z_f, zn, k, t, OR_RISK, land_ns, out_orders, counters)
         return
     if q_i[k, Q_STATE] == -2:
         return  # an order is travelling on this side: wait until it lands
@@ -438,32 +459,72 @@ def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, delay, l1, bbo, o
         left = q_i[k, Q_LEFT]
         if abs(q_i[k, Q_PRICE] - price) <= tol and 2 * left >= size and left <= size:
             return
-        _cancel(q_i, q_f, z_i, z_f, zn, k, t, OR_REQUOTE, delay, out_orders, counters)
+        _cancel(q_i, q_f, z_i, z_f, zn, k, t, OR_REQUOTE, land_ns, out_orders, counters)
     oid = zn[1] + 1  # zn = [zombies in use, last order id]
     zn[1] = oid
     q_i[k, Q_ID] = oid
     q_i[k, Q_PRICE] = price
     q_i[k, Q_SIZE] = size
     q_i[k, Q_LEFT] = 0
-    if delay > 0:
+    if land_ns >= 0:
         q_i[k, Q_STATE] = -2
-        q_i[k, Q_DUE] = t + delay
+        q_i[k, Q_DUE] = land_ns
         return
-    _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, False)
+    _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, -1, _room(z_i, zn, 1 if k == 0 else -1, inv1, hard))
+
+
+NEVER_NS = 2**62
+
+
+@jit_borrow
+def _next_landing(q_i, z_i, zn):
+    """The earliest time an order or cancel of ours in flight reaches Exchange 1 (ns after the run's start)."""
+    nxt = NEVER_NS
+    for k in range(2):
+        if q_i[k, Q_STATE] == -2 and q_i[k, Q_DUE] < nxt:
+            nxt = q_i[k, Q_DUE]
+    for z in range(zn[0]):
+        if z_i[z, ZI_LEFT] > 0 and z_i[z, ZI_DUE] < nxt:
+            nxt = z_i[z, ZI_DUE]
+    return nxt
+
+
+@jit_borrow
+def _land_due(p, now_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counters, si, pos):
+    """Our cancels and orders in flight that have reached Exchange 1 by ``now_ns`` (ns after the run's start)
+    take effect: cancels first, then orders land (see ``_rest``)."""
+    for z in range(zn[0]):
+        if z_i[z, ZI_DUE] <= now_ns and z_i[z, ZI_LEFT] > 0:
+            record_order(out_orders, counters, z_i[z, ZI_ID], t, OA_CANCEL, z_i[z, ZI_SIDE], z_i[z, ZI_PRICE],
+                         z_i[z, ZI_LEFT], z_i[z, ZI_REASON])
+            z_i[z, ZI_LEFT] = 0
+    _drop_done_zombies(z_i, z_f, zn)
+    for k in range(2):
+        if q_i[k, Q_STATE] == -2 and q_i[k, Q_DUE] <= now_ns:
+            _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, hold_reason(si),
+                  _room(z_i, zn, 1 if k == 0 else -1, pos[0], int(p[P_HARD])))
+    si[S_NEXT_LANDING] = _next_landing(q_i, z_i, zn)
 
 
 @jit_borrow
 def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_latency_ms, hedge_reject,
-               interventions, order_latency_ms, feed2_update, t_begin, t_end,
+               interventions, order_latency_ms, ref_last_update, start_ns, t_begin, t_end,
                out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
-               l1, l2, taken2, acc, pos, q_i, q_f, z_i, z_f, zn, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
+               l1, l2, taken2, acc, pos, q_i, q_f, z_i, z_f, zn, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
                dq_tick, dq_val, si, sf, bbo, qview, counters):
     """Advance a recorded market's replay over ticks ``t_begin .. t_end - 1`` (the contract of
     ``kernels.tick.run_ticks``: state in place, records out, ``counters`` = rows so far). ``events1`` /
     ``events2`` are ``market_event_dt`` rows in the run's common ticks and lots; those of tick t are
-    ``events[start[t]:start[t + 1]]``. ``feed1`` / ``feed2`` are each venue's mid at the end of every tick."""
+    ``events[start[t]:start[t + 1]]``. ``feed1`` / ``feed2`` are each venue's mid at the end of every tick;
+    ``ref_last_update[t]`` the latest tick at or before ``t`` at which every feed the quotes' reference is made
+    of had received an event (for the stale-feed pause).
+
+    Order entry: an order or cancel sent at the end of tick ``t`` travels ``order_latency_ms[t]`` and acts on
+    the venue's events received from that moment on, whatever the tick size: the recording's own receive times
+    (``recv_ts``, with ``start_ns`` the run's tick 0) decide, not the tick grid. A latency of 0 acts at once.
+    The kill switch's and a manual pause's cancel-all act at once (a venue-side cancel-all)."""
     n_ticks = feed1.shape[0]
-    dt_ms = p[P_DT_S] * 1000.0
+    dt_ns = int(p[P_DT_S] * 1e9 + 0.5)
     tol = int(p[P_REQUOTE_TOL])
     ref_choice = int(p[P_REFERENCE])
     n_iv = interventions.shape[0]
@@ -485,8 +546,11 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             iv = step_interventions(p, t, interventions, iv, si, sf, acc, pos, qview, fresh_touch(l1, bbo, 0),
                                     fresh_touch(l1, bbo, 1), int(round(f1)), True, f1, f2, lat, in_due, in_qty, in_m1,
                                     in_m2, in_first, counters, out_fills, out_risk)
+            # a kill or a manual pause pulls our orders at once, before this tick's recording can meet them
             if si[S_KILLED] != 0:
-                _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters)
+                _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, OR_KILL)
+            elif si[S_MANUAL_PAUSE] != 0:
+                _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, OR_RISK)
 
         # 2. Exchange 2: the recording's book updates (our hedges' takings are forgotten where it updates)
         n2 = l2[LB_N]
@@ -514,21 +578,16 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                 for k in range(taken2.shape[0]):
                     taken2[k] = 0
 
-        # 3. Exchange 1: orders and cancels in flight land, then the recording meets our orders
-        delay = int(math.ceil(order_latency_ms[t] / dt_ms - 1e-9)) - 1
-        if delay < 0:
-            delay = 0
-        for z in range(zn[0]):
-            if z_i[z, ZI_DUE] <= t and z_i[z, ZI_LEFT] > 0:
-                record_order(out_orders, counters, z_i[z, ZI_ID], t, OA_CANCEL, z_i[z, ZI_SIDE], z_i[z, ZI_PRICE],
-                             z_i[z, ZI_LEFT], z_i[z, ZI_REASON])
-                z_i[z, ZI_LEFT] = 0
-        _drop_done_zombies(z_i, z_f, zn)
-        for k in range(2):
-            if q_i[k, Q_STATE] == -2 and q_i[k, Q_DUE] <= t:
-                _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, si[S_KILLED] != 0)
+        # 3. Exchange 1: the recording meets our orders; our orders and cancels in flight act when they arrive,
+        # between the events. What we send at the end of this tick (after its events) reaches the venue
+        # order_latency_ms later and meets the events received from that moment on (0 = at once).
+        lat_ns = int(order_latency_ms[t] * 1e6 + 0.5)
+        land_ns = (t + 1) * dt_ns + lat_ns if lat_ns > 0 else -1
         for e in range(ev1_start[t], ev1_start[t + 1]):
             ev = events1[e]
+            if si[S_NEXT_LANDING] <= ev["recv_ts"] - start_ns:  # orders and cancels that arrived before it
+                _land_due(p, ev["recv_ts"] - start_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counters,
+                          si, pos)
             kind = ev["kind"]
             side = ev["side"]
             price = ev["price"]
@@ -558,9 +617,11 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             _meet_event(p, kind, side, price, qty, old, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos,
                         counters, out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si)
         _drop_done_zombies(z_i, z_f, zn)
+        if si[S_NEXT_LANDING] < (t + 1) * dt_ns:  # arrived after the tick's last event: in place by its end
+            _land_due(p, (t + 1) * dt_ns - 1, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counters, si, pos)
 
         # 4. hedges that have reached Exchange 2 walk its recorded book
-        hedge_arrivals(t, si, w, wf, in_due, in_qty, in_m1, in_m2, in_first)
+        hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first, counters)
         hside, want, at_market = hedge_order(p, t, w)
         if want > 0:
             filled = 0
@@ -578,7 +639,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                     status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
-            hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, wf, si, sf,
+            hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                          counters, out_hedges)
         pending = pending_hedge(si, w, in_qty)
 
@@ -591,17 +652,17 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         # latencies are measured when they are used: on a tick where a fill sent its hedge. (Sampling a draw
         # every 1 ms tick would give the kill switch a thousand lognormal tails a second to trip on.)
         used = counters[C_FILLS] > fills_before
-        step_risk(p, t, total, lat if used else 0.0, order_latency_ms[t], used, ref_choice == 0 or feed2_update[t] > 0,
-                  inv1, si, sf, dq_tick, dq_val, counters, out_risk)
+        step_risk(p, t, total, lat if used else 0.0, order_latency_ms[t], used, ref_last_update[t], inv1, si, sf,
+                  dq_tick, dq_val, counters, out_risk)
         state = si[S_STATE]
 
         # 7. quoting
         ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv1, inv2, sf)
         if state == STATE_KILLED:
-            _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters)
+            _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, OR_KILL)
         elif state == STATE_PAUSED:
-            _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_RISK, delay, out_orders, counters)
-            _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_RISK, delay, out_orders, counters)
+            _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_RISK, land_ns, out_orders, counters)
+            _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_RISK, land_ns, out_orders, counters)
         else:
             bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1)
             # post-only against the recorded touch, and inside the book's window
@@ -623,8 +684,13 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                     si[S_ROOM_STALE] = 0
                 bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, si[S_ROOM_BID], si[S_ROOM_ASK], pending,
                                                         counters)
-            _set_quote(q_i, q_f, z_i, z_f, zn, 0, bid_px, bid_size, tol, t, delay, l1, bbo, out_orders, counters)
-            _set_quote(q_i, q_f, z_i, z_f, zn, 1, ask_px, ask_size, tol, t, delay, l1, bbo, out_orders, counters)
+            hard = int(p[P_HARD])
+            _set_quote(q_i, q_f, z_i, z_f, zn, 0, bid_px, bid_size, tol, t, land_ns, l1, bbo, out_orders, counters,
+                       inv1, hard)
+            _set_quote(q_i, q_f, z_i, z_f, zn, 1, ask_px, ask_size, tol, t, land_ns, l1, bbo, out_orders, counters,
+                       inv1, hard)
+
+        si[S_NEXT_LANDING] = _next_landing(q_i, z_i, zn)
 
         # 8. record
         rec = out_ticks[t]

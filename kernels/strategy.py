@@ -17,7 +17,7 @@ from kernels._jit import jit_borrow
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.quoting import avellaneda_stoikov_quote, linear_quote
 from kernels.records import (
-    H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, IV_KILL, IV_KILL_RESET, IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_MANUAL, R_BACK_INSIDE_LIMITS,
+    H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, OR_KILL, OR_RISK, IV_KILL, IV_KILL_RESET, IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_MANUAL, R_BACK_INSIDE_LIMITS,
     R_COOLDOWN_OVER, R_DRAWDOWN_KILL, R_FEED_RESUMED, R_HEDGE_FAILURE, R_KILL_RESET, R_LATENCY_SPIKE,
     R_LOSS_WINDOW, R_MANUAL_KILL, R_MANUAL_PAUSE, R_MANUAL_RESUME, R_ORDER_LATENCY_SPIKE, R_SOFT_LIMIT,
     R_STALE_FEED, STATE_ACTIVE, STATE_KILLED, STATE_PAUSED, STATE_REDUCED,
@@ -56,14 +56,21 @@ A_REAL1 = 12
 A_REAL2 = 13
 N_ACC = 14
 
-# hedge working order (the merged intents that have reached Exchange 2), in w[] / wf[]
-W_QTY = 0  # signed lots still to trade on Exchange 2
-W_FIRST = 1  # earliest covered fill tick
-W_ATTEMPTS = 2
+# hedge working order (the fills that have reached Exchange 2 and are not yet hedged), in w[]
+W_QTY = 0  # signed lots still to trade on Exchange 2 (the sum of the hedge FIFO)
+W_FIRST = 1  # unused (the earliest covered fill is the FIFO's head); kept so the layout stays stable
+W_ATTEMPTS = 2  # attempts of the current hedge order (0 = the next attempt starts a new order)
 W_NEXT_TRY = 3
-W_ID = 4
-WF_M1 = 0  # sum of signed lots * Exchange 1 mark at the covered fills
-WF_M2 = 1  # same with Exchange 2 mark
+W_ID = 4  # id of the current hedge order
+# The hedge FIFO: the Exchange 1 fills that reached Exchange 2 and are not hedged yet, oldest first, as a
+# ring of segments (si[S_HQ_HEAD], si[S_HQ_LEN]). hq_i[k] = [signed lots to trade on Exchange 2, fill tick],
+# hq_f[k] = [Exchange 1 mark, Exchange 2 mark] at that fill (ticks, per lot). A fill of the other sign first
+# offsets the oldest lots (they never need a hedge); a hedge covers the oldest lots: its attribution and its
+# fill-to-hedge latency are those of a lot-by-lot first-in-first-out matching of fills to hedges.
+HQ_QTY = 0
+HQ_TICK = 1
+HQ_F1 = 0
+HQ_F2 = 1
 
 # si[] integer scalars of the loop state
 S_N_IN = 0  # hedge intents in flight
@@ -89,7 +96,10 @@ S_A_MANUAL = 19
 S_ROOM_BID = 20  # replay: lots Exchange 2's bids / asks could absorb within the hedge buffer, cached
 S_ROOM_ASK = 21
 S_ROOM_STALE = 22  # replay: 1 = the cache above must be recomputed (the book or our takings changed)
-N_SI = 23
+S_HQ_HEAD = 23  # hedge FIFO ring: index of the oldest segment, and segments held
+S_HQ_LEN = 24
+S_NEXT_LANDING = 25  # replay: earliest arrival of an order or cancel of ours in flight, ns after the run's start
+N_SI = 26
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1
@@ -250,6 +260,18 @@ def derive_state(p, t, si, sf, inv1):
 
 
 @jit_borrow
+def hold_reason(si):
+    """Why an order landing now must not rest (the order reason it is cancelled with): the kill switch
+    (``OR_KILL``) or a pause of any kind (``OR_RISK``); -1 = it may rest. Orders sent before a kill or a
+    pause must not start trading once it holds."""
+    if si[S_KILLED] != 0:
+        return OR_KILL
+    if si[S_MANUAL_PAUSE] != 0 or si[S_STATE] == STATE_PAUSED:
+        return OR_RISK
+    return -1
+
+
+@jit_borrow
 def interventions_due(interventions, iv, t):
     return iv < interventions.shape[0] and interventions[iv]["tick"] <= t
 
@@ -306,37 +328,117 @@ def step_interventions(p, t, interventions, iv, si, sf, acc, pos, quotes, touch_
 
 
 @jit_borrow
-def hedge_arrivals(t, si, w, wf, in_due, in_qty, in_m1, in_m2, in_first):
-    """Hedge intents whose latency has elapsed join the working order on Exchange 2 (netted)."""
-    n_in = si[S_N_IN]
-    j = 0
-    while j < n_in:
-        if in_due[j] <= t:
-            if w[W_QTY] == 0:
-                w[W_FIRST] = in_first[j]
-                w[W_ATTEMPTS] = 0
-                w[W_NEXT_TRY] = t
-                w[W_ID] = si[S_NEXT_HEDGE_ID]
-                si[S_NEXT_HEDGE_ID] += 1
-                wf[WF_M1] = 0.0
-                wf[WF_M2] = 0.0
-            elif in_first[j] < w[W_FIRST]:
-                w[W_FIRST] = in_first[j]
-            w[W_QTY] += in_qty[j]
-            wf[WF_M1] += in_m1[j]
-            wf[WF_M2] += in_m2[j]
-            n_in -= 1
-            in_due[j] = in_due[n_in]
-            in_qty[j] = in_qty[n_in]
-            in_m1[j] = in_m1[n_in]
-            in_m2[j] = in_m2[n_in]
-            in_first[j] = in_first[n_in]
-            if w[W_QTY] == 0:  # opposite fills netted out: nothing to trade
-                wf[WF_M1] = 0.0
-                wf[WF_M2] = 0.0
+def fifo_push(t, si, w, hq_i, hq_f, q, fill_tick, f1, f2, counters):
+    """Lots ``q`` (signed, to trade on Exchange 2) of a fill at ``fill_tick`` with marks ``f1`` / ``f2`` (ticks)
+    reach Exchange 2: they first offset the oldest lots of the other sign, what is left joins the FIFO's tail.
+    A hedge order that is emptied or turned to the other side ends: the next attempt starts a new order."""
+    if q == 0:
+        return
+    cap = hq_i.shape[0]
+    head = si[S_HQ_HEAD]
+    n = si[S_HQ_LEN]
+    w[W_QTY] += q
+    while q != 0 and n > 0 and (hq_i[head, HQ_QTY] > 0) != (q > 0):
+        held = hq_i[head, HQ_QTY]
+        if abs(held) <= abs(q):
+            q += held
+            hq_i[head, HQ_QTY] = 0
+            head += 1
+            if head == cap:
+                head = 0
+            n -= 1
         else:
-            j += 1
-    si[S_N_IN] = n_in
+            hq_i[head, HQ_QTY] = held + q
+            q = 0
+    if q != 0:
+        if n == 0:  # a new hedge order (the FIFO was empty, or the fill turned it to the other side)
+            w[W_ATTEMPTS] = 0
+            w[W_NEXT_TRY] = t
+        if n < cap:
+            k = head + n
+            if k >= cap:
+                k -= cap
+            hq_i[k, HQ_QTY] = q
+            hq_i[k, HQ_TICK] = fill_tick
+            hq_f[k, HQ_F1] = f1
+            hq_f[k, HQ_F2] = f2
+            n += 1
+        else:
+            # Ring full (only with thousands of unhedged fills): fold into the newest segment, marks
+            # lot-weighted. Its lots then count from that segment's fill tick.
+            k = head + n - 1
+            if k >= cap:
+                k -= cap
+            old = hq_i[k, HQ_QTY]
+            total = old + q
+            hq_f[k, HQ_F1] = (hq_f[k, HQ_F1] * old + f1 * q) / total
+            hq_f[k, HQ_F2] = (hq_f[k, HQ_F2] * old + f2 * q) / total
+            hq_i[k, HQ_QTY] = total
+            counters[C_INTENT_MERGES] += 1
+    elif n == 0:
+        w[W_ATTEMPTS] = 0
+    si[S_HQ_HEAD] = head
+    si[S_HQ_LEN] = n
+
+
+@jit_borrow
+def fifo_cover(si, hq_i, hq_f, lots, consume):
+    """The oldest ``lots`` lots of the hedge FIFO (all of one side): (sum of signed lots x Exchange 1 mark,
+    the same with the Exchange 2 mark, the earliest fill tick among them). With ``consume`` they leave it."""
+    cap = hq_i.shape[0]
+    head = si[S_HQ_HEAD]
+    n = si[S_HQ_LEN]
+    m1 = 0.0
+    m2 = 0.0
+    first = hq_i[head, HQ_TICK] if n > 0 else -1
+    k = head
+    left = n
+    while lots > 0 and left > 0:
+        held = hq_i[k, HQ_QTY]
+        take = min(lots, abs(held))
+        signed = take if held > 0 else -take
+        m1 += signed * hq_f[k, HQ_F1]
+        m2 += signed * hq_f[k, HQ_F2]
+        lots -= take
+        if consume:
+            if take == abs(held):
+                hq_i[k, HQ_QTY] = 0
+                head += 1
+                if head == cap:
+                    head = 0
+                n -= 1
+            else:
+                hq_i[k, HQ_QTY] = held - signed
+        k += 1
+        if k == cap:
+            k = 0
+        left -= 1
+    if consume:
+        si[S_HQ_HEAD] = head
+        si[S_HQ_LEN] = n
+    return m1, m2, first
+
+
+@jit_borrow
+def hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first, counters):
+    """Hedge intents whose latency has elapsed reach Exchange 2 and join the hedge FIFO, in the order of the
+    fills that sent them (the in-flight list is kept in that order)."""
+    n_in = si[S_N_IN]
+    kept = 0
+    for j in range(n_in):
+        if in_due[j] <= t:
+            q = in_qty[j]
+            if q != 0:
+                fifo_push(t, si, w, hq_i, hq_f, q, in_first[j], in_m1[j] / q, in_m2[j] / q, counters)
+        else:
+            if kept != j:
+                in_due[kept] = in_due[j]
+                in_qty[kept] = in_qty[j]
+                in_m1[kept] = in_m1[j]
+                in_m2[kept] = in_m2[j]
+                in_first[kept] = in_first[j]
+            kept += 1
+    si[S_N_IN] = kept
 
 
 @jit_borrow
@@ -370,42 +472,41 @@ def hedge_status(filled, want):
 
 
 @jit_borrow
-def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, wf, si, sf,
+def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                  counters, out_hedges):
     """Book one hedge attempt on Exchange 2 (``filled`` lots for ``notional`` tick-lots): positions, cash,
-    fees and the hedge's attribution (slippage against the mark now, price move since the fills), its
-    record, and the retry, escalation or kill when lots are left."""
-    q_signed = w[W_QTY]
+    fees and the hedge's attribution (slippage against the mark now, price move since the fills it covers,
+    oldest first), its record, and the retry, escalation or kill when lots are left."""
     max_retries = int(p[P_MAX_RETRIES])
     escalation = int(p[P_ESCALATION])
+    if w[W_ATTEMPTS] == 0:  # the first attempt of a new hedge order
+        w[W_ID] = si[S_NEXT_HEDGE_ID]
+        si[S_NEXT_HEDGE_ID] += 1
     w[W_ATTEMPTS] += 1
     slip = 0.0
     lat_cost = 0.0
     fee = 0.0
-    m2_ref = wf[WF_M2] / q_signed
+    # the lots this attempt covers: the oldest ``want`` (those it filled, when it filled any)
+    m1_cov, m2_cov, first = fifo_cover(si, hq_i, hq_f, filled if filled > 0 else want, filled > 0)
+    m2_ref = m2_cov / (hside * (filled if filled > 0 else want))
     if filled > 0:
-        frac = filled / abs(q_signed)
-        used_m1 = wf[WF_M1] * frac
-        used_m2 = wf[WF_M2] * frac
         trade_avg_cost(acc, A_AVG2, A_REAL2, pos[1], hside, filled, notional / filled)
         pos[1] += hside * filled
         acc[A_CASH2] -= hside * notional
         fee = abs(notional) * p[P_TAKER_BPS] * 1e-4
         acc[A_FEES2] += fee
         slip = hside * (f2 * filled - notional)
-        lat_cost = used_m2 - hside * filled * f2
+        lat_cost = m2_cov - hside * filled * f2
         acc[A_SLIP] += slip
         acc[A_LAT] += lat_cost
-        acc[A_B2M1] += used_m1
-        acc[A_B2M2] += used_m2
-        wf[WF_M1] -= used_m1
-        wf[WF_M2] -= used_m2
+        acc[A_B2M1] += m1_cov
+        acc[A_B2M2] += m2_cov
         w[W_QTY] -= hside * filled
     k = counters[C_HEDGES]
     if k < out_hedges.shape[0]:
         r = out_hedges[k]
         r["hedge_id"] = w[W_ID]
-        r["first_fill_tick"] = w[W_FIRST]
+        r["first_fill_tick"] = first
         r["tick"] = t
         r["attempt"] = w[W_ATTEMPTS]
         r["side"] = hside
@@ -423,12 +524,10 @@ def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_mark
     else:
         counters[C_OVERFLOW] = 1
     counters[C_HEDGES] = k + 1
-    if w[W_QTY] == 0:
-        wf[WF_M1] = 0.0
-        wf[WF_M2] = 0.0
-    elif filled == want:
-        # all that was sent filled; what is left is below Exchange 2's lot step and waits for more fills
-        # (no retry, no failure; never the case on a venue whose lot step is ours)
+    if w[W_QTY] == 0 or filled == want:
+        # done; or all that was sent filled and what is left is below Exchange 2's lot step: it waits for
+        # more fills (no retry, no failure; never the case on a venue whose lot step is ours), and the next
+        # attempt is a new hedge order
         w[W_ATTEMPTS] = 0
     else:
         w[W_NEXT_TRY] = t + max(1, int(p[P_RETRY_TICKS]))
@@ -437,12 +536,15 @@ def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_mark
                 counters[C_HEDGE_FAILURES] += 1
                 if escalation == 1:
                     counters[C_ESCALATIONS] += 1
-            fire = escalation == 0 or (escalation == 1 and w[W_ATTEMPTS] > 2 * max_retries + 1)
+            # without escalation the kill fires at the first attempt past the retries; with it, market
+            # orders get as many attempts again and the kill fires past those
+            kill_after = max_retries if escalation == 0 else 2 * max_retries + 1
+            fire = escalation != 2 and w[W_ATTEMPTS] > kill_after
             if fire and si[S_KILLED] == 0:
                 si[S_KILLED] = 1
                 si[S_KILL_REASON] = R_HEDGE_FAILURE
                 sf[F_KILL_VALUE] = float(w[W_ATTEMPTS])
-                sf[F_KILL_LIMIT] = p[P_MAX_RETRIES]
+                sf[F_KILL_LIMIT] = float(kill_after)
 
 
 @jit_borrow
@@ -455,12 +557,12 @@ def pending_hedge(si, w, in_qty):
 
 
 @jit_borrow
-def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed_updated, inv1, si, sf,
+def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed_last_update, inv1, si, sf,
               dq_tick, dq_val, counters, out_risk):
     """The risk checks of tick ``t`` on total PnL ``total`` (tick-lots): latency kill switch (hedge venue, and
     order entry when ``check_order_latency``), the rolling-window loss throttle, the drawdown kill switch, the
-    stale reference feed (``feed_updated``: an update reached the quoter this tick); then the state they lead
-    to, recorded when it changes."""
+    stale reference feed (``feed_last_update``: the latest tick at which every feed the reference is made of
+    had updated, -1 = none this tick); then the state they lead to, recorded when it changes."""
     if hedge_lat_ms > p[P_KILL_LATENCY_MS] and si[S_KILLED] == 0:
         si[S_KILLED] = 1
         si[S_KILL_REASON] = R_LATENCY_SPIKE
@@ -520,8 +622,8 @@ def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed
         sf[F_KILL_VALUE] = sf[F_RUN_PEAK] - total
         sf[F_KILL_LIMIT] = p[P_KILL_DRAWDOWN]
     # stale reference feed: pause while the feed the quotes are centred on sends no updates
-    if feed_updated:
-        si[S_LAST_FEED_UPDATE] = t
+    if feed_last_update > si[S_LAST_FEED_UPDATE]:
+        si[S_LAST_FEED_UPDATE] = feed_last_update
     was_stale = si[S_STALE] != 0
     stale = (t - si[S_LAST_FEED_UPDATE]) >= int(p[P_STALE_TICKS])
     si[S_STALE] = 1 if stale else 0

@@ -44,7 +44,7 @@ from kernels.strategy import (
     book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_limit, hedge_order, hedge_settle, hedge_status,
     interventions_due,
     pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl, step_interventions,
-    step_risk,
+    step_risk, hold_reason,
 )
 from kernels.records import (
     EV_CANCEL, EV_LIMIT, H_NO_LIQUIDITY, H_REJECTED, LIQ_INTENSITY, LIQ_MAKER, OA_CANCEL, OA_CANCEL_SENT, OA_FILLED,
@@ -221,13 +221,14 @@ def _cancel_quote(b, quotes, qi, side, t, reason, out_orders, counters, zs, zn, 
 
 @jit_borrow
 def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode, zs, zn, delay,
-               pend_due):
+               pend_due, room):
     """Keep, replace or place our quote on one side. ``quotes[qi..qi+3]`` = slot (-1 none, -2 in
     flight), id, price, size.
 
     A resting order is kept (with its queue place) while its price is within ``tol`` ticks of the
     target and its remaining size is between half and all of the target size. With ``delay`` > 0
-    extra ticks of order latency, the new order lands at tick ``t + delay`` (see ``_land_orders``).
+    extra ticks of order latency, the new order lands at tick ``t + delay`` (see ``_land_orders``). An order
+    placed at once holds at most ``room`` lots (``_room``: the hard limit counting our other live orders).
     """
     if size <= 0:
         _cancel_quote(b, quotes, qi, side, t, OR_RISK, out_orders, counters, zs, zn, delay)
@@ -251,6 +252,9 @@ def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, b
         quotes[qi + 3] = size
         pend_due[qi // 4] = t + delay
         return
+    size = min(size, room)
+    if size <= 0:
+        return
     slot, oid = rest(b, 0 if side > 0 else 1, price, size, OWNER_MM)
     if slot >= 0:
         quotes[qi] = slot
@@ -261,12 +265,25 @@ def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, b
 
 
 @jit_borrow
-def _land_orders(b, quotes, zs, zn, pend_due, t, out_orders, counters, killed):
+def _room(b, zs, zn, side, inv1, hard):
+    """Lots a new order on ``side`` (+1 bid, -1 ask) may hold so that the hard position limit ``hard`` holds
+    even if it and our other live orders on that side (those whose cancel is in flight) all fill."""
+    live = 0
+    for k in range(zn[0]):
+        if zs[k, Z_SIDE] == side:
+            live += order_alive(b, zs[k, Z_SLOT], zs[k, Z_ID])
+    return hard - side * inv1 - live
+
+
+@jit_borrow
+def _land_orders(b, quotes, zs, zn, pend_due, t, out_orders, counters, hold, inv1, hard):
     """At the start of tick ``t``'s Exchange 1 step: cancels in flight whose latency has elapsed take
     effect, and new orders in flight land. A landing order that would cross the book (the market
-    moved while it travelled) is rejected, as a post-only order is. While the kill switch is engaged a
-    landing order is cancelled on arrival (recorded as placed and cancelled in the same tick): it never
-    rests and cannot trade."""
+    moved while it travelled) is rejected, as a post-only order is. It is sized again against the hard
+    position limit as the position is when it lands (fills while it travelled count), and trimmed to what
+    the limit leaves. While quoting is held (``hold`` >= 0, the order reason: the kill switch, or a pause) a landing
+    order is cancelled on arrival (recorded as placed and cancelled in the same tick): it never rests and
+    cannot trade."""
     k = 0
     while k < zn[0]:
         if zs[k, Z_DUE] <= t:
@@ -286,35 +303,39 @@ def _land_orders(b, quotes, zs, zn, pend_due, t, out_orders, counters, killed):
             price = quotes[qi + 2]
             quotes[qi] = -1
             quotes[qi + 1] = 0
+            size = min(quotes[qi + 3], _room(b, zs, zn, side, inv1, hard))
+            if size <= 0:
+                continue  # the position filled up while it travelled: nothing may rest
+            quotes[qi + 3] = size
             if not crosses(b, 0 if side > 0 else 1, price):
-                slot, oid = rest(b, 0 if side > 0 else 1, price, quotes[qi + 3], OWNER_MM)
+                slot, oid = rest(b, 0 if side > 0 else 1, price, size, OWNER_MM)
                 if slot >= 0:
-                    record_order(out_orders, counters, oid, t, OA_NEW, side, price, quotes[qi + 3], OR_QUOTE)
-                    if killed:
+                    record_order(out_orders, counters, oid, t, OA_NEW, side, price, size, OR_QUOTE)
+                    if hold >= 0:
                         cancel(b, slot, oid)
-                        record_order(out_orders, counters, oid, t, OA_CANCEL, side, price, quotes[qi + 3], OR_KILL)
+                        record_order(out_orders, counters, oid, t, OA_CANCEL, side, price, size, hold)
                     else:
                         quotes[qi] = slot
                         quotes[qi + 1] = oid
 
 
 @jit_borrow
-def _pull_all_now(b, quotes, zs, zn, t, out_orders, counters):
+def _pull_all_now(b, quotes, zs, zn, t, out_orders, counters, reason):
     """The kill switch's mass cancel: our resting quotes and the orders whose cancel is still in flight
     leave the book at once (modelled as a venue-side cancel-all that takes effect immediately). Orders
     still travelling to the venue are cancelled when they land (``_land_orders``)."""
-    _cancel_quote(b, quotes, 0, 1, t, OR_KILL, out_orders, counters, zs, zn, 0)
-    _cancel_quote(b, quotes, 4, -1, t, OR_KILL, out_orders, counters, zs, zn, 0)
+    _cancel_quote(b, quotes, 0, 1, t, reason, out_orders, counters, zs, zn, 0)
+    _cancel_quote(b, quotes, 4, -1, t, reason, out_orders, counters, zs, zn, 0)
     for k in range(zn[0]):
         left = cancel(b, zs[k, Z_SLOT], zs[k, Z_ID])
         if left > 0:
-            record_order(out_orders, counters, zs[k, Z_ID], t, OA_CANCEL, zs[k, Z_SIDE], zs[k, Z_PRICE], left, OR_KILL)
+            record_order(out_orders, counters, zs[k, Z_ID], t, OA_CANCEL, zs[k, Z_SIDE], zs[k, Z_PRICE], left, reason)
     zn[0] = 0
 
 
 STATE_FIELDS = (
     "b1", "b2", "acc", "pos", "quotes", "in_due", "in_qty", "in_m1", "in_m2",
-    "in_first", "w", "wf", "zs", "zn", "pend_due", "dq_tick", "dq_val", "si", "sf", "fill_buf", "hedge_buf",
+    "in_first", "w", "hq_i", "hq_f", "zs", "zn", "pend_due", "dq_tick", "dq_val", "si", "sf", "fill_buf", "hedge_buf",
     "counters",  # last: the engine reads the record counts as state[-1]
 )
 
@@ -344,7 +365,8 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
         np.zeros(intent_capacity, dtype=np.int64), np.zeros(intent_capacity, dtype=np.int64),
         np.zeros(intent_capacity, dtype=np.float64), np.zeros(intent_capacity, dtype=np.float64),
         np.zeros(intent_capacity, dtype=np.int64),
-        np.zeros(5, dtype=np.int64), np.zeros(2, dtype=np.float64),
+        np.zeros(5, dtype=np.int64),
+        np.zeros((intent_capacity, 2), dtype=np.int64), np.zeros((intent_capacity, 2), dtype=np.float64),
         np.zeros((ZOMBIE_CAPACITY, N_Z), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.int64),
         np.zeros(dq_cap, dtype=np.int64), np.zeros(dq_cap, dtype=np.float64),
         si, sf,
@@ -360,7 +382,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
               order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
               out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
-              b1, b2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, wf,
+              b1, b2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
               zs, zn, pend_due, dq_tick, dq_val, si, sf, fill_buf, hedge_buf, counters):
     """Advance the synthetic market's simulation over ticks ``t_begin .. t_end - 1``. Inputs are the
     pre-generated arrays (see ``backtest.generate``) and the parameter vector ``p`` (see ``kernels.params``);
@@ -397,8 +419,11 @@ def run_ticks(p, feed1, feed2, center1, center2,
             iv = step_interventions(p, t, interventions, iv, si, sf, acc, pos, quotes, best_bid(b1), best_ask(b1),
                                     center1[t], book_mode, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first,
                                     counters, out_fills, out_risk)
-            if si[S_KILLED] != 0 and book_mode:
-                _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters)
+            # a kill or a manual pause pulls our orders at once, before this tick's flow can meet them
+            if book_mode and si[S_KILLED] != 0:
+                _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters, OR_KILL)
+            elif book_mode and si[S_MANUAL_PAUSE] != 0:
+                _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters, OR_RISK)
 
         # 2. Exchange 2 background flow
         if center2[t] != si[S_PREV_C2]:  # most ticks the venue price does not move: skip the call
@@ -415,7 +440,8 @@ def run_ticks(p, feed1, feed2, center1, center2,
             if delay < 0:
                 delay = 0
             if zn[0] > 0 or quotes[0] == -2 or quotes[4] == -2:
-                _land_orders(b1, quotes, zs, zn, pend_due, t, out_orders, counters, si[S_KILLED] != 0)
+                _land_orders(b1, quotes, zs, zn, pend_due, t, out_orders, counters, hold_reason(si), pos[0],
+                             int(p[P_HARD]))
         if center1[t] != si[S_PREV_C1]:
             _withdraw_out_of_band(b1, si[S_PREV_C1], center1[t], depth1)
         si[S_PREV_C1] = center1[t]
@@ -447,7 +473,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
                                                      in_m1, in_m2, in_first, si[S_N_IN])
 
         # 4. hedges that have reached Exchange 2
-        hedge_arrivals(t, si, w, wf, in_due, in_qty, in_m1, in_m2, in_first)
+        hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first, counters)
         hside, want, at_market = hedge_order(p, t, w)
         if want > 0:
             filled = 0
@@ -464,7 +490,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
                     status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
-            hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, wf, si, sf,
+            hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                          counters, out_hedges)
         pending = pending_hedge(si, w, in_qty)  # fixed for the rest of the tick
 
@@ -474,7 +500,8 @@ def run_ticks(p, feed1, feed2, center1, center2,
         total = acc[A_CASH1] + acc[A_CASH2] + inv1 * f1 + inv2 * f2 - acc[A_FEES1] - acc[A_FEES2]
 
         # 6. risk
-        step_risk(p, t, total, lat, order_latency_ms[t], book_mode, ref_choice == 0 or feed2_update[t] > 0, inv1,
+        step_risk(p, t, total, lat, order_latency_ms[t], book_mode,
+                  t if ref_choice == 0 or feed2_update[t] > 0 else -1, inv1,
                   si, sf, dq_tick, dq_val, counters, out_risk)
         state = si[S_STATE]
 
@@ -482,7 +509,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
         ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[t], inv1, inv2, sf)
         if state == STATE_KILLED or state == STATE_PAUSED:
             if book_mode and state == STATE_KILLED:
-                _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters)
+                _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters, OR_KILL)
             elif book_mode:
                 _cancel_quote(b1, quotes, 0, 1, t, OR_RISK, out_orders, counters, zs, zn, delay)
                 _cancel_quote(b1, quotes, 4, -1, t, OR_RISK, out_orders, counters, zs, zn, delay)
@@ -509,10 +536,11 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 buf = int(p[P_HEDGE_BUFFER])
                 bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, depth_within(b2, 0, buf),
                                                         depth_within(b2, 1, buf), pending, counters)
+            hard = int(p[P_HARD])
             _set_quote(b1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode,
-                       zs, zn, delay, pend_due)
+                       zs, zn, delay, pend_due, _room(b1, zs, zn, 1, inv1, hard) if book_mode else bid_size)
             _set_quote(b1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode,
-                       zs, zn, delay, pend_due)
+                       zs, zn, delay, pend_due, _room(b1, zs, zn, -1, inv1, hard) if book_mode else ask_size)
 
         # 8. record
         rec = out_ticks[t]
