@@ -1,0 +1,139 @@
+"""Order entry that holds: the hard position limit re-checked when a slow order lands, a pause that holds like a
+kill, replay order latency in the recording's own milliseconds on any tick size, the stale-feed pause on a
+replay quoting off Exchange 1's feed, and the kill records of the flatten-at-market escalation."""
+import numpy as np
+import pytest
+
+import backtest
+from backtest.config import preset
+from backtest.interventions import Intervention
+from tests.test_replay import ASK, BID, BUYER, SELLER, book_rows, replay_config
+from kernels.records import ME_TRADE
+
+REPLAY = "replay_binance_btcusdt_20240808"
+
+
+@pytest.mark.parametrize("seed", [1, 5, 7])
+def test_hard_limit_holds_under_slow_order_entry(seed):
+    # 800 ms order latency: an order sized when sent used to land after fills had used the room (7-8 lots)
+    cfg = backtest.make_config(**{"sim.ticks": 3000, "sim.seed": seed, "latency.order_median_ms": 800.0,
+                                  "risk.hard_position_lots": 6, "risk.soft_position_lots": 4,
+                                  "clients.rate_per_s": 4.0})
+    r = backtest.run(cfg)
+    assert int(np.abs(r.ticks.inv1_lots).max()) <= 6
+    # the limit bit: some landing order was trimmed or dropped (placed smaller than the quote size)
+    new = r.orders[r.orders.action == "new"]
+    assert (new.qty_lots < cfg.quoting.size_lots).any()
+
+
+def test_hard_limit_holds_on_a_replay_with_slow_order_entry():
+    cfg = preset(REPLAY).with_dotted({"latency.order_median_ms": 150.0, "risk.hard_position_lots": 2000,
+                                      "risk.soft_position_lots": 1500})
+    r = backtest.run(cfg)
+    assert len(r.fills) > 10
+    assert int(np.abs(r.ticks.inv1_lots).max()) <= 2000
+
+
+def maker_fills_while_paused(r, start, end):
+    f = r.fills[(r.fills.liquidity == "maker") & (r.fills.tick >= start) & (r.fills.tick < end)]
+    return len(f)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_manual_pause_holds_like_a_kill(seed):
+    # slow order entry: orders sent before the pause land during it; they are cancelled on arrival, and the
+    # pause pulls what rests before that tick's flow
+    cfg = backtest.make_config(**{"sim.ticks": 2000, "sim.seed": seed, "latency.order_median_ms": 600.0,
+                                  "clients.rate_per_s": 6.0})
+    pauses = [(400, 700), (1000, 1300), (1500, 1800)]
+    iv = [Intervention(a, "pause") for a, _ in pauses] + [Intervention(b, "resume") for _, b in pauses]
+    r = backtest.run(cfg, sorted(iv, key=lambda i: i.tick))
+    for a, b in pauses:
+        assert maker_fills_while_paused(r, a, b) == 0
+        landed = r.orders[(r.orders.tick >= a) & (r.orders.tick < b) & (r.orders.action == "new")]
+        for oid in landed.order_id:  # placed and cancelled in the same tick
+            rows = r.orders[r.orders.order_id == oid]
+            assert list(rows.action) == ["new", "cancel"] and rows.tick.nunique() == 1
+            assert rows.reason.iloc[-1] == "risk"
+
+
+def test_a_manual_pause_holds_on_a_replay():
+    cfg = preset(REPLAY).with_dotted({"sim.ticks": 200_000, "latency.order_median_ms": 100.0})
+    pauses = [(20_000, 60_000), (90_000, 150_000)]
+    iv = [Intervention(a, "pause") for a, _ in pauses] + [Intervention(b, "resume") for _, b in pauses]
+    r = backtest.run(cfg, sorted(iv, key=lambda i: i.tick))
+    assert len(r.fills) > 0
+    for a, b in pauses:
+        assert maker_fills_while_paused(r, a, b) == 0
+
+
+def landing_rows(dt_s, latency_ms, trades):
+    """A quiet hand-built recording: one book at 0 ms, then ``trades`` (ms, aggressor, price, lots)."""
+    rows = book_rows(0, 10000, 10002, 10) + [(ms, ME_TRADE, side, px, q) for ms, side, px, q in trades]
+    return rows
+
+
+@pytest.mark.parametrize("dt_s,latency_ms,landing_tick", [
+    (0.001, 10.0, 11),  # sent at the end of tick 0 (1 ms), lands at 11 ms: tick 11 (it used to act at 8 ms)
+    (0.001, 3.5, 4),  # lands at 4.5 ms, inside tick 4
+    (0.1, 10.0, 1),  # 100 ms ticks: lands at 110 ms, inside tick 1 (it used to act at once)
+    (0.1, 250.0, 3),  # lands at 350 ms
+])
+def test_replay_order_latency_is_the_configured_milliseconds(tmp_path, dt_s, latency_ms, landing_tick):
+    ticks = int(round(1.4 / dt_s))
+    cfg = replay_config(tmp_path, landing_rows(dt_s, latency_ms, []),
+                        **{"sim.dt_s": dt_s, "sim.ticks": ticks, "latency.order_median_ms": latency_ms,
+                           "hedging.enabled": False})
+    r = backtest.run(cfg)
+    first = r.orders[r.orders.action == "new"].tick.min()
+    assert first == landing_tick
+    t = r.ticks
+    # shown in flight from the tick it was sent until it landed
+    assert (t.bid_in_flight_price.iloc[:landing_tick].notna()).all()
+
+
+def test_replay_orders_meet_only_the_events_after_they_arrive(tmp_path):
+    # 100 ms ticks, 10 ms latency: our bid (sent at 100 ms) arrives at 110 ms. A seller trading through it at
+    # 105 ms is before it arrives; one at 115 ms (same tick) fills it.
+    trades = [(105, SELLER, 9999, 3), (115, SELLER, 9999, 3)]
+    cfg = replay_config(tmp_path, landing_rows(0.1, 10.0, trades),
+                        **{"sim.dt_s": 0.1, "sim.ticks": 14, "latency.order_median_ms": 10.0,
+                           "hedging.enabled": False})
+    r = backtest.run(cfg)
+    buys = r.fills[r.fills.side == "buy"]
+    assert list(buys.tick) == [1] and list(buys.qty_lots) == [5]
+    trades_late = [(105, SELLER, 9999, 3)]
+    r = backtest.run(replay_config(tmp_path, landing_rows(0.1, 10.0, trades_late),
+                                   **{"sim.dt_s": 0.1, "sim.ticks": 14, "latency.order_median_ms": 10.0,
+                                      "hedging.enabled": False}))
+    assert len(r.fills) == 0
+
+
+def test_replay_cancel_latency_is_the_configured_milliseconds():
+    cfg = preset(REPLAY).with_dotted({"sim.ticks": 30_000, "latency.order_median_ms": 10.0,
+                                      "latency.order_sigma": 0.0})
+    o = backtest.run(cfg).orders
+    sent = o[o.action == "cancel_sent"].set_index("order_id").tick
+    done = o[o.action == "cancel"].drop_duplicates("order_id", keep="last").set_index("order_id").tick
+    both = sent.index.intersection(done.index)
+    assert len(both) > 10
+    # sent at the end of tick s (s + 1 ms), it acts at s + 11 ms: in tick s + 11 (or the order filled first)
+    assert ((done[both] - sent[both]) == 11).all()
+
+
+def test_stale_feed_pause_fires_on_a_replay_quoting_off_exchange1():
+    cfg = preset(REPLAY).with_dotted({"sim.ticks": 100_000, "quoting.reference": "exchange1",
+                                      "quoting.basis_halflife_s": 0.0, "risk.stale_feed_s": 0.2})
+    ev = backtest.run(cfg).risk_events
+    stale = ev[ev.reason == "stale reference feed"]
+    assert len(stale) > 0
+    assert (ev.reason == "reference feed updating again").sum() >= len(stale) - 1
+
+
+def test_flatten_at_market_kill_records_the_attempt_limit_it_crossed():
+    cfg = preset("fault_hedge_outage").with_dotted({"hedging.escalation": "flatten_at_market",
+                                                     "hedging.max_retries": 5})
+    r = backtest.run(cfg)
+    kill = r.risk_events[r.risk_events.reason == "hedge failure"]
+    assert len(kill) == 1
+    assert kill.value.iloc[0] == 12 and kill.limit.iloc[0] == 11  # fires past 2 x 5 + 1 attempts
