@@ -132,6 +132,9 @@ def make_parser() -> argparse.ArgumentParser:
     pp = sub.add_parser("paper", help="rebuild Avellaneda & Stoikov (2008)'s table: inventory vs symmetric strategy")
     pp.add_argument("--seeds", type=int, default=1000, help="simulations per gamma and strategy (default 1000)")
     pp.add_argument("--json", action="store_true", help="print the rows as JSON")
+    pp.add_argument("--timing", default="before_move", choices=("before_move", "after_move", "both"),
+                    help="the mid a step's fill is drawn against: the one the quotes were set from (before_move, "
+                    "the paper as we read it; default), the one after the step's move, or both tables")
 
     sw = sub.add_parser("sweep", help="run a parameter grid over several seeds in parallel and tabulate it")
     sw.add_argument("--study", choices=STUDIES, help="a shipped study (its grid; --grid adds or replaces keys)")
@@ -505,12 +508,16 @@ def _paper(args: argparse.Namespace) -> int:
 
     if args.seeds < 2:
         raise ConfigError([f"--seeds {args.seeds}: need at least 2 simulations for a standard deviation"])
-    rows = compare(args.seeds)
+    timings = ("before_move", "after_move") if args.timing == "both" else (args.timing,)
+    tables = {timing: compare(args.seeds, timing=timing) for timing in timings}
     if args.json:
-        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        print(json.dumps([r.as_dict() for rows in tables.values() for r in rows], indent=2))
     else:
-        print(f"Avellaneda & Stoikov (2008), {args.seeds} simulations per row (ours, paper's figure in brackets)")
-        print(format_table(rows))
+        for timing, rows in tables.items():
+            print(f"Avellaneda & Stoikov (2008), fills drawn {timing.replace('_', ' ')}, {args.seeds} simulations "
+                  "per row (ours, the paper's figure in brackets, the difference in combined standard errors in "
+                  "square brackets)")
+            print(format_table(rows))
     return 0
 
 

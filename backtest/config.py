@@ -249,6 +249,12 @@ class QuotingSection(_Section):
     )
     intensity_a_per_s: float = Field(140.0, ge=0.0, le=1e6, description="intensity model A, fills per second at distance 0")
     intensity_k: float = Field(1.5, gt=0.0, le=1e6, description="intensity model k, 1/currency")
+    intensity_timing: Literal["before_move", "after_move"] = Field(
+        "before_move",
+        description="intensity model: the mid a step's fill distance is measured from. 'before_move' (the "
+        "Avellaneda-Stoikov paper as we read it): the mid the quotes were set from, then the price moves; "
+        "'after_move': the mid after the step's move (the quotes meet the new price)",
+    )
 
 
 class HedgingSection(_Section):

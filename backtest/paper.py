@@ -8,6 +8,12 @@ the same spread centred on the mid. ``compare`` runs both here on the preset ``a
 (quoting.model ``avellaneda_stoikov`` and ``avellaneda_stoikov_symmetric``) over many seeds and puts the
 paper's printed figures beside ours, with standard errors.
 
+The paper's own figures are estimates from 1000 simulations, so a difference is judged against the combined
+standard error of both (``z_*`` fields: the difference over sqrt(ours^2 + the paper's^2)). ``timing``
+chooses the mid a step's fill distance is measured from (``quoting.intensity_timing``): ``before_move``,
+the paper's order as we read it (quote from s_t, draw the fill against s_t, then move), or ``after_move``
+(the quotes set from s_t meet s_{t+dt}).
+
 Units: profit in currency, inventory in lots (one lot = one share), spread in currency.
 """
 from __future__ import annotations
@@ -31,6 +37,8 @@ PAPER = {
     (0.5, "symmetric"): (1.15, 66.20, 14.53, 0.25, 9.06),
 }
 GAMMAS = (0.1, 0.01, 0.5)
+PAPER_RUNS = 1000  # simulations behind each of the paper's figures
+TIMINGS = ("before_move", "after_move")
 MODELS = {"inventory": "avellaneda_stoikov", "symmetric": "avellaneda_stoikov_symmetric"}
 
 
@@ -49,26 +57,45 @@ class Row:
     q_se: float
     q_std: float
     paper: tuple  # (spread, profit mean, profit std, q mean, q std) as printed
+    timing: str = "before_move"
+
+    @property
+    def z_profit_mean(self) -> float:
+        """(ours - paper's) mean profit over the combined standard error of both estimates."""
+        paper_se = self.paper[2] / math.sqrt(PAPER_RUNS)
+        return (self.profit_mean - self.paper[1]) / math.hypot(self.profit_se, paper_se)
+
+    @property
+    def z_profit_std(self) -> float:
+        paper_se = self.paper[2] / math.sqrt(2.0 * (PAPER_RUNS - 1))
+        return (self.profit_std - self.paper[2]) / math.hypot(self.profit_std_se, paper_se)
+
+    @property
+    def z_q_std(self) -> float:
+        ours_se = self.q_std / math.sqrt(2.0 * (self.runs - 1))
+        paper_se = self.paper[4] / math.sqrt(2.0 * (PAPER_RUNS - 1))
+        return (self.q_std - self.paper[4]) / math.hypot(ours_se, paper_se)
 
     def as_dict(self) -> dict:
         p = self.paper
         return {
-            "gamma": self.gamma, "strategy": self.strategy, "runs": self.runs,
+            "gamma": self.gamma, "strategy": self.strategy, "timing": self.timing, "runs": self.runs,
             "spread_at_T": self.spread_at_T, "mean_quoted_spread": self.mean_quoted_spread,
             "profit_mean": self.profit_mean, "profit_se": self.profit_se,
             "profit_std": self.profit_std, "profit_std_se": self.profit_std_se,
             "q_mean": self.q_mean, "q_se": self.q_se, "q_std": self.q_std,
             "paper_spread": p[0], "paper_profit_mean": p[1], "paper_profit_std": p[2],
             "paper_q_mean": p[3], "paper_q_std": p[4],
+            "z_profit_mean": self.z_profit_mean, "z_profit_std": self.z_profit_std, "z_q_std": self.z_q_std,
         }
 
 
-def one_strategy(gamma: float, strategy: str, seeds) -> Row:
+def one_strategy(gamma: float, strategy: str, seeds, timing: str = "before_move") -> Row:
     """Run the paper's experiment for one gamma and one strategy over ``seeds``."""
     from backtest.engine import run
 
     base = preset("avellaneda_stoikov_2008").with_dotted(
-        {"quoting.as_gamma": gamma, "quoting.model": MODELS[strategy]})
+        {"quoting.as_gamma": gamma, "quoting.model": MODELS[strategy], "quoting.intensity_timing": timing})
     profits, finals, spreads = [], [], []
     for seed in seeds:
         r = run(base.with_dotted({"sim.seed": int(seed)}))
@@ -87,28 +114,31 @@ def one_strategy(gamma: float, strategy: str, seeds) -> Row:
         mean_quoted_spread=float(np.mean(spreads)), profit_mean=float(profits.mean()),
         profit_se=sd / math.sqrt(n), profit_std=sd, profit_std_se=sd / math.sqrt(2.0 * (n - 1)) if n > 1 else float("nan"),
         q_mean=float(finals.mean()), q_se=q_sd / math.sqrt(n), q_std=q_sd, paper=PAPER[(gamma, strategy)],
+        timing=timing,
     )
 
 
-def compare(n_seeds: int = 1000, gammas=GAMMAS, first_seed: int = 1) -> list[Row]:
+def compare(n_seeds: int = 1000, gammas=GAMMAS, first_seed: int = 1, timing: str = "before_move") -> list[Row]:
     """Both strategies for each gamma over seeds ``first_seed .. first_seed + n_seeds - 1`` (the same seeds,
     so the same price paths and fill uniforms, for both strategies)."""
     seeds = range(first_seed, first_seed + n_seeds)
-    return [one_strategy(g, s, seeds) for g in gammas for s in ("inventory", "symmetric")]
+    return [one_strategy(g, s, seeds, timing) for g in gammas for s in ("inventory", "symmetric")]
 
 
 def format_table(rows: list[Row]) -> str:
-    """A Markdown table: ours (with standard errors) next to the paper's printed figures."""
+    """A Markdown table: ours (with standard errors) next to the paper's printed figures, and each difference
+    in combined standard errors (ours and the paper's own sampling error) in square brackets."""
     lines = [
-        "| gamma | strategy | spread at T (paper) | mean quoted spread | profit mean +/- se (paper) | "
-        "profit std +/- se (paper) | final q mean +/- se (paper) | final q std (paper) |",
+        "| gamma | strategy | spread at T (paper) | mean quoted spread | profit mean +/- se (paper) [z] | "
+        "profit std +/- se (paper) [z] | final q mean +/- se (paper) | final q std (paper) [z] |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p = r.paper
         lines.append(
             f"| {r.gamma:g} | {r.strategy} | {r.spread_at_T:.2f} ({p[0]:.2f}) | {r.mean_quoted_spread:.2f} | "
-            f"{r.profit_mean:.2f} +/- {r.profit_se:.2f} ({p[1]:.2f}) | {r.profit_std:.2f} +/- {r.profit_std_se:.2f} "
-            f"({p[2]:.2f}) | {r.q_mean:+.2f} +/- {r.q_se:.2f} ({p[3]:+.2f}) | {r.q_std:.2f} ({p[4]:.2f}) |"
+            f"{r.profit_mean:.2f} +/- {r.profit_se:.2f} ({p[1]:.2f}) [{r.z_profit_mean:+.1f}] | "
+            f"{r.profit_std:.2f} +/- {r.profit_std_se:.2f} ({p[2]:.2f}) [{r.z_profit_std:+.1f}] | "
+            f"{r.q_mean:+.2f} +/- {r.q_se:.2f} ({p[3]:+.2f}) | {r.q_std:.2f} ({p[4]:.2f}) [{r.z_q_std:+.1f}] |"
         )
     return "\n".join(lines)

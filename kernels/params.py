@@ -25,6 +25,7 @@ _NAMES = (
     "BASIS_ALPHA",  # per-tick EWMA weight of the basis estimate that corrects an Exchange 2 reference; 0 = off
     "QUEUE_MODEL",  # replay: 0 risk_averse, 1 probabilistic (power)
     "QUEUE_POWER",  # replay: n of the probabilistic queue model's f(x) = x^n
+    "INT_AFTER_MOVE",  # intensity fills: 0 drawn against the mid the quotes were set from, 1 the mid after the move
 )
 for _i, _n in enumerate(_NAMES):
     globals()["P_" + _n] = _i

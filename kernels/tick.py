@@ -458,8 +458,10 @@ def run_ticks(p, feed1, feed2, center1, center2,
             # the mid at t only after: a run of n ticks has n - 1 fill steps and n - 1 price steps. The fill
             # is booked at t, marked at the mids of t - 1 it was priced against (the accounting identity
             # holds for any mark used consistently).
-            m1 = feed1[t - 1]
-            m2 = feed2[t - 1]
+            # with P_INT_AFTER_MOVE the step's move comes first: the distance is from the mid at t
+            after = p[P_INT_AFTER_MOVE] > 0
+            m1 = feed1[t] if after else feed1[t - 1]
+            m2 = feed2[t] if after else feed2[t - 1]
             for qi in (0, 4):
                 if quotes[qi] < 0:
                     continue

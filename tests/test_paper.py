@@ -105,3 +105,37 @@ def test_avellaneda_stoikov_defaults_fit_the_default_market():
     assert backtest.run(cfg).summary_dict["fills"] > 0
     paper_k = cfg.with_dotted({"quoting.as_k": 1.5})
     assert any("beyond Exchange 1's book" in w for w in config_warnings(paper_k))
+
+
+def test_after_move_timing_draws_the_fill_against_the_new_mid():
+    """quoting.intensity_timing = after_move: the same as the independent implementation with the distance
+    measured from s_{i+1} instead of s_i."""
+    cfg = preset("avellaneda_stoikov_2008").with_dotted({"quoting.intensity_timing": "after_move", "sim.seed": 3})
+    market = generate(cfg)
+    r = backtest.run(cfg, market=market)
+    q_cfg, tick, dt = cfg.quoting, cfg.market.tick_size, cfg.sim.dt_s
+    g, k, a, sigma = q_cfg.as_gamma, q_cfg.as_k, q_cfg.intensity_a_per_s, cfg.market.volatility_per_sqrt_s
+    s = market.feed1 * tick
+    n = len(s)
+    q, cash = 0, 0.0
+    for i in range(n - 1):
+        tau = (n - 1 - i) * dt
+        res = s[i] - q * g * sigma**2 * tau
+        spread = g * sigma**2 * tau + (2 / g) * math.log(1 + g / k)
+        bid = math.floor((res - spread / 2) / tick + 1e-9)
+        ask = max(math.ceil((res + spread / 2) / tick - 1e-9), bid + 1)
+        if market.u_bid[i + 1] < min(1.0, a * math.exp(-k * (s[i + 1] - bid * tick)) * dt):
+            q, cash = q + 1, cash - bid * tick
+        if market.u_ask[i + 1] < min(1.0, a * math.exp(-k * (ask * tick - s[i + 1])) * dt):
+            q, cash = q - 1, cash + ask * tick
+    assert r.summary_dict["net_pnl"] == pytest.approx(cash + q * s[-1], abs=1e-6)
+    assert r.summary_dict["final_inv1_lots"] == q
+
+
+def test_paper_table_judges_differences_with_the_paper_s_own_sampling_error():
+    rows = compare(n_seeds=20, gammas=(0.1,), timing="after_move")
+    r = rows[0]
+    assert r.timing == "after_move"
+    paper_se = r.paper[2] / math.sqrt(1000)
+    assert r.z_profit_mean == pytest.approx((r.profit_mean - r.paper[1]) / math.hypot(r.profit_se, paper_se))
+    assert "[" in format_table(rows)
