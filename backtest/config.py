@@ -98,6 +98,28 @@ class ReplaySection(_Section):
         0.5, gt=0.0, le=50.0,
         description="book levels kept beyond the recording's traded and quoted price range, percent of price",
     )
+    # Options a user lines up with another backtester's assumptions (README, "Replaying recorded markets").
+    clock: Literal["receive", "exchange"] = Field(
+        "receive",
+        description="the clock events are ordered and matched on: 'receive' (when the recorder got them, the "
+        "default: what a strategy could have reacted to) or 'exchange' (the venue's own timestamps, as "
+        "backtesters that match on exchange time do; the feed latency then does not delay the market)",
+    )
+    book_ticker: bool = Field(
+        True,
+        description="use the book-ticker stream where a recording has one (the freshest touch; the default). "
+        "False: the depth stream alone (every 100 ms on Binance spot), as a backtester fed depth only sees it",
+    )
+    partial_fills: bool = Field(
+        True,
+        description="True (default): a trade at our price fills only what reaches past the queue ahead of us. "
+        "False: the whole order fills once the queue ahead is gone (hftbacktest's no-partial-fill exchange)",
+    )
+    decision_interval_ms: float = Field(
+        0.0, ge=0.0, le=3_600_000.0,
+        description="the strategy re-quotes every this many milliseconds (0 = every tick); matching, hedging and "
+        "the risk checks stay on every event and tick. A multiple of sim.dt_s",
+    )
 
 
 class VenueFlowSection(_Section):
@@ -348,6 +370,11 @@ class SimConfig(_Section):
             if self.quoting.fill_model != "book":
                 raise ValueError("quoting.fill_model 'intensity' draws fills from a model; a replay fills our orders "
                                  "from the recording: use fill_model 'book'")
+            every = self.replay.decision_interval_ms / (self.sim.dt_s * 1000.0)
+            if self.replay.decision_interval_ms > 0 and abs(every - round(every)) > 1e-6 * max(1.0, every):
+                raise ValueError(f"replay.decision_interval_ms {self.replay.decision_interval_ms:g} is not a whole "
+                                 f"number of ticks of sim.dt_s {self.sim.dt_s:g} s; allowed: 0 or a multiple of "
+                                 f"{self.sim.dt_s * 1000.0:g}")
             return self
         price_ticks = mk.initial_price / mk.tick_size
         if price_ticks > MAX_PRICE_TICKS:

@@ -21,7 +21,7 @@ import numpy as np
 from backtest.config import ConfigError, SimConfig
 from backtest.data import DataError, MarketData, import_capture, load
 from backtest.generate import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
-from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
 from kernels.replay import new_book, venue_mids
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,17 +105,30 @@ def _ratio(venue_step: float, grid: float, what: str, venue: str) -> int:
     return k
 
 
-def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, qk: int, window_pct: float):
+def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, qk: int, window_pct: float,
+            clock: str = "receive", book_ticker: bool = True):
     """One venue's events on a tick grid of ``n`` ticks of ``dt_ns`` from ``start`` (prices x ``pk``, sizes x
     ``qk`` into the run's grid; events before ``start`` at tick 0), with its book window: the traded and
-    quoted price range plus ``window_pct`` of the price each way. Returns (VenueEvents, base, levels)."""
-    ev = d.events[d.events["recv_ts"] < start + n * dt_ns].copy()
+    quoted price range plus ``window_pct`` of the price each way. Returns (VenueEvents, base, levels).
+
+    ``clock`` 'exchange' orders and places the events by the venue's own timestamps (their ``recv_ts`` is set
+    to ``exch_ts``, so the kernel, which reads ``recv_ts``, matches on exchange time); ``book_ticker`` False
+    drops the book-ticker stream (the touch then comes from the depth stream alone)."""
+    ev = d.events
+    if not book_ticker:
+        ev = ev[(ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)]
+    if clock == "exchange":
+        ev = ev[np.argsort(ev["exch_ts"], kind="stable")]
+        ev["recv_ts"] = ev["exch_ts"]
+    ev = ev[ev["recv_ts"] < start + n * dt_ns].copy()
     ev["price"] *= pk
     ev["qty"] *= qk
     ticks = np.maximum(0, (ev["recv_ts"] - start) // dt_ns)
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(ticks, minlength=n)[:n], out=starts[1:])
     seen = ev["price"][np.isin(ev["kind"], (ME_TRADE, ME_BBO_BID, ME_BBO_ASK)) & (ev["price"] > 0)]
+    if seen.size == 0:  # no trade and no ticker (book_ticker off on a quiet span): the depth stream's levels
+        seen = ev["price"][(ev["kind"] == ME_BOOK) & (ev["qty"] > 0)]
     if seen.size == 0:
         raise ConfigError([f"{name}'s recording has no trade or best bid/ask in the span used"])
     margin = int(seen.max() * window_pct / 100.0)
@@ -170,7 +183,8 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
         pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)
         qk = _ratio(d.lot_size, mk.lot_size, "lot_size", name)
-        venues.append((*on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct), qk))
+        venues.append((*on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct, config.replay.clock,
+                                config.replay.book_ticker), qk))
     (e1, base1, levels1, _), (e2, base2, levels2, step2) = venues
     mids = [mid_series(e, base, levels, n) for e, base, levels in ((e1, base1, levels1), (e2, base2, levels2))]
     rng = np.random.default_rng(config.sim.seed)

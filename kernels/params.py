@@ -25,6 +25,8 @@ _NAMES = (
     "BASIS_ALPHA",  # per-tick EWMA weight of the basis estimate that corrects an Exchange 2 reference; 0 = off
     "QUEUE_MODEL",  # replay: 0 risk_averse, 1 probabilistic (power)
     "QUEUE_POWER",  # replay: n of the probabilistic queue model's f(x) = x^n
+    "DECISION_TICKS",  # replay: the strategy re-quotes on ticks t with (t + 1) % DECISION_TICKS == 0 (1 = every tick)
+    "PARTIAL_FILLS",  # replay: 1 a trade fills what reaches past the queue ahead; 0 the whole order once it does
     "INT_AFTER_MOVE",  # intensity fills: 0 drawn against the mid the quotes were set from, 1 the mid after the move
 )
 for _i, _n in enumerate(_NAMES):

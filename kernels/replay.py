@@ -321,7 +321,7 @@ def _meet_event(p, kind, ev_side, price, qty, old_qty, l1, bbo, q_i, q_f, z_i, z
                     front -= qty
                     traded += qty
                     if front < 0:
-                        fill = min(left, int(-front))
+                        fill = min(left, int(-front)) if p[P_PARTIAL_FILLS] > 0 else left
                         front = 0.0
         else:
             if kind == ME_BOOK and ev_side == book_side and price == oprice:
@@ -525,6 +525,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     The kill switch's and a manual pause's cancel-all act at once (a venue-side cancel-all)."""
     n_ticks = feed1.shape[0]
     dt_ns = int(p[P_DT_S] * 1e9 + 0.5)
+    decision_ticks = int(p[P_DECISION_TICKS])
     tol = int(p[P_REQUOTE_TOL])
     ref_choice = int(p[P_REFERENCE])
     n_iv = interventions.shape[0]
@@ -663,7 +664,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         elif state == STATE_PAUSED:
             _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_RISK, land_ns, out_orders, counters)
             _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_RISK, land_ns, out_orders, counters)
-        else:
+        elif (t + 1) % decision_ticks == 0:  # the strategy decides every decision interval
             bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1)
             # post-only against the recorded touch, and inside the book's window
             best_ask1 = fresh_touch(l1, bbo, 1)

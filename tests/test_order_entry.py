@@ -137,3 +137,62 @@ def test_flatten_at_market_kill_records_the_attempt_limit_it_crossed():
     kill = r.risk_events[r.risk_events.reason == "hedge failure"]
     assert len(kill) == 1
     assert kill.value.iloc[0] == 12 and kill.limit.iloc[0] == 11  # fires past 2 x 5 + 1 attempts
+
+
+# -- replay options a user lines up with another backtester ------------------------------------------------
+def test_without_partial_fills_the_whole_order_fills_once_the_queue_is_gone(tmp_path):
+    from tests.test_replay import QUEUE_SCENARIO
+
+    for partial, expected in ((True, [(300, 3)]), (False, [(300, 5)])):
+        cfg = replay_config(tmp_path, QUEUE_SCENARIO, **{"replay.queue_model": "risk_averse", "hedging.enabled": False,
+                                                         "replay.partial_fills": partial})
+        buys = backtest.run(cfg).fills
+        buys = buys[buys.side == "buy"]
+        assert [(int(t), int(q)) for t, q in zip(buys.tick, buys.qty_lots)] == expected
+
+
+def test_without_the_book_ticker_the_touch_comes_from_depth_alone(tmp_path):
+    from kernels.records import ME_BBO_ASK
+
+    rows = book_rows(0, 10000, 10002, 10) + [(100, ME_BBO_ASK, ASK, 10000, 3)]  # asks come down to our bid
+    with_ticker = backtest.run(replay_config(tmp_path, rows, **{"hedging.enabled": False}))
+    assert list(with_ticker.fills.tick) == [100]
+    depth_only = backtest.run(replay_config(tmp_path, rows, **{"hedging.enabled": False,
+                                                                "replay.book_ticker": False}))
+    assert len(depth_only.fills) == 0
+
+
+def test_exchange_clock_matches_on_the_venue_s_timestamps(tmp_path):
+    from backtest.data import save
+    from tests.test_replay import T0, market
+
+    cfg = replay_config(tmp_path, book_rows(0, 10000, 10002, 10) + [(400, ME_TRADE, BUYER, 10003, 7)],
+                        **{"hedging.enabled": False})
+    # the trade was received at 400 ms but happened on the venue at 150 ms (250 ms of feed latency)
+    d = market("exchange1", book_rows(0, 10000, 10002, 10) + [(400, ME_TRADE, BUYER, 10003, 7),
+                                                                (1500, ME_TRADE, BUYER, 20000, 1)])
+    ev = d.events
+    ev["exch_ts"][ev["recv_ts"] == T0 + 400 * 1_000_000] = T0 + 150 * 1_000_000
+    p1 = save(d, tmp_path / "e1_lagged")
+    cfg = cfg.with_dotted({"replay.exchange1": str(p1)})
+    assert list(backtest.run(cfg).fills.tick) == [400]
+    assert list(backtest.run(cfg.with_dotted({"replay.clock": "exchange"})).fills.tick) == [150]
+
+
+def test_decision_interval_requotes_only_on_its_ticks():
+    cfg = preset(REPLAY).with_dotted({"sim.ticks": 30_000, "replay.decision_interval_ms": 100.0,
+                                      "quoting.requote_tolerance_ticks": 1})
+    o = backtest.run(cfg).orders
+    decided = o[(o.action == "cancel_sent") & (o.reason == "requote")]
+    assert len(decided) > 5
+    assert ((decided.tick + 1) % 100 == 0).all()
+    every_tick = backtest.run(cfg.with_dotted({"replay.decision_interval_ms": 0.0})).orders
+    decided_every = every_tick[(every_tick.action == "cancel_sent") & (every_tick.reason == "requote")]
+    assert len(decided_every) > len(decided)
+
+
+def test_decision_interval_must_be_whole_ticks():
+    from backtest.config import ConfigError, make_config
+
+    with pytest.raises(ConfigError, match="decision_interval_ms 1.5 is not a whole number of ticks"):
+        make_config(preset(REPLAY).model_dump(), **{"replay.decision_interval_ms": 1.5})
