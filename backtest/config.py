@@ -26,7 +26,13 @@ MAX_PRICE_TICKS = 1_000_000_000  # prices are int32 ticks inside the kernel: kee
 Windows = list[tuple[float, float]]
 
 
+MAX_WINDOWS = 1000  # per key: each window is a pass over the run's ticks when the market is generated
+
+
 def _check_windows(name: str, windows: Windows) -> None:
+    if len(windows) > MAX_WINDOWS:
+        raise ValueError(f"{name} windows: {len(windows):,} given; allowed: at most {MAX_WINDOWS} (merge "
+                         "overlapping or adjacent ones)")
     for start, end in windows:
         if not (0 <= start < end):
             raise ValueError(f"{name} window ({start}, {end}) must satisfy 0 <= start < end (seconds)")

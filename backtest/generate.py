@@ -238,13 +238,21 @@ def spiked_and_order_latency(config: SimConfig, rng: np.random.Generator, n: int
     """The hedge latency with the forced spike windows applied, and Exchange 1's order/cancel latency per tick
     (lognormal, x spike_multiplier in order-spike windows), ms."""
     lat = config.latency
-    for start_s, end_s in lat.spike_windows_s:
-        latency = np.where((times >= start_s) & (times < end_s), latency * lat.spike_multiplier, latency)
+    if lat.spike_windows_s:  # a tick inside several overlapping windows is spiked once
+        latency = np.where(in_windows(times, lat.spike_windows_s), latency * lat.spike_multiplier, latency)
     order_latency = _lognormal(rng, n, lat.order_median_ms, lat.order_sigma)
-    for start_s, end_s in lat.order_spike_windows_s:
-        order_latency = np.where((times >= start_s) & (times < end_s), order_latency * lat.spike_multiplier,
+    if lat.order_spike_windows_s:
+        order_latency = np.where(in_windows(times, lat.order_spike_windows_s), order_latency * lat.spike_multiplier,
                                  order_latency)
     return latency, order_latency
+
+
+def in_windows(times: np.ndarray, windows) -> np.ndarray:
+    """Whether each time (s) lies in any of the [start, end) ``windows``: their union, however they overlap."""
+    inside = np.zeros(times.shape, dtype=bool)
+    for start_s, end_s in windows:
+        inside |= (times >= start_s) & (times < end_s)
+    return inside
 
 
 def _lognormal(rng: np.random.Generator, n: int, median: float, sigma: float) -> np.ndarray:

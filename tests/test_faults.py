@@ -250,3 +250,26 @@ def test_faults_command_rejects_a_bad_seed_before_any_output(capsys):
     assert main(["faults", "--seed", "-1"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "sim.seed" in err and ">= 0" in err
+
+
+def test_overlapping_spike_windows_spike_once():
+    import backtest
+    from backtest.generate import generate
+
+    one = backtest.make_config(**{"sim.ticks": 500, "latency.spike_probability": 0.0,
+                                  "latency.spike_windows_s": [(10.0, 20.0)],
+                                  "latency.order_spike_windows_s": [(10.0, 20.0)]})
+    two = one.with_dotted({"latency.spike_windows_s": [(10.0, 20.0), (10.0, 20.0), (15.0, 30.0)],
+                           "latency.order_spike_windows_s": [(10.0, 20.0), (12.0, 18.0)]})
+    m1, m2 = generate(one), generate(two)
+    assert np.array_equal(m1.hedge_latency_ms[:200], m2.hedge_latency_ms[:200])  # x10 once, not x100
+    assert np.array_equal(m1.order_latency_ms, m2.order_latency_ms)
+    base = generate(one.with_dotted({"latency.spike_windows_s": []}))
+    assert np.allclose(m2.hedge_latency_ms[200:300], base.hedge_latency_ms[200:300] * 10.0)
+
+
+def test_too_many_windows_are_refused_with_the_limit():
+    from backtest.config import ConfigError, make_config
+
+    with pytest.raises(ConfigError, match="at most 1000"):
+        make_config(**{"latency.spike_windows_s": [(float(i), i + 0.5) for i in range(1001)]})
