@@ -303,6 +303,7 @@ def step_interventions(p, t, interventions, iv, si, sf, acc, pos, quotes, touch_
                                              f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si[S_N_IN])
         else:
             action_reason = R_MANUAL_PAUSE
+            manual_before = si[S_MANUAL_PAUSE]
             if kind == IV_PAUSE:
                 si[S_MANUAL_PAUSE] = 1
             elif kind == IV_RESUME:
@@ -320,7 +321,9 @@ def step_interventions(p, t, interventions, iv, si, sf, acc, pos, quotes, touch_
                     sf[F_KILL_VALUE] = 0.0
                     sf[F_KILL_LIMIT] = 0.0
             new_state, _, value, limit_v = derive_state(p, t, si, sf, pos[0])
-            if new_state != si[S_STATE]:
+            # a row for every action that changed something, the state or only the manual pause under a kill
+            # (a pause while killed holds after the kill reset: the audit trail says when it was asked for)
+            if new_state != si[S_STATE] or si[S_MANUAL_PAUSE] != manual_before:
                 record_risk(out_risk, counters, t, si[S_STATE], new_state, action_reason, value, limit_v)
                 si[S_STATE] = new_state
         iv += 1

@@ -153,3 +153,11 @@ def test_an_intervention_beyond_the_last_tick_is_refused():
     with pytest.raises(ValueError, match="beyond the run's last tick 99"):
         backtest.run(cfg, [Intervention(100, "pause")])
     assert len(backtest.run(cfg, [Intervention(99, "pause")]).risk_events) == 1
+
+
+def test_a_pause_while_killed_is_a_row_and_holds_after_the_reset():
+    r = backtest.run(backtest.make_config(**QUIET), [Intervention(100, "kill"), Intervention(150, "pause"),
+                                                     Intervention(200, "kill_reset"), Intervention(260, "resume")])
+    assert [(tick, f, to, why) for tick, f, to, why in transitions(r) if 100 <= tick <= 260] == [
+        (100, "active", "killed", "manual kill"), (150, "killed", "killed", "manual pause"),
+        (200, "killed", "paused", "kill switch reset"), (260, "paused", "active", "manual resume")]
