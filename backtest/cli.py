@@ -60,7 +60,8 @@ def make_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--verbose", action="store_true",
                        help="print the decision log (one JSON line per quote change, fill, hedge, risk event) to stderr")
     run_p.add_argument("--memory-budget-gb", type=float, metavar="GB",
-                       help="refuse a run whose estimated memory exceeds this (default: MMHEDGE_MEMORY_BUDGET_GB or 8)")
+                       help="refuse a run whose estimated memory exceeds this (default: MMHEDGE_MEMORY_BUDGET_GB, else three "
+                       "quarters of physical memory)")
 
     fp = sub.add_parser("faults", help="run every fault scenario preset and tabulate what the controls did")
     fp.add_argument("--seed", type=int, help="seed for every scenario (default: the presets' 7)")
@@ -240,8 +241,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         check_output_dir(args.report, "--report")  # before the run, not after it
     budget = None
     if args.memory_budget_gb is not None:
-        if not args.memory_budget_gb > 0:
-            raise ConfigError([f"--memory-budget-gb {args.memory_budget_gb}: must be > 0"])
+        if not 0 < args.memory_budget_gb < 1 << 30:  # NaN and inf fail too
+            raise ConfigError([f"--memory-budget-gb {args.memory_budget_gb}: allowed: a finite number of GiB > 0"])
         budget = int(args.memory_budget_gb * (1 << 30))
     from backtest.engine import run  # imported late so `--help` and config errors answer fast
     from backtest.generate import generate

@@ -51,6 +51,8 @@ def test_bad_config_files(tmp_path, capsys):
     (["sweep", "--grid", "quoting.size_lots=1,2", "--grid", "quoting.size_lots=3"], "twice"),
     (["run", "--set", "sim.ticks=2000", "--set", "market.tick_size=0.00001", "--memory-budget-gb", "0.01"],
      "memory budget"),
+    (["run", "--memory-budget-gb", "inf"], "finite number of GiB"),
+    (["run", "--memory-budget-gb", "nan"], "finite number of GiB"),
 ])
 def test_one_line_errors(args, needle, capsys):
     assert main(args) == 2
@@ -168,3 +170,10 @@ def test_ctrl_c_during_a_cli_sweep_writes_the_finished_runs_and_says_how_to_resu
                                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert len(pd.read_parquet(out / "runs.parquet")) == 24
+
+
+def test_run_help_states_the_memory_budget_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "three quarters of physical memory" in out and "or 8)" not in out
