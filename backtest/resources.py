@@ -122,6 +122,11 @@ def _fmt(n: float) -> str:
     return f"{n / (1 << 20):,.0f} MiB"
 
 
+# A checkpoint's loop state beside the books: hedge intents in flight (4096 x 5 x 8 bytes) and the hedge FIFO
+# (4096 x 4 x 8 bytes), the rest is small (backtest.engine.INTENT_CAPACITY, kernels.strategy)
+STATE_BYTES_BESIDE_BOOKS = 4096 * 9 * 8 + (64 << 10)
+
+
 def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool = False) -> MemoryEstimate:
     """Bytes a run of ``config`` will hold at its peak: per-tick arrays, the order flow, the books, and
     optionally ``checkpoints`` copies of the loop state and the per-tick read columns (API sessions)."""
@@ -135,7 +140,7 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool 
         if tick_columns:
             parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
         if checkpoints:
-            parts["checkpoints"] = checkpoints * books
+            parts["checkpoints"] = checkpoints * (books + STATE_BYTES_BESIDE_BOOKS)
         return MemoryEstimate(parts)
     e1, e2 = events_per_tick(config)
     books = book_bytes(config)
@@ -148,7 +153,7 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool 
     if tick_columns:
         parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
     if checkpoints:
-        parts["checkpoints"] = checkpoints * books
+        parts["checkpoints"] = checkpoints * (books + STATE_BYTES_BESIDE_BOOKS)
     return MemoryEstimate(parts)
 
 

@@ -30,3 +30,19 @@ def test_columns_equal_whichever_is_built_first():
     for name, values in a.tick_columns.items():
         if name != "state":
             assert np.array_equal(values, b.ticks[name].to_numpy(), equal_nan=True), name
+
+
+def test_checkpoint_estimate_covers_the_whole_loop_state():
+    """Every checkpoint copies the whole loop state (books, hedge intents, the hedge FIFO): the estimate per
+    checkpoint is at least what one really holds."""
+    import backtest
+    from backtest.engine import Simulation
+    from backtest.generate import generate
+    from backtest.resources import estimate_memory
+
+    cfg = backtest.make_config(**{"sim.ticks": 300})
+    sim = Simulation(cfg, generate(cfg), checkpoint_every=100)
+    sim.advance(cfg.sim.ticks)
+    held = sum(a.nbytes for a in sim.checkpoints[-1].state)
+    per_checkpoint = estimate_memory(cfg, checkpoints=1).parts["checkpoints"]
+    assert per_checkpoint >= held
