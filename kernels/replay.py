@@ -437,8 +437,8 @@ def _cancel(q_i, q_f, z_i, z_f, zn, k, t, reason, land_ns, out_orders, counters)
 @jit_borrow
 def _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, reason):
     """The kill switch's (or a manual pause's) cancel-all, taking effect at once (see kernels.tick._pull_all_now)."""
-    _cancel(q_i, q_f, z_i, z_f, zn, 0, t, reason, 0, out_orders, counters)
-    _cancel(q_i, q_f, z_i, z_f, zn, 1, t, reason, 0, out_orders, counters)
+    _cancel(q_i, q_f, z_i, z_f, zn, 0, t, reason, -1, out_orders, counters)
+    _cancel(q_i, q_f, z_i, z_f, zn, 1, t, reason, -1, out_orders, counters)
     for z in range(zn[0]):
         if z_i[z, ZI_LEFT] > 0:
             record_order(out_orders, counters, z_i[z, ZI_ID], t, OA_CANCEL, z_i[z, ZI_SIDE], z_i[z, ZI_PRICE],

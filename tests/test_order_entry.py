@@ -196,3 +196,12 @@ def test_decision_interval_must_be_whole_ticks():
 
     with pytest.raises(ConfigError, match="decision_interval_ms 1.5 is not a whole number of ticks"):
         make_config(preset(REPLAY).model_dump(), **{"replay.decision_interval_ms": 1.5})
+
+
+def test_a_kill_on_a_replay_cancels_resting_quotes_at_once_without_a_travelling_cancel():
+    cfg = preset(REPLAY).with_dotted({"sim.ticks": 30_000})
+    r = backtest.run(cfg, [Intervention(20_000, "kill")])
+    at_kill = r.orders[r.orders.tick == 20_000]
+    assert (at_kill.action == "cancel").any()
+    assert not (at_kill.action == "cancel_sent").any()
+    assert (at_kill[at_kill.action == "cancel"].reason == "kill switch").all()
