@@ -101,7 +101,7 @@ def new_state(p, feed1, feed2, base1, n1, base2, n2, intent_capacity):
         np.zeros(intent_capacity, dtype=np.int64), np.zeros(intent_capacity, dtype=np.int64),
         np.zeros(intent_capacity, dtype=np.float64), np.zeros(intent_capacity, dtype=np.float64),
         np.zeros(intent_capacity, dtype=np.int64),
-        np.zeros(5, dtype=np.int64),
+        np.zeros(N_W, dtype=np.int64),
         np.zeros((intent_capacity, 2), dtype=np.int64), np.zeros((intent_capacity, 2), dtype=np.float64),
         np.zeros(dq_cap, dtype=np.int64), np.zeros(dq_cap, dtype=np.float64),
         si, initial_sf(p, feed1[0], feed2[0]),

@@ -58,10 +58,10 @@ N_ACC = 14
 
 # hedge working order (the fills that have reached Exchange 2 and are not yet hedged), in w[]
 W_QTY = 0  # signed lots still to trade on Exchange 2 (the sum of the hedge FIFO)
-W_FIRST = 1  # unused (the earliest covered fill is the FIFO's head); kept so the layout stays stable
-W_ATTEMPTS = 2  # attempts of the current hedge order (0 = the next attempt starts a new order)
-W_NEXT_TRY = 3
-W_ID = 4  # id of the current hedge order
+W_ATTEMPTS = 1  # attempts of the current hedge order (0 = the next attempt starts a new order)
+W_NEXT_TRY = 2
+W_ID = 3  # id of the current hedge order
+N_W = 4
 # The hedge FIFO: the Exchange 1 fills that reached Exchange 2 and are not hedged yet, oldest first, as a
 # ring of segments (si[S_HQ_HEAD], si[S_HQ_LEN]). hq_i[k] = [signed lots to trade on Exchange 2, fill tick],
 # hq_f[k] = [Exchange 1 mark, Exchange 2 mark] at that fill (ticks, per lot). A fill of the other sign first
@@ -331,6 +331,13 @@ def step_interventions(p, t, interventions, iv, si, sf, acc, pos, quotes, touch_
 
 
 @jit_borrow
+def ring_next(i, cap):
+    """The slot after ``i`` in a ring of ``cap`` slots (a subtraction, not a modulo)."""
+    i += 1
+    return 0 if i == cap else i
+
+
+@jit_borrow
 def fifo_push(t, si, w, hq_i, hq_f, q, fill_tick, f1, f2, counters):
     """Lots ``q`` (signed, to trade on Exchange 2) of a fill at ``fill_tick`` with marks ``f1`` / ``f2`` (ticks)
     reach Exchange 2: they first offset the oldest lots of the other sign, what is left joins the FIFO's tail.
@@ -346,9 +353,7 @@ def fifo_push(t, si, w, hq_i, hq_f, q, fill_tick, f1, f2, counters):
         if abs(held) <= abs(q):
             q += held
             hq_i[head, HQ_QTY] = 0
-            head += 1
-            if head == cap:
-                head = 0
+            head = ring_next(head, cap)
             n -= 1
         else:
             hq_i[head, HQ_QTY] = held + q
@@ -406,15 +411,11 @@ def fifo_cover(si, hq_i, hq_f, lots, consume):
         if consume:
             if take == abs(held):
                 hq_i[k, HQ_QTY] = 0
-                head += 1
-                if head == cap:
-                    head = 0
+                head = ring_next(head, cap)
                 n -= 1
             else:
                 hq_i[k, HQ_QTY] = held - signed
-        k += 1
-        if k == cap:
-            k = 0
+        k = ring_next(k, cap)
         left -= 1
     if consume:
         si[S_HQ_HEAD] = head
