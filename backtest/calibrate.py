@@ -94,7 +94,7 @@ def reduce_venue(d: MarketData, start: int, span_ns: int, pk: int, qk: int, reac
     grid_ns = int(GRID_S * 1e9)
     n = max(2, span_ns // grid_ns)
     events, base, levels = on_grid(d, d.venue, start, n, grid_ns, pk, qk, 0.5)
-    mid, _ = mid_series(events, base, levels, n)
+    mid = mid_series(events, base, levels, n)[0]
     ev = events.table
     # trades: prints with one exchange time and side are one market order
     tr = ev[ev["kind"] == ME_TRADE]

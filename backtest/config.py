@@ -105,11 +105,12 @@ class ReplaySection(_Section):
         description="book levels kept beyond the recording's traded and quoted price range, percent of price",
     )
     # Options a user lines up with another backtester's assumptions (README, "Replaying recorded markets").
-    clock: Literal["receive", "exchange"] = Field(
+    clock: Literal["receive", "exchange", "split"] = Field(
         "receive",
         description="the clock events are ordered and matched on: 'receive' (when the recorder got them, the "
-        "default: what a strategy could have reacted to) or 'exchange' (the venue's own timestamps, as "
-        "backtesters that match on exchange time do; the feed latency then does not delay the market)",
+        "default: what a strategy could have reacted to), 'exchange' (the venue's own timestamps for matching "
+        "and for what the strategy sees: the feed latency then delays nothing) or 'split' (matching on the "
+        "venue's timestamps, the strategy seeing each event when the recorder received it: hftbacktest's model)",
     )
     book_ticker: bool = Field(
         True,

@@ -178,7 +178,7 @@ class Simulation:
             self._scratch = _REPLAY_SCRATCH
             self._inputs = (self.p, m.feed1, m.feed2, e1.start, e1.table, e2.start, e2.table, m.hedge_latency_ms,
                             m.hedge_reject, self.iv, m.order_latency_ms,
-                            reference_last_update(m, config.quoting.reference), m.start_ns)
+                            reference_last_update(m, config.quoting.reference), m.view_touch1, m.start_ns)
         else:
             self._kernel = run_ticks
             self._scratch = _SCRATCH_FIELDS

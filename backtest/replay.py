@@ -45,6 +45,9 @@ class ReplayMarket:
     hedge_step: int  # Exchange 2's lot step in lots of the run
     start_ns: int  # recorded time of tick 0, ns since the epoch (exchange clock)
     venues: tuple = field(repr=False)  # the two MarketData, for reports
+    # replay.clock 'split': Exchange 1's best bid and ask as the strategy sees them at the end of each tick
+    # (n x 2 int64 ticks, -1 unknown); 0 rows when the strategy sees the book its orders meet
+    view_touch1: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64), repr=False)
     events_progress: None = None
 
     @property
@@ -137,14 +140,16 @@ def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, q
     return VenueEvents(start=starts, table=ev), base, levels
 
 
-def mid_series(e: VenueEvents, base: int, levels: int, n: int):
-    """(mid after each tick's events, ticks; 1 where an event arrived in the tick)."""
+def mid_series(e: VenueEvents, base: int, levels: int, n: int, touch: bool = False):
+    """(mid after each tick's events, ticks; 1 where an event arrived in the tick; with ``touch`` the best bid
+    and ask after each tick's events, n x 2 int64 ticks, else an empty n-by-2 array)."""
     mid = np.empty(n)
     updated = np.empty(n, dtype=np.uint8)
-    venue_mids(e.table, e.start, n, new_book(base, levels), mid, updated)
+    best = np.empty((n if touch else 0, 2), dtype=np.int64)
+    venue_mids(e.table, e.start, n, new_book(base, levels), mid, updated, best)
     if not mid[0] > 0:
         raise ConfigError(["a venue has no best bid and ask at the start of the span"])
-    return mid, updated
+    return mid, updated, best
 
 
 def reference_last_update(market: ReplayMarket, reference: str) -> np.ndarray:
@@ -179,14 +184,21 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     if n > covered:
         raise ConfigError([f"sim.ticks {n:,}: from replay.start_s {config.replay.start_s:g} the recordings cover "
                            f"{covered:,} ticks of {config.sim.dt_s:g} s; allowed: at most {covered:,}"])
-    venues = []
+    clock = config.replay.clock
+    split = clock == "split"
+    venues, mids = [], []
     for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
         pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)
         qk = _ratio(d.lot_size, mk.lot_size, "lot_size", name)
-        venues.append((*on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct, config.replay.clock,
-                                config.replay.book_ticker), qk))
+        # 'split': the orders meet the venue's own sequence; the strategy's mids (and Exchange 1's touch) come
+        # from the same events in the order and at the time the recorder received them
+        e, base, levels = on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct,
+                                  "exchange" if split else clock, config.replay.book_ticker)
+        seen = on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct, "receive",
+                       config.replay.book_ticker)[0] if split else e
+        venues.append((e, base, levels, qk))
+        mids.append(mid_series(seen, base, levels, n, touch=split and name == "Exchange 1"))
     (e1, base1, levels1, _), (e2, base2, levels2, step2) = venues
-    mids = [mid_series(e, base, levels, n) for e, base, levels in ((e1, base1, levels1), (e2, base2, levels2))]
     rng = np.random.default_rng(config.sim.seed)
     lat = config.latency
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s)
@@ -196,7 +208,7 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     return ReplayMarket(
         feed1=mids[0][0], feed2=mids[1][0], events1=e1, events2=e2, hedge_latency_ms=latency,
         hedge_reject=reject.astype(np.uint8), order_latency_ms=order_latency, feed1_update=mids[0][1],
-        feed2_update=mids[1][1],
+        feed2_update=mids[1][1], view_touch1=mids[0][2],
         base1=base1, levels1=levels1, base2=base2, levels2=levels2, hedge_step=step2, start_ns=start,
         venues=(d1, d2),
     )

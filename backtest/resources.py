@@ -135,7 +135,9 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool 
         # the recording's events and book windows are known only once it is loaded; the shipped one holds
         # 0.8 million events (32 MB) and books of a few MB
         books = 16 << 20
-        parts = {"per-tick arrays": n * (MARKET_BYTES_PER_TICK + TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK),
+        # replay.clock 'split' adds the strategy's own view of Exchange 1's touch: two int64 a tick
+        view = 16 if config.replay.clock == "split" else 0
+        parts = {"per-tick arrays": n * (MARKET_BYTES_PER_TICK + TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + view),
                  "recording": 256 << 20, "order books": books}
         if tick_columns:
             parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK

@@ -6,7 +6,8 @@ The strategy (both sides): every 1 ms, quote one lot (0.001 BTC) each side at mi
 ticks of the target, else cancel and replace; a side with an order still travelling waits. No hedging, no
 skew, no fees, no risk limits. Assumptions set alike: depth and trades only (hftbacktest's converter drops
 the book-ticker stream by default: `replay.book_ticker = false`), risk-averse queue, no partial fills,
-constant order latency, no response latency, matching on the venue's clock. `seconds` is each side's
+constant order latency, no response latency, matching on the venue's clock while the strategy sees the feed
+when it was received (`replay.clock = "split"`), decisions at the same instants. `seconds` is each side's
 end-to-end run time after compilation (this project: building the replay market from the cached import, the
 kernel, the summary; hftbacktest: its strategy loop).
 
@@ -50,22 +51,28 @@ def ours(latency_ms: float, half: float, tol: int, seconds: float, clock: str) -
         "risk.kill_drawdown": 1e12, "risk.stale_feed_s": 1e6, "risk.kill_latency_ms": 1e6, "risk.depth_check": False,
         "fees.maker_bps_exchange1": 0.0, "fees.taker_bps_exchange2": 0.0,
     })
+    from backtest.generate import generate
+
     backtest.run(cfg.with_dotted({"sim.ticks": 1000}))  # compile outside the timing
     t0 = time.perf_counter()
-    r = backtest.run(cfg)
+    market = generate(cfg)
+    r = backtest.run(cfg, market=market)
     elapsed = time.perf_counter() - t0
     s = r.summary_dict
     return {"fills": s["fills"], "volume_btc": s["volume_exchange1_lots"] * LOT, "net_pnl": s["net_pnl"],
-            "position_btc": s["final_inv1_lots"] * LOT, "seconds": elapsed}
+            "position_btc": s["final_inv1_lots"] * LOT, "seconds": elapsed, "start_ns": market.start_ns}
 
 
-def theirs(latency_ms: float, half: float, tol: int, seconds: float) -> dict:
+def theirs(latency_ms: float, half: float, tol: int, seconds: float, start_ns: int) -> dict:
     from numba import njit
     from hftbacktest import GTX, LIMIT, NEW, BacktestAsset, HashMapMarketDepthBacktest
     from hftbacktest.data.utils import binancefutures
 
     @njit
-    def strategy(hbt, half, tol, steps, out):
+    def strategy(hbt, half, tol, steps, start_ns, out):
+        # decide at the same instants as this project's replay (the end of each 1 ms tick from its start)
+        hbt.elapse(1_000_000)
+        hbt.elapse(start_ns - hbt.current_timestamp)
         bid_id = 0
         ask_id = 0
         next_id = 1
@@ -138,11 +145,11 @@ def theirs(latency_ms: float, half: float, tol: int, seconds: float) -> dict:
 
         out = np.zeros(4)
         warm = build()
-        strategy(warm, half, tol, 1000, out)  # compile outside the timing
+        strategy(warm, half, tol, 1000, start_ns, out)  # compile outside the timing
         warm.close()
         hbt = build()
         t0 = time.perf_counter()
-        strategy(hbt, half, tol, int(seconds * 1000), out)
+        strategy(hbt, half, tol, int(seconds * 1000), start_ns, out)
         elapsed = time.perf_counter() - t0
         hbt.close()
     return {"fills": int(out[0]), "volume_btc": out[1], "net_pnl": out[2], "position_btc": out[3],
@@ -155,8 +162,9 @@ def main() -> None:
     ap.add_argument("--half", type=float, default=5.0, help="half-spread, ticks of 0.1 USD")
     ap.add_argument("--tol", type=int, default=2, help="requote tolerance, ticks")
     ap.add_argument("--seconds", type=float, default=340.0)
-    ap.add_argument("--clock", default="exchange", choices=("exchange", "receive"),
-                    help="this project's replay.clock (hftbacktest matches on the venue's clock)")
+    ap.add_argument("--clock", default="split", choices=("split", "exchange", "receive"),
+                    help="this project's replay.clock (hftbacktest matches on the venue's clock and shows the "
+                    "strategy the feed as received: 'split')")
     args = ap.parse_args()
     try:
         import hftbacktest  # noqa: F401
@@ -164,7 +172,7 @@ def main() -> None:
         print("hftbacktest is not installed: pip install hftbacktest (an optional bench dependency)")
         return
     a = ours(args.latency_ms, args.half, args.tol, args.seconds, args.clock)
-    b = theirs(args.latency_ms, args.half, args.tol, args.seconds)
+    b = theirs(args.latency_ms, args.half, args.tol, args.seconds, a["start_ns"])
     print(f"USD-M BTCUSDT, {args.seconds:g} s, half-spread {args.half:g} ticks, tolerance {args.tol} ticks, "
           f"order latency {args.latency_ms:g} ms, this project's clock {args.clock}")
     print(f"{'':22}{'this project':>14}{'hftbacktest':>14}{'ratio':>8}")

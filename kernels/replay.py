@@ -508,7 +508,7 @@ def _land_due(p, now_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counter
 
 @jit_borrow
 def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_latency_ms, hedge_reject,
-               interventions, order_latency_ms, ref_last_update, start_ns, t_begin, t_end,
+               interventions, order_latency_ms, ref_last_update, view_touch1, start_ns, t_begin, t_end,
                out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
                l1, l2, taken2, acc, pos, q_i, q_f, z_i, z_f, zn, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
                dq_tick, dq_val, si, sf, bbo, qview, counters):
@@ -517,7 +517,10 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     ``events2`` are ``market_event_dt`` rows in the run's common ticks and lots; those of tick t are
     ``events[start[t]:start[t + 1]]``. ``feed1`` / ``feed2`` are each venue's mid at the end of every tick;
     ``ref_last_update[t]`` the latest tick at or before ``t`` at which every feed the quotes' reference is made
-    of had received an event (for the stale-feed pause).
+    of had received an event (for the stale-feed pause). ``view_touch1`` (n_ticks x 2: best bid, ask, ticks)
+    is Exchange 1's touch as the strategy sees it at the end of each tick when that differs from the book the
+    orders meet (``replay.clock`` 'split': matching on the venue's clock, the feed seen when received); with
+    0 rows the strategy sees the matching book's touch.
 
     Order entry: an order or cancel sent at the end of tick ``t`` travels ``order_latency_ms[t]`` and acts on
     the venue's events received from that moment on, whatever the tick size: the recording's own receive times
@@ -618,8 +621,9 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             _meet_event(p, kind, side, price, qty, old, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos,
                         counters, out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si)
         _drop_done_zombies(z_i, z_f, zn)
-        if si[S_NEXT_LANDING] < (t + 1) * dt_ns:  # arrived after the tick's last event: in place by its end
-            _land_due(p, (t + 1) * dt_ns - 1, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counters, si, pos)
+        # arrived after the tick's last event, or at its very end (when the strategy decides): in place by then
+        if si[S_NEXT_LANDING] <= (t + 1) * dt_ns:
+            _land_due(p, (t + 1) * dt_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counters, si, pos)
 
         # 4. hedges that have reached Exchange 2 walk its recorded book
         hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first, counters)
@@ -666,9 +670,14 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_RISK, land_ns, out_orders, counters)
         elif (t + 1) % decision_ticks == 0:  # the strategy decides every decision interval
             bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1)
-            # post-only against the recorded touch, and inside the book's window
-            best_ask1 = fresh_touch(l1, bbo, 1)
-            best_bid1 = fresh_touch(l1, bbo, 0)
+            # post-only against the touch the strategy sees (the venue rejects what crosses when it lands),
+            # and inside the book's window
+            if view_touch1.shape[0] > 0:
+                best_bid1 = view_touch1[t, 0]
+                best_ask1 = view_touch1[t, 1]
+            else:
+                best_ask1 = fresh_touch(l1, bbo, 1)
+                best_bid1 = fresh_touch(l1, bbo, 0)
             if best_ask1 >= 0 and bid_px >= best_ask1:
                 bid_px = best_ask1 - 1
             if best_bid1 >= 0 and ask_px <= best_bid1:
@@ -724,10 +733,13 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
 
 
 @jit_borrow
-def venue_mids(events, starts, n_ticks, book, out_mid, out_updated):
+def venue_mids(events, starts, n_ticks, book, out_mid, out_updated, out_touch):
     """Each tick's mid price of one venue (ticks, float) after the events received in it: the latest best
     bid/ask of its book-ticker stream when it has one (the freshest touch), else of its L2 book; and whether
-    any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window."""
+    any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window. ``out_touch`` (n_ticks
+    x 2, or 0 rows when not wanted) gets each tick's best bid and ask as the same sources give them (ticks,
+    -1 = unknown), what ``fresh_touch`` would read."""
+    want_touch = out_touch.shape[0] > 0
     bbo_bid = -1
     bbo_ask = -1
     mid = 0.0
@@ -754,3 +766,6 @@ def venue_mids(events, starts, n_ticks, book, out_mid, out_updated):
                 mid = 0.5 * (bb + ba)
         out_mid[t] = mid
         out_updated[t] = updated
+        if want_touch:
+            out_touch[t, 0] = bbo_bid if bbo_bid > 0 else best_price(book, 0)
+            out_touch[t, 1] = bbo_ask if bbo_ask > 0 else best_price(book, 1)

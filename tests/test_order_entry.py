@@ -74,7 +74,9 @@ def landing_rows(dt_s, latency_ms, trades):
 
 
 @pytest.mark.parametrize("dt_s,latency_ms,landing_tick", [
-    (0.001, 10.0, 11),  # sent at the end of tick 0 (1 ms), lands at 11 ms: tick 11 (it used to act at 8 ms)
+    # sent at the end of tick 0 (1 ms), lands at 11 ms: the end of tick 10, in place when the strategy decides
+    # then and for every event from 11 ms on (it used to act at 8 ms)
+    (0.001, 10.0, 10),
     (0.001, 3.5, 4),  # lands at 4.5 ms, inside tick 4
     (0.1, 10.0, 1),  # 100 ms ticks: lands at 110 ms, inside tick 1 (it used to act at once)
     (0.1, 250.0, 3),  # lands at 350 ms
@@ -109,6 +111,18 @@ def test_replay_orders_meet_only_the_events_after_they_arrive(tmp_path):
     assert len(r.fills) == 0
 
 
+def test_replay_order_landing_on_a_tick_boundary_meets_the_events_from_then_on(tmp_path):
+    # 1 ms ticks, 10 ms latency: our bid sent at 1 ms lands at exactly 11 ms. A seller trading through it at
+    # 10.9 ms is before it; one at 11.0 ms meets it.
+    def bought(trade_ms):
+        cfg = replay_config(tmp_path, landing_rows(0.001, 10.0, [(trade_ms, SELLER, 9999, 3)]),
+                            **{"sim.dt_s": 0.001, "sim.ticks": 30, "latency.order_median_ms": 10.0,
+                               "hedging.enabled": False})
+        return backtest.run(cfg).fills.query("side == 'buy'").tick.tolist()
+    assert bought(10.9) == []
+    assert bought(11.0) == [11]
+
+
 def test_replay_cancel_latency_is_the_configured_milliseconds():
     cfg = preset(REPLAY).with_dotted({"sim.ticks": 30_000, "latency.order_median_ms": 10.0,
                                       "latency.order_sigma": 0.0})
@@ -117,8 +131,9 @@ def test_replay_cancel_latency_is_the_configured_milliseconds():
     done = o[o.action == "cancel"].drop_duplicates("order_id", keep="last").set_index("order_id").tick
     both = sent.index.intersection(done.index)
     assert len(both) > 10
-    # sent at the end of tick s (s + 1 ms), it acts at s + 11 ms: in tick s + 11 (or the order filled first)
-    assert ((done[both] - sent[both]) == 11).all()
+    # sent at the end of tick s (s + 1 ms), it acts at s + 11 ms: the end of tick s + 10 (or the order filled
+    # first)
+    assert ((done[both] - sent[both]) == 10).all()
 
 
 def test_stale_feed_pause_fires_on_a_replay_quoting_off_exchange1():

@@ -18,8 +18,10 @@ straddles the snapshot, then check every diff's sequence (spot: ``U`` = previous
 ``on_gap="resync"`` empties the book at the gap and starts again from the next snapshot in the file (the
 events in between are dropped, and the gap is listed in ``MarketData.gaps``).
 
-Clocks: the recorder's clock is not the exchange's. For every message that carries an exchange time,
-``local - exchange`` = clock offset + feed latency. The offset is estimated as the smallest such
+Clocks: the recorder's clock is not the exchange's. An event's exchange time is the matching engine's time
+of the change (``T`` where the message has one: trades, USD-M depth and book ticker; else the push time
+``E``). For every message that carries an exchange time, ``local - exchange`` = clock offset + feed latency;
+the offset is measured against the push time ``E`` (a trade's ``T``) and estimated as the smallest such
 difference in the file, so the fastest message of the capture has zero feed latency (a capture cannot tell
 a constant one-way latency from a clock offset: the offset absorbs the minimum latency). ``recv_ts`` is the
 local time minus that offset, on the exchange's clock, and ``recv_ts - exch_ts`` is each event's residual
@@ -223,7 +225,7 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
     px, qty = _Grid(tick, "price", path), _Grid(lot, "quantity", path)
 
     # clock offset: the smallest local - exchange time over messages that carry one
-    diffs = [m[1] - int(_exch_ms(m[2], m[3])) * MS for m in msgs if _exch_ms(m[2], m[3]) is not None]
+    diffs = [m[1] - int(_offset_ms(m[2], m[3])) * MS for m in msgs if _offset_ms(m[2], m[3]) is not None]
     if not diffs:
         raise DataError(f"{path}: no message carries an exchange time (E or T): cannot tell the clocks apart")
     offset = int(min(diffs))
@@ -341,7 +343,16 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
 
 
 def _exch_ms(kind: str, data: dict):
-    """The message's exchange time in ms (trades: the trade time T), or None when it carries none."""
+    """The time the venue's matching engine made the change, in ms: the transaction time T where the message
+    carries one (trades; USD-M depth and book ticker), else the event time E (spot depth), else None. On the
+    perpetual a depth update's E, when the message was pushed, comes up to 11 ms after its T in fast moves:
+    matching on E would let an order land between a sweep's trades and the book change they made."""
+    return data.get("T", data.get("E"))
+
+
+def _offset_ms(kind: str, data: dict):
+    """The exchange time the recorder's clock offset is measured against, ms: a trade's time T, another
+    message's push time E (what the network delay starts from), else whichever it carries."""
     if kind == "trade":
         return data.get("T", data.get("E"))
     return data.get("E", data.get("T"))
