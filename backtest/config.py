@@ -127,6 +127,13 @@ class ReplaySection(_Section):
         description="the strategy re-quotes every this many milliseconds (0 = every tick); matching, hedging and "
         "the risk checks stay on every event and tick. A multiple of sim.dt_s",
     )
+    response_latency_ms: float = Field(
+        0.0, ge=0.0, le=60_000.0,
+        description="milliseconds an acknowledgement, reject or fill of ours takes from Exchange 1 back to the "
+        "strategy (0, the default: it knows at once; the recorded feed latency already delays what it sees of "
+        "the market). Until then a side with news in flight waits, the quotes' inventory skew leaves the fill "
+        "out, and the fill's hedge is not sent; the risk limits see the position as it is",
+    )
 
 
 class VenueFlowSection(_Section):
@@ -383,6 +390,11 @@ class SimConfig(_Section):
                                  f"number of ticks of sim.dt_s {self.sim.dt_s:g} s; allowed: 0 or a multiple of "
                                  f"{self.sim.dt_s * 1000.0:g}")
             return self
+        replay_only = [f"replay.{k} {getattr(self.replay, k):g}" for k in ("response_latency_ms", "decision_interval_ms")
+                       if getattr(self.replay, k) > 0]
+        if replay_only:
+            raise ValueError(f"{' and '.join(replay_only)}: the synthetic market's kernel has no such delay; allowed: "
+                             "0 unless market.source = 'replay'")
         price_ticks = mk.initial_price / mk.tick_size
         if price_ticks > MAX_PRICE_TICKS:
             raise ValueError(

@@ -83,6 +83,7 @@ def kernel_params(config: SimConfig, hedge_step: int = 1) -> np.ndarray:
     p[P.P_INT_AFTER_MOVE] = 1 if c.quoting.intensity_timing == "after_move" else 0
     p[P.P_DECISION_TICKS] = max(1, round(c.replay.decision_interval_ms / (dt * 1000.0)))
     p[P.P_PARTIAL_FILLS] = 1 if c.replay.partial_fills else 0
+    p[P.P_RESPONSE_NS] = round(c.replay.response_latency_ms * 1e6)
     p[P.P_HEDGE_ON] = 1 if c.hedging.enabled else 0
     p[P.P_MIN_HEDGE] = c.hedging.min_hedge_lots
     p[P.P_HEDGE_BUFFER] = c.hedging.slippage_buffer_ticks

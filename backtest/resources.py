@@ -122,9 +122,10 @@ def _fmt(n: float) -> str:
     return f"{n / (1 << 20):,.0f} MiB"
 
 
-# A checkpoint's loop state beside the books: hedge intents in flight (4096 x 5 x 8 bytes) and the hedge FIFO
-# (4096 x 4 x 8 bytes), the rest is small (backtest.engine.INTENT_CAPACITY, kernels.strategy)
-STATE_BYTES_BESIDE_BOOKS = 4096 * 9 * 8 + (64 << 10)
+# A checkpoint's loop state beside the books: hedge intents in flight (4096 x 5 x 8 bytes), the hedge FIFO
+# (4096 x 4 x 8 bytes) and on a replay the ring of fill reports in flight (4096 x 2 x 8 bytes); the rest is
+# small (backtest.engine.INTENT_CAPACITY, kernels.strategy, kernels.replay.RESPONSE_RING)
+STATE_BYTES_BESIDE_BOOKS = 4096 * 11 * 8 + (64 << 10)
 
 
 def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool = False) -> MemoryEstimate:

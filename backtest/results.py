@@ -20,6 +20,7 @@ from kernels.records import (
 )
 from kernels.tick import (
     C_DEPTH_SHRINKS, C_DROPPED1, C_DROPPED2, C_ESCALATIONS, C_HEDGE_FAILURES, C_INTENT_MERGES, C_RACE_FILLS,
+    C_RESPONSE_EARLY,
 )
 
 if TYPE_CHECKING:
@@ -391,6 +392,7 @@ class Results:
             "hedge_intents_merged": int(self.counters[C_INTENT_MERGES]),
             "hedge_escalations": int(self.counters[C_ESCALATIONS]),
             "cancel_race_fills": int(self.counters[C_RACE_FILLS]),
+            "response_reports_early": int(self.counters[C_RESPONSE_EARLY]),
             "depth_check_shrinks": int(self.counters[C_DEPTH_SHRINKS]),
             "kill_switch_fired": bool(len(kills)),
             "first_kill_s": float(kills.min()) if len(kills) else float("nan"),

@@ -17,7 +17,8 @@ SUMMARY_GROUPS = [
                                   "risk_events", "kill_switch_fired", "first_kill_s"]),
     ("Unhedged exposure", ["exposure_threshold_lots", "time_above_exposure_threshold_s", "largest_naked_lots",
                            "largest_naked_duration_s", "hedge_fill_ratio", "hedged_share", "hedge_attempts_per_fill",
-                           "hedge_escalations", "cancel_race_fills", "depth_check_shrinks"]),
+                           "hedge_escalations", "cancel_race_fills", "depth_check_shrinks",
+                           "response_reports_early"]),
 ]
 
 

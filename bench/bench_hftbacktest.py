@@ -6,7 +6,7 @@ The strategy (both sides): every 1 ms, quote one lot (0.001 BTC) each side at mi
 ticks of the target, else cancel and replace; a side with an order still travelling waits. No hedging, no
 skew, no fees, no risk limits. Assumptions set alike: depth and trades only (hftbacktest's converter drops
 the book-ticker stream by default: `replay.book_ticker = false`), risk-averse queue, no partial fills,
-constant order latency, no response latency, matching on the venue's clock while the strategy sees the feed
+constant order latency, a constant response latency (`--response-ms`, 0 by default), matching on the venue's clock while the strategy sees the feed
 when it was received (`replay.clock = "split"`), decisions at the same instants. `seconds` is each side's
 end-to-end run time after compilation (this project: building the replay market from the cached import, the
 kernel, the summary; hftbacktest: its strategy loop).
@@ -34,7 +34,7 @@ TICK = 0.1
 LOT = 0.001
 
 
-def ours(latency_ms: float, half: float, tol: int, seconds: float, clock: str) -> dict:
+def ours(latency_ms: float, half: float, tol: int, seconds: float, clock: str, response_ms: float) -> dict:
     import backtest
     from backtest.config import make_config, preset
 
@@ -42,7 +42,7 @@ def ours(latency_ms: float, half: float, tol: int, seconds: float, clock: str) -
         "sim.ticks": int(seconds * 1000), "replay.exchange1": USDM, "replay.exchange2": USDM,
         "market.tick_size": TICK, "market.lot_size": LOT,
         "replay.book_ticker": False, "replay.queue_model": "risk_averse", "replay.partial_fills": False,
-        "replay.clock": clock,
+        "replay.clock": clock, "replay.response_latency_ms": response_ms,
         "quoting.reference": "exchange1", "quoting.basis_halflife_s": 0.0, "quoting.size_lots": 1,
         "quoting.half_spread_ticks": half, "quoting.skew_ticks_per_lot": 0.0, "quoting.requote_tolerance_ticks": tol,
         "hedging.enabled": False, "hedging.min_hedge_lots": 1, "hedging.slippage_buffer_ticks": 10,
@@ -63,7 +63,7 @@ def ours(latency_ms: float, half: float, tol: int, seconds: float, clock: str) -
             "position_btc": s["final_inv1_lots"] * LOT, "seconds": elapsed, "start_ns": market.start_ns}
 
 
-def theirs(latency_ms: float, half: float, tol: int, seconds: float, start_ns: int) -> dict:
+def theirs(latency_ms: float, half: float, tol: int, seconds: float, start_ns: int, response_ms: float) -> dict:
     from numba import njit
     from hftbacktest import GTX, LIMIT, NEW, BacktestAsset, HashMapMarketDepthBacktest
     from hftbacktest.data.utils import binancefutures
@@ -138,7 +138,7 @@ def theirs(latency_ms: float, half: float, tol: int, seconds: float, start_ns: i
         lat_ns = int(latency_ms * 1e6)
 
         def build():
-            asset = (BacktestAsset().data([npz]).linear_asset(1.0).constant_order_latency(lat_ns, 0)
+            asset = (BacktestAsset().data([npz]).linear_asset(1.0).constant_order_latency(lat_ns, int(response_ms * 1e6))
                      .risk_adverse_queue_model().no_partial_fill_exchange().trading_value_fee_model(0.0, 0.0)
                      .tick_size(TICK).lot_size(LOT))
             return HashMapMarketDepthBacktest([asset])
@@ -162,6 +162,8 @@ def main() -> None:
     ap.add_argument("--half", type=float, default=5.0, help="half-spread, ticks of 0.1 USD")
     ap.add_argument("--tol", type=int, default=2, help="requote tolerance, ticks")
     ap.add_argument("--seconds", type=float, default=340.0)
+    ap.add_argument("--response-ms", type=float, default=0.0,
+                    help="response latency, both sides (acks and fills reaching the strategy)")
     ap.add_argument("--clock", default="split", choices=("split", "exchange", "receive"),
                     help="this project's replay.clock (hftbacktest matches on the venue's clock and shows the "
                     "strategy the feed as received: 'split')")
@@ -171,10 +173,11 @@ def main() -> None:
     except ImportError:
         print("hftbacktest is not installed: pip install hftbacktest (an optional bench dependency)")
         return
-    a = ours(args.latency_ms, args.half, args.tol, args.seconds, args.clock)
-    b = theirs(args.latency_ms, args.half, args.tol, args.seconds, a["start_ns"])
+    a = ours(args.latency_ms, args.half, args.tol, args.seconds, args.clock, args.response_ms)
+    b = theirs(args.latency_ms, args.half, args.tol, args.seconds, a["start_ns"], args.response_ms)
     print(f"USD-M BTCUSDT, {args.seconds:g} s, half-spread {args.half:g} ticks, tolerance {args.tol} ticks, "
-          f"order latency {args.latency_ms:g} ms, this project's clock {args.clock}")
+          f"order latency {args.latency_ms:g} ms, response latency {args.response_ms:g} ms, this project's clock "
+          f"{args.clock}")
     print(f"{'':22}{'this project':>14}{'hftbacktest':>14}{'ratio':>8}")
     for key, fmt in (("fills", "{:.0f}"), ("volume_btc", "{:.3f}"), ("net_pnl", "{:.4f}"),
                      ("position_btc", "{:.3f}"), ("seconds", "{:.3f}")):

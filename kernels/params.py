@@ -26,6 +26,7 @@ _NAMES = (
     "QUEUE_MODEL",  # replay: 0 risk_averse, 1 probabilistic (power)
     "QUEUE_POWER",  # replay: n of the probabilistic queue model's f(x) = x^n
     "DECISION_TICKS",  # replay: the strategy re-quotes on ticks t with (t + 1) % DECISION_TICKS == 0 (1 = every tick)
+    "RESPONSE_NS",  # replay: ns an ack, reject or fill takes to reach the strategy (0 = at once)
     "PARTIAL_FILLS",  # replay: 1 a trade fills what reaches past the queue ahead; 0 the whole order once it does
     "INT_AFTER_MOVE",  # intensity fills: 0 drawn against the mid the quotes were set from, 1 the mid after the move
 )

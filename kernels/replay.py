@@ -56,7 +56,8 @@ Q_PRICE = 2
 Q_SIZE = 3
 Q_LEFT = 4
 Q_DUE = 5  # in flight: when it reaches Exchange 1, ns after the run's start
-N_QI = 6
+Q_KNOWN = 6  # when the strategy hears of the side's latest change (landing, reject, fill), ns after the start
+N_QI = 7
 # q_f[side]: [lots ahead of us, lots traded at our price since the level last changed]
 QF_FRONT = 0
 QF_TRADED = 1
@@ -71,7 +72,11 @@ ZI_REASON = 5
 N_ZI = 6
 
 STATE_FIELDS = ("l1", "l2", "taken2", "acc", "pos", "q_i", "q_f", "z_i", "z_f", "zn", "in_due", "in_qty", "in_m1",
-                "in_m2", "in_first", "w", "hq_i", "hq_f", "dq_tick", "dq_val", "si", "sf", "bbo", "qview", "counters")
+                "in_m2", "in_first", "w", "hq_i", "hq_f", "dq_tick", "dq_val", "si", "sf", "bbo", "qview", "rk",
+                "counters")
+# fills reported to the strategy after the response latency: [when it hears of it (ns after the start), signed
+# lots]; more unreported fills than this at once (never on the shipped recordings) are reported early, counted
+RESPONSE_RING = 4096
 
 
 def new_book(base, n):
@@ -107,7 +112,8 @@ def new_state(p, feed1, feed2, base1, n1, base2, n2, intent_capacity):
         si, initial_sf(p, feed1[0], feed2[0]),
         np.full(4, -1, dtype=np.int64),  # each venue's last book-ticker bid and ask, ticks (-1 = none yet)
         np.zeros(8, dtype=np.int64),  # scratch: our quotes laid out as the shared intervention step reads them
-        np.zeros(N_COUNTERS, dtype=np.int64),
+        np.zeros((RESPONSE_RING, 2), dtype=np.int64),
+        np.zeros(N_COUNTERS, dtype=np.int64),  # last: the engine reads the counts from state[-1]
     )
 
 
@@ -279,17 +285,44 @@ def fresh_touch(l1, bbo, side):
 
 @jit_borrow
 def _fill_ours(p, acc, pos, counters, out_fills, out_orders, t, oid, side, price, qty, f1, f2, lat, in_due,
-               in_qty, in_m1, in_m2, in_first, si, race):
+               in_qty, in_m1, in_m2, in_first, si, race, now_ns, rk):
+    """A fill of ours at ``now_ns`` (ns after the run's start). With a response latency the strategy hears of
+    it that much later: its hedge leaves then, and the quotes' inventory leaves it out until then."""
     if race:
         counters[C_RACE_FILLS] += 1
+    response_ns = int(p[P_RESPONSE_NS])
+    if response_ns > 0:
+        lat = lat + response_ns * 1e-6
+        cap = rk.shape[0]
+        if si[S_RK_LEN] == cap:  # full: the oldest report arrives early (counted)
+            si[S_UNKNOWN_LOTS] -= rk[si[S_RK_HEAD], 1]
+            si[S_RK_HEAD] = (si[S_RK_HEAD] + 1) % cap
+            si[S_RK_LEN] -= 1
+            counters[C_RESPONSE_EARLY] += 1
+        slot = (si[S_RK_HEAD] + si[S_RK_LEN]) % cap
+        rk[slot, 0] = now_ns + response_ns
+        rk[slot, 1] = side * qty
+        si[S_RK_LEN] += 1
+        si[S_UNKNOWN_LOTS] += side * qty
     si[S_N_IN] = book_fill_exchange1(p, acc, pos, counters, out_fills, t, oid, side, price, qty, LIQ_MAKER, f1, f2,
                                      lat, in_due, in_qty, in_m1, in_m2, in_first, si[S_N_IN])
 
 
 @jit_borrow
+def _reports_until(si, rk, now_ns):
+    """Fill reports that have reached the strategy by ``now_ns`` (ns after the start) leave the ring."""
+    cap = rk.shape[0]
+    while si[S_RK_LEN] > 0 and rk[si[S_RK_HEAD], 0] <= now_ns:
+        si[S_UNKNOWN_LOTS] -= rk[si[S_RK_HEAD], 1]
+        si[S_RK_HEAD] = (si[S_RK_HEAD] + 1) % cap
+        si[S_RK_LEN] -= 1
+
+
+@jit_borrow
 def _meet_event(p, kind, ev_side, price, qty, old_qty, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos, counters, out_fills,
-                out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si):
-    """One recorded Exchange 1 event against our resting orders (quotes and orders whose cancel travels)."""
+                out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si, now_ns, rk):
+    """One recorded Exchange 1 event, received at ``now_ns`` (ns after the start), against our resting orders
+    (quotes and orders whose cancel travels)."""
     n_orders = 2 + zn[0]
     for k in range(n_orders):
         if k < 2:
@@ -335,7 +368,9 @@ def _meet_event(p, kind, ev_side, price, qty, old_qty, l1, bbo, q_i, q_f, z_i, z
             left -= fill
             oid = q_i[k, Q_ID] if k < 2 else z_i[k - 2, ZI_ID]
             _fill_ours(p, acc, pos, counters, out_fills, out_orders, t, oid, oside, oprice, fill, f1, f2, lat,
-                       in_due, in_qty, in_m1, in_m2, in_first, si, k >= 2)
+                       in_due, in_qty, in_m1, in_m2, in_first, si, k >= 2, now_ns, rk)
+            if k < 2:
+                q_i[k, Q_KNOWN] = now_ns + int(p[P_RESPONSE_NS])
             if left == 0:
                 record_order(out_orders, counters, oid, t, OA_FILLED, oside, oprice, 0,
                              OR_QUOTE if k < 2 else z_i[k - 2, ZI_REASON])
@@ -379,11 +414,12 @@ def _room(z_i, zn, side, inv1, hard):
 
 
 @jit_borrow
-def _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, hold, room):
+def _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, hold, room, known_ns):
     """Our order on side ``k`` lands: behind the visible quantity at its price; rejected if it would cross the
     recorded book (post-only); trimmed to ``room`` lots (the hard position limit as the position is when it
     lands: see ``_room``), dropped when none is left; cancelled on arrival while quoting is held (``hold`` >= 0,
-    the order reason: the kill switch or a pause)."""
+    the order reason: the kill switch or a pause). The strategy hears how it went at ``known_ns``."""
+    q_i[k, Q_KNOWN] = known_ns
     oside = 1 if k == 0 else -1
     price = q_i[k, Q_PRICE]
     opp = fresh_touch(l1, bbo, 1 - k)
@@ -447,9 +483,14 @@ def _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, reason):
 
 
 @jit_borrow
-def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, land_ns, l1, bbo, out_orders, counters, inv1, hard):
+def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, land_ns, l1, bbo, out_orders, counters, inv1, hard,
+               now_ns, response_ns):
     """Keep, replace or place our quote on side ``k`` (see kernels.tick._set_quote): a resting order is kept,
-    with its queue place, while within ``tol`` ticks of the target and holding half to all of its size."""
+    with its queue place, while within ``tol`` ticks of the target and holding half to all of its size. The
+    strategy decides at ``now_ns`` (ns after the start); a side whose latest news (landing, reject, fill) has
+    not reached it yet waits."""
+    if q_i[k, Q_KNOWN] > now_ns:
+        return
     if size <= 0:
         _cancel(q_i, q_f, z_i, z_f, zn, k, t, OR_RISK, land_ns, out_orders, counters)
         return
@@ -470,7 +511,8 @@ def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, land_ns, l1, bbo,
         q_i[k, Q_STATE] = -2
         q_i[k, Q_DUE] = land_ns
         return
-    _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, -1, _room(z_i, zn, 1 if k == 0 else -1, inv1, hard))
+    _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, -1, _room(z_i, zn, 1 if k == 0 else -1, inv1, hard),
+          now_ns + response_ns)
 
 
 NEVER_NS = 2**62
@@ -502,7 +544,7 @@ def _land_due(p, now_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counter
     for k in range(2):
         if q_i[k, Q_STATE] == -2 and q_i[k, Q_DUE] <= now_ns:
             _rest(l1, bbo, q_i, q_f, k, t, out_orders, counters, hold_reason(si),
-                  _room(z_i, zn, 1 if k == 0 else -1, pos[0], int(p[P_HARD])))
+                  _room(z_i, zn, 1 if k == 0 else -1, pos[0], int(p[P_HARD])), q_i[k, Q_DUE] + int(p[P_RESPONSE_NS]))
     si[S_NEXT_LANDING] = _next_landing(q_i, z_i, zn)
 
 
@@ -511,7 +553,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                interventions, order_latency_ms, ref_last_update, view_touch1, start_ns, t_begin, t_end,
                out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
                l1, l2, taken2, acc, pos, q_i, q_f, z_i, z_f, zn, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
-               dq_tick, dq_val, si, sf, bbo, qview, counters):
+               dq_tick, dq_val, si, sf, bbo, qview, rk, counters):
     """Advance a recorded market's replay over ticks ``t_begin .. t_end - 1`` (the contract of
     ``kernels.tick.run_ticks``: state in place, records out, ``counters`` = rows so far). ``events1`` /
     ``events2`` are ``market_event_dt`` rows in the run's common ticks and lots; those of tick t are
@@ -529,6 +571,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     n_ticks = feed1.shape[0]
     dt_ns = int(p[P_DT_S] * 1e9 + 0.5)
     decision_ticks = int(p[P_DECISION_TICKS])
+    response_ns = int(p[P_RESPONSE_NS])
     tol = int(p[P_REQUOTE_TOL])
     ref_choice = int(p[P_REFERENCE])
     n_iv = interventions.shape[0]
@@ -606,7 +649,8 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                 while gone >= 0:
                     old = set_level(l1, side, gone, 0)
                     _meet_event(p, ME_BOOK, side, gone, 0, old, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos, counters,
-                                out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si)
+                                out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si,
+                                ev["recv_ts"] - start_ns, rk)
                     gone = better_than_touch(l1, side, price)
                 kind = ME_BOOK
             elif kind == ME_BOOK and stale_level(bbo, 0, side, price, qty):
@@ -619,7 +663,8 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             elif kind != ME_TRADE:
                 continue
             _meet_event(p, kind, side, price, qty, old, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos,
-                        counters, out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si)
+                        counters, out_fills, out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si,
+                        ev["recv_ts"] - start_ns, rk)
         _drop_done_zombies(z_i, z_f, zn)
         # arrived after the tick's last event, or at its very end (when the strategy decides): in place by then
         if si[S_NEXT_LANDING] <= (t + 1) * dt_ns:
@@ -661,15 +706,20 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                   dq_tick, dq_val, counters, out_risk)
         state = si[S_STATE]
 
-        # 7. quoting
-        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv1, inv2, sf)
+        # 7. quoting, on the inventory the strategy has heard of
+        decide_ns = (t + 1) * dt_ns
+        inv_known = inv1
+        if response_ns > 0:
+            _reports_until(si, rk, decide_ns)
+            inv_known = inv1 - si[S_UNKNOWN_LOTS]
+        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv_known, inv2, sf)
         if state == STATE_KILLED:
             _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, OR_KILL)
         elif state == STATE_PAUSED:
             _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_RISK, land_ns, out_orders, counters)
             _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_RISK, land_ns, out_orders, counters)
         elif (t + 1) % decision_ticks == 0:  # the strategy decides every decision interval
-            bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1)
+            bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv_known)
             # post-only against the touch the strategy sees (the venue rejects what crosses when it lands),
             # and inside the book's window
             if view_touch1.shape[0] > 0:
@@ -696,9 +746,9 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                                                         counters)
             hard = int(p[P_HARD])
             _set_quote(q_i, q_f, z_i, z_f, zn, 0, bid_px, bid_size, tol, t, land_ns, l1, bbo, out_orders, counters,
-                       inv1, hard)
+                       inv1, hard, decide_ns, response_ns)
             _set_quote(q_i, q_f, z_i, z_f, zn, 1, ask_px, ask_size, tol, t, land_ns, l1, bbo, out_orders, counters,
-                       inv1, hard)
+                       inv1, hard, decide_ns, response_ns)
 
         si[S_NEXT_LANDING] = _next_landing(q_i, z_i, zn)
 

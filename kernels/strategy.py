@@ -37,7 +37,8 @@ C_DEPTH_SHRINKS = 9  # quote sides shrunk or pulled by the hedge-venue depth che
 C_RACE_FILLS = 10  # fills on orders whose cancel was in flight
 C_ESCALATIONS = 11  # hedges escalated to market orders after exhausting their retries
 C_ACCOUNT = 12  # rows of out_account
-N_COUNTERS = 13
+C_RESPONSE_EARLY = 13  # replay: fills the strategy learnt of early because its response ring was full
+N_COUNTERS = 14
 
 # acc[] float accumulators (tick-lots)
 A_CASH1 = 0
@@ -99,7 +100,10 @@ S_ROOM_STALE = 22  # replay: 1 = the cache above must be recomputed (the book or
 S_HQ_HEAD = 23  # hedge FIFO ring: index of the oldest segment, and segments held
 S_HQ_LEN = 24
 S_NEXT_LANDING = 25  # replay: earliest arrival of an order or cancel of ours in flight, ns after the run's start
-N_SI = 26
+S_RK_HEAD = 26  # replay: ring of our fills whose report has not reached the strategy yet (response latency)
+S_RK_LEN = 27
+S_UNKNOWN_LOTS = 28  # replay: signed lots of those fills (the strategy's inventory = position - this)
+N_SI = 29
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1

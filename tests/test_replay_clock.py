@@ -11,7 +11,8 @@ import backtest
 from backtest.data import import_capture, save
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, market_event_dt
 from backtest.data import MarketData
-from tests.test_replay import ASK, BID, T0, book_rows, replay_config
+from kernels.records import ME_TRADE
+from tests.test_replay import ASK, BID, SELLER, T0, book_rows, replay_config
 
 
 def late_market(venue, rows):
@@ -91,3 +92,64 @@ def test_import_takes_the_matching_engines_time_where_the_message_has_one(tmp_pa
     # offset from the push times: snapshot local - E = 0 and diff 21 - 20 = 1 ms: the smallest, 0
     assert d.clock_offset_ns == local0 - 1_700_000_000_000 * 1_000_000
     assert ev["recv_ts"][0] - ev["exch_ts"][0] == 12_000_000
+
+
+def response_run(tmp_path, response_ms, **extra):
+    # 1 ms ticks, 10 ms order latency: our bid (sent at 1 ms) lands at 11 ms; a seller trades through it at 20 ms
+    rows = book_rows(0, 10000, 10002, 10) + [(20, ME_TRADE, SELLER, 9999, 3)]
+    cfg = replay_config(tmp_path, rows, **{"sim.ticks": 80, "latency.order_median_ms": 10.0,
+                                           "replay.response_latency_ms": response_ms, **extra})
+    return backtest.run(cfg)
+
+
+def test_response_latency_delays_what_the_strategy_does_after_its_news(tmp_path):
+    r0 = response_run(tmp_path, 0.0)
+    r5 = response_run(tmp_path, 5.0)
+    for r in (r0, r5):
+        assert r.fills.query("side == 'buy'").tick.tolist() == [20]
+    # the replacement bid leaves when the strategy next decides after hearing of the fill (filled at 20 ms):
+    # at the end of tick 20 (21 ms), or, heard of at 25 ms, at the end of tick 24 (25 ms); each travels 10 ms
+    # and is in place at the end of tick 30 or 34
+    def replaced(r):
+        new = r.orders[(r.orders.action == "new") & (r.orders.side == "buy")]
+        return new.tick.tolist()[1]
+    assert replaced(r0) == 30
+    assert replaced(r5) == 34
+    # the hedge leaves when the strategy hears of the fill (1 ms hedge latency)
+    assert r5.hedges.tick.iloc[0] - r0.hedges.tick.iloc[0] == 5
+    assert r5.hedges.fill_to_hedge_latency_ms.iloc[0] - r0.hedges.fill_to_hedge_latency_ms.iloc[0] == pytest.approx(5.0)
+    assert r5.summary_dict["response_reports_early"] == 0
+
+
+def test_response_latency_keeps_a_fill_out_of_the_skew_until_it_is_heard_of(tmp_path):
+    r = response_run(tmp_path, 5.0, **{"quoting.skew_ticks_per_lot": 0.2, "hedging.enabled": False})
+    res = r.ticks.reservation_price
+    # bought 5 lots at 20 ms, heard of at 25 ms: the end of tick 24, when the strategy decides
+    assert res.iloc[20] == res.iloc[19] == res.iloc[23]
+    assert res.iloc[24] == pytest.approx(res.iloc[23] - 5 * 0.2 * 0.01)
+    # the position and the risk checks see the fill at once
+    assert r.ticks.inv1_lots.iloc[20] == 5
+
+
+def test_response_latency_waits_for_a_reject(tmp_path):
+    # the book moves up under our ask (sent at 1 ms, landing at 11 ms): the venue rejects it as crossing; the
+    # strategy hears of that at 11 + 7 ms and sends the next ask then (at the end of tick 17)
+    rows = book_rows(0, 10000, 10002, 10) + [(5, ME_BOOK, BID, 10000, 0), (5, ME_BOOK, BID, 10003, 10),
+                                             (5, ME_BBO_BID, BID, 10003, 10), (5, ME_BOOK, ASK, 10002, 0),
+                                             (5, ME_BOOK, ASK, 10005, 10), (5, ME_BBO_ASK, ASK, 10005, 10)]
+    def first_ask_landing(response_ms):
+        cfg = replay_config(tmp_path, rows, **{"sim.ticks": 60, "latency.order_median_ms": 10.0,
+                                               "replay.response_latency_ms": response_ms,
+                                               "quoting.requote_tolerance_ticks": 0})
+        o = backtest.run(cfg).orders
+        return o[(o.action == "new") & (o.side == "sell")].tick.min()
+    # no news delay: the first ask was rejected at 11 ms, the next one sent at 11 ms lands at 21 ms (tick 20)
+    assert first_ask_landing(0.0) == 20
+    assert first_ask_landing(7.0) == 27
+
+
+@pytest.mark.parametrize("key", ["replay.response_latency_ms", "replay.decision_interval_ms"])
+def test_replay_only_delays_are_refused_on_the_synthetic_market(key):
+    from backtest.config import ConfigError, make_config
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*allowed: 0 unless market.source = 'replay'"):
+        make_config(**{key: 100.0})
