@@ -78,6 +78,10 @@ def make_parser() -> argparse.ArgumentParser:
     ip.add_argument("--symbol", help="the symbol the capture must hold (default: whatever it holds, one only)")
     ip.add_argument("--tick-size", type=float, help="price step (default: inferred from the capture's decimals)")
     ip.add_argument("--lot-size", type=float, help="size step (default: inferred from the capture's decimals)")
+    ip.add_argument("--instrument-kind", choices=("spot", "linear_perpetual", "inverse_perpetual"),
+                    help="what the venue trades (default: inferred from the stream and symbol names)")
+    ip.add_argument("--contract-multiplier", type=float, metavar="QUOTE_PER_CONTRACT",
+                    help="an inverse contract's size in quote currency (default: Binance's, BTC 100 USD, others 10)")
     ip.add_argument("--on-gap", default="stop", choices=("stop", "resync"),
                     help="a sequence gap in the depth stream: stop with an error (default) or resync at the next "
                     "snapshot in the capture")
@@ -257,6 +261,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(summary_document(results), indent=2, allow_nan=False))
     else:
         print(format_summary(results.summary_dict))
+    for line in results.run_warnings():
+        print(f"warning: {line}", file=sys.stderr)
     if args.report:
         from backtest.experiment import save_run
         from reports.run_report import write_report
@@ -356,11 +362,13 @@ def _data(args: argparse.Namespace) -> int:
 
     from backtest.data import DataError, import_capture, save
 
-    for flag, value in (("--tick-size", args.tick_size), ("--lot-size", args.lot_size)):
+    for flag, value in (("--tick-size", args.tick_size), ("--lot-size", args.lot_size),
+                        ("--contract-multiplier", args.contract_multiplier)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise ConfigError([f"{flag} {value}: must be a positive number"])
     check_output_dir(args.out, "--out")
-    options = {"symbol": args.symbol, "tick_size": args.tick_size, "lot_size": args.lot_size}
+    options = {"symbol": args.symbol, "tick_size": args.tick_size, "lot_size": args.lot_size,
+               "instrument_kind": args.instrument_kind, "contract_multiplier": args.contract_multiplier}
     if args.format == "binance":
         options["on_gap"] = args.on_gap
     elif args.trades:

@@ -245,8 +245,16 @@ class QuotingSection(_Section):
     reference: Literal["exchange2", "exchange1", "blend"] = Field(
         "exchange2", description="price feed the quotes are centred on (blend = average of both)"
     )
-    size_lots: int = Field(2, ge=1, le=1_000_000, description="quote size per side, lots")
+    size_lots: int = Field(2, ge=1, le=1_000_000, description="quote size per side, lots (market.lot_size base units)")
+    size_base: float | None = Field(
+        None, gt=0.0, le=1e9, description="quote size per side in base units (e.g. BTC); replaces size_lots when set")
+    size_quote: float | None = Field(
+        None, gt=0.0, le=1e12, description="quote size per side as notional in the quote currency at the run's first "
+        "price (e.g. 100 USD), rounded to whole lot steps of the hedge venue; replaces size_lots when set")
     half_spread_ticks: float = Field(1.0, ge=0.0, le=10_000.0, description="base half-spread (linear model), ticks")
+    half_spread_bps: float | None = Field(
+        None, ge=0.0, le=10_000.0, description="base half-spread in basis points of the run's first price, rounded to "
+        "whole ticks; replaces half_spread_ticks when set")
     vol_spread_multiplier: float = Field(
         0.5, ge=0.0, le=1000.0, description="extra half-spread per unit of estimated volatility over vol_horizon_s (linear)"
     )
@@ -263,6 +271,9 @@ class QuotingSection(_Section):
     skew_ticks_per_lot: float = Field(
         0.2, ge=0.0, le=1000.0, description="quote shift per lot of inventory (linear), ticks"
     )
+    skew_bps_at_soft_limit: float | None = Field(
+        None, ge=0.0, le=10_000.0, description="quote shift when the inventory reaches risk's soft position limit, "
+        "basis points of the run's first price (linear in between); replaces skew_ticks_per_lot when set")
     skew_inventory: Literal["exchange1", "net"] = Field(
         "exchange1", description="inventory that skews quotes: Exchange 1 position or net delta"
     )
@@ -274,6 +285,9 @@ class QuotingSection(_Section):
     requote_tolerance_ticks: int = Field(
         1, ge=0, le=1000, description="keep a resting quote (and its queue place) while within this many ticks of target"
     )
+    requote_tolerance_bps: float | None = Field(
+        None, ge=0.0, le=10_000.0, description="requote tolerance in basis points of the run's first price, rounded "
+        "to whole ticks; replaces requote_tolerance_ticks when set")
     # Defaults sized for the default market (price 100, tick 0.01, sigma 0.02 per sqrt(s)): fills decay
     # over about a tick (k = 100 per currency), so the spread term (2/gamma) ln(1 + gamma/k) is about two
     # ticks, and the inventory term gamma sigma^2 tau over a one-minute horizon skews about 1.2 ticks per
@@ -299,6 +313,9 @@ class HedgingSection(_Section):
     slippage_buffer_ticks: int = Field(
         20, ge=0, le=100_000, description="hedge limit price = touch +/- this buffer; the rest is retried, ticks"
     )
+    slippage_buffer_bps: float | None = Field(
+        None, ge=0.0, le=10_000.0, description="the hedge's slippage buffer in basis points of the run's first price, "
+        "rounded to whole ticks; replaces slippage_buffer_ticks when set")
     retry_backoff_s: float = Field(0.2, ge=0.0, le=3600.0, description="wait before retrying an unfilled hedge, seconds")
     max_retries: int = Field(5, ge=0, le=10_000, description="failed attempts of one hedge before it escalates")
     escalation: Literal["kill", "flatten_at_market", "keep_retrying"] = Field(
@@ -315,6 +332,16 @@ class HedgingSection(_Section):
 class RiskSection(_Section):
     soft_position_lots: int = Field(20, ge=1, le=10_000_000, description="Exchange 1 position at which the adding side shrinks, lots")
     hard_position_lots: int = Field(40, ge=1, le=10_000_000, description="Exchange 1 position at which the adding side stops, lots")
+    soft_position_base: float | None = Field(
+        None, gt=0.0, le=1e9, description="the soft position limit in base units; replaces soft_position_lots when set")
+    soft_position_quote: float | None = Field(
+        None, gt=0.0, le=1e12, description="the soft position limit as notional in the quote currency at the run's "
+        "first price, rounded to whole lot steps of the hedge venue; replaces soft_position_lots when set")
+    hard_position_base: float | None = Field(
+        None, gt=0.0, le=1e9, description="the hard position limit in base units; replaces hard_position_lots when set")
+    hard_position_quote: float | None = Field(
+        None, gt=0.0, le=1e12, description="the hard position limit as notional in the quote currency at the run's "
+        "first price, rounded to whole lot steps of the hedge venue; replaces hard_position_lots when set")
     soft_size_factor: float = Field(0.5, ge=0.0, le=1.0, description="quote size multiplier on the adding side beyond the soft limit")
     max_loss_window: float = Field(
         50.0, gt=0.0, le=1e12,
@@ -410,8 +437,15 @@ class SimConfig(_Section):
 
     # -- convenience -------------------------------------------------------------------------
     def with_overrides(self, overrides: dict[str, Any]) -> "SimConfig":
-        """A new config with nested ``overrides`` applied (``{"sim": {"ticks": 500}}``), validated."""
-        merged = _deep_merge(self.model_dump(), overrides)
+        """A new config with nested ``overrides`` applied (``{"sim": {"ticks": 500}}``), validated. A setting
+        has one value in one unit: overriding it in one unit (``half_spread_ticks``) drops the value it had in
+        another (``half_spread_bps``); giving both at once is an error."""
+        from backtest.units import unit_conflicts, drop_replaced_units
+
+        bad = unit_conflicts(overrides)
+        if bad:
+            raise ConfigError(bad)
+        merged = drop_replaced_units(_deep_merge(self.model_dump(), overrides), overrides)
         return SimConfig.model_validate(merged)
 
     def with_dotted(self, assignments: dict[str, Any]) -> "SimConfig":
@@ -559,12 +593,26 @@ def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
 def config_to_toml(config: SimConfig, comments: dict[str, str] | None = None, header: str = "") -> str:
     """The whole config as TOML that ``load_config`` (``--config``) reads back to an equal config; ``comments``
     by dotted key are written after their values, ``header`` lines at the top."""
+    from backtest.units import UNIT_GROUPS
+
     comments = comments or {}
+    dump = config.model_dump(mode="json")
+    # a setting given in a unit that carries is written in that unit only (the kernel key it resolved to as a
+    # comment), so the file reads back as one value in one unit; unset alternatives (None) are left out
+    carried = {kernel: next(k for k in alts if dump[k.split(".")[0]][k.split(".")[1]] is not None)
+               for kernel, alts in UNIT_GROUPS.items()
+               if any(dump[k.split(".")[0]][k.split(".")[1]] is not None for k in alts)}
     lines = [f"# {line}" for line in header.splitlines()] + [""] if header else []
-    for section, values in config.model_dump(mode="json").items():
+    for section, values in dump.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
-            note = comments.get(f"{section}.{key}")
+            dotted = f"{section}.{key}"
+            if value is None:
+                continue
+            note = comments.get(dotted)
+            if dotted in carried:
+                lines.append(f"# {key} = {_toml_value(value)}  (from {carried[dotted]} at the run's first price)")
+                continue
             lines.append(f"{key} = {_toml_value(value)}" + (f"  # {note}" if note else ""))
         lines.append("")
     return "\n".join(lines)
@@ -649,6 +697,8 @@ def preset(name: str) -> SimConfig:
         )
     if name == REPLAY_PRESET:
         return make_config(REPLAY_BINANCE)
+    if name == REPLAY_ETH_PRESET:
+        return make_config(REPLAY_BINANCE_ETH)
     if name in FAULT_PRESETS:
         return make_config(FAULT_PRESETS[name][1])
     raise ConfigError([f"preset {name!r} is unknown; allowed: {', '.join(PRESETS)}"])
@@ -703,14 +753,27 @@ REPLAY_BINANCE = {
     "market": {"source": "replay", "tick_size": 0.01, "lot_size": 0.000001, "volatility_per_sqrt_s": 8.0},
     "replay": {"exchange1": "data/binance-btcusdt-2024-08-08/spot.jsonl.gz",
                "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz"},
-    "quoting": {"reference": "exchange2", "basis_halflife_s": 30.0, "size_lots": 1000, "half_spread_ticks": 500.0,
-                "vol_spread_multiplier": 0.0, "drift_spread_multiplier": 0.0, "skew_ticks_per_lot": 0.1,
-                "requote_tolerance_ticks": 50},
-    "hedging": {"min_hedge_lots": 1000, "slippage_buffer_ticks": 100},
+    # in units that carry to another symbol (backtest/units.py), chosen to be, at BTC's first price (61 837.6),
+    # what the preset was first written in: 500 ticks (5 USD) half-spread, 50 ticks requote tolerance, 100 ticks
+    # slippage buffer, 0.1 tick per lot of skew (5 USD at the soft limit), 0.001 BTC quotes, limits 0.005 and
+    # 0.01 BTC. Pointed at ETH (2 683) they give 0.22 USD, 0.02, 0.04, 0.023 ETH, 0.112 and 0.224 ETH.
+    "quoting": {"reference": "exchange2", "basis_halflife_s": 30.0, "size_quote": 62.0, "half_spread_bps": 0.808,
+                "vol_spread_multiplier": 0.0, "drift_spread_multiplier": 0.0, "skew_bps_at_soft_limit": 0.808,
+                "requote_tolerance_bps": 0.0808},
+    "hedging": {"min_hedge_lots": 1000, "slippage_buffer_bps": 0.1616},
     "latency": {"hedge_median_ms": 20.0, "order_median_ms": 20.0, "spike_probability": 0.0},
-    "risk": {"soft_position_lots": 5000, "hard_position_lots": 10000, "max_loss_window": 20.0,
+    "risk": {"soft_position_quote": 300.0, "hard_position_quote": 600.0, "max_loss_window": 20.0,
              "kill_drawdown": 100.0},
     "fees": {"maker_bps_exchange1": 10.0, "taker_bps_exchange2": 5.0},
 }
 
-PRESETS = ("default", "avellaneda_stoikov_2008", *FAULT_PRESETS, REPLAY_PRESET)
+# The same strategy on ETH (data/binance-ethusdt-2024-08-08): nothing but the recordings changes, because the
+# BTC preset's settings are in units that carry (bps, quote notional); the grid (0.01 USD, 1e-6 ETH) divides
+# both venues' steps.
+REPLAY_ETH_PRESET = "replay_binance_ethusdt_20240808"
+REPLAY_BINANCE_ETH = {**REPLAY_BINANCE,
+                      "replay": {"exchange1": "data/binance-ethusdt-2024-08-08/spot.jsonl.gz",
+                                 "exchange2": "data/binance-ethusdt-2024-08-08/usdm.jsonl.gz"},
+                      "market": {**REPLAY_BINANCE["market"], "volatility_per_sqrt_s": 0.3}}
+
+PRESETS = ("default", "avellaneda_stoikov_2008", *FAULT_PRESETS, REPLAY_PRESET, REPLAY_ETH_PRESET)

@@ -19,6 +19,7 @@ from backtest.interventions import Intervention, to_array
 from backtest.replay import ReplayMarket, reference_last_update
 from backtest.resources import book_capacity
 from backtest.results import Results
+from backtest.units import resolve_units
 from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
 from kernels.replay import new_state as replay_state
 from kernels.replay import run_replay
@@ -163,11 +164,16 @@ class Simulation:
 
     def __init__(self, config: SimConfig, market: MarketArrays, interventions: Iterable[Intervention] = (),
                  checkpoint_every: int | None = None, _parent: tuple | None = None):
+        self.replay = isinstance(market, ReplayMarket)
+        # settings in bps, base units or notional become ticks and lots at the run's first price
+        first_price = market.feed1[0] * config.market.tick_size if self.replay else config.market.initial_price
+        self.first_price = float(first_price)
+        self.hedge_step_lots = int(market.hedge_step) if self.replay else 1
+        config = resolve_units(config, self.first_price, self.hedge_step_lots)
         self.config = config
         self.market = market
         self.interventions = tuple(interventions)
         self.iv = to_array(self.interventions, market.n_ticks)
-        self.replay = isinstance(market, ReplayMarket)
         self.p = kernel_params(config, market.hedge_step if self.replay else 1)
         self.n_ticks = market.n_ticks
         self.checkpoint_every = checkpoint_every
@@ -295,4 +301,6 @@ class Simulation:
             fair=fair,
             feed1=fair if self.market.feed1 is self.market.fair else self.market.feed1[:n],
             feed2=self.market.feed2[:n],
+            first_price=self.first_price,
+            hedge_step_lots=self.hedge_step_lots,
         )

@@ -72,7 +72,8 @@ def save_run(results, directory: str | Path) -> Path:
     cfg = results.config
     (out / "config.toml").write_text(config_to_toml(cfg, header=f"mmhedge run, seed {cfg.sim.seed}; "
                                                    "`python -m backtest run --config config.toml` runs it again"))
-    (out / "meta.json").write_text(json.dumps(meta("run", seed=cfg.sim.seed), indent=2))
+    (out / "meta.json").write_text(json.dumps(meta("run", seed=cfg.sim.seed, first_price=results.first_price,
+                                                   hedge_step_lots=results.hedge_step_lots), indent=2))
     (out / "summary.json").write_text(json.dumps(strict(results.summary_dict), indent=2, allow_nan=False))
     for name in FRAMES:
         getattr(results, name).to_parquet(out / "frames" / f"{name}.parquet", index=False)
@@ -90,13 +91,18 @@ def load(directory: str | Path):
     if info.get("kind") != "run":
         raise ConfigError([f"{d}: a saved {info.get('kind')!r}, not a run; `python -m backtest show {d}` shows it"])
     config = load_config(d / "config.toml")
+    if "first_price" in info:  # settings in bps or notional: resolved again as the run resolved them
+        from backtest.units import resolve_units
+
+        config = resolve_units(config, float(info["first_price"]), int(info["hedge_step_lots"]))
     arrays = {}
     for name in RAW:
         path = d / "raw" / f"{name}.npy"
         if not path.is_file():
             raise ConfigError([f"{d}: {path.relative_to(d)} is missing: not a complete saved run"])
         arrays[name] = np.load(path, allow_pickle=False)
-    return Results(config=config, **arrays)
+    return Results(config=config, first_price=float(info.get("first_price", float("nan"))),
+                   hedge_step_lots=int(info.get("hedge_step_lots", 1)), **arrays)
 
 
 def read_meta(d: Path) -> dict:

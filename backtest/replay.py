@@ -20,6 +20,7 @@ import numpy as np
 
 from backtest.config import ConfigError, SimConfig
 from backtest.data import DataError, MarketData, import_capture, load
+from backtest.instruments import check_pair
 from backtest.generate import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
 from kernels.replay import new_book, venue_mids
@@ -176,6 +177,9 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     (a venue's steps not multiples of the grid, more ticks than the recordings cover)."""
     mk = config.market
     d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
+    refused = check_pair(d1.instrument, d2.instrument)
+    if refused:
+        raise ConfigError([f"replay: {line}" for line in refused])
     dt_ns = int(round(config.sim.dt_s * 1e9))
     start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
     end = min(d1.end_ns, d2.end_ns)

@@ -85,6 +85,10 @@ _ACCOUNT_MONEY = {"realized_pnl": "realized", "spread_capture": "spread_capture"
 _ACCOUNT_INT = {"inv1_lots": "inv1", "inv2_lots": "inv2", "pending_hedge_lots": "pending_hedge"}
 
 
+# money figures also given per base unit traded on Exchange 1 and per 10 000 of its notional (= bps of it)
+_PER_UNIT_KEYS = ("net_pnl", "spread_capture", "hedge_cost", "fees")
+
+
 @dataclass
 class Results:
     config: SimConfig
@@ -102,6 +106,10 @@ class Results:
     fair: np.ndarray = field(repr=False)
     feed1: np.ndarray = field(repr=False)
     feed2: np.ndarray = field(repr=False)
+    # what the settings in carrying units were resolved with (backtest.units): the run's first price (quote
+    # currency per base unit) and the hedge venue's lot step (lots)
+    first_price: float = float("nan")
+    hedge_step_lots: int = 1
 
     # -- unit conversion ---------------------------------------------------------------------
     @property
@@ -352,6 +360,7 @@ class Results:
         drawdown = np.maximum.accumulate(pnl) - pnl
         state_counts = np.bincount(self.account_field("state"), minlength=len(STATE_NAMES))
         e1_lots = int(f["qty"].sum())
+        e1_notional = float((f["price"].astype(np.float64) * f["qty"]).sum() * self.money_per_tick_lot)
         kills = self.risk_raw["tick"][self.risk_raw["new_state"] == STATE_KILLED] * dt
         out = {
             "ticks": int(n),
@@ -372,8 +381,14 @@ class Results:
             "fills_manual": int(np.count_nonzero(f["liquidity"] == LIQUIDITY_NAMES.index("manual"))),
             "volume_exchange1_lots": e1_lots,
             "volume_exchange2_lots": int(h["qty_filled"].sum()),
+            "volume_exchange1_base": e1_lots * self.config.market.lot_size,
+            "volume_exchange1_notional": e1_notional,
             "spread_capture_per_lot": float(last["spread_capture"] / e1_lots) if e1_lots else 0.0,
             "hedge_cost_per_lot": float(last["hedge_cost"] / e1_lots) if e1_lots else 0.0,
+            **{f"{k}_per_base": (float(last[k if k != "net_pnl" else "total_pnl"]) / (e1_lots * self.config.market.lot_size)
+                                 if e1_lots else float("nan")) for k in _PER_UNIT_KEYS},
+            **{f"{k}_per_10k_notional": (float(last[k if k != "net_pnl" else "total_pnl"]) * 1e4 / e1_notional
+                                         if e1_notional else float("nan")) for k in _PER_UNIT_KEYS},
             "hedges": int(np.unique(h["hedge_id"]).size),
             "hedge_attempts": int(len(h)),
             "hedge_rejections": int(np.count_nonzero(h["status"] == HEDGE_STATUS_NAMES.index("rejected"))),
@@ -415,6 +430,29 @@ class Results:
             int(self.fills_raw["qty"][:n_fills].sum()), n_fills,
             self.config.hedging.exposure_threshold_lots, self.config.sim.dt_s,
         )
+
+    def run_warnings(self) -> list[str]:
+        """What the run did that a user probably did not mean (printed by the CLI, not refused): quotes that
+        never came within reach of the touch."""
+        out = []
+        if len(self.fills_raw) == 0 and len(self.ticks_raw):
+            col = self.column
+            tick = self.tick_size
+            px = float(np.nanmedian(col("best_bid1_price"))) if len(self.ticks_raw) else float("nan")
+            gaps = []
+            for side, quote_key, touch_key, sign in (("bid", "quote_bid_price", "best_bid1_price", 1.0),
+                                                     ("ask", "quote_ask_price", "best_ask1_price", -1.0)):
+                q, t = col(quote_key), col(touch_key)
+                ok = np.isfinite(q) & np.isfinite(t)
+                if ok.any():
+                    closest = float(np.min(sign * (t[ok] - q[ok])))
+                    gaps.append(f"the {side} came no closer than {closest / tick:,.0f} ticks "
+                                f"({closest / px * 1e4:,.1f} bps) to the touch")
+                else:
+                    gaps.append(f"no {side} ever rested")
+            out.append("no fill on Exchange 1: " + "; ".join(gaps) + ". Settings in ticks and lots are tied to one "
+                       "symbol: the *_bps, *_base and *_quote keys carry across symbols (README, Instruments)")
+        return out
 
     @property
     def summary(self) -> pd.DataFrame:

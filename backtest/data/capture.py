@@ -40,13 +40,16 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from kernels.records import (
     MF_NO_EXCH_TS, MF_SNAPSHOT, ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR, ME_TRADE, market_event_dt,
 )
+
+if TYPE_CHECKING:
+    from backtest.instruments import Instrument
 
 MS = 1_000_000  # ns per millisecond
 
@@ -70,6 +73,15 @@ class MarketData:
     events: np.ndarray
     gaps: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    instrument_override: "Instrument | None" = None  # given at import or stored with the data; else inferred
+
+    @property
+    def instrument(self) -> "Instrument":
+        """What the venue trades (backtest.instruments): as stored or given, else inferred from the names."""
+        if self.instrument_override is not None:
+            return self.instrument_override
+        from backtest.instruments import infer_instrument
+        return infer_instrument(self.source, self.symbol, self.tick_size, self.lot_size)
 
     @property
     def start_ns(self) -> int:
@@ -88,6 +100,8 @@ class MarketData:
             f"{(self.end_ns - self.start_ns) / 1e9:,.1f} s",
             f"  tick size {self.tick_size:g} ({'inferred from the capture' if self.tick_size_inferred else 'given'}), "
             f"lot step {self.lot_size:g} ({'inferred from the capture' if self.lot_size_inferred else 'given'})",
+            f"  instrument: {self.instrument.describe()} "
+            f"({'given' if self.instrument_override is not None else 'inferred from the names'})",
             f"  book levels {kinds[ME_BOOK]:,}, trades {kinds[ME_TRADE]:,}, best bid/ask updates "
             f"{kinds[ME_BBO_BID] + kinds[ME_BBO_ASK]:,}",
             f"  recorder clock offset {self.clock_offset_ns / MS:+,.1f} ms (local - exchange); residual feed latency "
@@ -336,7 +350,9 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
         out[name] = events[name]
     out = out[np.argsort(out["recv_ts"], kind="stable")]
     return MarketData(
-        venue=venue, symbol=seen_symbol, source="binance-usdm" if futures else "binance-spot",
+        venue=venue, symbol=seen_symbol,
+        # the futures stream carries both margin kinds: a BTCUSD_PERP-style symbol is coin-margined
+        source=("binance-coinm" if "_" in seen_symbol else "binance-usdm") if futures else "binance-spot",
         tick_size=tick, lot_size=lot, tick_size_inferred=tick_inferred, lot_size_inferred=lot_inferred,
         clock_offset_ns=offset, events=out, gaps=gaps, stats=stats,
     )

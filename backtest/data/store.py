@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from backtest.data.capture import DataError, MarketData
+from backtest.instruments import Instrument
 from kernels.records import market_event_dt
 
 _META_KEY = b"mmhedge.market"
@@ -28,7 +29,8 @@ def save(data: MarketData, directory: str | Path) -> Path:
     meta = {"format_version": FORMAT_VERSION, "venue": data.venue, "symbol": data.symbol, "source": data.source,
             "tick_size": data.tick_size, "lot_size": data.lot_size, "tick_size_inferred": data.tick_size_inferred,
             "lot_size_inferred": data.lot_size_inferred, "clock_offset_ns": data.clock_offset_ns,
-            "gaps": data.gaps, "stats": data.stats}
+            "gaps": data.gaps, "stats": data.stats, "instrument": data.instrument.to_dict(),
+            "instrument_given": data.instrument_override is not None}
     ev = data.events
     table = pa.table({name: ev[name] for name in market_event_dt.names})
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
@@ -70,4 +72,6 @@ def load(path: str | Path) -> MarketData:
         lot_size=meta["lot_size"], tick_size_inferred=meta["tick_size_inferred"],
         lot_size_inferred=meta["lot_size_inferred"], clock_offset_ns=meta["clock_offset_ns"], events=events,
         gaps=list(meta.get("gaps", [])), stats=dict(meta.get("stats", {})),
+        # files written before instruments were stored: inferred from the names, as at import
+        instrument_override=Instrument.from_dict(meta["instrument"]) if meta.get("instrument_given") else None,
     )
