@@ -310,6 +310,12 @@ class QuotingSection(_Section):
 class HedgingSection(_Section):
     enabled: bool = Field(True, description="hedge Exchange 1 fills on Exchange 2")
     min_hedge_lots: int = Field(1, ge=1, le=1_000_000, description="pending hedges are batched until at least this size, lots")
+    remainder: Literal["wait", "round"] = Field(
+        "wait",
+        description="what a hedge does with lots below the hedge venue's lot step: 'wait' (the default) sends whole "
+        "steps and keeps the rest for later fills; 'round' sends the nearest whole number of steps (up when more "
+        "than half a step is left) and carries the difference as naked exposure, netted by later fills",
+    )
     slippage_buffer_ticks: int = Field(
         20, ge=0, le=100_000, description="hedge limit price = touch +/- this buffer; the rest is retried, ticks"
     )

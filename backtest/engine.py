@@ -87,6 +87,7 @@ def kernel_params(config: SimConfig, hedge_step: int = 1) -> np.ndarray:
     p[P.P_RESPONSE_NS] = round(c.replay.response_latency_ms * 1e6)
     p[P.P_HEDGE_ON] = 1 if c.hedging.enabled else 0
     p[P.P_MIN_HEDGE] = c.hedging.min_hedge_lots
+    p[P.P_HEDGE_ROUND] = 1 if c.hedging.remainder == "round" else 0
     p[P.P_HEDGE_BUFFER] = c.hedging.slippage_buffer_ticks
     p[P.P_RETRY_TICKS] = max(1, math.ceil(c.hedging.retry_backoff_s / dt - 1e-9))
     p[P.P_MAX_RETRIES] = c.hedging.max_retries

@@ -21,6 +21,7 @@ _NAMES = (
     "DEPTH1", "DEPTH2", "INIT_DEPTH1", "INIT_DEPTH2",
     "VOL_KNOWN",  # 1: quote with the configured volatility instead of the EWMA estimate
     "LOSS_BUCKET_TICKS",  # ticks per bucket of the rolling loss window (1 = exact, for windows up to 4094 ticks)
+    "HEDGE_ROUND",  # 1: hedges round to the nearest Exchange 2 lot step (hedging.remainder 'round'); 0: down
     "HEDGE_STEP",  # Exchange 2's lot step in lots (hedges are sent in multiples of it; 1 on synthetic markets)
     "BASIS_ALPHA",  # per-tick EWMA weight of the basis estimate that corrects an Exchange 2 reference; 0 = off
     "QUEUE_MODEL",  # replay: 0 risk_averse, 1 probabilistic (power)

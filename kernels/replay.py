@@ -689,7 +689,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                     status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
-            hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
+            hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                          counters, out_hedges)
         pending = pending_hedge(si, w, in_qty)
 

@@ -62,7 +62,8 @@ W_QTY = 0  # signed lots still to trade on Exchange 2 (the sum of the hedge FIFO
 W_ATTEMPTS = 1  # attempts of the current hedge order (0 = the next attempt starts a new order)
 W_NEXT_TRY = 2
 W_ID = 3  # id of the current hedge order
-N_W = 4
+W_CARRY = 4  # hedging.remainder 'round': signed lots a rounded hedge left over (0 once a fill nets them)
+N_W = 5
 # The hedge FIFO: the Exchange 1 fills that reached Exchange 2 and are not hedged yet, oldest first, as a
 # ring of segments (si[S_HQ_HEAD], si[S_HQ_LEN]). hq_i[k] = [signed lots to trade on Exchange 2, fill tick],
 # hq_f[k] = [Exchange 1 mark, Exchange 2 mark] at that fill (ticks, per lot). A fill of the other sign first
@@ -352,6 +353,7 @@ def fifo_push(t, si, w, hq_i, hq_f, q, fill_tick, f1, f2, counters):
     head = si[S_HQ_HEAD]
     n = si[S_HQ_LEN]
     w[W_QTY] += q
+    w[W_CARRY] = 0
     while q != 0 and n > 0 and (hq_i[head, HQ_QTY] > 0) != (q > 0):
         held = hq_i[head, HQ_QTY]
         if abs(held) <= abs(q):
@@ -452,12 +454,27 @@ def hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first,
 @jit_borrow
 def hedge_order(p, t, w):
     """Whether the working hedge is attempted at ``t``, and how: (side +1 buy / -1 sell, lots to send, at
-    market). Lots are rounded down to Exchange 2's lot step (``P_HEDGE_STEP`` lots); 0 = no attempt."""
+    market). Lots are rounded down to Exchange 2's lot step (``P_HEDGE_STEP`` lots), or with ``P_HEDGE_ROUND``
+    to the nearest step (half a step up; what that leaves over, at most half a step the other way, is carried
+    until fills net it, never hedged back on its own); 0 = no attempt."""
     q_signed = w[W_QTY]
-    if q_signed == 0 or t < w[W_NEXT_TRY] or (abs(q_signed) < p[P_MIN_HEDGE] and w[W_ATTEMPTS] == 0):
+    if q_signed == 0 or t < w[W_NEXT_TRY]:
         return 0, 0, False
     step = int(p[P_HEDGE_STEP])
-    want = abs(q_signed) if step <= 1 else (abs(q_signed) // step) * step
+    if step > 1 and p[P_HEDGE_ROUND] > 0:
+        if q_signed == w[W_CARRY]:
+            return 0, 0, False  # what a rounded hedge left over waits for fills to net it, never hedged back
+        want = ((abs(q_signed) + step // 2) // step) * step
+        if want == 0 or (want < p[P_MIN_HEDGE] and w[W_ATTEMPTS] == 0):
+            return 0, 0, False
+        at_market = int(p[P_ESCALATION]) == 1 and w[W_ATTEMPTS] > int(p[P_MAX_RETRIES])
+        return (1 if q_signed > 0 else -1), want, at_market
+    if abs(q_signed) < p[P_MIN_HEDGE] and w[W_ATTEMPTS] == 0:
+        return 0, 0, False
+    if step <= 1:
+        want = abs(q_signed)
+    else:
+        want = (abs(q_signed) // step) * step
     if want == 0:
         return 0, 0, False
     at_market = int(p[P_ESCALATION]) == 1 and w[W_ATTEMPTS] > int(p[P_MAX_RETRIES])
@@ -480,7 +497,7 @@ def hedge_status(filled, want):
 
 
 @jit_borrow
-def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
+def hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                  counters, out_hedges):
     """Book one hedge attempt on Exchange 2 (``filled`` lots for ``notional`` tick-lots): positions, cash,
     fees and the hedge's attribution (slippage against the mark now, price move since the fills it covers,
@@ -494,9 +511,17 @@ def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_mark
     slip = 0.0
     lat_cost = 0.0
     fee = 0.0
+    # a hedge rounded up to the lot step (hedging.remainder 'round') trades more than the fills it covers: the
+    # excess joins the FIFO as lots marked now (so they carry no latency cost), is covered with the rest, and
+    # the opposite of it is left in the FIFO, marked now, as naked exposure for later fills to net
+    held = abs(w[W_QTY])
+    excess = filled - held if filled > held else 0
+    if excess > 0:
+        fifo_push(t, si, w, hq_i, hq_f, hside * excess, t, f1, f2, counters)
     # the lots this attempt covers: the oldest ``want`` (those it filled, when it filled any)
-    m1_cov, m2_cov, first = fifo_cover(si, hq_i, hq_f, filled if filled > 0 else want, filled > 0)
-    m2_ref = m2_cov / (hside * (filled if filled > 0 else want))
+    covered = filled if filled > 0 else min(want, held)
+    m1_cov, m2_cov, first = fifo_cover(si, hq_i, hq_f, covered, filled > 0)
+    m2_ref = m2_cov / (hside * covered)
     if filled > 0:
         trade_avg_cost(acc, A_AVG2, A_REAL2, pos[1], hside, filled, notional / filled)
         pos[1] += hside * filled
@@ -510,6 +535,9 @@ def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_mark
         acc[A_B2M1] += m1_cov
         acc[A_B2M2] += m2_cov
         w[W_QTY] -= hside * filled
+        if excess > 0:
+            fifo_push(t, si, w, hq_i, hq_f, -hside * excess, t, f1, f2, counters)
+            w[W_CARRY] = -hside * excess
     k = counters[C_HEDGES]
     if k < out_hedges.shape[0]:
         r = out_hedges[k]
@@ -532,7 +560,7 @@ def hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_mark
     else:
         counters[C_OVERFLOW] = 1
     counters[C_HEDGES] = k + 1
-    if w[W_QTY] == 0 or filled == want:
+    if w[W_QTY] == 0 or filled == want or excess > 0:
         # done; or all that was sent filled and what is left is below Exchange 2's lot step: it waits for
         # more fills (no retry, no failure; never the case on a venue whose lot step is ours), and the next
         # attempt is a new hedge order

@@ -492,7 +492,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
                     status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
-            hedge_settle(p, t, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
+            hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                          counters, out_hedges)
         pending = pending_hedge(si, w, in_qty)  # fixed for the rest of the tick
 

@@ -149,3 +149,45 @@ def test_a_saved_run_in_carrying_units_reloads_with_the_same_config(tmp_path):
     again = backtest.run(load_config(tmp_path / "run" / "config.toml"))
     assert again.config == r.config
     assert again.summary_dict["net_pnl"] == r.summary_dict["net_pnl"]
+
+
+def remainder_run(tmp_path, policy):
+    from kernels.records import ME_TRADE
+    from tests.test_replay import SELLER, book_rows, market
+    # the hedge venue trades in steps of 10 lots; our 5-lot bid is filled twice, at 100 ms and at 300 ms
+    e1 = book_rows(0, 10000, 10002, 10) + [(100, ME_TRADE, SELLER, 9999, 50), (300, ME_TRADE, SELLER, 9999, 50)]
+    e2 = save(market("exchange2", book_rows(0, 10000, 10002, 1000) + [(1500, ME_TRADE, 0, 10002, 10)], lot=10.0),
+              tmp_path / f"e2-{policy}")
+    from tests.test_replay import replay_config
+    cfg = replay_config(tmp_path, e1, **{"sim.ticks": 600, "quoting.requote_tolerance_ticks": 100,
+                                         "hedging.remainder": policy})
+    return backtest.run(cfg.with_dotted({"replay.exchange2": str(e2)}))
+
+
+def test_hedge_remainder_wait_sends_whole_steps_once_fills_add_up(tmp_path):
+    r = remainder_run(tmp_path, "wait")
+    assert r.fills.tick.tolist()[:2] == [100, 300] and r.fills.qty_lots.tolist()[:2] == [5, 5]
+    h = r.hedges
+    assert h.qty_filled_lots.tolist() == [10] and h.tick.iloc[0] >= 300
+    assert h.fill_to_hedge_latency_ms.iloc[0] >= 200.0  # the first half-step waited for the second
+
+
+def test_hedge_remainder_round_hedges_at_once_and_carries_the_difference(tmp_path):
+    r = remainder_run(tmp_path, "round")
+    h = r.hedges
+    assert h.qty_filled_lots.tolist() == [10] and 100 <= h.tick.iloc[0] < 110  # the half step rounds up
+    t = r.ticks
+    assert t.net_delta_lots.iloc[h.tick.iloc[0]] == -5  # over-hedged by half a step: carried
+    assert t.net_delta_lots.iloc[-1] == 0  # the second fill netted it without a hedge back
+    parts = t.spread_capture + t.hedge_cost + t.inventory_mtm - t.fees
+    assert np.allclose(parts, t.total_pnl, rtol=0, atol=1e-9)
+
+
+def test_hedge_remainder_round_keeps_the_identity_on_the_replay():
+    r = backtest.run(preset(BTC).with_dotted({"hedging.remainder": "round"}))
+    t = r.ticks
+    parts = t.spread_capture + t.hedge_cost + t.inventory_mtm - t.fees
+    assert np.abs(parts - t.total_pnl).max() <= 1e-9 * max(1.0, t.total_pnl.abs().max())
+    s = r.summary_dict
+    assert abs(s["final_net_delta_lots"]) <= 500  # at most half a perpetual lot carried
+    assert s["hedge_latency_p90_ms"] < 1000.0
