@@ -191,3 +191,16 @@ def test_hedge_remainder_round_keeps_the_identity_on_the_replay():
     s = r.summary_dict
     assert abs(s["final_net_delta_lots"]) <= 500  # at most half a perpetual lot carried
     assert s["hedge_latency_p90_ms"] < 1000.0
+
+
+def test_the_api_refuses_a_config_whose_units_cannot_resolve():
+    from fastapi.testclient import TestClient
+    from api.app import create_app
+
+    with TestClient(create_app()) as c:
+        r = c.put("/config", json={"quoting": {"size_quote": 0.001}})
+        assert r.status_code == 422 and "under half the hedge venue's lot step" in r.text
+        r = c.put("/config", json={"quoting": {"half_spread_ticks": 2.0, "half_spread_bps": 1.0}})
+        assert r.status_code == 422 and "one setting given in 2 units" in r.text
+        r = c.put("/config", json={"quoting": {"half_spread_bps": 3.0, "size_quote": 300.0}})
+        assert r.status_code == 200
