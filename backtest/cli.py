@@ -69,8 +69,9 @@ def make_parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("data", help="recorded market data: import a capture into normalised event files")
     dsub = dp.add_subparsers(dest="data_command", required=True)
     ip = dsub.add_parser("import", help="a capture -> DIR/VENUE.parquet (normalised events), with a summary")
-    ip.add_argument("capture", help="a Binance stream capture (.jsonl or .jsonl.gz) or a tardis.dev "
-                    "incremental_book_L2 CSV (--format tardis)")
+    ip.add_argument("capture", nargs="+", help="a Binance stream capture (.jsonl or .jsonl.gz), or several "
+                    "consecutive ones of one venue in time order (read as one recording: the book carried across "
+                    "each file boundary), or a tardis.dev incremental_book_L2 CSV (--format tardis)")
     ip.add_argument("--venue", required=True, help="name of the venue in the dataset, e.g. spot or usdm")
     ip.add_argument("--out", required=True, metavar="DIR", help="directory for VENUE.parquet")
     ip.add_argument("--format", default="binance", choices=("binance", "tardis"))
@@ -367,6 +368,9 @@ def _data(args: argparse.Namespace) -> int:
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise ConfigError([f"{flag} {value}: must be a positive number"])
     check_output_dir(args.out, "--out")
+    if args.format != "binance" and len(args.capture) > 1:
+        raise ConfigError([f"--format {args.format}: one file (the book CSV, with --trades); consecutive captures "
+                           "are read with --format binance"])
     options = {"symbol": args.symbol, "tick_size": args.tick_size, "lot_size": args.lot_size,
                "instrument_kind": args.instrument_kind, "contract_multiplier": args.contract_multiplier}
     if args.format == "binance":
@@ -375,7 +379,8 @@ def _data(args: argparse.Namespace) -> int:
         options["trades"] = args.trades
     started = time.perf_counter()
     try:
-        data = import_capture(args.capture, args.venue, fmt=args.format, **options)
+        capture = args.capture if len(args.capture) > 1 else args.capture[0]
+        data = import_capture(capture, args.venue, fmt=args.format, **options)
         path = save(data, args.out)
     except DataError as err:
         raise ConfigError([str(err)]) from None

@@ -269,3 +269,42 @@ def test_cli_data_import(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error:") and "truncated" in err and str(trunc) in err
     assert main(["data", "import", str(trunc), "--venue", "spot", "--out", str(out), "--tick-size", "-1"]) == 2
+
+
+def split_capture(src: Path, out: Path, cuts):
+    """``src`` cut at line numbers ``cuts`` into consecutive gzip files (the recorder rolling its file)."""
+    lines = gzip.open(src, "rt").read().splitlines(keepends=True)
+    bounds = [0, *cuts, len(lines)]
+    parts = []
+    for k in range(len(bounds) - 1):
+        p = out / f"part{k + 1}.jsonl.gz"
+        with gzip.open(p, "wt") as f:
+            f.writelines(lines[bounds[k]:bounds[k + 1]])
+        parts.append(p)
+    return parts
+
+
+def test_consecutive_captures_import_as_one_recording(spot, tmp_path):
+    # the snapshot is on line 8: the later files start without one and continue the sequence
+    parts = split_capture(SAMPLE / "spot.jsonl.gz", tmp_path, [12_000, 25_000])
+    joined = import_capture([str(p) for p in parts], "spot")
+    assert np.array_equal(joined.events, spot.events)
+    assert joined.stats == spot.stats and joined.gaps == []
+    # a file without a snapshot alone says how to continue it
+    with pytest.raises(DataError, match=r"part2.jsonl.gz: no depth snapshot.*imported together with it"):
+        import_capture(parts[1], "spot")
+    # one that does not continue the file before it is refused with that reason
+    with pytest.raises(DataError, match=r"part3.jsonl.gz:\d+: sequence gap.*part3.jsonl.gz does not continue "
+                                        r".*part1.jsonl.gz"):
+        import_capture([parts[0], parts[2]], "spot")
+    with pytest.raises(DataError, match="give the captures in time order"):
+        import_capture([parts[1], parts[0]], "spot")
+
+
+def test_cli_imports_consecutive_captures(spot, tmp_path, capsys):
+    parts = split_capture(SAMPLE / "spot.jsonl.gz", tmp_path, [20_000])
+    assert main(["data", "import", str(parts[0]), str(parts[1]), "--venue", "spot", "--out", str(tmp_path / "o")]) == 0
+    assert np.array_equal(load(tmp_path / "o" / "spot.parquet").events, spot.events)
+    assert main(["data", "import", str(parts[0]), str(parts[1]), "--format", "tardis", "--venue", "x",
+                 "--out", str(tmp_path / "t")]) == 2
+    assert "one file" in capsys.readouterr().err

@@ -147,33 +147,55 @@ def _decimals(text: str) -> int:
 class _Grid:
     """Converts decimal strings to integer ticks or lots, checking each lies on the grid."""
 
-    def __init__(self, step: float, what: str, path: Path):
-        self.step, self.what, self.path = step, what, path
+    def __init__(self, step: float, what: str, where):
+        self.step, self.what, self.where = step, what, where  # where(message index) -> "file:line"
 
     def __call__(self, text: str, line: int) -> int:
         value = float(text)
         units = value / self.step
         whole = round(units)
         if abs(units - whole) > 1e-6 * max(1.0, abs(units)) or not math.isfinite(value):
-            raise DataError(f"{self.path}:{line}: {self.what} {text} is not a multiple of {self.step:g}; give the "
+            raise DataError(f"{self.where(line)}: {self.what} {text} is not a multiple of {self.step:g}; give the "
                             f"venue's {self.what} step explicitly if the inferred one is wrong")
         return whole
 
 
 # -- Binance -------------------------------------------------------------------------------------------
-def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_size: float | None = None,
+def read_binance(path: str | Path | list, venue: str, symbol: str | None = None, tick_size: float | None = None,
                  lot_size: float | None = None, on_gap: str = "stop") -> MarketData:
-    """A Binance stream capture (spot or USD-M futures) -> MarketData; see the module docstring."""
-    path = Path(path)
+    """A Binance stream capture (spot or USD-M futures) -> MarketData; see the module docstring. ``path`` may
+    be a list of consecutive captures of one venue (a recorder rolls its file at midnight): they are read as
+    one recording, the book carried across each file boundary and the diffs' sequence checked across it, so a
+    file that starts without a snapshot is accepted when it continues the one before."""
+    files = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    if not files:
+        raise DataError("no capture file given")
     if on_gap not in ("stop", "resync"):
         raise DataError(f"on_gap {on_gap!r}: allowed: stop, resync")
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    msgs = []  # (line, local_ns, kind, data)
+    for f in files:
+        if not f.is_file():
+            raise DataError(f"{f}: no such file")
+    path = files[0] if len(files) == 1 else Path(" + ".join(str(f) for f in files))  # names the capture
+    msgs = []  # (message index, local_ns, kind, data)
+    locs: list[tuple[Path, int]] = []  # message index -> (file, line)
+    file_starts: list[int] = []  # index of each file's first message
+
+    def where(i: int) -> str:
+        f, line = locs[i]
+        return f"{f}:{line}"
+
+    def line_of(i: int) -> str:  # for the gap list: "line 8", or "day2.jsonl.gz line 8" across files
+        f, line = locs[i]
+        return f"line {line}" if len(files) == 1 else f"{f.name} line {line}"
+
     seen_symbol = None
     price_dec = qty_dec = 0
     skipped = 0
-    for n, text in _lines(path):
+    for f, n, text in ((f, n, text) for f in files for n, text in _lines(f)):
+        if not file_starts or locs[file_starts[-1]][0] != f:
+            file_starts.append(len(locs))
+        locs.append((f, n))
+        n = len(locs) - 1
         text = text.strip()
         if not text:
             continue
@@ -182,14 +204,14 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
             local = int(head)
             msg = json.loads(body)
         except (ValueError, json.JSONDecodeError):
-            raise DataError(f"{path}:{n}: not '<receive time ns> <JSON>': {text[:80]!r}") from None
+            raise DataError(f"{where(n)}: not '<receive time ns> <JSON>': {text[:80]!r}") from None
         if not isinstance(msg, dict):
-            raise DataError(f"{path}:{n}: expected a JSON object, got {type(msg).__name__}")
+            raise DataError(f"{where(n)}: expected a JSON object, got {type(msg).__name__}")
         if "stream" in msg:
             data = msg.get("data")
             stream = str(msg["stream"])
             if not isinstance(data, dict):
-                raise DataError(f"{path}:{n}: stream message without a data object")
+                raise DataError(f"{where(n)}: stream message without a data object")
             kind = ("depth" if "@depth" in stream else "trade" if stream.endswith("@trade") or
                     stream.endswith("@aggTrade") else "bbo" if stream.endswith("@bookTicker") else None)
             if kind is None:
@@ -199,14 +221,14 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
             if seen_symbol is None:
                 seen_symbol = sym
                 if symbol is not None and sym != symbol.upper():
-                    raise DataError(f"{path}:{n}: the capture holds {sym}, not the asked {symbol.upper()}")
+                    raise DataError(f"{where(n)}: the capture holds {sym}, not the asked {symbol.upper()}")
             elif sym != seen_symbol:
-                raise DataError(f"{path}:{n}: a message for {sym} in a capture of {seen_symbol}: one symbol per "
+                raise DataError(f"{where(n)}: a message for {sym} in a capture of {seen_symbol}: one symbol per "
                                 "file (split the capture by symbol)")
         elif "lastUpdateId" in msg:
             kind, data = "snapshot", msg
         else:
-            raise DataError(f"{path}:{n}: neither a stream message nor a depth snapshot: {text[:80]!r}")
+            raise DataError(f"{where(n)}: neither a stream message nor a depth snapshot: {text[:80]!r}")
         try:
             if kind in ("depth", "snapshot"):
                 for key in ("b", "a", "bids", "asks"):
@@ -220,23 +242,32 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
                 price_dec = max(price_dec, _decimals(data["b"]), _decimals(data["a"]))
                 qty_dec = max(qty_dec, _decimals(data["B"]), _decimals(data["A"]))
         except (KeyError, TypeError, ValueError):
-            raise DataError(f"{path}:{n}: a {kind} message without the fields Binance sends") from None
+            raise DataError(f"{where(n)}: a {kind} message without the fields Binance sends") from None
         msgs.append((n, local, kind, data))
     if not msgs:
         raise DataError(f"{path}: empty: no market messages")
     if seen_symbol is None:
         raise DataError(f"{path}: no stream messages (depth, trade or book ticker), only snapshots")
+    for k in range(1, len(file_starts)):  # consecutive files: each starts after the one before ends
+        before = [m[1] for m in msgs if file_starts[k - 1] <= m[0] < file_starts[k]]
+        after = [m[1] for m in msgs if m[0] >= file_starts[k] and (k + 1 == len(file_starts) or m[0] < file_starts[k + 1])]
+        if before and after and min(after) < max(before) - 1_000_000_000:
+            raise DataError(f"{locs[file_starts[k]][0]} starts at {min(after)} ns, before "
+                            f"{locs[file_starts[k - 1]][0]} ends ({max(before)} ns): give the captures in time order")
     snapshots = [m for m in msgs if m[2] == "snapshot"]
-    if not snapshots:
-        raise DataError(f"{path}: no depth snapshot in the capture: the book cannot be synchronised (a capture "
-                        "must hold a REST depth snapshot line, with lastUpdateId)")
+    first_file_end = file_starts[1] if len(file_starts) > 1 else len(locs)
+    if not any(m[0] < first_file_end for m in snapshots):
+        raise DataError(f"{files[0]}: no depth snapshot in the capture: the book cannot be synchronised (a capture "
+                        "must hold a REST depth snapshot line, with lastUpdateId). A file that continues the "
+                        "previous one (the recorder rolls its file at midnight) is imported together with it, in "
+                        "order: `data import DAY1 DAY2 ...`")
     futures = any("pu" in m[3] for m in msgs if m[2] == "depth")
     tick_inferred, lot_inferred = tick_size is None, lot_size is None
     tick = tick_size if tick_size is not None else 10.0 ** -price_dec
     lot = lot_size if lot_size is not None else 10.0 ** -qty_dec
     if not (tick > 0 and lot > 0):
         raise DataError(f"tick size {tick} and lot step {lot} must be > 0")
-    px, qty = _Grid(tick, "price", path), _Grid(lot, "quantity", path)
+    px, qty = _Grid(tick, "price", where), _Grid(lot, "quantity", where)
 
     # clock offset: the smallest local - exchange time over messages that carry one
     diffs = [m[1] - int(_offset_ms(m[2], m[3])) * MS for m in msgs if _offset_ms(m[2], m[3]) is not None]
@@ -272,6 +303,7 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
     snap_i = 0
     synced_from = None  # recv time of the snapshot in force
     last_u = None
+    last_n = 0  # message index of the last diff applied
     applied: set[int] = set()  # lines of the diffs applied or skipped for good
     while snap_i < len(snapshots):
         snap = snapshots[snap_i]
@@ -291,7 +323,7 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
                     continue
                 straddles = (U <= lid + 1 <= u) if not futures else (U <= lid <= u)
                 if not straddles:
-                    gap_at = (n, f"the first diff after the snapshot (line {snap[0]}, lastUpdateId {lid}) has "
+                    gap_at = (n, f"the first diff after the snapshot ({line_of(snap[0])}, lastUpdateId {lid}) has "
                                  f"U={U}, u={u}: updates between them are missing")
                     break
             else:
@@ -300,6 +332,10 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
                     want = f"pu={last_u}" if futures else f"U={last_u + 1}"
                     got = f"pu={d.get('pu')}" if futures else f"U={U}"
                     gap_at = (n, f"sequence gap: {got}, expected {want}")
+                    f_gap, f_last = locs[n][0], locs[last_n][0]
+                    if f_gap != f_last:
+                        gap_at = (n, gap_at[1] + f" ({f_gap} does not continue {f_last}: a file without a snapshot "
+                                               "must start where the one before it ends)")
                     break
             e = _exch_ms("depth", d)
             for side, key in ((0, "b"), (1, "a")):
@@ -308,20 +344,21 @@ def read_binance(path: str | Path, venue: str, symbol: str | None = None, tick_s
             applied.add(n)
             stats["depth_diffs_applied"] += 1
             last_u = u
+            last_n = n
         if gap_at is None:
             break
         n_gap, why = gap_at
         if on_gap == "stop":
-            raise DataError(f"{path}:{n_gap}: {why}; the book cannot be trusted from here (on_gap='resync', or "
+            raise DataError(f"{where(n_gap)}: {why}; the book cannot be trusted from here (on_gap='resync', or "
                             "--on-gap resync, starts again from the next snapshot)")
         later = [i for i in range(snap_i + 1, len(snapshots)) if snapshots[i][0] > n_gap]
         gap_local = next(m[1] for m in msgs if m[0] == n_gap)
         if not later:
-            gaps.append(f"line {n_gap}: {why}; no later snapshot: the data ends there")
+            gaps.append(f"{line_of(n_gap)}: {why}; no later snapshot: the data ends there")
             end_recv = gap_local - offset
             rows = [r for r in rows if r[1] < end_recv]
             break
-        gaps.append(f"line {n_gap}: {why}; resynchronised at the snapshot on line {snapshots[later[0]][0]}")
+        gaps.append(f"{line_of(n_gap)}: {why}; resynchronised at the snapshot on {line_of(snapshots[later[0]][0])}")
         # diffs between the gap and the next snapshot cannot be applied
         for m in depth:
             if n_gap <= m[0] < snapshots[later[0]][0]:
