@@ -438,7 +438,7 @@ class Results:
         if len(self.fills_raw) == 0 and len(self.ticks_raw):
             col = self.column
             tick = self.tick_size
-            px = float(np.nanmedian(col("best_bid1_price"))) if len(self.ticks_raw) else float("nan")
+            px = float(np.nanmedian(col("best_bid1_price")))
             gaps = []
             for side, quote_key, touch_key, sign in (("bid", "quote_bid_price", "best_bid1_price", 1.0),
                                                      ("ask", "quote_ask_price", "best_ask1_price", -1.0)):

@@ -175,10 +175,11 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
     for f in files:
         if not f.is_file():
             raise DataError(f"{f}: no such file")
-    path = files[0] if len(files) == 1 else Path(" + ".join(str(f) for f in files))  # names the capture
+    path = str(files[0]) if len(files) == 1 else " + ".join(str(f) for f in files)  # names the capture
     msgs = []  # (message index, local_ns, kind, data)
     locs: list[tuple[Path, int]] = []  # message index -> (file, line)
     file_starts: list[int] = []  # index of each file's first message
+    spans: list[list[int]] = []  # each file's earliest and latest receive time, ns
 
     def where(i: int) -> str:
         f, line = locs[i]
@@ -194,6 +195,7 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
     for f, n, text in ((f, n, text) for f in files for n, text in _lines(f)):
         if not file_starts or locs[file_starts[-1]][0] != f:
             file_starts.append(len(locs))
+            spans.append([])
         locs.append((f, n))
         n = len(locs) - 1
         text = text.strip()
@@ -244,16 +246,16 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
         except (KeyError, TypeError, ValueError):
             raise DataError(f"{where(n)}: a {kind} message without the fields Binance sends") from None
         msgs.append((n, local, kind, data))
+        spans[-1] = [min(local, spans[-1][0]), max(local, spans[-1][1])] if spans[-1] else [local, local]
     if not msgs:
         raise DataError(f"{path}: empty: no market messages")
     if seen_symbol is None:
         raise DataError(f"{path}: no stream messages (depth, trade or book ticker), only snapshots")
-    for k in range(1, len(file_starts)):  # consecutive files: each starts after the one before ends
-        before = [m[1] for m in msgs if file_starts[k - 1] <= m[0] < file_starts[k]]
-        after = [m[1] for m in msgs if m[0] >= file_starts[k] and (k + 1 == len(file_starts) or m[0] < file_starts[k + 1])]
-        if before and after and min(after) < max(before) - 1_000_000_000:
-            raise DataError(f"{locs[file_starts[k]][0]} starts at {min(after)} ns, before "
-                            f"{locs[file_starts[k - 1]][0]} ends ({max(before)} ns): give the captures in time order")
+    for k in range(1, len(spans)):  # consecutive files: each starts after the one before ends (1 s of slack)
+        if spans[k - 1] and spans[k] and spans[k][0] < spans[k - 1][1] - 1_000_000_000:
+            raise DataError(f"{locs[file_starts[k]][0]} starts at {spans[k][0]} ns, before "
+                            f"{locs[file_starts[k - 1]][0]} ends ({spans[k - 1][1]} ns): give the captures in time "
+                            "order")
     snapshots = [m for m in msgs if m[2] == "snapshot"]
     first_file_end = file_starts[1] if len(file_starts) > 1 else len(locs)
     if not any(m[0] < first_file_end for m in snapshots):
