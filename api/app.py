@@ -241,7 +241,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         s = snap.results.state_at(tick)
         r = snap.config.risk
         return {"tick": tick, "asset": "X", "exchange1_lots": s["inv1_lots"], "exchange2_lots": s["inv2_lots"],
-                "net_delta_lots": s["net_delta_lots"], "pending_hedge_lots": s["pending_hedge_lots"],
+                "exchange2_base_lots": s["hedge_leg_base_lots"], "net_delta_lots": s["net_delta_lots"], "pending_hedge_lots": s["pending_hedge_lots"],
                 "soft_limit_lots": r.soft_position_lots, "hard_limit_lots": r.hard_position_lots,
                 "exchange1_utilisation": abs(s["inv1_lots"]) / r.hard_position_lots}
 
@@ -447,7 +447,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         position and how long it was held, hedge fill ratio and attempts per fill."""
         snap, tick = await view_async()
         metrics = {k: _clean(v) for k, v in snap.results.exposure_until(tick).items()}
-        return {"tick": tick, "net_delta_lots": int(snap.results.tick_columns["net_delta_lots"][tick]), **metrics}
+        return {"tick": tick, "net_delta_lots": snap.results.tick_columns["net_delta_lots"][tick].item(), **metrics}
 
     @app.post("/reset", response_model=ResetResult)
     def reset(body: ResetRequest | None = None):

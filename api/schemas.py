@@ -82,8 +82,9 @@ class Positions(BaseModel):
     tick: int
     asset: str
     exchange1_lots: int
-    exchange2_lots: int
-    net_delta_lots: int
+    exchange2_lots: int = Field(description="Exchange 2's lots (contracts on an inverse contract)")
+    exchange2_base_lots: float = Field(description="the hedge leg in lots of the base asset (README, Instruments)")
+    net_delta_lots: int | float = Field(description="lots of the base asset; a whole number on a linear hedge venue")
     pending_hedge_lots: int
     soft_limit_lots: int
     hard_limit_lots: int
@@ -180,7 +181,7 @@ class Presets(BaseModel):
 
 class Exposure(BaseModel):
     tick: int
-    net_delta_lots: int
+    net_delta_lots: int | float
     exposure_threshold_lots: int
     time_above_exposure_threshold_s: float
     largest_naked_lots: int

@@ -262,6 +262,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(summary_document(results), indent=2, allow_nan=False))
     else:
         print(format_summary(results.summary_dict))
+    for line in results.notes:
+        print(f"note: {line}", file=sys.stderr)
     for line in results.run_warnings():
         print(f"warning: {line}", file=sys.stderr)
     if args.report:

@@ -71,6 +71,18 @@ class MarketSection(_Section):
     basis_vol_ticks_per_sqrt_s: float = Field(
         0.5, ge=0.0, le=1000.0, description="basis volatility, ticks per sqrt(second)"
     )
+    exchange2_instrument: Literal["linear", "inverse"] = Field(
+        "linear",
+        description="synthetic market: what Exchange 2 trades. 'linear' (a perpetual or spot counted in base units, "
+        "the default) or 'inverse' (a coin-margined contract: its sizes, the exchange2 section's *_lots and "
+        "initial depth, count contracts of exchange2_contract_value each, its PnL and fees are in the base asset). "
+        "A replay takes the recording's instrument (README, Instruments)",
+    )
+    exchange2_contract_value: float = Field(
+        100.0, gt=0.0, le=1e9,
+        description="inverse Exchange 2 on the synthetic market: quote currency per contract (Binance BTCUSD_PERP: "
+        "100 USD)",
+    )
     feed2_stale_windows_s: Windows = Field(
         default_factory=list,
         description="[start, end) seconds during which the Exchange 2 price feed the quoter sees stops updating "
@@ -410,6 +422,10 @@ class SimConfig(_Section):
         drawn: ``generate`` says so then; ``config_warnings`` warns when it is likely.)"""
         mk = self.market
         if mk.source == "replay":
+            if mk.exchange2_instrument != "linear":
+                raise ValueError("market.exchange2_instrument is the synthetic market's: a replay takes each venue's "
+                                 "instrument from its recording (`data import --instrument-kind` sets it); allowed: "
+                                 "'linear' (the default) when market.source = 'replay'")
             missing = [k for k in ("exchange1", "exchange2") if not getattr(self.replay, k)]
             if missing:
                 raise ValueError(f"market.source = 'replay' needs replay.{' and replay.'.join(missing)}: a recording "

@@ -51,9 +51,10 @@ def loss_bucket_ticks(config: SimConfig) -> int:
     return max(1, math.ceil(loss_window_ticks(config) / LOSS_WINDOW_BUCKETS))
 
 
-def kernel_params(config: SimConfig, hedge_step: int = 1) -> np.ndarray:
+def kernel_params(config: SimConfig, hedge_step: int = 1, hedge_contract_value: float = 0.0) -> np.ndarray:
     """The config converted to kernel units (ticks, lots, tick index, tick-lots) in a flat vector.
-    ``hedge_step``: Exchange 2's lot step in lots (a recorded perpetual's 0.001 BTC against a 1e-6 grid)."""
+    ``hedge_step``: Exchange 2's lot step in lots (a recorded perpetual's 0.001 BTC against a 1e-6 grid);
+    ``hedge_contract_value``: an inverse Exchange 2's quote currency per unit of its sizes (0 = linear)."""
     c = config
     dt = c.sim.dt_s
     tick_lot_value = c.market.tick_size * c.market.lot_size
@@ -98,6 +99,8 @@ def kernel_params(config: SimConfig, hedge_step: int = 1) -> np.ndarray:
     p[P.P_LOSS_WINDOW_TICKS] = loss_window_ticks(c)
     p[P.P_LOSS_BUCKET_TICKS] = loss_bucket_ticks(c)
     p[P.P_HEDGE_STEP] = hedge_step
+    p[P.P_HEDGE_INVERSE] = 1 if hedge_contract_value > 0 else 0
+    p[P.P_CONTRACT_TL] = hedge_contract_value / tick_lot_value
     halflife = c.quoting.basis_halflife_s
     p[P.P_BASIS_ALPHA] = 1.0 - 0.5 ** (dt / halflife) if halflife > 0 and c.quoting.reference != "exchange1" else 0.0
     p[P.P_QUEUE_MODEL] = 0 if c.replay.queue_model == "risk_averse" else 1
@@ -143,6 +146,31 @@ def run(config: SimConfig | None = None, interventions: Iterable[Intervention] =
     return sim.results()
 
 
+MIN_LOTS_PER_CONTRACT = 10
+
+
+def hedge_contract_value(config: SimConfig, market) -> float:
+    """Quote currency one unit of an inverse Exchange 2's sizes is worth (0: Exchange 2 is linear)."""
+    if isinstance(market, ReplayMarket):
+        return float(market.hedge_contract_value)
+    mk = config.market
+    return float(mk.exchange2_contract_value) if mk.exchange2_instrument == "inverse" else 0.0
+
+
+def check_contract_grid(contract_value: float, price: float, lot: float) -> None:
+    """An inverse contract's hedges cover the fills' whole lots (kernels.strategy.hedge_settle): the lot grid must
+    be fine against a contract, or a hedge could cover nothing. ConfigError when a contract is worth fewer than
+    ``MIN_LOTS_PER_CONTRACT`` lots at ``price`` (quote currency per base unit)."""
+    from backtest.config import ConfigError
+
+    lots = contract_value / (price * lot)
+    if lots < MIN_LOTS_PER_CONTRACT:
+        raise ConfigError([f"market.lot_size {lot:g}: a contract of {contract_value:g} on Exchange 2 is worth "
+                           f"{contract_value / price:.6g} base units at {price:.6g}, {lots:.3g} lots; allowed: a "
+                           f"lot_size of at most {contract_value / price / MIN_LOTS_PER_CONTRACT:.3g} (a contract "
+                           f"at least {MIN_LOTS_PER_CONTRACT} lots)"])
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """The kernel's loop state at the start of ``tick`` (copies, never written again)."""
@@ -169,13 +197,20 @@ class Simulation:
         # settings in bps, base units or notional become ticks and lots at the run's first price
         first_price = market.feed1[0] * config.market.tick_size if self.replay else config.market.initial_price
         self.first_price = float(first_price)
-        self.hedge_step_lots = int(market.hedge_step) if self.replay else 1
+        self.hedge_contract_value = hedge_contract_value(config, market)
+        lot = config.market.lot_size
+        if self.hedge_contract_value > 0:
+            # an inverse hedge venue: a contract is worth a price-dependent amount of base
+            self.hedge_step_lots = self.hedge_contract_value / (self.first_price * lot)
+            check_contract_grid(self.hedge_contract_value, self.first_price, lot)
+        else:
+            self.hedge_step_lots = int(market.hedge_step) if self.replay else 1
         config = resolve_units(config, self.first_price, self.hedge_step_lots)
         self.config = config
         self.market = market
         self.interventions = tuple(interventions)
         self.iv = to_array(self.interventions, market.n_ticks)
-        self.p = kernel_params(config, market.hedge_step if self.replay else 1)
+        self.p = kernel_params(config, market.hedge_step if self.replay else 1, self.hedge_contract_value)
         self.n_ticks = market.n_ticks
         self.checkpoint_every = checkpoint_every
         self.lock = threading.Lock()
@@ -304,4 +339,6 @@ class Simulation:
             feed2=self.market.feed2[:n],
             first_price=self.first_price,
             hedge_step_lots=self.hedge_step_lots,
+            hedge_contract_value=self.hedge_contract_value,
+            notes=tuple(getattr(self.market, "notes", ())),
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from backtest.config import ConfigError, config_to_toml, load_config
+from kernels.records import account_dt, hedge_dt
 
 FORMAT_VERSION = 1
 FRAMES = ("ticks", "fills", "hedges", "orders", "risk_events")
@@ -73,7 +74,9 @@ def save_run(results, directory: str | Path) -> Path:
     (out / "config.toml").write_text(config_to_toml(cfg, header=f"mmhedge run, seed {cfg.sim.seed}; "
                                                    "`python -m backtest run --config config.toml` runs it again"))
     (out / "meta.json").write_text(json.dumps(meta("run", seed=cfg.sim.seed, first_price=results.first_price,
-                                                   hedge_step_lots=results.hedge_step_lots), indent=2))
+                                                   hedge_step_lots=results.hedge_step_lots,
+                                                   hedge_contract_value=results.hedge_contract_value,
+                                                   notes=list(results.notes)), indent=2))
     (out / "summary.json").write_text(json.dumps(strict(results.summary_dict), indent=2, allow_nan=False))
     for name in FRAMES:
         getattr(results, name).to_parquet(out / "frames" / f"{name}.parquet", index=False)
@@ -94,15 +97,32 @@ def load(directory: str | Path):
     if "first_price" in info:  # settings in bps or notional: resolved again as the run resolved them
         from backtest.units import resolve_units
 
-        config = resolve_units(config, float(info["first_price"]), int(info["hedge_step_lots"]))
+        config = resolve_units(config, float(info["first_price"]), float(info["hedge_step_lots"]))
     arrays = {}
     for name in RAW:
         path = d / "raw" / f"{name}.npy"
         if not path.is_file():
             raise ConfigError([f"{d}: {path.relative_to(d)} is missing: not a complete saved run"])
         arrays[name] = np.load(path, allow_pickle=False)
+    arrays["account_raw"] = _upgraded(arrays["account_raw"], account_dt, {"hedge_base2": "inv2"})
+    arrays["hedges_raw"] = _upgraded(arrays["hedges_raw"], hedge_dt, {"base_filled": "qty_filled"})
     return Results(config=config, first_price=float(info.get("first_price", float("nan"))),
-                   hedge_step_lots=int(info.get("hedge_step_lots", 1)), **arrays)
+                   hedge_step_lots=float(info.get("hedge_step_lots", 1)),
+                   hedge_contract_value=float(info.get("hedge_contract_value", 0.0)),
+                   notes=tuple(info.get("notes", ())), **arrays)
+
+
+def _upgraded(raw: np.ndarray, dtype: np.dtype, same_as: dict[str, str]) -> np.ndarray:
+    """Records saved before ``dtype`` gained fields (runs saved before inverse contracts, all linear): the new
+    fields filled as a linear run fills them (``same_as``: a new field that equals an old one; others 0)."""
+    if raw.dtype == dtype:
+        return raw
+    out = np.zeros(raw.shape[0], dtype=dtype)
+    for name in dtype.names:
+        source = name if name in raw.dtype.names else same_as.get(name)
+        if source is not None and source in raw.dtype.names:
+            out[name] = raw[source]
+    return out
 
 
 def read_meta(d: Path) -> dict:

@@ -86,19 +86,41 @@ def infer_instrument(source: str, symbol: str, tick_size: float, lot_size: float
     return Instrument("spot", symbol, base, quote, quote, tick_size, lot_size)
 
 
+# Quote currencies counted as one account currency: the US dollar and the stablecoins pegged to it. The peg's
+# deviation (a few bps at most on 2024-08-08) is not modelled, and a run that relies on this says so.
+USD_PEGGED = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USDP", "DAI"})
+
+
+def same_currency(a: str, b: str) -> bool:
+    return a == b or (a in USD_PEGGED and b in USD_PEGGED)
+
+
 def check_pair(quoted: Instrument, hedge: Instrument) -> list[str]:
     """Why the hedge venue's instrument cannot hedge the quoted one in this simulator, as error lines (empty:
-    it can)."""
+    it can). An inverse contract hedges (its arithmetic is in the kernel); quoting one is not modelled."""
     errors = []
     if quoted.base != hedge.base:
         errors.append(f"exchange1 trades {quoted.describe()}; exchange2 trades {hedge.describe()}: a {hedge.base} "
                       f"contract does not hedge {quoted.base}; allowed: two instruments on the same base asset")
-    for name, ins in (("exchange1", quoted), ("exchange2", hedge)):
-        if ins.inverse:
-            errors.append(f"{name} trades {ins.describe()}: an inverse contract's PnL is in {ins.settle} and its "
-                          f"delta moves with the price, which this simulator's linear accounting cannot represent "
-                          f"yet (refused rather than computed wrong); allowed: spot or a linear perpetual")
-    if not errors and quoted.quote != hedge.quote:
+    if quoted.inverse:
+        errors.append(f"exchange1 trades {quoted.describe()}: quoting an inverse contract is not modelled (the "
+                      f"quotes, their inventory and its limits are counted in base units); allowed: spot or a linear "
+                      f"perpetual on exchange1, an inverse contract as the hedge venue (exchange2)")
+    if not errors and not same_currency(quoted.quote, hedge.quote):
         errors.append(f"exchange1 is quoted in {quoted.quote} and exchange2 in {hedge.quote}: the accounting has one "
-                      f"currency; allowed: two instruments quoted in the same currency")
+                      f"currency; allowed: two instruments quoted in the same currency (or both in USD and "
+                      f"stablecoins pegged to it)")
     return errors
+
+
+def pair_notes(quoted: Instrument, hedge: Instrument) -> list[str]:
+    """What a run on this pair assumes that a user should know (printed with the run's warnings)."""
+    notes = []
+    if quoted.quote != hedge.quote and same_currency(quoted.quote, hedge.quote):
+        notes.append(f"exchange1 is quoted in {quoted.quote} and exchange2 in {hedge.quote}: both are counted as one "
+                     f"account currency (1 {quoted.quote} = 1 {hedge.quote}; the peg's deviation is not modelled)")
+    if hedge.inverse:
+        notes.append(f"exchange2 trades {hedge.symbol}, an inverse contract of {hedge.contract_multiplier:g} "
+                     f"{hedge.quote} settled in {hedge.settle}: its PnL and fees accrue in {hedge.settle} and are "
+                     f"valued at its mark (README, Instruments)")
+    return notes

@@ -2,7 +2,8 @@
 
 Both venues' events are converted to one grid of prices (``market.tick_size``) and sizes (``market.lot_size``)
 that each venue's own tick and lot step are whole multiples of, so that positions, hedges and PnL add up
-across venues exactly as on the synthetic market. Time: the run starts when both recordings are under way
+across venues exactly as on the synthetic market; an inverse (coin-margined) Exchange 2 keeps its sizes in its
+own lot steps of contracts, which the kernel turns into base at each trade's price. Time: the run starts when both recordings are under way
 (the later first receive time) and tick ``t`` holds the events received in ``[start + t dt, start + (t+1) dt)``;
 events received before the start (the first venue's book snapshot, typically) are applied at tick 0. Each
 tick's mark per venue is its mid after that tick's events (the book ticker when the venue has one).
@@ -20,7 +21,7 @@ import numpy as np
 
 from backtest.config import ConfigError, SimConfig
 from backtest.data import DataError, MarketData, import_capture, load
-from backtest.instruments import check_pair
+from backtest.instruments import check_pair, pair_notes
 from backtest.generate import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
 from kernels.replay import new_book, venue_mids
@@ -43,13 +44,16 @@ class ReplayMarket:
     levels1: int
     base2: int
     levels2: int
-    hedge_step: int  # Exchange 2's lot step in lots of the run
+    hedge_step: int  # Exchange 2's lot step in lots of the run (1 on an inverse contract: its unit is its lot step)
     start_ns: int  # recorded time of tick 0, ns since the epoch (exchange clock)
     venues: tuple = field(repr=False)  # the two MarketData, for reports
     # replay.clock 'split': Exchange 1's best bid and ask as the strategy sees them at the end of each tick
     # (n x 2 int64 ticks, -1 unknown); 0 rows when the strategy sees the book its orders meet
     view_touch1: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64), repr=False)
     events_progress: None = None
+    # an inverse Exchange 2: quote currency one unit of its sizes (its lot step of contracts) is worth; 0 = linear
+    hedge_contract_value: float = 0.0
+    notes: tuple = ()  # what the run assumes about the pair (backtest.instruments.pair_notes)
 
     @property
     def fair(self) -> np.ndarray:  # for Results: the quoting venue's mid stands for the fair value
@@ -191,9 +195,11 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     clock = config.replay.clock
     split = clock == "split"
     venues, mids = [], []
+    inverse2 = d2.instrument.inverse
     for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
         pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)
-        qk = _ratio(d.lot_size, mk.lot_size, "lot_size", name)
+        # an inverse contract's sizes stay in its lot steps: a contract's base amount depends on the price
+        qk = 1 if (inverse2 and d is d2) else _ratio(d.lot_size, mk.lot_size, "lot_size", name)
         # 'split': the orders meet the venue's own sequence; the strategy's mids (and Exchange 1's touch) come
         # from the same events in the order and at the time the recorder received them
         e, base, levels = on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct,
@@ -215,5 +221,7 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
         feed2_update=mids[1][1], view_touch1=mids[0][2],
         base1=base1, levels1=levels1, base2=base2, levels2=levels2, hedge_step=step2, start_ns=start,
         venues=(d1, d2),
+        hedge_contract_value=d2.lot_size * d2.instrument.contract_multiplier if inverse2 else 0.0,
+        notes=tuple(pair_notes(d1.instrument, d2.instrument)),
     )
 

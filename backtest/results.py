@@ -51,8 +51,11 @@ TICK_COLUMNS = {
     "half_spread_price": "target half-spread, currency",
     "sigma_per_sqrt_s": "estimated volatility of the reference, currency per sqrt(second)",
     "inv1_lots": "Exchange 1 position",
-    "inv2_lots": "Exchange 2 position",
-    "net_delta_lots": "inv1 + inv2",
+    "inv2_lots": "Exchange 2 position, in its lots (contracts on an inverse contract)",
+    "hedge_leg_base_lots": "the hedge leg in lots of the base asset: inv2 on a linear venue; on an inverse one the "
+                           "base its contracts stood for at their trade prices plus the base their PnL added, less "
+                           "the base paid as fees",
+    "net_delta_lots": "inv1 + hedge_leg_base_lots (integers on a linear venue)",
     "pending_hedge_lots": "signed lots of hedges scheduled but not yet executed",
     "cash": "cash on both venues",
     "fees": "fees paid on both venues (negative = rebates received)",
@@ -109,7 +112,15 @@ class Results:
     # what the settings in carrying units were resolved with (backtest.units): the run's first price (quote
     # currency per base unit) and the hedge venue's lot step (lots)
     first_price: float = float("nan")
-    hedge_step_lots: int = 1
+    hedge_step_lots: float = 1
+    # an inverse Exchange 2: quote currency per unit of its sizes (0 = linear); and what the run assumed about
+    # the pair of instruments (printed as notes)
+    hedge_contract_value: float = 0.0
+    notes: tuple = ()
+
+    @property
+    def inverse_hedge(self) -> bool:
+        return self.hedge_contract_value > 0
 
     # -- unit conversion ---------------------------------------------------------------------
     @property
@@ -172,7 +183,13 @@ class Results:
         if name in ("reference_price", "reservation_price", "half_spread_price", "sigma_per_sqrt_s"):
             return px(raw[{"reference_price": "reference", "reservation_price": "reservation",
                            "half_spread_price": "half_spread", "sigma_per_sqrt_s": "sigma"}[name]])
+        if name == "hedge_leg_base_lots":
+            if self.inverse_hedge:
+                return acc("hedge_base2") - acc("fee_base2")
+            return acc("inv2").astype(np.float64)
         if name == "net_delta_lots":
+            if self.inverse_hedge:
+                return acc("inv1") + self.column("hedge_leg_base_lots")
             return acc("inv1") + acc("inv2")
         if name == "cash":
             return m(acc("cash1") + acc("cash2"))
@@ -185,7 +202,7 @@ class Results:
         if name == "manual_pause":
             return acc("manual_pause").astype(bool)
         if name == "exposure_above_threshold":
-            return np.abs(acc("inv1") + acc("inv2")) > self.config.hedging.exposure_threshold_lots
+            return np.abs(self.column("net_delta_lots")) > self.config.hedging.exposure_threshold_lots
         raise KeyError(f"{name!r} is not a tick column; see backtest.results.TICK_COLUMNS")
 
     def column(self, name: str) -> np.ndarray:
@@ -243,7 +260,9 @@ class Results:
     def hedges(self) -> pd.DataFrame:
         """One row per hedge attempt on Exchange 2. ``fill_to_hedge_latency_ms`` is the time from the
         earliest Exchange 1 fill the hedge covers to this attempt (quantised to ticks); ``order_type`` is
-        ``limit`` (touch +/- the slippage buffer) or ``market`` (escalated after exhausted retries)."""
+        ``limit`` (touch +/- the slippage buffer) or ``market`` (escalated after exhausted retries). Quantities
+        ``*_lots`` are Exchange 2's lots (contracts on an inverse contract), ``qty_filled_base`` what the fill is
+        in base units; an inverse fill's ``vwap_price`` is notional / base (the harmonic mean of its prices)."""
         import pandas as pd
         r = self.hedges_raw
         dt = self.config.sim.dt_s
@@ -259,6 +278,7 @@ class Results:
                 "side": np.where(r["side"] > 0, "buy", "sell"),
                 "qty_requested_lots": r["qty_requested"],
                 "qty_filled_lots": r["qty_filled"],
+                "qty_filled_base": r["base_filled"] * self.config.market.lot_size,
                 "limit_price": self._px(r["limit_price"], True),
                 "vwap_price": self._px(vwap),
                 "feed2_at_fill_price": self._px(r["feed2_at_fill"]),
@@ -381,6 +401,7 @@ class Results:
             "fills_manual": int(np.count_nonzero(f["liquidity"] == LIQUIDITY_NAMES.index("manual"))),
             "volume_exchange1_lots": e1_lots,
             "volume_exchange2_lots": int(h["qty_filled"].sum()),
+            "volume_exchange2_base": float(h["base_filled"].sum()) * self.config.market.lot_size,
             "volume_exchange1_base": e1_lots * self.config.market.lot_size,
             "volume_exchange1_notional": e1_notional,
             "spread_capture_per_lot": float(last["spread_capture"] / e1_lots) if e1_lots else 0.0,
@@ -399,8 +420,9 @@ class Results:
             "hedge_latency_max_ms": float(lat.max()) if lat.size else float("nan"),
             "final_inv1_lots": int(last["inv1_lots"]),
             "final_inv2_lots": int(last["inv2_lots"]),
-            "final_net_delta_lots": int(last["net_delta_lots"]),
-            "max_abs_net_delta_lots": int(np.abs(col("net_delta_lots")).max()),
+            "final_net_delta_lots": int(round(last["net_delta_lots"])),
+            "max_abs_net_delta_lots": int(round(np.abs(col("net_delta_lots")).max())),
+            **self.hedge_leg_dict,
             "max_abs_inv1_lots": int(np.abs(col("inv1_lots")).max()),
             "risk_events": int(len(self.risk_raw)),
             "background_orders_dropped": int(self.counters[C_DROPPED1] + self.counters[C_DROPPED2]),
@@ -416,6 +438,23 @@ class Results:
         for code, name in enumerate(STATE_NAMES):
             out[f"time_{name}_s"] = float(state_counts[code] * dt)
         return out
+
+    @cached_property
+    def hedge_leg_dict(self) -> dict:
+        """The hedge leg's PnL at the end: in the account currency (cash, position at the Exchange 2 mark, fees)
+        and in the hedge venue's settlement currency (the base asset on an inverse contract: its balance's
+        change, valued in the account currency at the mark)."""
+        if not len(self.ticks_raw):
+            return {"hedge_leg_pnl": float("nan"), "hedge_leg_pnl_settle": float("nan")}
+        a = {k: float(self.account_field(k)[-1]) for k in ("cash2", "inv2", "hedge_base2", "fee_base2", "fees2")}
+        f2 = float(self.feed2[-1])
+        if self.inverse_hedge:
+            tick_lots = a["cash2"] + (a["hedge_base2"] - a["fee_base2"]) * f2
+            settle = (tick_lots / f2) * self.config.market.lot_size  # base units
+        else:
+            tick_lots = a["cash2"] + a["inv2"] * f2 - a["fees2"]
+            settle = tick_lots * self.money_per_tick_lot
+        return {"hedge_leg_pnl": tick_lots * self.money_per_tick_lot, "hedge_leg_pnl_settle": settle}
 
     @cached_property
     def exposure_dict(self) -> dict:
@@ -468,20 +507,21 @@ def exposure_metrics(net_delta: np.ndarray, hedges_raw: np.ndarray, e1_lots: int
     (seconds), the share of lots requested by hedge attempts that filled, the share of Exchange 1 lots
     hedged on Exchange 2, and hedge attempts per Exchange 1 fill."""
     delta = np.abs(net_delta)
-    largest = int(delta.max()) if delta.size else 0
+    largest = int(round(delta.max())) if delta.size else 0
     duration = 0.0
     if largest > 0:
-        at_peak = np.concatenate([[0], (delta >= largest).astype(np.int8), [0]])
+        at_peak = np.concatenate([[0], (delta >= delta.max()).astype(np.int8), [0]])
         edges = np.flatnonzero(np.diff(at_peak))
         duration = float((edges[1::2] - edges[0::2]).max() * dt)
     requested = int(hedges_raw["qty_requested"].sum())
     filled = int(hedges_raw["qty_filled"].sum())
+    filled_base = float(hedges_raw["base_filled"].sum())  # lots of the base asset (an inverse venue's are not its lots)
     return {
         "exposure_threshold_lots": threshold,
         "time_above_exposure_threshold_s": float(np.count_nonzero(delta > threshold) * dt),
         "largest_naked_lots": largest,
         "largest_naked_duration_s": duration,
         "hedge_fill_ratio": filled / requested if requested else float("nan"),
-        "hedged_share": filled / e1_lots if e1_lots else float("nan"),
+        "hedged_share": filled_base / e1_lots if e1_lots else float("nan"),
         "hedge_attempts_per_fill": len(hedges_raw) / n_fills if n_fills else float("nan"),
     }

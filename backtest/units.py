@@ -83,10 +83,11 @@ def _bps_to_ticks(bps: float, price: float, tick: float) -> float:
     return round(bps * 1e-4 * price / tick)
 
 
-def resolve_units(config: "SimConfig", price: float, hedge_step_lots: int) -> "SimConfig":
+def resolve_units(config: "SimConfig", price: float, hedge_step_lots: float) -> "SimConfig":
     """``config`` with every carrying key turned into its kernel key: bps of ``price`` (the run's first price,
     quote currency per base unit) into whole ticks, base units into lots, quote-currency notional into whole
-    multiples of the hedge venue's lot step (``hedge_step_lots``, so a filled quote hedges without a remainder).
+    multiples of the hedge venue's lot step (``hedge_step_lots``, so a filled quote hedges without a remainder;
+    an inverse contract's step is what one contract is worth at ``price``, not a whole number of lots).
     The carrying keys stay set, so the resolved config resolves to itself. ConfigError when a value rounds to
     nothing or the limits end up inverted."""
     from backtest.config import ConfigError
@@ -112,7 +113,7 @@ def resolve_units(config: "SimConfig", price: float, hedge_step_lots: int) -> "S
                               f"{step * price:.4g} in quote currency at {price:.6g}); allowed: at least "
                               f"{step * price:.4g}")
                 return None
-            return int(steps * hedge_step_lots)
+            return int(round(steps * hedge_step_lots))
         return None
 
     size = lots("quoting.size_base", "quoting.size_quote", q.size_base, q.size_quote)

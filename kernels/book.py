@@ -208,7 +208,8 @@ def match(b, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qtys):
 
     Walks levels from the best outward and each level's queue from its head (price-time priority),
     partially filling the last order touched. Fills against the market maker's orders are written
-    to ``mm_ids/mm_prices/mm_qtys``. Returns ``(filled_lots, notional_tick_lots, n_mm_fills)``.
+    to ``mm_ids/mm_prices/mm_qtys``. Returns ``(filled_lots, notional_tick_lots, n_mm_fills, lots_per_tick)``,
+    the last the sum of lots / price over the fills (an inverse contract's base amount, in contracts per tick).
     """
     base = b[B_BASE]
     n = b[B_NLEVELS]
@@ -216,6 +217,7 @@ def match(b, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qtys):
     limit_lvl = limit_price - base
     remaining = qty
     notional = 0
+    per_price = 0.0
     n_mm = 0
     opp = 1 if aggressor_buy else 0
     while remaining > 0:
@@ -235,6 +237,7 @@ def match(b, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qtys):
         price = lvl + base
         remaining -= take
         notional += take * price
+        per_price += take / price
         mine = b[o + O_OWNER] == OWNER_MM
         if mine and n_mm < mm_ids.shape[0]:
             mm_ids[n_mm] = b[o + O_ID]
@@ -248,7 +251,7 @@ def match(b, aggressor_buy, limit_price, qty, mm_ids, mm_prices, mm_qtys):
             b[row + LV_QTY] -= take
             if mine:
                 b[row + LV_MM_QTY] -= take
-    return qty - remaining, notional, n_mm
+    return qty - remaining, notional, n_mm, per_price
 
 
 @jit_inline
@@ -320,7 +323,7 @@ def limit_order(b, side, price, qty, owner, mm_ids, mm_prices, mm_qtys):
     notional = 0
     n_mm = 0
     if crosses(b, side, price):
-        filled, notional, n_mm = match(b, side == 0, price, qty, mm_ids, mm_prices, mm_qtys)
+        filled, notional, n_mm, _ = match(b, side == 0, price, qty, mm_ids, mm_prices, mm_qtys)
     slot = -1
     oid = 0
     if qty - filled > 0:

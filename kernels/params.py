@@ -30,6 +30,8 @@ _NAMES = (
     "RESPONSE_NS",  # replay: ns an ack, reject or fill takes to reach the strategy (0 = at once)
     "PARTIAL_FILLS",  # replay: 1 a trade fills what reaches past the queue ahead; 0 the whole order once it does
     "INT_AFTER_MOVE",  # intensity fills: 0 drawn against the mid the quotes were set from, 1 the mid after the move
+    "HEDGE_INVERSE",  # 1: Exchange 2 trades an inverse contract: its sizes are contracts, its PnL and fees in base
+    "CONTRACT_TL",  # inverse: one contract's face value in tick-lots (multiplier / (tick_size * lot_size))
 )
 for _i, _n in enumerate(_NAMES):
     globals()["P_" + _n] = _i

@@ -153,7 +153,7 @@ tick_dt = np.dtype(
 assert tick_dt.itemsize == 120 and sum(f[0].itemsize for f in tick_dt.fields.values()) == 120
 
 # The account, one row for each tick where any of it changed (a few percent of ticks): it holds from that
-# tick until the next row. ``Results`` expands it to one value per tick. 104 bytes, no padding (a row
+# tick until the next row. ``Results`` expands it to one value per tick. 120 bytes, no padding (a row
 # copied into an array made by np.empty must equal its original byte for byte): positions are int64 so
 # that no sequence of fills (manual fills included) can wrap them.
 account_dt = np.dtype(
@@ -168,14 +168,16 @@ account_dt = np.dtype(
         ("hedge_slippage", np.float64),  # cumulative execution cost vs Exchange 2 mark at execution
         ("hedge_latency", np.float64),  # cumulative Exchange 2 move between fill and hedge
         ("inv1", np.int64),  # Exchange 1 position, lots
-        ("inv2", np.int64),  # Exchange 2 position, lots
+        ("inv2", np.int64),  # Exchange 2 position, its lots (contracts on an inverse contract)
         ("pending_hedge", np.int64),  # signed lots scheduled but not yet executed on Exchange 2
+        ("hedge_base2", np.float64),  # the hedge leg in lots of the base asset (linear: inv2; see kernels.strategy)
+        ("fee_base2", np.float64),  # inverse: fees paid in the base asset, lots (0 on a linear venue)
         ("state", np.int32),  # risk state (STATE_*)
         ("manual_pause", np.int32),  # 1 while a manual pause is in force
     ],
     align=True,
 )
-assert account_dt.itemsize == 104 and sum(f[0].itemsize for f in account_dt.fields.values()) == 104
+assert account_dt.itemsize == 120 and sum(f[0].itemsize for f in account_dt.fields.values()) == 120
 
 fill_dt = np.dtype(
     [
@@ -204,10 +206,11 @@ hedge_dt = np.dtype(
         ("tick", np.int64),  # tick of this attempt on Exchange 2
         ("attempt", np.int64),  # 1 = first attempt
         ("side", np.int64),  # +1 buy on Exchange 2, -1 sell
-        ("qty_requested", np.int64),  # lots
+        ("qty_requested", np.int64),  # Exchange 2 lots (contracts on an inverse contract)
         ("qty_filled", np.int64),
+        ("base_filled", np.float64),  # what qty_filled is worth in lots of the base asset (linear: the same)
         ("limit_price", np.int64),  # ticks
-        ("vwap", np.float64),  # ticks (0 if nothing filled)
+        ("vwap", np.float64),  # ticks (0 if nothing filled); inverse: notional / base, the harmonic mean price
         ("feed2_at_fill", np.float64),  # Exchange 2 mark at the covered fills (qty-weighted), ticks
         ("feed2_at_hedge", np.float64),  # Exchange 2 mark at this attempt, ticks
         ("slippage", np.float64),  # side * (feed2_at_hedge - vwap) * filled, tick-lots (<= 0 = cost)

@@ -35,9 +35,8 @@ from kernels.records import (
 from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the state indices)
 from kernels.strategy import (
     book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_limit, hedge_order, hedge_settle, hedge_status,
-    initial_sf,
-    hold_reason, interventions_due, pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl,
-    step_interventions, step_risk,
+    initial_sf, hedge_leg_lots, hold_reason, interventions_due, pending_hedge, quote_prices_sizes, quote_targets,
+    record_account, record_order, record_pnl, step_interventions, step_risk, total_pnl,
 )
 
 # An L2 book: a header, then the bid quantities and the ask quantities of every price level of the window
@@ -224,12 +223,14 @@ def available_within(b, taken, side, levels):
 @jit_borrow
 def take_liquidity(b, taken, side, limit, want):
     """A hedge taking up to ``want`` lots from ``side`` (1 = buy from the asks) at prices up to ``limit``
-    (ticks): returns (lots filled, notional in tick-lots)."""
+    (ticks): returns (lots filled, notional in tick-lots, the sum of lots / price: an inverse contract's base
+    amount in contracts per tick)."""
     n = b[LB_N]
     book_side = 1 if side > 0 else 0
     row = LB_HEADER + book_side * n
     filled = 0
     notional = 0
+    per_price = 0.0
     if side > 0:
         i = b[LB_BEST_ASK]
         while i < n and filled < want and i + b[LB_BASE] <= limit:
@@ -239,6 +240,7 @@ def take_liquidity(b, taken, side, limit, want):
                 taken[book_side * n + i] += q
                 filled += q
                 notional += q * (i + b[LB_BASE])
+                per_price += q / (i + b[LB_BASE])
             i += 1
     else:
         i = b[LB_BEST_BID]
@@ -249,8 +251,9 @@ def take_liquidity(b, taken, side, limit, want):
                 taken[book_side * n + i] += q
                 filled += q
                 notional += q * (i + b[LB_BASE])
+                per_price += q / (i + b[LB_BASE])
             i -= 1
-    return filled, notional
+    return filled, notional, per_price
 
 
 # -- the queue model -------------------------------------------------------------------------------------
@@ -672,10 +675,11 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
 
         # 4. hedges that have reached Exchange 2 walk its recorded book
         hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first, counters)
-        hside, want, at_market = hedge_order(p, t, w)
+        hside, want, at_market = hedge_order(p, t, w, f2)
         if want > 0:
             filled = 0
             notional = 0
+            per_price = 0.0
             limit = -1
             status = H_REJECTED
             if hedge_reject[t] == 0:
@@ -684,19 +688,18 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                     status = H_NO_LIQUIDITY
                 else:
                     limit = hedge_limit(p, hside, touch, l2[LB_BASE], l2[LB_BASE] + n2 - 1, at_market)
-                    filled, notional = take_liquidity(l2, taken2, hside, limit, want)
+                    filled, notional, per_price = take_liquidity(l2, taken2, hside, limit, want)
                     si[S_ROOM_STALE] = 1
                     status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
-            hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
+            hedge_settle(p, t, f1, f2, hside, want, filled, notional, per_price, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                          counters, out_hedges)
         pending = pending_hedge(si, w, in_qty)
 
         # 5. marks and PnL
         inv1 = pos[0]
-        inv2 = pos[1]
-        total = acc[A_CASH1] + acc[A_CASH2] + inv1 * f1 + inv2 * f2 - acc[A_FEES1] - acc[A_FEES2]
+        total = total_pnl(p, acc, pos, f1, f2)
 
         # 6. risk
         # latencies are measured when they are used: on a tick where a fill sent its hedge. (Sampling a draw
@@ -712,7 +715,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         if response_ns > 0:
             _reports_until(si, rk, decide_ns)
             inv_known = inv1 - si[S_UNKNOWN_LOTS]
-        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv_known, inv2, sf)
+        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv_known, hedge_leg_lots(p, acc, pos), sf)
         if state == STATE_KILLED:
             _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, OR_KILL)
         elif state == STATE_PAUSED:
@@ -743,7 +746,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                     si[S_ROOM_ASK] = available_within(l2, taken2, 1, buf)
                     si[S_ROOM_STALE] = 0
                 bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, si[S_ROOM_BID], si[S_ROOM_ASK], pending,
-                                                        counters)
+                                                        f2, counters)
             hard = int(p[P_HARD])
             _set_quote(q_i, q_f, z_i, z_f, zn, 0, bid_px, bid_size, tol, t, land_ns, l1, bbo, out_orders, counters,
                        inv1, hard, decide_ns, response_ns)
@@ -777,7 +780,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
                 zask += z_i[z, ZI_LEFT]
         rec["bid_cancel_pending_lots"] = zbid
         rec["ask_cancel_pending_lots"] = zask
-        record_pnl(rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
+        record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
         record_account(t, acc, pos, pending, si, sf, counters, out_account)
     return counters[C_FILLS]
 

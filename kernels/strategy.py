@@ -55,7 +55,14 @@ A_AVG1 = 10
 A_AVG2 = 11
 A_REAL1 = 12
 A_REAL2 = 13
-N_ACC = 14
+# The hedge leg in lots of the base asset. Linear: its position. Inverse: each trade of c contracts at price P
+# counts as c x face / P of base bought or sold at P for c x face of cash (face: a contract's value in the quote
+# currency), which is exact for the account's value in the quote currency: the base a contract position
+# stands for at its entry prices plus the base its PnL has put in the account (README, Instruments).
+A_E2 = 14
+A_FEE_BASE2 = 15  # inverse: fees paid in the base asset, lots (a short position of the base, marked at Exchange 2)
+A_FRAC = 16  # inverse: base lots hedges traded beyond the whole lots of fills they covered (|.| <= 1/2)
+N_ACC = 17
 
 # hedge working order (the fills that have reached Exchange 2 and are not yet hedged), in w[]
 W_QTY = 0  # signed lots still to trade on Exchange 2 (the sum of the hedge FIFO)
@@ -137,6 +144,34 @@ def initial_sf(p, f1, f2):
     ref_choice = int(p[P_REFERENCE])
     sf[F_PREV_REF] = f1 if ref_choice == 0 else (ref2 if ref_choice == 1 else 0.5 * (f1 + ref2))
     return sf
+
+
+@jit_borrow
+def hedge_leg_lots(p, acc, pos):
+    """The hedge leg's exposure in lots of the base asset (float): the position on a linear venue; on an
+    inverse one, the base its contracts and PnL stand for, less the base paid as fees."""
+    if p[P_HEDGE_INVERSE] > 0:
+        return acc[A_E2] - acc[A_FEE_BASE2]
+    return float(pos[1])
+
+
+@jit_borrow
+def settlement_conversion(p, acc, f2):
+    """Inverse: what the fees paid in the base asset have gained in value since they were paid (tick-lots; the
+    fees are booked at their value when paid, the base they took is marked at ``f2`` since). 0 on a linear
+    venue."""
+    if p[P_HEDGE_INVERSE] > 0:
+        return acc[A_FEES2] - acc[A_FEE_BASE2] * f2
+    return 0.0
+
+
+@jit_borrow
+def total_pnl(p, acc, pos, f1, f2):
+    """Cash plus positions at the marks less fees (tick-lots); an inverse leg's base at ``f2``."""
+    if p[P_HEDGE_INVERSE] > 0:
+        return (acc[A_CASH1] + acc[A_CASH2] + pos[0] * f1 + acc[A_E2] * f2 - acc[A_FEES1]
+                - acc[A_FEE_BASE2] * f2)
+    return acc[A_CASH1] + acc[A_CASH2] + pos[0] * f1 + pos[1] * f2 - acc[A_FEES1] - acc[A_FEES2]
 
 
 @jit_borrow
@@ -452,14 +487,28 @@ def hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first,
 
 
 @jit_borrow
-def hedge_order(p, t, w):
-    """Whether the working hedge is attempted at ``t``, and how: (side +1 buy / -1 sell, lots to send, at
-    market). Lots are rounded down to Exchange 2's lot step (``P_HEDGE_STEP`` lots), or with ``P_HEDGE_ROUND``
-    to the nearest step (half a step up; what that leaves over, at most half a step the other way, is carried
-    until fills net it, never hedged back on its own); 0 = no attempt."""
+def hedge_order(p, t, w, f2):
+    """Whether the working hedge is attempted at ``t``, and how: (side +1 buy / -1 sell, Exchange 2 lots to
+    send, at market). Lots are rounded down to Exchange 2's lot step (``P_HEDGE_STEP`` lots), or with
+    ``P_HEDGE_ROUND`` to the nearest step (half a step up; what that leaves over, at most half a step the other
+    way, is carried until fills net it, never hedged back on its own); 0 = no attempt. On an inverse venue
+    the base lots become contracts at the Exchange 2 mark ``f2`` (lots x price / face value), rounded the
+    same way."""
     q_signed = w[W_QTY]
     if q_signed == 0 or t < w[W_NEXT_TRY]:
         return 0, 0, False
+    if p[P_HEDGE_INVERSE] > 0:
+        contracts = abs(q_signed) * f2 / p[P_CONTRACT_TL]
+        if p[P_HEDGE_ROUND] > 0:
+            if q_signed == w[W_CARRY]:
+                return 0, 0, False
+            want = int(math.floor(contracts + 0.5))
+        else:
+            want = int(math.floor(contracts + 1e-9))
+        if want == 0 or (abs(q_signed) < p[P_MIN_HEDGE] and w[W_ATTEMPTS] == 0):
+            return 0, 0, False
+        at_market = int(p[P_ESCALATION]) == 1 and w[W_ATTEMPTS] > int(p[P_MAX_RETRIES])
+        return (1 if q_signed > 0 else -1), want, at_market
     step = int(p[P_HEDGE_STEP])
     if step > 1 and p[P_HEDGE_ROUND] > 0:
         if q_signed == w[W_CARRY]:
@@ -497,11 +546,14 @@ def hedge_status(filled, want):
 
 
 @jit_borrow
-def hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
-                 counters, out_hedges):
-    """Book one hedge attempt on Exchange 2 (``filled`` lots for ``notional`` tick-lots): positions, cash,
-    fees and the hedge's attribution (slippage against the mark now, price move since the fills it covers,
-    oldest first), its record, and the retry, escalation or kill when lots are left."""
+def hedge_settle(p, t, f1, f2, hside, want, filled, notional, per_price, limit, status, at_market, acc, pos, w, hq_i,
+                 hq_f, si, sf, counters, out_hedges):
+    """Book one hedge attempt on Exchange 2 (``filled`` lots for ``notional`` tick-lots; ``per_price`` the sum
+    of lots / price over its fills): positions, cash, fees and the hedge's attribution (slippage against the
+    mark now, price move since the fills it covers, oldest first), its record, and the retry, escalation or
+    kill when lots are left. On an inverse venue ``filled`` is contracts: they trade face x per_price lots of
+    the base, which cover the nearest whole number of the fills' lots (the fraction carried to the next
+    hedge, so what the hedges traded never strays half a lot from the lots they covered)."""
     max_retries = int(p[P_MAX_RETRIES])
     escalation = int(p[P_ESCALATION])
     if w[W_ATTEMPTS] == 0:  # the first attempt of a new hedge order
@@ -515,26 +567,59 @@ def hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_
     # excess joins the FIFO as lots marked now (so they carry no latency cost), is covered with the rest, and
     # the opposite of it is left in the FIFO, marked now, as naked exposure for later fills to net
     held = abs(w[W_QTY])
-    excess = filled - held if filled > held else 0
+    inverse = p[P_HEDGE_INVERSE] > 0
+    base = float(filled)  # lots of the base asset traded
+    moved = filled  # lots of the fills covered
+    if inverse:
+        if filled > 0:
+            base = p[P_CONTRACT_TL] * per_price
+            carried = acc[A_FRAC] + base
+            moved = int(math.floor(carried + 0.5))
+            acc[A_FRAC] = carried - moved
+        else:
+            moved = 0
+    excess = moved - held if moved > held else 0
     if excess > 0:
         fifo_push(t, si, w, hq_i, hq_f, hside * excess, t, f1, f2, counters)
     # the lots this attempt covers: the oldest ``want`` (those it filled, when it filled any)
-    covered = filled if filled > 0 else min(want, held)
-    m1_cov, m2_cov, first = fifo_cover(si, hq_i, hq_f, covered, filled > 0)
-    m2_ref = m2_cov / (hside * covered)
     if filled > 0:
-        trade_avg_cost(acc, A_AVG2, A_REAL2, pos[1], hside, filled, notional / filled)
-        pos[1] += hside * filled
-        acc[A_CASH2] -= hside * notional
-        fee = abs(notional) * p[P_TAKER_BPS] * 1e-4
+        covered = moved
+    elif inverse:
+        covered = min(held, max(1, int(want * p[P_CONTRACT_TL] / f2 + 0.5)))
+    else:
+        covered = min(want, held)
+    m1_cov, m2_cov, first = fifo_cover(si, hq_i, hq_f, covered, filled > 0)
+    m2_ref = m2_cov / (hside * covered) if covered > 0 else f2
+    if filled > 0:
+        if inverse:
+            # the fraction of a lot traded beyond the lots covered is marked now, as a hedge rounded up is
+            frac = hside * (base - moved)
+            m1_cov += frac * f1
+            m2_cov += frac * f2
+            notional_tl = p[P_CONTRACT_TL] * filled
+            trade_avg_cost(acc, A_AVG2, A_REAL2, acc[A_E2], hside, base, notional_tl / base)
+            pos[1] += hside * filled
+            acc[A_E2] += hside * base
+            acc[A_CASH2] -= hside * notional_tl
+            fee_base = base * p[P_TAKER_BPS] * 1e-4
+            acc[A_FEE_BASE2] += fee_base
+            fee = notional_tl * p[P_TAKER_BPS] * 1e-4
+            slip = hside * (f2 * base - notional_tl)
+            notional = notional_tl
+        else:
+            trade_avg_cost(acc, A_AVG2, A_REAL2, pos[1], hside, filled, notional / filled)
+            pos[1] += hside * filled
+            acc[A_E2] += hside * filled
+            acc[A_CASH2] -= hside * notional
+            fee = abs(notional) * p[P_TAKER_BPS] * 1e-4
+            slip = hside * (f2 * filled - notional)
         acc[A_FEES2] += fee
-        slip = hside * (f2 * filled - notional)
-        lat_cost = m2_cov - hside * filled * f2
+        lat_cost = m2_cov - hside * base * f2
         acc[A_SLIP] += slip
         acc[A_LAT] += lat_cost
         acc[A_B2M1] += m1_cov
         acc[A_B2M2] += m2_cov
-        w[W_QTY] -= hside * filled
+        w[W_QTY] -= hside * moved
         if excess > 0:
             fifo_push(t, si, w, hq_i, hq_f, -hside * excess, t, f1, f2, counters)
             w[W_CARRY] = -hside * excess
@@ -549,7 +634,8 @@ def hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_
         r["qty_requested"] = want
         r["qty_filled"] = filled
         r["limit_price"] = limit
-        r["vwap"] = notional / filled if filled > 0 else 0.0
+        r["vwap"] = notional / base if filled > 0 else 0.0
+        r["base_filled"] = base if filled > 0 else 0.0
         r["feed2_at_fill"] = m2_ref
         r["feed2_at_hedge"] = f2
         r["slippage"] = slip
@@ -748,9 +834,13 @@ def quote_prices_sizes(p, reservation, half, inv1):
 
 
 @jit_borrow
-def depth_capped_sizes(p, bid_size, ask_size, room_bid, room_ask, pending, counters):
+def depth_capped_sizes(p, bid_size, ask_size, room_bid, room_ask, pending, f2, counters):
     """The hedge-venue depth check: a fill on our bid is hedged by selling into Exchange 2's bids (``room_bid``
-    lots within the slippage buffer) after the hedges already pending, and the ask by buying its asks."""
+    Exchange 2 lots within the slippage buffer) after the hedges already pending, and the ask by buying its
+    asks. An inverse venue's contracts count as the base they are worth at the mark ``f2``."""
+    if p[P_HEDGE_INVERSE] > 0:
+        room_bid = int(room_bid * p[P_CONTRACT_TL] / f2)
+        room_ask = int(room_ask * p[P_CONTRACT_TL] / f2)
     room_bid -= max(0, -pending)
     room_ask -= max(0, pending)
     if bid_size > max(0, room_bid):
@@ -763,17 +853,26 @@ def depth_capped_sizes(p, bid_size, ask_size, room_bid, room_ask, pending, count
 
 
 @jit_borrow
-def record_pnl(rec, ref, reservation, half, sigma, f1, f2, acc, pos, total):
-    """The quoting inputs and the marked-to-market PnL parts of one tick record."""
+def record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total):
+    """The quoting inputs and the marked-to-market PnL parts of one tick record. On an inverse hedge venue the
+    leg is its base (``A_E2``), and the change in value of the fees it paid in the base is in the inventory
+    marked to market (and in the unrealized PnL)."""
     inv1 = pos[0]
-    inv2 = pos[1]
     rec["reference"] = ref
     rec["reservation"] = reservation
     rec["half_spread"] = half
     rec["sigma"] = sigma
-    rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + inv2 * (f2 - acc[A_AVG2])
-    rec["hedge_basis"] = inv2 * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
-    rec["inventory_mtm"] = (inv1 + inv2) * f1 - acc[A_B1] - acc[A_B2M1]
+    if p[P_HEDGE_INVERSE] > 0:
+        leg = acc[A_E2]
+        conversion = settlement_conversion(p, acc, f2)
+        rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + leg * (f2 - acc[A_AVG2]) + conversion
+        rec["hedge_basis"] = leg * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
+        rec["inventory_mtm"] = (inv1 + leg) * f1 - acc[A_B1] - acc[A_B2M1] + conversion
+    else:
+        inv2 = pos[1]
+        rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + inv2 * (f2 - acc[A_AVG2])
+        rec["hedge_basis"] = inv2 * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
+        rec["inventory_mtm"] = (inv1 + inv2) * f1 - acc[A_B1] - acc[A_B2M1]
     rec["total_pnl"] = total
 
 
@@ -807,6 +906,8 @@ def record_account(t, acc, pos, pending, si, sf, counters, out_account):
             row["hedge_latency"] = acc[A_LAT]
             row["inv1"] = pos[0]
             row["inv2"] = pos[1]
+            row["hedge_base2"] = acc[A_E2]
+            row["fee_base2"] = acc[A_FEE_BASE2]
             row["pending_hedge"] = pending
             row["state"] = si[S_STATE]
             row["manual_pause"] = manual

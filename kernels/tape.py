@@ -55,7 +55,7 @@ def print_tape(b, center, ev_start, events, n_ticks, dt_ns, depth, window, shado
                 qty = ev["qty"]
                 if crosses(b, side, price):
                     touch = best_ask(b) if side == 0 else best_bid(b)
-                    filled, _, _ = match(b, side == 0, price, qty, ids, prices, qtys)
+                    filled, _, _, _ = match(b, side == 0, price, qty, ids, prices, qtys)
                     if filled > 0:
                         k = _emit(out, k, ts, ME_TRADE, side, touch, filled)
                     qty -= filled
@@ -64,7 +64,7 @@ def print_tape(b, center, ev_start, events, n_ticks, dt_ns, depth, window, shado
             else:  # market order (background or client): one print at the touch it hit
                 touch = best_ask(b) if side == 0 else best_bid(b)
                 limit = top if side == 0 else base
-                filled, _, _ = match(b, side == 0, limit, ev["qty"], ids, prices, qtys)
+                filled, _, _, _ = match(b, side == 0, limit, ev["qty"], ids, prices, qtys)
                 if filled > 0:
                     k = _emit(out, k, ts, ME_TRADE, side, touch, filled)
         # the levels that changed near the price, and the touch

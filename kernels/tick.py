@@ -41,10 +41,9 @@ from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.quoting import intensity_fill_probability
 from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the state indices)
 from kernels.strategy import (
-    book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_limit, hedge_order, hedge_settle, hedge_status,
-    interventions_due,
-    pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order, record_pnl, step_interventions,
-    step_risk, hold_reason,
+    book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_leg_lots, hedge_limit, hedge_order, hedge_settle,
+    hedge_status, interventions_due, pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order,
+    record_pnl, step_interventions, step_risk, hold_reason, total_pnl,
 )
 from kernels.records import (
     EV_CANCEL, EV_LIMIT, H_NO_LIQUIDITY, H_REJECTED, LIQ_INTENSITY, LIQ_MAKER, OA_CANCEL, OA_CANCEL_SENT, OA_FILLED,
@@ -124,13 +123,13 @@ def _apply_flow(b, center, events, e, e_end, fill_buf):
             price = center - ev["offset"] if side == 0 else center + ev["offset"]
             qty = ev["qty"]
             if crosses(b, side, price):  # rare: the venue price moved through the book
-                filled, _, n_mm = match(b, side == 0, price, qty, mm_ids, mm_prices, mm_qtys)
+                filled, _, n_mm, _ = match(b, side == 0, price, qty, mm_ids, mm_prices, mm_qtys)
                 qty -= filled
             if qty > 0:
                 rest(b, side, price, qty, OWNER_OTHER)
         else:  # market order (background or client)
             limit = top if side == 0 else low
-            _, _, n_mm = match(b, side == 0, limit, ev["qty"], mm_ids, mm_prices, mm_qtys)
+            _, _, n_mm, _ = match(b, side == 0, limit, ev["qty"], mm_ids, mm_prices, mm_qtys)
         if n_mm > 0:
             return e, n_mm
     return e, 0
@@ -476,10 +475,11 @@ def run_ticks(p, feed1, feed2, center1, center2,
 
         # 4. hedges that have reached Exchange 2
         hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first, counters)
-        hside, want, at_market = hedge_order(p, t, w)
+        hside, want, at_market = hedge_order(p, t, w, f2)
         if want > 0:
             filled = 0
             notional = 0
+            per_price = 0.0
             limit = -1
             status = H_REJECTED
             if hedge_reject[t] == 0:
@@ -488,18 +488,17 @@ def run_ticks(p, feed1, feed2, center1, center2,
                     status = H_NO_LIQUIDITY
                 else:
                     limit = hedge_limit(p, hside, touch, b2[B_BASE], b2[B_BASE] + b2[B_NLEVELS] - 1, at_market)
-                    filled, notional, _ = match(b2, hside > 0, limit, want, h_ids, h_prices, h_qtys)
+                    filled, notional, _, per_price = match(b2, hside > 0, limit, want, h_ids, h_prices, h_qtys)
                     status = hedge_status(filled, want)
                     if at_market:
                         limit = -1
-            hedge_settle(p, t, f1, f2, hside, want, filled, notional, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
+            hedge_settle(p, t, f1, f2, hside, want, filled, notional, per_price, limit, status, at_market, acc, pos, w, hq_i, hq_f, si, sf,
                          counters, out_hedges)
         pending = pending_hedge(si, w, in_qty)  # fixed for the rest of the tick
 
         # 5. marks and PnL
         inv1 = pos[0]
-        inv2 = pos[1]
-        total = acc[A_CASH1] + acc[A_CASH2] + inv1 * f1 + inv2 * f2 - acc[A_FEES1] - acc[A_FEES2]
+        total = total_pnl(p, acc, pos, f1, f2)
 
         # 6. risk
         step_risk(p, t, total, lat, order_latency_ms[t], book_mode,
@@ -508,7 +507,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
         state = si[S_STATE]
 
         # 7. quoting
-        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[t], inv1, inv2, sf)
+        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[t], inv1, hedge_leg_lots(p, acc, pos), sf)
         if state == STATE_KILLED or state == STATE_PAUSED:
             if book_mode and state == STATE_KILLED:
                 _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters, OR_KILL)
@@ -537,7 +536,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
             if p[P_DEPTH_CHECK] > 0 and book_mode:
                 buf = int(p[P_HEDGE_BUFFER])
                 bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, depth_within(b2, 0, buf),
-                                                        depth_within(b2, 1, buf), pending, counters)
+                                                        depth_within(b2, 1, buf), pending, f2, counters)
             hard = int(p[P_HARD])
             _set_quote(b1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode,
                        zs, zn, delay, pend_due, _room(b1, zs, zn, 1, inv1, hard) if book_mode else bid_size)
@@ -576,7 +575,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 zask += left
         rec["bid_cancel_pending_lots"] = zbid
         rec["ask_cancel_pending_lots"] = zask
-        record_pnl(rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
+        record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
         record_account(t, acc, pos, pending, si, sf, counters, out_account)
 
     counters[C_DROPPED1] = b1[B_DROPPED]

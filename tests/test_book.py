@@ -33,7 +33,7 @@ def test_price_time_priority_and_partial_fill():
     s3, o3 = B.rest(b, 1, 1009, 2, OWNER_OTHER)  # better price: first
     assert B.best_ask(b) == 1009
     assert B.queue_ahead(b, s2) == 5
-    filled, notional, n_mm = B.match(b, True, 1010, 8, ids, px, qs)
+    filled, notional, n_mm, _ = B.match(b, True, 1010, 8, ids, px, qs)
     # 2 @1009, then 5 @1010 from o1, then 1 @1010 from our order (partial)
     assert filled == 8
     assert notional == 2 * 1009 + 6 * 1010
@@ -48,7 +48,7 @@ def test_market_order_walks_levels_and_stops_when_empty():
     ids, px, qs = buffers()
     for i, q in enumerate([1, 2, 3]):
         B.rest(b, 0, 1050 - i, q, OWNER_OTHER)
-    filled, notional, _ = B.match(b, False, BASE, 10, ids, px, qs)
+    filled, notional, _, _ = B.match(b, False, BASE, 10, ids, px, qs)
     assert filled == 6
     assert notional == 1050 * 1 + 1049 * 2 + 1048 * 3
     assert B.best_bid(b) == -1
@@ -136,7 +136,7 @@ def test_matches_reference_book(operations):
                 placed.append((slot, oid, r_oid))
         elif kind == "market":
             limit = BASE + LEVELS - 1 if side == 0 else BASE
-            filled, notional, n_mm = B.match(b, side == 0, limit, qty, ids, px, qs)
+            filled, notional, n_mm, _ = B.match(b, side == 0, limit, qty, ids, px, qs)
             assert (filled, notional) == ref.match(side == 0, limit, qty)[:2]
         elif kind == "withdraw":
             assert B.withdraw_level(b, side, price) == ref.withdraw(side, price)
