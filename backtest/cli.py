@@ -92,6 +92,12 @@ def make_parser() -> argparse.ArgumentParser:
     rs.add_argument("--out", required=True, metavar="DIR", help="directory for replay_study.csv and the charts")
     rs.add_argument("--ticks", type=int, help="replay only the first TICKS ms (default: the whole recording)")
 
+    ins = sub.add_parser("instruments-study", help="one strategy on the shipped recordings of the same minutes, "
+                         "hedged on a linear (USD-M) and an inverse (COIN-M) perpetual, and on ETH: table + charts")
+    ins.add_argument("--out", required=True, metavar="DIR", help="directory for instruments_study.csv and the charts")
+    ins.add_argument("--ticks", type=int, help="replay only the first TICKS ms (default: 343 000, the span every "
+                     "recording covers)")
+
     cp = sub.add_parser("calibrate", help="estimate the synthetic market's parameters from a recording of two "
                         "venues, write them as a config, and (--report) compare the markets and the strategy on both")
     cp.add_argument("--dataset", metavar="DIR", help="a directory with exchange1.parquet and exchange2.parquet "
@@ -230,6 +236,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _data(args)
     if args.command == "replay-study":
         return _replay_study(args)
+    if args.command == "instruments-study":
+        return _instruments_study(args)
     if args.command == "calibrate":
         return _calibrate(args)
     if args.command == "optimize":
@@ -403,6 +411,24 @@ def _replay_study(args: argparse.Namespace) -> int:
 
     with pd.option_context("display.width", 220, "display.max_columns", None, "display.float_format", "{:,.3f}".format):
         print(table.to_string(index=False))
+    print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+def _instruments_study(args: argparse.Namespace) -> int:
+    from reports.instruments_study import COINM_TICKS, instruments_study, write_instruments_study
+
+    if args.ticks is not None and not 10 <= args.ticks <= COINM_TICKS:
+        raise ConfigError([f"--ticks {args.ticks}: allowed 10 to {COINM_TICKS:,} (the span every recording covers)"])
+    check_output_dir(args.out, "--out")
+    table, results = instruments_study(args.ticks)
+    files = write_instruments_study(table, results, args.out)
+    import pandas as pd
+
+    from backtest.summary_groups import format_number
+
+    with pd.option_context("display.width", 250, "display.max_columns", None, "display.float_format", format_number):
+        print(table.T.to_string(header=False))
     print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
     return 0
 

@@ -95,13 +95,33 @@ class MarketSection(_Section):
         return self
 
 
-class ReplaySection(_Section):
-    """A recorded market (market.source = 'replay'): one capture or normalised file per venue."""
+MAX_CAPTURES_PER_VENUE = 1000
 
-    exchange1: str = Field("", description="Exchange 1 (quoting venue) recording: a Binance capture (.jsonl[.gz]) "
-                           "or a file written by `python -m backtest data import` (.parquet); relative paths are "
-                           "taken from the current directory, then from the project root")
-    exchange2: str = Field("", description="Exchange 2 (hedge venue) recording, as exchange1")
+
+class ReplaySection(_Section):
+    """A recorded market (market.source = 'replay'): one capture or normalised file per venue, or a list of
+    consecutive captures."""
+
+    @model_validator(mode="after")
+    def _capture_lists(self) -> "ReplaySection":
+        for name in ("exchange1", "exchange2"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                if not 1 <= len(value) <= MAX_CAPTURES_PER_VENUE or not all(value):
+                    raise ValueError(f"replay.{name}: a list of {len(value)} paths; allowed: 1 to "
+                                     f"{MAX_CAPTURES_PER_VENUE} non-empty paths of consecutive captures")
+                if any(str(v).endswith(".parquet") for v in value):
+                    raise ValueError(f"replay.{name}: a list joins raw captures (.jsonl[.gz]) into one recording; "
+                                     "allowed: captures, or one .parquet file (import the captures together with "
+                                     "`data import DAY1 DAY2 ...` to make one)")
+        return self
+
+    exchange1: str | list[str] = Field(
+        "", description="Exchange 1 (quoting venue) recording: a Binance capture (.jsonl[.gz]), a file written by "
+        "`python -m backtest data import` (.parquet), or a list of consecutive Binance captures of the venue (a "
+        "file per day: read as one recording, as `data import DAY1 DAY2` does); relative paths are taken from the "
+        "current directory, then from the project root")
+    exchange2: str | list[str] = Field("", description="Exchange 2 (hedge venue) recording, as exchange1")
     queue_model: Literal["risk_averse", "probabilistic"] = Field(
         "probabilistic",
         description="how much of a level's decrease that trades do not explain was ahead of our order: none "
@@ -721,6 +741,8 @@ def preset(name: str) -> SimConfig:
         return make_config(REPLAY_BINANCE)
     if name == REPLAY_ETH_PRESET:
         return make_config(REPLAY_BINANCE_ETH)
+    if name == REPLAY_COINM_PRESET:
+        return make_config(REPLAY_BINANCE_COINM)
     if name in FAULT_PRESETS:
         return make_config(FAULT_PRESETS[name][1])
     raise ConfigError([f"preset {name!r} is unknown; allowed: {', '.join(PRESETS)}"])
@@ -798,4 +820,15 @@ REPLAY_BINANCE_ETH = {**REPLAY_BINANCE,
                                  "exchange2": "data/binance-ethusdt-2024-08-08/usdm.jsonl.gz"},
                       "market": {**REPLAY_BINANCE["market"], "volatility_per_sqrt_s": 0.3}}
 
-PRESETS = ("default", "avellaneda_stoikov_2008", *FAULT_PRESETS, REPLAY_PRESET, REPLAY_ETH_PRESET)
+# BTC spot hedged on the coin-margined perpetual BTCUSD_PERP (data/binance-btcusd-perp-2024-08-08, the same
+# minutes): an inverse contract of 100 USD settled in BTC. Only the hedge recording changes, and the span: the
+# COIN-M capture ends 0.6 s before the USD-M one. The 62 USD quote resolves to whole contracts (1 contract,
+# 0.0016 BTC at the first price). COIN-M's regular-user taker fee of 2024 is 0.05%, as USD-M's.
+REPLAY_COINM_PRESET = "replay_binance_btcusd_coinm_20240808"
+REPLAY_BINANCE_COINM = {**REPLAY_BINANCE,
+                        "sim": {**REPLAY_BINANCE["sim"], "ticks": 343_000},
+                        "replay": {"exchange1": "data/binance-btcusdt-2024-08-08/spot.jsonl.gz",
+                                   "exchange2": "data/binance-btcusd-perp-2024-08-08/coinm.jsonl.gz"}}
+
+PRESETS = ("default", "avellaneda_stoikov_2008", *FAULT_PRESETS, REPLAY_PRESET, REPLAY_ETH_PRESET,
+           REPLAY_COINM_PRESET)

@@ -86,20 +86,26 @@ def resolve(path_text: str) -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_venue(path: str, mtime_ns: int, size: int, venue: str) -> MarketData:
-    # keyed by the file's identity, so an API session's resets and a sweep's runs import a capture once
-    if path.endswith(".parquet"):
-        return load(path)
-    return import_capture(path, venue)
+def _load_venue(files: tuple, venue: str) -> MarketData:
+    # keyed by the files' identities (path, mtime, size), so an API session's resets and a sweep's runs import a
+    # capture once
+    paths = [f[0] for f in files]
+    if len(paths) == 1 and paths[0].endswith(".parquet"):
+        return load(paths[0])
+    return import_capture(paths[0] if len(paths) == 1 else paths, venue)
 
 
-def load_venue(path_text: str, venue: str) -> MarketData:
-    p = resolve(path_text)
-    if not p.is_file():
-        raise ConfigError([f"replay.{venue}: {path_text}: no such file (tried {p})"])
-    st = os.stat(p)
+def load_venue(path_text: str | list[str], venue: str) -> MarketData:
+    """One venue's recording: a file, or a list of consecutive captures read as one."""
+    files = []
+    for text in (path_text if isinstance(path_text, list) else [path_text]):
+        p = resolve(text)
+        if not p.is_file():
+            raise ConfigError([f"replay.{venue}: {text}: no such file (tried {p})"])
+        st = os.stat(p)
+        files.append((str(p), st.st_mtime_ns, st.st_size))
     try:
-        return _load_venue(str(p), st.st_mtime_ns, st.st_size, venue)
+        return _load_venue(tuple(files), venue)
     except DataError as err:
         raise ConfigError([f"replay.{venue}: {err}"]) from None
 

@@ -30,6 +30,13 @@ SUMMARY_GROUPS = [
 ]
 
 
+def format_number(v: float) -> str:
+    """Four decimals, or four significant digits for what four decimals would show as 0 (a PnL in BTC)."""
+    if v != 0 and abs(v) < 0.001:
+        return f"{v:.4g}"
+    return f"{v:,.4f}"
+
+
 def format_summary(summary: dict) -> str:
     lines = [f"{summary['ticks']} ticks, {summary['simulated_s']:.1f} simulated seconds"]
     for title, keys in SUMMARY_GROUPS:
@@ -39,7 +46,7 @@ def format_summary(summary: dict) -> str:
             if isinstance(v, bool):
                 text = "yes" if v else "no"
             elif isinstance(v, float):
-                text = "n/a" if math.isnan(v) else f"{v:,.4f}"
+                text = "n/a" if math.isnan(v) else format_number(v)
             else:
                 text = f"{v:,}"
             lines.append(f"  {k:<28} {text:>16}")

@@ -486,6 +486,12 @@ def hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first,
     si[S_N_IN] = kept
 
 
+# hedging.remainder 'wait' on an inverse venue: whole contracts, rounded down unless within this fraction of a
+# contract of the next. A contract's base value moves with the price, so a quote sized as one contract at the
+# first price is 0.999 of one after a 0.1% rise: rounded strictly down, its hedge would wait for another fill.
+INVERSE_WAIT_SLACK = 0.1
+
+
 @jit_borrow
 def hedge_order(p, t, w, f2):
     """Whether the working hedge is attempted at ``t``, and how: (side +1 buy / -1 sell, Exchange 2 lots to
@@ -493,7 +499,7 @@ def hedge_order(p, t, w, f2):
     ``P_HEDGE_ROUND`` to the nearest step (half a step up; what that leaves over, at most half a step the other
     way, is carried until fills net it, never hedged back on its own); 0 = no attempt. On an inverse venue
     the base lots become contracts at the Exchange 2 mark ``f2`` (lots x price / face value), rounded the
-    same way."""
+    same way (down: unless within ``INVERSE_WAIT_SLACK`` of a contract)."""
     q_signed = w[W_QTY]
     if q_signed == 0 or t < w[W_NEXT_TRY]:
         return 0, 0, False
@@ -504,7 +510,7 @@ def hedge_order(p, t, w, f2):
                 return 0, 0, False
             want = int(math.floor(contracts + 0.5))
         else:
-            want = int(math.floor(contracts + 1e-9))
+            want = int(math.floor(contracts + INVERSE_WAIT_SLACK))
         if want == 0 or (abs(q_signed) < p[P_MIN_HEDGE] and w[W_ATTEMPTS] == 0):
             return 0, 0, False
         at_market = int(p[P_ESCALATION]) == 1 and w[W_ATTEMPTS] > int(p[P_MAX_RETRIES])

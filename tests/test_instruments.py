@@ -7,7 +7,7 @@ import pytest
 import backtest
 from backtest.config import ConfigError, make_config, preset
 from backtest.data import import_capture, load, save
-from backtest.instruments import Instrument, check_pair, infer_instrument, split_symbol
+from backtest.instruments import Instrument, check_pair, infer_instrument, pair_notes, split_symbol
 from backtest.units import resolve_units
 
 BTC = "replay_binance_btcusdt_20240808"
@@ -58,12 +58,19 @@ def test_import_options_replace_what_the_names_imply(tmp_path):
 def test_pairs_that_cannot_hedge_each_other_are_refused_naming_both():
     with pytest.raises(ConfigError, match=r"spot ETHUSDT.*linear perpetual BTCUSDT.*does not hedge ETH"):
         backtest.run(preset(BTC).with_dotted({"replay.exchange1": ETH_SPOT, "sim.ticks": 1000}))
-    with pytest.raises(ConfigError, match=r"inverse perpetual BTCUSD_PERP.*refused rather than computed wrong"):
-        backtest.run(preset(BTC).with_dotted({"replay.exchange2": COINM, "sim.ticks": 1000}))
-    usdc = Instrument("linear_perpetual", "BTCUSDC", "BTC", "USDC", "USDC", 0.1, 0.001)
+    # quoting an inverse contract is not modelled (hedging on one is)
+    with pytest.raises(ConfigError, match=r"exchange1 trades inverse perpetual BTCUSD_PERP.*quoting an inverse "
+                                          r"contract is not modelled"):
+        backtest.run(preset(BTC).with_dotted({"replay.exchange1": COINM, "sim.ticks": 1000}))
     spot = Instrument("spot", "BTCUSDT", "BTC", "USDT", "USDT", 0.01, 1e-6)
-    assert any("one currency" in line for line in check_pair(spot, usdc))
+    eur = Instrument("linear_perpetual", "BTCEUR", "BTC", "EUR", "EUR", 0.1, 0.001)
+    assert any("one currency" in line for line in check_pair(spot, eur))
     assert check_pair(spot, Instrument("linear_perpetual", "BTCUSDT", "BTC", "USDT", "USDT", 0.1, 0.001)) == []
+    # the dollar and its stablecoins count as one account currency, and the run says so
+    usdc = Instrument("linear_perpetual", "BTCUSDC", "BTC", "USDC", "USDC", 0.1, 0.001)
+    assert check_pair(spot, usdc) == []
+    assert pair_notes(spot, usdc) == ["exchange1 is quoted in USDT and exchange2 in USDC: both are counted as one "
+                                      "account currency (1 USDT = 1 USDC; the peg's deviation is not modelled)"]
 
 
 def test_carrying_units_resolve_to_ticks_and_lots_at_the_first_price():

@@ -151,3 +151,15 @@ def test_a_synthetic_spot_against_inverse_pair_hedges_and_reconciles():
 def test_a_linear_exchange2_setting_is_the_synthetic_markets_only():
     with pytest.raises(ValueError, match="market.exchange2_instrument is the synthetic market's"):
         backtest.config.preset("replay_binance_btcusdt_20240808").with_dotted({"market.exchange2_instrument": "inverse"})
+
+
+def test_wait_sends_a_contract_for_a_fill_a_price_move_left_just_short_of_one(tmp_path):
+    """A quote sized as one contract at the first price is 0.95 of one after a 5% rise: 'wait' rounds down
+    only when the next whole contract is more than a tenth of one away, so it is hedged at once with 1 contract
+    and the 0.05 contract over (9 lots) is carried as naked exposure, not hedged back."""
+    r = backtest.run(hand_worked(tmp_path).config,
+                     [Intervention(0, "pause"), Intervention(100, "manual_fill", "buy", 158, 600_000)])
+    assert list(r.hedges.qty_filled_lots) == [1] and r.hedges.tick.iloc[0] == 101
+    assert r.ticks.pending_hedge_lots.iloc[-1] == 9  # 166.67 lots sold against 158 bought: 9 to buy, waiting
+    t = r.ticks
+    assert np.abs(t.spread_capture + t.hedge_cost + t.inventory_mtm - t.fees - t.total_pnl).max() < 1e-9
