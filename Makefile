@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-all bench bench-api bench-first-run report studies replay-study clean
+.PHONY: install run test test-all bench bench-api bench-first-run report studies replay-study instruments-study clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ report: install
 
 replay-study: install
 	$(PY) -m backtest replay-study --out reports/figures/replay
+
+instruments-study: install
+	$(PY) -m backtest instruments-study --out reports/figures/instruments
 
 studies: install
 	$(PY) -m backtest sweep --study hedge_latency --quiet --out reports/figures/hedge_latency

@@ -407,8 +407,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
             cfg = base.with_overrides(overrides)
             check_session_memory(cfg)
             if cfg.market.source == "synthetic":  # settings in bps or notional resolve at the first price
-                from backtest.units import resolve_units
-                resolve_units(cfg, cfg.market.initial_price, 1)
+                from backtest.engine import check_synthetic
+                check_synthetic(cfg)
             return cfg
         except ValidationError as err:
             raise ApiError(422, "invalid config", describe_validation_error(err)) from None

@@ -171,6 +171,22 @@ def check_contract_grid(contract_value: float, price: float, lot: float) -> None
                            f"at least {MIN_LOTS_PER_CONTRACT} lots)"])
 
 
+def hedge_step_lots(config: SimConfig, price: float, contract_value: float, linear_step: int = 1) -> float:
+    """Exchange 2's quantity step in lots at ``price`` (what carrying notional settings round to): ``linear_step``
+    on a linear venue; on an inverse one what a contract is worth (checked against the lot grid)."""
+    if contract_value > 0:
+        check_contract_grid(contract_value, price, config.market.lot_size)
+        return contract_value / (price * config.market.lot_size)
+    return linear_step
+
+
+def check_synthetic(config: SimConfig) -> SimConfig:
+    """A synthetic config resolved as a run would resolve it at its first price (ConfigError if it cannot):
+    what the API checks before it accepts a config for the next reset."""
+    price = config.market.initial_price
+    return resolve_units(config, price, hedge_step_lots(config, price, hedge_contract_value(config, None)))
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """The kernel's loop state at the start of ``tick`` (copies, never written again)."""
@@ -198,13 +214,8 @@ class Simulation:
         first_price = market.feed1[0] * config.market.tick_size if self.replay else config.market.initial_price
         self.first_price = float(first_price)
         self.hedge_contract_value = hedge_contract_value(config, market)
-        lot = config.market.lot_size
-        if self.hedge_contract_value > 0:
-            # an inverse hedge venue: a contract is worth a price-dependent amount of base
-            self.hedge_step_lots = self.hedge_contract_value / (self.first_price * lot)
-            check_contract_grid(self.hedge_contract_value, self.first_price, lot)
-        else:
-            self.hedge_step_lots = int(market.hedge_step) if self.replay else 1
+        self.hedge_step_lots = hedge_step_lots(config, self.first_price, self.hedge_contract_value,
+                                               int(market.hedge_step) if self.replay else 1)
         config = resolve_units(config, self.first_price, self.hedge_step_lots)
         self.config = config
         self.market = market

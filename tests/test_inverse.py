@@ -163,3 +163,34 @@ def test_wait_sends_a_contract_for_a_fill_a_price_move_left_just_short_of_one(tm
     assert r.ticks.pending_hedge_lots.iloc[-1] == 9  # 166.67 lots sold against 158 bought: 9 to buy, waiting
     t = r.ticks
     assert np.abs(t.spread_capture + t.hedge_cost + t.inventory_mtm - t.fees - t.total_pnl).max() < 1e-9
+
+
+def test_the_api_checks_an_inverse_synthetic_config_and_serves_its_positions():
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app()) as c:
+        r = c.put("/config", json={"market": {"exchange2_instrument": "inverse", "exchange2_contract_value": 100.0}})
+        assert r.status_code == 422 and "a contract of 100 on Exchange 2 is worth" in r.text
+        body = {"sim": {"ticks": 3000}, "market": {"lot_size": 0.01, "exchange2_instrument": "inverse",
+                                                   "exchange2_contract_value": 10.0},
+                "quoting": {"size_lots": 20}, "risk": {"soft_position_lots": 100, "hard_position_lots": 200}}
+        assert c.put("/config", json=body).status_code == 200
+        assert c.post("/reset").status_code == 200
+        assert c.post("/clock/step", json={"ticks": 2999}).status_code == 200
+        p = c.get("/positions").json()
+        assert isinstance(p["exchange2_lots"], int) and isinstance(p["exchange2_base_lots"], float)
+        assert p["net_delta_lots"] == pytest.approx(p["exchange1_lots"] + p["exchange2_base_lots"], abs=1e-9)
+        assert c.get("/exposure").status_code == 200
+
+
+def test_the_instruments_study_command(tmp_path, capsys):
+    from backtest.cli import main
+
+    assert main(["instruments-study", "--out", str(tmp_path / "s"), "--ticks", "3000"]) == 0
+    out = capsys.readouterr().out
+    assert "BTC spot / COIN-M" in out and "mean_basis" in out
+    assert (tmp_path / "s" / "instruments_study.csv").is_file() and (tmp_path / "s" / "instruments_net_delta.png").is_file()
+    assert main(["instruments-study", "--out", str(tmp_path / "s"), "--ticks", "999999"]) == 2
+    assert "allowed 10 to 343,000" in capsys.readouterr().err
