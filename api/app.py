@@ -489,12 +489,38 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     return app
 
 
+MAX_BODY_DEPTH = 8  # a config nests section -> key -> value, windows a list of pairs: 4 levels
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of parsed JSON, counted without recursion, stopping past ``limit``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            if deepest > limit:
+                return deepest
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 async def _json_body(request: Request):
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json" and not (kind.startswith("application/") and kind.endswith("+json")):
+        raise ApiError(415, "unsupported media type", [f"Content-Type {kind or '(none)'!r}; allowed: "
+                                                       "application/json"])
     raw = await request.body()
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ApiError(400, "unparsable body", [f"the body must be JSON: {err}"]) from None
+    except RecursionError:
+        body = None
+    if body is None or _depth(body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
+        raise ApiError(422, "invalid config", [f"the body nests deeper than {MAX_BODY_DEPTH} levels; a config is "
+                                               "sections of keys (windows: lists of [start, end] pairs)"])
+    return body
 
 
 def _default_config() -> SimConfig:

@@ -29,7 +29,7 @@ SERIES = {
     "best_bid1": "best_bid1_price",
     "best_ask1": "best_ask1_price",
     "inv1": "inv1_lots",
-    "inv2": "inv2_lots",
+    "inv2": "hedge_leg_base_lots",  # lots of the base asset (an inverse venue's contracts as the base they stand for)
     "net_delta": "net_delta_lots",
 }
 

@@ -19,6 +19,25 @@ class _Section(BaseModel):
     # inf and NaN are refused everywhere: no quantity of a run is infinite
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        """A bool is not a number: ``size_lots = true`` (or YAML ``yes``) is refused, not read as 1 lot."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, bool) and field is not None and _numeric_only(field.annotation):
+                    raise ValueError(f"{name}: {value!r} is a bool, not a number; allowed: a number")
+        return data
+
+
+def _numeric_only(annotation: Any) -> bool:
+    """A field typed int or float (possibly optional), not also a bool."""
+    import typing
+
+    args = typing.get_args(annotation) or (annotation,)
+    return bool not in args and any(a in (int, float) for a in args)
+
 
 MAX_PRICE_TICKS = 1_000_000_000  # prices are int32 ticks inside the kernel: keep 2x headroom below 2^31
 
@@ -572,8 +591,14 @@ def describe_validation_error(err: ValidationError) -> list[str]:
             allowed = f"; allowed: {' and '.join(bounds)}"
         elif "expected" in ctx:
             allowed = f"; allowed: {ctx['expected']}"
-        lines.append(f"{key}: {e['msg']} (got {value!r}){allowed}")
+        shown = repr(value)
+        if len(shown) > MAX_SHOWN_VALUE:  # an error never echoes a huge input back
+            shown = shown[:MAX_SHOWN_VALUE] + f"... ({len(shown):,} characters)"
+        lines.append(f"{key}: {e['msg']} (got {shown}){allowed}")
     return lines
+
+
+MAX_SHOWN_VALUE = 200
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -600,6 +625,18 @@ def make_config(data: dict[str, Any] | None = None, **dotted: Any) -> SimConfig:
         raise ConfigError(describe_validation_error(err)) from None
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: a config has no use for them, and nested aliases expand exponentially (a 367-byte
+    file took 76 s and 11 GB). Refused before anything is expanded."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"an alias (*{event.anchor}): aliases are not allowed in a "
+                                              "config; write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
     """Read a TOML or YAML file of overrides on top of ``base`` (defaults if None)."""
     path = Path(path)
@@ -618,7 +655,7 @@ def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
         elif path.suffix.lower() in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
+            data = yaml.load(text, Loader=_NoAliasLoader) or {}
         else:
             raise ConfigError([f"{path}: unknown config format {path.suffix!r}; allowed: .toml, .yaml, .yml"])
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:

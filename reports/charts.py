@@ -88,7 +88,9 @@ def inventory_chart(results) -> plt.Figure:
     x = t["time_s"].to_numpy()
     fig, ax = plt.subplots(figsize=(11, 4.5))
     ax.step(x, t["inv1_lots"], where="post", color="#1f77b4", lw=1.0, label="Exchange 1 position")
-    ax.step(x, t["inv2_lots"], where="post", color="#ff7f0e", lw=1.0, label="Exchange 2 position (hedges)")
+    # in lots of the base asset: an inverse venue's contracts as the base they stand for
+    ax.step(x, t["hedge_leg_base_lots"], where="post", color="#ff7f0e", lw=1.0,
+            label="Exchange 2 position (hedges, base lots)" if results.inverse_hedge else "Exchange 2 position (hedges)")
     ax.step(x, t["net_delta_lots"], where="post", color="black", lw=1.4, label="net delta")
     for level, style, name in ((risk.soft_position_lots, "--", "soft limit"), (risk.hard_position_lots, "-", "hard limit")):
         ax.axhline(level, color="#d62728", ls=style, lw=0.9, label=f"{name} on Exchange 1 position (±{level} lots)")

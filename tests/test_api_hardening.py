@@ -234,3 +234,28 @@ def test_docs_are_served_without_a_network(client):
             src = line.split("src=")[1].split("'")[1].split('"')[0] if "'" in line else line.split('"')[1]
             assert src.startswith("/"), src
             assert client.get(src).status_code == 200
+
+
+def test_put_config_refuses_other_media_types_and_deep_nesting(client):
+    before = fingerprint(client)
+    body = assert_error(client.put("/config", content=b'{"sim": {"ticks": 500}}', headers={"content-type": "text/plain"}),
+                        415)
+    assert "allowed: application/json" in body["details"][0]
+    for depth in (10, 960, 5000):  # 960 was a 500 (RecursionError); 5000 is past what the JSON parser recurses to
+        nested = "[" * depth + "]" * depth
+        body = assert_error(client.put("/config", content=nested.encode(), headers={"content-type": "application/json"}),
+                            422)
+        assert "nests deeper than 8 levels" in body["details"][0]
+    assert client.put("/config", content=b'{"sim": {"ticks": 500}}',
+                      headers={"content-type": "application/json; charset=utf-8"}).status_code == 200
+    assert fingerprint(client) == before
+
+
+def test_errors_never_echo_a_huge_value(client):
+    body = assert_error(client.put("/config", json={"sim": {"ticks": "9" * 60_000}}), 422)  # under the body limit
+    assert len(body["details"][0]) < 400 and "60,002 characters" in body["details"][0]
+
+
+def test_a_bool_is_not_a_number(client):
+    body = assert_error(client.put("/config", json={"quoting": {"size_lots": True}}), 422)
+    assert "a bool, not a number" in body["details"][0]
