@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
@@ -30,6 +31,7 @@ from backtest.config import (
     FAULT_PRESETS, PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
 )
 from backtest.interventions import Intervention
+from backtest.replay import PROJECT_ROOT
 from backtest.resources import estimate_memory
 
 MAX_BODY_BYTES = 64 * 1024
@@ -397,9 +399,10 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         pending = session.pending_config or session.next_config
         return {"current": session.snapshot.config.model_dump(), "next_reset": pending.model_dump()}
 
-    def runnable(overrides: dict, base: SimConfig) -> SimConfig:
+    def runnable(overrides: dict, base: SimConfig, start_check: bool = True) -> SimConfig:
         """``base`` with ``overrides``, accepted only if a session can start from it: every field and
-        cross-field check, and the memory estimate within the budget."""
+        cross-field check, and the memory estimate within the budget; with ``start_check`` a replay's recordings
+        are read and laid on the grid as the session would (a reset, which starts the session, does that itself)."""
         if not isinstance(overrides, dict):
             raise ApiError(422, "invalid config", ["the config must be an object of sections, e.g. "
                                                    '{"quoting": {"size_lots": 3}}'])
@@ -409,6 +412,11 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
             if cfg.market.source == "synthetic":  # settings in bps or notional resolve at the first price
                 from backtest.engine import check_synthetic
                 check_synthetic(cfg)
+            else:  # recordings from the data directories only; and the session must be able to start on them
+                check_recording_paths(cfg)
+                if start_check:
+                    from backtest.engine import check_replay
+                    check_replay(cfg)
             return cfg
         except ValidationError as err:
             raise ApiError(422, "invalid config", describe_validation_error(err)) from None
@@ -460,9 +468,9 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                     raise ApiError(422, "unknown preset", [f"allowed: {', '.join(PRESETS)}"])
                 cfg = preset(body.preset)
             if body and body.config:
-                cfg = runnable(body.config, cfg)
+                cfg = runnable(body.config, cfg, start_check=False)
             if body and body.seed is not None:
-                cfg = runnable({"sim": {"seed": body.seed}}, cfg)
+                cfg = runnable({"sim": {"seed": body.seed}}, cfg, start_check=False)
             try:
                 session.reset(cfg)
             except ConfigError as err:  # the seed's price path reaches zero, or over the memory budget
@@ -487,6 +495,33 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     app.openapi = openapi
     return app
+
+
+def recording_roots() -> list[Path]:
+    """Directories the API reads recordings from: the project's ``data/`` and those in ``MMHEDGE_DATA_DIR``
+    (separated by the OS path separator)."""
+    roots = [PROJECT_ROOT / "data"]
+    roots += [Path(p).expanduser().resolve() for p in os.environ.get("MMHEDGE_DATA_DIR", "").split(os.pathsep) if p]
+    return roots
+
+
+def check_recording_paths(cfg: SimConfig) -> None:
+    """Over the API a recording is a file under ``recording_roots()``: a config cannot make the server open (and
+    an error describe) any other file. Paths resolve as a run resolves them, symlinks and '..' followed."""
+    from backtest.replay import resolve
+
+    roots = recording_roots()
+    problems = []
+    for venue in ("exchange1", "exchange2"):
+        value = getattr(cfg.replay, venue)
+        for text in (value if isinstance(value, list) else [value]):
+            real = resolve(text).resolve()
+            if not any(real.is_relative_to(root.resolve()) for root in roots):
+                problems.append(f"replay.{venue}: {str(text)[:200]}: not under the server's data directories; "
+                                f"allowed: a recording under {', '.join(str(r) for r in roots)} (MMHEDGE_DATA_DIR adds "
+                                "directories)")
+    if problems:
+        raise ConfigError(problems)
 
 
 MAX_BODY_DEPTH = 8  # a config nests section -> key -> value, windows a list of pairs: 4 levels

@@ -187,6 +187,17 @@ def check_synthetic(config: SimConfig) -> SimConfig:
     return resolve_units(config, price, hedge_step_lots(config, price, hedge_contract_value(config, None)))
 
 
+def check_replay(config: SimConfig) -> SimConfig:
+    """A replay config resolved as a run would resolve it (ConfigError if its recordings cannot be read, do not
+    cover its ticks, cannot hedge each other, or its settings cannot resolve at the first price)."""
+    from backtest.replay import build_replay_market
+
+    market = build_replay_market(config)
+    price = float(market.feed1[0] * config.market.tick_size)
+    contract = hedge_contract_value(config, market)
+    return resolve_units(config, price, hedge_step_lots(config, price, contract, int(market.hedge_step)))
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """The kernel's loop state at the start of ``tick`` (copies, never written again)."""

@@ -1,6 +1,7 @@
 """The API against a hostile or careless client: bounds, strict types, runnable configs only, one lock per
 check-and-act, bounded and off-loop series, streamed body limit, one error shape, same-origin writes,
 offline docs."""
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -259,3 +260,26 @@ def test_errors_never_echo_a_huge_value(client):
 def test_a_bool_is_not_a_number(client):
     body = assert_error(client.put("/config", json={"quoting": {"size_lots": True}}), 422)
     assert "a bool, not a number" in body["details"][0]
+
+
+def test_recordings_over_the_api_come_from_the_data_directories_only(client, tmp_path, monkeypatch):
+    replay = {"market": {"source": "replay", "tick_size": 0.01, "lot_size": 1e-6}, "sim": {"ticks": 1000, "dt_s": 0.001}}
+    before = fingerprint(client)
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text("TOP-SECRET-CONTENT line one\n")
+    for path in (str(secret), "../../etc/hostname", "data/../../etc/hostname", "~/.profile"):
+        body = assert_error(client.put("/config", json={**replay, "replay": {
+            "exchange1": path, "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz"}}), 422)
+        assert "not under the server's data directories" in body["details"][0]
+        assert "TOP-SECRET" not in json.dumps(body)
+    # a directory the operator adds is allowed; a file there that is not a capture is refused without quoting it
+    monkeypatch.setenv("MMHEDGE_DATA_DIR", str(tmp_path))
+    body = assert_error(client.put("/config", json={**replay, "replay": {
+        "exchange1": str(secret), "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz"}}), 422)
+    assert "not '<receive time ns> <JSON>'" in json.dumps(body) and "TOP-SECRET" not in json.dumps(body)
+    # a replay config that cannot start is refused when it is given, not at the next reset
+    body = assert_error(client.put("/config", json={**replay, "sim": {"ticks": 10_000_000, "dt_s": 0.001}, "replay": {
+        "exchange1": "data/binance-btcusdt-2024-08-08/spot.jsonl.gz",
+        "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz"}}), 422)
+    assert "the recordings cover" in json.dumps(body)
+    assert fingerprint(client) == before

@@ -206,7 +206,9 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
             local = int(head)
             msg = json.loads(body)
         except (ValueError, json.JSONDecodeError):
-            raise DataError(f"{where(n)}: not '<receive time ns> <JSON>': {text[:80]!r}") from None
+            # the line itself is not quoted: an error must not show a file's contents (a path given over the API)
+            raise DataError(f"{where(n)}: not '<receive time ns> <JSON>' (a line of a Binance stream capture; this "
+                            f"one is {len(text):,} characters)") from None
         if not isinstance(msg, dict):
             raise DataError(f"{where(n)}: expected a JSON object, got {type(msg).__name__}")
         if "stream" in msg:
@@ -230,7 +232,8 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
         elif "lastUpdateId" in msg:
             kind, data = "snapshot", msg
         else:
-            raise DataError(f"{where(n)}: neither a stream message nor a depth snapshot: {text[:80]!r}")
+            raise DataError(f"{where(n)}: neither a stream message nor a depth snapshot (a JSON object without "
+                            "'stream' or 'lastUpdateId')")
         try:
             if kind in ("depth", "snapshot"):
                 for key in ("b", "a", "bids", "asks"):
