@@ -313,14 +313,38 @@ def _sweep(spec, args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_dir(args.out, "--out")
+    from backtest.sweep import Journal
+
     done = None
     if args.resume:
         import pandas as pd
 
         try:
-            done = pd.read_parquet(args.resume) if str(args.resume).endswith(".parquet") else pd.read_csv(args.resume)
+            if str(args.resume).endswith(".jsonl"):
+                done, cut = Journal.read(args.resume)
+                if cut:
+                    print(f"--resume: the last line of {args.resume} was cut (the sweep was killed while writing "
+                          "it): that run is run again", file=sys.stderr)
+            elif str(args.resume).endswith(".parquet"):
+                done = pd.read_parquet(args.resume)
+            else:
+                done = pd.read_csv(args.resume)
         except (OSError, ValueError) as err:
             raise ConfigError([f"--resume {args.resume}: cannot read a runs table ({err})"]) from None
+    import os as _os
+    import signal
+
+    journal_path = _os.path.join(args.out, "runs.jsonl") if args.out else f"{spec.name}-runs.jsonl"
+    if args.resume and _os.path.abspath(args.resume) == _os.path.abspath(journal_path):
+        _os.replace(journal_path, journal_path + ".resumed")  # its runs are in ``done``: written anew below
+    elif _os.path.exists(journal_path):
+        _os.remove(journal_path)  # a finished or abandoned sweep's: this sweep's runs start it again
+    journal = Journal(journal_path)
+
+    def terminate(signum, frame):  # SIGTERM (a scheduler, `kill`) stops the sweep as Ctrl-C does
+        raise KeyboardInterrupt
+
+    previous_term = signal.signal(signal.SIGTERM, terminate)
     total = len(spec.points()) * len(spec.seeds)
     if not args.quiet:
         print(f"{spec.name}: {len(spec.points())} grid points x {len(spec.seeds)} seeds = {total} runs of "
@@ -340,16 +364,18 @@ def _sweep(spec, args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        result = run_sweep(spec, workers=args.workers, progress=progress, done=done, cluster=args.cluster)
+        result = run_sweep(spec, workers=args.workers, progress=progress, done=done, cluster=args.cluster,
+                           journal=journal)
     except SweepInterrupted as stop:
-        import os as _os
-
-        keep = _os.path.join(args.out, "runs.parquet") if args.out else f"{spec.name}-interrupted-runs.parquet"
-        stop.runs.to_parquet(keep, index=False)
-        print(f"\ninterrupted: {len(stop.runs)} of {stop.total} runs finished and kept in {keep}; run the same "
-              f"command with --resume {keep} to run only the missing ones", file=sys.stderr)
+        print(f"\ninterrupted: {len(stop.runs)} of {stop.total} runs finished and kept in {journal_path} (each "
+              f"written as it finished); run the same command with --resume {journal_path} to run only the missing "
+              "ones", file=sys.stderr)
         return 130
     finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        journal.close()
+        if _os.path.exists(journal_path + ".resumed"):
+            _os.remove(journal_path + ".resumed")
         if bar is not None:
             bar.close()
     table = result.table
@@ -365,6 +391,8 @@ def _sweep(spec, args: argparse.Namespace) -> int:
 
         files = write_sweep_report(result, args.out)
         print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
+    else:
+        _os.remove(journal_path)  # the table is printed; nothing of this sweep is left to resume
     return 0
 
 

@@ -121,6 +121,71 @@ def sharpe_like(total_pnl: np.ndarray, dt_s: float) -> float:
     return float(changes.mean() / sd * np.sqrt(3600.0 / (bucket * dt_s)))
 
 
+def die_with_parent() -> None:
+    """Make this (worker) process receive SIGTERM when its parent dies, however it dies (``kill -9`` too): a
+    sweep's workers must not outlive it (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere nothing)."""
+    import signal
+    import sys
+
+    # a forked worker inherits the sweep's SIGTERM handler (stop like Ctrl-C), which would only interrupt its
+    # run and leave it waiting for the next: a worker told to terminate terminates
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    parent = os.getppid()
+    libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the parent died before the call: nobody would tell us
+        os._exit(1)
+
+
+class Journal:
+    """Finished runs appended one JSON line each as they come (flushed and fsynced), so no finished run is lost
+    however the sweep ends (``kill -9`` included). ``read`` drops a last line cut mid-write."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._file = open(path, "a", encoding="utf-8")
+
+    def append(self, row: dict) -> None:
+        import json
+
+        self._file.write(json.dumps({k: _plain(v) for k, v in row.items()}, allow_nan=True) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    @staticmethod
+    def read(path: str) -> tuple[pd.DataFrame, int]:
+        """(the runs in the journal, lines dropped because they were cut or corrupt: at most the last)."""
+        import json
+
+        rows, bad = [], []
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for n, line in enumerate(lines, 1):
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError
+                rows.append(rec)
+            except ValueError:
+                bad.append(n)
+        if bad and bad != [len(lines)]:
+            raise ConfigError([f"{path}: line(s) {', '.join(map(str, bad[:5]))} are not runs of a sweep; only the last "
+                               "line can be cut (by a sweep that was killed while writing it)"])
+        return pd.DataFrame(rows), len(bad)
+
+
 def _worker(args: tuple[int, int, dict]) -> tuple[int, dict[str, float], float]:
     index, _seed, cfg_dict = args
     started = time.perf_counter()
@@ -149,7 +214,8 @@ class SweepResult:
 
 def run_sweep(spec: SweepSpec, workers: int | None = None,
               progress: Callable[[int, int, dict, int, dict, float], None] | None = None,
-              done: pd.DataFrame | None = None, cluster: str | None = None) -> SweepResult:
+              done: pd.DataFrame | None = None, cluster: str | None = None,
+              journal: Journal | None = None) -> SweepResult:
     """Run every (grid point, seed). ``workers`` processes (default: all cores; 1 = in this process).
     ``progress(done, total, point, seed, metrics, seconds)`` is called as each run finishes. ``done``: runs
     already finished by an interrupted sweep of the same spec (its ``SweepInterrupted.runs``, or the
@@ -159,16 +225,24 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
     ``cluster``: the address of a Dask distributed scheduler (``tcp://host:8786``): the runs go to its workers
     instead of local processes. A run is a pure function of its config, and what travels is the config as a
     dict and the name of ``_worker`` (which the workers import from this package), so the table is the local
-    one, bit for bit."""
+    one, bit for bit.
+
+    ``journal``: every run is appended to it as it finishes (the runs of ``done`` too, so the journal alone
+    resumes the sweep)."""
     jobs = spec.configs()
     total = len(jobs)
     rows: dict[int, dict] = {}
     if done is not None and len(done):
         rows.update(_match_done(spec, jobs, done))
+        if journal is not None:
+            for j in sorted(rows):
+                journal.append(rows[j])
 
     def record(job_index: int, metrics: dict, seconds: float) -> None:
         point_index, point, seed, _cfg = jobs[job_index]
         rows[job_index] = {"point": point_index, **point, "seed": seed, **metrics}
+        if journal is not None:
+            journal.append(rows[job_index])
         if progress:
             progress(len(rows), total, point, seed, metrics, seconds)
 
@@ -186,14 +260,22 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
 
             # fork: workers inherit the imported, JIT-loaded modules instead of importing them again
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent)
+            stopped = False
             try:
                 futures = [pool.submit(_worker, item) for item in payload]
                 for fut in as_completed(futures):
                     record(*fut.result())
             except BrokenProcessPool:
+                stopped = True
                 raise KeyboardInterrupt from None  # a worker died (Ctrl-C reaches them too, or the OOM killer)
+            except BaseException:
+                stopped = True
+                raise
             finally:
+                if stopped:  # interrupted (Ctrl-C, SIGTERM): the runs in progress are abandoned, not awaited
+                    for proc in list(getattr(pool, "_processes", {}).values()):
+                        proc.terminate()
                 pool.shutdown(wait=True, cancel_futures=True)
     except (KeyboardInterrupt, ClusterLost):
         finished = pd.DataFrame([rows[j] for j in sorted(rows)])
@@ -236,6 +318,11 @@ def _match_done(spec: SweepSpec, jobs, done: pd.DataFrame) -> dict[int, dict]:
     if missing:
         raise ConfigError([f"--resume: the finished runs have no column(s) {', '.join(missing)}: not a runs table "
                            "of this sweep"])
+    cut = done[["point", "seed", "net_pnl"]].isna().any(axis=1)
+    if cut.any():
+        raise ConfigError([f"--resume: {int(cut.sum())} row(s) without a grid point, seed or net_pnl (row "
+                           f"{int(cut.to_numpy().argmax()) + 1}): a table cut mid-row; resume from the sweep's "
+                           "runs.jsonl, whose cut last line is dropped"])
     index = {(i, seed): j for j, (i, _p, seed, _c) in enumerate(jobs)}
     out = {}
     for rec in done.to_dict(orient="records"):

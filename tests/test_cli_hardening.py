@@ -14,7 +14,7 @@ import pytest
 
 from backtest.cli import main
 from backtest.config import make_config
-from backtest.sweep import SweepInterrupted, SweepSpec, run_sweep
+from backtest.sweep import Journal, SweepInterrupted, SweepSpec, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,12 +164,75 @@ def test_ctrl_c_during_a_cli_sweep_writes_the_finished_runs_and_says_how_to_resu
     err = (seen + err).decode(errors="replace")
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "--resume" in err and "it/s" not in err.split("interrupted")[-1]
-    kept = pd.read_parquet(out / "runs.parquet")
-    assert 2 <= len(kept) < 24
-    resumed = subprocess.run(cmd[:-2] + ["--ticks", "30000", "--resume", str(out / "runs.parquet"), "--quiet",
+    kept, cut = Journal.read(str(out / "runs.jsonl"))
+    assert 2 <= len(kept) < 24 and cut == 0
+    resumed = subprocess.run(cmd[:-2] + ["--ticks", "30000", "--resume", str(out / "runs.jsonl"), "--quiet",
                                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert len(pd.read_parquet(out / "runs.parquet")) == 24
+    assert len(Journal.read(str(out / "runs.jsonl"))[0]) == 24
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux's")
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_sweep_keeps_every_finished_run_and_its_workers_die_with_it(tmp_path, how):
+    import time
+
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "backtest", "sweep", "--grid", "quoting.size_lots=1,2,3,4,5,6,7,8",
+           "--seeds", "1,2,3", "--ticks", "30000", "--workers", "2", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    journal = out / "runs.jsonl"
+    deadline = time.time() + 300
+    while not (journal.is_file() and journal.read_text().count("\n") >= 3):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode(errors="replace")
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    proc.send_signal(getattr(signal, how))
+    proc.communicate(timeout=120)
+    assert proc.returncode == (130 if how == "SIGTERM" else -signal.SIGKILL)
+    for _ in range(200):  # the workers get SIGTERM from the kernel when their parent dies
+        if not any(_alive(w) for w in workers):
+            break
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers)
+    kept, cut = Journal.read(str(journal))
+    assert 3 <= len(kept) < 24 and cut <= 1
+    resumed = subprocess.run(cmd + ["--resume", str(journal)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 24 and sorted(zip(runs.point, runs.seed)) == [(p, s) for p in range(8) for s in (1, 2, 3)]
+
+
+def test_resume_refuses_a_table_cut_mid_row_and_takes_a_journal_cut_mid_line(tmp_path, capsys):
+    out = tmp_path / "s"
+    args = ["sweep", "--grid", "quoting.size_lots=1,2", "--seeds", "1,2", "--ticks", "500", "--workers", "1",
+            "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    pd.read_parquet(out / "runs.parquet").to_csv(tmp_path / "runs.csv", index=False)
+    text = (tmp_path / "runs.csv").read_text()
+    (tmp_path / "cut.csv").write_text(text[: text.rindex("\n", 0, len(text) - 1) + 1] + "1,2,")  # a row cut short
+    assert main(args[:-2] + ["--resume", str(tmp_path / "cut.csv"), "--out", str(tmp_path / "o2")]) == 2
+    assert "cut mid-row" in capsys.readouterr().err
+    lines = (out / "runs.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "cut.jsonl").write_text("".join(lines[:3]) + lines[3][:25])
+    assert main(args[:-2] + ["--resume", str(tmp_path / "cut.jsonl"), "--out", str(tmp_path / "o3")]) == 0
+    assert "the last line of" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "o3" / "runs.parquet"), pd.read_parquet(out / "runs.parquet"))
 
 
 def test_run_help_states_the_memory_budget_default(capsys):
