@@ -174,6 +174,8 @@ def optimize(spec: OptimizeSpec, progress=None) -> Any:
     study = optuna.create_study(study_name=spec.study_name, storage=spec.storage, sampler=sampler,
                                 direction=direction, load_if_exists=True)
 
+    counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+
     def objective(trial):
         params = {}
         for key, (kind, *rest) in spec.space.items():
@@ -183,17 +185,41 @@ def optimize(spec: OptimizeSpec, progress=None) -> Any:
                 params[key] = trial.suggest_int(key, rest[0], rest[1])
             else:
                 params[key] = trial.suggest_categorical(key, rest[0])
+        # Several processes may work on one study (its storage shared): the study runs ``spec.trials`` trials in
+        # all, those with the lowest numbers, and never one set of parameters twice (the runs are deterministic:
+        # a repeat would cost the time of a trial and teach the sampler nothing). Such a trial is pruned.
+        earlier = [t for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number]
+        if len(earlier) >= spec.trials:
+            study.stop()
+            raise optuna.TrialPruned("the study has its trials (other processes ran them)")
+        if any(t.params == trial.params for t in earlier):
+            raise optuna.TrialPruned("these parameters were tried already")
         metrics = score(spec, params, "train")
+        # checked again now: a process that numbered its trial earlier may have set the same parameters while
+        # this one ran (its score is the same: it keeps the point, this repeat is pruned)
+        earlier = [t for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number]
+        if any(t.params == trial.params for t in earlier):
+            raise optuna.TrialPruned("these parameters were tried already")
         trial.set_user_attr("train", metrics)
         trial.set_user_attr("constraints", [c.violation(metrics[c.metric]) for c in spec.constraints] or [0.0])
         value = metrics[spec.objective]
         return value if math.isfinite(value) else (-1e18 if direction == "maximize" else 1e18)
 
-    done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
-    remaining = max(0, spec.trials - done)
-    callbacks = [lambda s, t: progress(len(s.trials), spec.trials)] if progress else []
-    if remaining:
+    def completed() -> int:
+        return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+    callbacks = [lambda s, t: progress(completed(), spec.trials)] if progress else []
+    if progress:
+        progress(completed(), spec.trials)
+    attempts = 0
+    # pruned repeats do not count: ask again until the study holds its trials (bounded: a space of a few
+    # values can hold fewer distinct points than trials asked)
+    while completed() < spec.trials and attempts < 10 * spec.trials:
+        remaining = spec.trials - completed()
         study.optimize(objective, n_trials=remaining, callbacks=callbacks)
+        attempts += remaining
+        if len(study.get_trials(deepcopy=False, states=counted)) >= spec.trials:
+            break  # the rest are running in other processes
     return study
 
 
