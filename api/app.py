@@ -30,12 +30,11 @@ from api.session import HORIZON_TICKS, Session, check_session_memory
 from backtest.config import (
     FAULT_PRESETS, PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
 )
-from backtest.interventions import Intervention
+from backtest.interventions import Intervention, manual_fill_problems
 from backtest.replay import PROJECT_ROOT
 from backtest.resources import estimate_memory
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_PRICE_DEVIATION = 0.2  # a manual fill more than 20% from the Exchange 1 feed is refused
 MAX_SERIES_ROWS = 10_000  # rows per page of GET /pnl/series
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -328,20 +327,23 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         """A test fill on Exchange 1 at the clock tick, hedged like any other fill."""
         def make(snap, tick):
             cfg = snap.config
-            if body.qty_lots > cfg.risk.hard_position_lots:
-                raise ApiError(400, "qty_lots is larger than the hard position limit", [
-                    f"allowed: 1..{cfg.risk.hard_position_lots} lots (risk.hard_position_lots); got {body.qty_lots}"])
-            price_ticks = None
-            if body.price is not None:
-                feed = float(snap.results.tick_columns["feed1_price"][tick])
-                if abs(body.price - feed) > MAX_PRICE_DEVIATION * feed:  # before any division: no overflow
-                    raise ApiError(400, "price is too far from the market", [
-                        f"allowed: within {MAX_PRICE_DEVIATION:.0%} of the Exchange 1 price {feed:.4f}"])
-                ratio = body.price / cfg.market.tick_size
-                if abs(ratio - round(ratio)) > 1e-6:
-                    raise ApiError(400, "price is off the tick grid",
-                                   [f"price must be a multiple of {cfg.market.tick_size}"])
-                price_ticks = int(round(ratio))
+            cols = snap.results.tick_columns
+            feed = float(cols["feed1_price"][tick])
+            problems = manual_fill_problems(cfg.risk.hard_position_lots, cfg.market.tick_size, feed, body.qty_lots,
+                                            body.price)
+            if problems:
+                raise ApiError(400, "manual fill refused", problems)
+            if cols["state"][tick] == "killed":
+                raise ApiError(409, "cannot fill while killed", [
+                    "the kill switch holds: our quotes are pulled, so no client can trade with us; POST "
+                    "/control/kill-reset first"])
+            hard = cfg.risk.hard_position_lots
+            after = int(cols["inv1_lots"][tick]) + (body.qty_lots if body.side == "buy" else -body.qty_lots)
+            if abs(after) > hard:
+                raise ApiError(409, "the fill would pass the hard position limit", [
+                    f"it would take Exchange 1's position to {after} lots; allowed: within +/-{hard} lots "
+                    "(risk.hard_position_lots), as our quotes are"])
+            price_ticks = None if body.price is None else int(round(body.price / cfg.market.tick_size))
             return Intervention(tick, "manual_fill", body.side, body.qty_lots, price_ticks)
 
         at, snap = session.apply(make)

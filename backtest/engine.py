@@ -180,6 +180,25 @@ def hedge_step_lots(config: SimConfig, price: float, contract_value: float, line
     return linear_step
 
 
+def check_manual_fills(config: SimConfig, market, interventions) -> None:
+    """The manual fills checked as the REST API checks them (size against the hard limit, price near the
+    Exchange 1 feed at their tick): ConfigError naming each one refused."""
+    from backtest.config import ConfigError
+    from backtest.interventions import manual_fill_problems
+
+    tick_size = config.market.tick_size
+    problems = []
+    for iv in interventions:
+        if iv.kind != "manual_fill":
+            continue
+        price = None if iv.price_ticks is None else iv.price_ticks * tick_size
+        for p in manual_fill_problems(config.risk.hard_position_lots, tick_size,
+                                      float(market.feed1[iv.tick]) * tick_size, iv.qty_lots, price):
+            problems.append(f"manual fill at tick {iv.tick}: {p}")
+    if problems:
+        raise ConfigError(problems)
+
+
 def check_synthetic(config: SimConfig) -> SimConfig:
     """A synthetic config resolved as a run would resolve it at its first price (ConfigError if it cannot):
     what the API checks before it accepts a config for the next reset."""
@@ -232,6 +251,7 @@ class Simulation:
         self.market = market
         self.interventions = tuple(interventions)
         self.iv = to_array(self.interventions, market.n_ticks)
+        check_manual_fills(config, market, self.interventions)
         self.p = kernel_params(config, market.hedge_step if self.replay else 1, self.hedge_contract_value)
         self.n_ticks = market.n_ticks
         self.checkpoint_every = checkpoint_every

@@ -21,6 +21,26 @@ _KIND_CODES = {
 
 
 MAX_MANUAL_FILL_LOTS = 1_000_000_000  # one manual fill; positions are int64, so sums cannot wrap
+MAX_PRICE_DEVIATION = 0.2  # a manual fill more than 20% from the Exchange 1 feed is refused
+
+
+def manual_fill_problems(hard_position_lots: int, tick_size: float, feed1_price: float, qty_lots: int,
+                         price: float | None) -> list[str]:
+    """Why a manual fill of ``qty_lots`` at ``price`` (currency; None = at our quote) cannot be applied when
+    Exchange 1's feed is at ``feed1_price``: the one check the REST API and ``backtest.run`` share."""
+    problems = []
+    if qty_lots > hard_position_lots:
+        problems.append(f"qty_lots {qty_lots}: larger than the hard position limit; allowed: 1..{hard_position_lots} "
+                        "lots (risk.hard_position_lots)")
+    if price is not None:
+        if abs(price - feed1_price) > MAX_PRICE_DEVIATION * feed1_price:  # before any division: no overflow
+            problems.append(f"price {price:.6g}: too far from the market; allowed: within {MAX_PRICE_DEVIATION:.0%} of "
+                            f"the Exchange 1 price {feed1_price:.4f}")
+        else:
+            ratio = price / tick_size
+            if abs(ratio - round(ratio)) > 1e-6:
+                problems.append(f"price {price:.6g}: off the tick grid; allowed: a multiple of {tick_size}")
+    return problems
 
 
 @dataclass(frozen=True)

@@ -283,3 +283,14 @@ def test_recordings_over_the_api_come_from_the_data_directories_only(client, tmp
         "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz"}}), 422)
     assert "the recordings cover" in json.dumps(body)
     assert fingerprint(client) == before
+
+
+def test_manual_fills_are_capped_per_position_and_refused_while_killed(client):
+    # the hard limit is 40 lots: 30 + 30 would be 60
+    assert client.post("/fills/manual", json={"side": "buy", "qty_lots": 30}).status_code == 200
+    body = assert_error(client.post("/fills/manual", json={"side": "buy", "qty_lots": 30}), 409)
+    assert "would take Exchange 1's position to" in body["details"][0]
+    assert client.post("/fills/manual", json={"side": "sell", "qty_lots": 30}).status_code == 200
+    assert client.post("/control/kill").status_code == 200
+    body = assert_error(client.post("/fills/manual", json={"side": "buy", "qty_lots": 1}), 409)
+    assert "kill-reset" in body["details"][0]

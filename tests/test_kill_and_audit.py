@@ -136,16 +136,26 @@ def test_bucketed_loss_window_is_exact_for_short_windows_and_conservative_for_lo
 
 
 def test_positions_do_not_wrap():
-    cfg = backtest.make_config(**{"sim.ticks": 50, "hedging.enabled": False})
-    r = backtest.run(cfg, [Intervention(10, "manual_fill", "buy", 1_000_000_000),
-                           Intervention(11, "manual_fill", "buy", 1_000_000_000),
-                           Intervention(12, "manual_fill", "buy", 1_000_000_000)])
+    # manual fills are capped at the hard limit (10^7 lots at most): 300 of them pass 2^31 lots
+    cfg = backtest.make_config(**{"sim.ticks": 400, "hedging.enabled": False, "risk.soft_position_lots": 10_000_000,
+                                  "risk.hard_position_lots": 10_000_000})
+    r = backtest.run(cfg, [Intervention(10 + k, "manual_fill", "buy", 10_000_000) for k in range(300)])
     inv = r.ticks.inv1_lots
     signed = np.where(r.fills.side == "buy", 1, -1) * r.fills.qty_lots
     assert inv.iloc[-1] == signed.sum() and inv.iloc[-1] > 2**31
     assert r.ticks.inv1_lots.dtype == np.int64
     with pytest.raises(ValueError, match="qty_lots"):
         Intervention(10, "manual_fill", "buy", 3_000_000_000)
+
+
+def test_the_python_api_checks_manual_fills_as_the_rest_api_does():
+    from backtest.config import ConfigError
+
+    cfg = backtest.make_config(**{"sim.ticks": 100})  # hard limit 40 lots, price about 100
+    with pytest.raises(ConfigError, match=r"manual fill at tick 10: qty_lots 41: larger than the hard position limit"):
+        backtest.run(cfg, [Intervention(10, "manual_fill", "buy", 41)])
+    with pytest.raises(ConfigError, match=r"manual fill at tick 10: price 1e\+06: too far from the market"):
+        backtest.run(cfg, [Intervention(10, "manual_fill", "buy", 1, 100_000_000)])
 
 
 def test_an_intervention_beyond_the_last_tick_is_refused():
