@@ -234,6 +234,8 @@ def calibrate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | No
         est.append(Estimate(key, value, source))
 
     put("market.source", "synthetic", "the calibrated market is the synthetic one")
+    put("replay.exchange1", "", "the synthetic market replays no recording")
+    put("replay.exchange2", "", "the synthetic market replays no recording")
     put("market.tick_size", tick, f"the finer venue tick size ({exchange1.tick_size:g} / {exchange2.tick_size:g})")
     put("market.lot_size", lot, f"the finer venue lot step ({exchange1.lot_size:g} / {exchange2.lot_size:g})")
     put("market.initial_price", float(t1.mid[0] * tick), "Exchange 1's first mid")

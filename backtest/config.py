@@ -535,6 +535,11 @@ def price_wander(config: SimConfig, sds: float) -> float:
 def config_warnings(config: SimConfig) -> list[str]:
     """Settings that run but probably do not do what the user wants (printed, not refused)."""
     out = []
+    named = [k for k in ("exchange1", "exchange2") if getattr(config.replay, k)]
+    if config.market.source == "synthetic" and named:
+        out.append(f"replay.{' and replay.'.join(named)} name a recording, but market.source is 'synthetic': the run "
+                   "is on the generated market and the recording is not used (set market.source = 'replay' to "
+                   "replay it)")
     room = config.market.initial_price - book_margin_price(config)
     if config.market.source == "synthetic" and price_wander(config, 2.0) > room:
         out.append(

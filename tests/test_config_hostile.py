@@ -29,3 +29,11 @@ def test_a_bool_is_not_a_number_in_files_flags_or_code(tmp_path, capsys):
     assert "a bool, not a number" in capsys.readouterr().err
     # bools where a bool is meant still are
     assert make_config(**{"hedging.enabled": False}).hedging.enabled is False
+
+
+def test_a_recording_named_on_the_synthetic_market_is_said_to_be_unused():
+    from backtest.config import config_warnings
+
+    (w,) = config_warnings(make_config(**{"replay.exchange1": "data/binance-btcusdt-2024-08-08/spot.jsonl.gz"}))
+    assert "market.source is 'synthetic'" in w and "not used" in w
+    assert config_warnings(make_config()) == []
