@@ -153,8 +153,15 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                    413: {"model": ErrorBody, "description": "body larger than 64 KiB"},
                    422: {"model": ErrorBody, "description": "a field fails validation"}},
     )
-    rate = ticks_per_second if ticks_per_second is not None else float(os.environ.get("MMHEDGE_TICKS_PER_S", "10"))
-    session = Session(config or _default_config(), ticks_per_second=rate, horizon_ticks=horizon_ticks)
+    try:
+        rate = ticks_per_second if ticks_per_second is not None else _env_number("MMHEDGE_TICKS_PER_S", 10.0, 0.0, 1e7)
+        config = config or _default_config()
+    except ConfigError as err:  # the server's own settings: say which and stop, no traceback
+        import sys
+
+        print("error: " + "; ".join(err.problems), file=sys.stderr)
+        raise SystemExit(2) from None
+    session = Session(config, ticks_per_second=rate, horizon_ticks=horizon_ticks)
     app.state.session = session
     conflict = {409: {"model": ErrorBody, "description": "not allowed in the current state"}}
 
@@ -560,6 +567,22 @@ async def _json_body(request: Request):
     return body
 
 
+def _env_number(name: str, default: float, lo: float, hi: float, integer: bool = False) -> float:
+    """An environment setting of the server, checked: a clear error at start, never a traceback or a negative
+    clock."""
+    text = os.environ.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not lo <= value <= hi:
+        bounds = f"{int(lo):,} to {int(hi):,}" if integer else f"{lo:g} to {hi:g}"
+        raise ConfigError([f"{name}={text[:40]!r}: allowed: {'an integer' if integer else 'a number'} from {bounds}"])
+    return value
+
+
 def _default_config() -> SimConfig:
-    ticks = int(os.environ.get("MMHEDGE_TICKS", "20000"))
+    ticks = int(_env_number("MMHEDGE_TICKS", 20000, 10, 20_000_000, integer=True))
     return make_config(**{"sim.ticks": ticks})

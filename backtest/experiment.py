@@ -140,8 +140,21 @@ def read_meta(d: Path) -> dict:
     return info
 
 
+def _read_table(path: Path):
+    """A CSV table written by this package; ConfigError naming the file when it is damaged or cut."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise ConfigError([f"{path}: cannot be read ({str(err)[:200]})"]) from None
+    if len(frame.columns) == 0 or (len(frame) and frame.iloc[-1].isna().all()):
+        raise ConfigError([f"{path}: empty or cut mid-row: the file is damaged"])
+    return frame
+
+
 def describe(directory: str | Path) -> str:
-    """What ``python -m backtest show`` prints for a saved run or sweep."""
+    """What ``python -m backtest show`` prints for a saved run, sweep or optimisation."""
     d = Path(directory)
     info = read_meta(d)
     head = (f"{info['kind']} saved by mmhedge {info['package_version']}, commit {info.get('git_commit') or 'unknown'}")
@@ -153,8 +166,36 @@ def describe(directory: str | Path) -> str:
         return f"{head}, seed {info['seed']}\n\n{format_summary(summary)}"
     import pandas as pd
 
-    runs = pd.read_parquet(d / "runs.parquet")
-    table = pd.read_csv(d / "table.csv") if (d / "table.csv").is_file() else None
+    if info["kind"] == "optimize":
+        lines = [f"{head}: objective {info.get('objective')}, space {info.get('space')}, constraints "
+                 f"{info.get('constraints') or 'none'}, study {info.get('study_name')} in {info.get('storage')}"]
+        for name, title in (("trials.csv", "trials"), ("out_of_sample.csv", "best feasible trials out of sample")):
+            path = d / name
+            if not path.is_file():
+                raise ConfigError([f"{d}: {name} is missing: not a complete optimize folder"])
+            frame = _read_table(path)
+            lines.append(f"\n{title} ({len(frame)}):")
+            if len(frame):
+                with pd.option_context("display.width", 200, "display.max_columns", None,
+                                       "display.float_format", "{:,.4f}".format):
+                    shown = frame.sort_values("value", ascending=False).head(10) if name == "trials.csv" else frame
+                    lines.append(shown.to_string(index=False))
+        return "\n".join(lines)
+    if info["kind"] != "sweep":
+        raise ConfigError([f"{d}: a saved {info['kind']!r}; `show` reads runs, sweeps and optimisations"])
+    runs_path = d / "runs.parquet"
+    if not runs_path.is_file():
+        raise ConfigError([f"{d}: runs.parquet is missing: the sweep did not finish (its runs.jsonl resumes it: "
+                           "`sweep ... --resume DIR/runs.jsonl`)"])
+    try:
+        runs = pd.read_parquet(runs_path)
+    except (OSError, ValueError) as err:
+        raise ConfigError([f"{runs_path}: cannot be read ({str(err)[:200]})"]) from None
+    table = _read_table(d / "table.csv") if (d / "table.csv").is_file() else None
+    if table is not None and (len(table) != runs["point"].nunique() or "net_pnl_mean" not in table
+                              or table["net_pnl_mean"].isna().any()):
+        raise ConfigError([f"{d / 'table.csv'}: {len(table)} complete rows for {runs['point'].nunique()} grid points: "
+                           "the file is damaged (cut?); the runs are intact in runs.parquet"])
     lines = [f"{head}: {len(runs)} runs, grid {info.get('grid')}, seeds {info.get('seeds')}"]
     if table is not None:
         with pd.option_context("display.width", 200, "display.max_columns", None,

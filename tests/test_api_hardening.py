@@ -294,3 +294,14 @@ def test_manual_fills_are_capped_per_position_and_refused_while_killed(client):
     assert client.post("/control/kill").status_code == 200
     body = assert_error(client.post("/fills/manual", json={"side": "buy", "qty_lots": 1}), 409)
     assert "kill-reset" in body["details"][0]
+
+
+@pytest.mark.parametrize("name,value", [("MMHEDGE_TICKS", "abc"), ("MMHEDGE_TICKS", "5"), ("MMHEDGE_TICKS_PER_S", "-5"),
+                                        ("MMHEDGE_TICKS_PER_S", "nan")])
+def test_bad_server_settings_stop_the_server_with_one_line(monkeypatch, capsys, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as stop:
+        create_app()
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {name}=") and "allowed:" in err and "Traceback" not in err

@@ -59,3 +59,25 @@ def test_sweep_writes_runs_parquet_with_every_varied_key_and_metric(tmp_path, ca
     assert load_config(tmp_path / "sw" / "config.toml") == spec.base
     assert main(["show", str(tmp_path / "sw")]) == 0
     assert "8 runs" in capsys.readouterr().out
+
+
+def test_show_reads_an_optimisation_and_refuses_damaged_sweep_files(tmp_path, capsys):
+    opt = tmp_path / "opt"
+    assert main(["optimize", "--space", "quoting.half_spread_ticks=0.5:5", "--trials", "3", "--ticks", "400",
+                 "--train-seeds", "1", "--test-seeds", "2", "--out", str(opt)]) == 0
+    capsys.readouterr()
+    assert main(["show", str(opt)]) == 0
+    shown = capsys.readouterr().out
+    assert "objective net_pnl" in shown and "trials (3)" in shown
+    sw = tmp_path / "sw"
+    assert main(["sweep", "--grid", "quoting.size_lots=1,2,3", "--seeds", "1", "--ticks", "300", "--workers", "1",
+                 "--quiet", "--out", str(sw)]) == 0
+    capsys.readouterr()
+    text = (sw / "table.csv").read_text()
+    (sw / "table.csv").write_text(text[: len(text) // 2])  # cut mid-row
+    assert main(["show", str(sw)]) == 2
+    assert "the file is damaged" in capsys.readouterr().err
+    (sw / "table.csv").write_text(text)
+    (sw / "runs.parquet").unlink()
+    assert main(["show", str(sw)]) == 2
+    assert "runs.parquet is missing" in capsys.readouterr().err
