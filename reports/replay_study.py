@@ -84,7 +84,10 @@ def write_replay_study(table, results, out_dir: str | Path) -> dict[str, Path]:
             sign = -1 if col == "fees_per_btc" else 1
             ax.plot(x, sign * d[col], marker="o", label=label if col != "fees_per_btc" else "- fees")
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xscale("log")
+        if np.isfinite(d["net_pnl_per_btc"].to_numpy(dtype=float)).any():
+            ax.set_xscale("log")
+        else:  # no fills (a short span): per-BTC figures do not exist
+            ax.text(0.5, 0.5, "no fills in this span", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel("half-spread around the basis-corrected perpetual mid (USD)")
         ax.set_ylabel("USD per BTC traded on spot")
         ax.set_title(f"fees: {schedule}")
