@@ -195,9 +195,3 @@ def test_the_instruments_study_command(tmp_path, capsys):
     assert main(["instruments-study", "--out", str(tmp_path / "s"), "--ticks", "999999"]) == 2
     assert "allowed 10 to 343,000" in capsys.readouterr().err
 
-
-def test_the_replay_study_on_a_span_without_fills_writes_its_charts(tmp_path, capsys):
-    from backtest.cli import main
-
-    assert main(["replay-study", "--ticks", "1000", "--out", str(tmp_path / "rs")]) == 0  # was a log-scale ValueError
-    assert (tmp_path / "rs" / "replay_half_spread.png").is_file()

@@ -203,3 +203,10 @@ def test_the_latency_kill_switch_checks_the_latency_of_hedges_sent(tmp_path):
     r = backtest.run(replay_config(tmp_path, rows, **slow))
     kill = r.risk_events[r.risk_events.to_state == "killed"]
     assert list(kill.tick) == [400] and kill.reason.iloc[0] == "hedge latency spike"
+
+
+def test_the_replay_study_on_a_span_without_fills_writes_its_charts(tmp_path, capsys):
+    from backtest.cli import main
+
+    assert main(["replay-study", "--ticks", "1000", "--out", str(tmp_path / "rs")]) == 0  # was a log-scale ValueError
+    assert (tmp_path / "rs" / "replay_half_spread.png").is_file()
