@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback (a sweep keeps its runs and says so itself)
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # the reader went away (`... | head`): stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -260,7 +263,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     from backtest.engine import run  # imported late so `--help` and config errors answer fast
     from backtest.generate import generate
 
-    results = run(cfg, market=generate(cfg, stream=True, memory_budget=budget))
+    # Ctrl-C is taken as a request, checked between spans of the run: raised at any moment it could land inside
+    # numba's code loading while the flow helper thread runs compiled code too (a segfault, seen)
+    import signal
+    import threading
+
+    asked = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.set())
+    try:
+        market = generate(cfg, stream=True, memory_budget=budget)
+        results = run(cfg, market=market, should_stop=asked.is_set)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if args.verbose:
         from reports.decision_log import iter_records
 
@@ -421,7 +435,7 @@ def _data(args: argparse.Namespace) -> int:
         data = import_capture(capture, args.venue, fmt=args.format, **options)
         path = save(data, args.out)
     except DataError as err:
-        raise ConfigError([str(err)]) from None
+        raise ConfigError([str(err)], heading="cannot import the capture") from None
     print(data.describe())
     print(f"written: {path} ({time.perf_counter() - started:.1f} s)")
     return 0

@@ -565,9 +565,10 @@ def config_warnings(config: SimConfig) -> list[str]:
 class ConfigError(ValueError):
     """A config that does not validate; ``str()`` names each key, its value and what is allowed."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], heading: str = "invalid config"):
         self.problems = problems
-        super().__init__("invalid config:\n  " + "\n  ".join(problems))
+        self.heading = heading
+        super().__init__(f"{heading}:\n  " + "\n  ".join(problems))
 
 
 def describe_validation_error(err: ValidationError) -> list[str]:

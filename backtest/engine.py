@@ -137,12 +137,26 @@ def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int) 
 
 
 def run(config: SimConfig | None = None, interventions: Iterable[Intervention] = (),
-        market: MarketArrays | None = None) -> Results:
-    """Simulate one run. ``market`` may be passed to reuse arrays generated from the same config."""
+        market: MarketArrays | None = None, should_stop=None) -> Results:
+    """Simulate one run. ``market`` may be passed to reuse arrays generated from the same config.
+    ``should_stop()``, asked between spans of ticks, stops the run with KeyboardInterrupt (the CLI's Ctrl-C)."""
     config = config or SimConfig()
     # a streamed market: the kernel starts while a helper thread is still drawing the order flow
-    sim = Simulation(config, market if market is not None else generate(config, stream=True), interventions)
-    sim.advance(config.sim.ticks)
+    market = market if market is not None else generate(config, stream=True)
+    try:
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
+        sim = Simulation(config, market, interventions)
+        sim.advance(config.sim.ticks, should_stop)
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
+    except BaseException:
+        # Ctrl-C or an error: the helper thread must stop before the interpreter frees what it writes into
+        # (left to run at exit it crashed the process)
+        stream = getattr(market, "events_progress", None)
+        if stream is not None:
+            stream.stop()
+        raise
     return sim.results()
 
 

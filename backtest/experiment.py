@@ -26,6 +26,10 @@ RAW = ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "accoun
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _saved_error(problems: list[str]) -> ConfigError:
+    return ConfigError(problems, heading="cannot read the saved experiment")
+
+
 def package_version() -> str:
     try:
         return metadata.version("mmhedge")
@@ -92,7 +96,7 @@ def load(directory: str | Path):
     d = Path(directory)
     info = read_meta(d)
     if info.get("kind") != "run":
-        raise ConfigError([f"{d}: a saved {info.get('kind')!r}, not a run; `python -m backtest show {d}` shows it"])
+        raise _saved_error([f"{d}: a saved {info.get('kind')!r}, not a run; `python -m backtest show {d}` shows it"])
     config = load_config(d / "config.toml")
     if "first_price" in info:  # settings in bps or notional: resolved again as the run resolved them
         from backtest.units import resolve_units
@@ -102,7 +106,7 @@ def load(directory: str | Path):
     for name in RAW:
         path = d / "raw" / f"{name}.npy"
         if not path.is_file():
-            raise ConfigError([f"{d}: {path.relative_to(d)} is missing: not a complete saved run"])
+            raise _saved_error([f"{d}: {path.relative_to(d)} is missing: not a complete saved run"])
         arrays[name] = np.load(path, allow_pickle=False)
     arrays["account_raw"] = _upgraded(arrays["account_raw"], account_dt, {"hedge_base2": "inv2"})
     arrays["hedges_raw"] = _upgraded(arrays["hedges_raw"], hedge_dt, {"base_filled": "qty_filled"})
@@ -128,14 +132,14 @@ def _upgraded(raw: np.ndarray, dtype: np.dtype, same_as: dict[str, str]) -> np.n
 def read_meta(d: Path) -> dict:
     path = Path(d) / "meta.json"
     if not path.is_file():
-        raise ConfigError([f"{d}: no meta.json: not a saved experiment (`run --report DIR` or `sweep --out DIR` "
+        raise _saved_error([f"{d}: no meta.json: not a saved experiment (`run --report DIR` or `sweep --out DIR` "
                            "make one)"])
     try:
         info = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError([f"{path}: not JSON ({err})"]) from None
+        raise _saved_error([f"{path}: not JSON ({err})"]) from None
     if info.get("format_version") != FORMAT_VERSION:
-        raise ConfigError([f"{path}: format version {info.get('format_version')}; this package reads "
+        raise _saved_error([f"{path}: format version {info.get('format_version')}; this package reads "
                            f"{FORMAT_VERSION}"])
     return info
 
@@ -147,9 +151,9 @@ def _read_table(path: Path):
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as err:
-        raise ConfigError([f"{path}: cannot be read ({str(err)[:200]})"]) from None
+        raise _saved_error([f"{path}: cannot be read ({str(err)[:200]})"]) from None
     if len(frame.columns) == 0 or (len(frame) and frame.iloc[-1].isna().all()):
-        raise ConfigError([f"{path}: empty or cut mid-row: the file is damaged"])
+        raise _saved_error([f"{path}: empty or cut mid-row: the file is damaged"])
     return frame
 
 
@@ -172,7 +176,7 @@ def describe(directory: str | Path) -> str:
         for name, title in (("trials.csv", "trials"), ("out_of_sample.csv", "best feasible trials out of sample")):
             path = d / name
             if not path.is_file():
-                raise ConfigError([f"{d}: {name} is missing: not a complete optimize folder"])
+                raise _saved_error([f"{d}: {name} is missing: not a complete optimize folder"])
             frame = _read_table(path)
             lines.append(f"\n{title} ({len(frame)}):")
             if len(frame):
@@ -182,19 +186,19 @@ def describe(directory: str | Path) -> str:
                     lines.append(shown.to_string(index=False))
         return "\n".join(lines)
     if info["kind"] != "sweep":
-        raise ConfigError([f"{d}: a saved {info['kind']!r}; `show` reads runs, sweeps and optimisations"])
+        raise _saved_error([f"{d}: a saved {info['kind']!r}; `show` reads runs, sweeps and optimisations"])
     runs_path = d / "runs.parquet"
     if not runs_path.is_file():
-        raise ConfigError([f"{d}: runs.parquet is missing: the sweep did not finish (its runs.jsonl resumes it: "
+        raise _saved_error([f"{d}: runs.parquet is missing: the sweep did not finish (its runs.jsonl resumes it: "
                            "`sweep ... --resume DIR/runs.jsonl`)"])
     try:
         runs = pd.read_parquet(runs_path)
     except (OSError, ValueError) as err:
-        raise ConfigError([f"{runs_path}: cannot be read ({str(err)[:200]})"]) from None
+        raise _saved_error([f"{runs_path}: cannot be read ({str(err)[:200]})"]) from None
     table = _read_table(d / "table.csv") if (d / "table.csv").is_file() else None
     if table is not None and (len(table) != runs["point"].nunique() or "net_pnl_mean" not in table
                               or table["net_pnl_mean"].isna().any()):
-        raise ConfigError([f"{d / 'table.csv'}: {len(table)} complete rows for {runs['point'].nunique()} grid points: "
+        raise _saved_error([f"{d / 'table.csv'}: {len(table)} complete rows for {runs['point'].nunique()} grid points: "
                            "the file is damaged (cut?); the runs are intact in runs.parquet"])
     lines = [f"{head}: {len(runs)} runs, grid {info.get('grid')}, seeds {info.get('seeds')}"]
     if table is not None:

@@ -150,7 +150,7 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
         return _draw_market(config, venue1, venue2, progress)
     except BaseException:
         if progress is not None:
-            progress.abandon()
+            progress.stop()  # joined: a helper left running at interpreter exit crashes the process
         raise
 
 
@@ -452,6 +452,11 @@ class EventStream:
         """The market will not be used (its construction failed): stop drawing."""
         self._abandoned = True
         self._prices.set()
+
+    def stop(self) -> None:
+        """Stop drawing and wait for the helper thread to finish its chunk and end."""
+        self.abandon()
+        self._thread.join()
 
     def wait(self, tick: int) -> None:
         """Block until the events of the ticks before ``tick`` are drawn (``tick`` 0: until the events per

@@ -164,7 +164,7 @@ def optimize(spec: OptimizeSpec, progress=None) -> Any:
     import optuna
 
     _validate(spec)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial stopped by Ctrl-C is not a warning with a traceback
 
     def constraints(trial):
         return trial.user_attrs.get("constraints", [0.0])

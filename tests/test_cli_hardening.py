@@ -240,3 +240,26 @@ def test_run_help_states_the_memory_budget_default(capsys):
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "three quarters of physical memory" in out and "or 8)" not in out
+
+
+def test_errors_are_headed_by_what_failed(tmp_path, capsys):
+    assert main(["show", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot read the saved experiment:")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not a capture\n")
+    assert main(["data", "import", str(bad), "--venue", "spot", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot import the capture:")
+    assert main(["run", "--ticks", "5"]) == 2
+    assert capsys.readouterr().err.startswith("error: invalid config:")
+
+
+def test_ctrl_c_in_run_is_a_line_not_a_traceback(tmp_path):
+    # 2 * 10^7 ticks take about 10 s here: interrupted while the flow helper and the kernel both run
+    proc = subprocess.Popen([sys.executable, "-m", "backtest", "run", "--ticks", "20000000", "--memory-budget-gb", "64",
+                             "--set", "market.initial_price=10000"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert "Traceback" not in err.decode() and "interrupted" in err.decode()

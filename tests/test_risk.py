@@ -32,7 +32,9 @@ def test_soft_limit_reduces_and_hard_limit_caps_position():
 def test_reduced_exactly_when_beyond_soft_limit_and_adding_side_shrinks():
     cfg = backtest.make_config(**{**QUIET, "risk.soft_position_lots": 3, "risk.hard_position_lots": 10,
                                   "hedging.enabled": False, "quoting.size_lots": 4})
-    r = backtest.run(cfg, [Intervention(100, "manual_fill", "buy", 6), Intervention(400, "manual_fill", "sell", 12)])
+    # a manual fill is at most the hard limit (10): the 12-lot sale as two fills at one tick
+    r = backtest.run(cfg, [Intervention(100, "manual_fill", "buy", 6), Intervention(400, "manual_fill", "sell", 6),
+                           Intervention(400, "manual_fill", "sell", 6)])
     t = r.ticks
     beyond = t.inv1_lots.abs() >= 3
     assert beyond.any() and (~beyond).any()
@@ -47,7 +49,8 @@ def test_loss_window_pauses_then_resumes_after_cooldown():
     cfg = backtest.make_config(**{**QUIET, "sim.ticks": 1500, "risk.max_loss_window": 0.5, "risk.loss_window_s": 5.0,
                                   "risk.cooldown_s": 10.0, "hedging.enabled": False})
     # buy 50 lots far above the market: an immediate loss of about 50 * 1.00 = 50 currency
-    r = backtest.run(cfg, [Intervention(100, "manual_fill", "buy", 50, 10100)])
+    r = backtest.run(cfg, [Intervention(100, "manual_fill", "buy", 25, 10100),  # at most the hard limit (40) each
+                           Intervention(100, "manual_fill", "buy", 25, 10100)])
     ev = r.risk_events
     paused = ev[(ev.to_state == "paused") & (ev.reason == "loss over rolling window")]
     assert len(paused) >= 1 and paused.tick.iloc[0] == 100
