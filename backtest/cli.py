@@ -335,6 +335,15 @@ def _sweep(spec, args: argparse.Namespace) -> int:
 
         try:
             if str(args.resume).endswith(".jsonl"):
+                stored = Journal.header(args.resume)
+                if stored is not None:
+                    from backtest.sweep import identity_differences
+
+                    differ = identity_differences(stored, spec)
+                    if differ:
+                        raise ConfigError([f"--resume {args.resume}: the journal is of another sweep; differing: "
+                                           + "; ".join(differ[:10]) + "; give the same --ticks/--set/--config/--grid "
+                                           "as the interrupted sweep"])
                 done, cut = Journal.read(args.resume)
                 if cut:
                     print(f"--resume: the last line of {args.resume} was cut (the sweep was killed while writing "
@@ -353,7 +362,7 @@ def _sweep(spec, args: argparse.Namespace) -> int:
         _os.replace(journal_path, journal_path + ".resumed")  # its runs are in ``done``: written anew below
     elif _os.path.exists(journal_path):
         _os.remove(journal_path)  # a finished or abandoned sweep's: this sweep's runs start it again
-    journal = Journal(journal_path)
+    journal = Journal(journal_path, spec)
 
     def terminate(signum, frame):  # SIGTERM (a scheduler, `kill`) stops the sweep as Ctrl-C does
         raise KeyboardInterrupt

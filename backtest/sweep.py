@@ -144,13 +144,36 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
+def spec_identity(spec: "SweepSpec") -> dict:
+    """What makes two sweeps the same sweep: the base config (ticks and --set included) and the grid keys."""
+    return {"base": spec.base.model_dump(mode="json"), "grid_keys": list(spec.grid)}
+
+
+def identity_differences(stored: dict, spec: "SweepSpec") -> list[str]:
+    """Dotted keys whose values differ between a journal's sweep and ``spec`` (empty: the same sweep)."""
+    now = spec_identity(spec)
+    out = []
+    if stored.get("grid_keys") != now["grid_keys"]:
+        out.append(f"grid keys {stored.get('grid_keys')} there, {now['grid_keys']} here")
+    old, new = stored.get("base", {}), now["base"]
+    for section in sorted(set(old) | set(new)):
+        a, b = old.get(section, {}), new.get(section, {})
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"{section}.{key}: {a.get(key)!r} there, {b.get(key)!r} here")
+    return out
+
+
 class Journal:
     """Finished runs appended one JSON line each as they come (flushed and fsynced), so no finished run is lost
     however the sweep ends (``kill -9`` included). ``read`` drops a last line cut mid-write."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, spec: "SweepSpec | None" = None):
+        """``spec``: written as the journal's first line, so a resume can check it continues the same sweep."""
         self.path = path
         self._file = open(path, "a", encoding="utf-8")
+        if spec is not None and self._file.tell() == 0:
+            self.append({"_sweep": spec_identity(spec)})
 
     def append(self, row: dict) -> None:
         import json
@@ -161,6 +184,19 @@ class Journal:
 
     def close(self) -> None:
         self._file.close()
+
+    @staticmethod
+    def header(path: str) -> dict | None:
+        """The sweep a journal belongs to (``spec_identity``), or None for a journal without one."""
+        import json
+
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+        try:
+            rec = json.loads(first)
+        except ValueError:
+            return None
+        return rec.get("_sweep") if isinstance(rec, dict) else None
 
     @staticmethod
     def read(path: str) -> tuple[pd.DataFrame, int]:
@@ -177,7 +213,8 @@ class Journal:
                 rec = json.loads(line)
                 if not isinstance(rec, dict):
                     raise ValueError
-                rows.append(rec)
+                if "_sweep" not in rec:
+                    rows.append(rec)
             except ValueError:
                 bad.append(n)
         if bad and bad != [len(lines)]:

@@ -263,3 +263,18 @@ def test_ctrl_c_in_run_is_a_line_not_a_traceback(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()
     assert "Traceback" not in err.decode() and "interrupted" in err.decode()
+
+
+def test_resume_refuses_a_journal_of_another_sweep_naming_what_differs(tmp_path, capsys):
+    out = tmp_path / "s"
+    args = ["sweep", "--grid", "quoting.size_lots=1,2", "--seeds", "1", "--ticks", "400", "--workers", "1", "--quiet"]
+    assert main(args + ["--out", str(out)]) == 0
+    capsys.readouterr()
+    journal = str(out / "runs.jsonl")
+    longer = ["sweep", "--grid", "quoting.size_lots=1,2", "--seeds", "1", "--ticks", "500", "--workers", "1", "--quiet"]
+    assert main(longer + ["--resume", journal, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "the journal is of another sweep" in err and "sim.ticks: 400 there, 500 here" in err
+    assert main(args + ["--set", "quoting.half_spread_ticks=3", "--resume", journal, "--out", str(tmp_path / "o")]) == 2
+    assert "quoting.half_spread_ticks" in capsys.readouterr().err
+    assert main(args + ["--resume", journal, "--out", str(tmp_path / "o")]) == 0  # the same sweep: nothing to run
