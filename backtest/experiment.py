@@ -26,6 +26,12 @@ RAW = ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "accoun
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def _saved_error(problems: list[str]) -> ConfigError:
     return ConfigError(problems, heading="cannot read the saved experiment")
 
@@ -75,9 +81,11 @@ def save_run(results, directory: str | Path) -> Path:
     (out / "frames").mkdir(parents=True, exist_ok=True)
     (out / "raw").mkdir(parents=True, exist_ok=True)
     cfg = results.config
-    (out / "config.toml").write_text(config_to_toml(cfg, header=f"mmhedge run, seed {cfg.sim.seed}; "
-                                                   "`python -m backtest run --config config.toml` runs it again"))
+    toml_text = config_to_toml(cfg, header=f"mmhedge run, seed {cfg.sim.seed}; "
+                               "`python -m backtest run --config config.toml` runs it again")
+    (out / "config.toml").write_text(toml_text)
     (out / "meta.json").write_text(json.dumps(meta("run", seed=cfg.sim.seed, first_price=results.first_price,
+                                                   config_sha256=_sha256(toml_text.encode()),
                                                    hedge_step_lots=results.hedge_step_lots,
                                                    hedge_contract_value=results.hedge_contract_value,
                                                    notes=list(results.notes)), indent=2))
@@ -97,6 +105,11 @@ def load(directory: str | Path):
     info = read_meta(d)
     if info.get("kind") != "run":
         raise _saved_error([f"{d}: a saved {info.get('kind')!r}, not a run; `python -m backtest show {d}` shows it"])
+    stored = info.get("config_sha256")
+    if stored is not None and (d / "config.toml").is_file() and _sha256((d / "config.toml").read_bytes()) != stored:
+        raise _saved_error([f"{d / 'config.toml'} was changed after the run was saved: the saved records are of the "
+                            "config it was saved with, not of this one; restore it, or run the edited config with "
+                            "`python -m backtest run --config` (a new run)"])
     config = load_config(d / "config.toml")
     if "first_price" in info:  # settings in bps or notional: resolved again as the run resolved them
         from backtest.units import resolve_units

@@ -3,6 +3,7 @@ runs.parquet with every varied key and metric; `show` prints either."""
 import json
 
 import numpy as np
+import pytest
 import pandas as pd
 
 import backtest
@@ -81,3 +82,17 @@ def test_show_reads_an_optimisation_and_refuses_damaged_sweep_files(tmp_path, ca
     (sw / "runs.parquet").unlink()
     assert main(["show", str(sw)]) == 2
     assert "runs.parquet is missing" in capsys.readouterr().err
+
+
+def test_a_saved_run_whose_config_was_edited_is_refused_on_load(tmp_path):
+    from backtest.config import ConfigError
+
+    out = tmp_path / "run"
+    assert main(["run", "--ticks", "300", "--report", str(out)]) == 0
+    backtest.load(out)
+    text = (out / "config.toml").read_text()
+    (out / "config.toml").write_text(text.replace("ticks = 300", "ticks = 400"))
+    with pytest.raises(ConfigError, match="was changed after the run was saved"):
+        backtest.load(out)
+    (out / "config.toml").write_text(text)
+    assert len(backtest.load(out).ticks) == 300
