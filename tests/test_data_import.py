@@ -322,3 +322,11 @@ def test_a_replay_takes_consecutive_captures_as_a_list(tmp_path):
     for bad, needle in (([], "a list of 0 paths"), ([str(parts[0]), "x.parquet"], "a list joins raw captures")):
         with pytest.raises(ValueError, match=needle):
             cfg.with_dotted({"replay.exchange1": bad})
+
+
+def test_a_venue_name_cannot_write_outside_the_output_directory(tmp_path, capsys):
+    parts = split_capture(SAMPLE / "spot.jsonl.gz", tmp_path, [])
+    for venue in ("../evil", "a/b", "..", ""):
+        assert main(["data", "import", str(parts[0]), "--venue", venue, "--out", str(tmp_path / "o")]) == 2
+        assert "venue name" in capsys.readouterr().err
+    assert not (tmp_path / "evil.parquet").exists()

@@ -22,6 +22,11 @@ def save(data: MarketData, directory: str | Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", data.venue) or ".." in data.venue:
+        raise DataError(f"venue name {data.venue[:80]!r}: it names the file written in the output directory; allowed: "
+                        "1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit (e.g. spot, usdm)")
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a directory")
