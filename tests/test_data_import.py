@@ -330,3 +330,22 @@ def test_a_venue_name_cannot_write_outside_the_output_directory(tmp_path, capsys
         assert main(["data", "import", str(parts[0]), "--venue", venue, "--out", str(tmp_path / "o")]) == 2
         assert "venue name" in capsys.readouterr().err
     assert not (tmp_path / "evil.parquet").exists()
+
+
+@pytest.mark.parametrize("bad,needle", [
+    (trade(p=100.01), "price 100.01 is not a decimal string"),  # a JSON number
+    (trade(q="abc"), "quantity abc is not a non-negative decimal number"),
+    (trade(p="NaN"), "price NaN is not a non-negative decimal number"),
+    (trade(q="-0.5"), "quantity -0.5 is not a non-negative decimal number"),
+])
+def test_malformed_fields_are_one_clear_error_with_file_and_line(tmp_path, bad, needle):
+    path = write_capture(tmp_path / "c.jsonl.gz", good_messages() + [bad])
+    with pytest.raises(DataError, match=rf"c.jsonl.gz:6: {needle}"):
+        import_capture(path, "x")
+
+
+def test_a_given_tick_size_is_checked_exactly_at_any_price(tmp_path):
+    # 61 837.63 / 0.03 = 2 061 254.33: float division with a relative tolerance let it through, rounded
+    with pytest.raises(DataError, match=r"price 61837.63000000 is not a multiple of 0.03"):
+        import_capture(SAMPLE / "spot.jsonl.gz", "spot", tick_size=0.03)
+    assert import_capture(SAMPLE / "spot.jsonl.gz", "spot", tick_size=0.01).tick_size == 0.01

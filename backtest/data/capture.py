@@ -137,7 +137,10 @@ def _is_gzip(path: Path) -> bool:
 
 
 def _decimals(text: str) -> int:
-    """Decimals of a decimal string once trailing zeros are dropped: '61837.63000000' -> 2."""
+    """Decimals of a decimal string once trailing zeros are dropped: '61837.63000000' -> 2 (0 for anything else,
+    which the grid then refuses with its line)."""
+    if not isinstance(text, str):
+        return 0
     dot = text.find(".")
     if dot < 0:
         return 0
@@ -148,16 +151,33 @@ class _Grid:
     """Converts decimal strings to integer ticks or lots, checking each lies on the grid."""
 
     def __init__(self, step: float, what: str, where):
+        from decimal import Decimal
+
         self.step, self.what, self.where = step, what, where  # where(message index) -> "file:line"
+        exact = Decimal(repr(step)).normalize()
+        # integer arithmetic: a value's decimal digits in units of 10^-decimals, against the step in those units
+        # (float division let 61824.01 pass as a multiple of 0.03: its remainder is a millionth of the quotient)
+        self.decimals = max(0, -exact.as_tuple().exponent)
+        self.step_units = int(exact.scaleb(self.decimals))
+
+    def _refuse(self, text, line, why):
+        raise DataError(f"{self.where(line)}: {self.what} {str(text)[:40]} {why}")
 
     def __call__(self, text: str, line: int) -> int:
-        value = float(text)
-        units = value / self.step
-        whole = round(units)
-        if abs(units - whole) > 1e-6 * max(1.0, abs(units)) or not math.isfinite(value):
-            raise DataError(f"{self.where(line)}: {self.what} {text} is not a multiple of {self.step:g}; give the "
-                            f"venue's {self.what} step explicitly if the inferred one is wrong")
-        return whole
+        if not isinstance(text, str):  # a JSON number where Binance sends a decimal string
+            self._refuse(text, line, "is not a decimal string (Binance sends prices and quantities as strings)")
+        whole, dot, frac = text.partition(".")
+        frac = frac.rstrip("0")
+        if not (whole.isdigit() and (not frac or frac.isdigit())) or len(frac) > self.decimals:
+            if whole.isdigit() and frac.isdigit():
+                self._refuse(text, line, f"is not a multiple of {self.step:g}; give the venue's {self.what} step "
+                             "explicitly if the inferred one is wrong")
+            self._refuse(text, line, "is not a non-negative decimal number")
+        units = int(whole + frac.ljust(self.decimals, "0"))
+        if units % self.step_units:
+            self._refuse(text, line, f"is not a multiple of {self.step:g}; give the venue's {self.what} step "
+                         "explicitly if the inferred one is wrong")
+        return units // self.step_units
 
 
 # -- Binance -------------------------------------------------------------------------------------------
