@@ -662,9 +662,18 @@ def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
             data = tomllib.loads(text)
         elif path.suffix.lower() in (".yaml", ".yml"):
             data = yaml.load(text, Loader=_NoAliasLoader) or {}
+        elif path.suffix.lower() == ".json":
+            import json
+
+            data = json.loads(text)
+            if isinstance(data, dict) and isinstance(data.get("config"), dict):  # `run --json` output: its config
+                from backtest.units import drop_resolved_kernel_keys
+
+                data = drop_resolved_kernel_keys(data["config"])
         else:
-            raise ConfigError([f"{path}: unknown config format {path.suffix!r}; allowed: .toml, .yaml, .yml"])
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
+            raise ConfigError([f"{path}: unknown config format {path.suffix!r}; allowed: .toml, .yaml, .yml, .json "
+                               "(a config, or the output of `run --json`)"])
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, ValueError) as err:
         raise ConfigError([f"{path}: cannot parse: {err}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: top level must be a table of sections, got {type(data).__name__}"])

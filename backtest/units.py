@@ -157,3 +157,13 @@ def resolve_units(config: "SimConfig", price: float, hedge_step_lots: float) -> 
         from backtest.config import describe_validation_error
         raise ConfigError([f"{line} (resolved from the carrying units at price {price:.6g})"
                            for line in describe_validation_error(err)]) from None
+
+
+def drop_resolved_kernel_keys(dump: dict[str, Any]) -> dict[str, Any]:
+    """A full config dump (``run --json``'s ``config``) as overrides: a setting whose carrying key is set keeps
+    that key, and its kernel key (the value it resolved to at the run's first price) is left out."""
+    for kernel_key, carrying in UNIT_GROUPS.items():
+        if any(_get(dump, k) is not None for k in carrying) and _has(dump, kernel_key):
+            section, key = kernel_key.split(".")
+            dump[section] = {k: v for k, v in dump[section].items() if k != key}
+    return dump

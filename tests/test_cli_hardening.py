@@ -278,3 +278,12 @@ def test_resume_refuses_a_journal_of_another_sweep_naming_what_differs(tmp_path,
     assert main(args + ["--set", "quoting.half_spread_ticks=3", "--resume", journal, "--out", str(tmp_path / "o")]) == 2
     assert "quoting.half_spread_ticks" in capsys.readouterr().err
     assert main(args + ["--resume", journal, "--out", str(tmp_path / "o")]) == 0  # the same sweep: nothing to run
+
+
+def test_run_json_output_reproduces_the_run_through_config(tmp_path, capsys):
+    for preset_args in ([], ["--preset", "replay_binance_btcusdt_20240808", "--ticks", "20000"]):
+        assert main(["run", "--ticks", "600", *preset_args, "--json"]) == 0
+        first = capsys.readouterr().out
+        (tmp_path / "run.json").write_text(first)
+        assert main(["run", "--config", str(tmp_path / "run.json"), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == json.loads(first)
