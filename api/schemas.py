@@ -147,7 +147,9 @@ class ManualFillResult(BaseModel):
     tick: int
     fill: dict[str, Any]
     hedges: list[dict[str, Any]]
-    position_after: dict[str, int]
+    position_after: dict[str, int | float] = Field(
+        description="inv1_lots, inv2_lots (Exchange 2's lots: contracts on an inverse contract) and net_delta_lots "
+        "(lots of the base asset: not a whole number on an inverse hedge venue)")
     pnl_after: float
 
 

@@ -183,6 +183,11 @@ def test_the_api_checks_an_inverse_synthetic_config_and_serves_its_positions():
         assert isinstance(p["exchange2_lots"], int) and isinstance(p["exchange2_base_lots"], float)
         assert p["net_delta_lots"] == pytest.approx(p["exchange1_lots"] + p["exchange2_base_lots"], abs=1e-9)
         assert c.get("/exposure").status_code == 200
+        # the answer's position holds the net delta in base lots, not a whole number here (was a 500)
+        r = c.post("/fills/manual", json={"side": "buy", "qty_lots": 7})
+        assert r.status_code == 200, r.text
+        assert r.json()["position_after"]["net_delta_lots"] == pytest.approx(
+            r.json()["position_after"]["inv1_lots"] + c.get("/positions").json()["exchange2_base_lots"], abs=1e-6)
 
 
 def test_the_instruments_study_command(tmp_path, capsys):
