@@ -197,7 +197,7 @@ def test_a_killed_sweep_keeps_every_finished_run_and_its_workers_die_with_it(tmp
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     journal = out / "runs.jsonl"
     deadline = time.time() + 300
-    while not (journal.is_file() and journal.read_text().count("\n") >= 3):
+    while not (journal.is_file() and journal.read_text().count("\n") >= 4):  # the sweep's line and 3 runs
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode(errors="replace")
         time.sleep(0.05)
     workers = _children(proc.pid)
