@@ -361,7 +361,14 @@ def _sweep(spec, args: argparse.Namespace) -> int:
     if args.resume and _os.path.abspath(args.resume) == _os.path.abspath(journal_path):
         _os.replace(journal_path, journal_path + ".resumed")  # its runs are in ``done``: written anew below
     elif _os.path.exists(journal_path):
-        _os.remove(journal_path)  # a finished or abandoned sweep's: this sweep's runs start it again
+        # a completed sweep's journal is older than the runs.parquet written at its end; any other holds the
+        # finished runs of an interrupted sweep, which a plain re-run must not throw away
+        table = _os.path.join(args.out, "runs.parquet") if args.out else None
+        if not (table and _os.path.exists(table) and _os.path.getmtime(table) >= _os.path.getmtime(journal_path)):
+            kept = len(Journal.read(journal_path)[0])
+            raise ConfigError([f"{journal_path} holds {kept} finished run(s) of an interrupted sweep: `--resume "
+                               f"{journal_path}` continues it; remove the file to start afresh"])
+        _os.remove(journal_path)
     journal = Journal(journal_path, spec)
 
     def terminate(signum, frame):  # SIGTERM (a scheduler, `kill`) stops the sweep as Ctrl-C does

@@ -715,7 +715,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         if response_ns > 0:
             _reports_until(si, rk, decide_ns)
             inv_known = inv1 - si[S_UNKNOWN_LOTS]
-        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv_known, hedge_leg_lots(p, acc, pos), sf)
+        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, f2, inv_known, hedge_leg_lots(acc), sf)
         if state == STATE_KILLED:
             _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, OR_KILL)
         elif state == STATE_PAUSED:

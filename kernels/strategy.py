@@ -147,12 +147,10 @@ def initial_sf(p, f1, f2):
 
 
 @jit_borrow
-def hedge_leg_lots(p, acc, pos):
+def hedge_leg_lots(acc):
     """The hedge leg's exposure in lots of the base asset (float): the position on a linear venue; on an
     inverse one, the base its contracts and PnL stand for, less the base paid as fees."""
-    if p[P_HEDGE_INVERSE] > 0:
-        return acc[A_E2] - acc[A_FEE_BASE2]
-    return float(pos[1])
+    return acc[A_E2] - acc[A_FEE_BASE2]
 
 
 @jit_borrow
@@ -167,11 +165,10 @@ def settlement_conversion(p, acc, f2):
 
 @jit_borrow
 def total_pnl(p, acc, pos, f1, f2):
-    """Cash plus positions at the marks less fees (tick-lots); an inverse leg's base at ``f2``."""
-    if p[P_HEDGE_INVERSE] > 0:
-        return (acc[A_CASH1] + acc[A_CASH2] + pos[0] * f1 + acc[A_E2] * f2 - acc[A_FEES1]
-                - acc[A_FEE_BASE2] * f2)
-    return acc[A_CASH1] + acc[A_CASH2] + pos[0] * f1 + pos[1] * f2 - acc[A_FEES1] - acc[A_FEES2]
+    """Cash plus positions at the marks less fees as paid, plus what fees paid in the base asset have gained in
+    value since (tick-lots)."""
+    return (acc[A_CASH1] + acc[A_CASH2] + pos[0] * f1 + acc[A_E2] * f2 - acc[A_FEES1] - acc[A_FEES2]
+            + settlement_conversion(p, acc, f2))
 
 
 @jit_borrow
@@ -596,29 +593,21 @@ def hedge_settle(p, t, f1, f2, hside, want, filled, notional, per_price, limit, 
         covered = min(want, held)
     m1_cov, m2_cov, first = fifo_cover(si, hq_i, hq_f, covered, filled > 0)
     m2_ref = m2_cov / (hside * covered) if covered > 0 else f2
+    # tick-lots paid or received: an inverse contract's face value per contract, whatever its price
+    notional_tl = p[P_CONTRACT_TL] * filled if inverse else float(notional)
     if filled > 0:
-        if inverse:
-            # the fraction of a lot traded beyond the lots covered is marked now, as a hedge rounded up is
-            frac = hside * (base - moved)
-            m1_cov += frac * f1
-            m2_cov += frac * f2
-            notional_tl = p[P_CONTRACT_TL] * filled
-            trade_avg_cost(acc, A_AVG2, A_REAL2, acc[A_E2], hside, base, notional_tl / base)
-            pos[1] += hside * filled
-            acc[A_E2] += hside * base
-            acc[A_CASH2] -= hside * notional_tl
-            fee_base = base * p[P_TAKER_BPS] * 1e-4
-            acc[A_FEE_BASE2] += fee_base
-            fee = notional_tl * p[P_TAKER_BPS] * 1e-4
-            slip = hside * (f2 * base - notional_tl)
-            notional = notional_tl
-        else:
-            trade_avg_cost(acc, A_AVG2, A_REAL2, pos[1], hside, filled, notional / filled)
-            pos[1] += hside * filled
-            acc[A_E2] += hside * filled
-            acc[A_CASH2] -= hside * notional
-            fee = abs(notional) * p[P_TAKER_BPS] * 1e-4
-            slip = hside * (f2 * filled - notional)
+        # the fraction of a lot traded beyond the lots covered (inverse only) is marked now, as a hedge rounded up is
+        frac = hside * (base - moved)
+        m1_cov += frac * f1
+        m2_cov += frac * f2
+        trade_avg_cost(acc, A_AVG2, A_REAL2, acc[A_E2], hside, base, notional_tl / base)
+        pos[1] += hside * filled
+        acc[A_E2] += hside * base
+        acc[A_CASH2] -= hside * notional_tl
+        fee = abs(notional_tl) * p[P_TAKER_BPS] * 1e-4
+        if inverse:  # paid in the base asset
+            acc[A_FEE_BASE2] += base * p[P_TAKER_BPS] * 1e-4
+        slip = hside * (f2 * base - notional_tl)
         acc[A_FEES2] += fee
         lat_cost = m2_cov - hside * base * f2
         acc[A_SLIP] += slip
@@ -640,7 +629,7 @@ def hedge_settle(p, t, f1, f2, hside, want, filled, notional, per_price, limit, 
         r["qty_requested"] = want
         r["qty_filled"] = filled
         r["limit_price"] = limit
-        r["vwap"] = notional / base if filled > 0 else 0.0
+        r["vwap"] = notional_tl / base if filled > 0 else 0.0
         r["base_filled"] = base if filled > 0 else 0.0
         r["feed2_at_fill"] = m2_ref
         r["feed2_at_hedge"] = f2
@@ -868,17 +857,11 @@ def record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total):
     rec["reservation"] = reservation
     rec["half_spread"] = half
     rec["sigma"] = sigma
-    if p[P_HEDGE_INVERSE] > 0:
-        leg = acc[A_E2]
-        conversion = settlement_conversion(p, acc, f2)
-        rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + leg * (f2 - acc[A_AVG2]) + conversion
-        rec["hedge_basis"] = leg * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
-        rec["inventory_mtm"] = (inv1 + leg) * f1 - acc[A_B1] - acc[A_B2M1] + conversion
-    else:
-        inv2 = pos[1]
-        rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + inv2 * (f2 - acc[A_AVG2])
-        rec["hedge_basis"] = inv2 * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
-        rec["inventory_mtm"] = (inv1 + inv2) * f1 - acc[A_B1] - acc[A_B2M1]
+    leg = acc[A_E2]  # the hedge leg in base lots (the position itself on a linear venue)
+    conversion = settlement_conversion(p, acc, f2)
+    rec["unrealized"] = inv1 * (f1 - acc[A_AVG1]) + leg * (f2 - acc[A_AVG2]) + conversion
+    rec["hedge_basis"] = leg * (f2 - f1) - (acc[A_B2M2] - acc[A_B2M1])
+    rec["inventory_mtm"] = (inv1 + leg) * f1 - acc[A_B1] - acc[A_B2M1] + conversion
     rec["total_pnl"] = total
 
 

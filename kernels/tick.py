@@ -25,7 +25,9 @@ up to float rounding at every tick::
     total = spread_capture + hedge_slippage + hedge_latency + hedge_basis + inventory_mtm - fees
 
 where, with feeds f1, f2 as marks and B-terms the signed notionals of trades at their reference
-marks, inventory_mtm = (inv1 + inv2) * f1 - B1 - B2m1 and hedge_basis = inv2 * (f2 - f1) - (B2m2 - B2m1).
+marks, inventory_mtm = (inv1 + inv2) * f1 - B1 - B2m1 and hedge_basis = inv2 * (f2 - f1) - (B2m2 - B2m1),
+inv2 being the hedge leg in base lots (``strategy.A_E2``: the position on a linear venue). On an inverse venue
+inventory_mtm also holds what the fees paid in the base asset gained in value since (``settlement_conversion``).
 """
 import math
 
@@ -507,7 +509,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
         state = si[S_STATE]
 
         # 7. quoting
-        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[t], inv1, hedge_leg_lots(p, acc, pos), sf)
+        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[t], inv1, hedge_leg_lots(acc), sf)
         if state == STATE_KILLED or state == STATE_PAUSED:
             if book_mode and state == STATE_KILLED:
                 _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters, OR_KILL)

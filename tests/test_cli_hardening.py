@@ -287,3 +287,19 @@ def test_run_json_output_reproduces_the_run_through_config(tmp_path, capsys):
         (tmp_path / "run.json").write_text(first)
         assert main(["run", "--config", str(tmp_path / "run.json"), "--json"]) == 0
         assert json.loads(capsys.readouterr().out) == json.loads(first)
+
+
+def test_a_plain_rerun_never_throws_away_an_interrupted_sweeps_runs(tmp_path, capsys):
+    out = tmp_path / "s"
+    args = ["sweep", "--grid", "quoting.size_lots=1,2", "--seeds", "1", "--ticks", "300", "--workers", "1", "--quiet",
+            "--out", str(out)]
+    assert main(args) == 0
+    assert main(args) == 0  # a completed sweep's folder is run again
+    capsys.readouterr()
+    journal = out / "runs.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:2]))  # as an interrupted sweep leaves it: its line and one run
+    assert main(args) == 2
+    assert "holds 1 finished run(s) of an interrupted sweep" in capsys.readouterr().err
+    assert journal.read_text() == "".join(lines[:2])
+    assert main(args + ["--resume", str(journal)]) == 0

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,13 +167,10 @@ class _Grid:
             self._refuse(text, line, "is not a decimal string (Binance sends prices and quantities as strings)")
         whole, dot, frac = text.partition(".")
         frac = frac.rstrip("0")
-        if not (whole.isdigit() and (not frac or frac.isdigit())) or len(frac) > self.decimals:
-            if whole.isdigit() and frac.isdigit():
-                self._refuse(text, line, f"is not a multiple of {self.step:g}; give the venue's {self.what} step "
-                             "explicitly if the inferred one is wrong")
+        if not whole.isdigit() or (frac and not frac.isdigit()):
             self._refuse(text, line, "is not a non-negative decimal number")
         units = int(whole + frac.ljust(self.decimals, "0"))
-        if units % self.step_units:
+        if len(frac) > self.decimals or units % self.step_units:
             self._refuse(text, line, f"is not a multiple of {self.step:g}; give the venue's {self.what} step "
                          "explicitly if the inferred one is wrong")
         return units // self.step_units
