@@ -364,11 +364,12 @@ def _sweep(spec, args: argparse.Namespace) -> int:
         # a completed sweep's journal is older than the runs.parquet written at its end; any other holds the
         # finished runs of an interrupted sweep, which a plain re-run must not throw away
         table = _os.path.join(args.out, "runs.parquet") if args.out else None
-        if not (table and _os.path.exists(table) and _os.path.getmtime(table) >= _os.path.getmtime(journal_path)):
-            kept = len(Journal.read(journal_path)[0])
+        completed = table and _os.path.exists(table) and _os.path.getmtime(table) >= _os.path.getmtime(journal_path)
+        kept = 0 if completed else len(Journal.read(journal_path)[0])
+        if kept:
             raise ConfigError([f"{journal_path} holds {kept} finished run(s) of an interrupted sweep: `--resume "
                                f"{journal_path}` continues it; remove the file to start afresh"])
-        _os.remove(journal_path)
+        _os.remove(journal_path)  # a completed sweep's, or one that ended before any run finished
     journal = Journal(journal_path, spec)
 
     def terminate(signum, frame):  # SIGTERM (a scheduler, `kill`) stops the sweep as Ctrl-C does
@@ -404,6 +405,8 @@ def _sweep(spec, args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         journal.close()
+        if journal.runs == 0 and _os.path.exists(journal_path):
+            _os.remove(journal_path)  # the sweep failed before any run (a bad --cluster, say): nothing to resume
         if _os.path.exists(journal_path + ".resumed"):
             _os.remove(journal_path + ".resumed")
         if bar is not None:

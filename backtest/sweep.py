@@ -171,11 +171,16 @@ class Journal:
     def __init__(self, path: str, spec: "SweepSpec | None" = None):
         """``spec``: written as the journal's first line, so a resume can check it continues the same sweep."""
         self.path = path
+        self.runs = 0  # runs appended by this process
         self._file = open(path, "a", encoding="utf-8")
         if spec is not None and self._file.tell() == 0:
-            self.append({"_sweep": spec_identity(spec)})
+            self._write({"_sweep": spec_identity(spec)})
 
     def append(self, row: dict) -> None:
+        self._write(row)
+        self.runs += 1
+
+    def _write(self, row: dict) -> None:
         import json
 
         self._file.write(json.dumps({k: _plain(v) for k, v in row.items()}, allow_nan=True) + "\n")
