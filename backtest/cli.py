@@ -9,6 +9,7 @@ and a message naming the key and what is allowed; never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -208,22 +209,65 @@ def build_sweep(args: argparse.Namespace):
     return spec
 
 
+class _StdoutThatCannotFail:
+    """sys.stdout for the CLI: a reader that goes away (``| head``, a pager quit early) or a full disk
+    must not stop a command before it has written its outputs to disk. The first failed write is kept;
+    later writes are dropped and the command carries on."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.failure: OSError | None = None
+
+    def _fail(self, err: OSError) -> None:
+        self.failure = err
+        try:  # later writes, and the interpreter's flush at exit, go nowhere instead of raising again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.failure is None:
+            try:
+                self._stream.write(text)
+            except OSError as err:
+                self._fail(err)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.failure is None:
+            try:
+                self._stream.flush()
+            except OSError as err:
+                self._fail(err)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    stdout = _StdoutThatCannotFail(sys.stdout)
+    sys.stdout = stdout
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        stdout.flush()
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback (a sweep keeps its runs and says so itself)
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader went away (`... | head`): stop quietly, as Unix tools do
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    finally:
+        sys.stdout = stdout._stream
+    if stdout.failure is not None and stdout.failure.errno != errno.EPIPE:
+        # a reader that went away is normal (Unix tools stop quietly); a full or broken stdout is not
+        print(f"error: could not write to stdout ({stdout.failure.strerror}); "
+              "everything the command writes to files was written", file=sys.stderr)
+        return 1
+    return code
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -303,3 +303,28 @@ def test_a_plain_rerun_never_throws_away_an_interrupted_sweeps_runs(tmp_path, ca
     assert "holds 1 finished run(s) of an interrupted sweep" in capsys.readouterr().err
     assert journal.read_text() == "".join(lines[:2])
     assert main(args + ["--resume", str(journal)]) == 0
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--ticks", "2000", "--report", "{out}"],
+    ["sweep", "--ticks", "500", "--grid", "quoting.half_spread_bps=1,2", "--seeds", "1", "--workers", "1",
+     "--out", "{out}"],
+])
+@pytest.mark.parametrize("stdout", ["closed pipe", "full disk"])
+def test_outputs_on_disk_do_not_depend_on_stdout(tmp_path, command, stdout):
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "backtest", *(a.format(out=out) for a in command)]
+    if stdout == "closed pipe":  # the reader went away before the first line (`| true`)
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        proc = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300, cwd=ROOT)
+        os.close(write_end)
+        assert proc.returncode == 0, proc.stderr
+    else:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=300, cwd=ROOT)
+        assert proc.returncode == 1 and "could not write to stdout" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    expected = ("summary.json", "ticks.parquet", "report.html") if command[0] == "run" else ("runs.csv", "table.csv")
+    for name in expected:
+        assert (out / name).is_file(), (name, sorted(p.name for p in out.iterdir()) if out.exists() else None)
