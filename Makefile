@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(PY) -m uvicorn --factory api.app:create_app --host $(HOST) --port $(PORT)
+	$(PY) -m uvicorn --factory api.app:create_app --http api.protocol:HttpProtocol --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest

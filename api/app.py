@@ -1,6 +1,7 @@
 """FastAPI app: read the session's state at its clock, steer it with interventions.
 
-Run with ``make run`` (``uvicorn --factory api.app:create_app``). OpenAPI docs at /docs. Every error is JSON
+Run with ``make run`` (``uvicorn --factory api.app:create_app --http api.protocol:HttpProtocol``: the
+protocol closes connections that send no request head in time). OpenAPI docs at /docs. Every error is JSON
 ``{"error": ..., "details": [...]}`` with a 4xx status that says what is wrong and what is allowed.
 """
 from __future__ import annotations
@@ -26,9 +27,10 @@ from api.schemas import (
     Page, Pnl, PnlSeries, Positions, Presets, Quotes, ResetRequest, ResetResult, Risk, RiskStatus, StepRequest,
     StepResult, Summary,
 )
-from api.session import HORIZON_TICKS, Session, check_session_memory
+from api.session import HORIZON_TICKS, Session, SessionEnded, check_session_memory
 from backtest.config import (
-    FAULT_PRESETS, PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
+    PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
+    preset_description,
 )
 from backtest.interventions import Intervention, manual_fill_problems
 from backtest.replay import PROJECT_ROOT
@@ -51,11 +53,14 @@ def _error(status: int, error: str, details: list) -> JSONResponse:
 
 class RequestGuard:
     """Plain ASGI middleware (Starlette's BaseHTTPMiddleware costs about a millisecond per request) in front
-    of every state-changing request (POST, PUT, PATCH, DELETE); reads pass straight through.
+    of every request.
 
-    * Same origin only: a browser page elsewhere must not pause or reset a running session. The Host header
-      must name a loopback address or the address the server listens on (which also defeats DNS
-      rebinding), and an Origin header, when sent, must be that same host and port. Refused: 403.
+    * Every request, reads too, must name this server in its Host header: a loopback address, the address
+      the connection came in on, or a name in ``MMHEDGE_ALLOWED_HOSTS`` (comma-separated). A page on another
+      site that re-points its own name at this server (DNS rebinding) is refused: 403.
+    * Same origin only for state-changing requests: a browser page elsewhere must not pause or reset a running
+      session. An Origin header, when sent, must be that same host and port. Refused: 403.
+    * HEAD is answered as GET without the body (headers, Content-Length included, as GET would send them).
     * Body size: at most ``max_bytes``, enforced on the stream as it arrives, not only by Content-Length (a
       chunked body has none). The body is read here, at most ``max_bytes + 1`` bytes of it, then handed to
       the app. Refused: 413.
@@ -65,13 +70,21 @@ class RequestGuard:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in STATE_CHANGING:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {name: value for name, value in scope["headers"]}
-        refused = _cross_origin(scope, headers)
+        refused = _foreign_host(scope, headers)
+        if refused is None and scope["method"] in STATE_CHANGING:
+            refused = _cross_origin(headers)
         if refused:
             await _error(403, "cross-origin request refused", [refused])(scope, receive, send)
+            return
+        if scope["method"] == "HEAD":
+            await self.app(dict(scope, method="GET"), receive, _without_body(send))
+            return
+        if scope["method"] not in STATE_CHANGING:
+            await self.app(scope, receive, send)
             return
         length = headers.get(b"content-length")
         too_large = _error(413, "request body too large", [f"at most {self.max_bytes} bytes"])
@@ -104,15 +117,40 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
 
-def _cross_origin(scope, headers: dict) -> str | None:
-    """Why a state-changing request is refused as cross-origin, or None."""
+def _without_body(send):
+    async def send_headers_only(message):
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+    return send_headers_only
+
+
+def allowed_hosts(scope) -> set[str]:
+    """Host names a request may address this server by (lower case, no port)."""
+    server = scope.get("server") or ("", None)
+    extra = {h.strip().lower() for h in os.environ.get("MMHEDGE_ALLOWED_HOSTS", "").split(",") if h.strip()}
+    return LOOPBACK_HOSTS | {str(server[0]).lower()} | extra
+
+
+def _host(headers: dict) -> tuple[str, str]:
     host_header = headers.get(b"host", b"").decode("latin-1").lower()
     host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-    server = scope.get("server") or ("", None)
-    allowed = LOOPBACK_HOSTS | {str(server[0]).lower()}
-    if host not in allowed:
-        return (f"Host {host_header!r} is not this server; allowed: a loopback address "
-                f"({', '.join(sorted(LOOPBACK_HOSTS))}) or {server[0]}")
+    return host_header, host
+
+
+def _foreign_host(scope, headers: dict) -> str | None:
+    """Why a request is refused for naming another server in its Host header, or None."""
+    host_header, host = _host(headers)
+    if host not in allowed_hosts(scope):
+        server = scope.get("server") or ("", None)
+        return (f"Host {host_header[:100]!r} is not this server; allowed: a loopback address "
+                f"({', '.join(sorted(LOOPBACK_HOSTS))}), {server[0]}, or a name listed in MMHEDGE_ALLOWED_HOSTS")
+    return None
+
+
+def _cross_origin(headers: dict) -> str | None:
+    """Why a state-changing request is refused as cross-origin, or None."""
+    host_header, _ = _host(headers)
     origin = headers.get(b"origin")
     if origin is not None:
         parsed = urlsplit(origin.decode("latin-1").lower())
@@ -144,6 +182,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     """``horizon_ticks``: how far past the clock an action's re-run is computed before it answers (the rest
     of the run is computed in the background)."""
     app = FastAPIOffline(  # /docs with Swagger UI served from the package: works without a network
+        generate_unique_id_function=lambda route: route.name,  # operationId = handler name, as links() names them
         title="mmhedge", description="Market-making and hedging simulator session. Every error answers "
         "`{\"error\": ..., \"details\": [...]}`.",
         responses={400: {"model": ErrorBody, "description": "bad input (unparsable body, value out of range)"},
@@ -155,7 +194,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     )
     try:
         rate = ticks_per_second if ticks_per_second is not None else _env_number("MMHEDGE_TICKS_PER_S", 10.0, 0.0, 1e7)
-        config = config or _default_config()
+        default_ticks = server_ticks()
+        config = config or make_config(**{"sim.ticks": default_ticks})
     except ConfigError as err:  # the server's own settings: say which and stop, no traceback
         import sys
 
@@ -164,16 +204,27 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     session = Session(config, ticks_per_second=rate, horizon_ticks=horizon_ticks)
     app.state.session = session
     conflict = {409: {"model": ErrorBody, "description": "not allowed in the current state"}}
+    control_responses = {200: links("risk", "risk_events"), **conflict}
 
     @app.exception_handler(ApiError)
     async def _api_error(_, exc: ApiError):
         return _error(exc.status, exc.error, exc.details)
 
+    @app.exception_handler(SessionEnded)
+    async def _ended(_, exc: SessionEnded):
+        return _error(409, "the session has ended", [str(exc)])
+
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_, exc: StarletteHTTPException):
+    async def _http_error(request: Request, exc: StarletteHTTPException):
         response = _error(exc.status_code, str(exc.detail), [])
-        for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+        for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:  # Starlette names the first matching route's methods only (GET /config, not PUT)
+            allowed = methods_on(app, request.url.path)
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+            response.body = json.dumps({"error": str(exc.detail), "details": [
+                f"allowed on {request.url.path[:100]}: {', '.join(sorted(allowed))}"]}).encode()
+            response.headers["content-length"] = str(len(response.body))
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -223,7 +274,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     @app.get("/health", response_model=Health)
     async def health():
         snap, tick = await view_async()
-        return {"status": "ok", "tick": tick, "ticks": snap.config.sim.ticks, "running": session.running}
+        return {"status": "ok", "tick": tick, "ticks": snap.config.sim.ticks, "running": session.clock_running(),
+                "finished": session.finished()}
 
     @app.get("/summary", response_model=Summary)
     def summary():
@@ -290,7 +342,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                           separators=(",", ":"), allow_nan=False)
         return Response(body, media_type="application/json")
 
-    @app.get("/pnl/series", response_model=PnlSeries)
+    @app.get("/pnl/series", response_model=PnlSeries, responses={200: {"content": {"text/csv": {"schema": {
+        "type": "string", "description": "format=csv: a header line of the JSON rows' keys, then one line per tick"}}}}})
     async def pnl_series(start: int = Query(0, ge=0, description="first tick"),
                          end: int | None = Query(None, ge=0, description="last tick (default: the clock)"),
                          limit: int = Query(MAX_SERIES_ROWS, ge=1, le=MAX_SERIES_ROWS,
@@ -329,7 +382,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                            "max_loss_window": r.max_loss_window, "loss_window_s": r.loss_window_s,
                            "kill_latency_ms": r.kill_latency_ms}}
 
-    @app.post("/fills/manual", response_model=ManualFillResult)
+    @app.post("/fills/manual", response_model=ManualFillResult, responses={
+        200: links("positions", "fills", "hedges", "pnl"), **conflict})
     def manual_fill(body: ManualFill):
         """A test fill on Exchange 1 at the clock tick, hedged like any other fill."""
         def make(snap, tick):
@@ -376,23 +430,24 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         at, snap = session.apply(lambda _, t: Intervention(t, kind), check=check)
         return {"tick": at, **risk_status(snap, at)}
 
-    @app.post("/control/pause", response_model=RiskStatus, responses=conflict)
+    @app.post("/control/pause", response_model=RiskStatus, responses=control_responses)
     def pause():
         return control("pause", ("active", "reduced", "paused", "killed"), "")
 
-    @app.post("/control/resume", response_model=RiskStatus, responses=conflict)
+    @app.post("/control/resume", response_model=RiskStatus, responses=control_responses)
     def resume():
         return control("resume", ("paused", "active", "reduced"), "the kill switch needs a reset first")
 
-    @app.post("/control/kill", response_model=RiskStatus, responses=conflict)
+    @app.post("/control/kill", response_model=RiskStatus, responses=control_responses)
     def kill():
         return control("kill", ("active", "reduced", "paused"), "already killed")
 
-    @app.post("/control/kill-reset", response_model=RiskStatus, responses=conflict)
+    @app.post("/control/kill-reset", response_model=RiskStatus, responses=control_responses)
     def kill_reset():
         return control("kill_reset", ("killed",), "the kill switch is not engaged")
 
-    @app.post("/clock/step", response_model=StepResult)
+    @app.post("/clock/step", response_model=StepResult, responses={
+        200: links("pnl", "quotes", pnl_series={"end": "$response.body#/tick"})})
     def step(body: StepRequest):
         tick = session.step(body.ticks)
         session.snapshot_at(tick)  # a step past the computed horizon answers once reads there need not wait
@@ -401,7 +456,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     @app.post("/clock", response_model=ClockState)
     def clock(body: ClockRequest):
         session.set_running(body.running)
-        return {"running": session.running, "tick": session.current_tick()}
+        return {"running": session.clock_running(), "finished": session.finished(), "tick": session.current_tick()}
 
     @app.get("/config", response_model=ConfigState)
     async def get_config():
@@ -435,7 +490,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     config_body_schema = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "$ref": "#/components/schemas/SimConfig"}}}, "description": "overrides, nested by section; any subset"}}
 
-    @app.put("/config", response_model=NextConfig, openapi_extra=config_body_schema)
+    @app.put("/config", response_model=NextConfig, openapi_extra=config_body_schema,
+             responses={200: links("reset", "get_config")})
     async def put_config(request: Request):
         """Overrides for the next plain reset, merged onto the config it would start from. Refused unless a
         session can start from the result (validation, cross-field checks, memory budget)."""
@@ -454,9 +510,11 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     @app.get("/presets", response_model=Presets)
     async def presets():
         """Named scenarios a reset can start from; fault_* presets inject one fault each."""
-        return {"presets": [{"name": n, "description": FAULT_PRESETS[n][0] if n in FAULT_PRESETS else
-                             ("the default market" if n == "default" else "Avellaneda-Stoikov (2008) experiment")}
-                            for n in PRESETS]}
+        def describe(name):
+            if name == "default":
+                return f"the default synthetic market, {default_ticks:,} ticks (the server's MMHEDGE_TICKS)"
+            return preset_description(name)
+        return {"presets": [{"name": n, "description": describe(n)} for n in PRESETS]}
 
     @app.get("/exposure", response_model=Exposure)
     async def exposure():
@@ -466,7 +524,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         metrics = {k: _clean(v) for k, v in snap.results.exposure_until(tick).items()}
         return {"tick": tick, "net_delta_lots": snap.results.tick_columns["net_delta_lots"][tick].item(), **metrics}
 
-    @app.post("/reset", response_model=ResetResult)
+    @app.post("/reset", response_model=ResetResult, responses={200: links("summary", "quotes", "get_config")})
     def reset(body: ResetRequest | None = None):
         """Start a new session: from the next-reset config, a preset, and/or overrides and a seed. If the
         session cannot start, the running one is left as it was."""
@@ -476,6 +534,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 if body.preset not in PRESETS:
                     raise ApiError(422, "unknown preset", [f"allowed: {', '.join(PRESETS)}"])
                 cfg = preset(body.preset)
+                if body.preset == "default":  # the server's length (MMHEDGE_TICKS), as the session it started
+                    cfg = cfg.with_overrides({"sim": {"ticks": default_ticks}})
             if body and body.config:
                 cfg = runnable(body.config, cfg, start_check=False)
             if body and body.seed is not None:
@@ -504,6 +564,27 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     app.openapi = openapi
     return app
+
+
+def links(*operations: str, **with_parameters: dict) -> dict:
+    """OpenAPI links from an answer to the reads (or the action) that show its effect, named by handler:
+    clients and stateful fuzzers follow them. ``with_parameters``: handler -> {parameter: runtime expression}."""
+    out = {name: {"operationId": name} for name in operations}
+    for name, parameters in with_parameters.items():
+        out[name] = {"operationId": name, "parameters": parameters}
+    return {"links": out}
+
+
+def methods_on(app: FastAPI, path: str) -> set[str]:
+    """Every method some route answers on ``path`` (HEAD wherever GET is: the guard answers it)."""
+    methods = set()
+    for route in app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return methods
 
 
 def recording_roots() -> list[Path]:
@@ -583,6 +664,6 @@ def _env_number(name: str, default: float, lo: float, hi: float, integer: bool =
     return value
 
 
-def _default_config() -> SimConfig:
-    ticks = int(_env_number("MMHEDGE_TICKS", 20000, 10, 20_000_000, integer=True))
-    return make_config(**{"sim.ticks": ticks})
+def server_ticks() -> int:
+    """Ticks of the server's default session (``MMHEDGE_TICKS``, default 20 000)."""
+    return int(_env_number("MMHEDGE_TICKS", 20000, 10, 20_000_000, integer=True))

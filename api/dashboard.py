@@ -79,7 +79,8 @@ def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
             "tick": tick,
             "ticks": cfg.sim.ticks,
             "time_s": at["time_s"],
-            "running": session.running,
+            "running": session.clock_running(),
+            "finished": session.finished(),
             "ticks_per_second": session.ticks_per_second,
             "seed": cfg.sim.seed,
             "quotes": {k: clean(at[k]) for k in (

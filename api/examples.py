@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from api.protocol import UVICORN_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 EXAMPLES = [
@@ -94,7 +96,7 @@ def main() -> int:
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MMHEDGE_TICKS": "20000"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+    server = subprocess.Popen([sys.executable, *UVICORN_ARGS, "--host",
                                "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -1,10 +1,21 @@
 """Request bodies (validated strictly: an integer is an integer, a boolean a boolean) and response models;
 units are in the field descriptions."""
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from backtest.interventions import MAX_MANUAL_FILL_LOTS
+
+
+def _whole_float_as_int(value):
+    # JSON Schema counts 1.0 as an integer, so a client generated from the schema may send it; 1.5, "1" and
+    # true stay refused (the field is strict)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int)]
 
 
 class _Request(BaseModel):
@@ -14,7 +25,7 @@ class _Request(BaseModel):
 
 class ManualFill(_Request):
     side: Literal["buy", "sell"] = Field(description="buy = we buy on Exchange 1 (a client sold to us)")
-    qty_lots: int = Field(
+    qty_lots: WholeNumber = Field(
         gt=0, le=MAX_MANUAL_FILL_LOTS,
         description="lots; at most the session's risk.hard_position_lots (checked against the running config)")
     price: float | None = Field(
@@ -23,13 +34,13 @@ class ManualFill(_Request):
 
 
 class ResetRequest(_Request):
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    seed: WholeNumber | None = Field(None, ge=0, le=2**63 - 1)
     config: dict[str, Any] | None = Field(None, description="overrides of the next-reset config, nested by section")
     preset: str | None = Field(None, description="start from a named scenario (GET /presets), e.g. fault_hedge_outage")
 
 
 class StepRequest(_Request):
-    ticks: int = Field(gt=0, le=10_000_000, description="ticks to move the clock forward")
+    ticks: WholeNumber = Field(gt=0, le=10_000_000, description="ticks to move the clock forward")
 
 
 class ClockRequest(_Request):
@@ -47,7 +58,8 @@ class Health(BaseModel):
     status: str
     tick: int
     ticks: int
-    running: bool
+    running: bool = Field(description="the clock advances (started and not at the last tick)")
+    finished: bool = Field(description="the clock is at the run's last tick: actions answer 409 until POST /reset")
 
 
 class Summary(BaseModel):
@@ -158,7 +170,8 @@ class StepResult(BaseModel):
 
 
 class ClockState(BaseModel):
-    running: bool
+    running: bool = Field(description="the clock advances (started and not at the last tick)")
+    finished: bool = Field(description="the clock is at the run's last tick: actions answer 409 until POST /reset")
     tick: int
 
 

@@ -31,6 +31,10 @@ HORIZON_TICKS = 2000  # computed past the clock before an action answers (200 s 
 MIN_CHECKPOINT_TICKS = 1000  # and about a hundred checkpoints per run at most, for memory
 
 
+class SessionEnded(Exception):
+    """An action at the run's last tick: nothing after it could happen (a fill there is never hedged)."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     config: SimConfig
@@ -134,6 +138,14 @@ class Session:
         elapsed = (self.now() - self._clock_origin) * self.ticks_per_second if self.running else 0.0
         return min(last, self._tick_offset + int(elapsed))
 
+    def finished(self) -> bool:
+        """The clock has reached the run's last tick: the session is over until a reset."""
+        return self.current_tick() >= self.snapshot.config.sim.ticks - 1
+
+    def clock_running(self) -> bool:
+        """The clock advances: started, and not at the last tick."""
+        return self.running and not self.finished()
+
     def step(self, ticks: int) -> int:
         with self._lock:
             now = self.current_tick()
@@ -161,6 +173,8 @@ class Session:
                 snap = self.snapshot
                 if tick >= snap.computed:  # the clock outran the run meanwhile: wait again
                     continue
+                if tick >= snap.config.sim.ticks - 1:
+                    raise SessionEnded(f"the session ended at its last tick {tick}; POST /reset starts a new one")
                 if check is not None:
                     check(snap, tick)
                 iv = make_intervention(snap, tick)

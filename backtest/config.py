@@ -800,6 +800,19 @@ def preset(name: str) -> SimConfig:
     raise ConfigError([f"preset {name!r} is unknown; allowed: {', '.join(PRESETS)}"])
 
 
+def preset_description(name: str) -> str:
+    """One line on what a preset runs."""
+    if name in FAULT_PRESETS:
+        return FAULT_PRESETS[name][0]
+    return {
+        "default": "the default synthetic market",
+        "avellaneda_stoikov_2008": "the Avellaneda-Stoikov (2008) numerical experiment: 200 steps, no hedge",
+        REPLAY_PRESET: "replay: Binance BTCUSDT spot quoted, USD-M perpetual hedged (2024-08-08, 344 s)",
+        REPLAY_ETH_PRESET: "replay: Binance ETHUSDT spot quoted, USD-M perpetual hedged (2024-08-08, 344 s)",
+        REPLAY_COINM_PRESET: "replay: Binance BTCUSDT spot quoted, COIN-M inverse perpetual hedged (2024-08-08, 343 s)",
+    }[name]
+
+
 # Fault scenarios: the default market with one thing going wrong, 3000 ticks (300 s), fault at 100 s.
 FAULT_PRESETS: dict[str, tuple[str, dict]] = {
     "fault_hedge_outage": (

@@ -21,6 +21,8 @@ import time
 
 import httpx
 
+from api.protocol import UVICORN_ARGS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICKS = int(os.environ.get("BENCH_TICKS", 100_000))
 RATE = float(os.environ.get("BENCH_RPS", 200))
@@ -114,7 +116,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MMHEDGE_TICKS": str(TICKS), "MMHEDGE_TICKS_PER_S": "10"}
     t0 = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+    server = subprocess.Popen([sys.executable, *UVICORN_ARGS, "--host",
                                "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # exactly `make run`, access log included
     try:

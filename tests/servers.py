@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.protocol import UVICORN_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,7 +26,7 @@ def running_server(**env):
     """Yields the base URL once /health answers; stops the server cleanly afterwards."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, *UVICORN_ARGS, "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **env},
     )
     base = f"http://127.0.0.1:{port}"

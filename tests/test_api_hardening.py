@@ -59,7 +59,7 @@ def test_infinite_price_and_huge_sizes_are_refused(client):
     ("/reset", {"seed": False}),
     ("/reset", {"seed": "3"}),
     ("/clock/step", {"ticks": True}),
-    ("/clock/step", {"ticks": 2.0}),
+    ("/clock/step", {"ticks": 2.5}),
     ("/fills/manual", {"side": "buy", "qty_lots": "2"}),
     ("/fills/manual", {"side": "buy", "qty_lots": True}),
 ])

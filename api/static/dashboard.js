@@ -135,7 +135,8 @@ function render(s) {
   $("clock-ticks").textContent = s.ticks;
   $("clock-time").textContent = fmt(s.time_s, 1);
   $("clock-seed").textContent = s.seed;
-  $("clock-running").textContent = s.running ? `clock running (${s.ticks_per_second} ticks/s)` : "clock stopped";
+  $("clock-running").textContent = s.finished ? "session ended: reset to start again"
+    : s.running ? `clock running (${s.ticks_per_second} ticks/s)` : "clock stopped";
   $("btn-clock").textContent = s.running ? "Stop clock" : "Start clock";
   const badge = $("state-badge");
   badge.textContent = s.risk.state + (s.risk.manual_pause ? " (by hand)" : "");
