@@ -27,17 +27,18 @@ from api.schemas import (
     Page, Pnl, PnlSeries, Positions, Presets, Quotes, ResetRequest, ResetResult, Risk, RiskStatus, StepRequest,
     StepResult, Summary,
 )
-from api.session import HORIZON_TICKS, Session, SessionEnded, check_session_memory
+from api.session import HORIZON_TICKS, Session, SessionEnded, check_session_memory, session_memory_estimate
 from backtest.config import (
     PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
     preset_description,
 )
 from backtest.interventions import Intervention, manual_fill_problems
 from backtest.replay import PROJECT_ROOT
-from backtest.resources import estimate_memory
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SERIES_ROWS = 10_000  # rows per page of GET /pnl/series
+READ_THREADS = 16  # worker threads for reads that block (pages of records, waits for a run's completion)
+ACTION_THREADS = 2  # and for actions, which take the session lock one at a time anyway
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -246,6 +247,16 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     app.add_middleware(RequestGuard, max_bytes=MAX_BODY_BYTES)
 
+    # Reads and actions run their blocking parts in separate worker-thread pools: actions queue on the session
+    # lock behind a slow reset, and in one shared pool 40 of them took every thread, so that a read of the
+    # current state waited for the reset. Queued actions now wait as tasks for one of ACTION_THREADS threads.
+    limiters: dict[str, anyio.CapacityLimiter] = {}
+
+    async def off_loop(kind: str, fn, *args):
+        if kind not in limiters:  # created inside the event loop, on first use
+            limiters[kind] = anyio.CapacityLimiter(READ_THREADS if kind == "read" else ACTION_THREADS)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiters[kind])
+
     def view():
         """The snapshot and clock tick a read answers from (for handlers run in the thread pool)."""
         tick = session.current_tick()
@@ -257,7 +268,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         tick = session.current_tick()
         snap = session.snapshot
         if tick >= snap.computed:
-            snap = await anyio.to_thread.run_sync(session.snapshot_at, tick)
+            snap = await off_loop("read", session.snapshot_at, tick)
         return snap, tick
 
     def risk_status(snap, tick):
@@ -278,10 +289,12 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 "finished": session.finished()}
 
     @app.get("/summary", response_model=Summary)
-    def summary():
-        tick = session.current_tick()
-        snap = session.full_snapshot()
-        return {"tick": tick, "summary_full_run": {k: _clean(v) for k, v in snap.results.summary_dict.items()}}
+    async def summary():
+        def answer():
+            tick = session.current_tick()
+            snap = session.full_snapshot()
+            return {"tick": tick, "summary_full_run": {k: _clean(v) for k, v in snap.results.summary_dict.items()}}
+        return await off_loop("read", answer)
 
     @app.get("/quotes", response_model=Quotes)
     async def quotes():
@@ -351,7 +364,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                                             "follow next_start (JSON) or the X-Next-Start header (CSV)"),
                          format: str = Query("json", pattern="^(json|csv)$")):
         """PnL and attribution per tick over [start, end], at most ``limit`` rows per page."""
-        return await anyio.to_thread.run_sync(series_page, start, end, limit, format)
+        return await off_loop("read", series_page, start, end, limit, format)
 
     def paged(frame_name: str, offset: int, limit: int):
         snap, tick = view()
@@ -361,16 +374,16 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 "rows": _records(frame.iloc[offset: offset + limit])}
 
     @app.get("/fills", response_model=Page)
-    def fills(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
-        return paged("fills", offset, limit)
+    async def fills(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+        return await off_loop("read", paged, "fills", offset, limit)
 
     @app.get("/hedges", response_model=Page)
-    def hedges(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
-        return paged("hedges", offset, limit)
+    async def hedges(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+        return await off_loop("read", paged, "hedges", offset, limit)
 
     @app.get("/risk/events", response_model=Page)
-    def risk_events(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
-        return paged("risk_events", offset, limit)
+    async def risk_events(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+        return await off_loop("read", paged, "risk_events", offset, limit)
 
     @app.get("/risk", response_model=Risk)
     async def risk():
@@ -384,8 +397,11 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.post("/fills/manual", response_model=ManualFillResult, responses={
         200: links("positions", "fills", "hedges", "pnl"), **conflict})
-    def manual_fill(body: ManualFill):
+    async def manual_fill(body: ManualFill):
         """A test fill on Exchange 1 at the clock tick, hedged like any other fill."""
+        return await off_loop("action", apply_manual_fill, body)
+
+    def apply_manual_fill(body: ManualFill):
         def make(snap, tick):
             cfg = snap.config
             cols = snap.results.tick_columns
@@ -431,32 +447,36 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"tick": at, **risk_status(snap, at)}
 
     @app.post("/control/pause", response_model=RiskStatus, responses=control_responses)
-    def pause():
-        return control("pause", ("active", "reduced", "paused", "killed"), "")
+    async def pause():
+        return await off_loop("action", control, "pause", ("active", "reduced", "paused", "killed"), "")
 
     @app.post("/control/resume", response_model=RiskStatus, responses=control_responses)
-    def resume():
-        return control("resume", ("paused", "active", "reduced"), "the kill switch needs a reset first")
+    async def resume():
+        return await off_loop("action", control, "resume", ("paused", "active", "reduced"), "the kill switch needs a reset first")
 
     @app.post("/control/kill", response_model=RiskStatus, responses=control_responses)
-    def kill():
-        return control("kill", ("active", "reduced", "paused"), "already killed")
+    async def kill():
+        return await off_loop("action", control, "kill", ("active", "reduced", "paused"), "already killed")
 
     @app.post("/control/kill-reset", response_model=RiskStatus, responses=control_responses)
-    def kill_reset():
-        return control("kill_reset", ("killed",), "the kill switch is not engaged")
+    async def kill_reset():
+        return await off_loop("action", control, "kill_reset", ("killed",), "the kill switch is not engaged")
 
     @app.post("/clock/step", response_model=StepResult, responses={
         200: links("pnl", "quotes", pnl_series={"end": "$response.body#/tick"})})
-    def step(body: StepRequest):
-        tick = session.step(body.ticks)
-        session.snapshot_at(tick)  # a step past the computed horizon answers once reads there need not wait
-        return {"tick": tick}
+    async def step(body: StepRequest):
+        def act():
+            tick = session.step(body.ticks)
+            session.snapshot_at(tick)  # a step past the computed horizon answers once reads there need not wait
+            return {"tick": tick}
+        return await off_loop("action", act)
 
     @app.post("/clock", response_model=ClockState)
-    def clock(body: ClockRequest):
-        session.set_running(body.running)
-        return {"running": session.clock_running(), "finished": session.finished(), "tick": session.current_tick()}
+    async def clock(body: ClockRequest):
+        def act():
+            session.set_running(body.running)
+            return {"running": session.clock_running(), "finished": session.finished(), "tick": session.current_tick()}
+        return await off_loop("action", act)
 
     @app.get("/config", response_model=ConfigState)
     async def get_config():
@@ -504,8 +524,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                 session.pending_config = cfg
                 return cfg
 
-        cfg = await anyio.to_thread.run_sync(store)
-        return {"next_reset": cfg.model_dump(), "memory_estimate_bytes": estimate_memory(cfg).total}
+        cfg = await off_loop("action", store)
+        return {"next_reset": cfg.model_dump(), "memory_estimate_bytes": session_memory_estimate(cfg).total}
 
     @app.get("/presets", response_model=Presets)
     async def presets():
@@ -525,9 +545,12 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"tick": tick, "net_delta_lots": snap.results.tick_columns["net_delta_lots"][tick].item(), **metrics}
 
     @app.post("/reset", response_model=ResetResult, responses={200: links("summary", "quotes", "get_config")})
-    def reset(body: ResetRequest | None = None):
+    async def reset(body: ResetRequest | None = None):
         """Start a new session: from the next-reset config, a preset, and/or overrides and a seed. If the
         session cannot start, the running one is left as it was."""
+        return await off_loop("action", apply_reset, body)
+
+    def apply_reset(body: ResetRequest | None):
         with session._lock:
             cfg = session.pending_config or session.next_config
             if body and body.preset is not None:

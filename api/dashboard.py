@@ -51,7 +51,7 @@ def register(app: FastAPI, session, view, risk_status, clean, records) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
-    def dashboard_page():
+    async def dashboard_page():
         return FileResponse(STATIC / "dashboard.html", media_type="text/html")
 
     @app.get("/dashboard/state")

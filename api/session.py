@@ -22,7 +22,7 @@ from backtest.config import SimConfig
 from backtest.engine import Simulation
 from backtest.generate import MarketArrays, generate
 from backtest.interventions import Intervention
-from backtest.resources import check_memory
+from backtest.resources import MemoryEstimate, check_memory, estimate_memory
 from backtest.results import Results
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,17 @@ def checkpoint_every(config: SimConfig) -> int:
     return max(MIN_CHECKPOINT_TICKS, config.sim.ticks // 100)
 
 
-def check_session_memory(config: SimConfig, budget: int | None = None) -> None:
-    """ConfigError unless a session of ``config`` fits the memory budget: the run, its checkpoints (about a
-    hundred copies of the books) and the per-tick columns reads are answered from."""
+def session_memory_estimate(config: SimConfig) -> MemoryEstimate:
+    """Peak bytes of a session of ``config``: the run, its checkpoints (about a hundred copies of the books),
+    the per-tick columns reads are answered from, and an action's re-run beside the run readers hold."""
     n_checkpoints = -(-config.sim.ticks // checkpoint_every(config))
-    check_memory(config, budget, checkpoints=n_checkpoints, tick_columns=True)
+    return estimate_memory(config, checkpoints=n_checkpoints, tick_columns=True, rerun=True)
+
+
+def check_session_memory(config: SimConfig, budget: int | None = None) -> None:
+    """ConfigError unless a session of ``config`` fits the memory budget (``session_memory_estimate``)."""
+    n_checkpoints = -(-config.sim.ticks // checkpoint_every(config))
+    check_memory(config, budget, checkpoints=n_checkpoints, tick_columns=True, rerun=True)
 
 
 class Session:

@@ -34,10 +34,10 @@ def _default_budget() -> int:
 DEFAULT_BUDGET_BYTES = _default_budget()
 EVENT_BYTES = 10  # kernels.records.event_dt
 TICK_RECORD_BYTES = 120  # kernels.records.tick_dt
-MARKET_BYTES_PER_TICK = 96  # paths, centres, latencies, feed flags, event starts
+MARKET_BYTES_PER_TICK = 72  # paths, centres, latencies, feed flags, event starts (67 measured by default)
 GENERATION_TEMP_BYTES_PER_TICK = 24  # normals and uniforms alive while the paths are drawn
 RECORD_BYTES_PER_TICK = 64  # our orders (about one row a tick), fills, hedges, account rows
-TICK_COLUMN_BYTES_PER_TICK = 8 * 48  # Results.tick_columns: one float64/int64 array per column
+TICK_COLUMN_BYTES_PER_TICK = 8 * 36  # Results.tick_columns: 42 columns, some views of the records (274 measured)
 BOOK_MARGIN_TICKS = 64  # backtest.generate.BOOK_MARGIN_TICKS
 BOOK_HEADER_WORDS, LEVEL_WORDS, ORDER_WORDS = 16, 4, 10  # kernels.book: per level and side; per order + live list
 
@@ -58,15 +58,16 @@ def budget_bytes(explicit: float | None = None) -> int:
     return DEFAULT_BUDGET_BYTES
 
 
-def price_range_ticks(config: SimConfig) -> float:
-    """A generous bound on how far the fair value and the basis can wander over the run, ticks."""
+def price_range_ticks(config: SimConfig, wander_sds: float = 6.0) -> float:
+    """A generous bound (``wander_sds`` standard deviations of the walk) on how far the fair value and the
+    basis can wander over the run, ticks."""
     mk = config.market
     horizon = config.sim.ticks * config.sim.dt_s
     if mk.basis_reversion_per_s > 0:
         basis_sd = mk.basis_vol_ticks_per_sqrt_s / math.sqrt(2.0 * mk.basis_reversion_per_s)
     else:
         basis_sd = mk.basis_vol_ticks_per_sqrt_s * math.sqrt(horizon)
-    return 2.0 * price_wander(config, 6.0) / mk.tick_size + abs(mk.basis_mean_ticks) + 12.0 * basis_sd
+    return 2.0 * price_wander(config, wander_sds) / mk.tick_size + abs(mk.basis_mean_ticks) + 2 * wander_sds * basis_sd
 
 
 def book_capacity(config: SimConfig) -> int:
@@ -75,9 +76,10 @@ def book_capacity(config: SimConfig) -> int:
                    config.exchange2.max_orders_per_side + config.exchange2.max_depth_ticks) + 64
 
 
-def book_bytes(config: SimConfig) -> int:
-    """Both order books (levels on the price grid plus the order pool), bytes."""
-    levels_common = price_range_ticks(config)
+def book_bytes(config: SimConfig, wander_sds: float = 6.0) -> int:
+    """Both order books (levels on the price grid plus the order pool), bytes, for a path within
+    ``wander_sds`` standard deviations."""
+    levels_common = price_range_ticks(config, wander_sds)
     total = 0
     capacity = book_capacity(config)
     for venue in (config.exchange1, config.exchange2):
@@ -128,10 +130,14 @@ def _fmt(n: float) -> str:
 STATE_BYTES_BESIDE_BOOKS = 4096 * 11 * 8 + (64 << 10)
 
 
-def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool = False) -> MemoryEstimate:
+def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool = False,
+                    rerun: bool = False) -> MemoryEstimate:
     """Bytes a run of ``config`` will hold at its peak: per-tick arrays, the order flow, the books, and
-    optionally ``checkpoints`` copies of the loop state and the per-tick read columns (API sessions)."""
+    optionally ``checkpoints`` copies of the loop state and the per-tick read columns; an API session
+    (``rerun``) also holds, while an action re-runs, the new run's records and columns beside the run its
+    readers still have."""
     n = config.sim.ticks
+    rerun_bytes = n * (TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + TICK_COLUMN_BYTES_PER_TICK) if rerun else 0
     if config.market.source == "replay":
         # the recording's events and book windows are known only once it is loaded; the shipped one holds
         # 0.8 million events (32 MB) and books of a few MB
@@ -144,6 +150,8 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool 
             parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
         if checkpoints:
             parts["checkpoints"] = checkpoints * (books + STATE_BYTES_BESIDE_BOOKS)
+        if rerun:
+            parts["an action's re-run"] = rerun_bytes
         return MemoryEstimate(parts)
     e1, e2 = events_per_tick(config)
     books = book_bytes(config)
@@ -156,15 +164,19 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool 
     if tick_columns:
         parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
     if checkpoints:
-        parts["checkpoints"] = checkpoints * (books + STATE_BYTES_BESIDE_BOOKS)
+        # a checkpoint copies the books the run really has: their levels span the path's range, which is
+        # typically a third of the bound the first allocation is checked against (book_bytes)
+        parts["checkpoints"] = checkpoints * (book_bytes(config, wander_sds=2.0) + STATE_BYTES_BESIDE_BOOKS)
+    if rerun:
+        parts["an action's re-run"] = rerun_bytes
     return MemoryEstimate(parts)
 
 
 def check_memory(config: SimConfig, budget: int | None = None, checkpoints: int = 0,
-                 tick_columns: bool = False) -> MemoryEstimate:
+                 tick_columns: bool = False, rerun: bool = False) -> MemoryEstimate:
     """The estimate, or ConfigError if it exceeds ``budget`` bytes (default: ``budget_bytes()``)."""
     budget = budget_bytes() if budget is None else budget
-    est = estimate_memory(config, checkpoints=checkpoints, tick_columns=tick_columns)
+    est = estimate_memory(config, checkpoints=checkpoints, tick_columns=tick_columns, rerun=rerun)
     if est.total > budget:
         raise ConfigError([
             f"this run would need about {est.describe()}, more than the memory budget of {_fmt(budget)}; "

@@ -134,3 +134,35 @@ def test_connections_that_send_no_request_in_time_are_closed():
         with httpx.Client(base_url=base) as c:
             assert c.get("/health").status_code == 200
             assert c.get("/health").status_code == 200
+
+
+def test_reads_of_the_current_state_never_wait_for_a_reset_or_queued_actions(client, monkeypatch):
+    """A slow reset holds the session lock and 40 actions queue behind it: every read of the current
+    state still answers at once (actions used to take every worker thread of the pool reads run in)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = client.app.state.session
+    inside, release = threading.Event(), threading.Event()
+    real_start = session._start
+
+    def slow_start(config):
+        inside.set()
+        assert release.wait(30)
+        real_start(config)
+
+    monkeypatch.setattr(session, "_start", slow_start)
+    with ThreadPoolExecutor(48) as pool:
+        reset = pool.submit(client.post, "/reset")
+        assert inside.wait(10)
+        queued = [pool.submit(client.post, "/control/pause") for _ in range(40)]
+        time.sleep(0.5)  # let the actions take whatever threads they can
+        for path in ("/fills", "/hedges", "/risk/events", "/summary", "/positions", "/quotes", "/pnl",
+                     "/dashboard/state", "/health"):
+            started = time.monotonic()
+            r = pool.submit(client.get, path).result(timeout=20)
+            assert r.status_code == 200 and time.monotonic() - started < 2.0, (path, time.monotonic() - started)
+        release.set()
+        assert reset.result(timeout=60).status_code == 200
+        codes = sorted(f.result(timeout=60).status_code for f in queued)
+    assert codes == [200] + [409] * 39  # one pause applied after the reset, the others see it

@@ -1,5 +1,6 @@
 """Frames are built on first access, only the columns asked for, and without copies."""
 import numpy as np
+import pytest
 
 import backtest
 
@@ -46,3 +47,14 @@ def test_checkpoint_estimate_covers_the_whole_loop_state():
     held = sum(a.nbytes for a in sim.checkpoints[-1].state)
     per_checkpoint = estimate_memory(cfg, checkpoints=1).parts["checkpoints"]
     assert per_checkpoint >= held
+
+
+@pytest.mark.parametrize("ticks", [300_000, 1_000_000])
+@pytest.mark.parametrize("mode", ["run", "api"])
+def test_the_memory_estimate_is_within_1_2x_of_the_measured_peak(ticks, mode):
+    """The estimate a run or an API session is refused by, against the process's real high-water mark (an
+    API session: start, an action half-way whose re-run overlaps the run readers hold, frames built)."""
+    from bench.bench_memory import measure_in_fresh_process
+
+    got = measure_in_fresh_process(ticks, mode)
+    assert 1 / 1.2 <= got["estimate_over_peak"] <= 1.2, got
