@@ -20,6 +20,16 @@ from backtest.studies import STUDIES
 from backtest.summary_groups import format_summary
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86_400:  # refuses nan and inf too
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: allowed: seconds, more than 0 and at most 86400")
+    return value
+
+
 def _parse_value(text: str):
     try:
         return json.loads(text)
@@ -164,6 +174,9 @@ def make_parser() -> argparse.ArgumentParser:
     sw.add_argument("--quiet", action="store_true", help="no progress lines")
     sw.add_argument("--cluster", metavar="ADDRESS",
                     help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (see README: two commands start one)")
+    sw.add_argument("--cluster-timeout", type=_positive_seconds, default=60.0, metavar="S",
+                    help="stop (keeping the finished runs) once the cluster has had no worker, or its scheduler has "
+                    "not answered, for S seconds (default 60)")
     sw.add_argument("--resume", metavar="RUNS",
                     help="the runs.parquet (or runs.csv) an interrupted sweep left: its finished runs are kept and "
                     "only the missing ones run")
@@ -440,12 +453,14 @@ def _sweep(spec, args: argparse.Namespace) -> int:
 
     try:
         result = run_sweep(spec, workers=args.workers, progress=progress, done=done, cluster=args.cluster,
+                           cluster_timeout_s=args.cluster_timeout,
                            journal=journal)
     except SweepInterrupted as stop:
-        print(f"\ninterrupted: {len(stop.runs)} of {stop.total} runs finished and kept in {journal_path} (each "
+        head = f"error: {stop.reason}" if stop.reason else "interrupted"
+        print(f"\n{head}: {len(stop.runs)} of {stop.total} runs finished and kept in {journal_path} (each "
               f"written as it finished); run the same command with --resume {journal_path} to run only the missing "
               "ones", file=sys.stderr)
-        return 130
+        return 1 if stop.reason else 130
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         journal.close()
@@ -614,6 +629,8 @@ def _optimize(args: argparse.Namespace) -> int:
                         study_name=args.study_name, cluster=args.cluster)
     from tqdm import tqdm
 
+    from backtest.sweep import ClusterLost
+
     bar = tqdm(total=spec.trials, unit="trial", file=sys.stderr, dynamic_ncols=True, desc="optimize")
     try:
         study = optimize(spec, progress=lambda done, n: (setattr(bar, "n", done), bar.refresh()))
@@ -622,6 +639,11 @@ def _optimize(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: the study is saved in {spec.storage}; run the same command to resume it",
               file=sys.stderr)
         return 130
+    except ClusterLost as lost:
+        bar.close()
+        print(f"\nerror: {lost}: the finished trials are saved in {spec.storage}; run the same command to resume",
+              file=sys.stderr)
+        return 1
     bar.close()
     oos = out_of_sample(spec, study)
     files = write_optimize_report(spec, study, oos, args.out)

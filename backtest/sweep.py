@@ -100,13 +100,20 @@ def json_key(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+CLUSTER_CONNECT_TIMEOUT_S = 15.0  # a scheduler answers its handshake in milliseconds
+CLUSTER_TIMEOUT_S = 60.0  # default patience with a cluster that has no worker or a scheduler that does not answer
+_POLL_S = 2.0
+
+
 class SweepInterrupted(Exception):
     """Ctrl-C (or a lost worker) stopped the sweep; ``runs`` holds the finished runs (same columns as a
     complete sweep's ``runs``), which ``run_sweep(..., done=runs)`` does not run again."""
 
-    def __init__(self, runs: pd.DataFrame, total: int):
+    def __init__(self, runs: pd.DataFrame, total: int, reason: str | None = None):
         self.runs, self.total = runs, total
-        super().__init__(f"sweep interrupted after {len(runs)} of {total} runs")
+        self.reason = reason  # None: Ctrl-C or SIGTERM; else what failed (the cluster lost its workers, ...)
+        super().__init__(f"sweep {'stopped' if reason else 'interrupted'} after {len(runs)} of {total} runs"
+                         + (f": {reason}" if reason else ""))
 
 
 def sharpe_like(total_pnl: np.ndarray, dt_s: float) -> float:
@@ -257,7 +264,7 @@ class SweepResult:
 def run_sweep(spec: SweepSpec, workers: int | None = None,
               progress: Callable[[int, int, dict, int, dict, float], None] | None = None,
               done: pd.DataFrame | None = None, cluster: str | None = None,
-              journal: Journal | None = None) -> SweepResult:
+              journal: Journal | None = None, cluster_timeout_s: float = CLUSTER_TIMEOUT_S) -> SweepResult:
     """Run every (grid point, seed). ``workers`` processes (default: all cores; 1 = in this process).
     ``progress(done, total, point, seed, metrics, seconds)`` is called as each run finishes. ``done``: runs
     already finished by an interrupted sweep of the same spec (its ``SweepInterrupted.runs``, or the
@@ -292,7 +299,7 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
     workers = max(1, min(workers or os.cpu_count() or 1, max(1, len(payload))))
     try:
         if cluster:
-            for item in run_on_cluster(cluster, _worker, payload):
+            for item in run_on_cluster(cluster, _worker, payload, cluster_timeout_s):
                 record(*item)
         elif workers == 1:
             for item in payload:
@@ -319,33 +326,101 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
                     for proc in list(getattr(pool, "_processes", {}).values()):
                         proc.terminate()
                 pool.shutdown(wait=True, cancel_futures=True)
-    except (KeyboardInterrupt, ClusterLost):
+    except (KeyboardInterrupt, ClusterLost) as stop:
         finished = pd.DataFrame([rows[j] for j in sorted(rows)])
-        raise SweepInterrupted(finished, total) from None
+        raise SweepInterrupted(finished, total, str(stop) if isinstance(stop, ClusterLost) else None) from None
     runs = pd.DataFrame([rows[j] for j in range(total)])
     return SweepResult(spec=spec, runs=runs)
 
 
-def run_on_cluster(address: str, fn, payload):
-    """Yield ``fn(item)`` for every item, computed on the Dask cluster at ``address``, as they finish."""
+def run_on_cluster(address: str, fn, payload, timeout_s: float = CLUSTER_TIMEOUT_S):
+    """Yield ``fn(item)`` for every item, computed on the Dask cluster at ``address``, as they finish.
+
+    Never waits silently: ConfigError if no Dask scheduler answers at ``address`` within
+    ``CLUSTER_CONNECT_TIMEOUT_S`` (a port that is something else accepts the connection and says nothing:
+    distributed's own connect then waits for ever); ClusterLost, with the runs so far yielded, once the
+    scheduler has had no worker, or has not answered, for ``timeout_s`` seconds (workers that come back in time
+    pick the runs up)."""
+    import logging
+    import threading
+
     try:
-        from distributed import Client, as_completed as dask_completed
+        import distributed
+        from distributed import Client
     except ImportError:
-        raise ConfigError(["--cluster needs Dask distributed: pip install 'distributed>=2024.1'"]) from None
+        raise ConfigError(["--cluster needs Dask distributed: pip install 'distributed>=2024.1'"],
+                          heading="cannot use the cluster") from None
+    box: dict = {}
+
+    def connect():
+        try:
+            box["client"] = Client(address, timeout=CLUSTER_CONNECT_TIMEOUT_S)
+        except BaseException as err:  # noqa: BLE001  reported below
+            box["error"] = err
+
+    connecting = threading.Thread(target=connect, daemon=True, name="dask-connect")
+    connecting.start()
+    connecting.join(CLUSTER_CONNECT_TIMEOUT_S + 5)
+    if "client" not in box:
+        why = f"{type(box['error']).__name__}: {box['error']}" if "error" in box else \
+            f"no Dask handshake within {CLUSTER_CONNECT_TIMEOUT_S + 5:.0f} s (is it a Dask scheduler's port?)"
+        raise ConfigError([f"--cluster {address}: cannot reach a Dask scheduler there ({str(why)[:300]})"],
+                          heading="cannot use the cluster")
+    client = box["client"]
+    # a lost worker or scheduler is reported here, once, as a clear error: not as distributed's tracebacks
+    # (after a loss they go on while the client shuts down, so the level is restored only on success)
+    logs = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+            if name == "distributed" or name.startswith("distributed.")]  # dask sets levels on some children
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.CRITICAL)
+    lost = True
     try:
-        client = Client(address, timeout=10)
-    except (OSError, TimeoutError) as err:
-        raise ConfigError([f"--cluster {address}: cannot reach a Dask scheduler there ({err})"]) from None
-    try:
-        futures = [client.submit(fn, item, pure=False) for item in payload]
-        for fut in dask_completed(futures):
+        pending = {client.submit(fn, item, pure=False) for item in payload}
+        unhealthy_since, why = None, ""
+        while pending:
             try:
-                result = fut.result()
-            except Exception as err:  # noqa: BLE001  a worker or the scheduler was lost (KilledWorker, ...)
-                raise ClusterLost(f"{type(err).__name__}: {err}") from None
-            yield result
+                done, pending = distributed.wait(pending, timeout=_POLL_S, return_when="FIRST_COMPLETED")
+            except (TimeoutError, distributed.TimeoutError):
+                done = set()
+            except Exception as err:  # noqa: BLE001  the scheduler went away: its futures are cancelled
+                raise ClusterLost(f"lost the scheduler at {address} ({type(err).__name__})") from None
+            for fut in done:
+                try:
+                    result = fut.result()
+                except Exception as err:  # noqa: BLE001  a worker died on this run too often (KilledWorker, ...)
+                    raise ClusterLost(f"{type(err).__name__}: {str(err)[:300]}") from None
+                yield result
+            if done:
+                unhealthy_since = None
+                continue
+            workers = _cluster_workers(client)
+            if workers:
+                unhealthy_since = None
+                continue
+            why = (f"the scheduler at {address} does not answer" if workers is None else
+                   f"the scheduler at {address} has no worker")
+            now = time.monotonic()
+            unhealthy_since = unhealthy_since or now
+            if now - unhealthy_since >= timeout_s:
+                raise ClusterLost(f"{why} (for {timeout_s:g} s; --cluster-timeout sets the patience)")
+        lost = False
     finally:
-        client.close()
+        closing = threading.Thread(target=client.close, daemon=True, name="dask-close")
+        closing.start()
+        closing.join(5)  # a dead scheduler must not hold the exit
+        if not lost:
+            for log, level in zip(logs, levels):
+                log.setLevel(level)
+
+
+def _cluster_workers(client) -> int | None:
+    """Workers the scheduler has now, or None if it does not answer within a poll."""
+    try:
+        info = client.sync(client.scheduler.identity, n_workers=-1, callback_timeout=_POLL_S)
+        return len(info.get("workers", {}))
+    except Exception:  # noqa: BLE001  closed comm, timeout: the scheduler is not answering
+        return None
 
 
 class ClusterLost(Exception):

@@ -19,9 +19,9 @@ pytest.importorskip("distributed")
 DASK = str(Path(sys.executable).with_name("dask"))
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("dask")
+def start_cluster(tmp, workers: int) -> tuple[str, list[subprocess.Popen]]:
+    """A scheduler and ``workers`` one-thread workers as separate processes on loopback; (address, processes)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     info = tmp / "scheduler.json"
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -31,7 +31,7 @@ def cluster(tmp_path_factory):
     while not info.exists() and time.time() < deadline:
         time.sleep(0.2)
     assert info.exists(), "the scheduler did not start"
-    for _ in range(2):
+    for _ in range(workers):
         procs.append(subprocess.Popen([DASK, "worker", "--scheduler-file", str(info), "--nworkers", "1", "--nthreads",
                                        "1", "--no-dashboard", "--host", "127.0.0.1"], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, env=env))
@@ -39,8 +39,11 @@ def cluster(tmp_path_factory):
     from distributed import Client
 
     with Client(address, timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-    yield address
+        client.wait_for_workers(workers, timeout=120)
+    return address, procs
+
+
+def stop_cluster(procs) -> None:
     for p in procs[::-1]:
         p.terminate()
     for p in procs:
@@ -48,6 +51,13 @@ def cluster(tmp_path_factory):
             p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    address, procs = start_cluster(tmp_path_factory.mktemp("dask"), workers=2)
+    yield address
+    stop_cluster(procs)
 
 
 def test_a_sweep_on_the_cluster_equals_the_local_one(cluster):
@@ -102,3 +112,54 @@ def _fails_on_size_three(item):
     if cfg["quoting"]["size_lots"] == 3:
         raise RuntimeError("worker lost")
     return index, run_metrics(SimConfig.model_validate(cfg)), 0.0
+
+
+@pytest.mark.parametrize("lose", ["worker", "scheduler"])
+def test_a_sweep_stops_with_a_clear_error_when_the_cluster_is_lost_and_keeps_its_runs(tmp_path, lose):
+    """All workers lost: the sweep used to wait for ever; a dead scheduler gave exit 130 and tracebacks. Now
+    either is one line, exit 1, within --cluster-timeout, with the finished runs in the journal."""
+    address, procs = start_cluster(tmp_path / "dask", workers=1)
+    out = tmp_path / "out"
+    try:
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "backtest", "sweep", "--grid", "quoting.half_spread_bps=1,2,3,4,5,6,7,8,9,10",
+             "--seeds", "1,2,3,4", "--ticks", "300000", "--cluster", address, "--cluster-timeout", "3", "--quiet",
+             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=Path(__file__).resolve().parent.parent)
+        journal = out / "runs.jsonl"
+        deadline = time.time() + 120
+        while time.time() < deadline and (not journal.exists() or journal.read_text().count("\n") < 2):
+            time.sleep(0.1)  # the identity line and a first finished run
+        (procs[1] if lose == "worker" else procs[0]).kill()
+        lost_at = time.time()
+        _, err = sweep.communicate(timeout=120)
+    finally:
+        stop_cluster(procs)
+    assert sweep.returncode == 1, err
+    assert time.time() - lost_at < 30
+    assert "Traceback" not in err and "error: " in err and "--resume" in err, err
+    assert ("has no worker" if lose == "worker" else "lost the scheduler") in err, err
+    finished = [line for line in journal.read_text().splitlines()[1:] if line.strip()]
+    assert 1 <= len(finished) < 40
+
+
+def test_a_port_that_is_not_a_dask_scheduler_is_a_clear_error_not_a_hang(monkeypatch):
+    import socket
+    import threading
+
+    import backtest.sweep as sweep
+    from backtest.config import ConfigError
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # accepts connections, never says a word
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    monkeypatch.setattr(sweep, "CLUSTER_CONNECT_TIMEOUT_S", 1.0)
+    spec = SweepSpec(grid={"quoting.size_lots": [1, 2]}, seeds=(1,), base=backtest.make_config(**{"sim.ticks": 300}))
+    started = time.time()
+    with pytest.raises(ConfigError) as refused:
+        run_sweep(spec, cluster=f"tcp://127.0.0.1:{silent.getsockname()[1]}")
+    assert time.time() - started < 15
+    assert "cannot reach a Dask scheduler" in str(refused.value) and refused.value.heading == "cannot use the cluster"
+    silent.close()
