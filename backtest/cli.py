@@ -129,10 +129,12 @@ def make_parser() -> argparse.ArgumentParser:
     op.add_argument("--objective", default="net_pnl", help="net_pnl (default), sharpe_like, spread_capture, "
                     "hedge_cost (maximised) or max_drawdown (minimised)")
     op.add_argument("--trials", type=int, default=20, help="trials in the study in all (resumed studies count theirs)")
-    op.add_argument("--train-seeds", default="1,2,3", help="seeds a trial is scored on (synthetic markets)")
-    op.add_argument("--test-seeds", default="101,102,103", help="held-out seeds the best trials are checked on")
-    op.add_argument("--holdout-share", type=float, default=0.3,
-                    help="replay: the share at the end of the recording kept back for the out-of-sample check")
+    op.add_argument("--train-seeds", help="synthetic market: seeds a trial is scored on (default 1,2,3)")
+    op.add_argument("--test-seeds", help="synthetic market: held-out seeds the best trials are checked on "
+                    "(default 101,102,103)")
+    op.add_argument("--holdout-share", type=float,
+                    help="replay: the share at the end of the recording kept back for the out-of-sample check "
+                    "(default 0.3); in- and out-of-sample sums are also compared per hour of their windows")
     op.add_argument("--constraint", action="append", metavar="METRIC<=VALUE",
                     help="a limit that makes a trial infeasible, e.g. max_drawdown<=5 or time_killed_s<=0 (repeatable)")
     op.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db); a shared database lets "
@@ -619,11 +621,21 @@ def _optimize(args: argparse.Namespace) -> int:
         if key in space:
             raise ConfigError([f"--space {key} is given twice"])
         space[key] = dim
-    if not 0.0 < args.holdout_share < 1.0:
-        raise ConfigError([f"--holdout-share {args.holdout_share}: between 0 and 1"])
-    spec = OptimizeSpec(space=space, base=build_config(args), objective=args.objective, trials=args.trials,
-                        train_seeds=_parse_seeds(args.train_seeds), test_seeds=_parse_seeds(args.test_seeds),
-                        holdout_share=args.holdout_share,
+    base = build_config(args)
+    replay = base.market.source == "replay"
+    if replay and (args.train_seeds or args.test_seeds):  # a recording has no seeds: never silently ignored
+        raise ConfigError(["--train-seeds/--test-seeds apply to the synthetic market; on a replay the out-of-sample "
+                           "check is the end of the recording: --holdout-share"])
+    if not replay and args.holdout_share is not None:
+        raise ConfigError(["--holdout-share applies to a replay (the end of the recording kept back); on the "
+                           "synthetic market the out-of-sample check runs held-out seeds: --test-seeds"])
+    holdout = 0.3 if args.holdout_share is None else args.holdout_share
+    if not 0.0 < holdout < 1.0:
+        raise ConfigError([f"--holdout-share {holdout}: between 0 and 1"])
+    spec = OptimizeSpec(space=space, base=base, objective=args.objective, trials=args.trials,
+                        train_seeds=_parse_seeds(args.train_seeds or "1,2,3"),
+                        test_seeds=_parse_seeds(args.test_seeds or "101,102,103"),
+                        holdout_share=holdout,
                         constraints=[parse_constraint(c) for c in args.constraint or []],
                         storage=args.storage or f"sqlite:///{(Path(args.out) / 'study.db').resolve()}",
                         study_name=args.study_name, cluster=args.cluster)
@@ -631,20 +643,31 @@ def _optimize(args: argparse.Namespace) -> int:
 
     from backtest.sweep import ClusterLost
 
-    bar = tqdm(total=spec.trials, unit="trial", file=sys.stderr, dynamic_ncols=True, desc="optimize")
+    bars = []  # made at the first report, so that a resumed study's bar starts at the trials it already holds
+
+    def progress(done, total):
+        if not bars:
+            bars.append(tqdm(total=total, initial=done, unit="trial", file=sys.stderr, dynamic_ncols=True,
+                             desc="optimize"))
+        bars[0].n = done
+        bars[0].refresh()
+
     try:
-        study = optimize(spec, progress=lambda done, n: (setattr(bar, "n", done), bar.refresh()))
+        study = optimize(spec, progress=progress)
     except KeyboardInterrupt:
-        bar.close()
+        for bar in bars:
+            bar.close()
         print(f"\ninterrupted: the study is saved in {spec.storage}; run the same command to resume it",
               file=sys.stderr)
         return 130
     except ClusterLost as lost:
-        bar.close()
+        for bar in bars:
+            bar.close()
         print(f"\nerror: {lost}: the finished trials are saved in {spec.storage}; run the same command to resume",
               file=sys.stderr)
         return 1
-    bar.close()
+    for bar in bars:
+        bar.close()
     oos = out_of_sample(spec, study)
     files = write_optimize_report(spec, study, oos, args.out)
     import pandas as pd

@@ -24,6 +24,10 @@ from backtest.config import ConfigError, SimConfig, make_config
 
 OBJECTIVES = ("net_pnl", "sharpe_like", "spread_capture", "hedge_cost", "max_drawdown")
 MINIMIZE = {"max_drawdown"}
+# metrics that add up over time: on a replay the training and held-out windows differ in length, so these are
+# compared per hour of the window as well
+ADDITIVE = {"net_pnl", "spread_capture", "hedge_cost", "fees", "inventory_mtm", "fills", "volume_exchange1_lots",
+            "time_paused_s", "time_killed_s"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,15 @@ def parse_constraint(item: str) -> Constraint:
             except ValueError:
                 break
     raise ConfigError([f"--constraint {item!r}: expected metric<=value or metric>=value, e.g. max_drawdown<=20"])
+
+
+def window_hours(spec: OptimizeSpec, part: str) -> float | None:
+    """Hours of simulated time one run of ``part`` ('train' or 'test') covers on a replay; None on a synthetic
+    market (every seed's run has the config's length)."""
+    if spec.base.market.source != "replay":
+        return None
+    cfg = _configs(spec, {}, part)[0]
+    return cfg.sim.ticks * cfg.sim.dt_s / 3600.0
 
 
 def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
@@ -169,7 +182,11 @@ def optimize(spec: OptimizeSpec, progress=None) -> Any:
     def constraints(trial):
         return trial.user_attrs.get("constraints", [0.0])
 
-    sampler = optuna.samplers.TPESampler(seed=spec.seed, constraints_func=constraints if spec.constraints else None)
+    # optuna 5 takes constraints from the trial (Trial.set_constraint) and deprecates constraints_func, with a
+    # FutureWarning on every run; earlier versions know only constraints_func
+    per_trial_constraints = hasattr(optuna.trial.Trial, "set_constraint")
+    sampler = optuna.samplers.TPESampler(
+        seed=spec.seed, constraints_func=constraints if spec.constraints and not per_trial_constraints else None)
     direction = "minimize" if spec.objective in MINIMIZE else "maximize"
     study = optuna.create_study(study_name=spec.study_name, storage=spec.storage, sampler=sampler,
                                 direction=direction, load_if_exists=True)
@@ -202,6 +219,9 @@ def optimize(spec: OptimizeSpec, progress=None) -> Any:
             raise optuna.TrialPruned("these parameters were tried already")
         trial.set_user_attr("train", metrics)
         trial.set_user_attr("constraints", [c.violation(metrics[c.metric]) for c in spec.constraints] or [0.0])
+        if per_trial_constraints:
+            for c in spec.constraints:
+                trial.set_constraint(f"{c.metric}{c.op}{c.bound:g}", c.violation(metrics[c.metric]))
         value = metrics[spec.objective]
         return value if math.isfinite(value) else (-1e18 if direction == "maximize" else 1e18)
 
@@ -234,12 +254,17 @@ def out_of_sample(spec: OptimizeSpec, study, top: int = 5) -> list[dict]:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and feasible(t)]
     reverse = spec.objective not in MINIMIZE
     done.sort(key=lambda t: t.value, reverse=reverse)
+    hours = {part: window_hours(spec, part) for part in ("train", "test")}
+    per_hour = hours["train"] is not None and spec.objective in ADDITIVE
     rows = []
     for t in done[:top]:
         test = score(spec, t.params, "test")
-        rows.append({"trial": t.number, **{f"param {k}": v for k, v in t.params.items()},
-                     "in_sample": t.user_attrs["train"][spec.objective], "out_of_sample": test[spec.objective],
-                     **{f"test {c.metric}": test[c.metric] for c in spec.constraints},
+        row = {"trial": t.number, **{f"param {k}": v for k, v in t.params.items()},
+               "in_sample": t.user_attrs["train"][spec.objective], "out_of_sample": test[spec.objective]}
+        if per_hour:  # the windows differ in length: compare rates
+            row["in_sample_per_hour"] = row["in_sample"] / hours["train"]
+            row["out_of_sample_per_hour"] = row["out_of_sample"] / hours["test"]
+        rows.append({**row, **{f"test {c.metric}": test[c.metric] for c in spec.constraints},
                      "feasible_out_of_sample": all(c.violation(test[c.metric]) <= 0 for c in spec.constraints)})
     return rows
 
@@ -287,8 +312,11 @@ def write_optimize_report(spec: OptimizeSpec, study, oos: list[dict], out_dir) -
     fig, ax = plt.subplots(figsize=(6, 3.6))
     if oos:
         x = np.arange(len(oos))
-        ax.bar(x - 0.2, [r["in_sample"] for r in oos], 0.4, label="in sample (training)")
-        ax.bar(x + 0.2, [r["out_of_sample"] for r in oos], 0.4, label="out of sample (held out)")
+        rate = "_per_hour" if "in_sample_per_hour" in oos[0] else ""
+        ax.bar(x - 0.2, [r["in_sample" + rate] for r in oos], 0.4, label="in sample (training)")
+        ax.bar(x + 0.2, [r["out_of_sample" + rate] for r in oos], 0.4, label="out of sample (held out)")
+        if rate:
+            ax.set_ylabel(f"{spec.objective} per hour of the window")
         ax.set_xticks(x, [f"#{r['trial']}" for r in oos])
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_ylabel(spec.objective)
@@ -302,14 +330,17 @@ def write_optimize_report(spec: OptimizeSpec, study, oos: list[dict], out_dir) -
     importances = {}
     if len(trials) >= 4 and len(spec.space) >= 1:
         try:
-            importances = optuna.importance.get_param_importances(study)
+            # PED-ANOVA (optuna's default since 4.x; named here so the chart says what was computed): how much
+            # each parameter's distribution differs between the top trials and all of them
+            importances = optuna.importance.get_param_importances(
+                study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
         except (RuntimeError, ValueError) as err:  # too few distinct trials for the evaluator
             importances = {"(not computed)": 0.0}
             files["importance_note"] = out / "importance_note.txt"
             files["importance_note"].write_text(str(err))
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.barh(list(importances), list(importances.values()))
-    ax.set_xlabel("importance (fANOVA)")
+    ax.set_xlabel("importance (PED-ANOVA: top 10% of trials against all)")
     ax.set_title("Parameter importances")
     fig.tight_layout()
     files["importances"] = out / "importances.png"

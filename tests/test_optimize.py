@@ -8,7 +8,9 @@ import pytest
 
 from backtest.cli import main
 from backtest.config import ConfigError, make_config, preset
-from backtest.optimize import OptimizeSpec, _configs, optimize, out_of_sample, parse_constraint, parse_space
+from backtest.optimize import (
+    OptimizeSpec, _configs, optimize, out_of_sample, parse_constraint, parse_space, window_hours, write_optimize_report,
+)
 
 BASE = ["--ticks", "800", "--train-seeds", "1,2", "--test-seeds", "11,12"]
 
@@ -31,6 +33,10 @@ def test_optimize_writes_its_report_and_resumes_the_study(tmp_path, capsys):
     assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 8
     again = pd.read_csv(out / "trials.csv")
     pd.testing.assert_frame_equal(again.iloc[:5].reset_index(drop=True), first)
+    capsys.readouterr()
+    assert main(args[:5] + ["--trials", "8"] + args[7:]) == 0  # nothing left to run: the bar says so
+    err = capsys.readouterr().err
+    assert "8/8" in err and "0/8" not in err, err
 
 
 def test_constraints_make_trials_infeasible(tmp_path):
@@ -62,6 +68,42 @@ def test_a_replay_study_scores_the_held_out_window(tmp_path):
     study = optimize(spec)
     rows = out_of_sample(spec, study)
     assert len(rows) == 2 and all("out_of_sample" in r for r in rows)
+    # 28 s of training against 12 s held out: sums are compared per hour of their windows too
+    assert window_hours(spec, "train") == pytest.approx(28.0 / 3600) and window_hours(spec, "test") == pytest.approx(
+        12.0 / 3600)
+    for r in rows:
+        assert r["in_sample_per_hour"] == pytest.approx(r["in_sample"] / (28.0 / 3600))
+        assert r["out_of_sample_per_hour"] == pytest.approx(r["out_of_sample"] / (12.0 / 3600))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--holdout-share", "0.2"], "--holdout-share applies to a replay"),
+    (["--preset", "replay_binance_btcusdt_20240808", "--test-seeds", "5"], "--train-seeds/--test-seeds apply"),
+])
+def test_options_that_do_not_apply_to_the_market_are_refused_not_ignored(tmp_path, capsys, args, needle):
+    out = str(tmp_path / "o")
+    assert main(["optimize", "--space", "quoting.size_lots=1:3:int", "--out", out, "--ticks", "500", *args]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_the_importance_chart_says_what_is_computed_and_optuna_warns_nothing(tmp_path, monkeypatch):
+    import matplotlib.axes
+    import warnings
+
+    spec = OptimizeSpec(space={"quoting.half_spread_ticks": ("float", 0.5, 4.0), "quoting.size_lots": ("int", 1, 3)},
+                        base=make_config(**{"sim.ticks": 300}), trials=6, train_seeds=(1,), test_seeds=(2,),
+                        constraints=[parse_constraint("max_drawdown<=100")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # constraints_func is deprecated in optuna 5
+        study = optimize(spec)
+    if hasattr(optuna.trial.Trial, "set_constraint"):  # optuna 5: the sampler reads them from the trial
+        assert all(list(t.constraints) == ["max_drawdown<=100"] for t in study.trials)
+    labels = []
+    original = matplotlib.axes.Axes.set_xlabel
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_xlabel",
+                        lambda self, text, *a, **k: (labels.append(text), original(self, text, *a, **k))[1])
+    write_optimize_report(spec, study, out_of_sample(spec, study), tmp_path)
+    assert any("PED-ANOVA" in label for label in labels) and not any("fANOVA" in label for label in labels)
 
 
 @pytest.mark.parametrize("item", ["x", "quoting.size_lots=3:1", "quoting.size_lots=1:inf", "a=1", "a=1,1"])
