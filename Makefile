@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test test-all bench bench-api bench-first-run report studies replay-study instruments-study clean
+.PHONY: install run test test-all bench bench-api bench-first-run report studies replay-study instruments-study notebook clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ instruments-study: install
 studies: install
 	$(PY) -m backtest sweep --study hedge_latency --quiet --out reports/figures/hedge_latency
 	$(PY) -m backtest sweep --study spread_vs_volatility --quiet --out reports/figures/spread_vs_volatility
+
+# JupyterLab on notebooks/ (installed into .venv on first use: the optional extra `notebook`)
+notebook: install
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,notebook]'
+	$(PY) -m jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
