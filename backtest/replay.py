@@ -228,6 +228,8 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
         base1=base1, levels1=levels1, base2=base2, levels2=levels2, hedge_step=step2, start_ns=start,
         venues=(d1, d2),
         hedge_contract_value=d2.lot_size * d2.instrument.contract_multiplier if inverse2 else 0.0,
-        notes=tuple(pair_notes(d1.instrument, d2.instrument)),
+        notes=tuple(pair_notes(d1.instrument, d2.instrument)) + tuple(
+            f"{name}'s recording ({d.venue}) has a sequence gap at {gap}" for d, name in
+            ((d1, "Exchange 1"), (d2, "Exchange 2")) for gap in d.gaps),
     )
 

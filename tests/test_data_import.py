@@ -210,10 +210,77 @@ def test_gap_with_resync_starts_again_at_the_next_snapshot(tmp_path):
     with pytest.raises(DataError, match=":6: sequence gap"):
         import_capture(path, "x")
     d = import_capture(path, "x", on_gap="resync")
-    assert len(d.gaps) == 1 and "resynchronised at the snapshot on line 8" in d.gaps[0]
+    assert len(d.gaps) == 1 and d.gaps[0].startswith("line 6 (0.030 s after the first snapshot): sequence gap")
+    assert "the book is empty from there until the snapshot on line 8, 0.020 s later" in d.gaps[0]
     bids, asks, _ = replay_book(d.events)
     assert bids == {9950: 20} and asks == {9960: 20, 9970: 10}
-    assert (d.events["kind"] == ME_BOOK_CLEAR).sum() == 2
+    # emptied at the gap (line 6), as documented, not only when the next snapshot arrives (line 8)
+    clears = d.events[d.events["kind"] == ME_BOOK_CLEAR]
+    assert len(clears) == 3
+    gap_recv = T0 + 5 * 10_000_000 - d.clock_offset_ns
+    assert gap_recv in clears["recv_ts"].tolist()
+    before_snapshot = d.events[d.events["recv_ts"] < T0 + 7 * 10_000_000 - d.clock_offset_ns]
+    assert replay_book(before_snapshot)[:2] == ({}, {})
+
+
+def test_a_gap_is_stored_with_the_data_and_said_by_a_run_on_it(tmp_path):
+    import dataclasses
+
+    import backtest
+    from backtest.data import load, save
+    from tests.test_replay import book_rows, market, replay_config
+
+    msgs = good_messages() + [depth(20, 22, bids=[("100.00", "9.0")]), trade(T=1_723_161_255_500)]
+    d = import_capture(write_capture(tmp_path / "g.jsonl.gz", msgs), "x", on_gap="resync")
+    assert len(d.gaps) == 1 and "no later snapshot: the data ends there" in d.gaps[0]
+    assert load(save(d, tmp_path / "ds")).gaps == d.gaps
+    # a run on a recording with a gap says so among its notes (printed by `run`)
+    cfg = replay_config(tmp_path, book_rows(0, 10000, 10002, 10))
+    rows = book_rows(0, 10000, 10002, 10) + [(1500, ME_TRADE, 0, 20000, 1)]
+    gappy = dataclasses.replace(market("exchange1", rows), gaps=list(d.gaps))
+    cfg = cfg.with_dotted({"replay.exchange1": str(save(gappy, tmp_path / "gappy"))})
+    notes = backtest.run(cfg).notes
+    assert any(n.startswith("Exchange 1's recording (exchange1) has a sequence gap at line 6") for n in notes), notes
+
+
+@pytest.mark.parametrize("futures", [False, True])
+def test_a_diff_sent_twice_is_dropped_and_counted(tmp_path, futures):
+    pu = (lambda v: v) if futures else (lambda v: None)
+    msgs = [snapshot(10), depth(10, 12, pu=pu(9), bids=[("100.00", "1.5")]),
+            depth(13, 15, pu=pu(12), asks=[("100.02", "3.0")]), depth(13, 15, pu=pu(12), asks=[("100.02", "3.0")]),
+            depth(16, 17, pu=pu(15), asks=[("100.03", "1.0")])]
+    d = import_capture(write_capture(tmp_path / "d.jsonl.gz", msgs), "x")
+    assert d.stats["duplicate_diffs_dropped"] == 1 and d.stats["depth_diffs_applied"] == 3 and not d.gaps
+
+
+def test_swapped_diffs_are_named_as_out_of_order_not_as_a_gap(tmp_path):
+    msgs = [snapshot(10), depth(10, 12, bids=[("100.00", "1.5")]), depth(16, 17, asks=[("100.03", "1.0")]),
+            depth(13, 15, asks=[("100.02", "3.0")])]
+    path = write_capture(tmp_path / "s.jsonl.gz", msgs)
+    with pytest.raises(DataError) as err:
+        import_capture(path, "x")
+    assert ":3: sequence gap: U=16, expected U=13; the diff that continues the sequence comes later, on line 4: " \
+           "the diffs are out of order" in str(err.value)
+    # an older diff with other levels after a newer one: out of order, never applied over it
+    msgs = [snapshot(10), depth(10, 12, bids=[("100.00", "1.5")]), depth(13, 15, asks=[("100.02", "3.0")]),
+            depth(13, 15, asks=[("100.02", "7.0")])]
+    with pytest.raises(DataError, match=":4: a diff out of order: U=13, u=15 arrives after u=15 was applied"):
+        import_capture(write_capture(tmp_path / "o.jsonl.gz", msgs), "x")
+
+
+def test_a_trade_sent_twice_is_dropped_and_two_trades_with_one_id_refused(tmp_path):
+    def with_id(tid, **kw):
+        m = trade(**kw)
+        m["data"]["t"] = tid
+        return m
+
+    block = [with_id(1), with_id(2, p="100.02"), with_id(3, m=True, p="100.00")]
+    msgs = good_messages()[:3] + block + block  # a block of trades the recorder sent twice
+    d = import_capture(write_capture(tmp_path / "t.jsonl.gz", msgs), "x")
+    assert d.stats["duplicate_trades_dropped"] == 3 and (d.events["kind"] == ME_TRADE).sum() == 3
+    path = write_capture(tmp_path / "t2.jsonl.gz", good_messages()[:3] + [with_id(7), with_id(7, q="0.9")])
+    with pytest.raises(DataError, match=":5: trade id 7 again, with other fields than on line 4"):
+        import_capture(path, "x")
 
 
 def test_futures_sequence_uses_pu(tmp_path):

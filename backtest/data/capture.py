@@ -16,7 +16,11 @@ precede the snapshot line: it is applied right after the snapshot), check that t
 straddles the snapshot, then check every diff's sequence (spot: ``U`` = previous ``u`` + 1; futures:
 ``pu`` = previous ``u``). A gap is never papered over: ``on_gap="stop"`` raises naming the file and line,
 ``on_gap="resync"`` empties the book at the gap and starts again from the next snapshot in the file (the
-events in between are dropped, and the gap is listed in ``MarketData.gaps``).
+diffs in between are dropped, and the gap is listed in ``MarketData.gaps``, stored with the data and printed
+by a run on it); with no later snapshot the data ends at the gap. A diff the recorder sent twice (same ``U``,
+``u`` and levels) and a trade sent twice (same id and fields) are dropped and counted; a diff that arrives
+after later ones were applied, or later than a gap that its successor fills further down, is named as out of
+order.
 
 Clocks: the recorder's clock is not the exchange's. An event's exchange time is the matching engine's time
 of the change (``T`` where the message has one: trades, USD-M depth and book ticker; else the push time
@@ -298,8 +302,8 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
 
     rows: list[tuple] = []
     gaps: list[str] = []
-    stats = {"depth_diffs_applied": 0, "stale_diffs_dropped": 0, "messages_before_sync_dropped": 0,
-             "streams_ignored": skipped}
+    stats = {"depth_diffs_applied": 0, "stale_diffs_dropped": 0, "duplicate_diffs_dropped": 0,
+             "duplicate_trades_dropped": 0, "messages_before_sync_dropped": 0, "streams_ignored": skipped}
 
     def emit(exch_ms, local, kind, side, price, q, flags=0, not_before=None):
         recv = local - offset
@@ -320,7 +324,12 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
         return local - offset
 
     depth = [m for m in msgs if m[2] == "depth"]
+    first_sync = snapshots[0][1] - offset
     end_recv = None  # set when a gap with no later snapshot ends the usable data
+    applied_by_range: dict[tuple[int, int], tuple] = {}  # (U, u) -> the diff applied: repeats are recognised
+
+    def continues(d, last_u) -> bool:
+        return (d.get("pu") is not None and int(d["pu"]) == last_u) if futures else int(d["U"]) == last_u + 1
     snap_i = 0
     synced_from = None  # recv time of the snapshot in force
     last_u = None
@@ -348,11 +357,23 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
                                  f"U={U}, u={u}: updates between them are missing")
                     break
             else:
-                ok = (d.get("pu") is not None and int(d["pu"]) == last_u) if futures else (U == last_u + 1)
-                if not ok:
+                if not continues(d, last_u) and u <= last_u:
+                    earlier = applied_by_range.get((U, u))
+                    if earlier is not None and earlier[3] == d:  # the recorder sent it twice: nothing new
+                        stats["duplicate_diffs_dropped"] += 1
+                        applied.add(n)
+                        continue
+                    gap_at = (n, f"a diff out of order: U={U}, u={u} arrives after u={last_u} was applied "
+                                 f"({line_of(last_n)}): the diffs are not in sequence (lines swapped?)")
+                    break
+                if not continues(d, last_u):
                     want = f"pu={last_u}" if futures else f"U={last_u + 1}"
                     got = f"pu={d.get('pu')}" if futures else f"U={U}"
                     gap_at = (n, f"sequence gap: {got}, expected {want}")
+                    late = next((m for m in depth if m[0] > n and continues(m[3], last_u)), None)
+                    if late is not None:  # not lost: further down the file
+                        gap_at = (n, gap_at[1] + f"; the diff that continues the sequence comes later, on "
+                                                 f"{line_of(late[0])}: the diffs are out of order (lines swapped?)")
                     f_gap, f_last = locs[n][0], locs[last_n][0]
                     if f_gap != f_last:
                         gap_at = (n, gap_at[1] + f" ({f_gap} does not continue {f_last}: a file without a snapshot "
@@ -363,6 +384,7 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
                 for p, q in d.get(key, ()):
                     emit(e, local, ME_BOOK, side, px(p, n), qty(q, n), 0, not_before=synced_from)
             applied.add(n)
+            applied_by_range[(U, u)] = m
             stats["depth_diffs_applied"] += 1
             last_u = u
             last_n = n
@@ -373,22 +395,38 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
             raise DataError(f"{where(n_gap)}: {why}; the book cannot be trusted from here (on_gap='resync', or "
                             "--on-gap resync, starts again from the next snapshot)")
         later = [i for i in range(snap_i + 1, len(snapshots)) if snapshots[i][0] > n_gap]
-        gap_local = next(m[1] for m in msgs if m[0] == n_gap)
+        gap_msg = next(m for m in msgs if m[0] == n_gap)
+        gap_local = gap_msg[1]
+        at = f"{(gap_local - offset - first_sync) / 1e9:,.3f} s after the first snapshot"
         if not later:
-            gaps.append(f"{line_of(n_gap)}: {why}; no later snapshot: the data ends there")
+            gaps.append(f"{line_of(n_gap)} ({at}): {why}; no later snapshot: the data ends there")
             end_recv = gap_local - offset
             rows = [r for r in rows if r[1] < end_recv]
             break
-        gaps.append(f"{line_of(n_gap)}: {why}; resynchronised at the snapshot on {line_of(snapshots[later[0]][0])}")
+        resync = snapshots[later[0]]
+        gaps.append(f"{line_of(n_gap)} ({at}): {why}; the book is empty from there until the snapshot on "
+                    f"{line_of(resync[0])}, {(resync[1] - gap_local) / 1e9:,.3f} s later")
+        # the book is unknown from the gap on: empty, so that nothing trades against levels that may be gone
+        emit(_exch_ms("depth", gap_msg[3]), gap_local, ME_BOOK_CLEAR, 0, 0, 0)
         # diffs between the gap and the next snapshot cannot be applied
         for m in depth:
             if n_gap <= m[0] < snapshots[later[0]][0]:
                 applied.add(m[0])
         snap_i = later[0]
-    first_sync = snapshots[0][1] - offset
+    trades_by_id: dict[int, tuple[int, dict]] = {}  # Binance's trade id ('t', or 'a' for aggTrade)
     for n, local, kind, d in msgs:
         if kind not in ("trade", "bbo"):
             continue
+        if kind == "trade" and (d.get("t", d.get("a"))) is not None:
+            tid = d.get("t", d.get("a"))
+            if tid in trades_by_id:
+                first_n, first = trades_by_id[tid]
+                if first != d:
+                    raise DataError(f"{where(n)}: trade id {str(tid)[:30]} again, with other fields than on "
+                                    f"{line_of(first_n)}: two different trades cannot share an id")
+                stats["duplicate_trades_dropped"] += 1  # the recorder sent it twice (a reconnect replays some)
+                continue
+            trades_by_id[tid] = (n, d)
         if local - offset < first_sync:  # the book is not known yet
             stats["messages_before_sync_dropped"] += 1
             continue
