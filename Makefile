@@ -50,10 +50,11 @@ studies: install
 	$(PY) -m backtest sweep --study hedge_latency --quiet --out reports/figures/hedge_latency
 	$(PY) -m backtest sweep --study spread_vs_volatility --quiet --out reports/figures/spread_vs_volatility
 
-# JupyterLab on notebooks/ (installed into .venv on first use: the optional extra `notebook`)
+# JupyterLab on notebooks/ (installed into .venv on first use: the optional extra `notebook`); as root (a
+# container) Jupyter asks for --allow-root
 notebook: install
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,notebook]'
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
