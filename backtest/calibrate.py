@@ -214,8 +214,69 @@ def _regimes(mid_ticks: np.ndarray, tick: float):
         f"{n_w} windows of {WINDOW_S:g} s: {int(high.sum())} high, {int((~high).sum())} calm, {switches} switches")
 
 
+class _Clipped(float):
+    """A value an estimate was clipped to (``raw``: the estimate): ``put`` says so in the key's source."""
+    raw: float
+
+
+class _ClippedInt(int):
+    raw: float
+
+
 def _clip(value, lo, hi):
-    return float(min(max(value, lo), hi))
+    clipped = float(min(max(value, lo), hi))
+    if math.isfinite(value) and clipped != value:
+        out = _Clipped(clipped)
+        out.raw = float(value)
+        return out
+    return clipped
+
+
+def _clip_int(value, lo, hi):
+    clipped = int(min(max(value, lo), hi))
+    if math.isfinite(value) and clipped != value:
+        out = _ClippedInt(clipped)
+        out.raw = float(value)
+        return out
+    return clipped
+
+
+# strategy settings in the kernel's ticks and lots: copied from the base, they would mean other prices and sizes
+# on a grid with another tick size or lot step (a setting given in bps, base units or notional carries itself)
+TICK_KEYS = ("quoting.half_spread_ticks", "quoting.requote_tolerance_ticks", "hedging.slippage_buffer_ticks")
+LOT_KEYS = ("quoting.size_lots", "hedging.min_hedge_lots", "hedging.exposure_threshold_lots",
+            "risk.soft_position_lots", "risk.hard_position_lots")
+
+
+def _carry_to_grid(base: SimConfig, tick: float, lot: float) -> list[Estimate]:
+    """The base's strategy settings in ticks and lots re-expressed on the calibrated grid (the same prices and
+    base amounts), for those not given in a unit that carries."""
+    from backtest.units import UNIT_GROUPS
+
+    dump = base.model_dump()
+    old_tick, old_lot = base.market.tick_size, base.market.lot_size
+    out = []
+    for key in (*TICK_KEYS, *LOT_KEYS, "quoting.skew_ticks_per_lot"):
+        section, name = key.split(".")
+        if any(dump[c.split(".")[0]][c.split(".")[1]] is not None for c in UNIT_GROUPS.get(key, ())):
+            continue  # given in bps, base units or notional: resolves on any grid
+        value = dump[section][name]
+        factor = (old_tick / tick if key in TICK_KEYS else old_lot / lot if key in LOT_KEYS
+                  else (old_tick / tick) * (lot / old_lot))
+        if math.isclose(factor, 1.0, rel_tol=1e-12):
+            continue
+        exact = value * factor
+        field = type(getattr(base, section)).model_fields[name]
+        if field.annotation is int:
+            floor = next((m.ge for m in field.metadata if hasattr(m, "ge")), 0)
+            new = max(int(floor), int(round(exact)))
+            note = "" if new == exact else f" (exactly {exact:,.6g}, {'rounded' if new == round(exact) else 'raised to its minimum'})"
+        else:
+            new, note = exact, ""
+        unit = "ticks" if key in TICK_KEYS else "lots" if key in LOT_KEYS else "ticks per lot"
+        out.append(Estimate(key, new, f"the base's {value:,.6g} {unit} on the calibrated grid (tick {tick:g}, lot "
+                                      f"{lot:g} against {old_tick:g} / {old_lot:g}): the same prices and base amounts{note}"))
+    return out
 
 
 def calibrate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None,
@@ -231,6 +292,9 @@ def calibrate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | No
     def put(key, value, source):
         if value is not None and (isinstance(value, float) and not math.isfinite(value)):
             value, source = None, f"not estimated ({source}: no finite value)"
+        if isinstance(value, (_Clipped, _ClippedInt)):
+            source += f"; the estimate, {value.raw:,.6g}, is outside the model's range: clipped to its bound"
+            value = int(value) if isinstance(value, int) else float(value)
         est.append(Estimate(key, value, source))
 
     put("market.source", "synthetic", "the calibrated market is the synthetic one")
@@ -306,6 +370,7 @@ def calibrate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | No
         for key in ("latency.hedge_median_ms", "latency.order_median_ms", "latency.hedge_sigma"):
             put(key, None, "not estimated: the recording carries no feed latency")
 
+    est.extend(_carry_to_grid(base, tick, lot))
     overrides = {e.key: e.value for e in est if e.value is not None}
     try:
         cfg = make_config(base.model_dump(), **overrides)
@@ -321,7 +386,7 @@ def _flow_estimates(put, prefix: str, tape: Tape, name: str, span: float) -> Non
                     "cancel_rate_per_order_per_s", "max_orders_per_side", "initial_depth_lots"):
             put(f"{prefix}.{key}", None, f"not estimated: {n_inc} level increases in {span:.0f} s on {name}")
     else:
-        depth = int(_clip(math.ceil(np.percentile(tape.inc_offset, 95)), 2, 20_000))
+        depth = _clip_int(math.ceil(np.percentile(tape.inc_offset, 95)), 2, 20_000)
         near = tape.inc_offset <= depth
         size = _clip(float(tape.inc_qty[near].mean()), 1.0, 1e6)
         put(f"{prefix}.limit_rate_per_s", _clip(near.sum() / span / 2, 0.0, 10000.0),
@@ -347,9 +412,9 @@ def _flow_estimates(put, prefix: str, tape: Tape, name: str, span: float) -> Non
         if mean_rest > 0:
             put(f"{prefix}.cancel_rate_per_order_per_s", _clip(cancels / mean_rest, 0.0, 1000.0),
                 f"{name}: decreases not explained by trades, per second per lot resting")
-            put(f"{prefix}.max_orders_per_side", int(_clip(math.ceil(3 * mean_rest / size), 1, 100000)),
+            put(f"{prefix}.max_orders_per_side", _clip_int(math.ceil(3 * mean_rest / size), 1, 100000),
                 f"{name}: three times the lots resting within reach over the mean order size")
-            put(f"{prefix}.initial_depth_lots", int(_clip(round(mean_rest / depth), 0, 1_000_000)),
+            put(f"{prefix}.initial_depth_lots", _clip_int(round(mean_rest / depth), 0, 1_000_000),
                 f"{name}: mean lots resting per level within max depth")
         else:
             for key in ("cancel_rate_per_order_per_s", "max_orders_per_side", "initial_depth_lots"):

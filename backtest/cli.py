@@ -116,8 +116,9 @@ def make_parser() -> argparse.ArgumentParser:
     cp.add_argument("--exchange1", help="Exchange 1's recording (a capture or a normalised .parquet)")
     cp.add_argument("--exchange2", help="Exchange 2's recording")
     cp.add_argument("--out", required=True, metavar="FILE", help="the calibrated config, TOML (run --config FILE)")
-    cp.add_argument("--base", default="replay_binance_btcusdt_20240808", choices=PRESETS,
-                    help="the preset the strategy's sections (quoting, hedging, risk, fees) come from")
+    cp.add_argument("--base", default="replay_binance_btcusdt_20240808", metavar="PRESET|FILE",
+                    help="a preset name or a config file (TOML, YAML or JSON) the strategy's sections (quoting, "
+                    "hedging, risk, fees) come from; settings in ticks and lots are carried to the calibrated grid")
     cp.add_argument("--report", metavar="DIR", help="stylized facts of the recording, the calibrated and the default "
                     "synthetic market side by side, and the strategy on the recording and on the calibrated market")
     cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
@@ -576,11 +577,18 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ConfigError([f"--out {out}: a directory; give a file name, e.g. calibrated.toml"])
     if args.report:
         check_output_dir(args.report, "--report")
+    if args.base in PRESETS:
+        base = preset(args.base)
+    elif Path(args.base).is_file():
+        base = load_config(args.base)
+    else:
+        raise ConfigError([f"--base {args.base[:200]!r}: neither a preset nor a file; allowed: a config file or one "
+                           f"of {', '.join(PRESETS)}"])
     d1, d2 = load_venue(paths[0], "exchange1"), load_venue(paths[1], "exchange2")
-    base = preset(args.base)
     cfg, estimates = calibrate(d1, d2, base=base)
     header = (f"Synthetic market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
-              f"`python -m backtest calibrate`; strategy sections from the preset {args.base}.")
+              f"`python -m backtest calibrate`; strategy sections from "
+              f"{'the preset' if args.base in PRESETS else 'the config file'} {args.base}.")
     try:
         out.write_text(to_toml(cfg, estimates, header))
     except OSError as err:

@@ -427,7 +427,10 @@ class RiskSection(_Section):
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> "RiskSection":
-        if self.soft_position_lots > self.hard_position_lots:
+        carried = (self.soft_position_base, self.soft_position_quote, self.hard_position_base, self.hard_position_quote)
+        # a limit given in base units or notional replaces its lots at the run's first price, where the order is
+        # checked again (backtest.units.resolve_units): the lots it replaces mean nothing here
+        if all(v is None for v in carried) and self.soft_position_lots > self.hard_position_lots:
             raise ValueError(
                 f"soft_position_lots ({self.soft_position_lots}) must be <= hard_position_lots ({self.hard_position_lots})"
             )

@@ -120,3 +120,45 @@ def test_cli_calibrate_bad_input(tmp_path, capsys):
 
 
 
+
+
+def test_base_settings_in_ticks_and_lots_keep_their_meaning_on_the_calibrated_grid(tmp_path, capsys):
+    """--base takes a config file; its strategy settings in ticks and lots, copied onto a grid with another tick
+    size and lot step, are re-expressed there (the same prices and base amounts); carrying units stay as given."""
+    from backtest.units import resolve_units
+
+    truth = make_config(**{"sim.ticks": 1200, "sim.dt_s": 0.1, "clients.rate_per_s": 2.0,
+                           "market.tick_size": 0.01, "market.lot_size": 0.5})
+    e1, e2 = synthetic_recording(truth)
+    e1.venue, e2.venue = "exchange1", "exchange2"
+    save(e1, tmp_path / "ds")
+    save(e2, tmp_path / "ds")
+    base_file = tmp_path / "base.toml"  # a strategy written for a 0.05 tick and 0.1 lot grid
+    base_file.write_text("[market]\ntick_size = 0.05\nlot_size = 0.1\n[quoting]\nsize_lots = 3\nhalf_spread_ticks = 2.0\n"
+                         "skew_ticks_per_lot = 0.5\n[risk]\nsoft_position_base = 2.0\nhard_position_lots = 40\n")
+    out = tmp_path / "c.toml"
+    assert main(["calibrate", "--dataset", str(tmp_path / "ds"), "--out", str(out), "--base", str(base_file)]) == 0
+    printed = capsys.readouterr().out
+    cfg = load_config(out)
+    assert (cfg.market.tick_size, cfg.market.lot_size) == (0.01, 0.5)
+    q = cfg.quoting
+    assert q.size_lots == 1 and "exactly 0.6, rounded" in printed  # 3 x 0.1 = 0.3 base: 0.6 of a 0.5 lot
+    assert q.half_spread_ticks == pytest.approx(10.0)  # 2 x 0.05 = 0.10 currency = 10 ticks of 0.01
+    assert q.skew_ticks_per_lot == pytest.approx(0.5 * 5 * 5)  # per tick x5, per lot x5
+    assert cfg.risk.hard_position_lots == 8  # 40 x 0.1 = 4 base = 8 lots of 0.5
+    assert cfg.risk.soft_position_base == 2.0  # given in base units: carries itself
+    assert resolve_units(cfg, 100.0, 1).risk.soft_position_lots == 4
+    assert main(["calibrate", "--dataset", str(tmp_path / "ds"), "--out", str(out), "--base", "nowhere"]) == 2
+    assert "neither a preset nor a file" in capsys.readouterr().err
+
+
+def test_an_estimate_outside_the_models_range_is_said_to_be_clipped():
+    from backtest.calibrate import _clip, _clip_int
+
+    assert _clip(5.0, 0.0, 10.0) == 5.0 and not hasattr(_clip(5.0, 0.0, 10.0), "raw")
+    assert _clip(2.2e6, 0.0, 1e6).raw == 2.2e6 and _clip_int(2.2e6, 0, 1_000_000) == 1_000_000
+    truth = make_config(**{"sim.ticks": 1200, "sim.dt_s": 0.1, "exchange2.initial_depth_lots": 1_000_000,
+                           "exchange2.mean_limit_size_lots": 1e6, "exchange2.limit_rate_per_s": 200.0})
+    _, est = estimates(truth)
+    clipped = [e for e in est.values() if "clipped to its bound" in e.source]
+    assert all(isinstance(e.value, (int, float)) and type(e.value) in (int, float) for e in clipped)
