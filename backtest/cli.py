@@ -353,7 +353,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from reports.run_report import write_report
 
         files = write_report(results, args.report)
-        save_run(results, args.report)  # config.toml, meta.json, summary.json, frames and raw records: reloadable
+        save_run(results, args.report, frames=not files.parquet)  # config.toml, meta.json, summary.json, frames and raw records: reloadable
         print(f"\nreport: {files.html} (backtest.load({args.report!r}) reloads the run)",
               file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -75,8 +75,9 @@ def meta(kind: str, **extra) -> dict:
             "git_commit": git_commit(), **extra}
 
 
-def save_run(results, directory: str | Path) -> Path:
-    """Write ``results`` as an experiment into ``directory`` (created; files of an earlier save replaced)."""
+def save_run(results, directory: str | Path, frames: bool = True) -> Path:
+    """Write ``results`` as an experiment into ``directory`` (created; files of an earlier save replaced).
+    ``frames=False``: the frames under ``frames/`` are already there (``run --report`` wrote them)."""
     out = Path(directory)
     (out / "frames").mkdir(parents=True, exist_ok=True)
     (out / "raw").mkdir(parents=True, exist_ok=True)
@@ -90,7 +91,7 @@ def save_run(results, directory: str | Path) -> Path:
                                                    hedge_contract_value=results.hedge_contract_value,
                                                    notes=list(results.notes)), indent=2))
     (out / "summary.json").write_text(json.dumps(strict(results.summary_dict), indent=2, allow_nan=False))
-    for name in FRAMES:
+    for name in FRAMES if frames else ():
         getattr(results, name).to_parquet(out / "frames" / f"{name}.parquet", index=False)
     for name in RAW:
         np.save(out / "raw" / f"{name}.npy", getattr(results, name), allow_pickle=False)

@@ -214,8 +214,11 @@ def optimize(spec: OptimizeSpec, progress=None) -> Any:
         metrics = score(spec, params, "train")
         # checked again now: a process that numbered its trial earlier may have set the same parameters while
         # this one ran (its score is the same: it keeps the point, this repeat is pruned)
-        earlier = [t for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number]
-        if any(t.params == trial.params for t in earlier):
+        # a trial numbered earlier may set its parameters only after this one's first check (its process was
+        # slower to ask the sampler): a finished trial with the same parameters, whatever its number, also wins
+        others = study.get_trials(deepcopy=False, states=counted)
+        if any(t.params == trial.params and (t.number < trial.number or t.state == optuna.trial.TrialState.COMPLETE)
+               for t in others if t.number != trial.number):
             raise optuna.TrialPruned("these parameters were tried already")
         trial.set_user_attr("train", metrics)
         trial.set_user_attr("constraints", [c.violation(metrics[c.metric]) for c in spec.constraints] or [0.0])

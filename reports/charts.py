@@ -43,14 +43,14 @@ def pnl_chart(results) -> plt.Figure:
     negative parts below), so that the black total line is the sum of the coloured bands."""
     t = _thin(results.ticks)
     x = t["time_s"].to_numpy()
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True, height_ratios=[1, 1.2])
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(13, 7.5), sharex=True, height_ratios=[1, 1.2])
     ax1.plot(x, t["total_pnl"], color="black", lw=1.6, label="total")
-    ax1.plot(x, t["realized_pnl"] - t["fees"], color="#1f77b4", lw=1.0, label="realized (after fees)")
+    ax1.plot(x, t["realized_pnl"] - t["fees"], color="#1f77b4", lw=1.0, label="realized, after fees")
     ax1.plot(x, t["unrealized_pnl"], color="#ff7f0e", lw=1.0, label="unrealized (marked to venue feeds)")
     ax1.axhline(0, color="grey", lw=0.6)
     ax1.set_ylabel("PnL (currency)")
-    ax1.set_title("PnL: total = realized + unrealized - fees")
-    ax1.legend(loc="upper left", fontsize=9)
+    ax1.set_title("PnL: total = realized after fees + unrealized")
+    ax1.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)  # beside the data, never over it
     _time_axis(ax1)
 
     parts = {
@@ -73,9 +73,9 @@ def pnl_chart(results) -> plt.Figure:
     handles = [Patch(color=PART_COLOURS[n], alpha=0.55, label=n + (" (paid, shown negative)" if n == "fees" else ""))
                for n in parts]
     handles.append(plt.Line2D([], [], color="black", lw=1.4, label="total PnL"))
-    ax2.legend(handles=handles, loc="upper left", fontsize=9)
+    ax2.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     ax2.set_ylabel("cumulative (currency)")
-    ax2.set_title("Attribution: spread capture + hedge cost + fees + inventory mark-to-market")
+    ax2.set_title("Attribution: total = spread capture + hedge cost - fees paid + inventory mark-to-market")
     _time_axis(ax2)
     fig.tight_layout()
     return fig
@@ -103,15 +103,33 @@ def inventory_chart(results) -> plt.Figure:
     return fig
 
 
-def quotes_chart(results, zoom_ticks: int = 300) -> plt.Figure:
-    """Our quotes against both venues' price feeds: the whole run, and the last ``zoom_ticks`` ticks
-    with Exchange 1's best prices and the queue ahead of our orders."""
+def zoom_window(results, seconds: float = 30.0, min_ticks: int = 300) -> tuple[int, int, str]:
+    """Ticks [start, end) of the zoomed quotes chart: ``seconds`` of simulated time (at least ``min_ticks``
+    ticks) ending a little after the last Exchange 1 fill, where something happened (a 1 ms replay's last 300
+    ticks are 0.3 s of flat lines); the run's end when nothing filled. Returns the window and its title."""
+    n = len(results.ticks)
+    span = min(n, max(min_ticks, int(round(seconds / results.config.sim.dt_s))))
+    fills = results.fills
+    if len(fills):
+        end = min(n, int(fills["tick"].iloc[-1]) + max(1, span // 5))
+        where = "around the last Exchange 1 fill"
+    else:
+        end, where = n, "at the end of the run (no fill)"
+    start = max(0, end - span)
+    end = min(n, start + span)
+    return start, end, f"{(end - start) * results.config.sim.dt_s:,.3g} s {where}, with Exchange 1's best bid and ask"
+
+
+def quotes_chart(results) -> plt.Figure:
+    """Our quotes against both venues' price feeds: the whole run, and a zoom (``zoom_window``) with Exchange
+    1's best prices and the queue ahead of our orders."""
     full = _thin(results.ticks)
-    zoom = results.ticks.iloc[-zoom_ticks:]
+    start, end, zoom_title = zoom_window(results)
+    zoom = results.ticks.iloc[start:end]
     fig, axes = plt.subplots(3, 1, figsize=(11, 10), height_ratios=[1.2, 1.2, 0.6])
     for ax, t, title in (
         (axes[0], full, "Quotes on Exchange 1 against both venues' prices (whole run)"),
-        (axes[1], zoom, f"Last {len(zoom)} ticks, with Exchange 1's best bid and ask"),
+        (axes[1], zoom, zoom_title),
     ):
         x = t["time_s"].to_numpy()
         ax.plot(x, t["feed1_price"], color="#1f77b4", lw=0.9, label="Exchange 1 price feed")
@@ -225,7 +243,8 @@ def risk_chart(results) -> plt.Figure:
     t = results.ticks
     ev = results.risk_events
     dt = results.config.sim.dt_s
-    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, height_ratios=[0.35, 1])
+    labelled = 0 < len(ev) <= 12
+    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(13 if labelled else 11, 6), sharex=True, height_ratios=[0.35, 1])
     codes = t["state"].cat.codes.to_numpy()
     names = list(t["state"].cat.categories)
     change = np.flatnonzero(np.diff(codes)) + 1
@@ -236,15 +255,21 @@ def risk_chart(results) -> plt.Figure:
         ax0.axvspan(s * dt, e * dt, color=STATE_COLOURS[state], alpha=0.8, lw=0)
     for _, row in ev.iterrows():
         ax0.axvline(row["time_s"], color="black", lw=0.8)
-    if 0 < len(ev) <= 12:
-        for _, row in ev.iterrows():
-            ax0.annotate(row["reason"], (row["time_s"], 1.02), xycoords=("data", "axes fraction"),
-                         rotation=30, fontsize=7, ha="left", va="bottom")
+    listing = []
+    if labelled:  # numbered at the lines (staggered when close), the reasons listed beside the chart
+        span, last_x, level = max(len(codes) * dt, 1e-12), -np.inf, 0
+        for i, row in enumerate(ev.itertuples(index=False), start=1):
+            level = (level + 1) % 3 if row.time_s - last_x < 0.03 * span else 0
+            last_x = row.time_s
+            ax0.annotate(str(i), (row.time_s, 1.03 + 0.17 * level), xycoords=("data", "axes fraction"), fontsize=7,
+                         ha="center", va="bottom")
+            listing.append(f"{i:>2}  {row.time_s:8,.1f} s  {row.reason}")
     ax0.set_yticks([])
     ax0.set_xlim(0, len(codes) * dt)
     ax0.legend(handles=[Patch(color=c, label=s) for s, c in STATE_COLOURS.items()],
                loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    ax0.set_title(f"Risk state timeline ({len(ev)} events, black lines)", pad=40 if 0 < len(ev) <= 12 else 6)
+    ax0.set_title(f"Risk state timeline ({len(ev)} events, black lines" + (", numbered)" if labelled else ")"),
+                  pad=44 if labelled else 6)
     pnl = t["total_pnl"].to_numpy()
     window = max(1, round(results.config.risk.loss_window_s / dt))
     start_pnl = np.concatenate([np.zeros(min(window, len(pnl))), pnl[:-window]]) if len(pnl) > window else np.zeros(len(pnl))
@@ -265,7 +290,12 @@ def risk_chart(results) -> plt.Figure:
     h2, l2 = ax1b.get_legend_handles_labels()
     ax1.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
     _time_axis(ax1)
-    fig.tight_layout()
+    if listing:
+        fig.tight_layout(rect=(0, 0, 0.77, 1))
+        fig.text(0.79, 0.64, "risk events\n" + "\n".join(listing), va="top", ha="left", fontsize=7.5,
+                 family="monospace")
+    else:
+        fig.tight_layout()
     return fig
 
 

@@ -104,7 +104,7 @@ def write_replay_study(table, results, out_dir: str | Path) -> dict[str, Path]:
         ax.plot(lat.hedge_median_ms, lat[col], marker="o", label=label)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("median hedge latency (ms)")
-    ax.set_ylabel("USD per BTC hedged")
+    ax.set_ylabel("USD per BTC traded on spot")
     ax.set_title("Hedge cost against latency (replay)")
     ax.legend(fontsize=8)
     fig.tight_layout()

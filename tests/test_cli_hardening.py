@@ -325,6 +325,6 @@ def test_outputs_on_disk_do_not_depend_on_stdout(tmp_path, command, stdout):
             proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=300, cwd=ROOT)
         assert proc.returncode == 1 and "could not write to stdout" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    expected = ("summary.json", "ticks.parquet", "report.html") if command[0] == "run" else ("runs.csv", "table.csv")
+    expected = ("summary.json", "frames/ticks.parquet", "report.html") if command[0] == "run" else ("runs.csv", "table.csv")
     for name in expected:
         assert (out / name).is_file(), (name, sorted(p.name for p in out.iterdir()) if out.exists() else None)
