@@ -46,9 +46,16 @@ replay-study: install
 instruments-study: install
 	$(PY) -m backtest instruments-study --out reports/figures/instruments
 
+# The sweeps write everything (journal, Parquet, meta.json) under reports/output/; the tables and charts the
+# README quotes are copied into reports/figures/, so a re-run changes the tree only where a result changed.
 studies: install
-	$(PY) -m backtest sweep --study hedge_latency --quiet --out reports/figures/hedge_latency
-	$(PY) -m backtest sweep --study spread_vs_volatility --quiet --out reports/figures/spread_vs_volatility
+	for study in hedge_latency spread_vs_volatility; do \
+	  rm -rf reports/output/$$study && \
+	  $(PY) -m backtest sweep --study $$study --quiet --out reports/output/$$study && \
+	  mkdir -p reports/figures/$$study && \
+	  cp reports/output/$$study/runs.csv reports/output/$$study/table.csv reports/output/$$study/*.png \
+	     reports/figures/$$study/ || exit 1; \
+	done
 
 # JupyterLab on notebooks/ (installed into .venv on first use: the optional extra `notebook`); as root (a
 # container) Jupyter asks for --allow-root
