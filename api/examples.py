@@ -1,6 +1,6 @@
 """Print every endpoint's curl example with the output a real server gave, as Markdown.
 
-``python -m api.examples > reports/figures/api_examples.md`` starts the server as ``make run`` does (on a
+``python -m api.examples > api/EXAMPLES.md`` starts the server as ``make run`` does (on a
 free port, a 20 000-tick session, seed 7), stops its clock, steps it to tick 500 so the output is
 reproducible, then calls each endpoint with curl and records what came back (long JSON is shortened).
 """
