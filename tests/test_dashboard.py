@@ -73,6 +73,16 @@ def test_state_rejects_bad_queries(client):
 
 
 # -- the real page in a real browser -----------------------------------------------------------------
+# the widest option's text, in the select's font, plus room for the drop-down arrow, fits the select's width
+SELECT_TEXT_FITS = """sel => {
+  const e = document.querySelector(sel), style = getComputedStyle(e);
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${style.fontSize} ${style.fontFamily}`;
+  const widest = Math.max(...[...e.options].map(o => ctx.measureText(o.text).width));
+  return widest + 24 <= e.clientWidth;
+}"""
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or (str(Path("/usr/bin/chromium")) if Path("/usr/bin/chromium").exists() else None)
 
@@ -142,6 +152,15 @@ def test_dashboard_in_headless_chromium(live_server, tmp_path):
             page.wait_for_function(f"document.querySelector('#pos-inv1').textContent === '{before + 5}'",
                                    timeout=15_000)
             assert f"Exchange 1 position now {before + 5}" in page.inner_text("#fill-result")
+
+            # the controls and tables say what they show: the side selector's text is not clipped, and a
+            # hedge's attempt has its own column (it was "7#1", unexplained)
+            assert page.evaluate(SELECT_TEXT_FITS, "#fill-side"), "the side selector clips its text"
+            headers = page.eval_on_selector_all("#hedges-body", "b => [...b[0].closest('table').querySelectorAll('th')]"
+                                                ".map(th => th.textContent)")
+            assert headers[:3] == ["tick", "hedge", "attempt"], headers
+            assert all("#" not in cell for cell in page.eval_on_selector_all(
+                "#hedges-body td", "cells => cells.map(c => c.textContent)"))
 
             # API errors reach the user
             page.fill("#fill-qty", "0")

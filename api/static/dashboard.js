@@ -171,7 +171,7 @@ function render(s) {
   setBar("bar-net", p.net_delta_lots, p.soft_limit_lots, p.hard_limit_lots);
 
   rows($("fills-body"), s.fills, f => [f.tick, f.side, fmt(f.price), f.qty_lots, f.liquidity, fmt(f.spread_capture, 4), f.inv1_after_lots]);
-  rows($("hedges-body"), s.hedges, h => [h.tick, `${h.hedge_id}#${h.attempt}`, h.side, h.qty_filled_lots,
+  rows($("hedges-body"), s.hedges, h => [h.tick, h.hedge_id, h.attempt, h.side, h.qty_filled_lots,
     fmt(h.vwap_price), fmt(h.fill_to_hedge_latency_ms, 0), fmt(h.slippage, 4), h.status]);
 }
 
