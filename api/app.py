@@ -191,6 +191,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
                    404: {"model": ErrorBody, "description": "no such path"},
                    405: {"model": ErrorBody, "description": "method not allowed on this path"},
                    413: {"model": ErrorBody, "description": "body larger than 64 KiB"},
+                   415: {"model": ErrorBody, "description": "a body that is not application/json"},
                    422: {"model": ErrorBody, "description": "a field fails validation"}},
     )
     try:
@@ -333,10 +334,11 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         """One page of the PnL series, rendered to bytes here (in a worker thread), never on the event loop."""
         snap, tick = view()
         end = tick if end is None else end
-        if start > end or end > tick:
-            raise ApiError(400, "tick range out of bounds",
-                           [f"need 0 <= start <= end <= current tick {tick}; got start={start}, end={end}"])
-        stop = min(end + 1, start + limit)
+        if end > tick:  # the series exists up to the clock: asked again later, this range will answer
+            raise ApiError(409, "the clock has not reached the range's end",
+                           [f"the series goes up to the current tick {tick}; got end={end}"])
+        # start > end is an empty range: an empty page, as an empty slice is
+        stop = max(start, min(end + 1, start + limit))
         next_start = stop if stop <= end else None
         columns = snap.results.tick_columns
         block = {c: columns[c][start:stop] for c in series_cols}
@@ -356,7 +358,8 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return Response(body, media_type="application/json")
 
     @app.get("/pnl/series", response_model=PnlSeries, responses={200: {"content": {"text/csv": {"schema": {
-        "type": "string", "description": "format=csv: a header line of the JSON rows' keys, then one line per tick"}}}}})
+        "type": "string", "description": "format=csv: a header line of the JSON rows' keys, then one line per tick"}}}},
+        409: {"model": ErrorBody, "description": "the range ends past the clock"}})
     async def pnl_series(start: int = Query(0, ge=0, description="first tick"),
                          end: int | None = Query(None, ge=0, description="last tick (default: the clock)"),
                          limit: int = Query(MAX_SERIES_ROWS, ge=1, le=MAX_SERIES_ROWS,
@@ -553,9 +556,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     def apply_reset(body: ResetRequest | None):
         with session._lock:
             cfg = session.pending_config or session.next_config
-            if body and body.preset is not None:
-                if body.preset not in PRESETS:
-                    raise ApiError(422, "unknown preset", [f"allowed: {', '.join(PRESETS)}"])
+            if body and body.preset is not None:  # one of PRESETS: the request schema's enum
                 cfg = preset(body.preset)
                 if body.preset == "default":  # the server's length (MMHEDGE_TICKS), as the session it started
                     cfg = cfg.with_overrides({"sim": {"ticks": default_ticks}})

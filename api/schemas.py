@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from backtest.config import PRESETS
 from backtest.interventions import MAX_MANUAL_FILL_LOTS
 
 
@@ -36,7 +37,8 @@ class ManualFill(_Request):
 class ResetRequest(_Request):
     seed: WholeNumber | None = Field(None, ge=0, le=2**63 - 1)
     config: dict[str, Any] | None = Field(None, description="overrides of the next-reset config, nested by section")
-    preset: str | None = Field(None, description="start from a named scenario (GET /presets), e.g. fault_hedge_outage")
+    preset: Literal[PRESETS] | None = Field(  # type: ignore[valid-type]  an enum in the schema: no unknown names
+        None, description="start from a named scenario (GET /presets), e.g. fault_hedge_outage")
 
 
 class StepRequest(_Request):

@@ -209,7 +209,7 @@ def test_fault_presets_from_the_api():
         assert set(FAULT_PRESETS) <= set(names)
         before = c.app.state.session.snapshot.results.ticks_raw.tobytes()
         bad = c.post("/reset", json={"preset": "no_such_fault"})
-        assert bad.status_code == 422 and "fault_hedge_outage" in bad.json()["details"][0]
+        assert bad.status_code == 422 and "fault_hedge_outage" in bad.json()["details"][0]["problem"]  # names them
         assert c.app.state.session.snapshot.results.ticks_raw.tobytes() == before
         assert c.post("/reset", json={"preset": "fault_latency_spike_exchange2"}).json()["ticks"] == 3000
         c.post("/clock/step", json={"ticks": 1005})
