@@ -121,7 +121,11 @@ def load(directory: str | Path):
         path = d / "raw" / f"{name}.npy"
         if not path.is_file():
             raise _saved_error([f"{d}: {path.relative_to(d)} is missing: not a complete saved run"])
-        arrays[name] = np.load(path, allow_pickle=False)
+        try:
+            arrays[name] = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:  # cut or corrupt: name the file, not numpy's internals
+            raise _saved_error([f"{path}: damaged ({str(err)[:120]}); not a readable saved run: run it again "
+                                "(`python -m backtest run --config` with its config.toml)"]) from None
     arrays["account_raw"] = _upgraded(arrays["account_raw"], account_dt, {"hedge_base2": "inv2"})
     arrays["hedges_raw"] = _upgraded(arrays["hedges_raw"], hedge_dt, {"base_filled": "qty_filled"})
     return Results(config=config, first_price=float(info.get("first_price", float("nan"))),

@@ -96,3 +96,15 @@ def test_a_saved_run_whose_config_was_edited_is_refused_on_load(tmp_path):
         backtest.load(out)
     (out / "config.toml").write_text(text)
     assert len(backtest.load(out).ticks) == 300
+
+
+def test_a_damaged_raw_file_is_named_on_load(tmp_path, capsys):
+    from backtest.config import ConfigError
+
+    out = tmp_path / "run"
+    assert main(["run", "--ticks", "300", "--report", str(out)]) == 0
+    raw = out / "raw" / "fills_raw.npy"
+    raw.write_bytes(raw.read_bytes()[:100])  # cut short
+    with pytest.raises(ConfigError) as err:
+        backtest.load(out)
+    assert str(raw) in str(err.value) and "damaged" in str(err.value)
