@@ -218,16 +218,12 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        response = _error(exc.status_code, str(exc.detail), [])
-        for name, value in (exc.headers or {}).items():
-            response.headers[name] = value
+        headers, details = dict(exc.headers or {}), []
         if exc.status_code == 405:  # Starlette names the first matching route's methods only (GET /config, not PUT)
-            allowed = methods_on(app, request.url.path)
-            response.headers["Allow"] = ", ".join(sorted(allowed))
-            response.body = json.dumps({"error": str(exc.detail), "details": [
-                f"allowed on {request.url.path[:100]}: {', '.join(sorted(allowed))}"]}).encode()
-            response.headers["content-length"] = str(len(response.body))
-        return response
+            headers["Allow"] = ", ".join(sorted(methods_on(app, request.url.path)))
+            details = [f"allowed on {request.url.path[:100]}: {headers['Allow']}"]
+        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail), "details": details},
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_, exc: RequestValidationError):

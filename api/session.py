@@ -58,17 +58,19 @@ def checkpoint_every(config: SimConfig) -> int:
     return max(MIN_CHECKPOINT_TICKS, config.sim.ticks // 100)
 
 
+def session_checkpoints(config: SimConfig) -> int:
+    return -(-config.sim.ticks // checkpoint_every(config))
+
+
 def session_memory_estimate(config: SimConfig) -> MemoryEstimate:
     """Peak bytes of a session of ``config``: the run, its checkpoints (about a hundred copies of the books),
     the per-tick columns reads are answered from, and an action's re-run beside the run readers hold."""
-    n_checkpoints = -(-config.sim.ticks // checkpoint_every(config))
-    return estimate_memory(config, checkpoints=n_checkpoints, tick_columns=True, rerun=True)
+    return estimate_memory(config, checkpoints=session_checkpoints(config), session=True)
 
 
 def check_session_memory(config: SimConfig, budget: int | None = None) -> None:
     """ConfigError unless a session of ``config`` fits the memory budget (``session_memory_estimate``)."""
-    n_checkpoints = -(-config.sim.ticks // checkpoint_every(config))
-    check_memory(config, budget, checkpoints=n_checkpoints, tick_columns=True, rerun=True)
+    check_memory(config, budget, checkpoints=session_checkpoints(config), session=True)
 
 
 class Session:

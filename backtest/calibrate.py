@@ -214,7 +214,7 @@ def _regimes(mid_ticks: np.ndarray, tick: float):
         f"{n_w} windows of {WINDOW_S:g} s: {int(high.sum())} high, {int((~high).sum())} calm, {switches} switches")
 
 
-class _Clipped(float):
+class _ClippedFloat(float):
     """A value an estimate was clipped to (``raw``: the estimate): ``put`` says so in the key's source."""
     raw: float
 
@@ -223,22 +223,15 @@ class _ClippedInt(int):
     raw: float
 
 
-def _clip(value, lo, hi):
-    clipped = float(min(max(value, lo), hi))
-    if math.isfinite(value) and clipped != value:
-        out = _Clipped(clipped)
-        out.raw = float(value)
-        return out
-    return clipped
-
-
-def _clip_int(value, lo, hi):
-    clipped = int(min(max(value, lo), hi))
-    if math.isfinite(value) and clipped != value:
-        out = _ClippedInt(clipped)
-        out.raw = float(value)
-        return out
-    return clipped
+def _clip(value, lo, hi, integer: bool = False):
+    """``value`` within [lo, hi] (an int with ``integer``); when that changed it, marked with the estimate."""
+    kind, marked = (int, _ClippedInt) if integer else (float, _ClippedFloat)
+    clipped = kind(min(max(value, lo), hi))
+    if not (math.isfinite(value) and clipped != value):
+        return clipped
+    out = marked(clipped)
+    out.raw = float(value)
+    return out
 
 
 # strategy settings in the kernel's ticks and lots: copied from the base, they would mean other prices and sizes
@@ -292,7 +285,7 @@ def calibrate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | No
     def put(key, value, source):
         if value is not None and (isinstance(value, float) and not math.isfinite(value)):
             value, source = None, f"not estimated ({source}: no finite value)"
-        if isinstance(value, (_Clipped, _ClippedInt)):
+        if isinstance(value, (_ClippedFloat, _ClippedInt)):
             source += f"; the estimate, {value.raw:,.6g}, is outside the model's range: clipped to its bound"
             value = int(value) if isinstance(value, int) else float(value)
         est.append(Estimate(key, value, source))
@@ -386,7 +379,7 @@ def _flow_estimates(put, prefix: str, tape: Tape, name: str, span: float) -> Non
                     "cancel_rate_per_order_per_s", "max_orders_per_side", "initial_depth_lots"):
             put(f"{prefix}.{key}", None, f"not estimated: {n_inc} level increases in {span:.0f} s on {name}")
     else:
-        depth = _clip_int(math.ceil(np.percentile(tape.inc_offset, 95)), 2, 20_000)
+        depth = _clip(math.ceil(np.percentile(tape.inc_offset, 95)), 2, 20_000, integer=True)
         near = tape.inc_offset <= depth
         size = _clip(float(tape.inc_qty[near].mean()), 1.0, 1e6)
         put(f"{prefix}.limit_rate_per_s", _clip(near.sum() / span / 2, 0.0, 10000.0),
@@ -412,9 +405,9 @@ def _flow_estimates(put, prefix: str, tape: Tape, name: str, span: float) -> Non
         if mean_rest > 0:
             put(f"{prefix}.cancel_rate_per_order_per_s", _clip(cancels / mean_rest, 0.0, 1000.0),
                 f"{name}: decreases not explained by trades, per second per lot resting")
-            put(f"{prefix}.max_orders_per_side", _clip_int(math.ceil(3 * mean_rest / size), 1, 100000),
+            put(f"{prefix}.max_orders_per_side", _clip(math.ceil(3 * mean_rest / size), 1, 100000, integer=True),
                 f"{name}: three times the lots resting within reach over the mean order size")
-            put(f"{prefix}.initial_depth_lots", _clip_int(round(mean_rest / depth), 0, 1_000_000),
+            put(f"{prefix}.initial_depth_lots", _clip(round(mean_rest / depth), 0, 1_000_000, integer=True),
                 f"{name}: mean lots resting per level within max depth")
         else:
             for key in ("cancel_rate_per_order_per_s", "max_orders_per_side", "initial_depth_lots"):

@@ -660,22 +660,19 @@ def _optimize(args: argparse.Namespace) -> int:
         bars[0].n = done
         bars[0].refresh()
 
+    stopped = None  # (exit code, message), said once the bar is closed
     try:
         study = optimize(spec, progress=progress)
     except KeyboardInterrupt:
-        for bar in bars:
-            bar.close()
-        print(f"\ninterrupted: the study is saved in {spec.storage}; run the same command to resume it",
-              file=sys.stderr)
-        return 130
+        stopped = 130, f"interrupted: the study is saved in {spec.storage}; run the same command to resume it"
     except ClusterLost as lost:
+        stopped = 1, f"error: {lost}: the finished trials are saved in {spec.storage}; run the same command to resume"
+    finally:
         for bar in bars:
             bar.close()
-        print(f"\nerror: {lost}: the finished trials are saved in {spec.storage}; run the same command to resume",
-              file=sys.stderr)
-        return 1
-    for bar in bars:
-        bar.close()
+    if stopped:
+        print("\n" + stopped[1], file=sys.stderr)
+        return stopped[0]
     oos = out_of_sample(spec, study)
     files = write_optimize_report(spec, study, oos, args.out)
     import pandas as pd

@@ -130,14 +130,14 @@ def _fmt(n: float) -> str:
 STATE_BYTES_BESIDE_BOOKS = 4096 * 11 * 8 + (64 << 10)
 
 
-def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool = False,
-                    rerun: bool = False) -> MemoryEstimate:
+def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = False) -> MemoryEstimate:
     """Bytes a run of ``config`` will hold at its peak: per-tick arrays, the order flow, the books, and
-    optionally ``checkpoints`` copies of the loop state and the per-tick read columns; an API session
-    (``rerun``) also holds, while an action re-runs, the new run's records and columns beside the run its
-    readers still have."""
+    optionally ``checkpoints`` copies of the loop state. An API session (``session``) also holds the per-tick
+    read columns and, while an action re-runs, the new run's records and columns beside the run its readers
+    still have."""
     n = config.sim.ticks
-    rerun_bytes = n * (TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + TICK_COLUMN_BYTES_PER_TICK) if rerun else 0
+    session_parts = {"read columns": n * TICK_COLUMN_BYTES_PER_TICK, "an action's re-run": n * (
+        TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + TICK_COLUMN_BYTES_PER_TICK)} if session else {}
     if config.market.source == "replay":
         # the recording's events and book windows are known only once it is loaded; the shipped one holds
         # 0.8 million events (32 MB) and books of a few MB
@@ -146,37 +146,29 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, tick_columns: bool 
         view = 16 if config.replay.clock == "split" else 0
         parts = {"per-tick arrays": n * (MARKET_BYTES_PER_TICK + TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + view),
                  "recording": 256 << 20, "order books": books}
-        if tick_columns:
-            parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
-        if checkpoints:
-            parts["checkpoints"] = checkpoints * (books + STATE_BYTES_BESIDE_BOOKS)
-        if rerun:
-            parts["an action's re-run"] = rerun_bytes
-        return MemoryEstimate(parts)
-    e1, e2 = events_per_tick(config)
-    books = book_bytes(config)
-    parts = {
-        "per-tick arrays": n * (MARKET_BYTES_PER_TICK + GENERATION_TEMP_BYTES_PER_TICK + TICK_RECORD_BYTES
-                                + RECORD_BYTES_PER_TICK),
-        "order flow": int(n * (e1 + e2) * EVENT_BYTES),
-        "order books": books,
-    }
-    if tick_columns:
-        parts["read columns"] = n * TICK_COLUMN_BYTES_PER_TICK
-    if checkpoints:
+        per_checkpoint = books
+    else:
+        e1, e2 = events_per_tick(config)
+        parts = {
+            "per-tick arrays": n * (MARKET_BYTES_PER_TICK + GENERATION_TEMP_BYTES_PER_TICK + TICK_RECORD_BYTES
+                                    + RECORD_BYTES_PER_TICK),
+            "order flow": int(n * (e1 + e2) * EVENT_BYTES),
+            "order books": book_bytes(config),
+        }
         # a checkpoint copies the books the run really has: their levels span the path's range, which is
         # typically a third of the bound the first allocation is checked against (book_bytes)
-        parts["checkpoints"] = checkpoints * (book_bytes(config, wander_sds=2.0) + STATE_BYTES_BESIDE_BOOKS)
-    if rerun:
-        parts["an action's re-run"] = rerun_bytes
+        per_checkpoint = book_bytes(config, wander_sds=2.0)
+    if checkpoints:
+        parts["checkpoints"] = checkpoints * (per_checkpoint + STATE_BYTES_BESIDE_BOOKS)
+    parts.update(session_parts)
     return MemoryEstimate(parts)
 
 
 def check_memory(config: SimConfig, budget: int | None = None, checkpoints: int = 0,
-                 tick_columns: bool = False, rerun: bool = False) -> MemoryEstimate:
+                 session: bool = False) -> MemoryEstimate:
     """The estimate, or ConfigError if it exceeds ``budget`` bytes (default: ``budget_bytes()``)."""
     budget = budget_bytes() if budget is None else budget
-    est = estimate_memory(config, checkpoints=checkpoints, tick_columns=tick_columns, rerun=rerun)
+    est = estimate_memory(config, checkpoints=checkpoints, session=session)
     if est.total > budget:
         raise ConfigError([
             f"this run would need about {est.describe()}, more than the memory budget of {_fmt(budget)}; "

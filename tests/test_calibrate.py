@@ -153,10 +153,10 @@ def test_base_settings_in_ticks_and_lots_keep_their_meaning_on_the_calibrated_gr
 
 
 def test_an_estimate_outside_the_models_range_is_said_to_be_clipped():
-    from backtest.calibrate import _clip, _clip_int
+    from backtest.calibrate import _clip
 
     assert _clip(5.0, 0.0, 10.0) == 5.0 and not hasattr(_clip(5.0, 0.0, 10.0), "raw")
-    assert _clip(2.2e6, 0.0, 1e6).raw == 2.2e6 and _clip_int(2.2e6, 0, 1_000_000) == 1_000_000
+    assert _clip(2.2e6, 0.0, 1e6).raw == 2.2e6 and _clip(2.2e6, 0, 1_000_000, integer=True) == 1_000_000
     truth = make_config(**{"sim.ticks": 1200, "sim.dt_s": 0.1, "exchange2.initial_depth_lots": 1_000_000,
                            "exchange2.mean_limit_size_lots": 1e6, "exchange2.limit_rate_per_s": 200.0})
     _, est = estimates(truth)
