@@ -10,7 +10,9 @@ book's):
 * volatility and its regimes: the realized variance of 100 ms mid returns in 10 s windows, split in two by
   1-D 2-means on log variance: the calm windows' volatility, the high/calm ratio, and the regime switches per
   second (one regime when the split is not clear: high/calm < 1.3, or either side outside 25-75% of the
-  windows, since the model's symmetric switching spends half its time in each);
+  windows, since the model's symmetric switching spends half its time in each, or the labels switching as
+  often as independent windows' would: a Wald-Wolfowitz runs test, kept only below z = -2.33, one-sided 1%,
+  since sampling noise alone splits a one-regime market's windows into a high and a calm half);
 * the basis (Exchange 2 minus Exchange 1 mid): its mean, and an Ornstein-Uhlenbeck fit by the 1 s
   autocorrelation phi of the 100 ms series: reversion -ln(phi) per s, volatility std * sqrt(2 reversion);
 * each venue's flow, in the zero-intelligence model's terms: market orders (trades with one exchange time and
@@ -175,6 +177,23 @@ def tapes(d1: MarketData, d2: MarketData):
     return reduce_venue(d1, start, span, pk1, qk1), reduce_venue(d2, start, span, pk2, qk2), tick, lot
 
 
+REGIME_RUNS_Z = 2.33  # one-sided 1%: a one-regime recording is split into regimes once in a hundred
+
+
+def runs_z(labels: np.ndarray) -> float:
+    """Wald-Wolfowitz runs test on a two-valued sequence: (runs - expected) / sd under independent labels with
+    the same counts. Strongly negative: fewer switches than chance, the labels persist; 0 if one value only."""
+    n1 = int(np.count_nonzero(labels))
+    n2 = len(labels) - n1
+    if n1 == 0 or n2 == 0:
+        return 0.0
+    n = n1 + n2
+    runs = 1 + int(np.count_nonzero(labels[1:] != labels[:-1]))
+    expected = 2.0 * n1 * n2 / n + 1.0
+    variance = 2.0 * n1 * n2 * (2.0 * n1 * n2 - n) / (n * n * (n - 1.0))
+    return (runs - expected) / math.sqrt(variance) if variance > 0 else 0.0
+
+
 def _regimes(mid_ticks: np.ndarray, tick: float):
     """(calm volatility per sqrt(s), high/calm ratio, switches per s, note) from 10 s windows of 100 ms returns;
     one regime (the whole recording's volatility) unless the split is clear and each side holds 25-75%. The
@@ -210,6 +229,13 @@ def _regimes(mid_ticks: np.ndarray, tick: float):
         return total, 1.0, 0.0, (f"one regime: the best split of the {n_w} windows' variances (high/calm "
                                  f"{ratio:.2f}, {share:.0%} high) is not two comparable regimes")
     switches = int(np.count_nonzero(high[1:] != high[:-1]))
+    z = runs_z(high)
+    if z > -REGIME_RUNS_Z:
+        # regimes persist: high windows follow high windows. Labels that switch as often as independent windows
+        # would (a one-regime market's sampling noise, split in two) are not regimes
+        return total, 1.0, 0.0, (f"one regime: the {n_w} windows' high and calm labels switch {switches} times, "
+                                 f"as independent windows would (runs test z = {z:.2f}, regimes need below "
+                                 f"-{REGIME_RUNS_Z:g})")
     return calm, min(ratio, 50.0), switches / (n_w * WINDOW_S), (
         f"{n_w} windows of {WINDOW_S:g} s: {int(high.sum())} high, {int((~high).sum())} calm, {switches} switches")
 

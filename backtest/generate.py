@@ -22,8 +22,13 @@ Market model (each assumption is also stated in the README):
   during configured outage windows.
 * Exchange 1 order/cancel latency per tick is lognormal, multiplied in configured order-spike windows.
 
-Fault injection (all off by default; every draw they need is made after the default ones, so a run
-without faults is bit-for-bit the run it was before faults existed):
+Random streams: every random input has its own generator (``random_stream``), which draws its values in
+tick order. So a longer run with the same seed begins exactly as the shorter one did (only what looks
+ahead of the last tick, the informed clients' horizon, can differ there), and turning a fault on changes
+no other input's draws.
+
+Fault injection (all off by default; a run without faults draws exactly what it drew before faults
+existed):
 
 * stale Exchange 2 feed: in ``market.feed2_stale_windows_s`` the feed the quoter sees holds its last
   value and sends no updates, while Exchange 2's market (book, marks) keeps moving;
@@ -45,6 +50,23 @@ from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
 from kernels.series import basis_feed, draw_events, fair_value_path, poisson_starts, scale_in_spikes
 
 BOOK_MARGIN_TICKS = 64
+
+# One generator per random input, child i of ``SeedSequence(seed)`` for the name at position i. A child's
+# numbers depend only on the seed and its position: add new inputs at the end, never reorder.
+RANDOM_STREAMS = (
+    "exchange1_counts", "exchange1_events", "exchange2_counts", "exchange2_events",
+    "regime_switches", "fair_shocks", "basis_shocks",
+    "hedge_latency", "spike_starts", "hedge_rejects", "order_latency",
+    "fill_bid", "fill_ask",
+    "toxic_counts", "toxic_sides", "toxic_sizes",
+)
+
+
+def random_stream(seed: int, name: str) -> np.random.Generator:
+    """The PCG64 generator of one random input of a run (a name in ``RANDOM_STREAMS``). Each input draws
+    from its own generator in tick order, so its first n values are the same whatever the run's length
+    and whatever the other inputs draw."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(RANDOM_STREAMS.index(name),)))
 
 
 @dataclass(frozen=True)
@@ -116,9 +138,9 @@ class MarketArrays:
 
 
 def generate(config: SimConfig, stream: bool = False, memory_budget: int | None = None) -> MarketArrays:
-    """Draw every exogenous input of a run from ``numpy.random`` PCG64 generators seeded by ``sim.seed``:
-    prices, latencies and faults from ``default_rng(seed)``, each venue's order flow from its own child
-    of ``SeedSequence(seed)``.
+    """Draw every exogenous input of a run from ``numpy.random`` PCG64 generators seeded by ``sim.seed``,
+    one per input (``random_stream``), each drawn in tick order: a run of more ticks with the same seed
+    extends this one.
 
     The order flow is nearly all of the draws. By default both venues' flows are complete on return,
     Exchange 2's drawn in a helper thread while Exchange 1's is drawn here (numpy's
@@ -138,11 +160,12 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
     n = config.sim.ticks
     dt = config.sim.dt_s
     stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream
-    seed1, seed2 = np.random.SeedSequence(config.sim.seed).spawn(2)
+    seed = config.sim.seed
     horizon = max(1, int(round(config.clients.informed_horizon_s / dt)))
-    venue1 = _VenueStream(np.random.default_rng(seed1), n, dt, config.exchange1, client=config.clients,
-                          horizon=horizon)
-    venue2 = _VenueStream(np.random.default_rng(seed2), n, dt, config.exchange2)
+    venue1 = _VenueStream(random_stream(seed, "exchange1_counts"), random_stream(seed, "exchange1_events"), n, dt,
+                          config.exchange1, client=config.clients, horizon=horizon)
+    venue2 = _VenueStream(random_stream(seed, "exchange2_counts"), random_stream(seed, "exchange2_events"), n, dt,
+                          config.exchange2)
     # the helper counts the events per tick while the prices are drawn here; it fills them in once the
     # prices are there (informed clients look at Exchange 1's price path)
     progress = EventStream((venue1, venue2), n) if stream else None
@@ -156,10 +179,11 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
 
 def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStream",
                  progress: "EventStream | None") -> MarketArrays:
-    """Prices, latencies and faults from ``default_rng(seed)``, the venues' flows, the book grids."""
+    """Prices, latencies and faults, the venues' flows, the book grids."""
     n = config.sim.ticks
     dt = config.sim.dt_s
-    rng, fair, feed1, feed2, center1, center2, regime = _prices(config)
+    seed = config.sim.seed
+    fair, feed1, feed2, center1, center2, regime = _prices(config)
     d1 = config.exchange1.max_depth_ticks + BOOK_MARGIN_TICKS
     d2 = config.exchange2.max_depth_ticks + BOOK_MARGIN_TICKS
     base1 = int(center1.min()) - d1
@@ -186,17 +210,16 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s, mk.feed2_stale_windows_s,
                config.clients.toxic_windows_s)
     times = np.arange(n) * dt if any(windows) else None  # seconds, only needed to place windows
-    latency, reject = hedge_latency_and_rejects(config, rng, n, times)
+    latency, reject = hedge_latency_and_rejects(config, n, times)
 
     if config.quoting.fill_model == "intensity":
-        u_bid = rng.random(n)
-        u_ask = rng.random(n)
+        u_bid = random_stream(seed, "fill_bid").random(n)
+        u_ask = random_stream(seed, "fill_ask").random(n)
     else:
         u_bid = np.zeros(1)
         u_ask = np.zeros(1)
 
-    # -- drawn after everything above, so that adding them changed no earlier draw ----------------
-    latency, order_latency = spiked_and_order_latency(config, rng, n, times, latency)
+    latency, order_latency = spiked_and_order_latency(config, n, times, latency)
     feed2_update = np.ones(n, dtype=np.uint8)
     feed2_seen = feed2  # every update reaches the quoter, unless a stale window holds it
     if mk.feed2_stale_windows_s:
@@ -209,7 +232,7 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
         progress.wait(0)  # the events per tick are counted (the tables exist), the events come later
     events1, events2 = venue1.events, venue2.events
     if config.clients.toxic_windows_s:
-        events1 = _add_toxic_flow(rng, events1, n, dt, config.clients, center1, venue1.horizon, times)
+        events1 = _add_toxic_flow(seed, events1, n, dt, config.clients, center1, venue1.horizon, times)
 
     levels1 = int(center1.max()) + d1 - base1 + 1
     levels2 = int(center2.max()) + d2 - base2 + 1
@@ -221,26 +244,29 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     )
 
 
-def hedge_latency_and_rejects(config: SimConfig, rng: np.random.Generator, n: int, times):
+def hedge_latency_and_rejects(config: SimConfig, n: int, times):
     """Per tick: the hedge latency (lognormal, x spike_multiplier in random spikes), ms, and whether Exchange 2
     rejects hedges (at random, and in outage windows). ``times``: seconds of each tick (None if no windows)."""
     lat = config.latency
-    latency = _lognormal(rng, n, lat.hedge_median_ms, lat.hedge_sigma)
+    seed = config.sim.seed
+    latency = _lognormal(random_stream(seed, "hedge_latency"), n, lat.hedge_median_ms, lat.hedge_sigma)
     spike_len = max(1, int(round(lat.spike_duration_s / config.sim.dt_s)))
-    scale_in_spikes(latency, rng.random(n), lat.spike_probability, spike_len, lat.spike_multiplier)
-    reject = rng.random(n) < lat.hedge_reject_probability
+    scale_in_spikes(latency, random_stream(seed, "spike_starts").random(n), lat.spike_probability, spike_len,
+                    lat.spike_multiplier)
+    reject = random_stream(seed, "hedge_rejects").random(n) < lat.hedge_reject_probability
     for start_s, end_s in lat.outage_windows_s:
         reject |= (times >= start_s) & (times < end_s)
     return latency, reject
 
 
-def spiked_and_order_latency(config: SimConfig, rng: np.random.Generator, n: int, times, latency):
+def spiked_and_order_latency(config: SimConfig, n: int, times, latency):
     """The hedge latency with the forced spike windows applied, and Exchange 1's order/cancel latency per tick
     (lognormal, x spike_multiplier in order-spike windows), ms."""
     lat = config.latency
     if lat.spike_windows_s:  # a tick inside several overlapping windows is spiked once
         latency = np.where(in_windows(times, lat.spike_windows_s), latency * lat.spike_multiplier, latency)
-    order_latency = _lognormal(rng, n, lat.order_median_ms, lat.order_sigma)
+    order_latency = _lognormal(random_stream(config.sim.seed, "order_latency"), n, lat.order_median_ms,
+                               lat.order_sigma)
     if lat.order_spike_windows_s:
         order_latency = np.where(in_windows(times, lat.order_spike_windows_s), order_latency * lat.spike_multiplier,
                                  order_latency)
@@ -272,8 +298,8 @@ def _geometric(rng: np.random.Generator, mean: float, size: int, cap: int) -> np
 
 
 def _prices(config: SimConfig):
-    """Fair value and venue feeds (ticks), from ``default_rng(seed)``, which the caller keeps drawing from."""
-    rng = np.random.default_rng(config.sim.seed)
+    """Fair value and venue feeds (ticks)."""
+    seed = config.sim.seed
     n = config.sim.ticks
     dt = config.sim.dt_s
     mk = config.market
@@ -281,8 +307,9 @@ def _prices(config: SimConfig):
 
     # fair value with volatility regimes
     switch_p = 1.0 - np.exp(-mk.regime_switch_per_s * dt)
-    regime_uniforms = rng.random(n)
-    regime, fair = fair_value_path(regime_uniforms, switch_p, rng.standard_normal(n), mk.volatility_per_sqrt_s,
+    regime_uniforms = random_stream(seed, "regime_switches").random(n)
+    fair_shocks = random_stream(seed, "fair_shocks").standard_normal(n)
+    regime, fair = fair_value_path(regime_uniforms, switch_p, fair_shocks, mk.volatility_per_sqrt_s,
                                    mk.volatility_per_sqrt_s * mk.high_vol_multiplier, np.sqrt(dt),
                                    mk.drift_per_s * dt, tick, mk.initial_price / tick)
 
@@ -293,10 +320,11 @@ def _prices(config: SimConfig):
         shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt((1.0 - decay**2) / (2.0 * theta))
     else:
         shock_sd = mk.basis_vol_ticks_per_sqrt_s * np.sqrt(dt)
-    feed2, center1, center2 = basis_feed(fair, rng.standard_normal(n), shock_sd, decay, mk.basis_mean_ticks)
+    feed2, center1, center2 = basis_feed(fair, random_stream(seed, "basis_shocks").standard_normal(n), shock_sd,
+                                         decay, mk.basis_mean_ticks)
     feed1 = fair  # the same array: nothing writes to market arrays
 
-    return rng, fair, feed1, feed2, center1, center2, regime
+    return fair, feed1, feed2, center1, center2, regime
 
 
 def _inv_log(mean: float) -> float:
@@ -349,7 +377,7 @@ class _VenueStream:
     in chunks into one reused buffer written straight into the compact event table: no per-event
     temporaries, and the same table whatever the chunking."""
 
-    def __init__(self, rng, n, dt, flow: VenueFlowSection, client=None, horizon=1):
+    def __init__(self, count_rng, event_rng, n, dt, flow: VenueFlowSection, client=None, horizon=1):
         cancel_events = flow.cancel_rate_per_order_per_s * flow.max_orders_per_side
         rates = np.array(
             [
@@ -364,7 +392,8 @@ class _VenueStream:
         self.events_per_tick = total_rate * dt
         self.start: np.ndarray | None = None  # int64, n + 1: events of tick t are table[start[t]:start[t+1]]
         self.table: np.ndarray | None = None
-        self.rng = rng
+        self.count_rng = count_rng  # the events per tick
+        self.event_rng = event_rng  # the events' attributes, two uniforms each, in tick order
         self.cum = np.cumsum(rates / total_rate) if total_rate > 0 else np.ones(7)
         self.cum[-1] = 1.0
         self.kind_of = np.array([EV_LIMIT, EV_LIMIT, EV_CANCEL, EV_CANCEL, EV_MARKET, EV_MARKET, EV_CLIENT],
@@ -386,7 +415,7 @@ class _VenueStream:
         """Draw the number of events of every tick (before any event: the stream's first draws)."""
         if self.start is not None:
             return
-        start = poisson_start_index(self.rng, self.events_per_tick, self.n_ticks, self._buffer)
+        start = poisson_start_index(self.count_rng, self.events_per_tick, self.n_ticks, self._buffer)
         self.table = np.empty(int(start[-1]), dtype=event_dt)
         self.start = start
 
@@ -397,7 +426,7 @@ class _VenueStream:
         e_end = int(self.start[until_tick])
         while e < e_end:
             k = min(EVENT_CHUNK, e_end - e)
-            uniforms = self.rng.random(out=self._buffer[: 2 * k])
+            uniforms = self.event_rng.random(out=self._buffer[: 2 * k])
             self._tick_cursor = draw_events(uniforms, e, self._tick_cursor, self.start, self.cum, self.kind_of,
                                             self.side_of, self.table, *self.laws, self.center, self.horizon)
             e += k
@@ -468,21 +497,21 @@ class EventStream:
                 raise RuntimeError("drawing the order flow failed") from self._error
 
 
-def _add_toxic_flow(rng, events: VenueEvents, n, dt, clients, center, horizon, times) -> VenueEvents:
+def _add_toxic_flow(seed, events: VenueEvents, n, dt, clients, center, horizon, times) -> VenueEvents:
     """Merge a burst of informed client market orders (Poisson at ``toxic_rate_per_s`` inside the toxic
     windows, each trading the way Exchange 1's price goes over the informed horizon) into the stream;
     within a tick the burst's orders come after the tick's other events."""
     window = np.zeros(n, dtype=bool)
     for start_s, end_s in clients.toxic_windows_s:
         window |= (times >= start_s) & (times < end_s)
-    counts = np.where(window, rng.poisson(clients.toxic_rate_per_s * dt, n), 0)
+    counts = np.where(window, random_stream(seed, "toxic_counts").poisson(clients.toxic_rate_per_s * dt, n), 0)
     k = int(counts.sum())
     if k == 0:
         return events
     ticks_of = np.repeat(np.arange(n), counts)
     ahead = center[np.minimum(ticks_of + horizon, n - 1)] - center[ticks_of]
-    side = np.where(ahead > 0, 0, np.where(ahead < 0, 1, (rng.random(k) < 0.5))).astype(np.int8)
-    qty = _geometric(rng, clients.toxic_mean_size_lots, k, 1_000_000)
+    side = np.where(ahead > 0, 0, np.where(ahead < 0, 1, (random_stream(seed, "toxic_sides").random(k) < 0.5))).astype(np.int8)
+    qty = _geometric(random_stream(seed, "toxic_sizes"), clients.toxic_mean_size_lots, k, 1_000_000)
     old_counts = np.diff(events.start)
     old_ticks = np.repeat(np.arange(n), old_counts)
     order = np.argsort(np.concatenate([old_ticks, ticks_of]), kind="stable")

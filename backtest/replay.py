@@ -215,12 +215,11 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
         venues.append((e, base, levels, qk))
         mids.append(mid_series(seen, base, levels, n, touch=split and name == "Exchange 1"))
     (e1, base1, levels1, _), (e2, base2, levels2, step2) = venues
-    rng = np.random.default_rng(config.sim.seed)
     lat = config.latency
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s)
     times = np.arange(n) * config.sim.dt_s if any(windows) else None
-    latency, reject = hedge_latency_and_rejects(config, rng, n, times)
-    latency, order_latency = spiked_and_order_latency(config, rng, n, times, latency)
+    latency, reject = hedge_latency_and_rejects(config, n, times)
+    latency, order_latency = spiked_and_order_latency(config, n, times, latency)
     return ReplayMarket(
         feed1=mids[0][0], feed2=mids[1][0], events1=e1, events2=e2, hedge_latency_ms=latency,
         hedge_reject=reject.astype(np.uint8), order_latency_ms=order_latency, feed1_update=mids[0][1],

@@ -61,6 +61,30 @@ def test_basis_mean_informed_share_and_a_single_regime(one_regime):
     assert est["market.high_vol_multiplier"].value == 1.0 and "one regime" in est["market.high_vol_multiplier"].source
 
 
+def test_runs_z_tells_persistent_labels_from_independent_ones():
+    import numpy as np
+
+    from backtest.calibrate import runs_z
+
+    blocks = np.repeat([True, False, True, False], 15)
+    assert runs_z(blocks) < -5.0
+    assert runs_z(np.tile([True, False], 30)) > 5.0
+    assert abs(runs_z(np.random.default_rng(3).random(400) < 0.5)) < 2.33
+    assert runs_z(np.ones(10, dtype=bool)) == 0.0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_market_without_regimes_is_not_split_into_two(seed):
+    """Sampling noise alone splits 10 s windows' variances into a high and a calm half, with a ratio above 1.3;
+    the labels then switch as often as a coin's, which the runs test refuses."""
+    truth = make_config(**{"sim.ticks": 9000, "sim.dt_s": 0.1, "sim.seed": seed, "market.volatility_per_sqrt_s": 0.05,
+                           "market.regime_switch_per_s": 0.0,
+                           "market.high_vol_multiplier": 1.0, "market.initial_price": 200.0})
+    _, est = estimates(truth)
+    assert est["market.high_vol_multiplier"].value == 1.0, est["market.high_vol_multiplier"].source
+    assert abs(est["market.volatility_per_sqrt_s"].value - truth.market.volatility_per_sqrt_s) <= 0.15 * truth.market.volatility_per_sqrt_s
+
+
 def test_regimes_come_back_within_tolerance():
     truth = make_config(**{"sim.ticks": 36000, "sim.dt_s": 0.1, "market.volatility_per_sqrt_s": 0.05,
                            "market.regime_switch_per_s": 0.02, "market.high_vol_multiplier": 3.0,
