@@ -331,8 +331,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     asked = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.set())
     try:
-        market = generate(cfg, stream=True, memory_budget=budget)
-        results = run(cfg, market=market, should_stop=asked.is_set)
+        # the market is not kept here: its order flow is freed once the kernel is done, before the summary is
+        # built (as the memory estimate assumes; holding it raised a 2e7-tick run's peak by 2.6 GiB)
+        results = run(cfg, market=generate(cfg, stream=True, memory_budget=budget), should_stop=asked.is_set)
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.verbose:

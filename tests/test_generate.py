@@ -211,3 +211,13 @@ def test_one_pass_price_paths_equal_the_numpy_expressions_bit_for_bit():
     expected = np.where(in_spike, latency * mult, latency)
     scale_in_spikes(latency, u2, p, spike_len, mult)
     assert latency.tobytes() == expected.tobytes() and in_spike.any() and not in_spike.all()
+
+
+def test_a_price_path_into_the_books_margin_is_refused_with_its_tick_and_price():
+    from backtest.config import ConfigError
+
+    cfg = backtest.make_config(**{"sim.ticks": 5000, "market.initial_price": 1.5, "market.volatility_per_sqrt_s": 1.0})
+    with pytest.raises(ConfigError) as err:
+        gen.generate(cfg)
+    text = str(err.value)
+    assert "seed 7: the simulated price path falls to" in text and "(tick " in text and "another seed" in text
