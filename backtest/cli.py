@@ -98,6 +98,10 @@ def make_parser() -> argparse.ArgumentParser:
                     help="a sequence gap in the depth stream: stop with an error (default) or resync at the next "
                     "snapshot in the capture")
 
+    cp = dsub.add_parser("cache", help="the import cache: raw captures a run parsed, kept as normalised events "
+                         "(MMHEDGE_CACHE_DIR, else ~/.cache/mmhedge/imports): list its entries, or --clear them")
+    cp.add_argument("--clear", action="store_true", help="remove every entry")
+
     rs = sub.add_parser("replay-study", help="the replay preset on the shipped recording, one thing varied at a "
                         "time (half-spread with and without fees, queue model, hedge latency, basis): table + charts")
     rs.add_argument("--out", required=True, metavar="DIR", help="directory for replay_study.csv and the charts")
@@ -493,6 +497,8 @@ def _sweep(spec, args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
+    if args.data_command == "cache":
+        return _data_cache(args)
     import time
 
     from backtest.data import DataError, import_capture, save
@@ -520,6 +526,21 @@ def _data(args: argparse.Namespace) -> int:
         raise ConfigError([str(err)], heading="cannot import the capture") from None
     print(data.describe())
     print(f"written: {path} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _data_cache(args: argparse.Namespace) -> int:
+    from backtest.data import cache
+
+    if args.clear:
+        removed, freed = cache.clear()
+        print(f"import cache {cache.cache_dir()}: {removed} entries removed, {freed / 2**20:.1f} MiB freed")
+        return 0
+    found = cache.entries()
+    print(f"import cache {cache.cache_dir()}: {len(found)} entries, "
+          f"{sum(size for _, size in found) / 2**20:.1f} MiB (clear: {cache.CLEAR_COMMAND})")
+    for entry, size in found:
+        print(f"  {entry.name}  {size / 2**20:6.1f} MiB  {cache.source_of(entry)}")
     return 0
 
 
@@ -585,7 +606,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     else:
         raise ConfigError([f"--base {args.base[:200]!r}: neither a preset nor a file; allowed: a config file or one "
                            f"of {', '.join(PRESETS)}"])
-    d1, d2 = load_venue(paths[0], "exchange1"), load_venue(paths[1], "exchange2")
+    sources: list[str] = []
+    d1, d2 = load_venue(paths[0], "exchange1", sources), load_venue(paths[1], "exchange2", sources)
+    for line in sources:
+        print(f"note: {line}", file=sys.stderr)
     cfg, estimates = calibrate(d1, d2, base=base)
     header = (f"Synthetic market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
               f"`python -m backtest calibrate`; strategy sections from "

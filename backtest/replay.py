@@ -21,6 +21,7 @@ import numpy as np
 
 from backtest.config import ConfigError, SimConfig
 from backtest.data import DataError, MarketData, import_capture, load
+from backtest.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
 from backtest.generate import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
@@ -86,17 +87,20 @@ def resolve(path_text: str) -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_venue(files: tuple, venue: str) -> MarketData:
-    # keyed by the files' identities (path, mtime, size), so an API session's resets and a sweep's runs import a
-    # capture once
+def _load_venue(files: tuple, venue: str) -> tuple[MarketData, str]:
+    # in memory, keyed by the files' identities (path, mtime, size), so an API session's resets and a sweep's
+    # runs in one process read a recording once; across processes the import cache keeps the parsed capture
     paths = [f[0] for f in files]
     if len(paths) == 1 and paths[0].endswith(".parquet"):
-        return load(paths[0])
-    return import_capture(paths[0] if len(paths) == 1 else paths, venue)
+        return load(paths[0]), ""
+    cached = import_cached(paths, venue, import_capture)
+    names = ", ".join(Path(p).name for p in paths)
+    return cached.data, cached.describe(f"{venue}'s recording {names}")
 
 
-def load_venue(path_text: str | list[str], venue: str) -> MarketData:
-    """One venue's recording: a file, or a list of consecutive captures read as one."""
+def load_venue(path_text: str | list[str], venue: str, notes: list[str] | None = None) -> MarketData:
+    """One venue's recording: a normalised file, or a raw capture (or a list of consecutive ones read as one)
+    through the import cache (``backtest.data.cache``); where its events came from is appended to ``notes``."""
     files = []
     for text in (path_text if isinstance(path_text, list) else [path_text]):
         p = resolve(text)
@@ -105,9 +109,12 @@ def load_venue(path_text: str | list[str], venue: str) -> MarketData:
         st = os.stat(p)
         files.append((str(p), st.st_mtime_ns, st.st_size))
     try:
-        return _load_venue(tuple(files), venue)
+        data, note = _load_venue(tuple(files), venue)
     except DataError as err:
         raise ConfigError([f"replay.{venue}: {err}"]) from None
+    if notes is not None and note:
+        notes.append(note)
+    return data
 
 
 def _ratio(venue_step: float, grid: float, what: str, venue: str) -> int:
@@ -186,7 +193,9 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
     """The recording named by ``config.replay`` on the run's grid; ConfigError for anything that does not fit
     (a venue's steps not multiples of the grid, more ticks than the recordings cover)."""
     mk = config.market
-    d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
+    sources: list[str] = []
+    d1 = load_venue(config.replay.exchange1, "exchange1", sources)
+    d2 = load_venue(config.replay.exchange2, "exchange2", sources)
     refused = check_pair(d1.instrument, d2.instrument)
     if refused:
         raise ConfigError([f"replay: {line}" for line in refused])
@@ -229,6 +238,6 @@ def build_replay_market(config: SimConfig) -> ReplayMarket:
         hedge_contract_value=d2.lot_size * d2.instrument.contract_multiplier if inverse2 else 0.0,
         notes=tuple(pair_notes(d1.instrument, d2.instrument)) + tuple(
             f"{name}'s recording ({d.venue}) has a sequence gap at {gap}" for d, name in
-            ((d1, "Exchange 1"), (d2, "Exchange 2")) for gap in d.gaps),
+            ((d1, "Exchange 1"), (d2, "Exchange 2")) for gap in d.gaps) + tuple(sources),
     )
 
