@@ -7,6 +7,7 @@ real tick (striding, no interpolation), so step changes may be shown up to one s
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import matplotlib
 
@@ -28,9 +29,22 @@ PART_COLOURS = {
 }
 
 
+def thin_step(n_points: int) -> int:
+    """Every how many points a line of ``n_points`` is drawn so it has at most about ``MAX_POINTS``."""
+    return max(1, n_points // MAX_POINTS)
+
+
 def _thin(frame: pd.DataFrame) -> pd.DataFrame:
-    step = max(1, len(frame) // MAX_POINTS)
+    step = thin_step(len(frame))
     return frame.iloc[::step] if step > 1 else frame
+
+
+def save_png(fig: plt.Figure, path: Path, dpi: int = 110) -> Path:
+    """Lay ``fig`` out, write it to ``path`` as PNG and free it; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
 
 
 def _time_axis(ax, unit: str = "s") -> None:

@@ -72,10 +72,9 @@ def instruments_study(ticks: int | None = None):
 
 
 def write_instruments_study(table, results: dict, out_dir: str | Path) -> dict[str, Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from reports.charts import save_png, thin_step  # sets the file-only backend, as before
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,23 +94,17 @@ def write_instruments_study(table, results: dict, out_dir: str | Path) -> dict[s
     ax.set_ylabel("bps of the notional traded on spot")
     ax.set_title("One strategy, three instruments (whole recordings, 2024-08-08)")
     ax.legend(fontsize=7, ncol=5)
-    fig.tight_layout()
-    files["pnl_parts"] = out / "instruments_pnl_parts.png"
-    fig.savefig(files["pnl_parts"], dpi=110)
-    plt.close(fig)
+    files["pnl_parts"] = save_png(fig, out / "instruments_pnl_parts.png")
 
     fig, ax = plt.subplots(figsize=(9, 3.4))
     for label, r in results.items():
         t = r.tick_columns
-        step = max(1, len(t["time_s"]) // 4000)
+        step = thin_step(len(t["time_s"]))
         ax.plot(t["time_s"][::step], t["net_delta_lots"][::step] * r.config.market.lot_size, lw=0.8, label=label)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("recorded time (s)")
     ax.set_ylabel("net delta (BTC)")
     ax.set_title("Naked exposure: linear vs inverse hedge venue")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    files["net_delta"] = out / "instruments_net_delta.png"
-    fig.savefig(files["net_delta"], dpi=110)
-    plt.close(fig)
+    files["net_delta"] = save_png(fig, out / "instruments_net_delta.png")
     return files

@@ -64,10 +64,9 @@ def replay_study(ticks: int | None = None):
 
 
 def write_replay_study(table, results, out_dir: str | Path) -> dict[str, Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from reports.charts import save_png, thin_step  # sets the file-only backend, as before
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,10 +91,7 @@ def write_replay_study(table, results, out_dir: str | Path) -> dict[str, Path]:
         ax.set_ylabel("USD per BTC traded on spot")
         ax.set_title(f"fees: {schedule}")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    files["half_spread"] = out / "replay_half_spread.png"
-    fig.savefig(files["half_spread"], dpi=110)
-    plt.close(fig)
+    files["half_spread"] = save_png(fig, out / "replay_half_spread.png")
 
     lat = table[table.study == "hedge_latency"]
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -107,13 +103,10 @@ def write_replay_study(table, results, out_dir: str | Path) -> dict[str, Path]:
     ax.set_ylabel("USD per BTC traded on spot")
     ax.set_title("Hedge cost against latency (replay)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    files["hedge_latency"] = out / "replay_hedge_latency.png"
-    fig.savefig(files["hedge_latency"], dpi=110)
-    plt.close(fig)
+    files["hedge_latency"] = save_png(fig, out / "replay_hedge_latency.png")
 
     t = results.tick_columns
-    step = max(1, len(t["time_s"]) // 4000)
+    step = thin_step(len(t["time_s"]))
     basis = (t["feed2_price"] - t["feed1_price"])[::step]
     used = (t["reference_price"] - t["feed1_price"])[::step]
     fig, ax = plt.subplots(figsize=(8, 3.4))
@@ -123,8 +116,5 @@ def write_replay_study(table, results, out_dir: str | Path) -> dict[str, Path]:
     ax.set_ylabel("USD")
     ax.set_title(f"Spot-perpetual basis: mean {np.mean(basis):.1f}, std {np.std(basis):.1f}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    files["basis"] = out / "replay_basis.png"
-    fig.savefig(files["basis"], dpi=110)
-    plt.close(fig)
+    files["basis"] = save_png(fig, out / "replay_basis.png")
     return files

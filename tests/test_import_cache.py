@@ -87,6 +87,13 @@ def test_a_damaged_entry_is_imported_again_and_replaced(cache_dir, small_parts):
     assert redone.how == "imported" and "could not be read and was replaced" in redone.describe("x")
     assert import_cache.import_cached([str(spot)], "exchange1", counting(calls)).how == "cache"
     assert len(calls) == 2
+    # a readable Parquet file whose metadata is not ours (not a truncation): replaced too
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": [1]}).replace_schema_metadata({b"mmhedge.market": b"{not json"}), entry)
+    assert import_cache.import_cached([str(spot)], "exchange1", counting(calls)).how == "imported"
+    assert len(calls) == 3
 
 
 def test_a_cache_that_cannot_be_written_leaves_the_run_uncached_and_says_so(tmp_path, monkeypatch, small_parts):

@@ -3,7 +3,8 @@ events from Parquet instead.
 
 An entry is keyed by the SHA-256 of the capture files' contents (not their names or times: a copy hits, an
 edited file misses), the venue name, the import options and the importer's own source (``backtest/data``'s
-modules and ``kernels/records.py``): a change to the parser never reads an entry the old one wrote. It lives outside the source
+modules but this one, and ``kernels/records.py``): a change to the parser never reads an entry the old one
+wrote (those stay until cleared). It lives outside the source
 tree: ``MMHEDGE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/mmhedge/imports``, else
 ``~/.cache/mmhedge/imports``; ``python -m backtest data cache`` lists it, ``--clear`` empties it. Entries are
 written to a temporary directory and renamed into place, so processes importing the same capture at once
@@ -52,7 +53,8 @@ def importer_digest() -> str:
 
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(here.glob("*.py")) + [Path(kernels.records.__file__).resolve()]:
+    parser = [p for p in sorted(here.glob("*.py")) if p.name != Path(__file__).name]  # not the cache's own code
+    for path in parser + [Path(kernels.records.__file__).resolve()]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -94,8 +96,8 @@ def import_cached(paths: list[str], venue: str, importer, **options) -> CachedIm
     if entry.is_file():
         try:
             return CachedImport(load(entry), "cache", entry)
-        except DataError as err:
-            problem = f"the entry could not be read and was replaced ({err})"
+        except Exception as err:  # noqa: BLE001 - whatever is wrong with a cache entry, the capture is the truth
+            problem = f"the entry could not be read and was replaced ({type(err).__name__}: {str(err)[:200]})"
     data = importer(paths[0] if len(paths) == 1 else paths, venue, **options)
     try:
         root.mkdir(parents=True, exist_ok=True)
