@@ -719,8 +719,16 @@ def _warmup() -> int:
 
     from backtest.engine import run
 
+    import numpy as np
+
+    from backtest.data import binance_scan
+
     started = time.perf_counter()
     run(make_config(**{"sim.ticks": 50}))
+    line = np.frombuffer(b'1 {"lastUpdateId":1,"bids":[["1.0","1"]],"asks":[]}\n', dtype=np.uint8)
+    binance_scan.count_bytes(line)  # the capture scanner (backtest.data.binance_scan), used by every import
+    binance_scan.scan(line, 1, np.zeros((2, binance_scan.N_COLS), np.int64), np.zeros((2, binance_scan.N_VCOLS),
+                      np.int64), np.array([-1, 0]), np.zeros(64, np.uint8))
     print(f"kernels compiled and cached in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
 

@@ -186,7 +186,11 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
     """A Binance stream capture (spot or USD-M futures) -> MarketData; see the module docstring. ``path`` may
     be a list of consecutive captures of one venue (a recorder rolls its file at midnight): they are read as
     one recording, the book carried across each file boundary and the diffs' sequence checked across it, so a
-    file that starts without a snapshot is accepted when it continues the one before."""
+    file that starts without a snapshot is accepted when it continues the one before.
+
+    A capture whose every line the compiled scanner reads exactly and whose diffs follow each other without a
+    gap, repeat or swap is assembled by ``_read_binance_fast`` (vectorised); anything else, and every error, is
+    the reference reader's (``_read_binance_reference``): the two give the same bytes where both apply."""
     files = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     if not files:
         raise DataError("no capture file given")
@@ -195,6 +199,19 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
     for f in files:
         if not f.is_file():
             raise DataError(f"{f}: no such file")
+    import numba
+
+    if not numba.config.DISABLE_JIT:  # without the JIT the scanner is pure Python: the reference is faster
+        data = _read_binance_fast(files, venue, symbol, tick_size, lot_size)
+        if data is not None:
+            return data
+    return _read_binance_reference(files, venue, symbol, tick_size, lot_size, on_gap)
+
+
+def _read_binance_reference(files: list[Path], venue: str, symbol: str | None, tick_size: float | None,
+                            lot_size: float | None, on_gap: str) -> MarketData:
+    """The reader that decides: every message through ``json.loads``, gaps and repeats handled, every error
+    named with its file and line."""
     path = str(files[0]) if len(files) == 1 else " + ".join(str(f) for f in files)  # names the capture
     msgs = []  # (message index, local_ns, kind, data)
     locs: list[tuple[Path, int]] = []  # message index -> (file, line)
@@ -255,6 +272,10 @@ def read_binance(path: str | Path | list, venue: str, symbol: str | None = None,
             raise DataError(f"{where(n)}: neither a stream message nor a depth snapshot (a JSON object without "
                             "'stream' or 'lastUpdateId')")
         try:
+            if kind == "depth":  # the sequence ids the synchronisation reads
+                int(data["U"]), int(data["u"])
+            elif kind == "snapshot":
+                int(data["lastUpdateId"])
             if kind in ("depth", "snapshot"):
                 for key in ("b", "a", "bids", "asks"):
                     for p, q in data.get(key, ()):
@@ -468,3 +489,333 @@ def _offset_ms(kind: str, data: dict):
     if kind == "trade":
         return data.get("T", data.get("E"))
     return data.get("E", data.get("T"))
+
+
+# -- the fast path ---------------------------------------------------------------------------------------
+_TEXT_CHUNK = 8 << 20  # bytes of decompressed text scanned at a time: bounds the memory of a day's file
+
+
+def _inflater():
+    """A gzip decompressor: ISA-L's (about twice zlib's speed) where installed, else zlib's."""
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib.decompressobj(31), isal_zlib.error
+    except ImportError:  # pragma: no cover - isal is a dependency; kept working without it
+        return zlib.decompressobj(31), zlib.error
+
+
+def _text_blocks(path: Path, state: dict) -> Iterator[bytes]:
+    """The file's bytes, decompressed if gzip (several members too), in blocks of at most ``_TEXT_CHUNK``;
+    sets ``state["complete"]`` False and stops at anything the reference reader should name (a truncated or
+    corrupt stream, trailing bytes that are not gzip)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            fh.seek(0)
+            while block := fh.read(_TEXT_CHUNK):
+                yield block
+            return
+        fh.seek(0)
+        inflate, error = _inflater()
+        fed = False  # the current member has had input
+        raw = b""
+        while True:
+            if not raw:
+                raw = fh.read(1 << 20)
+                if not raw:
+                    break
+            fed = True
+            try:
+                out = inflate.decompress(raw, _TEXT_CHUNK)
+            except error:
+                state["complete"] = False
+                return
+            raw = inflate.unconsumed_tail
+            if out:
+                yield out
+            if inflate.eof:  # the member ends: another may follow
+                raw = inflate.unused_data + raw
+                if raw and not raw.startswith(b"\x1f\x8b"):
+                    state["complete"] = False
+                    return
+                inflate, error = _inflater()
+                fed = False
+        if fed and not inflate.eof:
+            state["complete"] = False
+
+
+def _read_ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """``blocks`` produced by a thread one or two ahead of the consumer: inflating the next block (which
+    releases the GIL) overlaps scanning this one (compiled with nogil). Stops the thread if the consumer
+    stops early."""
+    import queue
+    import threading
+
+    done = object()
+    ahead: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        ahead.put(block, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put(done)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
+            ahead.put(err)
+
+    worker = threading.Thread(target=produce, name="inflate", daemon=True)
+    worker.start()
+    try:
+        while (item := ahead.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _scan_file(path: Path):
+    """Scan one capture: (message rows, level rows, lines, symbol) or None when a line or the stream needs the
+    reference reader. Level rows point at message rows of this file."""
+    from backtest.data import binance_scan as bs
+
+    state = {"complete": True}
+    blocks = _read_ahead(_text_blocks(path, state))
+    msg_parts, val_parts = [], []
+    n_msgs = 0
+    lines = 0
+    symbol = None
+    pending = b""
+
+    def scan(text: memoryview) -> bool:
+        nonlocal n_msgs, lines, symbol
+        buf = np.frombuffer(text, dtype=np.uint8)
+        newlines, brackets, foreign = bs.count_bytes(buf)
+        if foreign:  # control bytes, CR, non-ASCII: Python's text decoding decides what the lines are
+            return False
+        msgs = np.empty((newlines + 1, bs.N_COLS), dtype=np.int64)
+        vals = np.empty((brackets, bs.N_VCOLS), dtype=np.int64)  # a level opens with '['
+        sym = np.array([-1, 0], dtype=np.int64)
+        rows, vrows, read, bad = bs.scan(buf, lines + 1, msgs, vals, sym, np.zeros(64, dtype=np.uint8))
+        if bad:
+            return False
+        if sym[0] >= 0:
+            this = bytes(text[sym[0]:sym[0] + sym[1]]).decode("ascii").upper()
+            if symbol is None:
+                symbol = this
+            elif this != symbol:
+                return False
+        vals = vals[:vrows].copy()  # its capacity was every '[': about twice the levels
+        vals[:, bs.V_MSG] += n_msgs
+        msg_parts.append(msgs[:rows] if rows > newlines // 2 else msgs[:rows].copy())
+        val_parts.append(vals)
+        n_msgs += rows
+        lines += read
+        return True
+
+    for block in blocks:
+        text = pending + block if pending else block
+        cut = text.rfind(b"\n")
+        if cut < 0:
+            pending = text
+            continue
+        if not scan(memoryview(text)[:cut + 1]):
+            return None
+        pending = text[cut + 1:]
+    if not state["complete"]:
+        return None
+    if pending and not scan(memoryview(pending)):
+        return None
+    if not msg_parts:
+        return np.empty((0, bs.N_COLS), np.int64), np.empty((0, bs.N_VCOLS), np.int64), lines, symbol
+    return np.concatenate(msg_parts), np.concatenate(val_parts), lines, symbol
+
+
+def _on_grid(mantissa: np.ndarray, decimals: np.ndarray, grid: _Grid) -> np.ndarray | None:
+    """Decimal values (mantissa, decimals) as integer steps of ``grid``; None if one is off the grid or beyond
+    int64 (the reference reader then names it)."""
+    if mantissa.size == 0:
+        return mantissa.astype(np.int64)
+    low, high = int(decimals.min()), int(decimals.max())
+    if low == high == grid.decimals:  # the common case: every value written with the grid's decimals
+        units = mantissa
+    else:
+        shift = grid.decimals - decimals
+        if high > grid.decimals or grid.decimals - low > 18:
+            return None
+        scale = 10 ** shift
+        if (mantissa > np.iinfo(np.int64).max // scale).any():
+            return None
+        units = mantissa * scale
+    if grid.step_units == 1:
+        return units
+    if (units % grid.step_units).any():
+        return None
+    return units // grid.step_units
+
+
+def _read_binance_fast(files: list[Path], venue: str, symbol: str | None, tick_size: float | None,
+                       lot_size: float | None) -> MarketData | None:
+    """The reference reader's result for a clean capture, computed from the compiled scan; None whenever the
+    capture holds anything the reference reader has to decide (see ``read_binance``)."""
+    from backtest.data import binance_scan as bs
+
+    scans = []
+    for f in files:
+        got = _scan_file(f)
+        if got is None:
+            return None
+        scans.append(got)
+    symbols = {s[3] for s in scans if s[3] is not None}
+    if len(symbols) != 1:
+        return None
+    seen_symbol = symbols.pop()
+    if symbol is not None and seen_symbol != symbol.upper():
+        return None
+    offsets = np.cumsum([0] + [len(s[0]) for s in scans])
+    M = np.concatenate([s[0] for s in scans])
+    V = np.concatenate([s[1] + np.array([off] + [0] * (bs.N_VCOLS - 1)) for s, off in zip(scans, offsets)])
+    file_of = np.repeat(np.arange(len(scans)), [len(s[0]) for s in scans])
+    kind = M[:, bs.C_KIND]
+    market = kind != bs.K_IGNORED
+    if not market.any() or not np.isin(kind, (bs.K_DEPTH, bs.K_TRADE, bs.K_BBO)).any():
+        return None
+    local = M[:, bs.C_LOCAL]
+    # consecutive files (those with lines) each start after the one before ends, 1 s of slack
+    spans = []
+    for fi, s in enumerate(scans):
+        if s[2] == 0:
+            continue
+        mine = market & (file_of == fi)
+        spans.append((local[mine].min(), local[mine].max()) if mine.any() else None)
+    for a, b in zip(spans, spans[1:]):
+        if a and b and b[0] < a[1] - 1_000_000_000:
+            return None
+    first_file = next(fi for fi, s in enumerate(scans) if s[2] > 0)
+    snaps = np.flatnonzero(kind == bs.K_SNAPSHOT)
+    if not (file_of[snaps] == first_file).any():
+        return None
+    is_depth, is_trade, is_bbo = kind == bs.K_DEPTH, kind == bs.K_TRADE, kind == bs.K_BBO
+    futures = bool((M[is_depth, bs.C_HAS_PU] == 1).any())
+    price_dec = max([int(V[:, bs.V_P_D].max()) if len(V) else 0] + [
+        int(M[mask, col].max()) for mask, col in ((is_trade, bs.C_P_D), (is_bbo, bs.C_BB_D), (is_bbo, bs.C_AA_D))
+        if mask.any()])
+    qty_dec = max([int(V[:, bs.V_Q_D].max()) if len(V) else 0] + [
+        int(M[mask, col].max()) for mask, col in ((is_trade, bs.C_Q_D), (is_bbo, bs.C_BQ_D), (is_bbo, bs.C_AQ_D))
+        if mask.any()])
+    tick = tick_size if tick_size is not None else 10.0 ** -price_dec
+    lot = lot_size if lot_size is not None else 10.0 ** -qty_dec
+    if not (tick > 0 and lot > 0):
+        return None
+    px, qty = _Grid(tick, "price", None), _Grid(lot, "quantity", None)
+
+    E, T = M[:, bs.C_E], M[:, bs.C_T]
+    missing = bs.MISSING
+    offset_ms = np.where(is_trade, np.where(T != missing, T, E), np.where(E != missing, E, T))
+    has_time = market & (offset_ms != missing)
+    if not has_time.any() or np.abs(offset_ms[has_time]).max() > 9_000_000_000_000:
+        return None
+    offset = int((local[has_time] - offset_ms[has_time] * MS).min())
+    exch_ms = np.where(T != missing, T, E)
+    if (market & (exch_ms != missing) & (np.abs(exch_ms) > 9_000_000_000_000)).any():
+        return None
+
+    # synchronisation: the first snapshot, stale diffs dropped, the first kept one straddles, no gap after it
+    s0 = int(snaps[0])
+    lid = int(M[s0, bs.C_LID])
+    first_sync = int(local[s0]) - offset
+    depth_rows = np.flatnonzero(is_depth)
+    U, u = M[depth_rows, bs.C_U], M[depth_rows, bs.C_LU]
+    stale = (u < lid) if futures else (u <= lid)
+    kept_from = int(np.argmin(stale)) if not stale.all() else len(depth_rows)
+    applied = depth_rows[kept_from:]
+    if applied.size:
+        U0, u0 = int(U[kept_from]), int(u[kept_from])
+        if not ((U0 <= lid <= u0) if futures else (U0 <= lid + 1 <= u0)):
+            return None
+        if futures:
+            follows = (M[applied[1:], bs.C_HAS_PU] == 1) & (M[applied[1:], bs.C_PU] == u[kept_from:-1])
+        else:
+            follows = U[kept_from + 1:] == u[kept_from:-1] + 1
+        if not follows.all():
+            return None
+    trade_ids = M[is_trade, bs.C_TID]
+    trade_ids = trade_ids[trade_ids != missing]
+    if np.unique(trade_ids).size != trade_ids.size:  # a repeated trade: the reference decides
+        return None
+
+    def exch_and_flags(rows_exch_ms, recv, flags):
+        none = rows_exch_ms == missing
+        return np.where(none, recv, rows_exch_ms * MS), np.where(none, flags | MF_NO_EXCH_TS, flags)
+
+    parts = []  # (exch_ts, recv_ts, price, qty, kind, side, flags), in the reference reader's order
+
+    # 1. the snapshot: a clear, then its bids, then its asks
+    V = V[np.argsort(V[:, bs.V_MSG] * 2 + V[:, bs.V_SIDE], kind="stable")]  # per message: bids, then asks
+    snap_levels = V[V[:, bs.V_MSG] == s0]
+    sp, sq = _on_grid(snap_levels[:, bs.V_P_M], snap_levels[:, bs.V_P_D], px), _on_grid(
+        snap_levels[:, bs.V_Q_M], snap_levels[:, bs.V_Q_D], qty)
+    if sp is None or sq is None:
+        return None
+    n = 1 + len(snap_levels)
+    recv = np.full(n, first_sync, dtype=np.int64)
+    exch, flags = exch_and_flags(np.full(n, exch_ms[s0]), recv, np.full(n, MF_SNAPSHOT, dtype=np.int64))
+    parts.append((exch, recv, np.r_[0, sp], np.r_[0, sq], np.r_[ME_BOOK_CLEAR, np.full(n - 1, ME_BOOK)],
+                  np.r_[0, snap_levels[:, bs.V_SIDE]], flags))
+
+    # 2. the diffs applied, in file order, each its bids then its asks; none before the snapshot's time
+    is_applied = np.zeros(len(M), dtype=bool)
+    is_applied[applied] = True
+    dl = V[is_applied[V[:, bs.V_MSG]]]
+    lm = dl[:, bs.V_MSG]
+    dp, dq = _on_grid(dl[:, bs.V_P_M], dl[:, bs.V_P_D], px), _on_grid(dl[:, bs.V_Q_M], dl[:, bs.V_Q_D], qty)
+    if dp is None or dq is None:
+        return None
+    recv = np.maximum(local[lm] - offset, first_sync)
+    exch, flags = exch_and_flags(exch_ms[lm], recv, np.zeros(len(dl), dtype=np.int64))
+    parts.append((exch, recv, dp, dq, np.full(len(dl), ME_BOOK), dl[:, bs.V_SIDE], flags))
+
+    # 3. trades and best bid/ask in file order, from the first snapshot's time on
+    live = (is_trade | is_bbo) & (local - offset >= first_sync)
+    before_sync = int(((is_trade | is_bbo) & ~live).sum())
+    t_rows, b_rows = np.flatnonzero(live & is_trade), np.flatnonzero(live & is_bbo)
+    prices = [_on_grid(M[t_rows, bs.C_P_M], M[t_rows, bs.C_P_D], px),
+              _on_grid(M[b_rows, bs.C_BB_M], M[b_rows, bs.C_BB_D], px),
+              _on_grid(M[b_rows, bs.C_AA_M], M[b_rows, bs.C_AA_D], px)]
+    sizes = [_on_grid(M[t_rows, bs.C_Q_M], M[t_rows, bs.C_Q_D], qty),
+             _on_grid(M[b_rows, bs.C_BQ_M], M[b_rows, bs.C_BQ_D], qty),
+             _on_grid(M[b_rows, bs.C_AQ_M], M[b_rows, bs.C_AQ_D], qty)]
+    if any(v is None for v in prices + sizes):
+        return None
+    rows = np.concatenate([t_rows, b_rows, b_rows])
+    sub = np.concatenate([np.zeros(len(t_rows)), np.zeros(len(b_rows)), np.ones(len(b_rows))])
+    order = np.lexsort((sub, rows))
+    kinds = np.concatenate([np.full(len(t_rows), ME_TRADE), np.full(len(b_rows), ME_BBO_BID),
+                            np.full(len(b_rows), ME_BBO_ASK)])
+    sides = np.concatenate([M[t_rows, bs.C_MAKER], np.zeros(len(b_rows), np.int64), np.ones(len(b_rows), np.int64)])
+    recv = local[rows] - offset
+    exch, flags = exch_and_flags(exch_ms[rows], recv, np.zeros(len(rows), dtype=np.int64))
+    parts.append(tuple(a[order] for a in (exch, recv, np.concatenate(prices), np.concatenate(sizes), kinds, sides,
+                                         flags)))
+
+    out = np.empty(sum(len(p[0]) for p in parts), dtype=market_event_dt)
+    for k, name in enumerate(("exch_ts", "recv_ts", "price", "qty", "kind", "side", "flags")):
+        out[name] = np.concatenate([p[k] for p in parts])
+    out = out[np.argsort(out["recv_ts"], kind="stable")]
+    stats = {"depth_diffs_applied": int(applied.size), "stale_diffs_dropped": int(kept_from),
+             "duplicate_diffs_dropped": 0, "duplicate_trades_dropped": 0,
+             "messages_before_sync_dropped": before_sync, "streams_ignored": int((~market).sum())}
+    return MarketData(
+        venue=venue, symbol=seen_symbol,
+        source=("binance-coinm" if "_" in seen_symbol else "binance-usdm") if futures else "binance-spot",
+        tick_size=tick, lot_size=lot, tick_size_inferred=tick_size is None, lot_size_inferred=lot_size is None,
+        clock_offset_ns=offset, events=out, gaps=[], stats=stats,
+    )
