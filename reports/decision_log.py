@@ -57,10 +57,10 @@ def decision_frame(results) -> pd.DataFrame:
     f = results.fills
     if len(f):
         parts.append(f.assign(event="fill", reason=np.where(f["liquidity"] == "manual", "manual test fill",
-                                                            "our quote was hit (" + f["liquidity"] + ")")))
+                                                            "our quote was hit (" + f["liquidity"].astype(str) + ")")))
     h = results.hedges
     if len(h):
-        parts.append(h.assign(event="hedge", reason="hedge " + h["status"]))
+        parts.append(h.assign(event="hedge", reason="hedge " + h["status"].astype(str)))
     r = results.risk_events
     if len(r):
         parts.append(r.assign(event="risk"))
@@ -73,7 +73,7 @@ def decision_frame(results) -> pd.DataFrame:
         ctx["state"] = ctx["state"].astype(str)
         o = o.reset_index(drop=True)
         actions = {"new": "place", "cancel": "cancel", "cancel_sent": "cancel sent"}
-        parts.append(pd.concat([o, ctx], axis=1).assign(event="quote", action=o["action"].map(actions)))
+        parts.append(pd.concat([o, ctx], axis=1).assign(event="quote", action=o["action"].astype(str).map(actions)))
     if not parts:
         return pd.DataFrame(columns=["tick", "time_s", "event", "reason"])
     # nullable integers, so ids and lots stay integers where other record types leave them empty
