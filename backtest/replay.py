@@ -20,14 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from backtest.config import ConfigError, SimConfig
-from backtest.data import DataError, MarketData, import_capture, load
+from backtest.data import PROJECT_ROOT, DataError, MarketData, import_capture, load
+from backtest.data import resolve_path as resolve
 from backtest.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
 from backtest.generate import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
 from kernels.replay import new_book, venue_mids
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "ReplayMarket", "build_replay_market", "load_venue", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,6 @@ class ReplayMarket:
         return sum(v.nbytes for v in (self.feed1, self.feed2, self.hedge_latency_ms, self.hedge_reject,
                                       self.order_latency_ms, self.feed1_update, self.feed2_update)) + sum(
             e.start.nbytes + e.table.nbytes for e in (self.events1, self.events2))
-
-
-def resolve(path_text: str) -> Path:
-    """A recording's path: as given (or from the current directory), else from the project root."""
-    p = Path(path_text).expanduser()
-    if p.exists() or p.is_absolute():
-        return p
-    return PROJECT_ROOT / p
 
 
 @functools.lru_cache(maxsize=8)

@@ -33,6 +33,7 @@ def _default_budget() -> int:
 
 DEFAULT_BUDGET_BYTES = _default_budget()
 EVENT_BYTES = 10  # kernels.records.event_dt
+MARKET_EVENT_BYTES = 40  # kernels.records.market_event_dt: a recorded event
 TICK_RECORD_BYTES = 120  # kernels.records.tick_dt
 MARKET_BYTES_PER_TICK = 72  # paths, centres, latencies, feed flags, event starts (67 measured by default)
 GENERATION_TEMP_BYTES_PER_TICK = 24  # normals and uniforms alive while the paths are drawn
@@ -130,6 +131,45 @@ def _fmt(n: float) -> str:
 STATE_BYTES_BESIDE_BOOKS = 4096 * 11 * 8 + (64 << 10)
 
 
+# Events per byte of a capture, an upper bound: the shipped Binance captures hold 0.15-0.17 events per byte
+# of gzip and 0.02 per byte of text (prices and sizes are decimal strings of 20-30 bytes a level)
+EVENTS_PER_GZIP_BYTE = 0.25
+EVENTS_PER_TEXT_BYTE = 0.04
+# while a capture is imported: a message row (26 int64) per few events, a level row (6 int64) per event, and
+# the event array built from them, in units of one event's 40 bytes
+IMPORT_ROWS_PER_EVENT = 2
+
+
+def recording_events(spec: str | list[str]) -> list[int]:
+    """Events each file of a replay recording holds, or at most holds, read without loading it: a normalised
+    (Parquet) file's row count from its footer, a capture's bound from its size (``EVENTS_PER_*_BYTE``). A path
+    that does not exist counts 0 (the run is refused for it when it loads)."""
+    from backtest.data import resolve_path as resolve
+
+    out = []
+    for text in (spec if isinstance(spec, list) else [spec]):
+        if not text:
+            continue
+        path = resolve(text)
+        try:
+            size = path.stat().st_size
+            if path.suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                out.append(int(pq.read_metadata(path).num_rows))
+                continue
+            with open(path, "rb") as fh:
+                gzip = fh.read(2) == b"\x1f\x8b"
+        except (OSError, ValueError):
+            out.append(0)
+            continue
+        except Exception:  # noqa: BLE001 - a damaged Parquet footer: the load says what is wrong
+            out.append(0)
+            continue
+        out.append(int(size * (EVENTS_PER_GZIP_BYTE if gzip else EVENTS_PER_TEXT_BYTE)))
+    return out
+
+
 def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = False) -> MemoryEstimate:
     """Bytes a run of ``config`` will hold at its peak: per-tick arrays, the order flow, the books, and
     optionally ``checkpoints`` copies of the loop state. An API session (``session``) also holds the per-tick
@@ -139,13 +179,16 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
     session_parts = {"read columns": n * TICK_COLUMN_BYTES_PER_TICK, "an action's re-run": n * (
         TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + TICK_COLUMN_BYTES_PER_TICK)} if session else {}
     if config.market.source == "replay":
-        # the recording's events and book windows are known only once it is loaded; the shipped one holds
-        # 0.8 million events (32 MB) and books of a few MB
+        # book windows are known only once the recording is loaded: a few MB on the shipped ones
         books = 16 << 20
         # replay.clock 'split' adds the strategy's own view of Exchange 1's touch: two int64 a tick
         view = 16 if config.replay.clock == "split" else 0
+        events = sum(recording_events(config.replay.exchange1)) + sum(recording_events(config.replay.exchange2))
+        # the loaded events, their copy on the run's grid (two with 'split'), and, while a capture is imported,
+        # the scan's rows beside them
+        copies = 1 + (2 if config.replay.clock == "split" else 1) + IMPORT_ROWS_PER_EVENT
         parts = {"per-tick arrays": n * (MARKET_BYTES_PER_TICK + TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + view),
-                 "recording": 256 << 20, "order books": books}
+                 "recording": max(64 << 20, int(events * MARKET_EVENT_BYTES * copies)), "order books": books}
         per_checkpoint = books
     else:
         e1, e2 = events_per_tick(config)
@@ -170,9 +213,11 @@ def check_memory(config: SimConfig, budget: int | None = None, checkpoints: int 
     budget = budget_bytes() if budget is None else budget
     est = estimate_memory(config, checkpoints=checkpoints, session=session)
     if est.total > budget:
+        largest = max(est.parts, key=est.parts.get)
+        hint = ("a shorter recording (replay.exchange1 / replay.exchange2) shrinks it" if largest == "recording" else
+                "fewer sim.ticks, a larger market.tick_size or sim.dt_s closer to the default 0.1 s shrink it")
         raise ConfigError([
-            f"this run would need about {est.describe()}, more than the memory budget of {_fmt(budget)}; "
-            "fewer sim.ticks, a larger market.tick_size or sim.dt_s closer to the default 0.1 s shrink it "
+            f"this run would need about {est.describe()}, more than the memory budget of {_fmt(budget)}; {hint} "
             "(the budget is set by MMHEDGE_MEMORY_BUDGET_GB or --memory-budget-gb)"
         ])
     return est

@@ -210,3 +210,30 @@ def test_the_replay_study_on_a_span_without_fills_writes_its_charts(tmp_path, ca
 
     assert main(["replay-study", "--ticks", "1000", "--out", str(tmp_path / "rs")]) == 0  # was a log-scale ValueError
     assert (tmp_path / "rs" / "replay_half_spread.png").is_file()
+
+
+def test_the_memory_estimate_reads_the_recordings_size_and_refuses_a_huge_one_unread(tmp_path):
+    """A normalised file counts its rows (from the Parquet footer), a capture its size's bound; a capture too
+    big for the memory budget is refused before a byte of it is read."""
+    from backtest.config import ConfigError, preset
+    from backtest.data import import_capture, save
+    from backtest.generate import generate
+    from backtest.resources import estimate_memory, recording_events
+
+    from backtest.data import PROJECT_ROOT
+
+    spot = PROJECT_ROOT / "data" / "binance-btcusdt-2024-08-08" / "spot.jsonl.gz"
+    saved = save(import_capture(spot, "spot"), tmp_path)
+    assert recording_events(str(saved)) == [191_904]
+    bound = recording_events(str(spot))[0]
+    assert 191_904 < bound < 2 * 191_904
+    huge = tmp_path / "huge.jsonl.gz"
+    with open(huge, "wb") as fh:
+        fh.write(b"\x1f\x8b")
+        fh.truncate(200 << 30)  # 200 GiB, sparse: a year of captures
+    cfg = preset("replay_binance_btcusdt_20240808").with_dotted({"replay.exchange1": str(huge)})
+    est = estimate_memory(cfg)
+    assert est.parts["recording"] > 100 << 30
+    with pytest.raises(ConfigError, match="memory budget") as err:
+        generate(cfg)
+    assert "a shorter recording" in str(err.value)

@@ -3,7 +3,20 @@ stored as Parquet and loaded back (``store``)."""
 from backtest.data.capture import DataError, MarketData, read_binance
 from backtest.data.store import load, save
 
-__all__ = ["DataError", "MarketData", "read_binance", "load", "save", "import_capture"]
+__all__ = ["DataError", "MarketData", "read_binance", "load", "save", "import_capture", "resolve_path",
+           "PROJECT_ROOT"]
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def resolve_path(path_text: str) -> Path:
+    """A recording's path: as given (or from the current directory), else from the project root."""
+    p = Path(path_text).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    return PROJECT_ROOT / p
 
 
 def import_capture(path, venue: str, fmt: str = "binance", instrument_kind: str | None = None,
