@@ -140,6 +140,12 @@ def make_parser() -> argparse.ArgumentParser:
     op.add_argument("--holdout-share", type=float,
                     help="replay: the share at the end of the recording kept back for the out-of-sample check "
                     "(default 0.3); in- and out-of-sample sums are also compared per hour of their windows")
+    op.add_argument("--train-recordings", metavar="KEY1+KEY2=A1+A2,B1+B2",
+                    help="replay: score each trial on the whole of several recordings (days, symbols): a joint axis "
+                    "as in sweep --grid, e.g. replay.exchange1+replay.exchange2=day1/spot.gz+day1/usdm.gz,"
+                    "day2/spot.gz+day2/usdm.gz; needs --test-recordings, replaces --holdout-share")
+    op.add_argument("--test-recordings", metavar="KEY1+KEY2=A1+A2,...",
+                    help="replay: the recordings the best trials are checked on out of sample (other days)")
     op.add_argument("--constraint", action="append", metavar="METRIC<=VALUE",
                     help="a limit that makes a trial infeasible, e.g. max_drawdown<=5 or time_killed_s<=0 (repeatable)")
     op.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db); a shared database lets "
@@ -640,6 +646,22 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recordings_arg(text: str | None, flag: str) -> tuple[dict, ...]:
+    """``KEY1+KEY2=A1+A2,B1+B2`` -> one dict of overrides per recording (the sweep's joint-axis syntax)."""
+    from backtest.sweep import ZIP, SweepSpec, parse_grid_item
+
+    if not text:
+        return ()
+    key, values = parse_grid_item(text)
+    try:
+        SweepSpec(grid={key: values}, seeds=(1,))  # the same checks as a sweep's joint axis
+    except ConfigError as err:
+        raise ConfigError([p.replace("--grid", flag) for p in err.problems]) from None
+    if ZIP not in key and not key.startswith("replay."):
+        raise ConfigError([f"{flag} {key}: name the recording's keys, e.g. replay.exchange1+replay.exchange2=..."])
+    return tuple(SweepSpec.overrides({key: v}) for v in values)
+
+
 def _optimize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -665,10 +687,16 @@ def _optimize(args: argparse.Namespace) -> int:
     holdout = 0.3 if args.holdout_share is None else args.holdout_share
     if not 0.0 < holdout < 1.0:
         raise ConfigError([f"--holdout-share {holdout}: between 0 and 1"])
+    recordings = {part: _recordings_arg(getattr(args, f"{part}_recordings"), f"--{part}-recordings")
+                  for part in ("train", "test")}
+    if any(recordings.values()) and args.holdout_share is not None:
+        raise ConfigError(["--holdout-share splits one recording; with --train-recordings/--test-recordings the "
+                           "out-of-sample check is the test recordings: give one or the other"])
     spec = OptimizeSpec(space=space, base=base, objective=args.objective, trials=args.trials,
                         train_seeds=_parse_seeds(args.train_seeds or "1,2,3"),
                         test_seeds=_parse_seeds(args.test_seeds or "101,102,103"),
-                        holdout_share=holdout,
+                        holdout_share=holdout, train_recordings=recordings["train"],
+                        test_recordings=recordings["test"],
                         constraints=[parse_constraint(c) for c in args.constraint or []],
                         storage=args.storage or f"sqlite:///{(Path(args.out) / 'study.db').resolve()}",
                         study_name=args.study_name, cluster=args.cluster)

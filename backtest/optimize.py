@@ -3,12 +3,12 @@
 ``optimize(spec)`` searches the ``space`` (dotted config keys: a float or integer range, or a list of values)
 with Optuna's TPE sampler, each trial scored by the mean of ``objective`` over the *training* part: training
 seeds on a synthetic market, the first part of the recording on a replay (``holdout_share`` of it is kept
-back). Constraints a risk manager sets (``max_drawdown<=20``, ``time_killed_s<=0``, ``largest_naked_lots<=5``)
+back), or, given lists of recordings (days, symbols), the whole of each training recording. Constraints a risk manager sets (``max_drawdown<=20``, ``time_killed_s<=0``, ``largest_naked_lots<=5``)
 make a trial infeasible, not merely worse: Optuna's constrained TPE never proposes around it and the best
 trial is the best feasible one. The study lives in a database (SQLite by default, any URL Optuna accepts with
 ``storage``): running the same command again resumes it up to ``trials`` in all, and several machines
-pointed at one database work on one study. The best feasible trials are then scored on the held-out seeds
-or window, and ``write_optimize_report`` charts in-sample against out-of-sample, the history and the
+pointed at one database work on one study. The best feasible trials are then scored on the held-out seeds,
+window or recordings, and ``write_optimize_report`` charts in-sample against out-of-sample, the history and the
 parameter importances.
 """
 from __future__ import annotations
@@ -50,6 +50,11 @@ class OptimizeSpec:
     train_seeds: tuple[int, ...] = (1, 2, 3)
     test_seeds: tuple[int, ...] = (101, 102, 103)
     holdout_share: float = 0.3  # replay: the last share of the recording is kept back
+    # replay over several recordings (days, symbols): each a dict of config overrides (its replay.exchange1 /
+    # exchange2 and whatever else differs); a trial is scored on the whole of each training recording, the best
+    # checked on the test ones (out of sample = other days), instead of on a held-out share of one recording
+    train_recordings: tuple[dict, ...] = ()
+    test_recordings: tuple[dict, ...] = ()
     constraints: list[Constraint] = field(default_factory=list)
     storage: str | None = None
     study_name: str = "mmhedge"
@@ -101,13 +106,22 @@ def window_hours(spec: OptimizeSpec, part: str) -> float | None:
     market (every seed's run has the config's length)."""
     if spec.base.market.source != "replay":
         return None
-    cfg = _configs(spec, {}, part)[0]
-    return cfg.sim.ticks * cfg.sim.dt_s / 3600.0
+    configs = _configs(spec, {}, part)
+    return float(np.mean([c.sim.ticks * c.sim.dt_s for c in configs])) / 3600.0  # scores are means over them
 
 
 def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
     """The runs a parameter set is scored on: ``part`` 'train' or 'test'."""
     cfg = make_config(spec.base.model_dump(), **params)
+    recordings = spec.train_recordings if part == "train" else spec.test_recordings
+    if cfg.market.source == "replay" and recordings:
+        from backtest.replay import available_ticks
+
+        out = []
+        for overrides in recordings:  # the whole of each (at most the base's ticks)
+            one = make_config(cfg.model_dump(), **overrides)
+            out.append(make_config(one.model_dump(), **{"sim.ticks": min(one.sim.ticks, available_ticks(one))}))
+        return out
     if cfg.market.source == "replay":
         from backtest.replay import available_ticks
 
@@ -163,6 +177,22 @@ def _validate(spec: OptimizeSpec) -> None:
                                "largest_naked_lots, time_above_exposure_threshold_s, hedge_failures"])
     if set(spec.train_seeds) & set(spec.test_seeds):
         raise ConfigError(["training and test seeds must differ: out-of-sample means other seeds"])
+    if bool(spec.train_recordings) != bool(spec.test_recordings):
+        raise ConfigError(["give both --train-recordings and --test-recordings (out of sample = other recordings), "
+                           "or neither (out of sample = the end of the recording, --holdout-share)"])
+    if spec.train_recordings and spec.base.market.source != "replay":
+        raise ConfigError(["--train-recordings/--test-recordings apply to a replay (market.source replay, e.g. "
+                           "--preset replay_binance_btcusdt_20240808)"])
+    shared = [r for r in spec.train_recordings if r in spec.test_recordings]
+    if shared:
+        raise ConfigError([f"recording {shared[0]} is both a training and a test recording: out of sample means "
+                           "other recordings"])
+    for part in ("train", "test"):
+        for overrides in (spec.train_recordings if part == "train" else spec.test_recordings):
+            try:
+                make_config(spec.base.model_dump(), **overrides)
+            except ConfigError as err:
+                raise ConfigError([f"--{part}-recordings {overrides}: {p}" for p in err.problems]) from None
     # every corner of the space must make a valid config
     for key, (kind, *rest) in spec.space.items():
         for value in (rest[0] if kind == "categorical" else rest):
@@ -293,6 +323,7 @@ def write_optimize_report(spec: OptimizeSpec, study, oos: list[dict], out_dir) -
     pd.DataFrame(oos).to_csv(files["oos"], index=False)
     files["meta"].write_text(json.dumps(strict(meta("optimize", objective=spec.objective, space={
         k: list(v) for k, v in spec.space.items()}, train_seeds=list(spec.train_seeds), test_seeds=list(spec.test_seeds),
+        train_recordings=list(spec.train_recordings), test_recordings=list(spec.test_recordings),
         constraints=[f"{c.metric}{c.op}{c.bound:g}" for c in spec.constraints], storage=spec.storage,
         study_name=spec.study_name)), indent=2))
 

@@ -36,6 +36,28 @@ METRICS = {
 }
 
 
+# A joint grid axis: keys that vary together, one value each per grid point (e.g. the two recordings of one
+# day, or a symbol's recordings and its volatility), written ``k1+k2=a1+a2,b1+b2``.
+ZIP = "+"
+
+
+def zip_parts(value) -> list[Any]:
+    """The per-key values of a joint axis's value: a list as given, or ``"a1+a2"`` split, each part read as JSON
+    where it parses (numbers), else kept as text (paths)."""
+    import json
+
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    parts = []
+    for text in str(value).split(ZIP):
+        text = text.strip()
+        try:
+            parts.append(json.loads(text))
+        except json.JSONDecodeError:
+            parts.append(text)
+    return parts
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     """A grid (dotted config key -> values), the seeds run at every grid point, and the base config."""
@@ -47,17 +69,38 @@ class SweepSpec:
     def __post_init__(self):
         problems = []
         for key, values in self.grid.items():
-            if key == "sim.seed":
+            if "sim.seed" in key.split(ZIP):
                 problems.append("--grid sim.seed: seeds are given with --seeds (e.g. --seeds 1,2,3), not as a grid key")
             seen = [json_key(v) for v in values]
             if len(set(seen)) != len(seen):
                 problems.append(f"--grid {key}: repeated values {values}; each value once")
+            if ZIP in key:
+                keys = key.split(ZIP)
+                if len(set(keys)) != len(keys) or not all(keys):
+                    problems.append(f"--grid {key}: a joint axis names each key once, e.g. "
+                                    "replay.exchange1+replay.exchange2=a1.gz+a2.gz,b1.gz+b2.gz")
+                for v in values:
+                    got = len(zip_parts(v))
+                    if got != len(keys):
+                        problems.append(f"--grid {key}: value {v!r} has {got} part(s), the axis {len(keys)} keys; "
+                                        f"join one value per key with '+': {ZIP.join(k.split('.')[-1] for k in keys)}")
         if problems:
             raise ConfigError(problems)
 
     def points(self) -> list[dict[str, Any]]:
         keys = list(self.grid)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
+
+    @staticmethod
+    def overrides(point: dict[str, Any]) -> dict[str, Any]:
+        """A grid point as config overrides: a joint axis (``k1+k2``, values ``v1+v2``) sets each of its keys."""
+        out = {}
+        for key, value in point.items():
+            if ZIP in key:
+                out.update(zip(key.split(ZIP), zip_parts(value)))
+            else:
+                out[key] = value
+        return out
 
     def configs(self) -> list[tuple[int, dict[str, Any], int, SimConfig]]:
         """(point index, grid values, seed, validated config) for every run; raises ConfigError naming
@@ -71,7 +114,7 @@ class SweepSpec:
         for i, point in enumerate(self.points()):
             for seed in self.seeds:
                 try:
-                    cfg = make_config(base, **point, **{"sim.seed": seed})
+                    cfg = make_config(base, **self.overrides(point), **{"sim.seed": seed})
                 except ConfigError as err:
                     raise ConfigError([f"grid point {point}: {p}" for p in err.problems]) from None
                 out.append((i, point, seed, cfg))

@@ -69,6 +69,18 @@ def test_a_sweep_on_the_cluster_equals_the_local_one(cluster):
     pd.testing.assert_frame_equal(remote.table, local.table)
 
 
+def test_a_sweep_over_recordings_on_the_cluster_equals_the_local_one(cluster):
+    """A joint axis of recordings: the workers load them through the import cache (MMHEDGE_CACHE_DIR, which a
+    cluster on several machines points at a shared file system) and compute what a local sweep does."""
+    btc, eth = "data/binance-btcusdt-2024-08-08", "data/binance-ethusdt-2024-08-08"
+    spec = SweepSpec(grid={"replay.exchange1+replay.exchange2+market.volatility_per_sqrt_s": [
+        f"{btc}/spot.jsonl.gz+{btc}/usdm.jsonl.gz+8.0", f"{eth}/spot.jsonl.gz+{eth}/usdm.jsonl.gz+0.3"]},
+        seeds=(1,), base=backtest.preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 10_000}))
+    local = run_sweep(spec, workers=1)
+    remote = run_sweep(spec, cluster=cluster)
+    pd.testing.assert_frame_equal(remote.runs, local.runs)
+
+
 def test_cli_sweep_on_the_cluster(cluster, tmp_path, capsys):
     assert main(["sweep", "--grid", "quoting.size_lots=1,2", "--seeds", "1,2", "--ticks", "500", "--cluster", cluster,
                  "--out", str(tmp_path)]) == 0

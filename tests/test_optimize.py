@@ -144,3 +144,44 @@ def test_two_processes_on_one_study_run_its_trials_once_each(tmp_path):
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done) == 7
     assert len({tuple(sorted(t.params.items())) for t in done}) == 7
+
+
+BTC, ETH = "data/binance-btcusdt-2024-08-08", "data/binance-ethusdt-2024-08-08"
+AXIS = "replay.exchange1+replay.exchange2+market.volatility_per_sqrt_s"
+
+
+def test_a_study_over_recordings_trains_on_some_and_checks_on_others(tmp_path, capsys):
+    """Out of sample = other recordings (days, symbols): each trial scored on the whole of every training
+    recording, the best on the test ones; the CLI takes them in the sweep's joint-axis syntax."""
+    base = preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 20_000})
+    btc = {"replay.exchange1": f"{BTC}/spot.jsonl.gz", "replay.exchange2": f"{BTC}/usdm.jsonl.gz",
+           "market.volatility_per_sqrt_s": 8.0}
+    eth = {"replay.exchange1": f"{ETH}/spot.jsonl.gz", "replay.exchange2": f"{ETH}/usdm.jsonl.gz",
+           "market.volatility_per_sqrt_s": 0.3}
+    spec = OptimizeSpec(space={"quoting.size_lots": ("int", 1, 3)}, base=base, trials=2,
+                        train_recordings=(btc,), test_recordings=(eth,))
+    (train,), (test,) = _configs(spec, {}, "train"), _configs(spec, {}, "test")
+    assert (train.replay.exchange1, test.replay.exchange1) == (btc["replay.exchange1"], eth["replay.exchange1"])
+    assert train.sim.ticks == test.sim.ticks == 20_000 and train.replay.start_s == test.replay.start_s == 0
+    study = optimize(spec)
+    rows = out_of_sample(spec, study)
+    assert rows and all(r["out_of_sample"] != r["in_sample"] for r in rows)
+    with pytest.raises(ConfigError, match="both a training and a test recording"):
+        optimize(OptimizeSpec(space=spec.space, base=base, train_recordings=(btc,), test_recordings=(btc, eth)))
+    out = str(tmp_path / "o")
+    rec = {"train": f"{AXIS}={BTC}/spot.jsonl.gz+{BTC}/usdm.jsonl.gz+8.0",
+           "test": f"{AXIS}={ETH}/spot.jsonl.gz+{ETH}/usdm.jsonl.gz+0.3"}
+    cli = ["optimize", "--preset", "replay_binance_btcusdt_20240808", "--space", "quoting.size_lots=1:3:int",
+           "--trials", "2", "--ticks", "5000", "--out", out]
+    assert main(cli + ["--train-recordings", rec["train"], "--test-recordings", rec["test"]]) == 0
+    meta = json.loads((tmp_path / "o" / "meta.json").read_text())
+    assert meta["test_recordings"][0]["replay.exchange1"] == f"{ETH}/spot.jsonl.gz"
+    capsys.readouterr()
+    for extra, needle in ([["--train-recordings", rec["train"]], "give both --train-recordings"],
+                          [["--train-recordings", rec["train"], "--test-recordings", rec["test"], "--holdout-share",
+                            "0.2"], "give one or the other"],
+                          [["--train-recordings", f"{AXIS}=a+b", "--test-recordings", rec["test"]],
+                           "--train-recordings replay.exchange1+replay.exchange2+market.volatility_per_sqrt_s: "
+                           "value 'a+b' has 2 part(s)"]):
+        assert main(cli[:-1] + [str(tmp_path / "o2"), *extra]) == 2
+        assert needle in capsys.readouterr().err

@@ -2,6 +2,7 @@
 on the recorded hedge book, the accounting identity on the shipped recording, and the rest of the tool
 (interventions, API session, sweeps, bad configs) on a replay."""
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -168,6 +169,35 @@ def test_sweep_over_the_queue_model_on_a_replay():
     result = run_sweep(SweepSpec(grid={"replay.queue_model": ["risk_averse", "probabilistic"]}, seeds=(1,), base=base),
                        workers=1)
     assert len(result.runs) == 2
+
+
+def test_a_sweep_over_several_recordings_as_one_joint_axis(tmp_path, capsys):
+    """Recordings (days, or symbols) are one grid axis of keys that vary together: each point is the run of
+    its recordings alone; the CLI takes it as --grid k1+k2=a1+a2,b1+b2; a value without a part per key is
+    refused with the axis named."""
+    from backtest.cli import main
+    from backtest.sweep import run_metrics
+
+    btc, eth = "data/binance-btcusdt-2024-08-08", "data/binance-ethusdt-2024-08-08"
+    axis = "replay.exchange1+replay.exchange2+market.volatility_per_sqrt_s"
+    values = [f"{btc}/spot.jsonl.gz+{btc}/usdm.jsonl.gz+8.0", f"{eth}/spot.jsonl.gz+{eth}/usdm.jsonl.gz+0.3"]
+    base = preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 20_000})
+    spec = SweepSpec(grid={axis: values}, seeds=(1, 2), base=base)
+    result = run_sweep(spec, workers=1)
+    assert len(result.runs) == 4 and len(result.table) == 2
+    for _, row in result.runs.iterrows():
+        alone = make_config(base.model_dump(), **SweepSpec.overrides({axis: row[axis]}), **{"sim.seed": row["seed"]})
+        assert row["net_pnl"] == run_metrics(alone)["net_pnl"]
+    eth_rows = result.runs[result.runs[axis] == values[1]]
+    assert (eth_rows["net_pnl"] != result.runs[result.runs[axis] == values[0]]["net_pnl"].to_numpy()).all()
+    assert main(["sweep", "--preset", "replay_binance_btcusdt_20240808", "--ticks", "5000", "--seeds", "1",
+                 "--workers", "1", "--quiet", "--grid", f"{axis}={','.join(values)}",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert len(pd.read_csv(tmp_path / "out" / "table.csv")) == 2
+    capsys.readouterr()
+    assert main(["sweep", "--preset", "replay_binance_btcusdt_20240808", "--seeds", "1", "--grid",
+                 f"replay.exchange1+replay.exchange2={btc}/spot.jsonl.gz"]) == 2
+    assert "has 1 part(s), the axis 2 keys" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("overrides,needle", [
