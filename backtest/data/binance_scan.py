@@ -358,6 +358,19 @@ def _skip_value(buf, i, end, stack):
 
 
 @jit_borrow
+def _decimal_then(buf, i, end, closer):
+    """Whitespace, a decimal string, whitespace and the byte ``closer`` from ``i``: (mantissa, decimals,
+    index of ``closer``), index -1 otherwise."""
+    m, d, i = _decimal(buf, _ws(buf, i, end), end)
+    if i < 0:
+        return 0, 0, -1
+    i = _ws(buf, i, end)
+    if i >= end or buf[i] != closer:
+        return 0, 0, -1
+    return m, d, i
+
+
+@jit_borrow
 def _levels(buf, i, end, vals, vrow, msg, side):
     """A list of [price, quantity] decimal-string pairs at ``i`` into ``vals`` from row ``vrow``:
     (index after it, next free row); index -1 if it is anything else."""
@@ -369,19 +382,11 @@ def _levels(buf, i, end, vals, vrow, msg, side):
     while True:
         if i >= end or buf[i] != 91:
             return -1, vrow
-        pm, pd, i = _decimal(buf, _ws(buf, i + 1, end), end)
+        pm, pd, i = _decimal_then(buf, i + 1, end, 44)  # the price, then ','
         if i < 0:
             return -1, vrow
-        i = _ws(buf, i, end)
-        if i >= end or buf[i] != 44:
-            return -1, vrow
-        qm, qd, i = _decimal(buf, _ws(buf, i + 1, end), end)
-        if i < 0:
-            return -1, vrow
-        i = _ws(buf, i, end)
-        if i >= end or buf[i] != 93:
-            return -1, vrow
-        if vrow >= vals.shape[0]:
+        qm, qd, i = _decimal_then(buf, i + 1, end, 93)  # the quantity, then ']'
+        if i < 0 or vrow >= vals.shape[0]:
             return -1, vrow
         vals[vrow, V_MSG] = msg
         vals[vrow, V_SIDE] = side
@@ -403,6 +408,41 @@ def _levels(buf, i, end, vals, vrow, msg, side):
 @jit_borrow
 def _upper(c):
     return c - 32 if 97 <= c <= 122 else c
+
+
+@jit_borrow
+def _member_key(buf, i, end):
+    """An object member's key at ``i``: (key code, index of its value); index -1 if it is not a plain key
+    followed by ':' and a value on the line."""
+    if i >= end or buf[i] != 34:
+        return KEY_OTHER, -1
+    ks, kn, i = _plain_string(buf, i, end)
+    if i < 0:
+        return KEY_OTHER, -1
+    key = _key_code(buf, ks, kn)
+    i = _ws(buf, i, end)
+    if i >= end or buf[i] != 58:
+        return key, -1
+    i = _ws(buf, i + 1, end)
+    if i >= end:
+        return key, -1
+    return key, i
+
+
+@jit_borrow
+def _after_member(buf, i, end):
+    """After a member's value at ``i``: (index of the next key, False) after ',', (index after '}', True) at the
+    object's end; index -1 for anything else."""
+    if i < 0:
+        return -1, False
+    i = _ws(buf, i, end)
+    if i >= end:
+        return -1, False
+    if buf[i] == 44:
+        return _ws(buf, i + 1, end), False
+    if buf[i] == 125:
+        return i + 1, True
+    return -1, False
 
 
 @jit_borrow
@@ -433,17 +473,8 @@ def _parse_line(buf, i, end, row, msgs, vals, vrow, stack, sym):
     if i >= end or buf[i] == 125:
         return False, v0
     while True:
-        if i >= end or buf[i] != 34:
-            return False, v0
-        ks, kn, i = _plain_string(buf, i, end)
+        key, i = _member_key(buf, i, end)
         if i < 0:
-            return False, v0
-        key = _key_code(buf, ks, kn)
-        i = _ws(buf, i, end)
-        if i >= end or buf[i] != 58:
-            return False, v0
-        i = _ws(buf, i + 1, end)
-        if i >= end:
             return False, v0
         if key != KEY_OTHER:
             if seen & (1 << key):  # json.loads keeps the last of two equal keys: leave that to it
@@ -465,17 +496,8 @@ def _parse_line(buf, i, end, row, msgs, vals, vrow, stack, sym):
             else:
                 dseen = 0
                 while True:
-                    if i >= end or buf[i] != 34:
-                        return False, v0
-                    ks, kn, i = _plain_string(buf, i, end)
+                    dkey, i = _member_key(buf, i, end)
                     if i < 0:
-                        return False, v0
-                    dkey = _key_code(buf, ks, kn)
-                    i = _ws(buf, i, end)
-                    if i >= end or buf[i] != 58:
-                        return False, v0
-                    i = _ws(buf, i + 1, end)
-                    if i >= end:
                         return False, v0
                     if dkey != KEY_OTHER:
                         if dseen & (1 << dkey):
@@ -531,18 +553,11 @@ def _parse_line(buf, i, end, row, msgs, vals, vrow, stack, sym):
                         i = _skip_value(buf, i, end, stack)
                     else:  # bids, asks, stream, data, lastUpdateId inside data: not a shape Binance sends
                         return False, v0
+                    i, done = _after_member(buf, i, end)
                     if i < 0:
                         return False, v0
-                    i = _ws(buf, i, end)
-                    if i >= end:
-                        return False, v0
-                    if buf[i] == 44:
-                        i = _ws(buf, i + 1, end)
-                        continue
-                    if buf[i] == 125:
-                        i += 1
+                    if done:
                         break
-                    return False, v0
         elif key == KEY_LID:
             lid, i = _int(buf, i, end)
         elif key == KEY_E:
@@ -555,18 +570,11 @@ def _parse_line(buf, i, end, row, msgs, vals, vrow, stack, sym):
             i = _skip_value(buf, i, end, stack)
         else:  # a depth or trade field outside data
             return False, v0
+        i, done = _after_member(buf, i, end)
         if i < 0:
             return False, v0
-        i = _ws(buf, i, end)
-        if i >= end:
-            return False, v0
-        if buf[i] == 44:
-            i = _ws(buf, i + 1, end)
-            continue
-        if buf[i] == 125:
-            i += 1
+        if done:
             break
-        return False, v0
     if _ws(buf, i, end) != end:  # json.loads: extra data
         return False, v0
 
