@@ -9,7 +9,7 @@ import reports.charts  # noqa: F401  (chooses the backend before pyplot is impor
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from backtest.sweep import METRICS  # noqa: E402
+from backtest.sweep import METRICS, ZIP  # noqa: E402
 
 LINE_METRICS = (
     ("net_pnl", "net PnL", "black"),
@@ -17,6 +17,24 @@ LINE_METRICS = (
     ("hedge_cost", "hedge cost", "#d62728"),
     ("fees", "fees (paid, shown negative)", "#9467bd"),
 )
+
+
+def value_label(value) -> str:
+    """A grid value as an axis label: numbers in short form; a joint axis's value (``a+b``) by its parts, a
+    recording's path by its directory (both venues' files share it), repeats said once."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    parts = []
+    for part in str(value).split(ZIP):
+        short = Path(part).parent.name or part if "/" in part else part
+        if short not in parts:
+            parts.append(short)
+    return "\n".join(parts)
+
+
+def key_label(key: str) -> str:
+    """A grid key as an axis title: a joint axis's keys by their last names."""
+    return " + ".join(k.split(".")[-1] for k in key.split(ZIP)) if ZIP in key else key
 
 
 def line_chart(result, key: str, label: str | None = None) -> plt.Figure:
@@ -37,8 +55,8 @@ def line_chart(result, key: str, label: str | None = None) -> plt.Figure:
     ax2.set_ylabel("Sharpe-like ratio (per simulated hour)")
     ax2.set_title("Risk-adjusted: mean / std of 1-s PnL changes")
     for ax in (ax1, ax2):
-        ax.set_xticks(x, [f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in t[key]])
-        ax.set_xlabel(label or key)
+        ax.set_xticks(x, [value_label(v) for v in t[key]])
+        ax.set_xlabel(label or key_label(key))
         ax.grid(True, alpha=0.3)
     seeds = int(t["seeds"].iloc[0])
     ticks = result.spec.base.sim.ticks
@@ -64,10 +82,10 @@ def heatmap(result, metric: str, row_key: str, col_key: str) -> plt.Figure:
     for i in range(len(rows)):
         for j in range(len(cols)):
             ax.text(j, i, f"{mean[i, j]:.2f}\n± {std[i, j]:.2f}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(cols)), [f"{c:g}" if isinstance(c, (int, float)) else str(c) for c in cols])
-    ax.set_yticks(range(len(rows)), [f"{r:g}" if isinstance(r, (int, float)) else str(r) for r in rows])
-    ax.set_xlabel(col_key)
-    ax.set_ylabel(row_key)
+    ax.set_xticks(range(len(cols)), [value_label(c) for c in cols])
+    ax.set_yticks(range(len(rows)), [value_label(r) for r in rows])
+    ax.set_xlabel(key_label(col_key))
+    ax.set_ylabel(key_label(row_key))
     unit = METRICS[metric].split(", ")[-1] if ", " in METRICS[metric] else ""
     fig.colorbar(im, ax=ax, label=f"{metric} (mean{', ' + unit if unit else ''})")
     ax.set_title(f"{result.spec.name}: {metric} ({METRICS[metric]})", fontsize=9)
