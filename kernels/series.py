@@ -163,3 +163,12 @@ def scale_in_spikes(latency, spike_uniforms, spike_probability, spike_len, multi
             last_start = t
         if t - last_start < spike_len:
             latency[t] = latency[t] * multiplier
+
+
+@jit
+def rows_to_columns(rows, out):
+    """``out[j, i] = rows[i, j]``: a record array's fields (viewed as an ``n x k`` array of one type, strided)
+    into ``k`` contiguous columns in one pass over the records, each read once while in cache."""
+    for i in range(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            out[j, i] = rows[i, j]

@@ -89,3 +89,20 @@ def test_cli_run_frees_the_order_flow_before_the_summary(monkeypatch, capsys):
     monkeypatch.setattr(cli, "format_summary", format_summary)
     assert cli.main(["run", "--ticks", "800"]) == 0
     assert freed == [True]
+
+
+@pytest.mark.parametrize("preset_name", ["default", "replay_binance_btcusd_coinm_20240808"])
+def test_the_frame_built_in_one_pass_equals_each_column_built_alone(preset_name):
+    """The full ticks frame reads the records field by field in one compiled pass and scales its private
+    copies in place; a lookup builds one column from the records: the same values, bit for bit."""
+    import dataclasses
+
+    cfg = backtest.preset(preset_name).with_dotted({"sim.ticks": 3000})
+    r = backtest.run(cfg)
+    frame = dataclasses.replace(r).ticks
+    for name in frame.columns:
+        alone = dataclasses.replace(r).column(name)
+        got = frame[name].to_numpy() if name != "state" else frame[name].cat.codes.to_numpy()
+        assert got.dtype == np.asarray(alone).dtype or name == "state", name
+        assert np.array_equal(got, np.asarray(alone), equal_nan=got.dtype.kind == "f"), name
+    assert "_raw_fields" not in dataclasses.replace(r).__dict__
