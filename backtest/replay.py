@@ -134,7 +134,14 @@ def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, q
     if clock == "exchange":
         ev = ev[np.argsort(ev["exch_ts"], kind="stable")]
         ev["recv_ts"] = ev["exch_ts"]
-    ev = ev[ev["recv_ts"] < start + n * dt_ns].copy()
+    end = start + n * dt_ns
+    recv = ev["recv_ts"]
+    if recv.size < 2 or bool((recv[1:] >= recv[:-1]).all()):  # in time order (as imported): cut, not filter
+        ev = ev[:int(np.searchsorted(recv, end, side="left"))]
+    else:
+        ev = ev[recv < end]
+    if np.shares_memory(ev, d.events):  # prices and sizes are rescaled below: never in the loaded recording
+        ev = ev.copy()
     ev["price"] *= pk
     ev["qty"] *= qk
     ticks = np.maximum(0, (ev["recv_ts"] - start) // dt_ns)

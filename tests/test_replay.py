@@ -271,3 +271,21 @@ def test_the_memory_estimate_reads_the_recordings_size_and_refuses_a_huge_one_un
     with pytest.raises(ConfigError, match="memory budget") as err:
         generate(cfg)
     assert "a shorter recording" in str(err.value)
+
+
+@pytest.mark.parametrize("clock", ["receive", "split"])
+def test_building_a_replay_market_leaves_the_loaded_recording_as_it_was(clock):
+    """The grid rescales prices (the perpetual's 0.1 to the run's 0.01: x10) in its own copy, never in the
+    recording every later run in the process shares."""
+    from backtest.generate import generate
+    from backtest.replay import load_venue
+
+    cfg = preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 5000, "replay.clock": clock})
+    before = [load_venue(p, v).events.tobytes() for p, v in ((cfg.replay.exchange1, "exchange1"),
+                                                               (cfg.replay.exchange2, "exchange2"))]
+    first = generate(cfg)
+    second = generate(cfg)
+    assert [load_venue(p, v).events.tobytes() for p, v in ((cfg.replay.exchange1, "exchange1"),
+                                                            (cfg.replay.exchange2, "exchange2"))] == before
+    assert first.events2.table.tobytes() == second.events2.table.tobytes()
+    assert not np.shares_memory(first.events2.table, load_venue(cfg.replay.exchange2, "exchange2").events)
