@@ -47,51 +47,13 @@ import numpy as np
 from backtest.config import ConfigError, SimConfig, VenueFlowSection
 from backtest.resources import check_memory
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
-from kernels.series import basis_feed, draw_events, fair_value_path, poisson_starts, scale_in_spikes
+from backtest.inputs import (  # noqa: F401  (re-exported: their home before backtest.inputs)
+    RANDOM_STREAMS, VenueEvents, _lognormal, hedge_latency_and_rejects, in_windows, random_stream,
+    spiked_and_order_latency,
+)
+from kernels.series import basis_feed, draw_events, fair_value_path, poisson_starts
 
 BOOK_MARGIN_TICKS = 64
-
-# One generator per random input, child i of ``SeedSequence(seed)`` for the name at position i. A child's
-# numbers depend only on the seed and its position: add new inputs at the end, never reorder.
-RANDOM_STREAMS = (
-    "exchange1_counts", "exchange1_events", "exchange2_counts", "exchange2_events",
-    "regime_switches", "fair_shocks", "basis_shocks",
-    "hedge_latency", "spike_starts", "hedge_rejects", "order_latency",
-    "fill_bid", "fill_ask",
-    "toxic_counts", "toxic_sides", "toxic_sizes",
-)
-
-
-def random_stream(seed: int, name: str) -> np.random.Generator:
-    """The PCG64 generator of one random input of a run (a name in ``RANDOM_STREAMS``). Each input draws
-    from its own generator in tick order, so its first n values are the same whatever the run's length
-    and whatever the other inputs draw."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(RANDOM_STREAMS.index(name),)))
-
-
-@dataclass(frozen=True)
-class VenueEvents:
-    """Flat event stream of one venue; events of tick t are ``table[start[t]:start[t+1]]``."""
-
-    start: np.ndarray  # int64, n_ticks + 1
-    table: np.ndarray  # kernels.records.event_dt: kind, side, offset (ticks / cancel pick), qty (lots)
-
-    @property
-    def kind(self) -> np.ndarray:
-        return self.table["kind"]
-
-    @property
-    def side(self) -> np.ndarray:
-        return self.table["side"]
-
-    @property
-    def offset(self) -> np.ndarray:
-        return self.table["offset"]
-
-    @property
-    def qty(self) -> np.ndarray:
-        return self.table["qty"]
-
 
 @dataclass(frozen=True)
 class MarketArrays:
@@ -242,52 +204,6 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
         order_latency_ms=order_latency, feed2_seen=feed2_seen, feed2_update=feed2_update, u_bid=u_bid,
         u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2, events_progress=progress,
     )
-
-
-def hedge_latency_and_rejects(config: SimConfig, n: int, times):
-    """Per tick: the hedge latency (lognormal, x spike_multiplier in random spikes), ms, and whether Exchange 2
-    rejects hedges (at random, and in outage windows). ``times``: seconds of each tick (None if no windows)."""
-    lat = config.latency
-    seed = config.sim.seed
-    latency = _lognormal(random_stream(seed, "hedge_latency"), n, lat.hedge_median_ms, lat.hedge_sigma)
-    spike_len = max(1, int(round(lat.spike_duration_s / config.sim.dt_s)))
-    scale_in_spikes(latency, random_stream(seed, "spike_starts").random(n), lat.spike_probability, spike_len,
-                    lat.spike_multiplier)
-    reject = random_stream(seed, "hedge_rejects").random(n) < lat.hedge_reject_probability
-    for start_s, end_s in lat.outage_windows_s:
-        reject |= (times >= start_s) & (times < end_s)
-    return latency, reject
-
-
-def spiked_and_order_latency(config: SimConfig, n: int, times, latency):
-    """The hedge latency with the forced spike windows applied, and Exchange 1's order/cancel latency per tick
-    (lognormal, x spike_multiplier in order-spike windows), ms."""
-    lat = config.latency
-    if lat.spike_windows_s:  # a tick inside several overlapping windows is spiked once
-        latency = np.where(in_windows(times, lat.spike_windows_s), latency * lat.spike_multiplier, latency)
-    order_latency = _lognormal(random_stream(config.sim.seed, "order_latency"), n, lat.order_median_ms,
-                               lat.order_sigma)
-    if lat.order_spike_windows_s:
-        order_latency = np.where(in_windows(times, lat.order_spike_windows_s), order_latency * lat.spike_multiplier,
-                                 order_latency)
-    return latency, order_latency
-
-
-def in_windows(times: np.ndarray, windows) -> np.ndarray:
-    """Whether each time (s) lies in any of the [start, end) ``windows``: their union, however they overlap."""
-    inside = np.zeros(times.shape, dtype=bool)
-    for start_s, end_s in windows:
-        inside |= (times >= start_s) & (times < end_s)
-    return inside
-
-
-def _lognormal(rng: np.random.Generator, n: int, median: float, sigma: float) -> np.ndarray:
-    """``median * exp(sigma * z)`` for ``n`` standard normals, computed in place (no temporaries)."""
-    out = rng.standard_normal(n)
-    out *= sigma
-    np.exp(out, out=out)
-    out *= median
-    return out
 
 
 def _geometric(rng: np.random.Generator, mean: float, size: int, cap: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from backtest.data import PROJECT_ROOT, DataError, MarketData, import_capture, l
 from backtest.data import resolve_path as resolve
 from backtest.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
-from backtest.generate import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
+from backtest.inputs import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
 from kernels.replay import new_book, venue_mids
 

@@ -585,7 +585,7 @@ def _read_ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
 def _scan_file(path: Path):
     """Scan one capture: (message rows, level rows, lines, symbol) or None when a line or the stream needs the
     reference reader. Level rows point at message rows of this file."""
-    from backtest.data import binance_scan as bs
+    import backtest.data.binance_scan as bs
 
     state = {"complete": True}
     blocks = _read_ahead(_text_blocks(path, state))
@@ -666,7 +666,7 @@ def _read_binance_fast(files: list[Path], venue: str, symbol: str | None, tick_s
                        lot_size: float | None) -> MarketData | None:
     """The reference reader's result for a clean capture, computed from the compiled scan; None whenever the
     capture holds anything the reference reader has to decide (see ``read_binance``)."""
-    from backtest.data import binance_scan as bs
+    import backtest.data.binance_scan as bs
 
     scans = []
     for f in files:
