@@ -429,7 +429,7 @@ class RiskSection(_Section):
     def _limits_ordered(self) -> "RiskSection":
         carried = (self.soft_position_base, self.soft_position_quote, self.hard_position_base, self.hard_position_quote)
         # a limit given in base units or notional replaces its lots at the run's first price, where the order is
-        # checked again (backtest.units.resolve_units): the lots it replaces mean nothing here
+        # checked again (backtest.resolve.resolve_units): the lots it replaces mean nothing here
         if all(v is None for v in carried) and self.soft_position_lots > self.hard_position_lots:
             raise ValueError(
                 f"soft_position_lots ({self.soft_position_lots}) must be <= hard_position_lots ({self.hard_position_lots})"

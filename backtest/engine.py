@@ -19,7 +19,7 @@ from backtest.interventions import Intervention, to_array
 from backtest.replay import ReplayMarket, reference_last_update
 from backtest.resources import book_capacity
 from backtest.results import Results
-from backtest.units import resolve_units
+from backtest.resolve import resolve_units
 from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
 from kernels.replay import new_state as replay_state
 from kernels.replay import run_replay

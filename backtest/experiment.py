@@ -113,7 +113,7 @@ def load(directory: str | Path):
                             "`python -m backtest run --config` (a new run)"])
     config = load_config(d / "config.toml")
     if "first_price" in info:  # settings in bps or notional: resolved again as the run resolved them
-        from backtest.units import resolve_units
+        from backtest.resolve import resolve_units
 
         config = resolve_units(config, float(info["first_price"]), float(info["hedge_step_lots"]))
     arrays = {}

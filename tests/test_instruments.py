@@ -8,7 +8,7 @@ import backtest
 from backtest.config import ConfigError, make_config, preset
 from backtest.data import import_capture, load, save
 from backtest.instruments import Instrument, check_pair, infer_instrument, pair_notes, split_symbol
-from backtest.units import resolve_units
+from backtest.resolve import resolve_units
 
 BTC = "replay_binance_btcusdt_20240808"
 ETH = "replay_binance_ethusdt_20240808"
