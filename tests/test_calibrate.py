@@ -149,7 +149,7 @@ def test_cli_calibrate_bad_input(tmp_path, capsys):
 def test_base_settings_in_ticks_and_lots_keep_their_meaning_on_the_calibrated_grid(tmp_path, capsys):
     """--base takes a config file; its strategy settings in ticks and lots, copied onto a grid with another tick
     size and lot step, are re-expressed there (the same prices and base amounts); carrying units stay as given."""
-    from backtest.units import resolve_units
+    from backtest.resolve import resolve_units
 
     truth = make_config(**{"sim.ticks": 1200, "sim.dt_s": 0.1, "clients.rate_per_s": 2.0,
                            "market.tick_size": 0.01, "market.lot_size": 0.5})
