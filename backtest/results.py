@@ -150,6 +150,11 @@ class Results:
         """One field of ``kernels.records.account_dt`` expanded to one value per tick (kernel units)."""
         return self.account_raw[name][self._account_row]
 
+    def _per_tick(self, on_rows: np.ndarray) -> np.ndarray:
+        """A value computed on the account rows (a few percent of the ticks) expanded to one per tick: sums and
+        scalings done on the rows give the same numbers as on the expanded fields, for a fraction of the work."""
+        return on_rows[self._account_row]
+
     @property
     def account_per_tick(self) -> dict[str, np.ndarray]:
         """Every account field expanded to one value per tick (kernel units: tick-lots, lots). Builds all of
@@ -162,9 +167,10 @@ class Results:
         alone: a frame or a lookup pays only for the columns it uses."""
         raw = self.__dict__.get("_raw_fields", self.ticks_raw)  # the same values either way
         # the frame's private field copies are each read by one column: a float one is scaled where it lies
-        # (a fresh 8 MB array costs more in page faults than the multiplication); so is a gathered account field
+        # (a fresh 8 MB array costs more in page faults than the multiplication)
         owned = raw is not self.ticks_raw
         acc, m, px = self.account_field, self._money, self._px
+        rows, per_tick = self.account_raw, self._per_tick
         if name in _RAW_PRICE:
             return px(raw[_RAW_PRICE[name]], True)
         if name in _RAW_INT:  # a view of the records: no memory of its own (the private copies are freed)
@@ -172,7 +178,7 @@ class Results:
         if name in _RAW_MONEY:
             return _scaled(raw[_RAW_MONEY[name]], self.money_per_tick_lot, owned)
         if name in _ACCOUNT_MONEY:
-            return _scaled(acc(_ACCOUNT_MONEY[name]), self.money_per_tick_lot, True)
+            return per_tick(m(rows[_ACCOUNT_MONEY[name]]))
         if name in _ACCOUNT_INT:
             return acc(_ACCOUNT_INT[name])
         n = len(self.ticks_raw)
@@ -190,22 +196,22 @@ class Results:
                            self.tick_size, owned)
         if name == "hedge_leg_base_lots":
             if self.inverse_hedge:
-                return acc("hedge_base2") - acc("fee_base2")
-            return acc("inv2").astype(np.float64)
+                return per_tick(rows["hedge_base2"] - rows["fee_base2"])
+            return per_tick(rows["inv2"].astype(np.float64))
         if name == "net_delta_lots":
             if self.inverse_hedge:
-                return acc("inv1") + self.column("hedge_leg_base_lots")
-            return acc("inv1") + acc("inv2")
+                return per_tick(rows["inv1"] + (rows["hedge_base2"] - rows["fee_base2"]))
+            return per_tick(rows["inv1"] + rows["inv2"])
         if name == "cash":
-            return m(acc("cash1") + acc("cash2"))
+            return per_tick(m(rows["cash1"] + rows["cash2"]))
         if name == "fees":
-            return m(acc("fees1") + acc("fees2"))
+            return per_tick(m(rows["fees1"] + rows["fees2"]))
         if name == "hedge_cost":
             return self.column("hedge_slippage") + self.column("hedge_latency_cost") + self.column("hedge_basis")
         if name == "state":
             return acc("state")
         if name == "manual_pause":
-            return acc("manual_pause").astype(bool)
+            return per_tick(rows["manual_pause"].astype(bool))
         if name == "exposure_above_threshold":
             return np.abs(self.column("net_delta_lots")) > self.config.hedging.exposure_threshold_lots
         raise KeyError(f"{name!r} is not a tick column; see backtest.results.TICK_COLUMNS")
