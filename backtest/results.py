@@ -266,11 +266,16 @@ class Results:
     @cached_property
     def ticks(self) -> pd.DataFrame:
         """One row per tick; see ``TICK_COLUMNS`` for every column's meaning and unit. The frame holds the
-        column arrays themselves (no copy): a 10^7-tick run's frame costs about 300 bytes a tick."""
+        column arrays themselves (no copy): a 10^7-tick run's frame costs about 300 bytes a tick. Writing into
+        it copies the column written (pandas' copy-on-write): the records, lookups and summary keep the run's
+        values."""
         import pandas as pd
         cols = dict(self._tick_arrays())
         cols["state"] = pd.Categorical.from_codes(self.account_field("state"), categories=list(STATE_NAMES))
-        return pd.DataFrame(cols, copy=False)
+        # a frame made on arrays with copy=False writes into them (some are views of the tick records); a
+        # shallow copy of one that stays referenced here is protected by copy-on-write and still shares them
+        self._ticks_base = pd.DataFrame(cols, copy=False)
+        return self._ticks_base.copy(deep=False)
 
     @cached_property
     def fills(self) -> pd.DataFrame:

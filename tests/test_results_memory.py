@@ -106,3 +106,19 @@ def test_the_frame_built_in_one_pass_equals_each_column_built_alone(preset_name)
         assert got.dtype == np.asarray(alone).dtype or name == "state", name
         assert np.array_equal(got, np.asarray(alone), equal_nan=got.dtype.kind == "f"), name
     assert "_raw_fields" not in dataclasses.replace(r).__dict__
+
+
+def test_writing_into_the_ticks_frame_leaves_the_run_as_it_was():
+    """Some frame columns are views of the tick records: an edit in a notebook must copy, not rewrite the run
+    that lookups, the summary and the API read."""
+    r = backtest.run(backtest.make_config(**{"sim.ticks": 3000}))
+    raw, pnl, inv = r.ticks_raw.copy(), r.column("total_pnl").copy(), r.column("inv1_lots").copy()
+    summary = dict(r.summary_dict)
+    t = r.ticks
+    t.loc[0, "quote_bid_lots"] = 999
+    t["total_pnl"] *= 2
+    t.loc[5, "inv1_lots"] = -7
+    assert r.ticks_raw.tobytes() == raw.tobytes()
+    assert np.array_equal(r.column("total_pnl"), pnl) and np.array_equal(r.column("inv1_lots"), inv)
+    assert r.summary_dict == summary
+    assert t.loc[0, "quote_bid_lots"] == 999  # the frame is the user's to edit
