@@ -195,3 +195,28 @@ def test_a_capture_of_several_gzip_members_and_small_blocks(tmp_path, monkeypatc
     assert fast([path]) is None
     with pytest.raises(DataError, match="truncated or corrupt"):
         import_capture(path, "x")
+
+
+def test_a_bad_line_with_the_file_read_ahead_does_not_hang(tmp_path, monkeypatch):
+    """The scan stops at a line it leaves to the reference while the inflating thread has queued the next
+    blocks and its end: the thread must stop too (it once waited for ever to queue the end, and the reader
+    joining it with it)."""
+    import threading
+
+    import backtest.data.capture as capture
+
+    src = ROOT / "data" / "binance-btcusdt-2024-08-08" / "spot.jsonl.gz"
+    lines = gzip.open(src, "rt").read().splitlines(keepends=True)[:3000]
+    lines[20] = lines[20].replace('"s":', '"\\u0073":', 1)  # an escape: the scan leaves the file to the reference
+    path = tmp_path / "c.jsonl.gz"
+    path.write_bytes(gzip.compress("".join(lines).encode()))
+    size = len("".join(lines).encode())
+    monkeypatch.setattr(capture, "_TEXT_CHUNK", size // 3 + 1)  # three blocks: two queued, then the end
+    for _ in range(5):
+        out = []
+        worker = threading.Thread(target=lambda: out.append(fast([path])), daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "the read-ahead hung"
+        assert out == [None]
+    assert same(import_capture(path, "x"), reference([path]))

@@ -30,9 +30,9 @@ MISSING = np.iinfo(np.int64).min  # a field the message does not carry
 K_DEPTH, K_TRADE, K_BBO, K_SNAPSHOT, K_IGNORED = 1, 2, 3, 4, 5
 
 # columns of a message row
-(C_LINE, C_LOCAL, C_KIND, C_E, C_T, C_U, C_LU, C_PU, C_LID, C_TID, C_MAKER, C_P_M, C_P_D, C_Q_M, C_Q_D,
- C_BB_M, C_BB_D, C_BQ_M, C_BQ_D, C_AA_M, C_AA_D, C_AQ_M, C_AQ_D, C_V0, C_V1, C_HAS_PU) = range(26)
-N_COLS = 26
+(C_LOCAL, C_KIND, C_E, C_T, C_U, C_LU, C_PU, C_LID, C_TID, C_MAKER, C_P_M, C_P_D, C_Q_M, C_Q_D,
+ C_BB_M, C_BB_D, C_BQ_M, C_BQ_D, C_AA_M, C_AA_D, C_AQ_M, C_AQ_D, C_HAS_PU) = range(23)
+N_COLS = 23
 
 # columns of a level row: message row, side (0 bid, 1 ask), price mantissa/decimals, quantity mantissa/decimals
 V_MSG, V_SIDE, V_P_M, V_P_D, V_Q_M, V_Q_D = range(6)
@@ -596,8 +596,6 @@ def _parse_line(buf, i, end, row, msgs, vals, vrow, stack, sym):
                 kind = K_BBO
         msgs[row, C_KIND] = kind
         if kind == K_IGNORED:
-            msgs[row, C_V0] = v0
-            msgs[row, C_V1] = v0
             return True, v0
         if sym_s < 0:
             return False, v0
@@ -648,8 +646,6 @@ def _parse_line(buf, i, end, row, msgs, vals, vrow, stack, sym):
                 vals[w, c] = vals[r, c]
             vals[w, V_SIDE] = s - keep_lo
             w += 1
-    msgs[row, C_V0] = v0
-    msgs[row, C_V1] = w
     return True, w
 
 
@@ -690,7 +686,6 @@ def scan(buf, first_line, msgs, vals, sym, stack):
         ok, vrow = _parse_line(buf, _ws(buf, j + 1, e), e, row, msgs, vals, vrow, stack, sym)
         if not ok:
             return row, vrow, line - first_line + 1, line
-        msgs[row, C_LINE] = line
         msgs[row, C_LOCAL] = local
         row += 1
     return row, vrow, line - first_line + 1, 0

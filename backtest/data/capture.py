@@ -555,20 +555,27 @@ def _read_ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
     ahead: queue.Queue = queue.Queue(depth)
     stop = threading.Event()
 
+    def hand_over(item) -> bool:
+        """Queue ``item`` unless the consumer has stopped (it no longer takes any: a plain put would wait for
+        ever, and so would the consumer joining this thread)."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         try:
             for block in blocks:
-                while not stop.is_set():
-                    try:
-                        ahead.put(block, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(block):
                     return
-            ahead.put(done)
+            hand_over(done)
         except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
-            ahead.put(err)
+            hand_over(err)
+        finally:
+            blocks.close()  # the file, when the consumer stopped early
 
     worker = threading.Thread(target=produce, name="inflate", daemon=True)
     worker.start()
