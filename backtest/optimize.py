@@ -189,8 +189,10 @@ def _validate(spec: OptimizeSpec) -> None:
                            "other recordings"])
     for part in ("train", "test"):
         for overrides in (spec.train_recordings if part == "train" else spec.test_recordings):
-            try:
-                make_config(spec.base.model_dump(), **overrides)
+            try:  # read now (and kept in memory for the trials): a missing or bad one stops before the study
+                from backtest.replay import available_ticks
+
+                available_ticks(make_config(spec.base.model_dump(), **overrides))
             except ConfigError as err:
                 raise ConfigError([f"--{part}-recordings {overrides}: {p}" for p in err.problems]) from None
     # every corner of the space must make a valid config

@@ -135,7 +135,7 @@ STATE_BYTES_BESIDE_BOOKS = 4096 * 11 * 8 + (64 << 10)
 # of gzip and 0.02 per byte of text (prices and sizes are decimal strings of 20-30 bytes a level)
 EVENTS_PER_GZIP_BYTE = 0.25
 EVENTS_PER_TEXT_BYTE = 0.04
-# while a capture is imported: a message row (26 int64) per few events, a level row (6 int64) per event, and
+# while a capture is imported: a message row (23 int64) per few events, a level row (6 int64) per event, and
 # the event array built from them, in units of one event's 40 bytes
 IMPORT_ROWS_PER_EVENT = 2
 
@@ -160,10 +160,7 @@ def recording_events(spec: str | list[str]) -> list[int]:
                 continue
             with open(path, "rb") as fh:
                 gzip = fh.read(2) == b"\x1f\x8b"
-        except (OSError, ValueError):
-            out.append(0)
-            continue
-        except Exception:  # noqa: BLE001 - a damaged Parquet footer: the load says what is wrong
+        except Exception:  # noqa: BLE001 - unreadable, or a damaged Parquet footer: the load says what is wrong
             out.append(0)
             continue
         out.append(int(size * (EVENTS_PER_GZIP_BYTE if gzip else EVENTS_PER_TEXT_BYTE)))

@@ -182,6 +182,9 @@ def test_a_study_over_recordings_trains_on_some_and_checks_on_others(tmp_path, c
                             "0.2"], "give one or the other"],
                           [["--train-recordings", f"{AXIS}=a+b", "--test-recordings", rec["test"]],
                            "--train-recordings replay.exchange1+replay.exchange2+market.volatility_per_sqrt_s: "
-                           "value 'a+b' has 2 part(s)"]):
+                           "value 'a+b' has 2 part(s)"],
+                          [["--train-recordings", f"{AXIS}=no.gz+{BTC}/usdm.jsonl.gz+8", "--test-recordings",
+                            rec["test"]], "no.gz: no such file"]):
         assert main(cli[:-1] + [str(tmp_path / "o2"), *extra]) == 2
         assert needle in capsys.readouterr().err
+        assert not (tmp_path / "o2" / "study.db").exists()  # refused before the study is made

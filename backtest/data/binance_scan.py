@@ -57,6 +57,13 @@ _NULL = np.frombuffer(b"null", dtype=np.uint8)
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+# the one-letter keys, by their byte
+_ONE_CHAR_KEYS = np.full(128, KEY_OTHER, dtype=np.int64)
+for _letter, _code in (("s", KEY_S), ("E", KEY_E), ("T", KEY_T), ("U", KEY_U), ("u", KEY_LU), ("t", KEY_TID),
+                       ("m", KEY_M), ("p", KEY_P), ("q", KEY_Q), ("b", KEY_B), ("a", KEY_A), ("B", KEY_BQ),
+                       ("A", KEY_AQ)):
+    _ONE_CHAR_KEYS[ord(_letter)] = _code
+
 
 @jit_borrow
 def count_bytes(buf):
@@ -93,34 +100,7 @@ def _ws(buf, i, end):
 @jit_borrow
 def _key_code(buf, s, n):
     if n == 1:
-        c = buf[s]
-        if c == 115:  # s
-            return KEY_S
-        if c == 69:  # E
-            return KEY_E
-        if c == 84:  # T
-            return KEY_T
-        if c == 85:  # U
-            return KEY_U
-        if c == 117:  # u
-            return KEY_LU
-        if c == 116:  # t
-            return KEY_TID
-        if c == 109:  # m
-            return KEY_M
-        if c == 112:  # p
-            return KEY_P
-        if c == 113:  # q
-            return KEY_Q
-        if c == 98:  # b
-            return KEY_B
-        if c == 97:  # a
-            return KEY_A
-        if c == 66:  # B
-            return KEY_BQ
-        if c == 65:  # A
-            return KEY_AQ
-        return KEY_OTHER
+        return _ONE_CHAR_KEYS[buf[s]] if buf[s] < 128 else KEY_OTHER
     if n == 2 and buf[s] == 112 and buf[s + 1] == 117:  # pu
         return KEY_PU
     if n == 4:
