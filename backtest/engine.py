@@ -16,7 +16,7 @@ import numpy as np
 from backtest.config import SimConfig
 from backtest.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
-from backtest.replay import ReplayMarket, reference_last_update
+from backtest.replay import ReplayChunks, ReplayMarket, reference_last_update
 from backtest.resources import book_capacity
 from backtest.results import Results
 from backtest.resolve import resolve_units
@@ -117,13 +117,31 @@ def kernel_params(config: SimConfig, hedge_step: int = 1, hedge_contract_value: 
     p[P.P_DEPTH2] = c.exchange2.max_depth_ticks
     p[P.P_INIT_DEPTH1] = c.exchange1.initial_depth_lots
     p[P.P_INIT_DEPTH2] = c.exchange2.initial_depth_lots
+    p[P.P_RECORD_EVERY] = c.record_every_ticks
     return p
 
 
-def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int) -> tuple[int, int, int, int, int]:
-    """First guesses for record array sizes; exact upper bounds where cheap, else generous estimates.
-    If a guess is too small the kernel says so and the run is repeated with the exact counts."""
-    n = config.sim.ticks
+def record_rows(n_ticks: int, every: int, computed: int | None = None) -> int:
+    """Rows of tick records a run of ``n_ticks`` has with one row per ``every`` ticks (the last tick of each
+    interval, and the run's last tick), counting only ticks before ``computed`` (default: all)."""
+    computed = n_ticks if computed is None else computed
+    rows = computed // every
+    if computed >= n_ticks and n_ticks % every:
+        rows += 1
+    return rows
+
+
+def record_ticks(n_ticks: int, every: int, rows: int) -> np.ndarray:
+    """The tick each of the first ``rows`` tick-record rows describes (int64)."""
+    return np.minimum((np.arange(rows, dtype=np.int64) + 1) * every - 1, n_ticks - 1)
+
+
+def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int,
+                 n: int | None = None) -> tuple[int, int, int, int, int]:
+    """First guesses for record array sizes over ``n`` ticks (default: the run's) of ``market``; exact upper
+    bounds where cheap, else generous estimates. If a guess is too small the kernel says so and the span is
+    repeated with the exact counts."""
+    n = config.sim.ticks if n is None else n
     # every Exchange 1 event could trade with us (cancels cannot, but counting them would need the events
     # drawn, and with a streamed market they are not yet)
     fills_bound = int(market.events1.start[-1]) + n_interventions + (2 * n if config.quoting.fill_model == "intensity" else 0)
@@ -196,18 +214,20 @@ def hedge_step_lots(config: SimConfig, price: float, contract_value: float, line
 
 def check_manual_fills(config: SimConfig, market, interventions) -> None:
     """The manual fills checked as the REST API checks them (size against the hard limit, price near the
-    Exchange 1 feed at their tick): ConfigError naming each one refused."""
+    Exchange 1 feed at their tick): ConfigError naming each one refused. A chunk of a replay
+    (``tick_offset``) checks the fills within its ticks."""
     from backtest.config import ConfigError
     from backtest.interventions import manual_fill_problems
 
     tick_size = config.market.tick_size
+    offset = getattr(market, "tick_offset", 0)
     problems = []
     for iv in interventions:
-        if iv.kind != "manual_fill":
+        if iv.kind != "manual_fill" or not offset <= iv.tick < offset + market.n_ticks:
             continue
         price = None if iv.price_ticks is None else iv.price_ticks * tick_size
         for p in manual_fill_problems(config.risk.hard_position_lots, tick_size,
-                                      float(market.feed1[iv.tick]) * tick_size, iv.qty_lots, price):
+                                      float(market.feed1[iv.tick - offset]) * tick_size, iv.qty_lots, price):
             problems.append(f"manual fill at tick {iv.tick}: {p}")
     if problems:
         raise ConfigError(problems)
@@ -223,9 +243,9 @@ def check_synthetic(config: SimConfig) -> SimConfig:
 def check_replay(config: SimConfig) -> SimConfig:
     """A replay config resolved as a run would resolve it (ConfigError if its recordings cannot be read, do not
     cover its ticks, cannot hedge each other, or its settings cannot resolve at the first price)."""
-    from backtest.replay import build_replay_market
+    from backtest.replay import ReplayChunks
 
-    market = build_replay_market(config)
+    market = ReplayChunks(config).first
     price = float(market.feed1[0] * config.market.tick_size)
     contract = hedge_contract_value(config, market)
     return resolve_units(config, price, hedge_step_lots(config, price, contract, int(market.hedge_step)))
@@ -251,8 +271,15 @@ class Simulation:
     One thread at a time may advance a simulation; forking from one being advanced is safe.
     """
 
-    def __init__(self, config: SimConfig, market: MarketArrays, interventions: Iterable[Intervention] = (),
-                 checkpoint_every: int | None = None, _parent: tuple | None = None):
+    def __init__(self, config: SimConfig, market: MarketArrays | ReplayMarket | ReplayChunks,
+                 interventions: Iterable[Intervention] = (), checkpoint_every: int | None = None,
+                 _parent: tuple | None = None):
+        # a recording replayed chunk by chunk: the chunk in use stands for the market (same windows and steps)
+        self.chunks = market if isinstance(market, ReplayChunks) else None
+        if self.chunks is not None:
+            if checkpoint_every:
+                raise ValueError("a replay in chunks (replay.chunk_s) cannot be checkpointed: its chunks are read once")
+            market = self.chunks.first
         self.replay = isinstance(market, ReplayMarket)
         # settings in bps, base units or notional become ticks and lots at the run's first price
         first_price = market.feed1[0] * config.market.tick_size if self.replay else config.market.initial_price
@@ -264,10 +291,12 @@ class Simulation:
         self.config = config
         self.market = market
         self.interventions = tuple(interventions)
-        self.iv = to_array(self.interventions, market.n_ticks)
+        self.n_ticks = self.chunks.n_ticks if self.chunks is not None else market.n_ticks
+        self.iv = to_array(self.interventions, self.n_ticks)
         check_manual_fills(config, market, self.interventions)
         self.p = kernel_params(config, market.hedge_step if self.replay else 1, self.hedge_contract_value)
-        self.n_ticks = market.n_ticks
+        self.p[P.P_N_TICKS] = self.n_ticks
+        self.every = config.record_every_ticks
         self.checkpoint_every = checkpoint_every
         self.lock = threading.Lock()
         m = market
@@ -275,9 +304,7 @@ class Simulation:
         if self.replay:
             self._kernel = run_replay
             self._scratch = _REPLAY_SCRATCH
-            self._inputs = (self.p, m.feed1, m.feed2, e1.start, e1.table, e2.start, e2.table, m.hedge_latency_ms,
-                            m.hedge_reject, self.iv, m.order_latency_ms,
-                            reference_last_update(m, config.quoting.reference), m.view_touch1, m.start_ns)
+            self._use_chunk(m)
         else:
             self._kernel = run_ticks
             self._scratch = _SCRATCH_FIELDS
@@ -288,7 +315,10 @@ class Simulation:
                 m.order_latency_ms, m.feed2_seen, m.feed2_update,
             )
         # rows past ``computed`` are never read, so no need to zero (and touch) them: a fork stays cheap
-        self.ticks_raw = np.empty(self.n_ticks, dtype=tick_dt)
+        self.ticks_raw = np.empty(record_rows(self.n_ticks, self.every), dtype=tick_dt)
+        if self.chunks is not None:  # the feeds at the tick records' ticks, kept as the chunks go by
+            self._feed_rows = np.empty((2, len(self.ticks_raw)))
+            self._keep_feeds(m)
         if _parent is None:
             if self.replay:
                 self.state = replay_state(self.p, m.feed1, m.feed2, m.base1, m.levels1, m.base2, m.levels2,
@@ -299,7 +329,7 @@ class Simulation:
             self.computed = 0
             self.checkpoints: list[Checkpoint] = []
             self.records = [np.zeros(cap, dtype=dt) for cap, dt in
-                            zip(_record_caps(config, market, len(self.iv)), RECORD_DTYPES)]
+                            zip(_record_caps(config, market, len(self.iv), market.n_ticks), RECORD_DTYPES)]
         else:
             checkpoints, records, ticks_raw = _parent
             at = checkpoints[-1]
@@ -313,9 +343,26 @@ class Simulation:
                 own = np.empty(max(rec.shape[0], int(counts[c]) + 1024), dtype=rec.dtype)
                 own[: counts[c]] = rec[: counts[c]]
                 self.records.append(own)
-            self.ticks_raw[: at.tick] = ticks_raw[: at.tick]
+            rows = record_rows(self.n_ticks, self.every, at.tick)
+            self.ticks_raw[:rows] = ticks_raw[:rows]
         if checkpoint_every and (not self.checkpoints or self.checkpoints[-1].tick < self.computed):
             self._checkpoint()
+
+    def _use_chunk(self, m: ReplayMarket) -> None:
+        """Run the replay kernel on ``m``'s ticks (the whole recording, or the chunk from ``m.tick_offset``)."""
+        e1, e2 = m.events1, m.events2
+        self._chunk = m
+        self._inputs = (self.p, m.feed1, m.feed2, e1.start, e1.table, e2.start, e2.table, m.hedge_latency_ms,
+                        m.hedge_reject, self.iv, m.order_latency_ms,
+                        reference_last_update(m, self.config.quoting.reference), m.view_touch1, m.start_ns,
+                        m.tick_offset)
+
+    def _keep_feeds(self, m: ReplayMarket) -> None:
+        a, b = m.tick_offset, m.tick_offset + m.n_ticks
+        r0, r1 = record_rows(self.n_ticks, self.every, a), record_rows(self.n_ticks, self.every, b)
+        ticks = record_ticks(self.n_ticks, self.every, r1)[r0:] - a
+        self._feed_rows[0, r0:r1] = m.feed1[ticks]
+        self._feed_rows[1, r0:r1] = m.feed2[ticks]
 
     def _checkpoint(self) -> None:
         # scratch buffers (matches within one event) carry nothing between ticks: not copied
@@ -336,6 +383,15 @@ class Simulation:
                     break
                 step = self.checkpoint_every or self.n_ticks
                 end = min(until, (self.computed // step + 1) * step)
+                if self.chunks is not None:
+                    chunk_end = self._chunk.tick_offset + self._chunk.n_ticks
+                    if self.computed >= chunk_end:  # the next chunk of the recording
+                        chunk = self.chunks.next()
+                        check_manual_fills(self.config, chunk, self.interventions)
+                        self._use_chunk(chunk)
+                        self._keep_feeds(chunk)
+                        chunk_end = chunk.tick_offset + chunk.n_ticks
+                    end = min(end, chunk_end)
                 if self.market.events_progress is not None:  # run on what the flow helper has drawn
                     end = min(end, self.computed + STREAM_TICKS)
                     self.market.wait_for_events(end)
@@ -357,7 +413,9 @@ class Simulation:
             for rec, c in zip(self.records, RECORD_COUNTERS):
                 need = int(counters[c]) + 16
                 if need > rec.shape[0]:
-                    bigger = np.zeros(need + need // 4, dtype=rec.dtype)
+                    # in chunks, the records' first sizes are a chunk's: grow geometrically over a long run
+                    grow = max(need // 4, rec.shape[0] if self.chunks is not None else 0)
+                    bigger = np.zeros(need + grow, dtype=rec.dtype)
                     bigger[: rec.shape[0]] = rec
                     rec = bigger
                 grown.append(rec)
@@ -376,12 +434,20 @@ class Simulation:
     def results(self) -> Results:
         """The run's ticks computed so far as Results (the whole run once ``done``)."""
         n = self.computed
-        fair = self.market.fair[:n]
+        rows = record_rows(self.n_ticks, self.every, n)
+        if self.chunks is not None:
+            fair = feed1 = self._feed_rows[0, :rows]
+            feed2, regime = self._feed_rows[1, :rows], np.zeros(rows, dtype=np.int8)
+        else:
+            at = slice(0, n) if self.every == 1 else record_ticks(self.n_ticks, self.every, rows)
+            fair = self.market.fair[at]
+            feed1 = fair if self.market.feed1 is self.market.fair else self.market.feed1[at]
+            feed2, regime = self.market.feed2[at], self.market.regime[at]
         counters = self.state[-1].copy()
         fills, hedges, orders, risk, account = self.records
         return Results(
             config=self.config,
-            ticks_raw=self.ticks_raw[:n],
+            ticks_raw=self.ticks_raw[:rows],
             fills_raw=fills[: counters[C_FILLS]],
             hedges_raw=hedges[: counters[C_HEDGES]],
             orders_raw=orders[: counters[C_ORDERS]],
@@ -389,10 +455,11 @@ class Simulation:
             account_raw=account[: counters[C_ACCOUNT]],
             counters=counters,
             interventions=self.iv,
-            regime=self.market.regime[:n],
+            regime=regime,
             fair=fair,
-            feed1=fair if self.market.feed1 is self.market.fair else self.market.feed1[:n],
-            feed2=self.market.feed2[:n],
+            feed1=feed1,
+            feed2=feed2,
+            n_ticks=n,
             first_price=self.first_price,
             hedge_step_lots=self.hedge_step_lots,
             hedge_contract_value=self.hedge_contract_value,

@@ -48,8 +48,7 @@ from backtest.config import ConfigError, SimConfig, VenueFlowSection
 from backtest.resources import check_memory
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
 from backtest.inputs import (  # noqa: F401  (re-exported: their home before backtest.inputs)
-    RANDOM_STREAMS, VenueEvents, _lognormal, hedge_latency_and_rejects, in_windows, random_stream,
-    spiked_and_order_latency,
+    RANDOM_STREAMS, LatencyDraws, VenueEvents, _lognormal, in_windows, random_stream,
 )
 from kernels.series import basis_feed, draw_events, fair_value_path, poisson_starts
 
@@ -116,9 +115,10 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
     seed whose price path reaches the books' margin above zero."""
     check_memory(config, memory_budget)  # before anything is allocated
     if config.market.source == "replay":
-        from backtest.replay import build_replay_market
+        from backtest.replay import ReplayChunks, build_replay_market
 
-        return build_replay_market(config)
+        # in chunks (replay.chunk_s): the engine asks for each chunk of the recording as the run reaches it
+        return ReplayChunks(config) if config.replay.chunk_s > 0 else build_replay_market(config)
     n = config.sim.ticks
     dt = config.sim.dt_s
     stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream
@@ -172,7 +172,7 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s, mk.feed2_stale_windows_s,
                config.clients.toxic_windows_s)
     times = np.arange(n) * dt if any(windows) else None  # seconds, only needed to place windows
-    latency, reject = hedge_latency_and_rejects(config, n, times)
+    latency, reject, order_latency = LatencyDraws(config).draw(0, n)
 
     if config.quoting.fill_model == "intensity":
         u_bid = random_stream(seed, "fill_bid").random(n)
@@ -181,7 +181,6 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
         u_bid = np.zeros(1)
         u_ask = np.zeros(1)
 
-    latency, order_latency = spiked_and_order_latency(config, n, times, latency)
     feed2_update = np.ones(n, dtype=np.uint8)
     feed2_seen = feed2  # every update reaches the quoter, unless a stale window holds it
     if mk.feed2_stale_windows_s:

@@ -53,33 +53,48 @@ class VenueEvents:
         return self.table["qty"]
 
 
-def hedge_latency_and_rejects(config: SimConfig, n: int, times):
-    """Per tick: the hedge latency (lognormal, x spike_multiplier in random spikes), ms, and whether Exchange 2
-    rejects hedges (at random, and in outage windows). ``times``: seconds of each tick (None if no windows)."""
-    lat = config.latency
-    seed = config.sim.seed
-    latency = _lognormal(random_stream(seed, "hedge_latency"), n, lat.hedge_median_ms, lat.hedge_sigma)
-    spike_len = max(1, int(round(lat.spike_duration_s / config.sim.dt_s)))
-    scale_in_spikes(latency, random_stream(seed, "spike_starts").random(n), lat.spike_probability, spike_len,
-                    lat.spike_multiplier)
-    reject = random_stream(seed, "hedge_rejects").random(n) < lat.hedge_reject_probability
-    for start_s, end_s in lat.outage_windows_s:
-        reject |= (times >= start_s) & (times < end_s)
-    return latency, reject
+class LatencyDraws:
+    """The per-tick latency and rejection draws of a run, drawn for consecutive spans of ticks: span after span
+    they are the numbers one draw over the whole run gives (each generator is read in tick order, and a random
+    latency spike that starts near a span's end runs on into the next), so a recording replayed chunk by chunk
+    sees the same latencies as in one pass."""
 
+    def __init__(self, config: SimConfig):
+        self.config = config
+        seed = config.sim.seed
+        self._hedge = random_stream(seed, "hedge_latency")
+        self._spikes = random_stream(seed, "spike_starts")
+        self._rejects = random_stream(seed, "hedge_rejects")
+        self._order = random_stream(seed, "order_latency")
+        self._spike_len = max(1, int(round(config.latency.spike_duration_s / config.sim.dt_s)))
+        self._last_spike = -self._spike_len - 1  # tick of the latest spike start, relative to the next span
+        self.next_tick = 0
 
-def spiked_and_order_latency(config: SimConfig, n: int, times, latency):
-    """The hedge latency with the forced spike windows applied, and Exchange 1's order/cancel latency per tick
-    (lognormal, x spike_multiplier in order-spike windows), ms."""
-    lat = config.latency
-    if lat.spike_windows_s:  # a tick inside several overlapping windows is spiked once
-        latency = np.where(in_windows(times, lat.spike_windows_s), latency * lat.spike_multiplier, latency)
-    order_latency = _lognormal(random_stream(config.sim.seed, "order_latency"), n, lat.order_median_ms,
-                               lat.order_sigma)
-    if lat.order_spike_windows_s:
-        order_latency = np.where(in_windows(times, lat.order_spike_windows_s), order_latency * lat.spike_multiplier,
-                                 order_latency)
-    return latency, order_latency
+    def draw(self, a: int, b: int):
+        """Ticks ``a`` to ``b - 1`` (``a`` is where the previous span ended): (hedge latency, ms: lognormal, x
+        spike_multiplier in random spikes and forced spike windows; whether Exchange 2 rejects hedges: at
+        random and in outage windows, bool; Exchange 1's order/cancel latency, ms: lognormal, x
+        spike_multiplier in order-spike windows)."""
+        if a != self.next_tick:
+            raise ValueError(f"latency draws continue at tick {self.next_tick}, not {a}")
+        lat = self.config.latency
+        n = b - a
+        windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s)
+        times = np.arange(a, b) * self.config.sim.dt_s if any(windows) else None
+        latency = _lognormal(self._hedge, n, lat.hedge_median_ms, lat.hedge_sigma)
+        self._last_spike = scale_in_spikes(latency, self._spikes.random(n), lat.spike_probability, self._spike_len,
+                                           lat.spike_multiplier, self._last_spike)
+        reject = self._rejects.random(n) < lat.hedge_reject_probability
+        for start_s, end_s in lat.outage_windows_s:
+            reject |= (times >= start_s) & (times < end_s)
+        if lat.spike_windows_s:  # a tick inside several overlapping windows is spiked once
+            latency = np.where(in_windows(times, lat.spike_windows_s), latency * lat.spike_multiplier, latency)
+        order_latency = _lognormal(self._order, n, lat.order_median_ms, lat.order_sigma)
+        if lat.order_spike_windows_s:
+            order_latency = np.where(in_windows(times, lat.order_spike_windows_s),
+                                     order_latency * lat.spike_multiplier, order_latency)
+        self.next_tick = b
+        return latency, reject, order_latency
 
 
 def in_windows(times: np.ndarray, windows) -> np.ndarray:

@@ -21,14 +21,15 @@ import numpy as np
 
 from backtest.config import ConfigError, SimConfig
 from backtest.data import PROJECT_ROOT, DataError, MarketData, import_capture, load
+from backtest.data.store import read_info
 from backtest.data import resolve_path as resolve
 from backtest.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
-from backtest.inputs import VenueEvents, hedge_latency_and_rejects, spiked_and_order_latency
-from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
+from backtest.inputs import LatencyDraws, VenueEvents
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE, market_event_dt
 from kernels.replay import new_book, venue_mids
 
-__all__ = ["PROJECT_ROOT", "ReplayMarket", "build_replay_market", "load_venue", "resolve"]
+__all__ = ["PROJECT_ROOT", "ReplayChunks", "ReplayMarket", "build_replay_market", "load_venue", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class ReplayMarket:
     # an inverse Exchange 2: quote currency one unit of its sizes (its lot step of contracts) is worth; 0 = linear
     hedge_contract_value: float = 0.0
     notes: tuple = ()  # what the run assumes about the pair (backtest.instruments.pair_notes)
+    tick_offset: int = 0  # the run's tick of row 0 of the per-tick arrays (a chunk of a longer replay)
+    # per tick, the latest tick every feed of the quotes' reference had an update (None: computed from the flags)
+    ref_last_update: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def fair(self) -> np.ndarray:  # for Results: the quoting venue's mid stands for the fair value
@@ -80,20 +84,24 @@ class ReplayMarket:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_venue(files: tuple, venue: str) -> tuple[MarketData, str]:
+def _load_venue(files: tuple, venue: str, streamed: bool = False) -> tuple[MarketData, str]:
     # in memory, keyed by the files' identities (path, mtime, size), so an API session's resets and a sweep's
     # runs in one process read a recording once; across processes the import cache keeps the parsed capture
     paths = [f[0] for f in files]
     if len(paths) == 1 and paths[0].endswith(".parquet"):
+        if streamed:  # read in batches as the replay goes: only the metadata now
+            return read_info(paths[0]), ""
         return load(paths[0]), ""
     cached = import_cached(paths, venue, import_capture)
     names = ", ".join(Path(p).name for p in paths)
     return cached.data, cached.describe(f"{venue}'s recording {names}")
 
 
-def load_venue(path_text: str | list[str], venue: str, notes: list[str] | None = None) -> MarketData:
+def load_venue(path_text: str | list[str], venue: str, notes: list[str] | None = None,
+               streamed: bool = False) -> MarketData:
     """One venue's recording: a normalised file, or a raw capture (or a list of consecutive ones read as one)
-    through the import cache (``backtest.data.cache``); where its events came from is appended to ``notes``."""
+    through the import cache (``backtest.data.cache``); where its events came from is appended to ``notes``.
+    ``streamed``: a normalised file's metadata only, its events to be read in batches (``store.iter_events``)."""
     files = []
     for text in (path_text if isinstance(path_text, list) else [path_text]):
         p = resolve(text)
@@ -102,7 +110,7 @@ def load_venue(path_text: str | list[str], venue: str, notes: list[str] | None =
         st = os.stat(p)
         files.append((str(p), st.st_mtime_ns, st.st_size))
     try:
-        data, note = _load_venue(tuple(files), venue)
+        data, note = _load_venue(tuple(files), venue, streamed)
     except DataError as err:
         raise ConfigError([f"replay.{venue}: {err}"]) from None
     if notes is not None and note:
@@ -119,66 +127,163 @@ def _ratio(venue_step: float, grid: float, what: str, venue: str) -> int:
     return k
 
 
-def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, qk: int, window_pct: float,
-            clock: str = "receive", book_ticker: bool = True):
-    """One venue's events on a tick grid of ``n`` ticks of ``dt_ns`` from ``start`` (prices x ``pk``, sizes x
-    ``qk`` into the run's grid; events before ``start`` at tick 0), with its book window: the traded and
-    quoted price range plus ``window_pct`` of the price each way. Returns (VenueEvents, base, levels).
+class _Source:
+    """One venue's recorded events in receive-time order, read forward: from the loaded array, or from a
+    normalised file in batches (only the events not yet handed out and one batch are in memory)."""
 
-    ``clock`` 'exchange' orders and places the events by the venue's own timestamps (their ``recv_ts`` is set
-    to ``exch_ts``, so the kernel, which reads ``recv_ts``, matches on exchange time); ``book_ticker`` False
-    drops the book-ticker stream (the touch then comes from the depth stream alone)."""
-    ev = d.events
-    if not book_ticker:
-        ev = ev[(ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)]
-    if clock == "exchange":
-        ev = ev[np.argsort(ev["exch_ts"], kind="stable")]
-        ev["recv_ts"] = ev["exch_ts"]
-    end = start + n * dt_ns
-    recv = ev["recv_ts"]
-    if recv.size < 2 or bool((recv[1:] >= recv[:-1]).all()):  # in time order (as imported): cut, not filter
-        ev = ev[:int(np.searchsorted(recv, end, side="left"))]
-    else:
-        ev = ev[recv < end]
-    if np.shares_memory(ev, d.events):  # prices and sizes are rescaled below: never in the loaded recording
-        ev = ev.copy()
-    ev["price"] *= pk
-    ev["qty"] *= qk
-    ticks = np.maximum(0, (ev["recv_ts"] - start) // dt_ns)
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ticks, minlength=n)[:n], out=starts[1:])
-    seen = ev["price"][np.isin(ev["kind"], (ME_TRADE, ME_BBO_BID, ME_BBO_ASK)) & (ev["price"] > 0)]
-    if seen.size == 0:  # no trade and no ticker (book_ticker off on a quiet span): the depth stream's levels
-        seen = ev["price"][(ev["kind"] == ME_BOOK) & (ev["qty"] > 0)]
-    if seen.size == 0:
+    def __init__(self, data: MarketData, book_ticker: bool):
+        self.data = data
+        self.drop_ticker = not book_ticker
+        self._pos = 0
+        self._batches = None
+        self._held = np.empty(0, dtype=market_event_dt)
+        self._last_recv = np.iinfo(np.int64).min
+        if data.path is None:
+            ev = data.events
+            if self.drop_ticker:
+                ev = ev[(ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)]
+            recv = ev["recv_ts"]
+            if recv.size > 1 and not bool((recv[1:] >= recv[:-1]).all()):
+                ev = ev[np.argsort(recv, kind="stable")]
+            self._all = ev
+
+    def _filter(self, ev: np.ndarray) -> np.ndarray:
+        if self.drop_ticker:
+            ev = ev[(ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)]
+        return ev
+
+    def batches(self, columns=None):
+        """Every event once, in order, batch by batch (a scan that leaves the forward reading where it is)."""
+        if self.data.path is None:
+            yield self._all
+            return
+        from backtest.data.store import iter_events
+
+        for ev in iter_events(self.data.path, columns=columns):
+            yield self._filter(ev)
+
+    def until(self, recv_end: int) -> np.ndarray:
+        """The events received before ``recv_end`` (ns) not handed out yet, in order (a view of the loaded
+        array where there is one: never to be written)."""
+        if self.data.path is None:
+            k = int(np.searchsorted(self._all["recv_ts"], recv_end, side="left"))
+            out = self._all[self._pos:max(k, self._pos)]
+            self._pos = max(k, self._pos)
+            return out
+        if self._batches is None:
+            self._batches = self.batches()
+        parts = []
+        while True:
+            held = self._held
+            k = int(np.searchsorted(held["recv_ts"], recv_end, side="left"))
+            if k < held.shape[0]:
+                parts.append(held[:k])
+                self._held = held[k:]
+                break
+            parts.append(held)
+            nxt = next(self._batches, None)
+            if nxt is None:
+                self._held = np.empty(0, dtype=market_event_dt)
+                break
+            recv = nxt["recv_ts"]
+            if recv.size and (recv[0] < self._last_recv or not bool((recv[1:] >= recv[:-1]).all())):
+                raise ConfigError([f"{self.data.path}: events not in receive-time order; allowed for replay.chunk_s: "
+                                   "a file written by `python -m backtest data import` (time-ordered)"])
+            if recv.size:
+                self._last_recv = int(recv[-1])
+            self._held = nxt
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+class _VenueStream:
+    """One venue's events on the run's tick grid, span by span, in the order and on the clock its orders meet
+    them: ``clock`` 'receive' (the recorder's receive times) or 'exchange' (the venue's timestamps: the
+    events re-ordered by them, and ``recv_ts`` set to them, as the kernel reads ``recv_ts``). Events before the
+    run's start belong to tick 0. Prices are scaled by ``pk`` and sizes by ``qk`` into the run's grid."""
+
+    def __init__(self, source: _Source, clock: str, start: int, dt_ns: int, pk: int, qk: int, max_lag: int):
+        self.source, self.clock, self.start, self.dt_ns, self.pk, self.qk = source, clock, start, dt_ns, pk, qk
+        self.max_lag = max_lag  # the largest recv_ts - exch_ts: how far past a span to read on the exchange clock
+        self._waiting = np.empty(0, dtype=market_event_dt)  # read, not yet due (exchange clock)
+        self.next_tick = 0
+
+    def take(self, a: int, b: int) -> VenueEvents:
+        """Ticks ``a`` to ``b - 1`` (``a`` is where the previous span ended)."""
+        if a != self.next_tick:
+            raise ValueError(f"the stream continues at tick {self.next_tick}, not {a}")
+        self.next_tick = b
+        end = self.start + b * self.dt_ns
+        if self.clock == "exchange":
+            read = self.source.until(end + self.max_lag + 1)
+            pool = read if self._waiting.size == 0 else np.concatenate([self._waiting, read])
+            due = pool["exch_ts"] < end
+            ev = pool[due]
+            self._waiting = pool[~due]
+            ev = ev[np.argsort(ev["exch_ts"], kind="stable")]
+            ev["recv_ts"] = ev["exch_ts"]
+        else:
+            ev = self.source.until(end)
+        if np.shares_memory(ev, self.source.data.events):  # rescaled below: never the loaded recording
+            ev = ev.copy()
+        ev["price"] *= self.pk
+        ev["qty"] *= self.qk
+        n = b - a
+        ticks = np.maximum(0, (ev["recv_ts"] - self.start) // self.dt_ns) - a
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ticks, minlength=n)[:n], out=starts[1:])
+        return VenueEvents(start=starts, table=ev)
+
+
+def _scan(source: _Source, clock: str, end: int):
+    """One pass over a venue's recording: (the largest recv_ts - exch_ts, the lowest and highest trade or
+    book-ticker price, the lowest and highest price of a depth level with size, venue ticks) over the events a
+    run ending at ``end`` (ns) uses; -1 prices where there are none."""
+    max_lag = np.iinfo(np.int64).min
+    quoted = [np.iinfo(np.int64).max, -1]
+    levels = [np.iinfo(np.int64).max, -1]
+    for ev in source.batches(columns=("exch_ts", "recv_ts", "price", "qty", "kind")):
+        if ev.size == 0:
+            continue
+        lag = ev["recv_ts"] - ev["exch_ts"]
+        max_lag = max(max_lag, int(lag.max()))
+        ev = ev[(ev["exch_ts"] if clock == "exchange" else ev["recv_ts"]) < end]
+        kind, price = ev["kind"], ev["price"]
+        for pick, lo_hi in ((np.isin(kind, (ME_TRADE, ME_BBO_BID, ME_BBO_ASK)) & (price > 0), quoted),
+                            ((kind == ME_BOOK) & (ev["qty"] > 0), levels)):
+            seen = price[pick]
+            if seen.size:
+                lo_hi[0] = min(lo_hi[0], int(seen.min()))
+                lo_hi[1] = max(lo_hi[1], int(seen.max()))
+    return max(max_lag, 0), quoted, levels
+
+
+def _window(name: str, quoted, levels, pk: int, window_pct: float) -> tuple[int, int]:
+    """A venue's book window on the run's grid: its traded and quoted price range (the depth stream's levels
+    where it has neither) plus ``window_pct`` of the price each way: (lowest price, levels)."""
+    lo, hi = quoted if quoted[1] >= 0 else levels
+    if hi < 0:
         raise ConfigError([f"{name}'s recording has no trade or best bid/ask in the span used"])
-    margin = int(seen.max() * window_pct / 100.0)
-    base = max(1, int(seen.min()) - margin)
-    levels = int(seen.max()) + margin - base + 1
-    return VenueEvents(start=starts, table=ev), base, levels
+    lo, hi = lo * pk, hi * pk
+    margin = int(hi * window_pct / 100.0)
+    base = max(1, lo - margin)
+    return base, hi + margin - base + 1
 
 
-def mid_series(e: VenueEvents, base: int, levels: int, n: int, touch: bool = False):
-    """(mid after each tick's events, ticks; 1 where an event arrived in the tick; with ``touch`` the best bid
-    and ask after each tick's events, n x 2 int64 ticks, else an empty n-by-2 array)."""
-    mid = np.empty(n)
-    updated = np.empty(n, dtype=np.uint8)
-    best = np.empty((n if touch else 0, 2), dtype=np.int64)
-    venue_mids(e.table, e.start, n, new_book(base, levels), mid, updated, best)
-    if not mid[0] > 0:
-        raise ConfigError(["a venue has no best bid and ask at the start of the span"])
-    return mid, updated, best
+class _Mids:
+    """Each tick's mid of one venue (and, wanted, its best bid and ask) from its events span by span, with
+    the book and the ticker carried over (``kernels.replay.venue_mids``)."""
 
+    def __init__(self, base: int, levels: int, touch: bool):
+        self.book = new_book(base, levels)
+        self.carry = np.array([-1.0, -1.0, 0.0])  # ticker bid, ticker ask, last mid
+        self.touch = touch
 
-def reference_last_update(market: ReplayMarket, reference: str) -> np.ndarray:
-    """Per tick, the latest tick at or before it at which every feed the quotes' ``reference`` is made of had
-    received an event (int64; 0 before the first): what the stale-feed pause measures its silence from."""
-    ticks = np.arange(market.n_ticks)
-    last1 = np.maximum.accumulate(np.where(market.feed1_update == 1, ticks, 0))
-    if reference == "exchange1":
-        return last1
-    last2 = np.maximum.accumulate(np.where(market.feed2_update == 1, ticks, 0))
-    return last2 if reference == "exchange2" else np.minimum(last1, last2)
+    def of(self, e: VenueEvents, n: int):
+        mid = np.empty(n)
+        updated = np.empty(n, dtype=np.uint8)
+        best = np.empty((n if self.touch else 0, 2), dtype=np.int64)
+        venue_mids(e.table, e.start, n, self.book, self.carry, mid, updated, best)
+        return mid, updated, best
 
 
 def available_ticks(config: SimConfig) -> int:
@@ -189,55 +294,160 @@ def available_ticks(config: SimConfig) -> int:
     return max(0, int((end - start) // int(round(config.sim.dt_s * 1e9))))
 
 
-def build_replay_market(config: SimConfig) -> ReplayMarket:
-    """The recording named by ``config.replay`` on the run's grid; ConfigError for anything that does not fit
-    (a venue's steps not multiples of the grid, more ticks than the recordings cover)."""
-    mk = config.market
-    sources: list[str] = []
-    d1 = load_venue(config.replay.exchange1, "exchange1", sources)
-    d2 = load_venue(config.replay.exchange2, "exchange2", sources)
-    refused = check_pair(d1.instrument, d2.instrument)
-    if refused:
-        raise ConfigError([f"replay: {line}" for line in refused])
-    dt_ns = int(round(config.sim.dt_s * 1e9))
-    start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
-    end = min(d1.end_ns, d2.end_ns)
-    covered = max(0, int((end - start) // dt_ns))
-    n = config.sim.ticks
-    if n > covered:
-        raise ConfigError([f"sim.ticks {n:,}: from replay.start_s {config.replay.start_s:g} the recordings cover "
-                           f"{covered:,} ticks of {config.sim.dt_s:g} s; allowed: at most {covered:,}"])
-    clock = config.replay.clock
-    split = clock == "split"
-    venues, mids = [], []
-    inverse2 = d2.instrument.inverse
-    for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
-        pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)
-        # an inverse contract's sizes stay in its lot steps: a contract's base amount depends on the price
-        qk = 1 if (inverse2 and d is d2) else _ratio(d.lot_size, mk.lot_size, "lot_size", name)
-        # 'split': the orders meet the venue's own sequence; the strategy's mids (and Exchange 1's touch) come
-        # from the same events in the order and at the time the recorder received them
-        e, base, levels = on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct,
-                                  "exchange" if split else clock, config.replay.book_ticker)
-        seen = on_grid(d, name, start, n, dt_ns, pk, qk, config.replay.window_pct, "receive",
-                       config.replay.book_ticker)[0] if split else e
-        venues.append((e, base, levels, qk))
-        mids.append(mid_series(seen, base, levels, n, touch=split and name == "Exchange 1"))
-    (e1, base1, levels1, _), (e2, base2, levels2, step2) = venues
-    lat = config.latency
-    windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s)
-    times = np.arange(n) * config.sim.dt_s if any(windows) else None
-    latency, reject = hedge_latency_and_rejects(config, n, times)
-    latency, order_latency = spiked_and_order_latency(config, n, times, latency)
-    return ReplayMarket(
-        feed1=mids[0][0], feed2=mids[1][0], events1=e1, events2=e2, hedge_latency_ms=latency,
-        hedge_reject=reject.astype(np.uint8), order_latency_ms=order_latency, feed1_update=mids[0][1],
-        feed2_update=mids[1][1], view_touch1=mids[0][2],
-        base1=base1, levels1=levels1, base2=base2, levels2=levels2, hedge_step=step2, start_ns=start,
-        venues=(d1, d2),
-        hedge_contract_value=d2.lot_size * d2.instrument.contract_multiplier if inverse2 else 0.0,
-        notes=tuple(pair_notes(d1.instrument, d2.instrument)) + tuple(
-            f"{name}'s recording ({d.venue}) has a sequence gap at {gap}" for d, name in
-            ((d1, "Exchange 1"), (d2, "Exchange 2")) for gap in d.gaps) + tuple(sources),
-    )
+def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, qk: int, window_pct: float,
+            clock: str = "receive", book_ticker: bool = True):
+    """One venue's events on a tick grid of ``n`` ticks of ``dt_ns`` from ``start`` (prices x ``pk``, sizes x
+    ``qk`` into the run's grid; events before ``start`` at tick 0), with its book window: the traded and
+    quoted price range plus ``window_pct`` of the price each way. Returns (VenueEvents, base, levels).
+    ``clock`` 'exchange' orders and places the events by the venue's own timestamps; ``book_ticker`` False
+    drops the book-ticker stream (the touch then comes from the depth stream alone)."""
+    max_lag, quoted, levels = _scan(_Source(d, book_ticker), clock, start + n * dt_ns)
+    base, n_levels = _window(name, quoted, levels, pk, window_pct)
+    return _VenueStream(_Source(d, book_ticker), clock, start, dt_ns, pk, qk, max_lag).take(0, n), base, n_levels
 
+
+def mid_series(e: VenueEvents, base: int, levels: int, n: int, touch: bool = False):
+    """(mid after each tick's events, ticks; 1 where an event arrived in the tick; with ``touch`` the best bid
+    and ask after each tick's events, n x 2 int64 ticks, else an empty n-by-2 array)."""
+    mid, updated, best = _Mids(base, levels, touch).of(e, n)
+    if not mid[0] > 0:
+        raise ConfigError(["a venue has no best bid and ask at the start of the span"])
+    return mid, updated, best
+
+
+def reference_last_update(market: ReplayMarket, reference: str) -> np.ndarray:
+    """Per tick, the latest tick at or before it at which every feed the quotes' ``reference`` is made of had
+    received an event (int64; 0 before the first): what the stale-feed pause measures its silence from."""
+    if market.ref_last_update is not None:
+        return market.ref_last_update
+    return _LastUpdates(reference).of(market.feed1_update, market.feed2_update, 0)
+
+
+class _LastUpdates:
+    """``reference_last_update`` span by span: the latest update of each feed carried over."""
+
+    def __init__(self, reference: str):
+        self.reference = reference
+        self.last = [0, 0]
+
+    def of(self, feed1_update: np.ndarray, feed2_update: np.ndarray, a: int) -> np.ndarray:
+        ticks = np.arange(a, a + feed1_update.shape[0])
+        out = []
+        for k, updated in enumerate((feed1_update, feed2_update)):
+            last = np.where(updated == 1, ticks, 0)
+            if last.size:
+                last[0] = max(last[0], self.last[k])
+                np.maximum.accumulate(last, out=last)
+                self.last[k] = int(last[-1])
+            out.append(last)
+        if self.reference == "exchange1":
+            return out[0]
+        return out[1] if self.reference == "exchange2" else np.minimum(out[0], out[1])
+
+
+def build_replay_market(config: SimConfig) -> ReplayMarket:
+    """The recording named by ``config.replay`` on the run's grid, all ticks at once; ConfigError for anything
+    that does not fit (a venue's steps not multiples of the grid, more ticks than the recordings cover)."""
+    chunks = ReplayChunks(config, chunk_ticks=config.sim.ticks)
+    return chunks.first
+
+
+class ReplayChunks:
+    """The recording named by ``config.replay`` laid on the run's grid ``chunk_ticks`` ticks at a time
+    (``replay.chunk_s``; default the whole run): ``first`` is the first chunk's ReplayMarket, ``next()`` each
+    following one (in order: each venue's book, ticker, latest updates and the latency draws carry over, so
+    the chunks together equal the one-pass market). A chunk's arrays hold its ticks only (``tick_offset`` is
+    its first); the book windows (``base1``, ``levels1``...) are the whole run's, from a first scan of the
+    recordings. A normalised (Parquet) recording is read from its file in batches; a capture is imported
+    (through the import cache) and held in memory."""
+
+    def __init__(self, config: SimConfig, chunk_ticks: int | None = None):
+        mk = config.market
+        self.config = config
+        sources: list[str] = []
+        streamed = config.replay.chunk_s > 0
+        d1 = load_venue(config.replay.exchange1, "exchange1", sources, streamed)
+        d2 = load_venue(config.replay.exchange2, "exchange2", sources, streamed)
+        refused = check_pair(d1.instrument, d2.instrument)
+        if refused:
+            raise ConfigError([f"replay: {line}" for line in refused])
+        dt_ns = int(round(config.sim.dt_s * 1e9))
+        start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
+        end = min(d1.end_ns, d2.end_ns)
+        covered = max(0, int((end - start) // dt_ns))
+        n = config.sim.ticks
+        if n > covered:
+            raise ConfigError([f"sim.ticks {n:,}: from replay.start_s {config.replay.start_s:g} the recordings cover "
+                               f"{covered:,} ticks of {config.sim.dt_s:g} s; allowed: at most {covered:,}"])
+        if chunk_ticks is None:
+            chunk_ticks = chunk_ticks_of(config)
+        self.n_ticks = n
+        self.chunk_ticks = max(1, min(int(chunk_ticks), n))
+        self.start_ns = start
+        run_end = start + n * dt_ns
+        clock = config.replay.clock
+        split = clock == "split"
+        inverse2 = d2.instrument.inverse
+        self._venues = []
+        windows = []
+        for d, name in ((d1, "Exchange 1"), (d2, "Exchange 2")):
+            pk = _ratio(d.tick_size, mk.tick_size, "tick_size", name)
+            # an inverse contract's sizes stay in its lot steps: a contract's base amount depends on the price
+            qk = 1 if (inverse2 and d is d2) else _ratio(d.lot_size, mk.lot_size, "lot_size", name)
+            # 'split': the orders meet the venue's own sequence; the strategy's mids (and Exchange 1's touch) come
+            # from the same events in the order and at the time the recorder received them
+            match_clock = "exchange" if split else clock
+            max_lag, quoted, levels = _scan(_Source(d, config.replay.book_ticker), match_clock, run_end)
+            base, n_levels = _window(name, quoted, levels, pk, config.replay.window_pct)
+            matching = _VenueStream(_Source(d, config.replay.book_ticker), match_clock, start, dt_ns, pk, qk, max_lag)
+            seen = _VenueStream(_Source(d, config.replay.book_ticker), "receive", start, dt_ns, pk, qk,
+                                max_lag) if split else None
+            self._venues.append((matching, seen, _Mids(base, n_levels, touch=split and name == "Exchange 1")))
+            windows.append((base, n_levels, qk))
+        (self.base1, self.levels1, _), (self.base2, self.levels2, self.hedge_step) = windows
+        self.venues = (d1, d2)
+        self.hedge_contract_value = d2.lot_size * d2.instrument.contract_multiplier if inverse2 else 0.0
+        self.notes = tuple(pair_notes(d1.instrument, d2.instrument)) + tuple(
+            f"{name}'s recording ({d.venue}) has a sequence gap at {gap}" for d, name in
+            ((d1, "Exchange 1"), (d2, "Exchange 2")) for gap in d.gaps) + tuple(sources)
+        self._latency = LatencyDraws(config)
+        self._last_updates = _LastUpdates(config.quoting.reference)
+        self.next_tick = 0
+        self.first = self.next()
+        if not self.first.feed1[0] > 0 or not self.first.feed2[0] > 0:
+            raise ConfigError(["a venue has no best bid and ask at the start of the span"])
+
+    @property
+    def done(self) -> bool:
+        return self.next_tick >= self.n_ticks
+
+    def next(self) -> ReplayMarket:
+        """The next chunk (ConfigError past the run's end)."""
+        a = self.next_tick
+        if a >= self.n_ticks:
+            raise ValueError("the recording's chunks are all handed out")
+        b = min(self.n_ticks, a + self.chunk_ticks)
+        n = b - a
+        venues, mids = [], []
+        for matching, seen, mid in self._venues:
+            e = matching.take(a, b)
+            venues.append(e)
+            mids.append(mid.of(seen.take(a, b) if seen is not None else e, n))
+        latency, reject, order_latency = self._latency.draw(a, b)
+        self.next_tick = b
+        return ReplayMarket(
+            feed1=mids[0][0], feed2=mids[1][0], events1=venues[0], events2=venues[1], hedge_latency_ms=latency,
+            hedge_reject=reject.astype(np.uint8), order_latency_ms=order_latency, feed1_update=mids[0][1],
+            feed2_update=mids[1][1], view_touch1=mids[0][2],
+            base1=self.base1, levels1=self.levels1, base2=self.base2, levels2=self.levels2,
+            hedge_step=self.hedge_step, start_ns=self.start_ns, venues=self.venues,
+            hedge_contract_value=self.hedge_contract_value, notes=self.notes, tick_offset=a,
+            ref_last_update=self._last_updates.of(mids[0][1], mids[1][1], a),
+        )
+
+
+def chunk_ticks_of(config: SimConfig) -> int:
+    """Ticks per chunk of a replay (``replay.chunk_s``; the whole run when 0)."""
+    if config.replay.chunk_s <= 0:
+        return config.sim.ticks
+    return max(1, int(round(config.replay.chunk_s / config.sim.dt_s)))

@@ -117,6 +117,24 @@ class Results:
     # the pair of instruments (printed as notes)
     hedge_contract_value: float = 0.0
     notes: tuple = ()
+    # ticks the run computed (-1: one per row of ``ticks_raw``); with ``sim.record_every_ms`` the tick records
+    # are one row per interval, and ``fair``, ``feed1``, ``feed2`` and ``regime`` hold the same rows' ticks
+    n_ticks: int = -1
+
+    @property
+    def ticks_run(self) -> int:
+        """Ticks the run computed (the tick records may hold fewer rows: ``tick_index``)."""
+        return self.n_ticks if self.n_ticks >= 0 else len(self.ticks_raw)
+
+    @cached_property
+    def tick_index(self) -> np.ndarray:
+        """The tick each row of the tick records (and of the ticks frame) describes, int64: every tick, or with
+        ``sim.record_every_ms`` the last tick of each interval and the run's last tick."""
+        every = self.config.record_every_ticks
+        rows = len(self.ticks_raw)
+        if every == 1:
+            return np.arange(rows, dtype=np.int64)
+        return np.minimum((np.arange(rows, dtype=np.int64) + 1) * every - 1, self.ticks_run - 1)
 
     @property
     def inverse_hedge(self) -> bool:
@@ -143,8 +161,23 @@ class Results:
 
     @cached_property
     def _account_row(self) -> np.ndarray:
-        """For each tick, the account row in force (the last written at or before it), int64."""
-        return np.searchsorted(self.account_raw["tick"], np.arange(len(self.ticks_raw)), side="right") - 1
+        """For each row of the tick records, the account row in force at its tick (the last written at or before
+        it), int64."""
+        return np.searchsorted(self.account_raw["tick"], self.tick_index, side="right") - 1
+
+    def _account_rows_until(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
+        """The account rows in force from tick 0 to ``tick``, and how many ticks each held within that span
+        (int64): exact durations, whatever the tick records' grid."""
+        k = int(np.searchsorted(self.account_raw["tick"], tick, side="right"))
+        rows = self.account_raw[:k]
+        held = np.diff(np.append(rows["tick"], np.int64(tick) + 1))
+        return rows, held
+
+    def _net_delta_on(self, rows: np.ndarray) -> np.ndarray:
+        """Net delta (lots of the base asset) of account rows."""
+        if self.inverse_hedge:
+            return rows["inv1"] + (rows["hedge_base2"] - rows["fee_base2"])
+        return (rows["inv1"] + rows["inv2"]).astype(np.float64)
 
     def account_field(self, name: str) -> np.ndarray:
         """One field of ``kernels.records.account_dt`` expanded to one value per tick (kernel units)."""
@@ -181,11 +214,10 @@ class Results:
             return per_tick(m(rows[_ACCOUNT_MONEY[name]]))
         if name in _ACCOUNT_INT:
             return acc(_ACCOUNT_INT[name])
-        n = len(self.ticks_raw)
         if name == "tick":
-            return np.arange(n, dtype=np.int64)
+            return self.tick_index.copy()
         if name == "time_s":
-            return np.arange(n, dtype=np.int64) * self.config.sim.dt_s
+            return self.tick_index * self.config.sim.dt_s
         if name in ("fair_price", "feed1_price", "feed2_price"):
             if name == "fair_price" and self.fair is self.feed1:  # Exchange 1's feed is the fair value: one array
                 return self.column("feed1_price")
@@ -200,7 +232,7 @@ class Results:
             return per_tick(rows["inv2"].astype(np.float64))
         if name == "net_delta_lots":
             if self.inverse_hedge:
-                return per_tick(rows["inv1"] + (rows["hedge_base2"] - rows["fee_base2"]))
+                return per_tick(self._net_delta_on(rows))
             return per_tick(rows["inv1"] + rows["inv2"])
         if name == "cash":
             return per_tick(m(rows["cash1"] + rows["cash2"]))
@@ -396,9 +428,16 @@ class Results:
         return cols
 
     def state_at(self, tick: int) -> dict:
-        """The state of the run at ``tick`` (quotes, positions, PnL), in user units, as Python scalars."""
-        tick = int(tick)
-        return {k: (v[tick].item() if hasattr(v[tick], "item") else v[tick]) for k, v in self.tick_columns.items()}
+        """The state of the run at ``tick`` (quotes, positions, PnL), in user units, as Python scalars; with
+        ``sim.record_every_ms``, ``tick`` must be one the tick records hold (``tick_index``)."""
+        row = int(tick)
+        if self.config.record_every_ticks > 1:
+            row = int(np.searchsorted(self.tick_index, tick))
+            if row >= len(self.tick_index) or self.tick_index[row] != tick:
+                raise KeyError(f"tick {tick} has no tick record: with sim.record_every_ms "
+                               f"{self.config.sim.record_every_ms:g} the records hold ticks "
+                               f"{self.config.record_every_ticks - 1}, {2 * self.config.record_every_ticks - 1}, ...")
+        return {k: (v[row].item() if hasattr(v[row], "item") else v[row]) for k, v in self.tick_columns.items()}
 
     def rows_until(self, frame_name: str, tick: int) -> int:
         """How many rows of ``fills``, ``hedges``, ``orders`` or ``risk_events`` happened at or before ``tick``
@@ -417,16 +456,17 @@ class Results:
         f = self.fills_raw
         h = self.hedges_raw
         dt = self.config.sim.dt_s
-        n = len(self.ticks_raw)
+        n = self.ticks_run
         last = {k: col(k)[-1] for k in ("total_pnl", "realized_pnl", "unrealized_pnl", "spread_capture", "hedge_cost",
                                         "hedge_slippage", "hedge_latency_cost", "hedge_basis", "fees",
                                         "inventory_mtm", "inv1_lots", "inv2_lots", "net_delta_lots")}
         filled_h = h[h["qty_filled"] > 0]
         lat = (filled_h["tick"] - filled_h["first_fill_tick"]) * dt * 1000.0
         pct = (lambda q: float(np.percentile(lat, q))) if lat.size else (lambda q: float("nan"))
-        pnl = col("total_pnl")
+        pnl = col("total_pnl")  # marked on the tick records' rows (every tick unless sim.record_every_ms)
         drawdown = np.maximum.accumulate(pnl) - pnl
-        state_counts = np.bincount(self.account_field("state"), minlength=len(STATE_NAMES))
+        rows, held = self._account_rows_until(n - 1)  # exact on every tick, from the account rows
+        state_counts = np.bincount(rows["state"], weights=held, minlength=len(STATE_NAMES))
         e1_lots = int(f["qty"].sum())
         e1_notional = float((f["price"].astype(np.float64) * f["qty"]).sum() * self.money_per_tick_lot)
         kills = self.risk_raw["tick"][self.risk_raw["new_state"] == STATE_KILLED] * dt
@@ -469,9 +509,9 @@ class Results:
             "final_inv1_lots": int(last["inv1_lots"]),
             "final_inv2_lots": int(last["inv2_lots"]),
             "final_net_delta_lots": int(round(last["net_delta_lots"])),
-            "max_abs_net_delta_lots": int(round(np.abs(col("net_delta_lots")).max())),
+            "max_abs_net_delta_lots": int(round(np.abs(self._net_delta_on(rows)).max())),
             **self.hedge_leg_dict,
-            "max_abs_inv1_lots": int(np.abs(col("inv1_lots")).max()),
+            "max_abs_inv1_lots": int(np.abs(rows["inv1"]).max()),
             "risk_events": int(len(self.risk_raw)),
             "background_orders_dropped": int(self.counters[C_DROPPED1] + self.counters[C_DROPPED2]),
             "hedge_intents_merged": int(self.counters[C_INTENT_MERGES]),
@@ -507,15 +547,16 @@ class Results:
     @cached_property
     def exposure_dict(self) -> dict:
         """Unhedged exposure over the whole run; see ``exposure_metrics``."""
-        return self.exposure_until(len(self.ticks_raw) - 1)
+        return self.exposure_until(self.ticks_run - 1)
 
     def exposure_until(self, tick: int) -> dict:
         """Unhedged exposure from the start to ``tick``; see ``exposure_metrics``."""
         n_fills = self.rows_until("fills", tick)
+        rows, held = self._account_rows_until(tick)
         return exposure_metrics(
-            self.column("net_delta_lots")[: tick + 1], self.hedges_raw[: self.rows_until("hedges", tick)],
+            self._net_delta_on(rows), self.hedges_raw[: self.rows_until("hedges", tick)],
             int(self.fills_raw["qty"][:n_fills].sum()), n_fills,
-            self.config.hedging.exposure_threshold_lots, self.config.sim.dt_s,
+            self.config.hedging.exposure_threshold_lots, self.config.sim.dt_s, held,
         )
 
     def run_warnings(self) -> list[str]:
@@ -549,24 +590,27 @@ class Results:
 
 
 def exposure_metrics(net_delta: np.ndarray, hedges_raw: np.ndarray, e1_lots: int, n_fills: int,
-                     threshold: int, dt: float) -> dict:
-    """Unhedged exposure from per-tick net delta (lots) and hedge attempt records: seconds with |net delta|
-    above ``threshold`` lots, the largest naked position and the longest unbroken time it was held
-    (seconds), the share of lots requested by hedge attempts that filled, the share of Exchange 1 lots
-    hedged on Exchange 2, and hedge attempts per Exchange 1 fill."""
+                     threshold: int, dt: float, ticks_held: np.ndarray | None = None) -> dict:
+    """Unhedged exposure from net delta (lots; per tick, or per account row with ``ticks_held``, the ticks
+    each value held for) and hedge attempt records: seconds with |net delta| above ``threshold`` lots, the
+    largest naked position and the longest unbroken time it was held (seconds), the share of lots requested by
+    hedge attempts that filled, the share of Exchange 1 lots hedged on Exchange 2, and hedge attempts per
+    Exchange 1 fill."""
     delta = np.abs(net_delta)
+    held = np.ones(delta.shape[0], dtype=np.int64) if ticks_held is None else ticks_held
     largest = int(round(delta.max())) if delta.size else 0
     duration = 0.0
     if largest > 0:
         at_peak = np.concatenate([[0], (delta >= delta.max()).astype(np.int8), [0]])
         edges = np.flatnonzero(np.diff(at_peak))
-        duration = float((edges[1::2] - edges[0::2]).max() * dt)
+        elapsed = np.concatenate([[0], np.cumsum(held)])  # ticks before each value
+        duration = float((elapsed[edges[1::2]] - elapsed[edges[0::2]]).max() * dt)
     requested = int(hedges_raw["qty_requested"].sum())
     filled = int(hedges_raw["qty_filled"].sum())
     filled_base = float(hedges_raw["base_filled"].sum())  # lots of the base asset (an inverse venue's are not its lots)
     return {
         "exposure_threshold_lots": threshold,
-        "time_above_exposure_threshold_s": float(np.count_nonzero(delta > threshold) * dt),
+        "time_above_exposure_threshold_s": float(held[delta > threshold].sum() * dt),
         "largest_naked_lots": largest,
         "largest_naked_duration_s": duration,
         "hedge_fill_ratio": filled / requested if requested else float("nan"),

@@ -32,6 +32,7 @@ _NAMES = (
     "INT_AFTER_MOVE",  # intensity fills: 0 drawn against the mid the quotes were set from, 1 the mid after the move
     "HEDGE_INVERSE",  # 1: Exchange 2 trades an inverse contract: its sizes are contracts, its PnL and fees in base
     "CONTRACT_TL",  # inverse: one contract's face value in tick-lots (multiplier / (tick_size * lot_size))
+    "RECORD_EVERY",  # ticks per tick-record row: row t // RECORD_EVERY holds each interval's last tick (1 = every tick)
 )
 for _i, _n in enumerate(_NAMES):
     globals()["P_" + _n] = _i

@@ -553,7 +553,7 @@ def _land_due(p, now_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counter
 
 @jit_borrow
 def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_latency_ms, hedge_reject,
-               interventions, order_latency_ms, ref_last_update, view_touch1, start_ns, t_begin, t_end,
+               interventions, order_latency_ms, ref_last_update, view_touch1, start_ns, t_off, t_begin, t_end,
                out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
                l1, l2, taken2, acc, pos, q_i, q_f, z_i, z_f, zn, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
                dq_tick, dq_val, si, sf, bbo, qview, rk, counters):
@@ -570,8 +570,16 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     Order entry: an order or cancel sent at the end of tick ``t`` travels ``order_latency_ms[t]`` and acts on
     the venue's events received from that moment on, whatever the tick size: the recording's own receive times
     (``recv_ts``, with ``start_ns`` the run's tick 0) decide, not the tick grid. A latency of 0 acts at once.
-    The kill switch's and a manual pause's cancel-all act at once (a venue-side cancel-all)."""
-    n_ticks = feed1.shape[0]
+    The kill switch's and a manual pause's cancel-all act at once (a venue-side cancel-all).
+
+    Chunks: the per-tick inputs (feeds, event starts, latencies, rejections, ``ref_last_update``,
+    ``view_touch1``) may hold only the ticks from ``t_off`` on (row ``t - t_off`` is tick ``t``), so a long
+    recording is replayed chunk after chunk with the state carried over; ``t`` itself, and everything the
+    records and the state hold, stays the run's tick. ``out_ticks`` gets one row per ``P_RECORD_EVERY`` ticks
+    (row ``t // every`` for the last tick of each interval, and for the run's last tick)."""
+    n_ticks = int(p[P_N_TICKS])
+    every = int(p[P_RECORD_EVERY])
+    last_tick = n_ticks - 1
     dt_ns = int(p[P_DT_S] * 1e9 + 0.5)
     decision_ticks = int(p[P_DECISION_TICKS])
     response_ns = int(p[P_RESPONSE_NS])
@@ -583,9 +591,10 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         iv += 1
     n1 = l1[LB_N]
     for t in range(t_begin, t_end):
-        f1 = feed1[t]
-        f2 = feed2[t]
-        lat = hedge_latency_ms[t]
+        r = t - t_off  # the tick's row in this chunk's inputs
+        f1 = feed1[r]
+        f2 = feed2[r]
+        lat = hedge_latency_ms[r]
         fills_before = counters[C_FILLS]
 
         # 1. interventions
@@ -604,9 +613,9 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
 
         # 2. Exchange 2: the recording's book updates (our hedges' takings are forgotten where it updates)
         n2 = l2[LB_N]
-        if ev2_start[t + 1] > ev2_start[t]:
+        if ev2_start[r + 1] > ev2_start[r]:
             si[S_ROOM_STALE] = 1
-        for e in range(ev2_start[t], ev2_start[t + 1]):
+        for e in range(ev2_start[r], ev2_start[r + 1]):
             ev = events2[e]
             kind = ev["kind"]
             side = ev["side"]
@@ -631,9 +640,9 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         # 3. Exchange 1: the recording meets our orders; our orders and cancels in flight act when they arrive,
         # between the events. What we send at the end of this tick (after its events) reaches the venue
         # order_latency_ms later and meets the events received from that moment on (0 = at once).
-        lat_ns = int(order_latency_ms[t] * 1e6 + 0.5)
+        lat_ns = int(order_latency_ms[r] * 1e6 + 0.5)
         land_ns = (t + 1) * dt_ns + lat_ns if lat_ns > 0 else -1
-        for e in range(ev1_start[t], ev1_start[t + 1]):
+        for e in range(ev1_start[r], ev1_start[r + 1]):
             ev = events1[e]
             if si[S_NEXT_LANDING] <= ev["recv_ts"] - start_ns:  # orders and cancels that arrived before it
                 _land_due(p, ev["recv_ts"] - start_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counters,
@@ -682,7 +691,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             per_price = 0.0
             limit = -1
             status = H_REJECTED
-            if hedge_reject[t] == 0:
+            if hedge_reject[r] == 0:
                 touch = best_price(l2, 1 if hside > 0 else 0)
                 if touch < 0:
                     status = H_NO_LIQUIDITY
@@ -705,7 +714,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         # latencies are measured when they are used: on a tick where a fill sent its hedge. (Sampling a draw
         # every 1 ms tick would give the kill switch a thousand lognormal tails a second to trip on.)
         used = counters[C_FILLS] > fills_before
-        step_risk(p, t, total, lat if used else 0.0, order_latency_ms[t], used, ref_last_update[t], inv1, si, sf,
+        step_risk(p, t, total, lat if used else 0.0, order_latency_ms[r], used, ref_last_update[r], inv1, si, sf,
                   dq_tick, dq_val, counters, out_risk)
         state = si[S_STATE]
 
@@ -726,8 +735,8 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             # post-only against the touch the strategy sees (the venue rejects what crosses when it lands),
             # and inside the book's window
             if view_touch1.shape[0] > 0:
-                best_bid1 = view_touch1[t, 0]
-                best_ask1 = view_touch1[t, 1]
+                best_bid1 = view_touch1[r, 0]
+                best_ask1 = view_touch1[r, 1]
             else:
                 best_ask1 = fresh_touch(l1, bbo, 1)
                 best_bid1 = fresh_touch(l1, bbo, 0)
@@ -755,47 +764,50 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
 
         si[S_NEXT_LANDING] = _next_landing(q_i, z_i, zn)
 
-        # 8. record
-        rec = out_ticks[t]
-        rec["best_bid1"] = best_price(l1, 0)
-        rec["best_ask1"] = best_price(l1, 1)
-        rec["best_bid2"] = best_price(l2, 0)
-        rec["best_ask2"] = best_price(l2, 1)
-        bid_rests = q_i[0, Q_STATE] == 0
-        ask_rests = q_i[1, Q_STATE] == 0
-        rec["quote_bid"] = q_i[0, Q_PRICE] if bid_rests else -1
-        rec["quote_ask"] = q_i[1, Q_PRICE] if ask_rests else -1
-        rec["quote_bid_size"] = q_i[0, Q_LEFT] if bid_rests else 0
-        rec["quote_ask_size"] = q_i[1, Q_LEFT] if ask_rests else 0
-        rec["bid_queue_ahead"] = int(max(0.0, q_f[0, QF_FRONT])) if bid_rests else 0
-        rec["ask_queue_ahead"] = int(max(0.0, q_f[1, QF_FRONT])) if ask_rests else 0
-        rec["bid_in_flight"] = q_i[0, Q_PRICE] if q_i[0, Q_STATE] == -2 else -1
-        rec["ask_in_flight"] = q_i[1, Q_PRICE] if q_i[1, Q_STATE] == -2 else -1
-        zbid = 0
-        zask = 0
-        for z in range(zn[0]):
-            if z_i[z, ZI_SIDE] > 0:
-                zbid += z_i[z, ZI_LEFT]
-            else:
-                zask += z_i[z, ZI_LEFT]
-        rec["bid_cancel_pending_lots"] = zbid
-        rec["ask_cancel_pending_lots"] = zask
-        record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
+        # 8. record (the account row whenever it changed; the tick row on the recording grid)
         record_account(t, acc, pos, pending, si, sf, counters, out_account)
+        if every == 1 or (t + 1) % every == 0 or t == last_tick:
+            rec = out_ticks[t // every]
+            rec["best_bid1"] = best_price(l1, 0)
+            rec["best_ask1"] = best_price(l1, 1)
+            rec["best_bid2"] = best_price(l2, 0)
+            rec["best_ask2"] = best_price(l2, 1)
+            bid_rests = q_i[0, Q_STATE] == 0
+            ask_rests = q_i[1, Q_STATE] == 0
+            rec["quote_bid"] = q_i[0, Q_PRICE] if bid_rests else -1
+            rec["quote_ask"] = q_i[1, Q_PRICE] if ask_rests else -1
+            rec["quote_bid_size"] = q_i[0, Q_LEFT] if bid_rests else 0
+            rec["quote_ask_size"] = q_i[1, Q_LEFT] if ask_rests else 0
+            rec["bid_queue_ahead"] = int(max(0.0, q_f[0, QF_FRONT])) if bid_rests else 0
+            rec["ask_queue_ahead"] = int(max(0.0, q_f[1, QF_FRONT])) if ask_rests else 0
+            rec["bid_in_flight"] = q_i[0, Q_PRICE] if q_i[0, Q_STATE] == -2 else -1
+            rec["ask_in_flight"] = q_i[1, Q_PRICE] if q_i[1, Q_STATE] == -2 else -1
+            zbid = 0
+            zask = 0
+            for z in range(zn[0]):
+                if z_i[z, ZI_SIDE] > 0:
+                    zbid += z_i[z, ZI_LEFT]
+                else:
+                    zask += z_i[z, ZI_LEFT]
+            rec["bid_cancel_pending_lots"] = zbid
+            rec["ask_cancel_pending_lots"] = zask
+            record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
     return counters[C_FILLS]
 
 
 @jit_borrow
-def venue_mids(events, starts, n_ticks, book, out_mid, out_updated, out_touch):
+def venue_mids(events, starts, n_ticks, book, carry, out_mid, out_updated, out_touch):
     """Each tick's mid price of one venue (ticks, float) after the events received in it: the latest best
     bid/ask of its book-ticker stream when it has one (the freshest touch), else of its L2 book; and whether
     any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window. ``out_touch`` (n_ticks
     x 2, or 0 rows when not wanted) gets each tick's best bid and ask as the same sources give them (ticks,
-    -1 = unknown), what ``fresh_touch`` would read."""
+    -1 = unknown), what ``fresh_touch`` would read. ``carry`` (float64: ticker bid, ticker ask, last mid; -1,
+    -1, 0 at the start) is read and written back, with ``book``, so that spans of ticks computed one after
+    the other give the one-pass values."""
     want_touch = out_touch.shape[0] > 0
-    bbo_bid = -1
-    bbo_ask = -1
-    mid = 0.0
+    bbo_bid = int(carry[0])
+    bbo_ask = int(carry[1])
+    mid = carry[2]
     for t in range(n_ticks):
         updated = 0
         for e in range(starts[t], starts[t + 1]):
@@ -822,3 +834,6 @@ def venue_mids(events, starts, n_ticks, book, out_mid, out_updated, out_touch):
         if want_touch:
             out_touch[t, 0] = bbo_bid if bbo_bid > 0 else best_price(book, 0)
             out_touch[t, 1] = bbo_ask if bbo_ask > 0 else best_price(book, 1)
+    carry[0] = bbo_bid
+    carry[1] = bbo_ask
+    carry[2] = mid

@@ -154,15 +154,17 @@ def basis_feed(fair, normals, shock_sd, decay, mean):
 
 
 @jit
-def scale_in_spikes(latency, spike_uniforms, spike_probability, spike_len, multiplier):
+def scale_in_spikes(latency, spike_uniforms, spike_probability, spike_len, multiplier, last_start):
     """Multiply ``latency`` in place by ``multiplier`` on every tick within ``spike_len`` ticks of a spike
-    start (a tick whose uniform is below ``spike_probability``), itself included."""
-    last_start = -spike_len - 1
+    start (a tick whose uniform is below ``spike_probability``), itself included. ``last_start``: the latest
+    spike start before these ticks (negative, relative to the first of them); returns the latest start
+    relative to the tick after them, for the next span."""
     for t in range(latency.shape[0]):
         if spike_uniforms[t] < spike_probability:
             last_start = t
         if t - last_start < spike_len:
             latency[t] = latency[t] * multiplier
+    return max(last_start - latency.shape[0], -spike_len - 1)
 
 
 @jit

@@ -398,6 +398,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
     mm_ids, mm_prices, mm_qtys = fill_buf[0], fill_buf[1], fill_buf[2]
     h_ids, h_prices, h_qtys = hedge_buf[0], hedge_buf[1], hedge_buf[2]
     n_ticks = feed1.shape[0]
+    every = int(p[P_RECORD_EVERY])
     dt_s = p[P_DT_S]
     book_mode = p[P_FILL_MODEL] == 0
     depth1 = int(p[P_DEPTH1])
@@ -545,40 +546,41 @@ def run_ticks(p, feed1, feed2, center1, center2,
             _set_quote(b1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode,
                        zs, zn, delay, pend_due, _room(b1, zs, zn, -1, inv1, hard) if book_mode else ask_size)
 
-        # 8. record
-        rec = out_ticks[t]
-        rec["best_bid1"] = best_bid(b1)
-        rec["best_ask1"] = best_ask(b1)
-        rec["best_bid2"] = best_bid(b2)
-        rec["best_ask2"] = best_ask(b2)
-        has_bid = quotes[0] >= 0
-        has_ask = quotes[4] >= 0
-        rec["quote_bid"] = quotes[2] if has_bid else -1
-        rec["quote_ask"] = quotes[6] if has_ask else -1
-        if book_mode:
-            rec["quote_bid_size"] = order_alive(b1, quotes[0], quotes[1]) if has_bid else 0
-            rec["quote_ask_size"] = order_alive(b1, quotes[4], quotes[5]) if has_ask else 0
-            rec["bid_queue_ahead"] = queue_ahead(b1, quotes[0]) if has_bid else 0
-            rec["ask_queue_ahead"] = queue_ahead(b1, quotes[4]) if has_ask else 0
-        else:
-            rec["quote_bid_size"] = quotes[3] if has_bid else 0
-            rec["quote_ask_size"] = quotes[7] if has_ask else 0
-            rec["bid_queue_ahead"] = 0
-            rec["ask_queue_ahead"] = 0
-        rec["bid_in_flight"] = quotes[2] if quotes[0] == -2 else -1
-        rec["ask_in_flight"] = quotes[6] if quotes[4] == -2 else -1
-        zbid = 0
-        zask = 0
-        for k in range(zn[0]):
-            left = order_alive(b1, zs[k, Z_SLOT], zs[k, Z_ID])
-            if zs[k, Z_SIDE] > 0:
-                zbid += left
-            else:
-                zask += left
-        rec["bid_cancel_pending_lots"] = zbid
-        rec["ask_cancel_pending_lots"] = zask
-        record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
+        # 8. record (the account row whenever it changed; the tick row on the recording grid)
         record_account(t, acc, pos, pending, si, sf, counters, out_account)
+        if every == 1 or (t + 1) % every == 0 or t == n_ticks - 1:
+            rec = out_ticks[t // every]
+            rec["best_bid1"] = best_bid(b1)
+            rec["best_ask1"] = best_ask(b1)
+            rec["best_bid2"] = best_bid(b2)
+            rec["best_ask2"] = best_ask(b2)
+            has_bid = quotes[0] >= 0
+            has_ask = quotes[4] >= 0
+            rec["quote_bid"] = quotes[2] if has_bid else -1
+            rec["quote_ask"] = quotes[6] if has_ask else -1
+            if book_mode:
+                rec["quote_bid_size"] = order_alive(b1, quotes[0], quotes[1]) if has_bid else 0
+                rec["quote_ask_size"] = order_alive(b1, quotes[4], quotes[5]) if has_ask else 0
+                rec["bid_queue_ahead"] = queue_ahead(b1, quotes[0]) if has_bid else 0
+                rec["ask_queue_ahead"] = queue_ahead(b1, quotes[4]) if has_ask else 0
+            else:
+                rec["quote_bid_size"] = quotes[3] if has_bid else 0
+                rec["quote_ask_size"] = quotes[7] if has_ask else 0
+                rec["bid_queue_ahead"] = 0
+                rec["ask_queue_ahead"] = 0
+            rec["bid_in_flight"] = quotes[2] if quotes[0] == -2 else -1
+            rec["ask_in_flight"] = quotes[6] if quotes[4] == -2 else -1
+            zbid = 0
+            zask = 0
+            for k in range(zn[0]):
+                left = order_alive(b1, zs[k, Z_SLOT], zs[k, Z_ID])
+                if zs[k, Z_SIDE] > 0:
+                    zbid += left
+                else:
+                    zask += left
+            rec["bid_cancel_pending_lots"] = zbid
+            rec["ask_cancel_pending_lots"] = zask
+            record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
 
     counters[C_DROPPED1] = b1[B_DROPPED]
     counters[C_DROPPED2] = b2[B_DROPPED]

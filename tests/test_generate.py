@@ -209,8 +209,16 @@ def test_one_pass_price_paths_equal_the_numpy_expressions_bit_for_bit():
     starts = np.cumsum(u2 < p)
     in_spike = (starts - np.concatenate([np.zeros(spike_len, dtype=starts.dtype), starts[:-spike_len]])[:n]) > 0
     expected = np.where(in_spike, latency * mult, latency)
-    scale_in_spikes(latency, u2, p, spike_len, mult)
-    assert latency.tobytes() == expected.tobytes() and in_spike.any() and not in_spike.all()
+    whole = latency.copy()
+    scale_in_spikes(whole, u2, p, spike_len, mult, -spike_len - 1)
+    assert whole.tobytes() == expected.tobytes() and in_spike.any() and not in_spike.all()
+    # in spans, carrying the latest spike start over: the same (a spike running over a span's end continues)
+    pieces, last = [], -spike_len - 1
+    for a, b in ((0, 1), (1, 9), (9, 2500), (2500, 2503), (2503, n)):
+        piece = latency[a:b].copy()
+        last = scale_in_spikes(piece, u2[a:b], p, spike_len, mult, last)
+        pieces.append(piece)
+    assert np.concatenate(pieces).tobytes() == expected.tobytes()
 
 
 def test_a_price_path_into_the_books_margin_is_refused_with_its_tick_and_price():

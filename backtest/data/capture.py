@@ -77,6 +77,10 @@ class MarketData:
     gaps: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     instrument_override: "Instrument | None" = None  # given at import or stored with the data; else inferred
+    # (first, last) receive time, ns, of a file whose events are read in chunks (``store.read_info``), and
+    # the file: ``events`` is then empty
+    span_ns: tuple[int, int] | None = None
+    path: str | None = None
 
     @property
     def instrument(self) -> "Instrument":
@@ -88,11 +92,11 @@ class MarketData:
 
     @property
     def start_ns(self) -> int:
-        return int(self.events["recv_ts"][0])
+        return int(self.span_ns[0]) if self.span_ns is not None else int(self.events["recv_ts"][0])
 
     @property
     def end_ns(self) -> int:
-        return int(self.events["recv_ts"][-1])
+        return int(self.span_ns[1]) if self.span_ns is not None else int(self.events["recv_ts"][-1])
 
     def describe(self) -> str:
         lat = (self.events["recv_ts"] - self.events["exch_ts"])[

@@ -44,11 +44,7 @@ def save(data: MarketData, directory: str | Path) -> Path:
     return path
 
 
-def load(path: str | Path) -> MarketData:
-    """One venue's MarketData from a file written by ``save`` (or the directory and venue: ``dir/venue``)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _path(path: str | Path) -> Path:
     p = Path(path)
     if p.is_dir():
         files = sorted(p.glob("*.parquet"))
@@ -57,21 +53,83 @@ def load(path: str | Path) -> MarketData:
         p = p.with_suffix(".parquet")
     if not p.is_file():
         raise DataError(f"{p}: no such file")
+    return p
+
+
+def _checked_meta(p: Path, schema) -> dict:
+    raw = (schema.metadata or {}).get(_META_KEY)
+    if raw is None:
+        raise DataError(f"{p}: not a normalised market file (no {_META_KEY.decode()} metadata); make one with "
+                        "`python -m backtest data import`")
+    missing = [n for n in market_event_dt.names if n not in schema.names]
+    if missing:
+        raise DataError(f"{p}: columns {', '.join(missing)} are missing")
+    return json.loads(raw)
+
+
+def _events(table) -> np.ndarray:
+    events = np.empty(table.num_rows, dtype=market_event_dt)
+    for name in market_event_dt.names:
+        events[name] = table.column(name).to_numpy()
+    return events
+
+
+def load(path: str | Path) -> MarketData:
+    """One venue's MarketData from a file written by ``save`` (or the directory and venue: ``dir/venue``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = _path(path)
     try:
         table = pq.read_table(p)
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{p}: not a readable Parquet file ({err})") from None
-    raw = (table.schema.metadata or {}).get(_META_KEY)
-    if raw is None:
-        raise DataError(f"{p}: not a normalised market file (no {_META_KEY.decode()} metadata); make one with "
-                        "`python -m backtest data import`")
-    meta = json.loads(raw)
-    missing = [n for n in market_event_dt.names if n not in table.column_names]
-    if missing:
-        raise DataError(f"{p}: columns {', '.join(missing)} are missing")
-    events = np.empty(table.num_rows, dtype=market_event_dt)
-    for name in market_event_dt.names:
-        events[name] = table.column(name).to_numpy()
+    meta = _checked_meta(p, table.schema)
+    return _market_data(meta, _events(table))
+
+
+def read_info(path: str | Path) -> MarketData:
+    """What ``load`` gives without the events: the venue's metadata, its first and last receive times
+    (``span_ns``) and the file (``path``), for reading its events in chunks (``iter_events``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = _path(path)
+    try:
+        f = pq.ParquetFile(p)
+        meta = _checked_meta(p, f.schema_arrow)
+        if f.metadata.num_rows == 0:
+            raise DataError(f"{p}: holds no events")
+        first = f.read_row_group(0, columns=["recv_ts"]).column(0)
+        last = f.read_row_group(f.num_row_groups - 1, columns=["recv_ts"]).column(0)
+        span = (int(first[0].as_py()), int(last[len(last) - 1].as_py()))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{p}: not a readable Parquet file ({err})") from None
+    data = _market_data(meta, np.empty(0, dtype=market_event_dt))
+    data.span_ns = span
+    data.path = str(p)
+    return data
+
+
+def iter_events(path: str | Path, batch_rows: int = 1 << 20, columns=None):
+    """The file's events in stored order, ``batch_rows`` at a time (market_event_dt arrays; with ``columns``
+    only those fields are filled). Memory: one batch."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = _path(path)
+    names = list(columns or market_event_dt.names)
+    try:
+        for batch in pq.ParquetFile(p).iter_batches(batch_size=batch_rows, columns=names):
+            events = np.empty(batch.num_rows, dtype=market_event_dt)
+            for name in names:
+                events[name] = batch.column(name).to_numpy()
+            yield events
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{p}: not a readable Parquet file ({err})") from None
+
+
+def _market_data(meta: dict, events: np.ndarray) -> MarketData:
     return MarketData(
         venue=meta["venue"], symbol=meta["symbol"], source=meta["source"], tick_size=meta["tick_size"],
         lot_size=meta["lot_size"], tick_size_inferred=meta["tick_size_inferred"],
