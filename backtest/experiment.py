@@ -89,7 +89,8 @@ def save_run(results, directory: str | Path, frames: bool = True) -> Path:
                                                    config_sha256=_sha256(toml_text.encode()),
                                                    hedge_step_lots=results.hedge_step_lots,
                                                    hedge_contract_value=results.hedge_contract_value,
-                                                   notes=list(results.notes)), indent=2))
+                                                   notes=list(results.notes), n_ticks=results.ticks_run),
+                                              indent=2))
     (out / "summary.json").write_text(json.dumps(strict(results.summary_dict), indent=2, allow_nan=False))
     for name in FRAMES if frames else ():
         getattr(results, name).to_parquet(out / "frames" / f"{name}.parquet", index=False)
@@ -131,7 +132,7 @@ def load(directory: str | Path):
     return Results(config=config, first_price=float(info.get("first_price", float("nan"))),
                    hedge_step_lots=float(info.get("hedge_step_lots", 1)),
                    hedge_contract_value=float(info.get("hedge_contract_value", 0.0)),
-                   notes=tuple(info.get("notes", ())), **arrays)
+                   notes=tuple(info.get("notes", ())), n_ticks=int(info.get("n_ticks", -1)), **arrays)
 
 
 def _upgraded(raw: np.ndarray, dtype: np.dtype, same_as: dict[str, str]) -> np.ndarray:

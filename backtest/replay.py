@@ -127,6 +127,9 @@ def _ratio(venue_step: float, grid: float, what: str, venue: str) -> int:
     return k
 
 
+STREAM_BATCH_ROWS = 1 << 20  # events read from a normalised file at a time in a chunked replay (40 MB)
+
+
 class _Source:
     """One venue's recorded events in receive-time order, read forward: from the loaded array, or from a
     normalised file in batches (only the events not yet handed out and one batch are in memory)."""
@@ -159,7 +162,7 @@ class _Source:
             return
         from backtest.data.store import iter_events
 
-        for ev in iter_events(self.data.path, columns=columns):
+        for ev in iter_events(self.data.path, STREAM_BATCH_ROWS, columns=columns):
             yield self._filter(ev)
 
     def until(self, recv_end: int) -> np.ndarray:

@@ -1,0 +1,149 @@
+"""Long runs in bounded memory: a recording replayed chunk by chunk (``replay.chunk_s``) gives the one-pass
+run's records exactly, on every shipped recording and clock, from the loaded capture and from a normalised
+file read in batches; ``sim.record_every_ms`` keeps one tick row per interval and every other record whole."""
+import numpy as np
+import pytest
+
+import backtest
+from backtest import replay
+from backtest.config import ConfigError, make_config, preset
+from backtest.data import save
+from backtest.engine import Simulation, record_rows, record_ticks, run
+from backtest.generate import generate
+from backtest.inputs import LatencyDraws
+from backtest.interventions import Intervention
+from backtest.replay import ReplayChunks, load_venue
+
+BTC, ETH, COINM = "replay_binance_btcusdt_20240808", "replay_binance_ethusdt_20240808", \
+    "replay_binance_btcusd_coinm_20240808"
+RECORDS = ("fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw")
+# a manual fill, a pause and a resume either side of chunk boundaries; latency spikes that run over them
+ACTIONS = [Intervention(4321, "manual_fill", "buy", 3), Intervention(9000, "pause"), Intervention(9400, "resume")]
+
+
+def _config(name, ticks=12_000, **dotted):
+    return preset(name).with_dotted({"sim.ticks": ticks, "latency.spike_probability": 0.002, **dotted})
+
+
+def _differing(a: dict, b: dict) -> set:
+    """Keys whose values differ (NaN equals NaN)."""
+    return {k for k in a if not (a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]))}
+
+
+def _same_run(got, want):
+    for name in RECORDS:
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+    rows = got.tick_index
+    assert got.ticks_raw.tobytes() == want.ticks_raw[rows].tobytes()
+    for name in ("feed1", "feed2", "fair"):
+        assert getattr(got, name).tobytes() == getattr(want, name)[rows].tobytes(), name
+    assert np.array_equal(got.counters, want.counters)
+
+
+@pytest.mark.parametrize("name, clock", [(BTC, "receive"), (BTC, "split"), (BTC, "exchange"), (COINM, "receive"),
+                                         (COINM, "split"), (ETH, "exchange")])
+def test_a_recording_cut_into_many_small_chunks_replays_as_one_pass(name, clock):
+    one = run(_config(name, **{"replay.clock": clock}), ACTIONS)
+    # 37 ms chunks: boundaries fall inside bursts of events, hedges in flight and the pause
+    chunked = run(_config(name, **{"replay.clock": clock, "replay.chunk_s": 0.037}), ACTIONS)
+    _same_run(chunked, one)
+    assert not _differing(chunked.summary_dict, one.summary_dict)
+    # the chunks had something to carry over: orders resting and in flight, fills
+    assert len(one.fills_raw) >= 1 and len(one.orders_raw) > 20
+
+
+def test_a_normalised_file_is_read_in_batches_and_gives_the_same_run(tmp_path, monkeypatch):
+    cfg = _config(BTC)
+    files = {}
+    for venue in ("exchange1", "exchange2"):
+        files[venue] = str(save(load_venue(getattr(cfg.replay, venue), venue), tmp_path / venue))
+    from_files = cfg.with_dotted({"replay.exchange1": files["exchange1"], "replay.exchange2": files["exchange2"]})
+    one = run(from_files, ACTIONS)
+    monkeypatch.setattr(replay, "STREAM_BATCH_ROWS", 997)  # batches that end anywhere in a tick's events
+    streamed_cfg = from_files.with_dotted({"replay.chunk_s": 0.25, "replay.clock": "receive"})
+    chunks = ReplayChunks(streamed_cfg)
+    assert all(d.path is not None and d.events.size == 0 for d in chunks.venues)  # nothing loaded up front
+    _same_run(run(streamed_cfg, ACTIONS), one)
+    split = from_files.with_dotted({"replay.clock": "split"})
+    _same_run(run(split.with_dotted({"replay.chunk_s": 0.25}), ACTIONS), run(split, ACTIONS))
+
+
+def test_a_file_out_of_receive_order_is_refused_for_a_chunked_replay(tmp_path):
+    cfg = _config(BTC)
+    data = load_venue(cfg.replay.exchange1, "exchange1")
+    shuffled = data.events.copy()
+    late = len(shuffled) - 10
+    assert shuffled["recv_ts"][late] > shuffled["recv_ts"][1000]
+    shuffled[[1000, late]] = shuffled[[late, 1000]]
+    data = type(data)(**{**data.__dict__, "events": shuffled})
+    path = save(data, tmp_path / "e1")
+    with pytest.raises(ConfigError, match="not in receive-time order"):
+        run(cfg.with_dotted({"replay.exchange1": str(path), "replay.chunk_s": 1.0}))
+
+
+def test_latency_draws_in_spans_equal_one_draw():
+    cfg = preset("default").with_dotted({"latency.spike_probability": 0.01, "latency.spike_duration_s": 0.7,
+                                          "latency.outage_windows_s": [[3.0, 4.5]],
+                                          "latency.spike_windows_s": [[7.0, 9.0]],
+                                          "latency.order_spike_windows_s": [[1.0, 2.0]]})
+    whole = LatencyDraws(cfg).draw(0, 400)
+    draws = LatencyDraws(cfg)
+    pieces = [draws.draw(a, b) for a, b in ((0, 1), (1, 33), (33, 34), (34, 250), (250, 400))]
+    for k in range(3):
+        assert np.concatenate([p[k] for p in pieces]).tobytes() == whole[k].tobytes()
+    with pytest.raises(ValueError, match="continue at tick 400"):
+        draws.draw(10, 20)
+
+
+@pytest.mark.parametrize("name, every_ms", [("default", 700), ("default", 100), (BTC, 250)])
+def test_a_coarser_tick_grid_keeps_every_other_record_exact(name, every_ms):
+    ticks = 9_001
+    cfg = preset(name).with_dotted({"sim.ticks": ticks})
+    full = run(cfg, ACTIONS[:1])
+    coarse = run(cfg.with_dotted({"sim.record_every_ms": every_ms}), ACTIONS[:1])
+    every = coarse.config.record_every_ticks
+    assert every == round(every_ms / (cfg.sim.dt_s * 1000))
+    assert len(coarse.ticks_raw) == record_rows(ticks, every) == -(-ticks // every)
+    assert coarse.tick_index[-1] == ticks - 1 and (every == 1 or coarse.tick_index[0] == every - 1)
+    _same_run(coarse, full)
+    frame = coarse.ticks
+    assert np.array_equal(frame["tick"].to_numpy(), coarse.tick_index)
+    want = full.ticks.iloc[coarse.tick_index].reset_index(drop=True)
+    assert frame.reset_index(drop=True).equals(want)
+    a, b = coarse.summary_dict, full.summary_dict
+    # everything but the drawdown (marked on the rows) is exact: positions, states and exposure come from the
+    # account rows, which hold every change
+    assert _differing(a, b) <= {"max_drawdown"}
+    assert a["max_drawdown"] <= b["max_drawdown"]
+    assert coarse.state_at(int(coarse.tick_index[3]))["total_pnl"] == full.state_at(int(coarse.tick_index[3]))[
+        "total_pnl"]
+    if every > 1:
+        with pytest.raises(KeyError, match="no tick record"):
+            coarse.state_at(int(coarse.tick_index[3]) - 1)
+
+
+def test_record_grid_and_chunks_are_checked():
+    with pytest.raises(ConfigError, match="record_every_ms 150 is not a whole number of ticks"):
+        make_config(**{"sim.record_every_ms": 150})
+    with pytest.raises(ConfigError, match="record_every_ms 50 is not a whole number"):
+        make_config(**{"sim.record_every_ms": 50})  # less than a tick
+    with pytest.raises(ConfigError, match="chunks cut a recording"):
+        make_config(**{"replay.chunk_s": 5})
+    assert preset("default").record_every_ticks == 1
+    assert np.array_equal(record_ticks(10, 3, record_rows(10, 3)), [2, 5, 8, 9])
+    assert record_rows(10, 3, computed=7) == 2
+
+
+def test_a_chunked_replay_cannot_be_checkpointed():
+    cfg = _config(BTC, ticks=2000, **{"replay.chunk_s": 0.5})
+    with pytest.raises(ValueError, match="cannot be checkpointed"):
+        Simulation(cfg, generate(cfg), checkpoint_every=500)
+
+
+def test_saved_coarse_run_loads_with_its_grid(tmp_path):
+    from backtest.experiment import load, save_run
+
+    res = run(preset("default").with_dotted({"sim.ticks": 3001, "sim.record_every_ms": 1000}))
+    back = load(save_run(res, tmp_path / "run"))
+    assert np.array_equal(back.tick_index, res.tick_index) and not _differing(back.summary_dict, res.summary_dict)
+    assert backtest.run is run
