@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from backtest.config import SimConfig
+from backtest.config import ConfigError, SimConfig
 from backtest.engine import Simulation
 from backtest.generate import MarketArrays, generate
 from backtest.interventions import Intervention
@@ -69,7 +69,17 @@ def session_memory_estimate(config: SimConfig) -> MemoryEstimate:
 
 
 def check_session_memory(config: SimConfig, budget: int | None = None) -> None:
-    """ConfigError unless a session of ``config`` fits the memory budget (``session_memory_estimate``)."""
+    """ConfigError unless a session can run ``config`` (every tick's state served, re-runs from checkpoints)
+    and it fits the memory budget (``session_memory_estimate``)."""
+    problems = []
+    if config.record_every_ticks > 1:
+        problems.append(f"sim.record_every_ms {config.sim.record_every_ms:g}: a session serves the state at every "
+                        "tick; allowed: 0 here (a coarser grid is for long runs of the CLI, sweeps and notebooks)")
+    if config.replay.chunk_s > 0:
+        problems.append(f"replay.chunk_s {config.replay.chunk_s:g}: a session re-runs actions from checkpoints of a "
+                        "recording held whole; allowed: 0 here (chunks are for long runs of the CLI and sweeps)")
+    if problems:
+        raise ConfigError(problems)
     check_memory(config, budget, checkpoints=session_checkpoints(config), session=True)
 
 

@@ -125,6 +125,12 @@ def _fmt(n: float) -> str:
     return f"{n / (1 << 20):,.0f} MiB"
 
 
+# a chunked replay (replay.chunk_s) of a normalised file: a chunk may hold this many times its share of the
+# recording's events (bursts), and each venue's reader holds a batch of backtest.replay.STREAM_BATCH_ROWS events
+CHUNK_BURST = 4
+STREAM_BATCH_BYTES = (1 << 20) * MARKET_EVENT_BYTES
+REPLAY_RECORD_BYTES_PER_DECISION = 8
+
 # A checkpoint's loop state beside the books: hedge intents in flight (4096 x 5 x 8 bytes), the hedge FIFO
 # (4096 x 4 x 8 bytes) and on a replay the ring of fill reports in flight (4096 x 2 x 8 bytes); the rest is
 # small (backtest.engine.INTENT_CAPACITY, kernels.strategy, kernels.replay.RESPONSE_RING)
@@ -173,6 +179,7 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
     read columns and, while an action re-runs, the new run's records and columns beside the run its readers
     still have."""
     n = config.sim.ticks
+    rows = -(-n // config.record_every_ticks)  # tick records (sim.record_every_ms)
     session_parts = {"read columns": n * TICK_COLUMN_BYTES_PER_TICK, "an action's re-run": n * (
         TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + TICK_COLUMN_BYTES_PER_TICK)} if session else {}
     if config.market.source == "replay":
@@ -180,18 +187,35 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
         books = 16 << 20
         # replay.clock 'split' adds the strategy's own view of Exchange 1's touch: two int64 a tick
         view = 16 if config.replay.clock == "split" else 0
-        events = sum(recording_events(config.replay.exchange1)) + sum(recording_events(config.replay.exchange2))
+        specs = (config.replay.exchange1, config.replay.exchange2)
+        events = sum(sum(recording_events(spec)) for spec in specs)
         # the loaded events, their copy on the run's grid (two with 'split'), and, while a capture is imported,
         # the scan's rows beside them
-        copies = 1 + (2 if config.replay.clock == "split" else 1) + IMPORT_ROWS_PER_EVENT
-        parts = {"per-tick arrays": n * (MARKET_BYTES_PER_TICK + TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + view),
-                 "recording": max(64 << 20, int(events * MARKET_EVENT_BYTES * copies)), "order books": books}
+        grid_copies = 2 if config.replay.clock == "split" else 1
+        copies = 1 + grid_copies + IMPORT_ROWS_PER_EVENT
+        chunk = n
+        if config.replay.chunk_s > 0:
+            chunk = min(n, max(1, round(config.replay.chunk_s / config.sim.dt_s)))
+            streamed = all(isinstance(spec, str) and spec.endswith(".parquet") for spec in specs)
+            if streamed:  # only a chunk's events (with room for bursts) and the batches being read
+                share = min(1.0, CHUNK_BURST * chunk / n)
+                recording = int(events * share * MARKET_EVENT_BYTES * (1 + grid_copies)) + 2 * STREAM_BATCH_BYTES
+            else:
+                recording = int(events * MARKET_EVENT_BYTES * copies)
+        else:
+            recording = int(events * MARKET_EVENT_BYTES * copies)
+        # our orders' records: at most a few rows per decision, typically far fewer (0.3-0.5 bytes a tick on the
+        # shipped recordings at a decision every tick)
+        decisions = n / max(1.0, config.replay.decision_interval_ms / (config.sim.dt_s * 1000.0))
+        parts = {"per-tick arrays": chunk * (MARKET_BYTES_PER_TICK + view) + rows * (TICK_RECORD_BYTES + 16),
+                 "records": int(decisions * REPLAY_RECORD_BYTES_PER_DECISION),
+                 "recording": max(64 << 20, recording), "order books": books}
         per_checkpoint = books
     else:
         e1, e2 = events_per_tick(config)
         parts = {
-            "per-tick arrays": n * (MARKET_BYTES_PER_TICK + GENERATION_TEMP_BYTES_PER_TICK + TICK_RECORD_BYTES
-                                    + RECORD_BYTES_PER_TICK),
+            "per-tick arrays": n * (MARKET_BYTES_PER_TICK + GENERATION_TEMP_BYTES_PER_TICK + RECORD_BYTES_PER_TICK)
+                               + rows * TICK_RECORD_BYTES,
             "order flow": int(n * (e1 + e2) * EVENT_BYTES),
             "order books": book_bytes(config),
         }

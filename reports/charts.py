@@ -118,10 +118,17 @@ def inventory_chart(results) -> plt.Figure:
 
 
 def zoom_window(results, seconds: float = 30.0, min_ticks: int = 300) -> tuple[int, int, str]:
-    """Ticks [start, end) of the zoomed quotes chart: ``seconds`` of simulated time (at least ``min_ticks``
-    ticks) ending a little after the last Exchange 1 fill, where something happened (a 1 ms replay's last 300
-    ticks are 0.3 s of flat lines); the run's end when nothing filled. Returns the window and its title."""
-    n = len(results.ticks)
+    """Rows [start, end) of the ticks frame for the zoomed quotes chart: ``seconds`` of simulated time (at least
+    ``min_ticks`` ticks) ending a little after the last Exchange 1 fill, where something happened (a 1 ms
+    replay's last 300 ticks are 0.3 s of flat lines); the run's end when nothing filled. Returns the window and
+    its title. (Rows are ticks unless the run records a coarser grid, ``sim.record_every_ms``.)"""
+    start, end, title = _zoom_ticks(results, seconds, min_ticks)
+    at = results.tick_index
+    return int(np.searchsorted(at, start)), int(np.searchsorted(at, end)), title
+
+
+def _zoom_ticks(results, seconds: float, min_ticks: int) -> tuple[int, int, str]:
+    n = results.ticks_run
     span = min(n, max(min_ticks, int(round(seconds / results.config.sim.dt_s))))
     fills = results.fills
     if len(fills):

@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from kernels.records import INTERVENTION_NAMES, IV_MANUAL_FILL
+from kernels.records import INTERVENTION_NAMES, IV_MANUAL_FILL, STATE_NAMES
 
 _ORDER = {"intervention": 0, "fill": 1, "hedge": 2, "risk": 3, "quote": 4}
 
@@ -45,6 +45,26 @@ def _interventions(results) -> pd.DataFrame:
         "qty_lots": pd.Series(iv["qty"], dtype="Int64").where(manual),
         "limit_price": np.where(manual & (iv["price"] >= 0), iv["price"] * results.tick_size, np.nan),
     })
+
+
+_QUOTING = ["reference_price", "reservation_price", "half_spread_price", "sigma_per_sqrt_s"]
+
+
+def _quote_context(results, ticks: np.ndarray) -> pd.DataFrame:
+    """What the strategy quoted from at each of ``ticks``: the quoting inputs from the tick records (NaN at a
+    tick a coarser grid, ``sim.record_every_ms``, has no row for), the Exchange 1 position and the risk state
+    from the account rows (exact at every tick)."""
+    t = results.ticks
+    rows = np.searchsorted(results.tick_index, ticks)
+    held = rows < len(results.tick_index)
+    held[held] = results.tick_index[rows[held]] == ticks[held]
+    ctx = pd.DataFrame({name: np.where(held, t[name].to_numpy()[np.minimum(rows, len(t) - 1)], np.nan)
+                        for name in _QUOTING})
+    account = results.account_raw
+    in_force = np.searchsorted(account["tick"], ticks, side="right") - 1
+    ctx["inv1_lots"] = account["inv1"][in_force]
+    ctx["state"] = np.asarray(STATE_NAMES, dtype=object)[account["state"][in_force]]
+    return ctx
 
 
 def decision_frame(results) -> pd.DataFrame:
@@ -67,10 +87,7 @@ def decision_frame(results) -> pd.DataFrame:
     o = results.orders
     if len(o):
         o = o[o["action"] != "filled"]  # full fills are already in the fill records
-        ctx = results.ticks.loc[o["tick"].to_numpy(),
-                                ["reference_price", "reservation_price", "half_spread_price",
-                                 "sigma_per_sqrt_s", "inv1_lots", "state"]].reset_index(drop=True)
-        ctx["state"] = ctx["state"].astype(str)
+        ctx = _quote_context(results, o["tick"].to_numpy())
         o = o.reset_index(drop=True)
         actions = {"new": "place", "cancel": "cancel", "cancel_sent": "cancel sent"}
         parts.append(pd.concat([o, ctx], axis=1).assign(event="quote", action=o["action"].astype(str).map(actions)))
