@@ -27,7 +27,7 @@ from backtest.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
 from backtest.inputs import LatencyDraws, VenueEvents
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE, market_event_dt
-from kernels.replay import new_book, venue_mids
+from kernels.replay import new_book, new_scan, scan_prices, venue_mids
 
 __all__ = ["PROJECT_ROOT", "ReplayChunks", "ReplayMarket", "build_replay_market", "load_venue", "resolve"]
 
@@ -155,15 +155,25 @@ class _Source:
             ev = ev[(ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)]
         return ev
 
-    def batches(self, columns=None):
-        """Every event once, in order, batch by batch (a scan that leaves the forward reading where it is)."""
-        if self.data.path is None:
-            yield self._all
-            return
+    def _batches_of_file(self):
         from backtest.data.store import iter_events
 
-        for ev in iter_events(self.data.path, STREAM_BATCH_ROWS, columns=columns):
+        for ev in iter_events(self.data.path, STREAM_BATCH_ROWS):
             yield self._filter(ev)
+
+    def columns(self, names):
+        """Every event once, in order, batch by batch, as a dict of the named fields' arrays (read-only): the
+        file's columns as they are decoded, without assembling events."""
+        if self.data.path is None:
+            yield {name: self._all[name] for name in names}
+            return
+        from backtest.data.store import iter_columns
+
+        for cols in iter_columns(self.data.path, STREAM_BATCH_ROWS, names):
+            if self.drop_ticker:
+                keep = (cols["kind"] != ME_BBO_BID) & (cols["kind"] != ME_BBO_ASK)
+                cols = {name: values[keep] for name, values in cols.items()}
+            yield cols
 
     def until(self, recv_end: int) -> np.ndarray:
         """The events received before ``recv_end`` (ns) not handed out yet, in order (a view of the loaded
@@ -174,7 +184,7 @@ class _Source:
             self._pos = max(k, self._pos)
             return out
         if self._batches is None:
-            self._batches = self.batches()
+            self._batches = self._batches_of_file()
         parts = []
         while True:
             held = self._held
@@ -226,38 +236,35 @@ class _VenueStream:
             ev["recv_ts"] = ev["exch_ts"]
         else:
             ev = self.source.until(end)
-        if np.shares_memory(ev, self.source.data.events):  # rescaled below: never the loaded recording
-            ev = ev.copy()
-        ev["price"] *= self.pk
-        ev["qty"] *= self.qk
-        n = b - a
-        ticks = np.maximum(0, (ev["recv_ts"] - self.start) // self.dt_ns) - a
-        starts = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(ticks, minlength=n)[:n], out=starts[1:])
+        if self.pk != 1 or self.qk != 1:
+            if np.shares_memory(ev, self.source.data.events):  # rescaled: never the loaded recording
+                ev = ev.copy()
+            ev["price"] *= self.pk
+            ev["qty"] *= self.qk
+        # the events are in time order: tick k (of this span) starts at the first received at or after its start
+        # (those received before the run's start belong to its first tick)
+        starts = np.zeros(b - a + 1, dtype=np.int64)
+        ends = self.start + np.arange(a + 1, b + 1, dtype=np.int64) * self.dt_ns
+        starts[1:] = np.searchsorted(ev["recv_ts"], ends, side="left")
         return VenueEvents(start=starts, table=ev)
 
 
 def _scan(source: _Source, clock: str, end: int):
     """One pass over a venue's recording: (the largest recv_ts - exch_ts, the lowest and highest trade or
     book-ticker price, the lowest and highest price of a depth level with size, venue ticks) over the events a
-    run ending at ``end`` (ns) uses; -1 prices where there are none."""
-    max_lag = np.iinfo(np.int64).min
-    quoted = [np.iinfo(np.int64).max, -1]
-    levels = [np.iinfo(np.int64).max, -1]
-    for ev in source.batches(columns=("exch_ts", "recv_ts", "price", "qty", "kind")):
-        if ev.size == 0:
+    run ending at ``end`` (ns) uses; -1 prices where there are none. On the receive clock the pass stops at
+    ``end``; on the exchange clock it reads the whole recording (an event received late may be stamped early)."""
+    fold = new_scan()
+    exchange = clock == "exchange"
+    for ev in source.columns(("exch_ts", "recv_ts", "price", "qty", "kind")):
+        if ev["recv_ts"].size == 0:
             continue
-        lag = ev["recv_ts"] - ev["exch_ts"]
-        max_lag = max(max_lag, int(lag.max()))
-        ev = ev[(ev["exch_ts"] if clock == "exchange" else ev["recv_ts"]) < end]
-        kind, price = ev["kind"], ev["price"]
-        for pick, lo_hi in ((np.isin(kind, (ME_TRADE, ME_BBO_BID, ME_BBO_ASK)) & (price > 0), quoted),
-                            ((kind == ME_BOOK) & (ev["qty"] > 0), levels)):
-            seen = price[pick]
-            if seen.size:
-                lo_hi[0] = min(lo_hi[0], int(seen.min()))
-                lo_hi[1] = max(lo_hi[1], int(seen.max()))
-    return max(max_lag, 0), quoted, levels
+        last = scan_prices(ev["recv_ts"], ev["exch_ts"], ev["price"], ev["qty"], ev["kind"], end, exchange, fold)
+        if not exchange and last >= end:
+            break
+    quoted = [int(fold[1]), int(fold[2])]
+    levels = [int(fold[3]), int(fold[4])]
+    return max(int(fold[0]), 0), quoted, levels
 
 
 def _window(name: str, quoted, levels, pk: int, window_pct: float) -> tuple[int, int]:
@@ -291,7 +298,9 @@ class _Mids:
 
 def available_ticks(config: SimConfig) -> int:
     """Ticks of ``sim.dt_s`` both recordings cover."""
-    d1, d2 = load_venue(config.replay.exchange1, "exchange1"), load_venue(config.replay.exchange2, "exchange2")
+    streamed = config.replay.chunk_s > 0  # a file to be read in chunks: its span from the metadata
+    d1 = load_venue(config.replay.exchange1, "exchange1", streamed=streamed)
+    d2 = load_venue(config.replay.exchange2, "exchange2", streamed=streamed)
     start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
     end = min(d1.end_ns, d2.end_ns)
     return max(0, int((end - start) // int(round(config.sim.dt_s * 1e9))))
@@ -416,16 +425,34 @@ class ReplayChunks:
         self._latency = LatencyDraws(config)
         self._last_updates = _LastUpdates(config.quoting.reference)
         self.next_tick = 0
-        self.first = self.next()
+        self._ahead = None  # the next chunk, being built by a helper thread while the kernel runs this one
+        self._helper = None
+        self.first = self._build()
         if not self.first.feed1[0] > 0 or not self.first.feed2[0] > 0:
             raise ConfigError(["a venue has no best bid and ask at the start of the span"])
+        self._prefetch()
 
-    @property
-    def done(self) -> bool:
-        return self.next_tick >= self.n_ticks
+    def _prefetch(self) -> None:
+        if self.next_tick >= self.n_ticks:
+            if self._helper is not None:
+                self._helper.shutdown(wait=False)
+            return
+        if self._helper is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-chunks")
+        # one thread builds every chunk in turn: the same computation, in the same order, as without it
+        self._ahead = self._helper.submit(self._build)
 
     def next(self) -> ReplayMarket:
-        """The next chunk (ConfigError past the run's end)."""
+        """The next chunk (ValueError past the run's end; whatever its building raised)."""
+        if self._ahead is None:
+            raise ValueError("the recording's chunks are all handed out")
+        chunk, self._ahead = self._ahead.result(), None
+        self._prefetch()
+        return chunk
+
+    def _build(self) -> ReplayMarket:
         a = self.next_tick
         if a >= self.n_ticks:
             raise ValueError("the recording's chunks are all handed out")

@@ -837,3 +837,38 @@ def venue_mids(events, starts, n_ticks, book, carry, out_mid, out_updated, out_t
     carry[0] = bbo_bid
     carry[1] = bbo_ask
     carry[2] = mid
+
+
+@jit_borrow
+def scan_prices(recv_ts, exch_ts, price, qty, kind, end_ns, on_exchange_clock, out):
+    """One pass over a batch of a venue's events (columns of ``market_event_dt``), folded into ``out`` (int64:
+    largest recv_ts - exch_ts; lowest and highest trade or book-ticker price with a price; lowest and highest
+    depth-level price with size; start it at ``new_scan()``) over the events a run ending at ``end_ns`` uses:
+    received before it, or on the exchange clock stamped before it. Returns the last recv_ts of the batch."""
+    last = -1
+    for i in range(recv_ts.shape[0]):
+        lag = recv_ts[i] - exch_ts[i]
+        if lag > out[0]:
+            out[0] = lag
+        last = recv_ts[i]
+        if (exch_ts[i] if on_exchange_clock else recv_ts[i]) >= end_ns:
+            continue
+        k = kind[i]
+        p = price[i]
+        if (k == ME_TRADE or k == ME_BBO_BID or k == ME_BBO_ASK) and p > 0:
+            if p < out[1]:
+                out[1] = p
+            if p > out[2]:
+                out[2] = p
+        elif k == ME_BOOK and qty[i] > 0:
+            if p < out[3]:
+                out[3] = p
+            if p > out[4]:
+                out[4] = p
+    return last
+
+
+def new_scan():
+    """The starting fold of ``scan_prices``: no lag seen, no prices (lowest at int64 max, highest -1)."""
+    big = np.iinfo(np.int64).max
+    return np.array([np.iinfo(np.int64).min, big, -1, big, -1], dtype=np.int64)

@@ -129,6 +129,19 @@ def iter_events(path: str | Path, batch_rows: int = 1 << 20, columns=None):
         raise DataError(f"{p}: not a readable Parquet file ({err})") from None
 
 
+def iter_columns(path: str | Path, batch_rows: int, names):
+    """The named fields of the file's events in stored order, ``batch_rows`` at a time, as a dict of arrays."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = _path(path)
+    try:
+        for batch in pq.ParquetFile(p).iter_batches(batch_size=batch_rows, columns=list(names)):
+            yield {name: batch.column(name).to_numpy() for name in names}
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{p}: not a readable Parquet file ({err})") from None
+
+
 def _market_data(meta: dict, events: np.ndarray) -> MarketData:
     return MarketData(
         venue=meta["venue"], symbol=meta["symbol"], source=meta["source"], tick_size=meta["tick_size"],
