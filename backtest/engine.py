@@ -413,8 +413,8 @@ class Simulation:
             for rec, c in zip(self.records, RECORD_COUNTERS):
                 need = int(counters[c]) + 16
                 if need > rec.shape[0]:
-                    # in chunks, the records' first sizes are a chunk's: grow geometrically over a long run
-                    grow = max(need // 4, rec.shape[0] if self.chunks is not None else 0)
+                    # in chunks, the records' first sizes are a chunk's: grow geometrically (by half) over a long run
+                    grow = max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0)
                     bigger = np.zeros(need + grow, dtype=rec.dtype)
                     bigger[: rec.shape[0]] = rec
                     rec = bigger

@@ -27,7 +27,7 @@ from backtest.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
 from backtest.inputs import LatencyDraws, VenueEvents
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE, market_event_dt
-from kernels.replay import new_book, new_scan, scan_prices, venue_mids
+from kernels.replay import new_book, new_scan, scan_prices, tick_starts, venue_mids
 
 __all__ = ["PROJECT_ROOT", "ReplayChunks", "ReplayMarket", "build_replay_market", "load_venue", "resolve"]
 
@@ -134,8 +134,11 @@ class _Source:
     """One venue's recorded events in receive-time order, read forward: from the loaded array, or from a
     normalised file in batches (only the events not yet handed out and one batch are in memory)."""
 
-    def __init__(self, data: MarketData, book_ticker: bool):
+    def __init__(self, data: MarketData, book_ticker: bool, exchange_times: bool = True):
         self.data = data
+        # a file read on the receive clock: the venue's timestamps and flags are not decoded (nothing reads them
+        # there; they are left 0)
+        self._fields = None if exchange_times else ("recv_ts", "price", "qty", "kind", "side")
         self.drop_ticker = not book_ticker
         self._pos = 0
         self._batches = None
@@ -158,7 +161,7 @@ class _Source:
     def _batches_of_file(self):
         from backtest.data.store import iter_events
 
-        for ev in iter_events(self.data.path, STREAM_BATCH_ROWS):
+        for ev in iter_events(self.data.path, STREAM_BATCH_ROWS, columns=self._fields):
             yield self._filter(ev)
 
     def columns(self, names):
@@ -243,9 +246,8 @@ class _VenueStream:
             ev["qty"] *= self.qk
         # the events are in time order: tick k (of this span) starts at the first received at or after its start
         # (those received before the run's start belong to its first tick)
-        starts = np.zeros(b - a + 1, dtype=np.int64)
-        ends = self.start + np.arange(a + 1, b + 1, dtype=np.int64) * self.dt_ns
-        starts[1:] = np.searchsorted(ev["recv_ts"], ends, side="left")
+        starts = np.empty(b - a + 1, dtype=np.int64)
+        tick_starts(ev["recv_ts"], self.start + (a + 1) * self.dt_ns, self.dt_ns, starts)
         return VenueEvents(start=starts, table=ev)
 
 
@@ -411,8 +413,9 @@ class ReplayChunks:
             match_clock = "exchange" if split else clock
             max_lag, quoted, levels = _scan(_Source(d, config.replay.book_ticker), match_clock, run_end)
             base, n_levels = _window(name, quoted, levels, pk, config.replay.window_pct)
-            matching = _VenueStream(_Source(d, config.replay.book_ticker), match_clock, start, dt_ns, pk, qk, max_lag)
-            seen = _VenueStream(_Source(d, config.replay.book_ticker), "receive", start, dt_ns, pk, qk,
+            matching = _VenueStream(_Source(d, config.replay.book_ticker, match_clock == "exchange"), match_clock,
+                                    start, dt_ns, pk, qk, max_lag)
+            seen = _VenueStream(_Source(d, config.replay.book_ticker, False), "receive", start, dt_ns, pk, qk,
                                 max_lag) if split else None
             self._venues.append((matching, seen, _Mids(base, n_levels, touch=split and name == "Exchange 1")))
             windows.append((base, n_levels, qk))

@@ -7,7 +7,8 @@ The day is printed with the synthetic market calibrated to the shipped BTC recor
 book clear and a snapshot (a reconnect), written as the normalised Parquet files ``data import`` writes. Only
 levels within ``--window-ticks`` of the price are printed (the calibrated books reach 14 000 ticks deep; a
 capture's depth stream is what changes near the touch). Then the replay preset's strategy runs on the whole
-day at a 1 ms tick with ``replay.chunk_s`` and ``sim.record_every_ms`` in a fresh process, whose peak
+day at a 1 ms tick (its kill drawdown lifted, so it quotes all day) with ``replay.chunk_s`` and
+``sim.record_every_ms`` in a fresh process, whose peak
 resident memory is read from the OS. The replay's figures: wall time end to end (recording read, chunks laid
 on the grid, kernel, frames and summary) and the kernel's own share.
 
@@ -113,7 +114,9 @@ def replay_day(out_dir: str, chunk_s: float, record_every_ms: float) -> dict:
     cfg = backtest.preset("replay_binance_btcusdt_20240808").with_dotted({
         "replay.exchange1": os.path.join(out_dir, "exchange1.parquet"),
         "replay.exchange2": os.path.join(out_dir, "exchange2.parquet"),
-        "replay.chunk_s": chunk_s, "sim.record_every_ms": record_every_ms})
+        "replay.chunk_s": chunk_s, "sim.record_every_ms": record_every_ms,
+        # quoting all day: the preset's 100 USD kill drawdown stops it within the first hour of this market
+        "risk.kill_drawdown": 1e9})
     cfg = cfg.with_dotted({"sim.ticks": available_ticks(cfg)})
     t0 = time.perf_counter()
     sim = Simulation(cfg, generate(cfg))

@@ -872,3 +872,18 @@ def new_scan():
     """The starting fold of ``scan_prices``: no lag seen, no prices (lowest at int64 max, highest -1)."""
     big = np.iinfo(np.int64).max
     return np.array([np.iinfo(np.int64).min, big, -1, big, -1], dtype=np.int64)
+
+
+@jit_borrow
+def tick_starts(recv_ts, first_end_ns, dt_ns, out):
+    """``out[k]`` = how many of the time-ordered ``recv_ts`` fall before ``first_end_ns + (k - 1) * dt_ns``
+    (``out[0]`` = 0): where each tick's events start when tick k of the span ends at that time. One merge pass."""
+    n = out.shape[0] - 1
+    out[0] = 0
+    i = 0
+    m = recv_ts.shape[0]
+    for k in range(n):
+        end = first_end_ns + k * dt_ns
+        while i < m and recv_ts[i] < end:
+            i += 1
+        out[k + 1] = i

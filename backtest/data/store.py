@@ -113,15 +113,16 @@ def read_info(path: str | Path) -> MarketData:
 
 def iter_events(path: str | Path, batch_rows: int = 1 << 20, columns=None):
     """The file's events in stored order, ``batch_rows`` at a time (market_event_dt arrays; with ``columns``
-    only those fields are filled). Memory: one batch."""
+    only those fields are read, the others 0). Memory: one batch."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     p = _path(path)
     names = list(columns or market_event_dt.names)
     try:
-        for batch in pq.ParquetFile(p).iter_batches(batch_size=batch_rows, columns=names):
-            events = np.empty(batch.num_rows, dtype=market_event_dt)
+        for batch in pq.ParquetFile(p, pre_buffer=False).iter_batches(batch_size=batch_rows, columns=names):
+            events = (np.empty if len(names) == len(market_event_dt.names) else np.zeros)(batch.num_rows,
+                                                                                         dtype=market_event_dt)
             for name in names:
                 events[name] = batch.column(name).to_numpy()
             yield events
@@ -136,7 +137,7 @@ def iter_columns(path: str | Path, batch_rows: int, names):
 
     p = _path(path)
     try:
-        for batch in pq.ParquetFile(p).iter_batches(batch_size=batch_rows, columns=list(names)):
+        for batch in pq.ParquetFile(p, pre_buffer=False).iter_batches(batch_size=batch_rows, columns=list(names)):
             yield {name: batch.column(name).to_numpy() for name in names}
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{p}: not a readable Parquet file ({err})") from None
