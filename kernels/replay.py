@@ -764,8 +764,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
 
         si[S_NEXT_LANDING] = _next_landing(q_i, z_i, zn)
 
-        # 8. record (the account row whenever it changed; the tick row on the recording grid)
-        record_account(t, acc, pos, pending, si, sf, counters, out_account)
+        # 8. record (the tick row on the recording grid; the account row whenever it changed)
         if every == 1 or (t + 1) % every == 0 or t == last_tick:
             rec = out_ticks[t // every]
             rec["best_bid1"] = best_price(l1, 0)
@@ -792,6 +791,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             rec["bid_cancel_pending_lots"] = zbid
             rec["ask_cancel_pending_lots"] = zask
             record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
+        record_account(t, acc, pos, pending, si, sf, counters, out_account)
     return counters[C_FILLS]
 
 

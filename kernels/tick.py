@@ -10,8 +10,8 @@ Order of work inside tick ``t`` (the order is an assumption of the model, stated
 5. marks, PnL and its attribution;
 6. risk checks (latency spike, loss over the rolling window, position limits) and state changes;
 7. re-quoting on Exchange 1, keeping resting orders whose price and size are still good enough;
-8. one row of ``out_ticks``, and one of ``out_account`` when cash, fees, positions, the pending
-   hedge or the risk state changed.
+8. one row of ``out_account`` when cash, fees, positions, the pending hedge or the risk state changed, and
+   one of ``out_ticks`` (on every tick, or on the last of every ``P_RECORD_EVERY`` ticks and the run's last).
 
 Quotes placed in step 7 face the flow of tick ``t + 1``: order entry takes (at least) one tick.
 An Exchange 1 order latency of more than one tick delays both legs of a cancel/replace by the extra
@@ -546,8 +546,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
             _set_quote(b1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode,
                        zs, zn, delay, pend_due, _room(b1, zs, zn, -1, inv1, hard) if book_mode else ask_size)
 
-        # 8. record (the account row whenever it changed; the tick row on the recording grid)
-        record_account(t, acc, pos, pending, si, sf, counters, out_account)
+        # 8. record (the tick row on the recording grid; the account row whenever it changed)
         if every == 1 or (t + 1) % every == 0 or t == n_ticks - 1:
             rec = out_ticks[t // every]
             rec["best_bid1"] = best_bid(b1)
@@ -581,6 +580,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
             rec["bid_cancel_pending_lots"] = zbid
             rec["ask_cancel_pending_lots"] = zask
             record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
+        record_account(t, acc, pos, pending, si, sf, counters, out_account)
 
     counters[C_DROPPED1] = b1[B_DROPPED]
     counters[C_DROPPED2] = b2[B_DROPPED]
