@@ -147,3 +147,19 @@ def test_saved_coarse_run_loads_with_its_grid(tmp_path):
     back = load(save_run(res, tmp_path / "run"))
     assert np.array_equal(back.tick_index, res.tick_index) and not _differing(back.summary_dict, res.summary_dict)
     assert backtest.run is run
+
+
+def test_the_api_refuses_a_coarse_grid_and_chunks_with_what_is_allowed():
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(preset("default").with_dotted({"sim.ticks": 500}), ticks_per_second=0.0,
+                               horizon_ticks=20)) as c:
+        bad = c.put("/config", json={"sim": {"record_every_ms": 1000}})
+        assert bad.status_code == 422 and "a session serves the state at every tick" in bad.text
+        bad = c.put("/config", json={"market": {"source": "replay"}, "replay": {
+            "exchange1": "data/binance-btcusdt-2024-08-08/spot.jsonl.gz",
+            "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz", "chunk_s": 10}})
+        assert bad.status_code == 422 and "replay.chunk_s 10" in bad.text and "allowed: 0 here" in bad.text
+        assert c.get("/config").json()["current"]["sim"]["record_every_ms"] == 0
