@@ -18,7 +18,7 @@ from backtest.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
 from backtest.replay import ReplayChunks, ReplayMarket, reference_last_update
 from backtest.resources import book_capacity
-from backtest.results import Results
+from backtest.results import Results, record_rows, record_ticks
 from backtest.resolve import resolve_units
 from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
 from kernels.replay import new_state as replay_state
@@ -119,21 +119,6 @@ def kernel_params(config: SimConfig, hedge_step: int = 1, hedge_contract_value: 
     p[P.P_INIT_DEPTH2] = c.exchange2.initial_depth_lots
     p[P.P_RECORD_EVERY] = c.record_every_ticks
     return p
-
-
-def record_rows(n_ticks: int, every: int, computed: int | None = None) -> int:
-    """Rows of tick records a run of ``n_ticks`` has with one row per ``every`` ticks (the last tick of each
-    interval, and the run's last tick), counting only ticks before ``computed`` (default: all)."""
-    computed = n_ticks if computed is None else computed
-    rows = computed // every
-    if computed >= n_ticks and n_ticks % every:
-        rows += 1
-    return rows
-
-
-def record_ticks(n_ticks: int, every: int, rows: int) -> np.ndarray:
-    """The tick each of the first ``rows`` tick-record rows describes (int64)."""
-    return np.minimum((np.arange(rows, dtype=np.int64) + 1) * every - 1, n_ticks - 1)
 
 
 def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int,
@@ -360,7 +345,7 @@ class Simulation:
     def _keep_feeds(self, m: ReplayMarket) -> None:
         a, b = m.tick_offset, m.tick_offset + m.n_ticks
         r0, r1 = record_rows(self.n_ticks, self.every, a), record_rows(self.n_ticks, self.every, b)
-        ticks = record_ticks(self.n_ticks, self.every, r1)[r0:] - a
+        ticks = record_ticks(self.n_ticks, self.every, r1, first=r0) - a
         self._feed_rows[0, r0:r1] = m.feed1[ticks]
         self._feed_rows[1, r0:r1] = m.feed2[ticks]
 

@@ -12,6 +12,7 @@ synthetic market.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from backtest.data import resolve_path as resolve
 from backtest.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
 from backtest.inputs import LatencyDraws, VenueEvents
-from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE, market_event_dt
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 from kernels.replay import new_book, new_scan, scan_prices, tick_starts, venue_mids
 
 __all__ = ["PROJECT_ROOT", "ReplayChunks", "ReplayMarket", "build_replay_market", "load_venue", "resolve"]
@@ -130,6 +131,15 @@ def _ratio(venue_step: float, grid: float, what: str, venue: str) -> int:
 STREAM_BATCH_ROWS = 1 << 20  # events read from a normalised file at a time in a chunked replay (40 MB)
 
 
+@contextlib.contextmanager
+def _as_config_error():
+    """A file found damaged part way through a chunked replay is refused like one that cannot be opened."""
+    try:
+        yield
+    except DataError as err:
+        raise ConfigError([f"replay: {err}"]) from None
+
+
 class _Source:
     """One venue's recorded events in receive-time order, read forward: from the loaded array, or from a
     normalised file in batches (only the events not yet handed out and one batch are in memory)."""
@@ -145,24 +155,25 @@ class _Source:
         self._held = np.empty(0, dtype=market_event_dt)
         self._last_recv = np.iinfo(np.int64).min
         if data.path is None:
-            ev = data.events
-            if self.drop_ticker:
-                ev = ev[(ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)]
+            ev = self._filter(data.events)
             recv = ev["recv_ts"]
             if recv.size > 1 and not bool((recv[1:] >= recv[:-1]).all()):
                 ev = ev[np.argsort(recv, kind="stable")]
             self._all = ev
 
-    def _filter(self, ev: np.ndarray) -> np.ndarray:
-        if self.drop_ticker:
-            ev = ev[(ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)]
-        return ev
+    def _filter(self, ev):
+        """``ev`` (events, or a dict of fields) without the book-ticker stream when it is not used."""
+        if not self.drop_ticker:
+            return ev
+        keep = (ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)
+        return {name: values[keep] for name, values in ev.items()} if isinstance(ev, dict) else ev[keep]
 
     def _batches_of_file(self):
         from backtest.data.store import iter_events
 
-        for ev in iter_events(self.data.path, STREAM_BATCH_ROWS, columns=self._fields):
-            yield self._filter(ev)
+        with _as_config_error():
+            for ev in iter_events(self.data.path, STREAM_BATCH_ROWS, columns=self._fields):
+                yield self._filter(ev)
 
     def columns(self, names):
         """Every event once, in order, batch by batch, as a dict of the named fields' arrays (read-only): the
@@ -172,11 +183,9 @@ class _Source:
             return
         from backtest.data.store import iter_columns
 
-        for cols in iter_columns(self.data.path, STREAM_BATCH_ROWS, names):
-            if self.drop_ticker:
-                keep = (cols["kind"] != ME_BBO_BID) & (cols["kind"] != ME_BBO_ASK)
-                cols = {name: values[keep] for name, values in cols.items()}
-            yield cols
+        with _as_config_error():
+            for cols in iter_columns(self.data.path, STREAM_BATCH_ROWS, names):
+                yield self._filter(cols)
 
     def until(self, recv_end: int) -> np.ndarray:
         """The events received before ``recv_end`` (ns) not handed out yet, in order (a view of the loaded
@@ -303,9 +312,15 @@ def available_ticks(config: SimConfig) -> int:
     streamed = config.replay.chunk_s > 0  # a file to be read in chunks: its span from the metadata
     d1 = load_venue(config.replay.exchange1, "exchange1", streamed=streamed)
     d2 = load_venue(config.replay.exchange2, "exchange2", streamed=streamed)
+    return _covered(config, d1, d2)[1]
+
+
+def _covered(config: SimConfig, d1: MarketData, d2: MarketData) -> tuple[int, int]:
+    """(the run's tick 0, ns: when both recordings are under way, plus ``replay.start_s``; how many ticks of
+    ``sim.dt_s`` both cover from there)."""
     start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
     end = min(d1.end_ns, d2.end_ns)
-    return max(0, int((end - start) // int(round(config.sim.dt_s * 1e9))))
+    return start, max(0, int((end - start) // int(round(config.sim.dt_s * 1e9))))
 
 
 def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, qk: int, window_pct: float,
@@ -386,9 +401,7 @@ class ReplayChunks:
         if refused:
             raise ConfigError([f"replay: {line}" for line in refused])
         dt_ns = int(round(config.sim.dt_s * 1e9))
-        start = max(d1.start_ns, d2.start_ns) + int(round(config.replay.start_s * 1e9))
-        end = min(d1.end_ns, d2.end_ns)
-        covered = max(0, int((end - start) // dt_ns))
+        start, covered = _covered(config, d1, d2)
         n = config.sim.ticks
         if n > covered:
             raise ConfigError([f"sim.ticks {n:,}: from replay.start_s {config.replay.start_s:g} the recordings cover "

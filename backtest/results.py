@@ -130,11 +130,7 @@ class Results:
     def tick_index(self) -> np.ndarray:
         """The tick each row of the tick records (and of the ticks frame) describes, int64: every tick, or with
         ``sim.record_every_ms`` the last tick of each interval and the run's last tick."""
-        every = self.config.record_every_ticks
-        rows = len(self.ticks_raw)
-        if every == 1:
-            return np.arange(rows, dtype=np.int64)
-        return np.minimum((np.arange(rows, dtype=np.int64) + 1) * every - 1, self.ticks_run - 1)
+        return record_ticks(self.ticks_run, self.config.record_every_ticks, len(self.ticks_raw))
 
     @property
     def inverse_hedge(self) -> bool:
@@ -161,9 +157,22 @@ class Results:
 
     @cached_property
     def _account_row(self) -> np.ndarray:
-        """For each row of the tick records, the account row in force at its tick (the last written at or before
-        it), int64."""
-        return np.searchsorted(self.account_raw["tick"], self.tick_index, side="right") - 1
+        """For each row of the tick records, the account row in force at its tick, int64."""
+        return self.account_row_at(self.tick_index)
+
+    def account_row_at(self, ticks: np.ndarray) -> np.ndarray:
+        """For each of ``ticks``, the account row in force (the last written at or before it), int64."""
+        return np.searchsorted(self.account_raw["tick"], ticks, side="right") - 1
+
+    def record_row_at(self, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``ticks``, the row of the tick records nearest at or after it, and whether that row
+        describes the tick itself (with ``sim.record_every_ms`` most ticks have no row of their own)."""
+        at = self.tick_index
+        ticks = np.asarray(ticks, dtype=np.int64)
+        if not len(at):
+            return np.zeros(ticks.shape, dtype=np.int64), np.zeros(ticks.shape, dtype=bool)
+        rows = np.minimum(np.searchsorted(at, ticks), len(at) - 1)
+        return rows, at[rows] == ticks
 
     def _account_rows_until(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
         """The account rows in force from tick 0 to ``tick``, and how many ticks each held within that span
@@ -174,10 +183,10 @@ class Results:
         return rows, held
 
     def _net_delta_on(self, rows: np.ndarray) -> np.ndarray:
-        """Net delta (lots of the base asset) of account rows."""
+        """Net delta (lots of the base asset) of account rows: float on an inverse hedge venue, else int."""
         if self.inverse_hedge:
             return rows["inv1"] + (rows["hedge_base2"] - rows["fee_base2"])
-        return (rows["inv1"] + rows["inv2"]).astype(np.float64)
+        return rows["inv1"] + rows["inv2"]
 
     def account_field(self, name: str) -> np.ndarray:
         """One field of ``kernels.records.account_dt`` expanded to one value per tick (kernel units)."""
@@ -231,9 +240,7 @@ class Results:
                 return per_tick(rows["hedge_base2"] - rows["fee_base2"])
             return per_tick(rows["inv2"].astype(np.float64))
         if name == "net_delta_lots":
-            if self.inverse_hedge:
-                return per_tick(self._net_delta_on(rows))
-            return per_tick(rows["inv1"] + rows["inv2"])
+            return per_tick(self._net_delta_on(rows))
         if name == "cash":
             return per_tick(m(rows["cash1"] + rows["cash2"]))
         if name == "fees":
@@ -432,8 +439,9 @@ class Results:
         ``sim.record_every_ms``, ``tick`` must be one the tick records hold (``tick_index``)."""
         row = int(tick)
         if self.config.record_every_ticks > 1:
-            row = int(np.searchsorted(self.tick_index, tick))
-            if row >= len(self.tick_index) or self.tick_index[row] != tick:
+            rows, own = self.record_row_at([row])
+            row = int(rows[0])
+            if not own[0]:
                 raise KeyError(f"tick {tick} has no tick record: with sim.record_every_ms "
                                f"{self.config.sim.record_every_ms:g} the records hold ticks "
                                f"{self.config.record_every_ticks - 1}, {2 * self.config.record_every_ticks - 1}, ...")
@@ -587,6 +595,21 @@ class Results:
         """The summary as a frame: metric, value."""
         import pandas as pd
         return pd.DataFrame({"metric": list(self.summary_dict), "value": list(self.summary_dict.values())})
+
+
+def record_rows(n_ticks: int, every: int, computed: int | None = None) -> int:
+    """Rows of tick records a run of ``n_ticks`` has with one row per ``every`` ticks (the last tick of each
+    interval, and the run's last tick), counting only ticks before ``computed`` (default: all)."""
+    computed = n_ticks if computed is None else computed
+    rows = computed // every
+    if computed >= n_ticks and n_ticks % every:
+        rows += 1
+    return rows
+
+
+def record_ticks(n_ticks: int, every: int, rows: int, first: int = 0) -> np.ndarray:
+    """The tick each tick-record row from ``first`` to ``rows - 1`` describes (int64)."""
+    return np.minimum((np.arange(first, rows, dtype=np.int64) + 1) * every - 1, n_ticks - 1)
 
 
 def exposure_metrics(net_delta: np.ndarray, hedges_raw: np.ndarray, e1_lots: int, n_fills: int,

@@ -55,15 +55,11 @@ def _quote_context(results, ticks: np.ndarray) -> pd.DataFrame:
     tick a coarser grid, ``sim.record_every_ms``, has no row for), the Exchange 1 position and the risk state
     from the account rows (exact at every tick)."""
     t = results.ticks
-    rows = np.searchsorted(results.tick_index, ticks)
-    held = rows < len(results.tick_index)
-    held[held] = results.tick_index[rows[held]] == ticks[held]
-    ctx = pd.DataFrame({name: np.where(held, t[name].to_numpy()[np.minimum(rows, len(t) - 1)], np.nan)
-                        for name in _QUOTING})
-    account = results.account_raw
-    in_force = np.searchsorted(account["tick"], ticks, side="right") - 1
-    ctx["inv1_lots"] = account["inv1"][in_force]
-    ctx["state"] = np.asarray(STATE_NAMES, dtype=object)[account["state"][in_force]]
+    rows, own = results.record_row_at(ticks)
+    ctx = pd.DataFrame({name: np.where(own, t[name].to_numpy()[rows], np.nan) for name in _QUOTING})
+    in_force = results.account_row_at(ticks)
+    ctx["inv1_lots"] = results.account_raw["inv1"][in_force]
+    ctx["state"] = np.asarray(STATE_NAMES, dtype=object)[results.account_raw["state"][in_force]]
     return ctx
 
 

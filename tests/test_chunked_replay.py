@@ -8,7 +8,8 @@ import backtest
 from backtest import replay
 from backtest.config import ConfigError, make_config, preset
 from backtest.data import save
-from backtest.engine import Simulation, record_rows, record_ticks, run
+from backtest.engine import Simulation, run
+from backtest.results import record_rows, record_ticks
 from backtest.generate import generate
 from backtest.inputs import LatencyDraws
 from backtest.interventions import Intervention
@@ -81,6 +82,16 @@ def test_a_file_out_of_receive_order_is_refused_for_a_chunked_replay(tmp_path):
         run(cfg.with_dotted({"replay.exchange1": str(path), "replay.chunk_s": 1.0}))
 
 
+def test_a_file_damaged_part_way_is_refused_when_the_chunked_replay_reaches_it(tmp_path):
+    cfg = _config(BTC, ticks=20_000)
+    path = save(load_venue(cfg.replay.exchange2, "exchange2"), tmp_path / "e2")
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2: len(raw) // 2 + 4096] = b"\xff" * 4096  # a page in the middle, the footer intact
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ConfigError, match="not a readable Parquet file"):
+        run(cfg.with_dotted({"replay.exchange2": str(path), "replay.chunk_s": 1.0}))
+
+
 def test_latency_draws_in_spans_equal_one_draw():
     cfg = preset("default").with_dotted({"latency.spike_probability": 0.01, "latency.spike_duration_s": 0.7,
                                           "latency.outage_windows_s": [[3.0, 4.5]],
@@ -132,6 +143,7 @@ def test_record_grid_and_chunks_are_checked():
     assert preset("default").record_every_ticks == 1
     assert np.array_equal(record_ticks(10, 3, record_rows(10, 3)), [2, 5, 8, 9])
     assert record_rows(10, 3, computed=7) == 2
+    assert np.array_equal(record_ticks(10, 3, 4, first=2), [8, 9])
 
 
 def test_a_chunked_replay_cannot_be_checkpointed():

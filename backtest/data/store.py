@@ -114,24 +114,19 @@ def read_info(path: str | Path) -> MarketData:
 def iter_events(path: str | Path, batch_rows: int = 1 << 20, columns=None):
     """The file's events in stored order, ``batch_rows`` at a time (market_event_dt arrays; with ``columns``
     only those fields are read, the others 0). Memory: one batch."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    p = _path(path)
     names = list(columns or market_event_dt.names)
-    try:
-        for batch in pq.ParquetFile(p, pre_buffer=False).iter_batches(batch_size=batch_rows, columns=names):
-            events = (np.empty if len(names) == len(market_event_dt.names) else np.zeros)(batch.num_rows,
-                                                                                         dtype=market_event_dt)
-            for name in names:
-                events[name] = batch.column(name).to_numpy()
-            yield events
-    except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{p}: not a readable Parquet file ({err})") from None
+    make = np.empty if len(names) == len(market_event_dt.names) else np.zeros
+    for cols in iter_columns(path, batch_rows, names):
+        events = make(len(cols[names[0]]), dtype=market_event_dt)
+        for name in names:
+            events[name] = cols[name]
+        yield events
 
 
 def iter_columns(path: str | Path, batch_rows: int, names):
-    """The named fields of the file's events in stored order, ``batch_rows`` at a time, as a dict of arrays."""
+    """The named fields of the file's events in stored order, ``batch_rows`` at a time, as a dict of arrays.
+    (Without pre-buffering: its read cache grew with the part of the file read, 0.3 GiB live after 3 h of a
+    day's recording.)"""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
