@@ -685,6 +685,20 @@ class _NoAliasLoader(yaml.SafeLoader):
 def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
     """Read a TOML or YAML file of overrides on top of ``base`` (defaults if None)."""
     path = Path(path)
+    data = _read_config_data(path)
+    if isinstance(data, dict) and "assets" in data:
+        raise ConfigError([f"{path}: a portfolio config (it has an [[assets]] list): run it with "
+                           "`python -m backtest portfolio --config FILE`"])
+    base = base or SimConfig()
+    try:
+        return base.with_overrides(data)
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err)) from None
+
+
+def _read_config_data(path: Path) -> dict[str, Any]:
+    """A config file's tables as nested data (TOML, YAML, or JSON: a config or `run --json` output's config);
+    ConfigError when it cannot be read or parsed."""
     if not path.exists():
         raise ConfigError([f"{path}: no such file"])
     if not path.is_file():
@@ -716,11 +730,7 @@ def load_config(path: str | Path, base: SimConfig | None = None) -> SimConfig:
         raise ConfigError([f"{path}: cannot parse: {err}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: top level must be a table of sections, got {type(data).__name__}"])
-    base = base or SimConfig()
-    try:
-        return base.with_overrides(data)
-    except ValidationError as err:
-        raise ConfigError(describe_validation_error(err)) from None
+    return data
 
 
 def config_to_toml(config: SimConfig, comments: dict[str, str] | None = None, header: str = "") -> str:

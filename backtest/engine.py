@@ -394,18 +394,23 @@ class Simulation:
             if counters[C_OVERFLOW] == 0:
                 return
             # a record array was too small: grow to the exact counts and run the span again
-            grown = []
-            for rec, c in zip(self.records, RECORD_COUNTERS):
-                need = int(counters[c]) + 16
-                if need > rec.shape[0]:
-                    # in chunks, the records' first sizes are a chunk's: grow geometrically (by half) over a long run
-                    grow = max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0)
-                    bigger = np.zeros(need + grow, dtype=rec.dtype)
-                    bigger[: rec.shape[0]] = rec
-                    rec = bigger
-                grown.append(rec)
-            self.records = grown
+            self._grow_records()
             self.state = tuple(a.copy() for a in before)
+
+    def _grow_records(self) -> None:
+        """Each record array too small for the counts the kernel reached, replaced by one that holds them."""
+        counters = self.state[-1]
+        grown = []
+        for rec, c in zip(self.records, RECORD_COUNTERS):
+            need = int(counters[c]) + 16
+            if need > rec.shape[0]:
+                # in chunks, the records' first sizes are a chunk's: grow geometrically (by half) over a long run
+                grow = max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0)
+                bigger = np.zeros(need + grow, dtype=rec.dtype)
+                bigger[: rec.shape[0]] = rec
+                rec = bigger
+            grown.append(rec)
+        self.records = grown
 
     def fork(self, interventions: Iterable[Intervention], tick: int) -> "Simulation":
         """A new run with ``interventions`` (all of this run's, plus new ones at ``tick`` or later), sharing

@@ -57,6 +57,9 @@ R_STALE_FEED = 11
 R_FEED_RESUMED = 12
 R_DRAWDOWN_KILL = 13
 R_ORDER_LATENCY_SPIKE = 14
+R_PORTFOLIO_LIMIT = 15  # a portfolio notional or exposure limit: quoting reduced to the side that lowers it
+R_PORTFOLIO_LOSS = 16  # the portfolio's loss over its rolling window: every asset paused
+R_PORTFOLIO_KILL = 17  # the portfolio's drawdown from its peak: every asset killed
 REASON_NAMES = (
     "none",
     "soft position limit",
@@ -73,6 +76,9 @@ REASON_NAMES = (
     "reference feed updating again",
     "drawdown from peak",
     "order latency spike",
+    "portfolio limit",
+    "portfolio loss over rolling window",
+    "portfolio drawdown",
 )
 
 # Intervention kinds (user actions applied at a tick).
@@ -282,3 +288,49 @@ market_event_dt = np.dtype(
 assert market_event_dt.itemsize == 40 and sum(f[0].itemsize for f in market_event_dt.fields.values()) == 40
 """One normalised market event of one venue, 40 bytes, no padding (so equal events are equal bytes). ``recv_ts - exch_ts``
 is the event's feed latency after the recorder's clock offset was removed (see ``backtest.data``)."""
+
+# -- portfolio (kernels.portfolio) ------------------------------------------------------------------------
+# One row per portfolio risk check, in the account currency (quote currency of every asset).
+portfolio_row_dt = np.dtype(
+    [
+        ("tick", np.int64),  # the check's tick (its last tick: the check sees the assets after it)
+        ("total_pnl", np.float64),  # sum of the assets' total PnL, currency
+        ("gross_notional", np.float64),  # sum over assets and venues of |position| x mark, currency
+        ("net_notional", np.float64),  # sum over assets of net delta x Exchange 1 mark (signed), currency
+        ("exposure", np.float64),  # sqrt(d' C d): one-minute standard deviation of the net deltas' value, currency
+        ("window_loss", np.float64),  # drawdown from the peak within the rolling loss window, currency
+        ("drawdown", np.float64),  # from the running peak since the start, currency
+        ("blocked_assets", np.int32),  # assets with a quote side held by a portfolio limit
+        ("state", np.int32),  # STATE_*: active, reduced (some side held), paused (loss window), killed
+    ],
+    align=True,
+)
+
+# What a portfolio throttle acted on (PL_*) and what it did (PA_*).
+PL_GROSS = 0
+PL_NET = 1
+PL_EXPOSURE = 2
+PL_LOSS_WINDOW = 3
+PL_DRAWDOWN = 4
+PORTFOLIO_LIMIT_NAMES = ("gross notional", "net notional", "exposure", "loss over rolling window", "drawdown")
+PA_RELEASE = 0  # the asset's quote sides are free again
+PA_HOLD_BIDS = 1  # bits as in S_PORT_BLOCK
+PA_HOLD_ASKS = 2
+PA_HOLD_BOTH = 3
+PA_PAUSE = 4
+PA_RESUME = 5
+PA_KILL = 6
+PORTFOLIO_ACTION_NAMES = ("release", "hold bids", "hold asks", "hold both sides", "pause all", "resume all",
+                          "kill all")
+
+portfolio_risk_dt = np.dtype(
+    [
+        ("tick", np.int64),
+        ("asset", np.int64),  # index of the asset acted on, -1 = the whole portfolio
+        ("limit_kind", np.int64),  # PL_*
+        ("action", np.int64),  # PA_*
+        ("value", np.float64),  # the portfolio figure, currency
+        ("limit", np.float64),  # its limit, currency
+    ],
+    align=True,
+)

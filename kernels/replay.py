@@ -731,7 +731,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             _cancel(q_i, q_f, z_i, z_f, zn, 0, t, OR_RISK, land_ns, out_orders, counters)
             _cancel(q_i, q_f, z_i, z_f, zn, 1, t, OR_RISK, land_ns, out_orders, counters)
         elif (t + 1) % decision_ticks == 0:  # the strategy decides every decision interval
-            bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv_known)
+            bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv_known, si[S_PORT_BLOCK])
             # post-only against the touch the strategy sees (the venue rejects what crosses when it lands),
             # and inside the book's window
             if view_touch1.shape[0] > 0:

@@ -20,7 +20,7 @@ from kernels.records import (
     H_FILLED, H_NO_LIQUIDITY, H_PARTIAL, OR_KILL, OR_RISK, IV_KILL, IV_KILL_RESET, IV_MANUAL_FILL, IV_PAUSE, IV_RESUME, LIQ_MANUAL, R_BACK_INSIDE_LIMITS,
     R_COOLDOWN_OVER, R_DRAWDOWN_KILL, R_FEED_RESUMED, R_HEDGE_FAILURE, R_KILL_RESET, R_LATENCY_SPIKE,
     R_LOSS_WINDOW, R_MANUAL_KILL, R_MANUAL_PAUSE, R_MANUAL_RESUME, R_ORDER_LATENCY_SPIKE, R_SOFT_LIMIT,
-    R_STALE_FEED, STATE_ACTIVE, STATE_KILLED, STATE_PAUSED, STATE_REDUCED,
+    R_PORTFOLIO_LIMIT, R_PORTFOLIO_LOSS, R_STALE_FEED, STATE_ACTIVE, STATE_KILLED, STATE_PAUSED, STATE_REDUCED,
 )
 
 # counters[] written by the kernels
@@ -111,7 +111,10 @@ S_NEXT_LANDING = 25  # replay: earliest arrival of an order or cancel of ours in
 S_RK_HEAD = 26  # replay: ring of our fills whose report has not reached the strategy yet (response latency)
 S_RK_LEN = 27
 S_UNKNOWN_LOTS = 28  # replay: signed lots of those fills (the strategy's inventory = position - this)
-N_SI = 29
+# written by the portfolio risk manager (kernels.portfolio) between ticks; 0 on a single-asset run
+S_PORT_PAUSE = 29  # 1 = paused by the portfolio's loss throttle
+S_PORT_BLOCK = 30  # quote sides the portfolio's limits hold: 1 = bids, 2 = asks, 3 = both
+N_SI = 31
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1
@@ -129,7 +132,9 @@ F_A_REAL = 12
 F_A_SPREAD = 13
 F_A_SLIP = 14
 F_A_LAT = 15
-N_SF = 16
+F_PORT_VALUE = 16  # the portfolio figure (account currency) behind S_PORT_PAUSE / S_PORT_BLOCK, and its limit
+F_PORT_LIMIT = 17
+N_SF = 18
 
 
 def initial_sf(p, f1, f2):
@@ -281,18 +286,23 @@ def book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, pri
 @jit_borrow
 def derive_state(p, t, si, sf, inv1):
     """The risk state the throttles put us in, most severe first, with the reason, the measured value and
-    the limit it was held against: killed > paused (by hand, loss window, stale feed) > reduced > active."""
+    the limit it was held against: killed > paused (by hand, loss window, the portfolio's loss window, stale
+    feed) > reduced (soft position limit, a portfolio limit) > active."""
     soft = p[P_SOFT]
     if si[S_KILLED] != 0:
         return STATE_KILLED, si[S_KILL_REASON], sf[F_KILL_VALUE], sf[F_KILL_LIMIT]
     if si[S_MANUAL_PAUSE] != 0 or si[S_LOSS_PAUSED_UNTIL] >= 0:
         return STATE_PAUSED, (R_MANUAL_PAUSE if si[S_MANUAL_PAUSE] != 0 else R_LOSS_WINDOW), sf[F_LAST_LOSS], \
             p[P_MAX_LOSS]
+    if si[S_PORT_PAUSE] != 0:
+        return STATE_PAUSED, R_PORTFOLIO_LOSS, sf[F_PORT_VALUE], sf[F_PORT_LIMIT]
     if si[S_STALE] != 0:
         dt_s = p[P_DT_S]
         return STATE_PAUSED, R_STALE_FEED, (t - si[S_LAST_FEED_UPDATE]) * dt_s, p[P_STALE_TICKS] * dt_s
     if abs(inv1) >= soft:
         return STATE_REDUCED, R_SOFT_LIMIT, float(inv1), soft
+    if si[S_PORT_BLOCK] != 0:
+        return STATE_REDUCED, R_PORTFOLIO_LIMIT, sf[F_PORT_VALUE], sf[F_PORT_LIMIT]
     return STATE_ACTIVE, R_BACK_INSIDE_LIMITS, float(inv1), soft
 
 
@@ -805,9 +815,10 @@ def quote_targets(p, t, n_ticks, f1, f2, f2_seen, inv1, inv2, sf):
 
 
 @jit_borrow
-def quote_prices_sizes(p, reservation, half, inv1):
+def quote_prices_sizes(p, reservation, half, inv1, portfolio_block):
     """Bid rounded down and ask up to the tick grid, and each side's size after the soft and hard position
-    limits (lots): (bid, ask, bid size, ask size)."""
+    limits and the sides a portfolio limit holds (``portfolio_block``: ``S_PORT_BLOCK``'s bits, 1 = bids,
+    2 = asks) (lots): (bid, ask, bid size, ask size)."""
     bid_px = int(math.floor(reservation - half + 1e-9))
     ask_px = int(math.ceil(reservation + half - 1e-9))
     if ask_px <= bid_px:
@@ -825,6 +836,11 @@ def quote_prices_sizes(p, reservation, half, inv1):
         bid_size = max(0, hard - inv1)
     if inv1 - ask_size < -hard:
         ask_size = max(0, hard + inv1)
+    if portfolio_block != 0:
+        if portfolio_block & 1:
+            bid_size = 0
+        if portfolio_block & 2:
+            ask_size = 0
     return bid_px, ask_px, bid_size, ask_size
 
 

@@ -521,7 +521,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 quotes[0] = -1
                 quotes[4] = -1
         else:
-            bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1)
+            bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1, si[S_PORT_BLOCK])
             if book_mode:
                 # post-only: never cross the other participants' touch
                 other_ask = _others_through(b1, 1, bid_px, quotes[6] if quotes[4] >= 0 else -1,

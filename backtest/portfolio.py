@@ -1,0 +1,524 @@
+"""A portfolio: several assets quoted and hedged at once, on one clock, in one account currency, under one risk
+manager (``kernels.portfolio``).
+
+A portfolio config is a single-asset config (its sections are every asset's defaults) plus a ``[portfolio]``
+section (the portfolio's limits) and an ``[[assets]]`` list, each asset a name and the sections it overrides::
+
+    [sim]
+    ticks = 20000
+    [portfolio]
+    correlation = [[1.0, 0.8], [0.8, 1.0]]
+    max_exposure = 500.0
+    [[assets]]
+    name = "BTC"
+    market = { initial_price = 60000.0, tick_size = 0.1, volatility_per_sqrt_s = 40.0 }
+    [[assets]]
+    name = "ETH"
+    market = { initial_price = 2500.0, tick_size = 0.01, volatility_per_sqrt_s = 2.2 }
+
+The clock (``sim``: ticks, dt_s, record_every_ms) is the portfolio's; asset ``i`` draws its market from seed
+``sim.seed + i``. On the synthetic market the assets' fair values move together: asset ``i``'s shock at a tick is
+``sum_j L[i, j] e_j`` with ``L`` the Cholesky factor of ``portfolio.correlation`` and ``e_j`` asset ``j``'s own
+draw, so the first asset's path is the one it has alone (a one-asset portfolio without portfolio limits is the
+single-asset run, bit for bit: tested). Every asset's money is in the same account currency (its quote
+currency): the portfolio adds them as they are.
+
+Not yet: a portfolio replay of recordings (refused with a clear error), the API, the report and sweeps.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, ValidationError, field_validator
+
+from backtest.config import (
+    ConfigError, SimConfig, _Section, _deep_merge, describe_validation_error, dotted_to_nested, load_config,
+    make_config,
+)
+from backtest.engine import RECORD_COUNTERS, Simulation
+from backtest.generate import generate
+from backtest.inputs import random_stream
+from backtest.interventions import Intervention
+from backtest.resources import budget_bytes, estimate_memory
+from backtest.results import Results
+from kernels import portfolio as K
+from kernels.records import (
+    PORTFOLIO_ACTION_NAMES, PORTFOLIO_LIMIT_NAMES, STATE_NAMES, portfolio_risk_dt, portfolio_row_dt,
+)
+from kernels.strategy import C_OVERFLOW
+
+ASSET_SECTIONS = ("market", "exchange1", "exchange2", "clients", "latency", "quoting", "hedging", "risk", "fees",
+                  "replay")
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,31}$"
+MAX_ASSETS = 64
+
+
+class PortfolioSection(_Section):
+    """The portfolio's risk manager. Money in the account currency; a limit of 0 is off."""
+
+    check_interval_s: float = Field(
+        1.0, gt=0.0, le=3600.0,
+        description="seconds between the portfolio's risk checks (a whole number of sim.dt_s; each asset's own "
+        "limits are checked every tick)")
+    covariance_sample_s: float = Field(
+        1.0, gt=0.0, le=3600.0,
+        description="seconds between the returns the covariance is estimated from (a whole number of check "
+        "intervals; sampling much faster than a second sees the assets' moves out of step, the Epps effect)")
+    covariance_halflife_s: float = Field(
+        300.0, gt=0.0, le=86400.0, description="half-life of the EWMA covariance of the assets' returns, seconds")
+    correlation: list[list[float]] | None = Field(
+        None, description="correlation of the assets' fair-value shocks (synthetic market), one row per asset in "
+        "the order of [[assets]]; also the covariance's starting point. Default: uncorrelated")
+    max_gross_notional: float = Field(
+        0.0, ge=0.0, description="limit on the sum of every leg's |position| x mark, currency (0 = off): above "
+        "it every asset quotes only the side that lowers its Exchange 1 position")
+    max_net_notional: float = Field(
+        0.0, ge=0.0, description="limit on |sum of the assets' net deltas x mark|, currency (0 = off): above it "
+        "every asset holds the side that adds to it")
+    max_exposure: float = Field(
+        0.0, ge=0.0, description="limit on the one-minute standard deviation of the net deltas' value through the "
+        "covariance, currency (0 = off): above it the assets adding to it hold the side that grows their delta")
+    max_loss_window: float = Field(
+        0.0, ge=0.0, description="limit on the portfolio's loss over the rolling window (drawdown from the "
+        "window's peak), currency (0 = off): above it every asset pauses")
+    loss_window_s: float = Field(60.0, gt=0.0, le=86400.0, description="the rolling loss window, seconds")
+    cooldown_s: float = Field(10.0, ge=0.0, le=86400.0,
+                              description="seconds a loss pause lasts before the loss is checked again")
+    kill_drawdown: float = Field(
+        0.0, ge=0.0, description="drawdown from the portfolio's running peak that kills every asset, currency "
+        "(0 = off)")
+
+
+class AssetSection(_Section):
+    """One asset: its name and the settings it overrides (any section but ``sim``, which is the portfolio's)."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="letters, digits and _, starting with a letter")
+    market: dict[str, Any] = Field(default_factory=dict)
+    exchange1: dict[str, Any] = Field(default_factory=dict)
+    exchange2: dict[str, Any] = Field(default_factory=dict)
+    clients: dict[str, Any] = Field(default_factory=dict)
+    latency: dict[str, Any] = Field(default_factory=dict)
+    quoting: dict[str, Any] = Field(default_factory=dict)
+    hedging: dict[str, Any] = Field(default_factory=dict)
+    risk: dict[str, Any] = Field(default_factory=dict)
+    fees: dict[str, Any] = Field(default_factory=dict)
+    replay: dict[str, Any] = Field(default_factory=dict)
+
+    def overrides(self) -> dict[str, Any]:
+        return {s: dict(getattr(self, s)) for s in ASSET_SECTIONS if getattr(self, s)}
+
+
+@dataclass(frozen=True)
+class PortfolioConfig:
+    """A validated portfolio: the shared defaults, the portfolio's limits, and each asset's resolved config."""
+
+    base: SimConfig
+    portfolio: PortfolioSection
+    assets: tuple[AssetSection, ...]
+    configs: tuple[SimConfig, ...]  # asset i's whole config (seed sim.seed + i)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.assets)
+
+    @property
+    def check_ticks(self) -> int:
+        return max(1, round(self.portfolio.check_interval_s / self.base.sim.dt_s))
+
+    @property
+    def sample_checks(self) -> int:
+        return max(1, round(self.portfolio.covariance_sample_s / (self.check_ticks * self.base.sim.dt_s)))
+
+    def correlation(self) -> np.ndarray:
+        k = len(self.assets)
+        c = self.portfolio.correlation
+        return np.eye(k) if c is None else np.array(c, dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole portfolio as nested data that ``make_portfolio_config`` reads back to an equal config."""
+        return {**self.base.model_dump(mode="json"), "portfolio": self.portfolio.model_dump(mode="json"),
+                "assets": [{"name": a.name, **a.overrides()} for a in self.assets]}
+
+    def with_dotted(self, assignments: dict[str, Any]) -> "PortfolioConfig":
+        """Dotted assignments: ``quoting.size_lots`` (every asset's default), ``portfolio.max_exposure``, or
+        ``assets.ETH.quoting.size_lots`` (one asset)."""
+        data = self.to_dict()
+        shared, by_asset = {}, {}
+        for key, value in assignments.items():
+            parts = key.split(".")
+            if parts[0] == "assets":
+                if len(parts) < 4:
+                    raise ConfigError([f"{key}: an asset's key is assets.NAME.SECTION.KEY"])
+                by_asset.setdefault(parts[1], {})[".".join(parts[2:])] = value
+            else:
+                shared[key] = value
+        data = _deep_merge(data, dotted_to_nested(shared))
+        for name, keys in by_asset.items():
+            match = [a for a in data["assets"] if a["name"] == name]
+            if not match:
+                raise ConfigError([f"assets.{name}: no such asset; allowed: {', '.join(self.names)}"])
+            match[0].update(_deep_merge(match[0], dotted_to_nested(keys)))
+        return make_portfolio_config(data)
+
+
+def is_portfolio(data: dict[str, Any]) -> bool:
+    return isinstance(data, dict) and "assets" in data
+
+
+def _cholesky(c: np.ndarray) -> np.ndarray:
+    """Lower-triangular L with L L' = c for a positive semi-definite c (a zero pivot leaves its column zero, so
+    perfectly correlated assets are allowed); ValueError if c is not positive semi-definite."""
+    k = c.shape[0]
+    low = np.zeros_like(c)
+    for j in range(k):
+        pivot = c[j, j] - low[j, :j] @ low[j, :j]
+        if pivot < -1e-9:
+            raise ValueError(f"portfolio.correlation is not positive semi-definite (pivot {pivot:.3g} at asset {j}); "
+                             "allowed: a correlation matrix (symmetric, ones on the diagonal, no negative eigenvalue)")
+        low[j, j] = math.sqrt(max(pivot, 0.0))
+        for i in range(j + 1, k):
+            low[i, j] = (c[i, j] - low[i, :j] @ low[j, :j]) / low[j, j] if low[j, j] > 1e-12 else 0.0
+    return low
+
+
+def make_portfolio_config(data: dict[str, Any]) -> PortfolioConfig:
+    """A validated PortfolioConfig from nested data (a config file's tables); ConfigError says what is wrong."""
+    if not isinstance(data, dict):
+        raise ConfigError([f"a portfolio config is a table, got {type(data).__name__}"])
+    data = dict(data)
+    raw_assets = data.pop("assets", None)
+    raw_portfolio = data.pop("portfolio", {}) or {}
+    errors: list[str] = []
+    try:
+        base = make_config(data)
+    except ConfigError as err:
+        raise ConfigError([f"shared settings: {e}" for e in err.problems]) from None
+    try:
+        portfolio = PortfolioSection.model_validate(raw_portfolio)
+    except ValidationError as err:
+        raise ConfigError([f"portfolio.{e}" for e in describe_validation_error(err)]) from None
+    if not isinstance(raw_assets, list) or not raw_assets:
+        raise ConfigError([f"assets: a list of at least one asset ([[assets]] tables), got {raw_assets!r:.60}"])
+    if len(raw_assets) > MAX_ASSETS:
+        raise ConfigError([f"assets: {len(raw_assets)} assets; allowed: at most {MAX_ASSETS}"])
+    assets = []
+    for i, raw in enumerate(raw_assets):
+        if isinstance(raw, dict) and "sim" in raw:
+            errors.append(f"assets[{i}].sim: the clock is the portfolio's; set sim at the top level (asset {i} "
+                          f"draws from seed sim.seed + {i})")
+            continue
+        try:
+            assets.append(AssetSection.model_validate(raw))
+        except ValidationError as err:
+            errors.extend(f"assets[{i}].{e}" for e in describe_validation_error(err))
+    if errors:
+        raise ConfigError(errors)
+    names = [a.name for a in assets]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError([f"assets: the name {', '.join(dupes)} is used twice; each asset needs its own name"])
+    configs = []
+    for i, a in enumerate(assets):
+        try:
+            cfg = base.with_overrides(a.overrides())
+            cfg = cfg.with_overrides({"sim": {"seed": (base.sim.seed + i) % 2**63}})
+        except ValidationError as err:
+            errors.extend(f"assets.{a.name}: {e}" for e in describe_validation_error(err))
+            continue
+        except ConfigError as err:
+            errors.extend(f"assets.{a.name}: {e}" for e in err.problems)
+            continue
+        if cfg.market.source != "synthetic":
+            errors.append(f"assets.{a.name}: market.source {cfg.market.source!r}: a portfolio of recordings is not "
+                          "built yet; allowed: 'synthetic'")
+        configs.append(cfg)
+    k = len(assets)
+    check = portfolio.check_interval_s / base.sim.dt_s
+    if abs(check - round(check)) > 1e-6 * max(1.0, check) or round(check) < 1:
+        errors.append(f"portfolio.check_interval_s {portfolio.check_interval_s:g} is not a whole number of ticks of "
+                      f"sim.dt_s {base.sim.dt_s:g}; allowed: a multiple of {base.sim.dt_s:g}")
+    else:
+        sample = portfolio.covariance_sample_s / (round(check) * base.sim.dt_s)
+        if abs(sample - round(sample)) > 1e-6 * max(1.0, sample) or round(sample) < 1:
+            errors.append(f"portfolio.covariance_sample_s {portfolio.covariance_sample_s:g} is not a whole number of "
+                          f"check intervals ({portfolio.check_interval_s:g} s)")
+    if portfolio.correlation is not None:
+        c = portfolio.correlation
+        if len(c) != k or any(len(row) != k for row in c):
+            errors.append(f"portfolio.correlation: a {k}x{k} matrix (one row and column per asset), got "
+                          f"{len(c)} rows of {sorted({len(r) for r in c})} values")
+        else:
+            m = np.array(c, dtype=np.float64)
+            if not np.allclose(m, m.T, atol=1e-12) or not np.all(np.diag(m) == 1.0) or np.any(np.abs(m) > 1.0):
+                errors.append("portfolio.correlation: allowed: a symmetric matrix with ones on the diagonal and "
+                              "entries in [-1, 1]")
+            else:
+                try:
+                    _cholesky(m)
+                except ValueError as err:
+                    errors.append(str(err))
+    if errors:
+        raise ConfigError(errors)
+    return PortfolioConfig(base=base, portfolio=portfolio, assets=tuple(assets), configs=tuple(configs))
+
+
+def load_portfolio_config(path: str | Path) -> PortfolioConfig:
+    """A portfolio config file (TOML, YAML or JSON with an ``assets`` list); ConfigError if it is not one."""
+    from backtest.config import _read_config_data
+
+    data = _read_config_data(Path(path))
+    if not is_portfolio(data):
+        raise ConfigError([f"{path}: not a portfolio config (it has no [[assets]] list)"])
+    return make_portfolio_config(data)
+
+
+PORTFOLIO_PRESETS = {
+    "portfolio_btc_eth_synthetic": {
+        "sim": {"ticks": 20000},
+        "portfolio": {"correlation": [[1.0, 0.8], [0.8, 1.0]], "max_gross_notional": 60000.0,
+                      "max_exposure": 60.0, "max_loss_window": 400.0, "kill_drawdown": 1500.0},
+        "assets": [
+            {"name": "BTC", "market": {"initial_price": 60000.0, "tick_size": 1.0, "lot_size": 0.001,
+                                       "volatility_per_sqrt_s": 30.0},
+             "risk": {"soft_position_lots": 10, "hard_position_lots": 20}},
+            {"name": "ETH", "market": {"initial_price": 2500.0, "tick_size": 0.05, "lot_size": 0.01,
+                                       "volatility_per_sqrt_s": 1.5},
+             "risk": {"soft_position_lots": 10, "hard_position_lots": 20}},
+        ],
+    },
+}
+
+
+def portfolio_preset(name: str) -> PortfolioConfig:
+    if name not in PORTFOLIO_PRESETS:
+        raise ConfigError([f"portfolio preset {name!r} is unknown; allowed: {', '.join(PORTFOLIO_PRESETS)}"])
+    return make_portfolio_config(PORTFOLIO_PRESETS[name])
+
+
+def correlated_shocks(pcfg: PortfolioConfig) -> list[np.ndarray]:
+    """Each asset's fair-value shocks: asset i's own standard normal draws mixed through the correlation's Cholesky
+    factor, in a fixed order (asset 0's are its own draws, exactly)."""
+    own = [random_stream(c.sim.seed, "fair_shocks").standard_normal(pcfg.base.sim.ticks) for c in pcfg.configs]
+    low = _cholesky(pcfg.correlation())
+    out = []
+    for i in range(len(own)):
+        z = own[i] * low[i, i] if i else own[0]
+        for j in range(i):
+            if low[i, j] != 0.0:
+                z = z + low[i, j] * own[j]
+        out.append(z)
+    return out
+
+
+def check_portfolio_memory(pcfg: PortfolioConfig, budget: int | None = None) -> int:
+    """Bytes the run will hold at its peak (the assets' estimates summed); ConfigError above ``budget``."""
+    budget = budget_bytes() if budget is None else budget
+    total = sum(estimate_memory(c).total for c in pcfg.configs)
+    total += -(-pcfg.base.sim.ticks // pcfg.check_ticks) * portfolio_row_dt.itemsize
+    if total > budget:
+        raise ConfigError([f"this portfolio would need about {total / 2**30:.2f} GiB, more than the memory budget of "
+                           f"{budget / 2**30:.2f} GiB; fewer sim.ticks or fewer assets shrink it (the budget is set "
+                           "by MMHEDGE_MEMORY_BUDGET_GB)"])
+    return total
+
+
+def portfolio_params(pcfg: PortfolioConfig) -> np.ndarray:
+    """The portfolio's settings in the kernel's units (ticks, checks, currency) in a flat vector (``kernels.portfolio``)."""
+    pf = pcfg.portfolio
+    dt = pcfg.base.sim.dt_s
+    check = pcfg.check_ticks
+    sample_s = pcfg.sample_checks * check * dt
+    pp = np.zeros(K.N_PP)
+    pp[K.PP_N_TICKS] = pcfg.base.sim.ticks
+    pp[K.PP_CHECK_TICKS] = check
+    pp[K.PP_SAMPLE_CHECKS] = pcfg.sample_checks
+    pp[K.PP_COV_ALPHA] = 1.0 - 0.5 ** (sample_s / pf.covariance_halflife_s)
+    pp[K.PP_MINUTE_SCALE] = 60.0 / sample_s
+    for index, value in ((K.PP_MAX_GROSS, pf.max_gross_notional), (K.PP_MAX_NET, pf.max_net_notional),
+                         (K.PP_MAX_EXPOSURE, pf.max_exposure), (K.PP_MAX_LOSS, pf.max_loss_window),
+                         (K.PP_KILL_DRAWDOWN, pf.kill_drawdown)):
+        pp[index] = value if value > 0 else np.inf
+    pp[K.PP_LOSS_WINDOW_CHECKS] = max(1, round(pf.loss_window_s / (check * dt)))
+    pp[K.PP_COOLDOWN_CHECKS] = max(1, math.ceil(pf.cooldown_s / (check * dt) - 1e-9))
+    return pp
+
+
+def prior_covariance(pcfg: PortfolioConfig) -> np.ndarray:
+    """The covariance before any sample, per sample: each asset's configured volatility (relative to its first
+    price) through the configured correlation."""
+    sample_s = pcfg.sample_checks * pcfg.check_ticks * pcfg.base.sim.dt_s
+    vol = np.array([c.market.volatility_per_sqrt_s / c.market.initial_price for c in pcfg.configs])
+    return pcfg.correlation() * np.outer(vol, vol) * sample_s
+
+
+class PortfolioSimulation:
+    """The assets' runs side by side, with the portfolio's risk manager between them (``kernels.portfolio``).
+
+    Each asset is a ``backtest.engine.Simulation`` (its market, state and records); ``advance`` runs them all in
+    spans of ticks, and a span whose records did not fit is run again from copies taken before it with larger
+    arrays (as a single-asset span is)."""
+
+    SPAN_TICKS = 1 << 20
+
+    def __init__(self, pcfg: PortfolioConfig, interventions: dict[str, Iterable[Intervention]] | None = None):
+        interventions = interventions or {}
+        unknown = sorted(set(interventions) - set(pcfg.names))
+        if unknown:
+            raise ConfigError([f"interventions for {', '.join(unknown)}: no such asset; allowed: "
+                               f"{', '.join(pcfg.names)}"])
+        check_portfolio_memory(pcfg)
+        self.pcfg = pcfg
+        shocks = correlated_shocks(pcfg)
+        self.sims = []
+        for cfg, z, name in zip(pcfg.configs, shocks, pcfg.names):
+            market = generate(cfg, fair_shocks=z)
+            self.sims.append(Simulation(cfg, market, interventions.get(name, ())))
+        del shocks
+        k = len(self.sims)
+        n = pcfg.base.sim.ticks
+        self.n_ticks = n
+        self.pp = portfolio_params(pcfg)
+        self.ps = np.zeros(K.N_PS, dtype=np.int64)
+        self.ps[K.PS_PAUSED_UNTIL] = -1
+        self.pf = np.zeros(K.N_PF)
+        self.work = np.zeros((k, K.N_WORK))
+        self.work[:, K.W_PRICE] = [s.market.feed1[0] for s in self.sims]
+        self.work[:, K.W_KIND] = -1
+        self.cov = prior_covariance(pcfg)
+        cap = int(self.pp[K.PP_LOSS_WINDOW_CHECKS]) + 3
+        self.dq_idx = np.zeros(cap, dtype=np.int64)
+        self.dq_val = np.zeros(cap)
+        self.rows = np.zeros(-(-n // pcfg.check_ticks), dtype=portfolio_row_dt)
+        self.risk = np.zeros(256, dtype=portfolio_risk_dt)
+        self.pc = np.zeros(3, dtype=np.int64)
+        self.computed = 0
+
+    def _portfolio_state(self) -> tuple:
+        return self.ps, self.pf, self.work, self.cov, self.dq_idx, self.dq_val, self.pc
+
+    def advance(self, until: int | None = None) -> int:
+        until = self.n_ticks if until is None else min(until, self.n_ticks)
+        while self.computed < until:
+            end = min(until, self.computed + self.SPAN_TICKS)
+            self._span(self.computed, end)
+            self.computed = end
+        for s in self.sims:
+            s.computed = self.computed
+        return self.computed
+
+    def _span(self, t0: int, t1: int) -> None:
+        before = [tuple(a.copy() for a in s.state) for s in self.sims]
+        port_before = tuple(a.copy() for a in self._portfolio_state())
+        while True:
+            assets = tuple((s._inputs, (s.ticks_raw, *s.records), s.state) for s in self.sims)
+            views = tuple((s.p, s.market.feed1, s.market.feed2, s.state[K.ST_ACC], s.state[K.ST_POS],
+                           s.state[K.ST_SI], s.state[K.ST_SF]) for s in self.sims)
+            K.run_portfolio_ticks(assets, views, self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx,
+                                  self.dq_val, self.rows, self.risk, self.pc, t0, t1)
+            overflow = [s for s in self.sims if s.state[-1][C_OVERFLOW] != 0]
+            if not overflow and self.pc[2] == 0:
+                return
+            for s in overflow:
+                s._grow_records()
+            if self.pc[2]:
+                bigger = np.zeros(int(self.pc[1]) * 2 + 256, dtype=portfolio_risk_dt)
+                bigger[: len(self.risk)] = self.risk
+                self.risk = bigger
+            for s, state in zip(self.sims, before):
+                s.state = tuple(a.copy() for a in state)
+            for dst, src in zip(self._portfolio_state(), port_before):
+                dst[...] = src
+
+    def results(self) -> "PortfolioResults":
+        rows = self.rows[: self.pc[0]].copy()
+        return PortfolioResults(
+            config=self.pcfg,
+            assets={name: s.results() for name, s in zip(self.pcfg.names, self.sims)},
+            rows_raw=rows,
+            risk_raw=self.risk[: self.pc[1]].copy(),
+            covariance=self.cov.copy(),
+            covariance_sample_s=self.pcfg.sample_checks * self.pcfg.check_ticks * self.pcfg.base.sim.dt_s,
+        )
+
+
+def run_portfolio(pcfg: PortfolioConfig, interventions: dict[str, Iterable[Intervention]] | None = None
+                  ) -> "PortfolioResults":
+    """Simulate a portfolio run: every asset, on one clock, under the portfolio's risk manager."""
+    sim = PortfolioSimulation(pcfg, interventions)
+    sim.advance()
+    return sim.results()
+
+
+CURRENCY_KEYS = ("net_pnl", "realized_pnl", "unrealized_pnl", "spread_capture", "hedge_cost", "hedge_slippage",
+                 "hedge_latency_cost", "hedge_basis", "fees", "inventory_mtm")
+COUNT_KEYS = ("fills", "hedges", "hedge_failures", "volume_exchange1_notional")
+
+
+@dataclass
+class PortfolioResults:
+    """A portfolio run: each asset's ``Results`` (in its own units, money in the account currency), the
+    portfolio's check rows and risk events, and the covariance at the end (per sample of
+    ``covariance_sample_s``, relative returns)."""
+
+    config: PortfolioConfig
+    assets: dict[str, Results]
+    rows_raw: np.ndarray
+    risk_raw: np.ndarray
+    covariance: np.ndarray
+    covariance_sample_s: float
+
+    @property
+    def portfolio(self) -> pd.DataFrame:
+        """One row per risk check: the portfolio's PnL, notionals, exposure and losses (currency) and state."""
+        r = self.rows_raw
+        df = pd.DataFrame({name: r[name] for name in r.dtype.names})
+        df["time_s"] = r["tick"] * self.config.base.sim.dt_s
+        df["state"] = pd.Categorical.from_codes(r["state"], STATE_NAMES)
+        return df
+
+    @property
+    def risk_events(self) -> pd.DataFrame:
+        """Every portfolio throttle change: the asset acted on (or 'portfolio'), the limit, the action."""
+        r = self.risk_raw
+        names = np.array(list(self.config.names) + ["portfolio"])
+        return pd.DataFrame({
+            "tick": r["tick"], "time_s": r["tick"] * self.config.base.sim.dt_s,
+            "asset": names[r["asset"]] if len(r) else np.array([], dtype=str),
+            "limit_kind": np.array(PORTFOLIO_LIMIT_NAMES)[r["limit_kind"]] if len(r) else np.array([], dtype=str),
+            "action": np.array(PORTFOLIO_ACTION_NAMES)[r["action"]] if len(r) else np.array([], dtype=str),
+            "value": r["value"], "limit": r["limit"],
+        })
+
+    @property
+    def correlation(self) -> np.ndarray:
+        sd = np.sqrt(np.diag(self.covariance))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.covariance / np.outer(sd, sd)
+
+    @property
+    def summary_dict(self) -> dict[str, Any]:
+        """Per asset: its headline numbers; 'portfolio': the money summed over assets (currency), the largest
+        notionals and exposure seen at the checks, and the portfolio throttles' counts."""
+        per = {name: r.summary_dict for name, r in self.assets.items()}
+        total = {k: float(sum(s[k] for s in per.values())) for k in CURRENCY_KEYS + COUNT_KEYS}
+        rows = self.rows_raw
+        ev = self.risk_raw
+        total.update({
+            "assets": len(per),
+            "max_gross_notional": float(rows["gross_notional"].max()) if len(rows) else 0.0,
+            "max_abs_net_notional": float(np.abs(rows["net_notional"]).max()) if len(rows) else 0.0,
+            "max_exposure": float(rows["exposure"].max()) if len(rows) else 0.0,
+            "max_drawdown_at_checks": float(rows["drawdown"].max()) if len(rows) else 0.0,
+            "checks": int(len(rows)),
+            "checks_with_sides_held": int(np.count_nonzero(rows["blocked_assets"])),
+            "throttle_events": int(len(ev)),
+            "portfolio_paused": int(np.count_nonzero(ev["action"] == PORTFOLIO_ACTION_NAMES.index("pause all"))),
+            "portfolio_killed": bool(np.any(ev["action"] == PORTFOLIO_ACTION_NAMES.index("kill all"))),
+        })
+        return {"assets": per, "portfolio": total}
