@@ -74,6 +74,18 @@ def make_parser() -> argparse.ArgumentParser:
                        help="refuse a run whose estimated memory exceeds this (default: MMHEDGE_MEMORY_BUDGET_GB, else three "
                        "quarters of physical memory)")
 
+    pf = sub.add_parser("portfolio", help="run several assets at once under one risk manager and print each "
+                        "asset's summary and the portfolio's")
+    pf.add_argument("--config", help="portfolio config file: shared sections, [portfolio] limits and [[assets]] "
+                    "(see backtest.portfolio)")
+    pf.add_argument("--preset", default=None, help="starting portfolio (portfolio_btc_eth_synthetic when no "
+                    "--config)")
+    pf.add_argument("--ticks", type=int, help="number of ticks")
+    pf.add_argument("--seed", type=int, help="random seed (asset i draws from seed + i)")
+    pf.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override: quoting.size_lots=3 (every asset), assets.ETH.quoting.size_lots=3 (one), "
+                    "portfolio.max_exposure=50 (repeatable)")
+    pf.add_argument("--json", action="store_true", help="print the summaries and the config as JSON")
     fp = sub.add_parser("faults", help="run every fault scenario preset and tabulate what the controls did")
     fp.add_argument("--seed", type=int, help="seed for every scenario (default: the presets' 7)")
 
@@ -299,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sweep":
         return _sweep(build_sweep(args), args)
+    if args.command == "portfolio":
+        return _portfolio(args)
     if args.command == "faults":
         return _faults(args)
     if args.command == "paper":
@@ -375,6 +389,41 @@ def summary_document(results) -> dict:
     alone reproduces the run (``--config`` takes the config section as it is)."""
     summary = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in results.summary_dict.items()}
     return {"seed": results.config.sim.seed, **summary, "config": results.config.model_dump(mode="json")}
+
+
+def _portfolio(args: argparse.Namespace) -> int:
+    from backtest.portfolio import (
+        PORTFOLIO_PRESETS, load_portfolio_config, portfolio_preset, run_portfolio, summary_table,
+    )
+
+    if args.config and args.preset:
+        raise ConfigError(["--config and --preset: give one (a portfolio file holds its assets)"])
+    if args.preset and args.preset not in PORTFOLIO_PRESETS:
+        raise ConfigError([f"--preset {args.preset!r} is unknown; allowed: {', '.join(PORTFOLIO_PRESETS)}"])
+    pcfg = load_portfolio_config(args.config) if args.config else portfolio_preset(
+        args.preset or "portfolio_btc_eth_synthetic")
+    dotted = {}
+    for item in args.set or []:
+        if "=" not in item:
+            raise ConfigError([f"--set {item!r}: expected key=value, e.g. --set assets.ETH.quoting.size_lots=3"])
+        key, value = item.split("=", 1)
+        dotted[key.strip()] = _parse_value(value.strip())
+    if args.ticks is not None:
+        dotted["sim.ticks"] = args.ticks
+    if args.seed is not None:
+        dotted["sim.seed"] = args.seed
+    if dotted:
+        pcfg = pcfg.with_dotted(dotted)
+    results = run_portfolio(pcfg)
+    if args.json:
+        def strict(d):
+            return {k: strict(v) if isinstance(v, dict) else (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in d.items()}
+
+        print(json.dumps({**strict(results.summary_dict), "config": pcfg.to_dict()}, indent=2, allow_nan=False))
+    else:
+        print(summary_table(results))
+    return 0
 
 
 def check_output_dir(path: str, flag: str) -> None:

@@ -281,8 +281,8 @@ def load_portfolio_config(path: str | Path) -> PortfolioConfig:
 PORTFOLIO_PRESETS = {
     "portfolio_btc_eth_synthetic": {
         "sim": {"ticks": 20000},
-        "portfolio": {"correlation": [[1.0, 0.8], [0.8, 1.0]], "max_gross_notional": 60000.0,
-                      "max_exposure": 60.0, "max_loss_window": 400.0, "kill_drawdown": 1500.0},
+        "portfolio": {"correlation": [[1.0, 0.8], [0.8, 1.0]], "max_gross_notional": 2000.0,
+                      "max_exposure": 1.5, "max_loss_window": 50.0, "kill_drawdown": 500.0},
         "assets": [
             {"name": "BTC", "market": {"initial_price": 60000.0, "tick_size": 1.0, "lot_size": 0.001,
                                        "volatility_per_sqrt_s": 30.0},
@@ -514,6 +514,7 @@ class PortfolioResults:
             "max_gross_notional": float(rows["gross_notional"].max()) if len(rows) else 0.0,
             "max_abs_net_notional": float(np.abs(rows["net_notional"]).max()) if len(rows) else 0.0,
             "max_exposure": float(rows["exposure"].max()) if len(rows) else 0.0,
+            "max_exposure_undiversified": float(rows["exposure_undiversified"].max()) if len(rows) else 0.0,
             "max_drawdown_at_checks": float(rows["drawdown"].max()) if len(rows) else 0.0,
             "checks": int(len(rows)),
             "checks_with_sides_held": int(np.count_nonzero(rows["blocked_assets"])),
@@ -522,3 +523,38 @@ class PortfolioResults:
             "portfolio_killed": bool(np.any(ev["action"] == PORTFOLIO_ACTION_NAMES.index("kill all"))),
         })
         return {"assets": per, "portfolio": total}
+
+
+TABLE_KEYS = ("net_pnl", "spread_capture", "hedge_cost", "hedge_slippage", "hedge_latency_cost", "fees",
+              "inventory_mtm", "fills", "hedges", "volume_exchange1_notional")
+
+
+def summary_table(results: PortfolioResults) -> str:
+    """The summary as text: a column per asset and the portfolio's total, then the portfolio's risk figures."""
+    s = results.summary_dict
+    names = list(s["assets"])
+    width = max(12, *(len(n) + 2 for n in names))
+    cfg = results.config.base.sim
+    lines = [f"{len(names)} assets, {cfg.ticks} ticks, {cfg.ticks * cfg.dt_s:.1f} simulated seconds "
+             "(money in the account currency)", "",
+             f"  {'':<28}" + "".join(f"{n:>{width}}" for n in names) + f"{'portfolio':>{width}}"]
+    for k in TABLE_KEYS:
+        values = [s["assets"][n][k] for n in names] + [s["portfolio"][k]]
+        lines.append(f"  {k:<28}" + "".join(f"{v:>{width},.2f}" if isinstance(v, float) and k not in ("fills", "hedges")
+                                             else f"{int(v):>{width},}" for v in values))
+    for k in ("max_abs_net_delta_lots", "hedge_latency_p50_ms"):
+        lines.append(f"  {k:<28}" + "".join(f"{s['assets'][n][k]:>{width},.1f}" for n in names))
+    p = s["portfolio"]
+    lines.append("\nportfolio risk")
+    for k in ("max_gross_notional", "max_abs_net_notional", "max_exposure", "max_exposure_undiversified",
+              "max_drawdown_at_checks", "checks",
+              "checks_with_sides_held", "throttle_events", "portfolio_paused", "portfolio_killed"):
+        v = p[k]
+        text = ("yes" if v else "no") if isinstance(v, bool) else (f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
+        lines.append(f"  {k:<28} {text:>14}")
+    corr = results.correlation
+    if len(names) > 1:
+        lines.append(f"\ncorrelation at the end (EWMA of {results.covariance_sample_s:g} s returns)")
+        for i, n in enumerate(names):
+            lines.append(f"  {n:<10}" + "".join(f"{c:>8.3f}" for c in corr[i]))
+    return "\n".join(lines)

@@ -122,10 +122,13 @@ def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, o
             for b in range(k):
                 cov[a, b] = (1.0 - alpha) * cov[a, b] + alpha * work[a, W_RETURN] * work[b, W_RETURN]
     var = 0.0
+    undiversified = 0.0
     for a in range(k):
+        undiversified += abs(work[a, W_DELTA]) * math.sqrt(max(cov[a, a], 0.0))
         for b in range(k):
             var += work[a, W_DELTA] * cov[a, b] * work[b, W_DELTA]
     exposure = math.sqrt(max(var, 0.0) * pp[PP_MINUTE_SCALE])
+    undiversified *= math.sqrt(pp[PP_MINUTE_SCALE])
 
     # rolling loss window over checks: a monotone deque of peaks (as the assets' own, kernels.strategy.step_risk)
     window = int(pp[PP_LOSS_WINDOW_CHECKS])
@@ -229,6 +232,7 @@ def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, o
     row["gross_notional"] = gross
     row["net_notional"] = net
     row["exposure"] = exposure
+    row["exposure_undiversified"] = undiversified
     row["window_loss"] = window_loss
     row["drawdown"] = drawdown
     row["blocked_assets"] = blocked

@@ -298,6 +298,7 @@ portfolio_row_dt = np.dtype(
         ("gross_notional", np.float64),  # sum over assets and venues of |position| x mark, currency
         ("net_notional", np.float64),  # sum over assets of net delta x Exchange 1 mark (signed), currency
         ("exposure", np.float64),  # sqrt(d' C d): one-minute standard deviation of the net deltas' value, currency
+        ("exposure_undiversified", np.float64),  # sum of |d_a| sqrt(C_aa): the same with every correlation 1
         ("window_loss", np.float64),  # drawdown from the peak within the rolling loss window, currency
         ("drawdown", np.float64),  # from the running peak since the start, currency
         ("blocked_assets", np.int32),  # assets with a quote side held by a portfolio limit

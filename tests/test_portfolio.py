@@ -78,6 +78,9 @@ def test_portfolio_rows_add_up_the_assets_at_every_check():
         parts = t.spread_capture + t.hedge_cost + t.inventory_mtm - t.fees
         assert np.allclose(parts, t.total_pnl, atol=1e-9 * max(1.0, t.total_pnl.abs().max()))
     assert np.allclose(rows["total_pnl"], total, rtol=0, atol=1e-6)
+    # the exposure through the correlation never exceeds the sum of the assets' own
+    assert np.all(rows["exposure"] <= rows["exposure_undiversified"] * (1 + 1e-12) + 1e-12)
+    assert (rows["exposure"] < 0.99 * rows["exposure_undiversified"]).any()
     s = r.summary_dict
     assert s["portfolio"]["net_pnl"] == pytest.approx(sum(a["net_pnl"] for a in s["assets"].values()))
     assert s["portfolio"]["net_pnl"] == pytest.approx(rows["total_pnl"][-1])

@@ -1,0 +1,85 @@
+"""What a portfolio of k assets costs against k single-asset runs (issue 22: at most k x one asset's kernel time
+plus 10%).
+
+For k in (1, 2, 10) assets of the default synthetic market (correlation 0.5 between every pair, the portfolio's
+limits on, checked every second), the markets are drawn once; then, alternately and ``--rounds`` times, the
+portfolio's kernel over all ticks (``PortfolioSimulation.advance``: every asset's tick loop a check interval at a
+time, and the checks) and each asset's single-asset kernel alone on the same market (``Simulation``), summed.
+Prints the best time of each and their ratio. Generation is outside both timings, and so is the first touch of
+the record arrays (both runs write them before the clock starts): holding ten assets' records at once made their
+first writes cost more than one asset's at a time on this machine (page faults without huge pages: ten solo runs
+with all their arrays allocated first took 1.55-1.65x the time of one at a time; 1.03-1.06x once written
+before), which is the machine's memory, not the portfolio's work.
+
+    .venv/bin/python bench/bench_portfolio.py [--ticks 1000000] [--rounds 3] [--k 1,2,10]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from backtest.engine import Simulation
+from backtest.portfolio import PortfolioSimulation, make_portfolio_config
+
+
+def portfolio(k: int, ticks: int, check_s: float = 1.0):
+    corr = np.full((k, k), 0.5)
+    np.fill_diagonal(corr, 1.0)
+    return make_portfolio_config({
+        "sim": {"ticks": ticks},
+        "portfolio": {"correlation": corr.tolist(), "check_interval_s": check_s, "covariance_sample_s": check_s, "max_gross_notional": 5e7, "max_exposure": 1e6,
+                      "max_loss_window": 1e6, "kill_drawdown": 1e7},
+        "assets": [{"name": f"A{i}"} for i in range(k)],
+    })
+
+
+def touch(sim: Simulation) -> None:
+    """Write every record array once (the first write to fresh memory is a page fault)."""
+    sim.ticks_raw.fill(0)
+    for rec in sim.records:
+        rec.fill(0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ticks", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--k", default="1,2,10")
+    ap.add_argument("--check", type=float, default=1.0, help="portfolio.check_interval_s (seconds)")
+    args = ap.parse_args()
+    warm = PortfolioSimulation(portfolio(2, 2000))
+    warm.advance()  # compiled (or loaded from the cache) before timing
+    print(f"check interval {args.check:g} s")
+    print(f"{'k':>3} {'ticks':>10} {'portfolio s':>12} {'k solo s':>10} {'ratio':>7}")
+    for k in (int(x) for x in args.k.split(",")):
+        pcfg = portfolio(k, args.ticks, args.check)
+        template = PortfolioSimulation(pcfg)
+        markets = [s.market for s in template.sims]
+        best_port = best_solo = float("inf")
+        for _ in range(args.rounds):
+            sim = PortfolioSimulation.__new__(PortfolioSimulation)
+            sim.__dict__.update(template.__dict__)
+            sim.sims = [Simulation(c, m) for c, m in zip(pcfg.configs, markets)]
+            for one in sim.sims:
+                touch(one)
+            for name in ("ps", "pf", "work", "cov", "dq_idx", "dq_val", "rows", "risk", "pc"):
+                setattr(sim, name, getattr(template, name).copy())
+            t0 = time.perf_counter()
+            sim.advance()
+            best_port = min(best_port, time.perf_counter() - t0)
+            solo = 0.0
+            for c, m in zip(pcfg.configs, markets):
+                one = Simulation(c, m)
+                touch(one)
+                t0 = time.perf_counter()
+                one._span(0, args.ticks)
+                solo += time.perf_counter() - t0
+            best_solo = min(best_solo, solo)
+        print(f"{k:>3} {args.ticks:>10,} {best_port:>12.3f} {best_solo:>10.3f} {best_port / best_solo:>7.3f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
