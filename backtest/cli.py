@@ -86,6 +86,8 @@ def make_parser() -> argparse.ArgumentParser:
                     help="override: quoting.size_lots=3 (every asset), assets.ETH.quoting.size_lots=3 (one), "
                     "portfolio.max_exposure=50 (repeatable)")
     pf.add_argument("--json", action="store_true", help="print the summaries and the config as JSON")
+    pf.add_argument("--report", metavar="DIR", help="write the portfolio's HTML report and charts into DIR, and each "
+                    "asset's own report under DIR/assets/NAME")
     fp = sub.add_parser("faults", help="run every fault scenario preset and tabulate what the controls did")
     fp.add_argument("--seed", type=int, help="seed for every scenario (default: the presets' 7)")
 
@@ -414,6 +416,8 @@ def _portfolio(args: argparse.Namespace) -> int:
         dotted["sim.seed"] = args.seed
     if dotted:
         pcfg = pcfg.with_dotted(dotted)
+    if args.report:
+        check_output_dir(args.report, "--report")  # before the run, not after it
     results = run_portfolio(pcfg)
     if args.json:
         def strict(d):
@@ -423,6 +427,11 @@ def _portfolio(args: argparse.Namespace) -> int:
         print(json.dumps({**strict(results.summary_dict), "config": pcfg.to_dict()}, indent=2, allow_nan=False))
     else:
         print(summary_table(results))
+    if args.report:
+        from reports.portfolio_report import write_portfolio_report
+
+        path = write_portfolio_report(results, args.report)
+        print(f"\nreport: {path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

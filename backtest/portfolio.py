@@ -23,7 +23,9 @@ draw, so the first asset's path is the one it has alone (a one-asset portfolio w
 single-asset run, bit for bit: tested). Every asset's money is in the same account currency (its quote
 currency): the portfolio adds them as they are.
 
-Not yet: a portfolio replay of recordings (refused with a clear error), the API, the report and sweeps.
+A portfolio of recordings (every asset ``market.source = 'replay'``) lays every asset's recordings on one grid
+from the moment the last of them is under way (``replay_on_one_clock``). Not yet: chunked replays, the API, the
+report, sweeps and saved experiments for portfolios.
 """
 from __future__ import annotations
 
@@ -234,10 +236,14 @@ def make_portfolio_config(data: dict[str, Any]) -> PortfolioConfig:
         except ConfigError as err:
             errors.extend(f"assets.{a.name}: {e}" for e in err.problems)
             continue
-        if cfg.market.source != "synthetic":
-            errors.append(f"assets.{a.name}: market.source {cfg.market.source!r}: a portfolio of recordings is not "
-                          "built yet; allowed: 'synthetic'")
+        if cfg.market.source == "replay" and cfg.replay.chunk_s > 0:
+            errors.append(f"assets.{a.name}: replay.chunk_s {cfg.replay.chunk_s:g}: a portfolio replays each "
+                          "recording in one pass (chunks are not built for portfolios yet); allowed: 0")
         configs.append(cfg)
+    sources = {c.market.source for c in configs}
+    if len(sources) > 1:
+        errors.append("assets: some replay recordings and some are synthetic; allowed: every asset on the same "
+                      "market.source (one clock)")
     k = len(assets)
     check = portfolio.check_interval_s / base.sim.dt_s
     if abs(check - round(check)) > 1e-6 * max(1.0, check) or round(check) < 1:
@@ -295,6 +301,26 @@ PORTFOLIO_PRESETS = {
 }
 
 
+def _replay_btc_eth() -> dict[str, Any]:
+    """BTC and ETH spot quoted on Binance and each hedged on its USD-M perpetual, the shipped recordings of the same
+    minutes, with the single-asset replay presets' strategy (its settings carry: bps and quote notional)."""
+    from backtest.config import REPLAY_BINANCE, REPLAY_BINANCE_ETH
+
+    return {
+        **REPLAY_BINANCE,  # the shared settings must be a whole config: BTC's recordings are the default
+        "sim": {**REPLAY_BINANCE["sim"], "ticks": 344_000},
+        "portfolio": {"correlation": [[1.0, 0.8], [0.8, 1.0]], "max_gross_notional": 800.0,
+                      "max_exposure": 0.05, "max_loss_window": 30.0, "kill_drawdown": 150.0},
+        "assets": [
+            {"name": "BTC"},
+            {"name": "ETH", "replay": dict(REPLAY_BINANCE_ETH["replay"]), "market": dict(REPLAY_BINANCE_ETH["market"])},
+        ],
+    }
+
+
+PORTFOLIO_PRESETS["portfolio_binance_btc_eth_20240808"] = _replay_btc_eth()
+
+
 def portfolio_preset(name: str) -> PortfolioConfig:
     if name not in PORTFOLIO_PRESETS:
         raise ConfigError([f"portfolio preset {name!r} is unknown; allowed: {', '.join(PORTFOLIO_PRESETS)}"])
@@ -349,12 +375,39 @@ def portfolio_params(pcfg: PortfolioConfig) -> np.ndarray:
     return pp
 
 
-def prior_covariance(pcfg: PortfolioConfig) -> np.ndarray:
-    """The covariance before any sample, per sample: each asset's configured volatility (relative to its first
-    price) through the configured correlation."""
+def prior_covariance(pcfg: PortfolioConfig, first_prices: list[float]) -> np.ndarray:
+    """The covariance before any sample, per sample: each asset's configured volatility
+    (``market.volatility_per_sqrt_s``, currency per sqrt(s)) relative to its first price, through the configured
+    correlation."""
     sample_s = pcfg.sample_checks * pcfg.check_ticks * pcfg.base.sim.dt_s
-    vol = np.array([c.market.volatility_per_sqrt_s / c.market.initial_price for c in pcfg.configs])
+    vol = np.array([c.market.volatility_per_sqrt_s / price for c, price in zip(pcfg.configs, first_prices)])
     return pcfg.correlation() * np.outer(vol, vol) * sample_s
+
+
+def replay_on_one_clock(pcfg: PortfolioConfig) -> PortfolioConfig:
+    """A portfolio of recordings with every asset's tick 0 at the same instant: when the last of all the recordings
+    is under way (plus the shared ``replay.start_s``). Each asset's ``replay.start_s`` becomes its offset from its
+    own recordings' start; ConfigError if ``sim.ticks`` reaches past what every recording covers from there."""
+    from backtest.replay import _covered, load_venue
+
+    dt_ns = int(round(pcfg.base.sim.dt_s * 1e9))
+    spans = []
+    for c in pcfg.configs:
+        d1 = load_venue(c.replay.exchange1, "exchange1")
+        d2 = load_venue(c.replay.exchange2, "exchange2")
+        own = c.with_overrides({"replay": {"start_s": 0.0}})
+        start, covered = _covered(own, d1, d2)
+        spans.append((start, start + covered * dt_ns))
+    common = max(a for a, _ in spans) + int(round(pcfg.base.replay.start_s * 1e9))
+    covered = min((end - common) // dt_ns for _, end in spans)
+    n = pcfg.base.sim.ticks
+    if n > covered:
+        raise ConfigError([f"sim.ticks {n:,}: from the moment every asset's recordings are under way (plus replay."
+                           f"start_s {pcfg.base.replay.start_s:g}) they all cover {max(covered, 0):,} ticks of "
+                           f"{pcfg.base.sim.dt_s:g} s; allowed: at most {max(covered, 0):,}"])
+    configs = tuple(c.with_overrides({"replay": {"start_s": (common - start) / 1e9}})
+                    for c, (start, _) in zip(pcfg.configs, spans))
+    return PortfolioConfig(base=pcfg.base, portfolio=pcfg.portfolio, assets=pcfg.assets, configs=configs)
 
 
 class PortfolioSimulation:
@@ -373,13 +426,20 @@ class PortfolioSimulation:
             raise ConfigError([f"interventions for {', '.join(unknown)}: no such asset; allowed: "
                                f"{', '.join(pcfg.names)}"])
         check_portfolio_memory(pcfg)
+        self.replay = pcfg.base.market.source == "replay"
+        if self.replay:
+            pcfg = replay_on_one_clock(pcfg)
+            shocks = [None] * len(pcfg.configs)
+        else:
+            shocks = correlated_shocks(pcfg)
         self.pcfg = pcfg
-        shocks = correlated_shocks(pcfg)
         self.sims = []
         for cfg, z, name in zip(pcfg.configs, shocks, pcfg.names):
-            market = generate(cfg, fair_shocks=z)
+            market = generate(cfg) if self.replay else generate(cfg, fair_shocks=z)
             self.sims.append(Simulation(cfg, market, interventions.get(name, ())))
         del shocks
+        self._driver = K.run_portfolio_replay if self.replay else K.run_portfolio_ticks
+        self._view = K.REPLAY_VIEW if self.replay else K.SYNTHETIC_VIEW
         k = len(self.sims)
         n = pcfg.base.sim.ticks
         self.n_ticks = n
@@ -390,7 +450,7 @@ class PortfolioSimulation:
         self.work = np.zeros((k, K.N_WORK))
         self.work[:, K.W_PRICE] = [s.market.feed1[0] for s in self.sims]
         self.work[:, K.W_KIND] = -1
-        self.cov = prior_covariance(pcfg)
+        self.cov = prior_covariance(pcfg, [s.first_price for s in self.sims])
         cap = int(self.pp[K.PP_LOSS_WINDOW_CHECKS]) + 3
         self.dq_idx = np.zeros(cap, dtype=np.int64)
         self.dq_val = np.zeros(cap)
@@ -417,9 +477,8 @@ class PortfolioSimulation:
         port_before = tuple(a.copy() for a in self._portfolio_state())
         while True:
             assets = tuple((s._inputs, (s.ticks_raw, *s.records), s.state) for s in self.sims)
-            views = tuple((s.p, s.market.feed1, s.market.feed2, s.state[K.ST_ACC], s.state[K.ST_POS],
-                           s.state[K.ST_SI], s.state[K.ST_SF]) for s in self.sims)
-            K.run_portfolio_ticks(assets, views, self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx,
+            views = tuple((s.p, s.market.feed1, s.market.feed2, *(s.state[i] for i in self._view)) for s in self.sims)
+            self._driver(assets, views, self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx,
                                   self.dq_val, self.rows, self.risk, self.pc, t0, t1)
             overflow = [s for s in self.sims if s.state[-1][C_OVERFLOW] != 0]
             if not overflow and self.pc[2] == 0:
@@ -437,12 +496,17 @@ class PortfolioSimulation:
 
     def results(self) -> "PortfolioResults":
         rows = self.rows[: self.pc[0]].copy()
+        # the assets' Exchange 1 returns over each covariance sample, correlated plainly (every sample weighs the same)
+        sampled = rows["tick"][self.pcfg.sample_checks - 1:: self.pcfg.sample_checks]
+        prices = np.array([s.market.feed1[sampled] for s in self.sims])
+        realized = np.corrcoef(np.diff(np.log(prices), axis=1)) if prices.shape[1] > 2 else np.eye(len(self.sims))
         return PortfolioResults(
             config=self.pcfg,
             assets={name: s.results() for name, s in zip(self.pcfg.names, self.sims)},
             rows_raw=rows,
             risk_raw=self.risk[: self.pc[1]].copy(),
             covariance=self.cov.copy(),
+            realized_correlation=np.atleast_2d(realized),
             covariance_sample_s=self.pcfg.sample_checks * self.pcfg.check_ticks * self.pcfg.base.sim.dt_s,
         )
 
@@ -464,13 +528,15 @@ COUNT_KEYS = ("fills", "hedges", "hedge_failures", "volume_exchange1_notional")
 class PortfolioResults:
     """A portfolio run: each asset's ``Results`` (in its own units, money in the account currency), the
     portfolio's check rows and risk events, and the covariance at the end (per sample of
-    ``covariance_sample_s``, relative returns)."""
+    ``covariance_sample_s``, relative returns; the EWMA the limit used, which starts from the configured correlation),
+    and the plain correlation of the same returns over the whole run."""
 
     config: PortfolioConfig
     assets: dict[str, Results]
     rows_raw: np.ndarray
     risk_raw: np.ndarray
     covariance: np.ndarray
+    realized_correlation: np.ndarray  # of the assets' Exchange 1 log returns over each covariance sample, whole run
     covariance_sample_s: float
 
     @property
@@ -501,6 +567,13 @@ class PortfolioResults:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.covariance / np.outer(sd, sd)
 
+    def _diversification(self) -> float:
+        rows = self.rows_raw
+        both = rows["exposure"] < rows["exposure_undiversified"] * (1 - 1e-12)
+        if not np.any(both):
+            return float("nan")
+        return float(np.median(rows["exposure"][both] / rows["exposure_undiversified"][both]))
+
     @property
     def summary_dict(self) -> dict[str, Any]:
         """Per asset: its headline numbers; 'portfolio': the money summed over assets (currency), the largest
@@ -517,6 +590,9 @@ class PortfolioResults:
             "max_exposure_undiversified": float(rows["exposure_undiversified"].max()) if len(rows) else 0.0,
             "max_drawdown_at_checks": float(rows["drawdown"].max()) if len(rows) else 0.0,
             "checks": int(len(rows)),
+            # how much the correlation lets through: the exposure against the same deltas counted as if every
+            # correlation were 1 (summed per-asset figures), where every asset held a delta
+            "diversification_ratio_median": self._diversification(),
             "checks_with_sides_held": int(np.count_nonzero(rows["blocked_assets"])),
             "throttle_events": int(len(ev)),
             "portfolio_paused": int(np.count_nonzero(ev["action"] == PORTFOLIO_ACTION_NAMES.index("pause all"))),
@@ -547,14 +623,18 @@ def summary_table(results: PortfolioResults) -> str:
     p = s["portfolio"]
     lines.append("\nportfolio risk")
     for k in ("max_gross_notional", "max_abs_net_notional", "max_exposure", "max_exposure_undiversified",
-              "max_drawdown_at_checks", "checks",
+              "diversification_ratio_median", "max_drawdown_at_checks", "checks",
               "checks_with_sides_held", "throttle_events", "portfolio_paused", "portfolio_killed"):
         v = p[k]
-        text = ("yes" if v else "no") if isinstance(v, bool) else (f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
+        text = ("yes" if v else "no") if isinstance(v, bool) else (("n/a" if math.isnan(v) else f"{v:,.3f}")
+                                                                   if isinstance(v, float) else f"{v:,}")
         lines.append(f"  {k:<28} {text:>14}")
-    corr = results.correlation
     if len(names) > 1:
-        lines.append(f"\ncorrelation at the end (EWMA of {results.covariance_sample_s:g} s returns)")
-        for i, n in enumerate(names):
-            lines.append(f"  {n:<10}" + "".join(f"{c:>8.3f}" for c in corr[i]))
+        for title, corr in ((f"correlation the limit used at the end (EWMA of {results.covariance_sample_s:g} s "
+                             "returns, from the configured prior)", results.correlation),
+                            (f"correlation of the {results.covariance_sample_s:g} s returns over the whole run",
+                             results.realized_correlation)):
+            lines.append(f"\n{title}")
+            for i, n in enumerate(names):
+                lines.append(f"  {n:<10}" + "".join(f"{c:>8.3f}" for c in corr[i]))
     return "\n".join(lines)

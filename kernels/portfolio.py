@@ -38,6 +38,7 @@ from kernels.strategy import (
     F_KILL_LIMIT, F_KILL_VALUE, F_PORT_LIMIT, F_PORT_VALUE, S_KILL_REASON, S_KILLED, S_PORT_BLOCK, S_PORT_PAUSE,
     hedge_leg_lots, total_pnl,
 )
+from kernels.replay import run_replay
 from kernels.tick import run_ticks
 
 _PP = (
@@ -69,11 +70,10 @@ W_PRICE = 2  # Exchange 1 mark at the previous covariance sample, ticks
 W_KIND = 3  # the limit (PL_*) behind the asset's held sides
 N_WORK = 4
 
-# synthetic asset's arguments: where ``run_ticks``'s state holds what the portfolio reads (kernels.tick.STATE_FIELDS)
-ST_ACC = 2
-ST_POS = 3
-ST_SI = 18
-ST_SF = 19
+# where each loop's state holds what the portfolio reads (kernels.tick.STATE_FIELDS, kernels.replay.STATE_FIELDS):
+# (acc, pos, si, sf)
+SYNTHETIC_VIEW = (2, 3, 18, 19)
+REPLAY_VIEW = (3, 4, 20, 21)
 
 
 @jit_borrow
@@ -264,6 +264,32 @@ def run_portfolio_ticks(assets, views, pp, ps, pf, work, cov, dq_idx, dq_val, ou
                       i[15], i[16], t, nxt, o[0], o[1], o[2], o[3], o[4], o[5],
                       s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
                       s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22])
+        if nxt % check == 0 or nxt == n_ticks:
+            portfolio_check(nxt - 1, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
+        t = nxt
+    return pc[0]
+
+
+@jit_borrow
+def run_portfolio_replay(assets, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc, t_begin,
+                         t_end):
+    """``run_portfolio_ticks`` for recorded markets: ``assets[a]`` holds the arguments of
+    ``kernels.replay.run_replay`` (every asset's recordings laid on the same grid from the same start)."""
+    check = int(pp[PP_CHECK_TICKS])
+    n_ticks = int(pp[PP_N_TICKS])
+    k = len(assets)
+    t = t_begin
+    while t < t_end:
+        nxt = (t // check + 1) * check
+        if nxt > t_end:
+            nxt = t_end
+        for a in range(k):
+            x = assets[a]
+            i, o, s = x[0], x[1], x[2]
+            run_replay(i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14],
+                       t, nxt, o[0], o[1], o[2], o[3], o[4], o[5],
+                       s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
+                       s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24], s[25])
         if nxt % check == 0 or nxt == n_ticks:
             portfolio_check(nxt - 1, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
         t = nxt

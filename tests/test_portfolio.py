@@ -195,3 +195,90 @@ def test_dotted_overrides_reach_one_asset_or_all(tmp_path):
 def test_presets_validate():
     for name in PORTFOLIO_PRESETS:
         assert len(portfolio_preset(name).configs) >= 2
+
+
+# -- recordings --------------------------------------------------------------------------------------------------
+def replay_pair(ticks=20000, **portfolio):
+    data = dict(PORTFOLIO_PRESETS["portfolio_binance_btc_eth_20240808"])
+    data["sim"] = {**data["sim"], "ticks": ticks}
+    data["portfolio"] = portfolio
+    return make_portfolio_config(data)
+
+
+def test_one_recording_as_a_portfolio_is_the_single_replay_bit_for_bit():
+    cfg = backtest.preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 20000})
+    data = {**cfg.model_dump(), "assets": [{"name": "BTC"}]}
+    port = run_portfolio(make_portfolio_config(data))
+    solo = backtest.run(cfg)
+    assert same_records(solo, port.assets["BTC"])
+
+
+def test_recordings_share_one_clock_and_each_asset_is_its_replay_from_there():
+    from backtest.portfolio import replay_on_one_clock
+    from backtest.replay import ReplayChunks
+
+    pc = replay_pair()
+    aligned = replay_on_one_clock(pc)
+    starts = {ReplayChunks(c).start_ns for c in aligned.configs}
+    assert len(starts) == 1
+    assert {c.replay.start_s > 0 for c in aligned.configs} == {True, False}  # the later recording starts at its own 0
+    port = run_portfolio(pc)
+    for name, cfg in zip(pc.names, aligned.configs):
+        assert same_records(backtest.run(cfg), port.assets[name])
+    corr = port.realized_correlation
+    assert corr.shape == (2, 2) and 0.3 < corr[0, 1] < 0.95
+
+
+def test_recordings_under_portfolio_limits_are_throttled_and_refusals_are_clear():
+    r = run_portfolio(replay_pair(ticks=60000, max_gross_notional=200.0))
+    assert (r.risk_events["limit_kind"] == "gross notional").any()
+    data = dict(PORTFOLIO_PRESETS["portfolio_binance_btc_eth_20240808"])
+    with pytest.raises(ConfigError, match="they all cover 344,454 ticks"):
+        run_portfolio(make_portfolio_config({**data, "sim": {**data["sim"], "ticks": 400_000}}))
+    with pytest.raises(ConfigError, match="every asset on the same"):
+        make_portfolio_config({**data, "assets": [{"name": "BTC"}, {"name": "S", "market": {"source": "synthetic"}}]})
+    with pytest.raises(ConfigError, match="chunks are not built"):
+        make_portfolio_config({**data, "replay": {**data["replay"], "chunk_s": 10.0}})
+
+
+def test_the_portfolio_kernel_runs_without_jit_to_the_same_records():
+    """NUMBA_DISABLE_JIT=1: the portfolio's loop and checks are plain Python (steppable) and give the same result."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, numpy as np\n"
+        "from backtest.portfolio import make_portfolio_config, run_portfolio\n"
+        "pc = make_portfolio_config({'sim': {'ticks': 60}, 'portfolio': {'check_interval_s': 0.2, "
+        "'max_gross_notional': 30.0, 'correlation': [[1, 0.5], [0.5, 1]]}, 'assets': [{'name': 'A'}, {'name': 'B'}]})\n"
+        "r = run_portfolio(pc)\n"
+        "h = hashlib.sha256(r.rows_raw.tobytes() + r.risk_raw.tobytes())\n"
+        "for a in r.assets.values():\n"
+        "    h.update(a.ticks_raw.tobytes() + a.fills_raw.tobytes() + a.risk_raw.tobytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    outs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, NUMBA_DISABLE_JIT=flag)) for flag in ("0", "1")]
+    assert all(o.returncode == 0 for o in outs), [o.stderr[-2000:] for o in outs]
+    assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout.strip()) == 64
+
+
+def test_cli_prints_each_asset_and_the_total_and_writes_the_report(tmp_path, capsys):
+    from backtest.cli import main
+
+    assert main(["portfolio", "--ticks", "800", "--set", "assets.ETH.quoting.size_lots=2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc["assets"]) == {"BTC", "ETH"} and doc["config"]["assets"][1]["quoting"] == {"size_lots": 2}
+    assert doc["portfolio"]["net_pnl"] == pytest.approx(sum(a["net_pnl"] for a in doc["assets"].values()))
+    out = tmp_path / "rep"
+    assert main(["portfolio", "--ticks", "800", "--report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "portfolio" in text.splitlines()[2] and "BTC" in text and "correlation" in text
+    for name in ("report.html", "pnl_by_asset.png", "exposure.png", "correlation.png", "portfolio_risk.png",
+                 "portfolio.csv", "portfolio_risk_events.csv", "assets/BTC/report.html", "assets/ETH/pnl.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert 'href="assets/ETH/report.html"' in (out / "report.html").read_text()
+    assert main(["portfolio", "--preset", "nope"]) == 2
+    assert main(["portfolio", "--set", "assets.SOL.quoting.size_lots=2"]) == 2
+    assert "no such asset" in capsys.readouterr().err
