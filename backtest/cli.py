@@ -430,8 +430,12 @@ def _portfolio(args: argparse.Namespace) -> int:
     if args.report:
         from reports.portfolio_report import write_portfolio_report
 
+        from backtest.experiment import save_portfolio
+
         path = write_portfolio_report(results, args.report)
-        print(f"\nreport: {path}", file=sys.stderr if args.json else sys.stdout)
+        save_portfolio(results, args.report, frames=False)  # reloadable: backtest.load(DIR)
+        print(f"\nreport: {path} (backtest.load({args.report!r}) reloads the portfolio)",
+              file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -99,12 +99,62 @@ def save_run(results, directory: str | Path, frames: bool = True) -> Path:
     return out
 
 
+PORTFOLIO_RAW = ("rows_raw", "risk_raw", "covariance", "realized_correlation")
+
+
+def save_portfolio(results, directory: str | Path, frames: bool = True) -> Path:
+    """Write a portfolio run (``backtest.portfolio.PortfolioResults``) into ``directory``: ``config.toml`` (the
+    portfolio: ``portfolio --config`` runs it again), ``meta.json``, ``summary.json``, the portfolio's raw records
+    under ``raw/``, and each asset's run under ``assets/NAME/`` as ``save_run`` writes it (``frames=False``: the
+    assets' frames are there already, ``portfolio --report`` wrote them)."""
+    from backtest.portfolio import portfolio_to_toml
+
+    out = Path(directory)
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    pcfg = results.config
+    toml_text = portfolio_to_toml(pcfg, header=f"mmhedge portfolio, seed {pcfg.base.sim.seed}; "
+                                  "`python -m backtest portfolio --config config.toml` runs it again")
+    (out / "config.toml").write_text(toml_text)
+    (out / "meta.json").write_text(json.dumps(meta("portfolio", seed=pcfg.base.sim.seed, assets=list(pcfg.names),
+                                                   config_sha256=_sha256(toml_text.encode()),
+                                                   covariance_sample_s=results.covariance_sample_s), indent=2))
+    (out / "summary.json").write_text(json.dumps(strict(results.summary_dict), indent=2, allow_nan=False))
+    for name in PORTFOLIO_RAW:
+        np.save(out / "raw" / f"{name}.npy", getattr(results, name), allow_pickle=False)
+    for name, r in results.assets.items():
+        save_run(r, out / "assets" / name, frames=frames)
+    return out
+
+
+def _load_portfolio(d: Path, info: dict):
+    from backtest.portfolio import PortfolioResults, load_portfolio_config
+
+    stored = info.get("config_sha256")
+    if stored is not None and (d / "config.toml").is_file() and _sha256((d / "config.toml").read_bytes()) != stored:
+        raise _saved_error([f"{d / 'config.toml'} was changed after the portfolio was saved; restore it, or run the "
+                            "edited config with `python -m backtest portfolio --config` (a new run)"])
+    pcfg = load_portfolio_config(d / "config.toml")
+    arrays = {}
+    for name in PORTFOLIO_RAW:
+        path = d / "raw" / f"{name}.npy"
+        try:
+            arrays[name] = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise _saved_error([f"{path}: missing or damaged ({str(err)[:120]}); not a complete saved portfolio"]) from None
+    assets = {name: load(d / "assets" / name) for name in pcfg.names}
+    return PortfolioResults(config=pcfg, assets=assets, covariance_sample_s=float(info["covariance_sample_s"]),
+                            **arrays)
+
+
 def load(directory: str | Path):
-    """The Results of a run saved with ``save_run`` (``run --report DIR``)."""
+    """The Results of a run saved with ``save_run`` (``run --report DIR``), or the PortfolioResults of a portfolio
+    saved with ``save_portfolio`` (``portfolio --report DIR``)."""
     from backtest.results import Results
 
     d = Path(directory)
     info = read_meta(d)
+    if info.get("kind") == "portfolio":
+        return _load_portfolio(d, info)
     if info.get("kind") != "run":
         raise _saved_error([f"{d}: a saved {info.get('kind')!r}, not a run; `python -m backtest show {d}` shows it"])
     stored = info.get("config_sha256")
@@ -181,6 +231,10 @@ def describe(directory: str | Path) -> str:
     d = Path(directory)
     info = read_meta(d)
     head = (f"{info['kind']} saved by mmhedge {info['package_version']}, commit {info.get('git_commit') or 'unknown'}")
+    if info["kind"] == "portfolio":
+        from backtest.portfolio import summary_table
+
+        return f"{head}, seed {info['seed']}\n\n{summary_table(load(d))}"
     if info["kind"] == "run":
         from backtest.summary_groups import format_summary
 

@@ -25,7 +25,7 @@ currency): the portfolio adds them as they are.
 
 A portfolio of recordings (every asset ``market.source = 'replay'``) lays every asset's recordings on one grid
 from the moment the last of them is under way (``replay_on_one_clock``). Not yet: chunked replays, the API, the
-report, sweeps and saved experiments for portfolios.
+dashboard, sweeps and optimisation for portfolios.
 """
 from __future__ import annotations
 
@@ -167,6 +167,24 @@ class PortfolioConfig:
                 raise ConfigError([f"assets.{name}: no such asset; allowed: {', '.join(self.names)}"])
             match[0].update(_deep_merge(match[0], dotted_to_nested(keys)))
         return make_portfolio_config(data)
+
+
+def portfolio_to_toml(pcfg: PortfolioConfig, header: str = "") -> str:
+    """The portfolio as TOML that ``load_portfolio_config`` (``portfolio --config``) reads back to an equal
+    config: the shared sections, ``[portfolio]``, then one ``[[assets]]`` table per asset with its overrides
+    as inline tables."""
+    from backtest.config import _toml_value, config_to_toml
+
+    lines = [config_to_toml(pcfg.base, header=header).rstrip("\n"), "", "[portfolio]"]
+    for key, value in pcfg.portfolio.model_dump(mode="json").items():
+        if value is not None:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for asset in pcfg.assets:
+        lines += ["", "[[assets]]", f"name = {_toml_value(asset.name)}"]
+        for section, values in asset.overrides().items():
+            inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in values.items())
+            lines.append(f"{section} = {{ {inner} }}")
+    return "\n".join(lines) + "\n"
 
 
 def is_portfolio(data: dict[str, Any]) -> bool:

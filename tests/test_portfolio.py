@@ -282,3 +282,25 @@ def test_cli_prints_each_asset_and_the_total_and_writes_the_report(tmp_path, cap
     assert main(["portfolio", "--preset", "nope"]) == 2
     assert main(["portfolio", "--set", "assets.SOL.quoting.size_lots=2"]) == 2
     assert "no such asset" in capsys.readouterr().err
+
+
+def test_saved_portfolio_reloads_to_the_same_results_and_its_config_runs_again(tmp_path):
+    from backtest.cli import main
+    from backtest.experiment import describe
+
+    out = tmp_path / "saved"
+    assert main(["portfolio", "--ticks", "1500", "--set", "assets.ETH.quoting.size_lots=2", "--set",
+                 "portfolio.max_gross_notional=300", "--report", str(out)]) == 0
+    loaded = backtest.load(out)
+    again = run_portfolio(load_portfolio_config(out / "config.toml"))
+    assert loaded.config == again.config
+    assert np.array_equal(loaded.rows_raw, again.rows_raw) and np.array_equal(loaded.risk_raw, again.risk_raw)
+    assert len(again.risk_raw) > 0
+    for name in again.config.names:
+        assert same_records(loaded.assets[name], again.assets[name])
+        assert loaded.assets[name].ticks.equals(again.assets[name].ticks)
+    assert json.dumps(loaded.summary_dict, sort_keys=True) == json.dumps(again.summary_dict, sort_keys=True)
+    assert "portfolio" in describe(out) and "ETH" in describe(out)
+    (out / "config.toml").write_text((out / "config.toml").read_text().replace("size_lots = 2", "size_lots = 3"))
+    with pytest.raises(ConfigError, match="changed after"):
+        backtest.load(out)
