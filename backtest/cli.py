@@ -196,6 +196,10 @@ def make_parser() -> argparse.ArgumentParser:
     sw.add_argument("--config", help="TOML or YAML file of base overrides")
     sw.add_argument("--preset", default="default", choices=PRESETS, help="base scenario")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one base parameter (repeatable)")
+    sw.add_argument("--portfolio", metavar="FILE_OR_PRESET",
+                    help="sweep a portfolio (a portfolio config file or preset) instead of one asset: grid keys may "
+                    "name one asset, assets.ETH.quoting.size_lots=1,2; metrics are the portfolio's, each asset's "
+                    "are in runs as NAME.metric")
     sw.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     sw.add_argument("--out", metavar="DIR", help="write runs.csv, table.csv and charts into DIR")
     sw.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -222,6 +226,32 @@ def _parse_seeds(text: str | None) -> tuple[int, ...] | None:
     return seeds
 
 
+def _portfolio_base(name, sets: list[str] | None, ticks: int | None):
+    """A portfolio config from a file or a preset name (or a PortfolioConfig), with --set and --ticks applied."""
+    from pathlib import Path
+
+    from backtest.portfolio import PORTFOLIO_PRESETS, load_portfolio_config, portfolio_preset
+
+    if not isinstance(name, str):
+        pcfg = name
+    elif name in PORTFOLIO_PRESETS:
+        pcfg = portfolio_preset(name)
+    elif Path(name).suffix.lower() in (".toml", ".yaml", ".yml", ".json"):
+        pcfg = load_portfolio_config(name)
+    else:
+        raise ConfigError([f"--portfolio {name!r}: neither a portfolio preset ({', '.join(PORTFOLIO_PRESETS)}) nor a "
+                           ".toml, .yaml or .json file"])
+    dotted = {}
+    for item in sets or []:
+        if "=" not in item:
+            raise ConfigError([f"--set {item!r}: expected key=value, e.g. --set assets.ETH.quoting.size_lots=3"])
+        key, value = item.split("=", 1)
+        dotted[key.strip()] = _parse_value(value.strip())
+    if ticks is not None:
+        dotted["sim.ticks"] = ticks
+    return pcfg.with_dotted(dotted) if dotted else pcfg
+
+
 def build_sweep(args: argparse.Namespace):
     """The sweep: a study's grid and base (or the preset), then --config / --set / --ticks, then --grid axes."""
     from backtest.studies import study
@@ -230,7 +260,12 @@ def build_sweep(args: argparse.Namespace):
     seeds = _parse_seeds(args.seeds)
     if args.workers is not None and args.workers < 1:
         raise ConfigError([f"--workers {args.workers}: must be >= 1"])
-    if args.study:
+    if getattr(args, "portfolio", None):
+        if args.study or args.config or args.preset != "default":
+            raise ConfigError(["--portfolio names the whole base; --study, --config and --preset are for one asset"])
+        base = _portfolio_base(args.portfolio, args.set, args.ticks)
+        grid, name, seeds = {}, "portfolio sweep", seeds or (1, 2, 3)
+    elif args.study:
         spec = study(args.study, ticks=args.ticks, seeds=seeds)
         base = build_config(args, base=spec.base) if (args.config or args.set) else spec.base
         grid, name, seeds = dict(spec.grid), spec.name, spec.seeds
@@ -394,28 +429,18 @@ def summary_document(results) -> dict:
 
 
 def _portfolio(args: argparse.Namespace) -> int:
-    from backtest.portfolio import (
-        PORTFOLIO_PRESETS, load_portfolio_config, portfolio_preset, run_portfolio, summary_table,
-    )
+    from backtest.portfolio import PORTFOLIO_PRESETS, load_portfolio_config, run_portfolio, summary_table
 
     if args.config and args.preset:
         raise ConfigError(["--config and --preset: give one (a portfolio file holds its assets)"])
     if args.preset and args.preset not in PORTFOLIO_PRESETS:
         raise ConfigError([f"--preset {args.preset!r} is unknown; allowed: {', '.join(PORTFOLIO_PRESETS)}"])
-    pcfg = load_portfolio_config(args.config) if args.config else portfolio_preset(
-        args.preset or "portfolio_btc_eth_synthetic")
-    dotted = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise ConfigError([f"--set {item!r}: expected key=value, e.g. --set assets.ETH.quoting.size_lots=3"])
-        key, value = item.split("=", 1)
-        dotted[key.strip()] = _parse_value(value.strip())
-    if args.ticks is not None:
-        dotted["sim.ticks"] = args.ticks
+    pcfg = (load_portfolio_config(args.config) if args.config
+            else _portfolio_base(args.preset or "portfolio_btc_eth_synthetic", args.set, args.ticks))
+    if args.config and (args.set or args.ticks is not None):
+        pcfg = _portfolio_base(pcfg, args.set, args.ticks)
     if args.seed is not None:
-        dotted["sim.seed"] = args.seed
-    if dotted:
-        pcfg = pcfg.with_dotted(dotted)
+        pcfg = pcfg.with_dotted({"sim.seed": args.seed})
     if args.report:
         check_output_dir(args.report, "--report")  # before the run, not after it
     results = run_portfolio(pcfg)

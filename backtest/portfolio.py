@@ -24,8 +24,8 @@ single-asset run, bit for bit: tested). Every asset's money is in the same accou
 currency): the portfolio adds them as they are.
 
 A portfolio of recordings (every asset ``market.source = 'replay'``) lays every asset's recordings on one grid
-from the moment the last of them is under way (``replay_on_one_clock``). Not yet: chunked replays, the API, the
-dashboard, sweeps and optimisation for portfolios.
+from the moment the last of them is under way (``replay_on_one_clock``). Sweeps take a portfolio as their base
+(``backtest.sweep``). Not yet: chunked replays, optimisation, the API and the dashboard for portfolios.
 """
 from __future__ import annotations
 
@@ -124,6 +124,11 @@ class PortfolioConfig:
     portfolio: PortfolioSection
     assets: tuple[AssetSection, ...]
     configs: tuple[SimConfig, ...]  # asset i's whole config (seed sim.seed + i)
+
+    @property
+    def sim(self):
+        """The portfolio's clock and seed (every asset's ``sim`` but the seed, which is ``sim.seed + i``)."""
+        return self.base.sim
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -63,7 +63,7 @@ class SweepSpec:
     """A grid (dotted config key -> values), the seeds run at every grid point, and the base config."""
     grid: dict[str, list[Any]]
     seeds: tuple[int, ...]
-    base: SimConfig = field(default_factory=SimConfig)
+    base: SimConfig = field(default_factory=SimConfig)  # or a backtest.portfolio.PortfolioConfig
     name: str = "sweep"
 
     def __post_init__(self):
@@ -110,11 +110,15 @@ class SweepSpec:
         if not self.seeds:
             raise ConfigError(["no seeds given; e.g. --seeds 1,2,3"])
         out = []
-        base = self.base.model_dump()
+        portfolio = is_portfolio_config(self.base)
+        base = None if portfolio else self.base.model_dump()
         for i, point in enumerate(self.points()):
             for seed in self.seeds:
                 try:
-                    cfg = make_config(base, **self.overrides(point), **{"sim.seed": seed})
+                    if portfolio:  # keys as the portfolio takes them: assets.NAME.SECTION.KEY reaches one asset
+                        cfg = self.base.with_dotted({**self.overrides(point), "sim.seed": seed})
+                    else:
+                        cfg = make_config(base, **self.overrides(point), **{"sim.seed": seed})
                 except ConfigError as err:
                     raise ConfigError([f"grid point {point}: {p}" for p in err.problems]) from None
                 out.append((i, point, seed, cfg))
@@ -134,6 +138,45 @@ def run_metrics(config: SimConfig) -> dict[str, float]:
     for k, v in s.items():
         if k not in ordered and isinstance(v, (int, float, bool)):
             ordered[k] = float(v)
+    return ordered
+
+
+def is_portfolio_config(config) -> bool:
+    """A portfolio (``backtest.portfolio.PortfolioConfig``) rather than one asset's SimConfig."""
+    return hasattr(config, "assets") and hasattr(config, "base")
+
+
+def config_data(config) -> dict[str, Any]:
+    """A config as plain data that travels to a worker and back: a SimConfig's dump, a portfolio's ``to_dict``."""
+    return config.to_dict() if is_portfolio_config(config) else config.model_dump(mode="json")
+
+
+def portfolio_metrics(pcfg) -> dict[str, float]:
+    """A portfolio run reduced to the sweep metrics, for the portfolio as a whole (money summed over assets; the
+    Sharpe-like ratio and the drawdown of the total on the risk checks; fills, volume and time paused or killed
+    summed; latency and net delta the largest asset's), then each asset's own as ``NAME.metric``."""
+    from backtest.portfolio import run_portfolio
+
+    r = run_portfolio(pcfg)
+    s = r.summary_dict
+    per = s["assets"]
+    total = s["portfolio"]
+    pnl = r.rows_raw["total_pnl"]
+    out = {k: float(total[k]) for k in ("net_pnl", "spread_capture", "hedge_cost", "fees", "inventory_mtm", "fills")}
+    out["sharpe_like"] = sharpe_like(pnl, pcfg.check_ticks * pcfg.sim.dt_s) if len(pnl) else float("nan")
+    out["max_drawdown"] = float(total["max_drawdown_at_checks"])
+    for key in ("volume_exchange1_lots", "time_paused_s", "time_killed_s"):
+        out[key] = float(sum(a[key] for a in per.values()))
+    for key in ("hedge_latency_p50_ms", "max_abs_net_delta_lots"):
+        out[key] = float(np.nanmax([a[key] for a in per.values()]))
+    ordered = {k: out[k] for k in METRICS}
+    for k, v in total.items():
+        if k not in ordered and isinstance(v, (int, float, bool)):
+            ordered[f"portfolio.{k}"] = float(v)
+    for name, a in per.items():
+        for k in METRICS:
+            if k in a:
+                ordered[f"{name}.{k}"] = float(a[k])
     return ordered
 
 
@@ -196,7 +239,7 @@ def die_with_parent() -> None:
 
 def spec_identity(spec: "SweepSpec") -> dict:
     """What makes two sweeps the same sweep: the base config (ticks and --set included) and the grid keys."""
-    return {"base": spec.base.model_dump(mode="json"), "grid_keys": list(spec.grid)}
+    return {"base": config_data(spec.base), "grid_keys": list(spec.grid)}
 
 
 def identity_differences(stored: dict, spec: "SweepSpec") -> list[str]:
@@ -208,6 +251,10 @@ def identity_differences(stored: dict, spec: "SweepSpec") -> list[str]:
     old, new = stored.get("base", {}), now["base"]
     for section in sorted(set(old) | set(new)):
         a, b = old.get(section, {}), new.get(section, {})
+        if not (isinstance(a, dict) and isinstance(b, dict)):  # a portfolio's list of assets
+            if a != b:
+                out.append(f"{section}: {a!r} there, {b!r} here"[:300])
+            continue
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
                 out.append(f"{section}.{key}: {a.get(key)!r} there, {b.get(key)!r} here")
@@ -281,7 +328,12 @@ class Journal:
 def _worker(args: tuple[int, int, dict]) -> tuple[int, dict[str, float], float]:
     index, _seed, cfg_dict = args
     started = time.perf_counter()
-    metrics = run_metrics(SimConfig.model_validate(cfg_dict))
+    if "assets" in cfg_dict:
+        from backtest.portfolio import make_portfolio_config
+
+        metrics = portfolio_metrics(make_portfolio_config(cfg_dict))
+    else:
+        metrics = run_metrics(SimConfig.model_validate(cfg_dict))
     return index, metrics, time.perf_counter() - started
 
 
@@ -338,7 +390,7 @@ def run_sweep(spec: SweepSpec, workers: int | None = None,
         if progress:
             progress(len(rows), total, point, seed, metrics, seconds)
 
-    payload = [(j, seed, cfg.model_dump()) for j, (_i, _p, seed, cfg) in enumerate(jobs) if j not in rows]
+    payload = [(j, seed, config_data(cfg)) for j, (_i, _p, seed, cfg) in enumerate(jobs) if j not in rows]
     workers = max(1, min(workers or os.cpu_count() or 1, max(1, len(payload))))
     try:
         if cluster:

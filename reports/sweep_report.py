@@ -109,7 +109,13 @@ def write_sweep_report(result, out_dir: str | Path) -> dict[str, Path]:
     result.runs.to_parquet(files["runs"], index=False)
     result.runs.to_csv(files["runs_csv"], index=False)
     result.table.to_csv(files["table"], index=False)
-    files["config"].write_text(config_to_toml(result.spec.base, header=f"base config of the sweep {result.spec.name}"))
+    header = f"base config of the sweep {result.spec.name}"
+    if hasattr(result.spec.base, "assets"):  # a portfolio sweep: its base is a portfolio file
+        from backtest.portfolio import portfolio_to_toml
+
+        files["config"].write_text(portfolio_to_toml(result.spec.base, header=header))
+    else:
+        files["config"].write_text(config_to_toml(result.spec.base, header=header))
     files["meta"].write_text(json.dumps(strict(meta("sweep", name=result.spec.name, grid=result.spec.grid,
                                                     seeds=list(result.spec.seeds))), indent=2))
     keys = list(result.spec.grid)

@@ -304,3 +304,22 @@ def test_saved_portfolio_reloads_to_the_same_results_and_its_config_runs_again(t
     (out / "config.toml").write_text((out / "config.toml").read_text().replace("size_lots = 2", "size_lots = 3"))
     with pytest.raises(ConfigError, match="changed after"):
         backtest.load(out)
+
+
+def test_sweep_over_one_assets_key_gives_each_runs_portfolio_figures():
+    from backtest.sweep import SweepSpec, run_sweep
+
+    base = two_assets(ticks=800)
+    spec = SweepSpec(grid={"assets.ETH.quoting.size_lots": [1, 3]}, seeds=(1, 2), base=base, name="p")
+    result = run_sweep(spec, workers=1)
+    assert len(result.runs) == 4 and len(result.table) == 2
+    row = result.runs[(result.runs["assets.ETH.quoting.size_lots"] == 3) & (result.runs["seed"] == 2)].iloc[0]
+    direct = run_portfolio(base.with_dotted({"assets.ETH.quoting.size_lots": 3, "sim.seed": 2})).summary_dict
+    assert row["net_pnl"] == pytest.approx(direct["portfolio"]["net_pnl"], abs=1e-9)
+    assert row["ETH.fills"] == direct["assets"]["ETH"]["fills"] and row["BTC.net_pnl"] == pytest.approx(
+        direct["assets"]["BTC"]["net_pnl"], abs=1e-9)
+    # the key reached ETH only: BTC's runs are the same at both grid points
+    btc = result.runs.groupby("seed")["BTC.net_pnl"].nunique()
+    assert (btc == 1).all() and result.runs.groupby("seed")["ETH.fills"].nunique().max() == 2
+    with pytest.raises(ConfigError, match="no such asset"):
+        SweepSpec(grid={"assets.SOL.quoting.size_lots": [1]}, seeds=(1,), base=base).configs()
