@@ -447,6 +447,59 @@ def _flow_estimates(put, prefix: str, tape: Tape, name: str, span: float) -> Non
             put(f"{prefix}.{key}", None, f"not estimated: {n_mo} market orders on {name}")
 
 
+CORRELATION_STEP_S = 1.0  # returns over a second: faster, the assets' moves look out of step (the Epps effect)
+
+
+def recorded_correlation(exchange1_recordings: list[MarketData], step_s: float = CORRELATION_STEP_S,
+                         start_ns: int | None = None, end_ns: int | None = None) -> np.ndarray:
+    """The correlation of the recordings' mid log returns over ``step_s`` (mids at the end of each step from
+    ``start_ns``, default: when all of them are under way, to ``end_ns``, default: the first end): several
+    assets' quoted venues on the same minutes. ConfigError if they share fewer than three steps."""
+    from backtest.replay import mid_series, on_grid
+
+    start = max(d.start_ns for d in exchange1_recordings) if start_ns is None else start_ns
+    end = min(d.end_ns for d in exchange1_recordings) if end_ns is None else end_ns
+    step_ns = int(round(step_s * 1e9))
+    n = (end - start) // step_ns
+    if n < 3:
+        raise ConfigError([f"the recordings share {(end - start) / 1e9:.1f} s; the correlation needs at least "
+                           f"{3 * step_s:g} s of them at the same time"])
+    returns = []
+    for d in exchange1_recordings:
+        events, base, levels = on_grid(d, d.venue, start, n, step_ns, 1, 1, 0.5)
+        mid = mid_series(events, base, levels, n)[0]
+        returns.append(np.diff(np.log(mid)))
+    return np.atleast_2d(np.corrcoef(np.array(returns)))
+
+
+def calibrate_portfolio(assets: dict[str, tuple[MarketData, MarketData]], base: SimConfig | None = None
+                        ) -> tuple[dict, dict[str, list[Estimate]]]:
+    """A synthetic portfolio calibrated to recordings of several assets on the same minutes: each asset's market
+    as ``calibrate`` estimates it from its pair of venues, and ``portfolio.correlation`` from their quoted venues'
+    returns (``recorded_correlation``). Returns the portfolio as data (``backtest.portfolio.make_portfolio_config``
+    reads it: the first asset's config is the shared one, the others override what differs; the clock is the
+    span every pair covers) and each asset's estimates."""
+    configs, estimates = {}, {}
+    for name, (d1, d2) in assets.items():
+        configs[name], estimates[name] = calibrate(d1, d2, base=base)
+    names = list(configs)
+    shared = configs[names[0]].model_dump(mode="json")
+    shared["sim"]["ticks"] = min(c.sim.ticks for c in configs.values())
+    listed = []
+    for name in names:
+        dump = configs[name].model_dump(mode="json")
+        own = {section: {k: v for k, v in values.items() if shared[section].get(k) != v}
+               for section, values in dump.items() if section != "sim" and isinstance(values, dict)}
+        listed.append({"name": name, **{s: v for s, v in own.items() if v}})
+    # from when every venue of every asset is under way, as a portfolio replay of the same recordings starts
+    start = max(max(d1.start_ns, d2.start_ns) for d1, d2 in assets.values())
+    end = min(min(d1.end_ns, d2.end_ns) for d1, d2 in assets.values())
+    corr = recorded_correlation([d1 for d1, _ in assets.values()], start_ns=start, end_ns=end)
+    return {**shared, "portfolio": {"correlation": np.round(corr, 6).tolist(),
+                                    "covariance_sample_s": CORRELATION_STEP_S},
+            "assets": listed}, estimates
+
+
 def to_toml(config: SimConfig, estimates: list[Estimate], header: str = "") -> str:
     """The whole config as TOML (what ``--config`` reads), each estimated key with a comment saying where its
     value came from, the others marked as taken from the base config."""

@@ -141,6 +141,16 @@ def make_parser() -> argparse.ArgumentParser:
                     "synthetic market side by side, and the strategy on the recording and on the calibrated market")
     cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
 
+    cpp = sub.add_parser("calibrate-portfolio", help="a synthetic portfolio calibrated to recordings of several "
+                         "assets on the same minutes: each asset's market and the correlation of their returns")
+    cpp.add_argument("--asset", action="append", metavar="NAME=EXCHANGE1,EXCHANGE2", required=True,
+                     help="an asset and its two recordings, e.g. ETH=data/eth/spot.jsonl.gz,data/eth/usdm.jsonl.gz "
+                     "(repeat for each asset; the first gives the shared settings)")
+    cpp.add_argument("--out", required=True, metavar="FILE", help="the calibrated portfolio, TOML "
+                     "(portfolio --config FILE)")
+    cpp.add_argument("--base", default="replay_binance_btcusdt_20240808", metavar="PRESET|FILE",
+                     help="as calibrate's --base: where the strategy's sections come from")
+
     op = sub.add_parser("optimize", help="search parameters with Optuna (TPE), scored on training seeds or window, "
                         "the best checked out of sample; the study is resumable and shareable")
     op.add_argument("--space", action="append", required=True, metavar="KEY=LO:HI[:int] | KEY=V1,V2",
@@ -364,6 +374,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _instruments_study(args)
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "calibrate-portfolio":
+        return _calibrate_portfolio(args)
     if args.command == "optimize":
         return _optimize(args)
     if args.command == "show":
@@ -730,6 +742,60 @@ def _calibrate(args: argparse.Namespace) -> int:
         comparison = strategy_comparison(replay_cfg, cfg, range(1, args.seeds + 1))
         files = write_stylized_report(facts, args.report, comparison)
         print(f"report: {files['html']}")
+    return 0
+
+
+def _calibrate_portfolio(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backtest.calibrate import calibrate_portfolio
+    from backtest.portfolio import NAME_PATTERN, make_portfolio_config, portfolio_to_toml
+    from backtest.replay import load_venue
+
+    import re
+
+    pairs = {}
+    for item in args.asset:
+        name, sep, files = item.partition("=")
+        paths = files.split(",")
+        if not sep or len(paths) != 2 or not all(paths) or not re.match(NAME_PATTERN, name):
+            raise ConfigError([f"--asset {item[:200]!r}: expected NAME=EXCHANGE1,EXCHANGE2 (a name of letters, digits "
+                               "and _, and two recordings), e.g. ETH=spot.jsonl.gz,usdm.jsonl.gz"])
+        if name in pairs:
+            raise ConfigError([f"--asset {name}: given twice"])
+        pairs[name] = paths
+    if len(pairs) < 2:
+        raise ConfigError(["--asset: at least two assets (a portfolio); one asset is `calibrate`'s"])
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError([f"--out {out}: a directory; give a file name, e.g. portfolio.toml"])
+    if args.base in PRESETS:
+        base = preset(args.base)
+    elif Path(args.base).is_file():
+        base = load_config(args.base)
+    else:
+        raise ConfigError([f"--base {args.base[:200]!r}: neither a preset nor a file; allowed: a config file or one "
+                           f"of {', '.join(PRESETS)}"])
+    sources: list[str] = []
+    data = {name: (load_venue(p[0], "exchange1", sources), load_venue(p[1], "exchange2", sources))
+            for name, p in pairs.items()}
+    for line in sources:
+        print(f"note: {line}", file=sys.stderr)
+    portfolio, estimates = calibrate_portfolio(data, base=base)
+    pcfg = make_portfolio_config(portfolio)
+    header = ("Synthetic portfolio calibrated by `python -m backtest calibrate-portfolio` to "
+              + "; ".join(f"{n}: {p[0]} and {p[1]}" for n, p in pairs.items())
+              + f"; strategy sections from {args.base}. The correlation is of the quoted venues' 1 s mid returns.")
+    try:
+        out.write_text(portfolio_to_toml(pcfg, header=header))
+    except OSError as err:
+        raise ConfigError([f"--out {out}: cannot write ({err.strerror})"]) from None
+    corr = pcfg.correlation()
+    for i, name in enumerate(pcfg.names):
+        kept = sum(e.value is None for e in estimates[name])
+        print(f"{name:<10} {len(estimates[name]) - kept} estimates, {kept} kept from the base; correlation "
+              + " ".join(f"{c:.3f}" for c in corr[i]))
+    print(f"\nwritten: {out}")
     return 0
 
 

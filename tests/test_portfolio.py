@@ -323,3 +323,34 @@ def test_sweep_over_one_assets_key_gives_each_runs_portfolio_figures():
     assert (btc == 1).all() and result.runs.groupby("seed")["ETH.fills"].nunique().max() == 2
     with pytest.raises(ConfigError, match="no such asset"):
         SweepSpec(grid={"assets.SOL.quoting.size_lots": [1]}, seeds=(1,), base=base).configs()
+
+
+def test_calibrated_portfolio_correlation_is_the_replays_and_the_shipped_file_is_what_calibration_gives(tmp_path,
+                                                                                                       capsys):
+    from backtest.calibrate import recorded_correlation
+    from backtest.cli import main
+    from backtest.replay import load_venue
+
+    pairs = {n: (load_venue(f"data/binance-{s}-2024-08-08/spot.jsonl.gz", "exchange1"),
+                 load_venue(f"data/binance-{s}-2024-08-08/usdm.jsonl.gz", "exchange2"))
+             for n, s in (("BTC", "btcusdt"), ("ETH", "ethusdt"))}
+    start = max(max(a.start_ns, b.start_ns) for a, b in pairs.values())
+    # two code paths, one answer: the correlation calibration measures on the recordings is the one a portfolio
+    # replay of them measures on its risk checks
+    port = run_portfolio(replay_pair(ticks=60000))
+    calibrated = recorded_correlation([a for a, _ in pairs.values()], start_ns=start, end_ns=start + 60 * 10**9)
+    assert np.allclose(port.realized_correlation, calibrated, atol=1e-12)
+
+    out = tmp_path / "p.toml"
+    assets = [f"--asset={n}=data/binance-{s}-2024-08-08/spot.jsonl.gz,data/binance-{s}-2024-08-08/usdm.jsonl.gz"
+              for n, s in (("BTC", "btcusdt"), ("ETH", "ethusdt"))]
+    assert main(["calibrate-portfolio", *assets, "--out", str(out)]) == 0
+    fresh = load_portfolio_config(out)
+    shipped = load_portfolio_config("reports/figures/calibration/portfolio_btc_eth.toml")
+    assert fresh == shipped
+    assert 0.5 < fresh.correlation()[0, 1] < 0.8 and fresh.configs[1].market.initial_price != \
+        fresh.configs[0].market.initial_price
+    capsys.readouterr()
+    assert main(["calibrate-portfolio", assets[0], "--out", str(out)]) == 2
+    assert main(["calibrate-portfolio", "--asset", "BTC=only_one.gz", assets[1], "--out", str(out)]) == 2
+    assert "NAME=EXCHANGE1,EXCHANGE2" in capsys.readouterr().err
