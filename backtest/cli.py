@@ -683,6 +683,18 @@ def _instruments_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _base_config(name: str):
+    """``--base``: a preset's config or a config file's."""
+    from pathlib import Path
+
+    if name in PRESETS:
+        return preset(name)
+    if Path(name).is_file():
+        return load_config(name)
+    raise ConfigError([f"--base {name[:200]!r}: neither a preset nor a file; allowed: a config file or one "
+                       f"of {', '.join(PRESETS)}"])
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -704,13 +716,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ConfigError([f"--out {out}: a directory; give a file name, e.g. calibrated.toml"])
     if args.report:
         check_output_dir(args.report, "--report")
-    if args.base in PRESETS:
-        base = preset(args.base)
-    elif Path(args.base).is_file():
-        base = load_config(args.base)
-    else:
-        raise ConfigError([f"--base {args.base[:200]!r}: neither a preset nor a file; allowed: a config file or one "
-                           f"of {', '.join(PRESETS)}"])
+    base = _base_config(args.base)
     sources: list[str] = []
     d1, d2 = load_venue(paths[0], "exchange1", sources), load_venue(paths[1], "exchange2", sources)
     for line in sources:
@@ -769,13 +775,7 @@ def _calibrate_portfolio(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise ConfigError([f"--out {out}: a directory; give a file name, e.g. portfolio.toml"])
-    if args.base in PRESETS:
-        base = preset(args.base)
-    elif Path(args.base).is_file():
-        base = load_config(args.base)
-    else:
-        raise ConfigError([f"--base {args.base[:200]!r}: neither a preset nor a file; allowed: a config file or one "
-                           f"of {', '.join(PRESETS)}"])
+    base = _base_config(args.base)
     sources: list[str] = []
     data = {name: (load_venue(p[0], "exchange1", sources), load_venue(p[1], "exchange2", sources))
             for name, p in pairs.items()}

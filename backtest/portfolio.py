@@ -245,6 +245,9 @@ def make_portfolio_config(data: dict[str, Any]) -> PortfolioConfig:
     if errors:
         raise ConfigError(errors)
     names = [a.name for a in assets]
+    if any(n.lower() == "portfolio" for n in names):
+        raise ConfigError(["assets: the name 'portfolio' names the whole book in the risk events; give the asset "
+                           "another name"])
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError([f"assets: the name {', '.join(dupes)} is used twice; each asset needs its own name"])

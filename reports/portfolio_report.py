@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reports.charts import _thin, _time_axis
-from reports.run_report import _fmt, _table, write_report
+from reports.run_report import PAGE_STYLE, _fmt, _table, write_report
 
 STATE_COLOURS = {"active": "#2ca02c", "reduced": "#f0b400", "paused": "#ff7f0e", "killed": "#d62728"}
 
@@ -183,14 +183,7 @@ def _html(results, images: dict[str, str]) -> str:
     title = f"Portfolio of {len(names)} assets: {base.ticks:,} ticks, seed {base.seed}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-img {{ max-width: 100%; border: 1px solid #eee; }}
-pre {{ background: #f6f6f6; padding: 1em; font-size: 0.8em; max-height: 30em; overflow: auto; }}
-</style></head><body>
+{PAGE_STYLE}</head><body>
 <h1>{html.escape(title)}</h1>
 <p>Money in the account currency. Net PnL {_fmt(p['net_pnl'])}: spread capture {_fmt(p['spread_capture'])},
 hedge cost {_fmt(p['hedge_cost'])}, fees paid {_fmt(p['fees'])} (subtracted), inventory mark-to-market

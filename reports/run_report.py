@@ -101,6 +101,18 @@ def write_report(results, out_dir: str | Path, title: str | None = None) -> Repo
     return files
 
 
+PAGE_STYLE = """<style>
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; }
+.guide { color: #444; max-width: 60em; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 0 2em; }
+pre { background: #f6f6f6; padding: 1em; font-size: 0.8em; max-height: 30em; overflow: auto; }
+</style>"""
+
+
 def _fmt(v) -> str:
     if isinstance(v, bool):
         return str(v)
@@ -151,16 +163,7 @@ def _html(results, images: dict[str, str], files: ReportFiles, title: str | None
     config_json = html.escape(json.dumps(cfg.model_dump(), indent=2))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-img {{ max-width: 100%; border: 1px solid #eee; }}
-.guide {{ color: #444; max-width: 60em; }}
-.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 0 2em; }}
-pre {{ background: #f6f6f6; padding: 1em; font-size: 0.8em; max-height: 30em; overflow: auto; }}
-</style></head><body>
+{PAGE_STYLE}</head><body>
 <h1>{html.escape(title)}</h1>
 <p>{verdict}</p>
 <h2>Summary</h2><div class="grid">{summary_tables}</div>

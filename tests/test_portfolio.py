@@ -159,6 +159,10 @@ def test_records_that_outgrow_their_arrays_are_rerun_to_the_same_result(monkeypa
 @pytest.mark.parametrize("data, message", [
     ({"assets": []}, "at least one asset"),
     ({"assets": [{"name": "A"}, {"name": "A"}]}, "used twice"),
+    ({"assets": [{"name": "Portfolio"}]}, "names the whole book"),
+    ({"assets": [{"name": "A", "market": 5}]}, "assets\\[0\\].market"),
+    ({"assets": "BTC"}, "a list of at least one asset"),
+    ({"assets": [{"name": "A"}], "portfolio": {"correlation": [[float("nan")]]}}, "portfolio.correlation"),
     ({"assets": [{"name": "1x"}]}, "assets\\[0\\].name"),
     ({"assets": [{"name": "A", "sim": {"ticks": 5}}]}, "the clock is the portfolio's"),
     ({"assets": [{"name": "A", "quoting": {"size_lots": -1}}]}, "assets.A: quoting.size_lots"),
