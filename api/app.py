@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import dashboard
+from api.portfolio import router as portfolio_router
 from api.schemas import (
     ClockRequest, ClockState, ConfigState, ErrorBody, Exposure, Health, ManualFill, ManualFillResult, NextConfig,
     Page, Pnl, PnlSeries, Positions, Presets, Quotes, ResetRequest, ResetResult, Risk, RiskStatus, StepRequest,
@@ -32,6 +33,7 @@ from backtest.config import (
     PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
     preset_description,
 )
+from backtest.experiment import strict
 from backtest.interventions import Intervention, manual_fill_problems
 from backtest.replay import PROJECT_ROOT
 
@@ -278,6 +280,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"state": state, "reason": None, "since_tick": 0, "since_s": 0.0}
 
     dashboard.register(app, session, view_async, risk_status, _clean, _records)
+    app.include_router(portfolio_router(ApiError, strict))
 
     @app.get("/health", response_model=Health)
     async def health():

@@ -232,11 +232,15 @@ function wireControls() {
     const body = { side: $("fill-side").value, qty_lots: Number($("fill-qty").value) };
     const price = $("fill-price").value.trim();
     if (price !== "") body.price = Number(price);
-    const out = await act("manual fill", "POST", "/fills/manual", body, o =>
-      `filled: ${o.fill.side} ${o.fill.qty_lots} lots @ ${fmt(o.fill.price)} at tick ${o.tick}; ` +
-      `Exchange 1 position now ${o.position_after.inv1_lots}, net delta ${o.position_after.net_delta_lots}; ` +
-      `${o.hedges.length ? "hedge at tick " + o.hedges[0].tick : "hedge pending"}`);
-    if (out) $("fill-result").textContent = $("notice").textContent;
+    // the result is written with the notice, before act's poll: a poll of the interval can show the new
+    // position first, and the result must not lag behind it
+    await act("manual fill", "POST", "/fills/manual", body, o => {
+      const text = `filled: ${o.fill.side} ${o.fill.qty_lots} lots @ ${fmt(o.fill.price)} at tick ${o.tick}; ` +
+        `Exchange 1 position now ${o.position_after.inv1_lots}, net delta ${o.position_after.net_delta_lots}; ` +
+        `${o.hedges.length ? "hedge at tick " + o.hedges[0].tick : "hedge pending"}`;
+      $("fill-result").textContent = text;
+      return text;
+    });
   };
 }
 

@@ -1,0 +1,97 @@
+"""The portfolio under /portfolio: one whole run of a portfolio and the actions scheduled on it (api.portfolio)."""
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from backtest.config import make_config
+from backtest.interventions import Intervention
+from backtest.portfolio import portfolio_preset, run_portfolio
+
+SMALL = {"sim": {"ticks": 1500}, "portfolio": {"max_gross_notional": 300.0},
+         "assets": [{"name": "BTC", "market": {"initial_price": 60000.0, "tick_size": 1.0, "lot_size": 0.001,
+                                               "volatility_per_sqrt_s": 30.0}},
+                    {"name": "ETH", "market": {"initial_price": 2500.0, "tick_size": 0.05, "lot_size": 0.01,
+                                               "volatility_per_sqrt_s": 1.5}}]}
+
+
+@pytest.fixture()
+def client():
+    app = create_app(make_config(**{"sim.ticks": 2000}), ticks_per_second=0.0)
+    with TestClient(app) as c:
+        assert c.post("/portfolio/reset", json={"config": SMALL}).status_code == 200
+        yield c
+
+
+def test_the_default_portfolio_answers_with_each_asset_and_the_total():
+    app = create_app(make_config(**{"sim.ticks": 2000}), ticks_per_second=0.0)
+    with TestClient(app) as c:
+        body = c.get("/portfolio").json()
+    expected = run_portfolio(portfolio_preset("portfolio_btc_eth_synthetic")).summary_dict
+    assert set(body["assets"]) == {"BTC", "ETH"} and body["actions"] == []
+    assert body["portfolio"]["net_pnl"] == pytest.approx(expected["portfolio"]["net_pnl"], abs=1e-9)
+    assert body["assets"]["ETH"]["summary"]["fills"] == expected["assets"]["ETH"]["fills"]
+
+
+def test_a_fill_on_one_asset_moves_that_asset_only_and_pause_all_pauses_every_asset(client):
+    # without portfolio limits the assets do not act on each other (with them, ETH's fill could hold BTC's sides)
+    assert client.post("/portfolio/reset", json={"config": {**SMALL, "portfolio": {}}}).status_code == 200
+    before = client.get("/portfolio").json()
+    r = client.post("/portfolio/fills/manual", json={"asset": "ETH", "side": "buy", "qty_lots": 3, "tick": 100})
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["assets"]["ETH"]["summary"]["fills_manual"] == 1
+    assert after["assets"]["BTC"]["summary"] == before["assets"]["BTC"]["summary"]
+    r = client.post("/portfolio/control/pause", json={"tick": 700})
+    assert r.status_code == 200 and [a["asset"] for a in r.json()["actions"][1:]] == ["BTC", "ETH"]
+    risk = client.get("/portfolio/risk").json()
+    assert risk["assets"] == {"BTC": "paused", "ETH": "paused"} and risk["limits"]["max_gross_notional"] == 0.0
+    r = client.post("/portfolio/control/resume", json={"asset": "BTC", "tick": 900})
+    assert client.get("/portfolio/risk").json()["assets"] == {"BTC": "active", "ETH": "paused"} or \
+        r.json()["assets"]["BTC"]["state"] in ("active", "reduced")
+
+
+@pytest.mark.parametrize("path, body, problem", [
+    ("/portfolio/fills/manual", {"asset": "SOL", "side": "buy", "qty_lots": 1, "tick": 5}, "no such asset"),
+    ("/portfolio/fills/manual", {"asset": "ETH", "side": "buy", "qty_lots": 1, "tick": 1500}, "beyond the run"),
+    ("/portfolio/fills/manual", {"asset": "ETH", "side": "buy", "qty_lots": 10**6, "tick": 5}, "hard position"),
+    ("/portfolio/fills/manual", {"asset": "ETH", "side": "buy", "qty_lots": 1, "tick": 5, "price": 9e9}, "too far"),
+    ("/portfolio/control/pause", {"asset": "SOL", "tick": 5}, "no such asset"),
+    ("/portfolio/reset", {"preset": "nope"}, "unknown"),
+    ("/portfolio/reset", {"preset": "portfolio_binance_btc_eth_20240808"}, "from the CLI"),
+    ("/portfolio/reset", {"config": {**SMALL, "sim": {"ticks": 2_000_000}}}, "at most 1,000,000"),
+    ("/portfolio/reset", {"config": {"assets": [{"name": "A"}, {"name": "A"}]}}, "used twice"),
+    ("/portfolio/reset", {}, "one of preset or config"),
+])
+def test_refused_actions_say_why_and_change_nothing(client, path, body, problem):
+    client.post("/portfolio/fills/manual", json={"asset": "BTC", "side": "sell", "qty_lots": 1, "tick": 50})
+    before = client.get("/portfolio").json()
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and problem in str(r.json()["details"]), r.text
+    assert client.get("/portfolio").json() == before
+
+
+def test_bodies_are_strict():
+    app = create_app(make_config(**{"sim.ticks": 2000}), ticks_per_second=0.0)
+    with TestClient(app) as c:
+        for body in ({"tick": 5, "colour": 1}, {"tick": -1}, {"tick": "5"}, {"asset": 3, "tick": 5}):
+            r = c.post("/portfolio/control/pause", json=body)
+            assert r.status_code == 422 and r.json()["error"] == "invalid request", body
+
+
+def test_simultaneous_actions_are_each_applied_once(client):
+    fills = [{"asset": "BTC" if i % 2 else "ETH", "side": "buy", "qty_lots": 1, "tick": 100 + 50 * i} for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda b: client.post("/portfolio/fills/manual", json=b), fills))
+    assert all(a.status_code == 200 for a in answers)
+    body = client.get("/portfolio").json()
+    assert sorted(a["tick"] for a in body["actions"]) == [f["tick"] for f in fills]
+    from backtest.portfolio import make_portfolio_config
+
+    expected = run_portfolio(make_portfolio_config(SMALL), {
+        name: [Intervention(f["tick"], "manual_fill", "buy", 1) for f in fills if f["asset"] == name]
+        for name in ("BTC", "ETH")})
+    assert body["portfolio"]["net_pnl"] == pytest.approx(expected.summary_dict["portfolio"]["net_pnl"], abs=1e-9)
+    assert np.isclose(body["assets"]["BTC"]["summary"]["fills_manual"], 4)
