@@ -906,6 +906,10 @@ def _warmup() -> int:
 
     started = time.perf_counter()
     run(make_config(**{"sim.ticks": 50}))
+    from backtest.portfolio import make_portfolio_config, run_portfolio
+
+    # the portfolio's driver is compiled once per number of assets: two, the presets' (others on first use)
+    run_portfolio(make_portfolio_config({"sim": {"ticks": 50}, "assets": [{"name": "A"}, {"name": "B"}]}))
     line = np.frombuffer(b'1 {"lastUpdateId":1,"bids":[["1.0","1"]],"asks":[]}\n', dtype=np.uint8)
     binance_scan.count_bytes(line)  # the capture scanner (backtest.data.binance_scan), used by every import
     binance_scan.scan(line, 1, np.zeros((2, binance_scan.N_COLS), np.int64), np.zeros((2, binance_scan.N_VCOLS),

@@ -25,7 +25,8 @@ currency): the portfolio adds them as they are.
 
 A portfolio of recordings (every asset ``market.source = 'replay'``) lays every asset's recordings on one grid
 from the moment the last of them is under way (``replay_on_one_clock``). Sweeps take a portfolio as their base
-(``backtest.sweep``). Not yet: chunked replays, optimisation, the API and the dashboard for portfolios.
+(``backtest.sweep``); the REST API serves one under ``/portfolio`` (``api.portfolio``). Not yet: chunked replays,
+optimisation and the dashboard for portfolios.
 """
 from __future__ import annotations
 
