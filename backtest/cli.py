@@ -180,6 +180,9 @@ def make_parser() -> argparse.ArgumentParser:
     op.add_argument("--ticks", type=int, help="ticks per run")
     op.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     op.add_argument("--config", help="TOML or YAML file of base overrides")
+    op.add_argument("--portfolio", metavar="FILE_OR_PRESET",
+                    help="optimise a synthetic portfolio (a portfolio config file or preset): --space keys may name "
+                    "one asset (assets.ETH.quoting.half_spread_bps=0.5:3); the portfolio's metrics are scored")
     op.add_argument("--preset", default="default", choices=PRESETS, help="base scenario")
     op.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one base parameter (repeatable)")
 
@@ -829,8 +832,14 @@ def _optimize(args: argparse.Namespace) -> int:
         if key in space:
             raise ConfigError([f"--space {key} is given twice"])
         space[key] = dim
-    base = build_config(args)
-    replay = base.market.source == "replay"
+    if args.portfolio:
+        if args.config or args.preset != "default":
+            raise ConfigError(["--portfolio names the whole base; --config and --preset are for one asset"])
+        base = _portfolio_base(args.portfolio, args.set, args.ticks)
+        replay = base.base.market.source == "replay"
+    else:
+        base = build_config(args)
+        replay = base.market.source == "replay"
     if replay and (args.train_seeds or args.test_seeds):  # a recording has no seeds: never silently ignored
         raise ConfigError(["--train-seeds/--test-seeds apply to the synthetic market; on a replay the out-of-sample "
                            "check is the end of the recording: --holdout-share"])

@@ -44,7 +44,7 @@ class Constraint:
 @dataclass
 class OptimizeSpec:
     space: dict[str, tuple]  # key -> ("float", lo, hi) | ("int", lo, hi) | ("categorical", [values])
-    base: SimConfig
+    base: SimConfig  # or a backtest.portfolio.PortfolioConfig (synthetic): the portfolio's metrics are scored
     objective: str = "net_pnl"
     trials: int = 20
     train_seeds: tuple[int, ...] = (1, 2, 3)
@@ -101,10 +101,26 @@ def parse_constraint(item: str) -> Constraint:
     raise ConfigError([f"--constraint {item!r}: expected metric<=value or metric>=value, e.g. max_drawdown<=20"])
 
 
+def _is_portfolio(base) -> bool:
+    from backtest.sweep import is_portfolio_config
+
+    return is_portfolio_config(base)
+
+
+def _source(base) -> str:
+    """The market source of a base config (a portfolio's shared one)."""
+    return (base.base if _is_portfolio(base) else base).market.source
+
+
+def _with(base, params: dict):
+    """``base`` with dotted ``params`` (a portfolio's keys may name one asset: assets.NAME.SECTION.KEY)."""
+    return base.with_dotted(params) if _is_portfolio(base) else make_config(base.model_dump(), **params)
+
+
 def window_hours(spec: OptimizeSpec, part: str) -> float | None:
     """Hours of simulated time one run of ``part`` ('train' or 'test') covers on a replay; None on a synthetic
     market (every seed's run has the config's length)."""
-    if spec.base.market.source != "replay":
+    if _source(spec.base) != "replay":
         return None
     configs = _configs(spec, {}, part)
     return float(np.mean([c.sim.ticks * c.sim.dt_s for c in configs])) / 3600.0  # scores are means over them
@@ -112,6 +128,9 @@ def window_hours(spec: OptimizeSpec, part: str) -> float | None:
 
 def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
     """The runs a parameter set is scored on: ``part`` 'train' or 'test'."""
+    if _is_portfolio(spec.base):  # synthetic portfolios (_validate): held-out seeds
+        cfg = spec.base.with_dotted(params)
+        return [cfg.with_dotted({"sim.seed": s}) for s in (spec.train_seeds if part == "train" else spec.test_seeds)]
     cfg = make_config(spec.base.model_dump(), **params)
     recordings = spec.train_recordings if part == "train" else spec.test_recordings
     if cfg.market.source == "replay" and recordings:
@@ -136,7 +155,7 @@ def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
 
 def score(spec: OptimizeSpec, params: dict, part: str) -> dict[str, float]:
     """Mean of every sweep metric over the part's runs."""
-    from backtest.sweep import run_metrics
+    from backtest.sweep import config_data
 
     import warnings
 
@@ -144,10 +163,10 @@ def score(spec: OptimizeSpec, params: dict, part: str) -> dict[str, float]:
     if spec.cluster:
         from backtest.sweep import run_on_cluster
 
-        by_index = dict(run_on_cluster(spec.cluster, indexed_metrics, list(enumerate(c.model_dump() for c in configs))))
+        by_index = dict(run_on_cluster(spec.cluster, indexed_metrics, list(enumerate(config_data(c) for c in configs))))
         runs = [by_index[i] for i in range(len(configs))]
     else:
-        runs = [run_metrics(c) for c in configs]
+        runs = [indexed_metrics((i, config_data(c)))[1] for i, c in enumerate(configs)]
     with warnings.catch_warnings():  # a figure with no value in every run (no kill: first_kill_s) stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         return {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
@@ -155,9 +174,13 @@ def score(spec: OptimizeSpec, params: dict, part: str) -> dict[str, float]:
 
 def indexed_metrics(item):
     """(index, metrics) of one run given as (index, config dict): what a cluster worker computes."""
-    from backtest.sweep import run_metrics
+    from backtest.sweep import portfolio_metrics, run_metrics
 
     index, cfg = item
+    if "assets" in cfg:
+        from backtest.portfolio import make_portfolio_config
+
+        return index, portfolio_metrics(make_portfolio_config(cfg))
     return index, run_metrics(SimConfig.model_validate(cfg))
 
 
@@ -180,7 +203,10 @@ def _validate(spec: OptimizeSpec) -> None:
     if bool(spec.train_recordings) != bool(spec.test_recordings):
         raise ConfigError(["give both --train-recordings and --test-recordings (out of sample = other recordings), "
                            "or neither (out of sample = the end of the recording, --holdout-share)"])
-    if spec.train_recordings and spec.base.market.source != "replay":
+    if _is_portfolio(spec.base) and (_source(spec.base) == "replay" or spec.train_recordings):
+        raise ConfigError(["optimising a portfolio of recordings is not built yet; allowed: a synthetic portfolio "
+                           "(out of sample: held-out seeds)"])
+    if spec.train_recordings and _source(spec.base) != "replay":
         raise ConfigError(["--train-recordings/--test-recordings apply to a replay (market.source replay, e.g. "
                            "--preset replay_binance_btcusdt_20240808)"])
     shared = [r for r in spec.train_recordings if r in spec.test_recordings]
@@ -199,7 +225,7 @@ def _validate(spec: OptimizeSpec) -> None:
     for key, (kind, *rest) in spec.space.items():
         for value in (rest[0] if kind == "categorical" else rest):
             try:
-                make_config(spec.base.model_dump(), **{key: value})
+                _with(spec.base, {key: value})
             except ConfigError as err:
                 raise ConfigError([f"--space {key}={value}: {p}" for p in err.problems]) from None
 

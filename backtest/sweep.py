@@ -170,6 +170,10 @@ def portfolio_metrics(pcfg) -> dict[str, float]:
     for key in ("hedge_latency_p50_ms", "max_abs_net_delta_lots"):
         out[key] = float(np.nanmax([a[key] for a in per.values()]))
     ordered = {k: out[k] for k in METRICS}
+    # what optimisation constraints may name besides the metrics: the worst asset's, failures summed
+    ordered["largest_naked_lots"] = float(max(a["largest_naked_lots"] for a in per.values()))
+    ordered["time_above_exposure_threshold_s"] = float(max(a["time_above_exposure_threshold_s"] for a in per.values()))
+    ordered["hedge_failures"] = float(sum(a["hedge_failures"] for a in per.values()))
     for k, v in total.items():
         if k not in ordered and isinstance(v, (int, float, bool)):
             ordered[f"portfolio.{k}"] = float(v)

@@ -358,3 +358,26 @@ def test_calibrated_portfolio_correlation_is_the_replays_and_the_shipped_file_is
     assert main(["calibrate-portfolio", assets[0], "--out", str(out)]) == 2
     assert main(["calibrate-portfolio", "--asset", "BTC=only_one.gz", assets[1], "--out", str(out)]) == 2
     assert "NAME=EXCHANGE1,EXCHANGE2" in capsys.readouterr().err
+
+
+def test_optimisation_of_a_portfolio_scores_its_total_on_held_out_seeds(tmp_path, capsys):
+    from backtest.cli import main
+    from backtest.optimize import OptimizeSpec, _configs, score
+
+    base = two_assets(ticks=600)
+    spec = OptimizeSpec(space={"assets.ETH.quoting.size_lots": ("int", 1, 3)}, base=base, trials=2,
+                        train_seeds=(1, 2), test_seeds=(11,))
+    runs = _configs(spec, {"assets.ETH.quoting.size_lots": 3}, "test")
+    assert [c.sim.seed for c in runs] == [11] and runs[0].configs[1].quoting.size_lots == 3
+    got = score(spec, {"assets.ETH.quoting.size_lots": 3}, "train")
+    direct = [run_portfolio(base.with_dotted({"assets.ETH.quoting.size_lots": 3, "sim.seed": s})) for s in (1, 2)]
+    assert got["net_pnl"] == pytest.approx(np.mean([d.summary_dict["portfolio"]["net_pnl"] for d in direct]))
+    out = tmp_path / "opt"
+    assert main(["optimize", "--portfolio", "portfolio_btc_eth_synthetic", "--ticks", "600", "--space",
+                 "assets.ETH.quoting.size_lots=1:3:int", "--trials", "2", "--train-seeds", "1", "--test-seeds", "5",
+                 "--constraint", "largest_naked_lots<=1000000", "--out", str(out)]) == 0
+    assert (out / "trials.csv").exists() and (out / "out_of_sample.csv").exists()
+    capsys.readouterr()
+    assert main(["optimize", "--portfolio", "portfolio_binance_btc_eth_20240808", "--space",
+                 "quoting.size_quote=50:70", "--out", str(tmp_path / "o2")]) == 2
+    assert "not built yet" in capsys.readouterr().err
