@@ -9,10 +9,13 @@ actions accepted so far. A refused action changes nothing.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter
+import numpy as np
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backtest.config import ConfigError
@@ -24,6 +27,7 @@ from backtest.portfolio import (
 from kernels.records import STATE_NAMES
 
 DEFAULT_PRESET = "portfolio_btc_eth_synthetic"
+STATIC = Path(__file__).resolve().parent / "static"
 MAX_ACTIONS = 10_000  # actions a session holds: each one is re-run with every later run
 MAX_TICKS = 1_000_000  # an action re-runs the whole portfolio: longer portfolios are run from the CLI
 
@@ -176,6 +180,30 @@ def router(api_error, strict) -> APIRouter:
                        for n, a in results.assets.items()},
             "events": events.head(1000).to_dict("records"), "events_total": len(events),
         })
+
+    @r.get("/series", summary="The portfolio's check rows for charts: total and each asset's PnL, exposure (thinned)")
+    async def portfolio_series(max_points: int = Query(600, ge=10, le=5000,
+                                                       description="cap on rows returned")) -> dict:
+        s = session()
+        results = await in_thread(s.results)
+        rows = results.rows_raw
+        step = max(1, -(-len(rows) // max_points))
+        at = np.unique(np.append(np.arange(0, len(rows), step), len(rows) - 1)) if len(rows) else np.zeros(0, int)
+        ticks = rows["tick"][at]
+        assets = {}
+        for name, a in results.assets.items():
+            idx, _ = a.record_row_at(ticks)
+            assets[name] = a.ticks["total_pnl"].to_numpy()[idx].tolist()
+        return strict({
+            "tick": ticks.tolist(), "time_s": (ticks * s.pcfg.base.sim.dt_s).tolist(),
+            "total_pnl": rows["total_pnl"][at].tolist(), "assets": assets,
+            "exposure": rows["exposure"][at].tolist(), "exposure_undiversified": rows["exposure_undiversified"][at].tolist(),
+            "gross_notional": rows["gross_notional"][at].tolist(), "max_exposure": s.pcfg.portfolio.max_exposure,
+        })
+
+    @r.get("/dashboard", include_in_schema=False)
+    async def portfolio_page():
+        return FileResponse(STATIC / "portfolio.html", media_type="text/html")
 
     @r.post("/fills/manual", summary="A manual fill on one asset's Exchange 1 at a tick; the portfolio runs again")
     async def portfolio_fill(body: PortfolioFill) -> dict:

@@ -26,8 +26,8 @@ currency): the portfolio adds them as they are.
 A portfolio of recordings (every asset ``market.source = 'replay'``) lays every asset's recordings on one grid
 from the moment the last of them is under way (``replay_on_one_clock``). Sweeps take a portfolio as their base
 (``backtest.sweep``), as do optimisations of synthetic portfolios (``backtest.optimize``); the REST API serves one
-under ``/portfolio`` (``api.portfolio``). Not yet: chunked replays, optimising portfolios of recordings, and the
-dashboard for portfolios.
+under ``/portfolio`` with a dashboard (``api.portfolio``). Not yet: chunked replays and optimising portfolios of
+recordings.
 """
 from __future__ import annotations
 

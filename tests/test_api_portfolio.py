@@ -95,3 +95,21 @@ def test_simultaneous_actions_are_each_applied_once(client):
         for name in ("BTC", "ETH")})
     assert body["portfolio"]["net_pnl"] == pytest.approx(expected.summary_dict["portfolio"]["net_pnl"], abs=1e-9)
     assert np.isclose(body["assets"]["BTC"]["summary"]["fills_manual"], 4)
+
+
+def test_series_and_page_for_the_dashboard(client):
+    import re
+
+    s = client.get("/portfolio/series", params={"max_points": 50}).json()
+    assert len(s["tick"]) <= 51 and s["tick"] == sorted(s["tick"]) and s["tick"][-1] == 1499
+    assert set(s["assets"]) == {"BTC", "ETH"}
+    total = np.array(s["assets"]["BTC"]) + np.array(s["assets"]["ETH"])
+    assert np.allclose(total, s["total_pnl"], atol=1e-6)  # the assets' PnL adds up to the portfolio's at every row
+    page = client.get("/portfolio/dashboard")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert not [x for x in sources if x.startswith(("http:", "https:", "//"))]
+    for src in sources:
+        if src.startswith("/static/"):
+            assert client.get(src).status_code == 200, src
+    assert client.get("/portfolio/series", params={"max_points": 5}).status_code == 422

@@ -175,3 +175,42 @@ def test_dashboard_in_headless_chromium(live_server, tmp_path):
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_portfolio_dashboard_in_headless_chromium(live_server):
+    """The portfolio page: a row per asset, both charts drawn, an action on one asset shown after the re-run, an
+    API error shown (not swallowed)."""
+    chromium = _chromium()
+    if chromium is None:
+        message = "Chromium is not installed (Debian: apt-get install chromium); the browser test needs it"
+        if os.environ.get("MMHEDGE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(live_server + "/portfolio/dashboard")
+            page.wait_for_function("window.portfolioDash && window.portfolioDash.loaded >= 1", timeout=60_000)
+            assert page.inner_text("#asset-BTC td:first-child") == "BTC" and page.locator("#assets-body tr").count() == 2
+            for chart in ("#chart-pnl", "#chart-exposure"):
+                assert page.evaluate(CANVAS_INK, chart) > 1000, f"{chart} drew nothing"
+            page.select_option("#act-asset", "ETH")
+            page.fill("#act-tick", "100")
+            page.click("#btn-pause")
+            page.wait_for_function("window.portfolioDash.loaded >= 2", timeout=60_000)
+            assert page.inner_text("#asset-ETH td:nth-child(2)") == "paused"
+            assert page.inner_text("#asset-BTC td:nth-child(2)") != "paused"
+            assert page.inner_text("#p-actions") == "1" and "ETH paused at tick 100" in page.inner_text("#notice")
+            page.fill("#act-tick", "999999999")
+            page.click("#btn-resume")
+            page.wait_for_function("!document.querySelector('#error').hidden", timeout=30_000)
+            assert "beyond the run's last tick" in page.inner_text("#error")
+            assert not errors, errors
+        finally:
+            browser.close()
