@@ -4,6 +4,7 @@ The browser test needs Debian's ``chromium`` (``apt-get install chromium``) and 
 Where Chromium is missing it is skipped with that message, unless ``MMHEDGE_REQUIRE_BROWSER=1``
 (set by ``.ci/run``, which installs Chromium first) turns the skip into a failure.
 """
+import contextlib
 import os
 import re
 import shutil
@@ -87,6 +88,26 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or (str(Path("/usr/bin/chromium")) if Path("/usr/bin/chromium").exists() else None)
 
 
+@contextlib.contextmanager
+def _browser():
+    """Headless Chromium through Playwright (skipped, or failed under MMHEDGE_REQUIRE_BROWSER=1, without it)."""
+    chromium = _chromium()
+    if chromium is None:
+        message = "Chromium is not installed (Debian: apt-get install chromium); the browser test needs it"
+        if os.environ.get("MMHEDGE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture()
 def live_server():
     with running_server(MMHEDGE_TICKS="6000", MMHEDGE_TICKS_PER_S="20") as base:
@@ -104,113 +125,87 @@ CANVAS_INK = """sel => {
 
 
 def test_dashboard_in_headless_chromium(live_server, tmp_path):
-    chromium = _chromium()
-    if chromium is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium); the browser test needs it"
-        if os.environ.get("MMHEDGE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(live_server + "/")
-            page.wait_for_function("window.dashboard && window.dashboard.polls >= 2", timeout=30_000)
+    with _browser() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(live_server + "/")
+        page.wait_for_function("window.dashboard && window.dashboard.polls >= 2", timeout=30_000)
 
-            # the charts render ...
-            for chart in ("#chart-pnl", "#chart-quotes", "#chart-inventory"):
-                assert page.evaluate(CANVAS_INK, chart) > 1000, f"{chart} drew nothing"
-            # ... and grow as the clock advances
-            points = page.evaluate("window.dashboard.points()")
-            tick = int(page.inner_text("#clock-tick"))
-            page.wait_for_function(f"window.dashboard.points() > {points} + 10", timeout=15_000)
-            assert int(page.inner_text("#clock-tick")) > tick
+        # the charts render ...
+        for chart in ("#chart-pnl", "#chart-quotes", "#chart-inventory"):
+            assert page.evaluate(CANVAS_INK, chart) > 1000, f"{chart} drew nothing"
+        # ... and grow as the clock advances
+        points = page.evaluate("window.dashboard.points()")
+        tick = int(page.inner_text("#clock-tick"))
+        page.wait_for_function(f"window.dashboard.points() > {points} + 10", timeout=15_000)
+        assert int(page.inner_text("#clock-tick")) > tick
 
-            # pause: the risk state changes on the page
-            page.click("#btn-pause")
-            page.wait_for_function("document.querySelector('#state-badge').textContent.startsWith('paused')",
-                                   timeout=15_000)
-            assert "manual pause" in page.inner_text("#state-reason")
-            page.click("#btn-resume")
-            page.wait_for_function("!document.querySelector('#state-badge').textContent.startsWith('paused')",
-                                   timeout=15_000)
+        # pause: the risk state changes on the page
+        page.click("#btn-pause")
+        page.wait_for_function("document.querySelector('#state-badge').textContent.startsWith('paused')",
+                               timeout=15_000)
+        assert "manual pause" in page.inner_text("#state-reason")
+        page.click("#btn-resume")
+        page.wait_for_function("!document.querySelector('#state-badge').textContent.startsWith('paused')",
+                               timeout=15_000)
 
-            # a manual fill with the clock stopped moves the Exchange 1 position by exactly its size
-            page.click("#btn-clock")
-            page.wait_for_function("document.querySelector('#clock-running').textContent === 'clock stopped'",
-                                   timeout=15_000)
-            before = int(page.inner_text("#pos-inv1"))
-            page.select_option("#fill-side", "buy")
-            page.fill("#fill-qty", "5")
-            page.click("#fill-submit")
-            page.wait_for_function("document.querySelector('#notice').textContent.startsWith('filled')", timeout=30_000)
-            page.wait_for_function(f"document.querySelector('#pos-inv1').textContent === '{before + 5}'",
-                                   timeout=15_000)
-            assert f"Exchange 1 position now {before + 5}" in page.inner_text("#fill-result")
+        # a manual fill with the clock stopped moves the Exchange 1 position by exactly its size
+        page.click("#btn-clock")
+        page.wait_for_function("document.querySelector('#clock-running').textContent === 'clock stopped'",
+                               timeout=15_000)
+        before = int(page.inner_text("#pos-inv1"))
+        page.select_option("#fill-side", "buy")
+        page.fill("#fill-qty", "5")
+        page.click("#fill-submit")
+        page.wait_for_function("document.querySelector('#notice').textContent.startsWith('filled')", timeout=30_000)
+        page.wait_for_function(f"document.querySelector('#pos-inv1').textContent === '{before + 5}'",
+                               timeout=15_000)
+        assert f"Exchange 1 position now {before + 5}" in page.inner_text("#fill-result")
 
-            # the controls and tables say what they show: the side selector's text is not clipped, and a
-            # hedge's attempt has its own column (it was "7#1", unexplained)
-            assert page.evaluate(SELECT_TEXT_FITS, "#fill-side"), "the side selector clips its text"
-            headers = page.eval_on_selector_all("#hedges-body", "b => [...b[0].closest('table').querySelectorAll('th')]"
-                                                ".map(th => th.textContent)")
-            assert headers[:3] == ["tick", "hedge", "attempt"], headers
-            assert all("#" not in cell for cell in page.eval_on_selector_all(
-                "#hedges-body td", "cells => cells.map(c => c.textContent)"))
+        # the controls and tables say what they show: the side selector's text is not clipped, and a
+        # hedge's attempt has its own column (it was "7#1", unexplained)
+        assert page.evaluate(SELECT_TEXT_FITS, "#fill-side"), "the side selector clips its text"
+        headers = page.eval_on_selector_all("#hedges-body", "b => [...b[0].closest('table').querySelectorAll('th')]"
+                                            ".map(th => th.textContent)")
+        assert headers[:3] == ["tick", "hedge", "attempt"], headers
+        assert all("#" not in cell for cell in page.eval_on_selector_all(
+            "#hedges-body td", "cells => cells.map(c => c.textContent)"))
 
-            # API errors reach the user
-            page.fill("#fill-qty", "0")
-            page.click("#fill-submit")
-            page.wait_for_selector("#error:not([hidden])", timeout=15_000)
-            assert "422" in page.inner_text("#error") and "qty_lots" in page.inner_text("#error")
+        # API errors reach the user
+        page.fill("#fill-qty", "0")
+        page.click("#fill-submit")
+        page.wait_for_selector("#error:not([hidden])", timeout=15_000)
+        assert "422" in page.inner_text("#error") and "qty_lots" in page.inner_text("#error")
 
-            shot = ROOT / "reports" / "output" / "dashboard_e2e.png"
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
-            assert not errors, errors
-        finally:
-            browser.close()
+        shot = ROOT / "reports" / "output" / "dashboard_e2e.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        assert not errors, errors
 
 
 def test_portfolio_dashboard_in_headless_chromium(live_server):
     """The portfolio page: a row per asset, both charts drawn, an action on one asset shown after the re-run, an
     API error shown (not swallowed)."""
-    chromium = _chromium()
-    if chromium is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium); the browser test needs it"
-        if os.environ.get("MMHEDGE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(live_server + "/portfolio/dashboard")
-            page.wait_for_function("window.portfolioDash && window.portfolioDash.loaded >= 1", timeout=60_000)
-            assert page.inner_text("#asset-BTC td:first-child") == "BTC" and page.locator("#assets-body tr").count() == 2
-            for chart in ("#chart-pnl", "#chart-exposure"):
-                assert page.evaluate(CANVAS_INK, chart) > 1000, f"{chart} drew nothing"
-            page.select_option("#act-asset", "ETH")
-            page.fill("#act-tick", "100")
-            page.click("#btn-pause")
-            page.wait_for_function("window.portfolioDash.loaded >= 2", timeout=60_000)
-            assert page.inner_text("#asset-ETH td:nth-child(2)") == "paused"
-            assert page.inner_text("#asset-BTC td:nth-child(2)") != "paused"
-            assert page.inner_text("#p-actions") == "1" and "ETH paused at tick 100" in page.inner_text("#notice")
-            page.fill("#act-tick", "999999999")
-            page.click("#btn-resume")
-            page.wait_for_function("!document.querySelector('#error').hidden", timeout=30_000)
-            assert "beyond the run's last tick" in page.inner_text("#error")
-            assert not errors, errors
-        finally:
-            browser.close()
+    with _browser() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(live_server + "/portfolio/dashboard")
+        page.wait_for_function("window.portfolioDash && window.portfolioDash.loaded >= 1", timeout=60_000)
+        assert page.inner_text("#asset-BTC td:first-child") == "BTC" and page.locator("#assets-body tr").count() == 2
+        for chart in ("#chart-pnl", "#chart-exposure"):
+            assert page.evaluate(CANVAS_INK, chart) > 1000, f"{chart} drew nothing"
+        page.select_option("#act-asset", "ETH")
+        page.fill("#act-tick", "100")
+        page.click("#btn-pause")
+        page.wait_for_function("window.portfolioDash.loaded >= 2", timeout=60_000)
+        assert page.inner_text("#asset-ETH td:nth-child(2)") == "paused"
+        assert page.inner_text("#asset-BTC td:nth-child(2)") != "paused"
+        assert page.inner_text("#p-actions") == "1" and "ETH paused at tick 100" in page.inner_text("#notice")
+        page.fill("#act-tick", "999999999")
+        page.click("#btn-resume")
+        page.wait_for_function("!document.querySelector('#error').hidden", timeout=30_000)
+        assert "beyond the run's last tick" in page.inner_text("#error")
+        assert not errors, errors

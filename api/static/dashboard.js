@@ -19,22 +19,6 @@ const $ = id => document.getElementById(id);
 const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v)) ? "—" : Number(v).toFixed(d);
 const signed = (el, v, d = 2) => { el.textContent = fmt(v, d); el.className = "value " + (v > 0 ? "pos" : v < 0 ? "neg" : ""); };
 
-async function api(method, path, body) {
-  const init = { method, headers: {} };
-  if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-  let resp;
-  try { resp = await fetch(path, init); } catch (e) { throw new Error(`cannot reach the API (${e.message})`); }
-  let payload = null;
-  try { payload = await resp.json(); } catch (e) { /* not JSON */ }
-  if (!resp.ok) {
-    const details = payload && payload.details ? payload.details.map(d => typeof d === "string" ? d
-      : [d.field, d.problem, d.allowed ? `allowed: ${d.allowed}` : null].filter(Boolean).join(": ")) : [];
-    const msg = `${method} ${path} → ${resp.status}: ${payload && payload.error ? payload.error : resp.statusText}`;
-    throw new Error(details.length ? `${msg} (${details.join("; ")})` : msg);
-  }
-  return payload;
-}
-
 function showError(err) {
   const box = $("error");
   box.textContent = err.message || String(err);

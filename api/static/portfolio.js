@@ -9,22 +9,6 @@ const $ = id => document.getElementById(id);
 const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v)) ? "—" : Number(v).toFixed(d);
 const COLOURS = ["#58a6ff", "#f0883e", "#3fb950", "#d2a8ff", "#f85149", "#d29922", "#79c0ff", "#ffa657"];
 
-async function api(method, path, body) {
-  const init = { method, headers: {} };
-  if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-  let resp;
-  try { resp = await fetch(path, init); } catch (e) { throw new Error(`cannot reach the API (${e.message})`); }
-  let payload = null;
-  try { payload = await resp.json(); } catch (e) { /* not JSON */ }
-  if (!resp.ok) {
-    const details = payload && payload.details ? payload.details.map(d => typeof d === "string" ? d
-      : [d.field, d.problem, d.allowed ? `allowed: ${d.allowed}` : null].filter(Boolean).join(": ")) : [];
-    const msg = `${method} ${path} → ${resp.status}: ${payload && payload.error ? payload.error : resp.statusText}`;
-    throw new Error(details.length ? `${msg} (${details.join("; ")})` : msg);
-  }
-  return payload;
-}
-
 function showError(err) { const box = $("error"); box.textContent = err.message || String(err); box.hidden = false; $("notice").hidden = true; }
 function notify(text) { $("error").hidden = true; const box = $("notice"); box.textContent = text; box.hidden = false; }
 
