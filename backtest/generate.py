@@ -99,7 +99,7 @@ class MarketArrays:
 
 
 def generate(config: SimConfig, stream: bool = False, memory_budget: int | None = None,
-             fair_shocks: np.ndarray | None = None) -> MarketArrays:
+             fair_shocks: np.ndarray | None = None, regime_uniforms: np.ndarray | None = None) -> MarketArrays:
     """Draw every exogenous input of a run from ``numpy.random`` PCG64 generators seeded by ``sim.seed``,
     one per input (``random_stream``), each drawn in tick order: a run of more ticks with the same seed
     extends this one.
@@ -115,8 +115,9 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
     ``MMHEDGE_MEMORY_BUDGET_GB`` or 8 GiB) is refused with ConfigError before anything is allocated; so is a
     seed whose price path reaches the books' margin above zero.
 
-    ``fair_shocks`` (one standard normal per tick) replace the seed's own draws of the fair value's shocks: a
-    portfolio's assets move together through them (``backtest.portfolio``)."""
+    ``fair_shocks`` (one standard normal per tick) replace the seed's own draws of the fair value's shocks, and
+    ``regime_uniforms`` (one uniform per tick) those of its volatility regime switches: a portfolio's assets move
+    together through them (``backtest.portfolio``)."""
     check_memory(config, memory_budget)  # before anything is allocated
     if config.market.source == "replay":
         from backtest.replay import ReplayChunks, build_replay_market
@@ -136,7 +137,7 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
     # prices are there (informed clients look at Exchange 1's price path)
     progress = EventStream((venue1, venue2), n) if stream else None
     try:
-        return _draw_market(config, venue1, venue2, progress, fair_shocks)
+        return _draw_market(config, venue1, venue2, progress, fair_shocks, regime_uniforms)
     except BaseException:
         if progress is not None:
             progress.stop()  # joined: a helper left running at interpreter exit crashes the process
@@ -144,12 +145,13 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
 
 
 def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStream",
-                 progress: "EventStream | None", fair_shocks: np.ndarray | None = None) -> MarketArrays:
+                 progress: "EventStream | None", fair_shocks: np.ndarray | None = None,
+                 regime_uniforms: np.ndarray | None = None) -> MarketArrays:
     """Prices, latencies and faults, the venues' flows, the book grids."""
     n = config.sim.ticks
     dt = config.sim.dt_s
     seed = config.sim.seed
-    fair, feed1, feed2, center1, center2, regime = _prices(config, fair_shocks)
+    fair, feed1, feed2, center1, center2, regime = _prices(config, fair_shocks, regime_uniforms)
     d1 = config.exchange1.max_depth_ticks + BOOK_MARGIN_TICKS
     d2 = config.exchange2.max_depth_ticks + BOOK_MARGIN_TICKS
     base1 = int(center1.min()) - d1
@@ -216,8 +218,9 @@ def _geometric(rng: np.random.Generator, mean: float, size: int, cap: int) -> np
     return np.minimum(rng.geometric(1.0 / mean, size), cap).astype(np.int32)
 
 
-def _prices(config: SimConfig, fair_shocks: np.ndarray | None = None):
-    """Fair value and venue feeds (ticks); ``fair_shocks`` given, the fair value's shocks are those."""
+def _prices(config: SimConfig, fair_shocks: np.ndarray | None = None, regime_uniforms: np.ndarray | None = None):
+    """Fair value and venue feeds (ticks); ``fair_shocks`` / ``regime_uniforms`` given, the fair value's shocks /
+    regime switches are drawn from those."""
     seed = config.sim.seed
     n = config.sim.ticks
     dt = config.sim.dt_s
@@ -226,7 +229,8 @@ def _prices(config: SimConfig, fair_shocks: np.ndarray | None = None):
 
     # fair value with volatility regimes
     switch_p = 1.0 - np.exp(-mk.regime_switch_per_s * dt)
-    regime_uniforms = random_stream(seed, "regime_switches").random(n)
+    if regime_uniforms is None:
+        regime_uniforms = random_stream(seed, "regime_switches").random(n)
     if fair_shocks is None:
         fair_shocks = random_stream(seed, "fair_shocks").standard_normal(n)
     regime, fair = fair_value_path(regime_uniforms, switch_p, fair_shocks, mk.volatility_per_sqrt_s,

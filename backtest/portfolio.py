@@ -35,7 +35,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,10 @@ class PortfolioSection(_Section):
     correlation: list[list[float]] | None = Field(
         None, description="correlation of the assets' fair-value shocks (synthetic market), one row per asset in "
         "the order of [[assets]]; also the covariance's starting point. Default: uncorrelated")
+    regimes: Literal["own", "shared"] = Field(
+        "own", description="synthetic market: 'own' = each asset's volatility regimes switch on their own draws; "
+        "'shared' = every asset's switches are drawn from the first asset's (a market-wide regime: with the same "
+        "market.regime_switch_per_s they switch together)")
     max_gross_notional: float = Field(
         0.0, ge=0.0, description="limit on the sum of every leg's |position| x mark, currency (0 = off): above "
         "it every asset quotes only the side that lowers its Exchange 1 position")
@@ -462,8 +466,11 @@ class PortfolioSimulation:
             shocks = correlated_shocks(pcfg)
         self.pcfg = pcfg
         self.sims = []
+        shared = None
+        if not self.replay and pcfg.portfolio.regimes == "shared":
+            shared = random_stream(pcfg.configs[0].sim.seed, "regime_switches").random(pcfg.base.sim.ticks)
         for cfg, z, name in zip(pcfg.configs, shocks, pcfg.names):
-            market = generate(cfg) if self.replay else generate(cfg, fair_shocks=z)
+            market = generate(cfg) if self.replay else generate(cfg, fair_shocks=z, regime_uniforms=shared)
             self.sims.append(Simulation(cfg, market, interventions.get(name, ())))
         del shocks
         self._driver = K.run_portfolio_replay if self.replay else K.run_portfolio_ticks

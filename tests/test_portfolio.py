@@ -381,3 +381,18 @@ def test_optimisation_of_a_portfolio_scores_its_total_on_held_out_seeds(tmp_path
     assert main(["optimize", "--portfolio", "portfolio_binance_btc_eth_20240808", "--space",
                  "quoting.size_quote=50:70", "--out", str(tmp_path / "o2")]) == 2
     assert "not built yet" in capsys.readouterr().err
+
+
+def test_shared_regimes_switch_every_asset_together():
+    pc = make_portfolio_config({"sim": {"ticks": 20000}, "portfolio": {"correlation": [[1, 0.8], [0.8, 1]]},
+                                "market": {"regime_switch_per_s": 0.05, "high_vol_multiplier": 4.0},
+                                "assets": [{"name": "A"}, {"name": "B"}]})
+    own = run_portfolio(pc)
+    shared = run_portfolio(pc.with_dotted({"portfolio.regimes": "shared"}))
+    assert not np.array_equal(own.assets["A"].regime, own.assets["B"].regime)
+    assert np.array_equal(shared.assets["A"].regime, shared.assets["B"].regime) and shared.assets["A"].regime.any()
+    assert same_records(own.assets["A"], shared.assets["A"])  # the first asset keeps its own draws
+    r = [np.corrcoef(np.diff(x.assets["A"].feed1), np.diff(x.assets["B"].feed1))[0, 1] for x in (own, shared)]
+    assert abs(r[1] - 0.8) < abs(r[0] - 0.8) and abs(r[1] - 0.8) < 0.03
+    with pytest.raises(ConfigError, match="portfolio.regimes"):
+        make_portfolio_config({"assets": [{"name": "A"}], "portfolio": {"regimes": "global"}})
