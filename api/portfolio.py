@@ -190,10 +190,7 @@ def router(api_error, strict) -> APIRouter:
         step = max(1, -(-len(rows) // max_points))
         at = np.unique(np.append(np.arange(0, len(rows), step), len(rows) - 1)) if len(rows) else np.zeros(0, int)
         ticks = rows["tick"][at]
-        assets = {}
-        for name, a in results.assets.items():
-            idx, _ = a.record_row_at(ticks)
-            assets[name] = a.ticks["total_pnl"].to_numpy()[idx].tolist()
+        assets = {name: pnl.tolist() for name, pnl in results.asset_pnl_at(ticks).items()}
         return strict({
             "tick": ticks.tolist(), "time_s": (ticks * s.pcfg.base.sim.dt_s).tolist(),
             "total_pnl": rows["total_pnl"][at].tolist(), "assets": assets,
@@ -212,9 +209,8 @@ def router(api_error, strict) -> APIRouter:
         def make(name, current):
             _check_tick(s.pcfg, body.tick)
             cfg = current.assets[name].config
-            feed1 = current.assets[name].feed1
-            rows, exact = current.assets[name].record_row_at([body.tick])
-            price_now = float(feed1[rows[0]]) * cfg.market.tick_size
+            rows, _ = current.assets[name].record_row_at([body.tick])
+            price_now = float(current.assets[name].feed1[rows[0]]) * cfg.market.tick_size
             problems = manual_fill_problems(cfg.risk.hard_position_lots, cfg.market.tick_size, price_now,
                                             body.qty_lots, body.price)
             if problems:

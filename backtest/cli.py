@@ -450,10 +450,8 @@ def _portfolio(args: argparse.Namespace) -> int:
         raise ConfigError(["--config and --preset: give one (a portfolio file holds its assets)"])
     if args.preset and args.preset not in PORTFOLIO_PRESETS:
         raise ConfigError([f"--preset {args.preset!r} is unknown; allowed: {', '.join(PORTFOLIO_PRESETS)}"])
-    pcfg = (load_portfolio_config(args.config) if args.config
-            else _portfolio_base(args.preset or "portfolio_btc_eth_synthetic", args.set, args.ticks))
-    if args.config and (args.set or args.ticks is not None):
-        pcfg = _portfolio_base(pcfg, args.set, args.ticks)
+    source = load_portfolio_config(args.config) if args.config else args.preset or "portfolio_btc_eth_synthetic"
+    pcfg = _portfolio_base(source, args.set, args.ticks)
     if args.seed is not None:
         pcfg = pcfg.with_dotted({"sim.seed": args.seed})
     if args.report:

@@ -423,13 +423,19 @@ def replay_on_one_clock(pcfg: PortfolioConfig) -> PortfolioConfig:
     from backtest.replay import _covered, load_venue
 
     dt_ns = int(round(pcfg.base.sim.dt_s * 1e9))
-    spans = []
-    for c in pcfg.configs:
+    spans, quotes = [], {}
+    for name, c in zip(pcfg.names, pcfg.configs):
         d1 = load_venue(c.replay.exchange1, "exchange1")
         d2 = load_venue(c.replay.exchange2, "exchange2")
+        quotes[name] = d1.instrument.quote  # an asset's money is in the currency its Exchange 1 quotes in
         own = c.with_overrides({"replay": {"start_s": 0.0}})
         start, covered = _covered(own, d1, d2)
         spans.append((start, start + covered * dt_ns))
+    if len(set(quotes.values())) > 1:
+        listing = ", ".join(f"{n}: {q}" for n, q in quotes.items())
+        raise ConfigError([f"the assets' money is in different currencies ({listing}); a portfolio adds it in one "
+                           "account currency: allowed: assets whose Exchange 1 quotes in the same currency ('?': a "
+                           "symbol whose currency is not known)"])
     common = max(a for a, _ in spans) + int(round(pcfg.base.replay.start_s * 1e9))
     covered = min((end - common) // dt_ns for _, end in spans)
     n = pcfg.base.sim.ticks
@@ -595,6 +601,14 @@ class PortfolioResults:
             "action": np.array(PORTFOLIO_ACTION_NAMES)[r["action"]] if len(r) else np.array([], dtype=str),
             "value": r["value"], "limit": r["limit"],
         })
+
+    def asset_pnl_at(self, ticks: np.ndarray) -> dict[str, np.ndarray]:
+        """Each asset's total PnL (currency) at ``ticks`` (the tick row at or after each, on a coarse grid)."""
+        out = {}
+        for name, r in self.assets.items():
+            rows, _ = r.record_row_at(ticks)
+            out[name] = r.ticks["total_pnl"].to_numpy()[rows]
+        return out
 
     @property
     def correlation(self) -> np.ndarray:

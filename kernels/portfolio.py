@@ -38,7 +38,9 @@ from kernels.strategy import (
     F_KILL_LIMIT, F_KILL_VALUE, F_PORT_LIMIT, F_PORT_VALUE, S_KILL_REASON, S_KILLED, S_PORT_BLOCK, S_PORT_PAUSE,
     hedge_leg_lots, total_pnl,
 )
+from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
 from kernels.replay import run_replay
+from kernels.tick import STATE_FIELDS as TICK_FIELDS
 from kernels.tick import run_ticks
 
 _PP = (
@@ -70,10 +72,10 @@ W_PRICE = 2  # Exchange 1 mark at the previous covariance sample, ticks
 W_KIND = 3  # the limit (PL_*) behind the asset's held sides
 N_WORK = 4
 
-# where each loop's state holds what the portfolio reads (kernels.tick.STATE_FIELDS, kernels.replay.STATE_FIELDS):
-# (acc, pos, si, sf)
-SYNTHETIC_VIEW = (2, 3, 18, 19)
-REPLAY_VIEW = (3, 4, 20, 21)
+# where each loop's state holds what the portfolio reads: (acc, pos, si, sf)
+_VIEWED = ("acc", "pos", "si", "sf")
+SYNTHETIC_VIEW = tuple(TICK_FIELDS.index(name) for name in _VIEWED)
+REPLAY_VIEW = tuple(REPLAY_FIELDS.index(name) for name in _VIEWED)
 
 
 @jit_borrow

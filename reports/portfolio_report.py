@@ -22,19 +22,10 @@ from reports.run_report import PAGE_STYLE, _fmt, _table, write_report
 STATE_COLOURS = {"active": "#2ca02c", "reduced": "#f0b400", "paused": "#ff7f0e", "killed": "#d62728"}
 
 
-def _asset_pnl_at(results, ticks: np.ndarray) -> dict[str, np.ndarray]:
-    """Each asset's total PnL (currency) at ``ticks`` (the row at or after each, on a coarse grid)."""
-    out = {}
-    for name, r in results.assets.items():
-        rows, _ = r.record_row_at(ticks)
-        out[name] = r.ticks["total_pnl"].to_numpy()[rows]
-    return out
-
-
 def pnl_by_asset_chart(results) -> plt.Figure:
     frame = _thin(results.portfolio)
     t = frame["time_s"].to_numpy()
-    pnl = _asset_pnl_at(results, frame["tick"].to_numpy())
+    pnl = results.asset_pnl_at(frame["tick"].to_numpy())
     fig, ax = plt.subplots(figsize=(11, 4.2))
     pos = np.zeros(len(t))
     neg = np.zeros(len(t))

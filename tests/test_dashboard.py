@@ -89,8 +89,9 @@ def _chromium() -> str | None:
 
 
 @contextlib.contextmanager
-def _browser():
-    """Headless Chromium through Playwright (skipped, or failed under MMHEDGE_REQUIRE_BROWSER=1, without it)."""
+def _page():
+    """A page of headless Chromium through Playwright and the list its script errors are collected in (skipped,
+    or failed under MMHEDGE_REQUIRE_BROWSER=1, without Chromium)."""
     chromium = _chromium()
     if chromium is None:
         message = "Chromium is not installed (Debian: apt-get install chromium); the browser test needs it"
@@ -103,7 +104,10 @@ def _browser():
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         try:
-            yield browser
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page, errors
         finally:
             browser.close()
 
@@ -125,10 +129,7 @@ CANVAS_INK = """sel => {
 
 
 def test_dashboard_in_headless_chromium(live_server, tmp_path):
-    with _browser() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with _page() as (page, errors):
         page.goto(live_server + "/")
         page.wait_for_function("window.dashboard && window.dashboard.polls >= 2", timeout=30_000)
 
@@ -188,10 +189,7 @@ def test_dashboard_in_headless_chromium(live_server, tmp_path):
 def test_portfolio_dashboard_in_headless_chromium(live_server):
     """The portfolio page: a row per asset, both charts drawn, an action on one asset shown after the re-run, an
     API error shown (not swallowed)."""
-    with _browser() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with _page() as (page, errors):
         page.goto(live_server + "/portfolio/dashboard")
         page.wait_for_function("window.portfolioDash && window.portfolioDash.loaded >= 1", timeout=60_000)
         assert page.inner_text("#asset-BTC td:first-child") == "BTC" and page.locator("#assets-body tr").count() == 2

@@ -243,6 +243,12 @@ def test_recordings_under_portfolio_limits_are_throttled_and_refusals_are_clear(
         make_portfolio_config({**data, "assets": [{"name": "BTC"}, {"name": "S", "market": {"source": "synthetic"}}]})
     with pytest.raises(ConfigError, match="chunks are not built"):
         make_portfolio_config({**data, "replay": {**data["replay"], "chunk_s": 10.0}})
+    # money in two currencies is refused, not added: COIN-M's BTCUSD_PERP quotes in USD, the spot pairs in USDT
+    mixed = {**data, "sim": {**data["sim"], "ticks": 1000},
+             "assets": [data["assets"][1], {"name": "C", "replay": {
+                 "exchange1": "data/binance-btcusd-perp-2024-08-08/coinm.jsonl.gz"}}]}
+    with pytest.raises(ConfigError, match="ETH: USDT, C: USD"):
+        run_portfolio(make_portfolio_config(mixed))
 
 
 def test_the_portfolio_kernel_runs_without_jit_to_the_same_records():
