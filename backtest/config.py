@@ -78,10 +78,12 @@ class SimSection(_Section):
 
 
 class MarketSection(_Section):
-    source: Literal["synthetic", "replay"] = Field(
+    source: Literal["synthetic", "replay", "queue_reactive"] = Field(
         "synthetic",
-        description="'synthetic': the generated market below; 'replay': the recording named in the [replay] "
-        "section (then tick_size and lot_size are the grid both venues' prices and sizes are counted in)",
+        description="'synthetic': the generated (zero-intelligence) market below; 'replay': the recording named in "
+        "the [replay] section (then tick_size and lot_size are the grid both venues' prices and sizes are counted "
+        "in); 'queue_reactive': the [queue_reactive] section's model of a large-tick book, printed as a recording "
+        "and replayed with the [replay] section's queue rules (README, 'A market that behaves like the recording')",
     )
     initial_price: float = Field(100.0, gt=0.0, description="fair value at t=0, currency per asset unit")
     tick_size: float = Field(0.01, gt=0.0, description="price increment, currency")
@@ -202,6 +204,136 @@ class ReplaySection(_Section):
         "the market). Until then a side with news in flight waits, the quotes' inventory skew leaves the fill "
         "out, and the fill's hedge is not sent; the risk limits see the position as it is",
     )
+
+
+QR_QUANTILES = 19  # points of each distribution (kernels.queue_reactive.QUANTILE_PROBS)
+QR_FLOWS = ("limit_bid", "limit_ask", "cancel_bid", "cancel_ask", "inspread_bid", "inspread_ask")
+
+
+def _qr_table(value: float) -> list[list[float]]:
+    return [[value] * 5 for _ in range(4)]
+
+
+def _qr_quantiles(median: float, spread: float = 3.0) -> list[float]:
+    """A log-normal-looking default distribution through ``median`` (19 points)."""
+    z = (-3.0, -2.33, -2.05, -1.64, -1.28, -0.84, -0.52, -0.25, 0.0, 0.25, 0.52, 0.84, 1.28, 1.64, 2.05, 2.33,
+         2.58, 3.09, 3.5)
+    return [round(median * spread ** (x / 1.64), 6) for x in z]
+
+
+class QueueReactiveSection(_Section):
+    """The queue-reactive market (market.source = 'queue_reactive', ``kernels.queue_reactive``): Exchange 1's best
+    queues under state-dependent flows, market orders from a Hawkes process with persistent signs, and Exchange
+    2's mid following Exchange 1's with a lead and a basis. ``calibrate --model queue_reactive`` estimates every
+    key from a recording; the defaults are a generic large-tick book. Prices in ticks of the venue's own price
+    step, sizes in lots of market.lot_size, rates per second."""
+
+    spread_bins_ticks: list[int] = Field(
+        [1, 2, 3, 6], description="lower bounds of the spread bins of the state, Exchange 1 ticks (first 1, "
+        "increasing)")
+    imbalance_bins: int = Field(5, ge=1, le=20, description="equal bins of the queue imbalance (qb - qa) / (qb + qa)")
+    limit_bid_per_s: list[list[float]] = Field(
+        default_factory=lambda: _qr_table(6.0), description="limit orders joining the best bid, per second, per "
+        "state (a row per spread bin, a column per imbalance bin from ask-heavy to bid-heavy)")
+    limit_ask_per_s: list[list[float]] = Field(default_factory=lambda: _qr_table(6.0), description="as limit_bid_per_s, the ask")
+    cancel_bid_per_s: list[list[float]] = Field(default_factory=lambda: _qr_table(4.0), description="cancels at the best bid, per second, per state")
+    cancel_ask_per_s: list[list[float]] = Field(default_factory=lambda: _qr_table(4.0), description="cancels at the best ask, per second, per state")
+    inspread_bid_per_s: list[list[float]] = Field(
+        default_factory=lambda: [[0.0] * 5] + [[20.0] * 5 for _ in range(3)], description="bids inside the spread "
+        "(a new best bid), per second, per state (the one-tick row is not used)")
+    inspread_ask_per_s: list[list[float]] = Field(
+        default_factory=lambda: [[0.0] * 5] + [[20.0] * 5 for _ in range(3)], description="as inspread_bid_per_s, asks")
+    limit_size_lots: list[float] = Field(default_factory=lambda: _qr_quantiles(5.0), description="quantiles of a limit order's size, lots")
+    cancel_fraction: list[float] = Field(
+        default_factory=lambda: [0.05, 0.06, 0.07, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.0, 1.0,
+                                 1.0, 1.0, 1.0], description="quantiles of the fraction of its queue a cancel takes, "
+        "in (0, 1] (1: the queue empties)")
+    inspread_size_lots: list[float] = Field(default_factory=lambda: _qr_quantiles(5.0), description="quantiles of the size of an order inside the spread, lots")
+    market_take_queue_lots: list[float] = Field(
+        [10.0, 20.0, 40.0, 80.0], description="upper bounds of the bins of the queue a market order hits, lots (the "
+        "last bin has none)")
+    market_take_probability: list[float] = Field(
+        [0.5, 0.3, 0.15, 0.05, 0.02], description="probability a market order takes the whole queue it hits, per bin "
+        "of that queue's size")
+    market_sweep_lots: list[float] = Field(
+        default_factory=lambda: _qr_quantiles(5.0), description="quantiles of how far an order that takes the whole "
+        "queue goes beyond it, lots + 1 (into the queues behind)")
+    market_size_over_queue: list[float] = Field(
+        default_factory=lambda: [min(0.99, v) for v in _qr_quantiles(0.1)], description="quantiles of the size of an "
+        "order that takes part of the queue, over the queue, in (0, 1)")
+    market_rate_multiplier: list[float] = Field(
+        [1.0] * 5, description="market orders' intensity multiplier per imbalance bin (ask-heavy to bid-heavy)")
+    market_buy_probability: list[float] = Field(
+        default_factory=lambda: [0.3, 0.4, 0.5, 0.6, 0.7], description="probability a market order that does not "
+        "follow its meta-order buys, per imbalance bin (ask-heavy to bid-heavy)")
+    depletion_jump_ticks: list[float] = Field(
+        default_factory=lambda: [1.0] * QR_QUANTILES, description="quantiles of how far the best moves away when its "
+        "queue empties, ticks")
+    refill_queue_lots: list[float] = Field(default_factory=lambda: _qr_quantiles(20.0), description="quantiles of the queue standing at the new best after a queue emptied, lots")
+    improvement_fraction: list[float] = Field(
+        default_factory=lambda: [1.0] * QR_QUANTILES, description="quantiles of how far into the spread an order "
+        "inside it goes, as a fraction of (spread - 1 tick), in (0, 1]")
+    hawkes_baseline_per_s: float = Field(1.0, ge=0.0, le=1e5, description="market orders' baseline intensity, per second")
+    hawkes_branching: float = Field(0.5, ge=0.0, le=0.98, description="market orders' branching ratio (orders each one triggers on average; below 1)")
+    hawkes_decay_per_s: float = Field(10.0, gt=0.0, le=1e5, description="decay of a market order's excitation, per second")
+    sign_follow: float = Field(0.5, ge=0.0, le=1.0, description="probability a market order takes its meta-order's sign (else a coin's)")
+    metaorder_tail: float = Field(1.5, gt=1.0, le=10.0, description="tail exponent alpha of meta-order lengths, P(L >= l) = l^-alpha")
+    exchange1_price_step_ticks: int = Field(1, ge=1, le=1_000_000, description="Exchange 1's price step, ticks of market.tick_size")
+    exchange1_feed_latency_ms: float = Field(0.0, ge=0.0, le=60_000.0, description="Exchange 1's events reach us this much after they happen, ms")
+    lead_ms: list[float] = Field(
+        default_factory=lambda: [0.0] * QR_QUANTILES, description="quantiles of how much earlier Exchange 2's mid "
+        "makes each move of Exchange 1's mid, ms (one draw per move; negative: later)")
+    basis_update_ms: float = Field(
+        100.0, ge=0.001, le=60_000.0, description="the basis (market.basis_*: an Ornstein-Uhlenbeck process of "
+        "Exchange 2's mid minus Exchange 1's moves made lead_ms earlier) is drawn every this many ms")
+    exchange2_price_step_ticks: int = Field(1, ge=1, le=1_000_000, description="Exchange 2's price step, ticks of market.tick_size (its spread is one step)")
+    exchange2_lot_step_lots: int = Field(1, ge=1, le=10**9, description="Exchange 2's quantity step, lots of market.lot_size")
+    exchange2_levels: int = Field(5, ge=1, le=200, description="Exchange 2's book levels printed each side")
+    exchange2_level_lots: list[float] = Field(default_factory=lambda: _qr_quantiles(50.0), description="quantiles of an Exchange 2 level's size, lots")
+    exchange2_feed_latency_ms: float = Field(0.0, ge=0.0, le=60_000.0, description="Exchange 2's events reach us this much after they happen, ms")
+
+    @model_validator(mode="after")
+    def _shapes(self) -> "QueueReactiveSection":
+        edges = self.spread_bins_ticks
+        if not edges or edges[0] != 1 or any(b <= a for a, b in zip(edges, edges[1:])) or len(edges) > 50:
+            raise ValueError(f"spread_bins_ticks {edges}: allowed: increasing lower bounds starting at 1, at most 50")
+        shape = (len(edges), self.imbalance_bins)
+        for name in QR_FLOWS:
+            table = getattr(self, f"{name}_per_s")
+            if len(table) != shape[0] or any(len(row) != shape[1] for row in table):
+                raise ValueError(f"{name}_per_s: {len(table)} rows of {[len(r) for r in table]}; allowed: {shape[0]} "
+                                 f"rows (spread bins) of {shape[1]} (imbalance bins)")
+            if any(not (0.0 <= v <= 1e6) or not math.isfinite(v) for row in table for v in row):
+                raise ValueError(f"{name}_per_s: allowed: rates from 0 to 1e6 per second")
+        for name in ("limit_size_lots", "cancel_fraction", "inspread_size_lots", "market_size_over_queue", "market_sweep_lots",
+                     "depletion_jump_ticks", "refill_queue_lots", "improvement_fraction", "exchange2_level_lots"):
+            q = getattr(self, name)
+            if len(q) != QR_QUANTILES or any(b < a for a, b in zip(q, q[1:])) or q[0] <= 0 or q[-1] > 1e12:
+                raise ValueError(f"{name}: {len(q)} values; allowed: {QR_QUANTILES} non-decreasing positive quantiles "
+                                 "(at most 1e12)")
+        up, take = self.market_take_queue_lots, self.market_take_probability
+        if len(take) != len(up) + 1 or any(b < a for a, b in zip(up, up[1:])) or not all(0 <= p <= 1 for p in take):
+            raise ValueError(f"market_take_queue_lots {up} / market_take_probability {take}: allowed: increasing bounds "
+                             "and one probability in [0, 1] per bin (one more than the bounds)")
+        if len(self.market_rate_multiplier) != self.imbalance_bins or not all(
+                0.0 <= m <= 1000.0 for m in self.market_rate_multiplier):
+            raise ValueError(f"market_rate_multiplier: {len(self.market_rate_multiplier)} values; allowed: one "
+                             f"multiplier from 0 to 1000 per imbalance bin ({self.imbalance_bins})")
+        if len(self.market_buy_probability) != self.imbalance_bins or not all(
+                0.0 <= p <= 1.0 for p in self.market_buy_probability):
+            raise ValueError(f"market_buy_probability: {len(self.market_buy_probability)} values; allowed: one "
+                             f"probability in [0, 1] per imbalance bin ({self.imbalance_bins})")
+        q = self.lead_ms
+        if len(q) != QR_QUANTILES or any(b < a for a, b in zip(q, q[1:])) or q[0] < -10_000 or q[-1] > 10_000:
+            raise ValueError(f"lead_ms: {len(q)} values; allowed: {QR_QUANTILES} non-decreasing quantiles from -10000 "
+                             "to 10000 ms")
+        for name in ("improvement_fraction", "cancel_fraction"):
+            if getattr(self, name)[-1] > 1.0:
+                raise ValueError(f"{name}: allowed: fractions in (0, 1]")
+        if self.hawkes_baseline_per_s <= 0 and not any(v > 0 for n in QR_FLOWS for row in getattr(self, f"{n}_per_s")
+                                                       for v in row):
+            raise ValueError("queue_reactive: every rate is 0: nothing would ever happen; allowed: a positive rate")
+        return self
 
 
 class VenueFlowSection(_Section):
@@ -473,6 +605,7 @@ class SimConfig(_Section):
     risk: RiskSection = Field(default_factory=RiskSection)
     fees: FeesSection = Field(default_factory=FeesSection)
     replay: ReplaySection = Field(default_factory=ReplaySection)
+    queue_reactive: QueueReactiveSection = Field(default_factory=QueueReactiveSection)
 
     @model_validator(mode="after")
     def _runnable(self) -> "SimConfig":
@@ -480,18 +613,25 @@ class SimConfig(_Section):
         below the initial price. (Whether a seed's random walk later reaches zero is only known once it is
         drawn: ``generate`` says so then; ``config_warnings`` warns when it is likely.)"""
         mk = self.market
-        if mk.source == "replay":
+        if mk.source in ("replay", "queue_reactive"):
             if mk.exchange2_instrument != "linear":
-                raise ValueError("market.exchange2_instrument is the synthetic market's: a replay takes each venue's "
-                                 "instrument from its recording (`data import --instrument-kind` sets it); allowed: "
-                                 "'linear' (the default) when market.source = 'replay'")
+                raise ValueError(f"market.exchange2_instrument {mk.exchange2_instrument!r}: "
+                                 + ("a replay takes each venue's instrument from its recording (`data import "
+                                    "--instrument-kind` sets it)" if mk.source == "replay" else
+                                    "the queue-reactive market's Exchange 2 is a linear contract (an inverse one is "
+                                    "not modelled)")
+                                 + f"; allowed: 'linear' (the default) when market.source = '{mk.source}'")
             missing = [k for k in ("exchange1", "exchange2") if not getattr(self.replay, k)]
-            if missing:
+            if mk.source == "replay" and missing:
                 raise ValueError(f"market.source = 'replay' needs replay.{' and replay.'.join(missing)}: a recording "
                                  "per venue (see the preset replay_binance_btcusdt_20240808)")
             if self.quoting.fill_model != "book":
                 raise ValueError("quoting.fill_model 'intensity' draws fills from a model; a replay fills our orders "
-                                 "from the recording: use fill_model 'book'")
+                                 f"from the {'recording' if mk.source == 'replay' else 'printed book'}: use "
+                                 "fill_model 'book'")
+            if mk.source == "queue_reactive" and mk.initial_price / mk.tick_size > MAX_PRICE_TICKS:
+                raise ValueError(f"market.initial_price / market.tick_size = {mk.initial_price / mk.tick_size:.4g} "
+                                 f"ticks; allowed: at most {MAX_PRICE_TICKS:,} (prices are 32-bit tick counts)")
             every = self.replay.decision_interval_ms / (self.sim.dt_s * 1000.0)
             if self.replay.decision_interval_ms > 0 and abs(every - round(every)) > 1e-6 * max(1.0, every):
                 raise ValueError(f"replay.decision_interval_ms {self.replay.decision_interval_ms:g} is not a whole "

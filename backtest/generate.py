@@ -124,6 +124,11 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
 
         # in chunks (replay.chunk_s): the engine asks for each chunk of the recording as the run reaches it
         return ReplayChunks(config) if config.replay.chunk_s > 0 else build_replay_market(config)
+    if config.market.source == "queue_reactive":
+        from backtest.queue_reactive import queue_reactive_recording
+        from backtest.replay import ReplayChunks
+
+        return ReplayChunks(config, venues=queue_reactive_recording(config)).first
     n = config.sim.ticks
     dt = config.sim.dt_s
     stream = stream and not config.clients.toxic_windows_s  # the burst is merged into a finished stream

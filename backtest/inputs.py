@@ -19,6 +19,7 @@ RANDOM_STREAMS = (
     "hedge_latency", "spike_starts", "hedge_rejects", "order_latency",
     "fill_bid", "fill_ask",
     "toxic_counts", "toxic_sides", "toxic_sizes",
+    "queue_reactive", "queue_reactive_basis", "queue_reactive_levels", "queue_reactive_leads",
 )
 
 

@@ -390,13 +390,17 @@ class ReplayChunks:
     recordings. A normalised (Parquet) recording is read from its file in batches; a capture is imported
     (through the import cache) and held in memory."""
 
-    def __init__(self, config: SimConfig, chunk_ticks: int | None = None):
+    def __init__(self, config: SimConfig, chunk_ticks: int | None = None,
+                 venues: tuple[MarketData, MarketData] | None = None):
         mk = config.market
         self.config = config
         sources: list[str] = []
         streamed = config.replay.chunk_s > 0
-        d1 = load_venue(config.replay.exchange1, "exchange1", sources, streamed)
-        d2 = load_venue(config.replay.exchange2, "exchange2", sources, streamed)
+        if venues is None:  # the recordings the config names; else a market printed as one (queue_reactive)
+            d1 = load_venue(config.replay.exchange1, "exchange1", sources, streamed)
+            d2 = load_venue(config.replay.exchange2, "exchange2", sources, streamed)
+        else:
+            d1, d2 = venues
         refused = check_pair(d1.instrument, d2.instrument)
         if refused:
             raise ConfigError([f"replay: {line}" for line in refused])

@@ -37,45 +37,7 @@ def _kurtosis(r: np.ndarray) -> float:
     return float((r ** 4).mean() / v ** 2 - 3.0) if v > 0 else float("nan")
 
 
-LEAD_LAG_MS = 100  # lags examined each way, milliseconds
-LEAD_LAG_GRID_MS = 1
-
-
-def fine_mids(d1, d2, step_ms: int = LEAD_LAG_GRID_MS) -> tuple[np.ndarray, np.ndarray]:
-    """Both venues' mids (currency) every ``step_ms`` over the span they share, as the replay sees them: the
-    book ticker's touch where the venue has one, else its book (``backtest.replay.mid_series``)."""
-    from backtest.calibrate import grid_steps
-    from backtest.replay import mid_series, on_grid
-
-    tick, _, pk1, qk1, pk2, qk2 = grid_steps(d1, d2)
-    start = max(d1.start_ns, d2.start_ns)
-    dt_ns = int(step_ms * 1_000_000)
-    n = int((min(d1.end_ns, d2.end_ns) - start) // dt_ns)
-    mids = []
-    for d, name, pk, qk in ((d1, "Exchange 1", pk1, qk1), (d2, "Exchange 2", pk2, qk2)):
-        events, base, levels = on_grid(d, name, start, n, dt_ns, pk, qk, 10.0)
-        mids.append(mid_series(events, base, levels, n)[0] * tick)
-    return mids[0], mids[1]
-
-
-def lead_lag(mid1: np.ndarray, mid2: np.ndarray, max_lag: int = LEAD_LAG_MS) -> dict:
-    """Cross-correlation of the two mids' changes, ``corr(dm1[t], dm2[t + lag])`` for lags -max_lag..max_lag
-    steps: a peak at a positive lag means Exchange 1's moves come first (it leads), at a negative one that
-    Exchange 2 leads. ``ratio`` (Huth and Abergel 2014's lead-lag ratio): the sum of squared correlations at
-    positive lags over that at negative lags, > 1 when Exchange 1 leads."""
-    x, y = np.diff(mid1), np.diff(mid2)
-    n = min(x.size, y.size)
-    x, y = x[:n] - x[:n].mean(), y[:n] - y[:n].mean()
-    sx, sy = np.sqrt(np.dot(x, x)), np.sqrt(np.dot(y, y))
-    lags = np.arange(-max_lag, max_lag + 1)
-    if n <= 2 * max_lag or sx == 0 or sy == 0:
-        return {"lags": lags, "xcorr": np.full(lags.size, np.nan), "lag": float("nan"), "peak": float("nan"),
-                "ratio": float("nan")}
-    xcorr = np.array([np.dot(x[:n - k], y[k:]) if k >= 0 else np.dot(x[-k:], y[:n + k]) for k in lags]) / (sx * sy)
-    best = int(np.argmax(xcorr))
-    after, before = np.sum(xcorr[lags > 0] ** 2), np.sum(xcorr[lags < 0] ** 2)
-    return {"lags": lags, "xcorr": xcorr, "lag": float(lags[best]), "peak": float(xcorr[best]),
-            "ratio": float(after / before) if before > 0 else float("inf")}
+from backtest.calibrate import LEAD_LAG_GRID_MS, LEAD_LAG_MS, fine_mids, lead_lag  # noqa: E402,F401
 
 
 def measure(e1, e2) -> dict:

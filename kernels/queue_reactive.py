@@ -1,0 +1,505 @@
+"""The queue-reactive market: a large-tick venue's best queues driven by state-dependent order flow, printed as
+the normalised events a capture would give (``market_event_dt``), and the walk that estimates it from one.
+
+The model (Huang, Lehalle and Rosenbaum 2015, in the spread-and-imbalance form of Noble, Rosenbaum and Souilmi
+2026) keeps the best bid and ask (prices in the venue's ticks) and their queues (lots). The state is the spread
+(binned by ``edges``, lower bounds in ticks) and the queue imbalance (qb - qa) / (qb + qa) (``n_imb`` equal bins of
+[-1, 1]). In each state six flows arrive as Poisson processes with the state's intensities (``rates``, per second,
+shape (6, spread bins, imbalance bins), indices Q_*): a limit order joining the best bid or ask, a cancel from it (a
+fraction of the queue, so that the last order leaving empties it), and a limit order inside the spread (only when the spread is wider than one tick) that becomes the new best. Market
+orders arrive on their own clock, scaled per imbalance bin (they come when one side is thin): a Hawkes process with an exponential kernel (Bacry, Mastromatteo and Muzy
+2015: baseline ``mu``, branching ratio ``n``, decay ``beta`` per second), their signs persistent through
+meta-orders of Pareto-tailed lengths (a split order's children share its sign, Lillo and Farmer 2004:
+P(length >= l) = l^-alpha, each child taking the parent's sign with probability ``follow``), the others buying
+with a probability that depends on the queue imbalance (the thin side draws the orders), each sized as a multiple of
+the queue it hits: with a probability that depends on the queue's size (a short queue is taken whole more often)
+all of it and a recorded number of lots beyond (a sweep into the next
+queues), else a recorded fraction of it.
+
+When a best queue empties (a market order or a cancel takes its last lot), the price moves away by a jump and a
+new queue stands there; both come from the recording's distributions (``quantiles``, rows QT_*, sampled by inverse
+CDF at ``QUANTILE_PROBS``). A market order larger than the queue goes on into the new one (a sweep: one print
+per level, at most MAX_SWEEP levels). The model knows the two best queues only: a queue that stops being the best
+(an order inside the spread went ahead of it) leaves the printed book.
+
+Randomness: the caller hands in uniforms (``uniforms``), consumed in order; ``generate_venue`` returns when the
+uniforms or the output are about to run out, with its state in ``state`` (resume by calling again with more): the
+events are the same however the draws are cut.
+"""
+import math
+
+import numpy as np
+
+from kernels._jit import jit, jit_borrow
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
+
+# flows with state-dependent intensities (first index of the rates table)
+Q_LIMIT_BID, Q_LIMIT_ASK, Q_CANCEL_BID, Q_CANCEL_ASK, Q_INSPREAD_BID, Q_INSPREAD_ASK = range(6)
+N_FLOWS = 6
+# distributions (rows of the quantiles table)
+QT_LIMIT, QT_CANCEL, QT_INSPREAD, QT_MARKET, QT_JUMP, QT_REFILL, QT_IMPROVE, QT_SWEEP = range(8)
+N_DISTRIBUTIONS = 8
+QUANTILE_PROBS = np.array([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99,
+                           0.995, 0.999, 1.0])
+MAX_SWEEP = 64  # levels one market order may take; the rest of a larger one is not executed
+MAX_META = 1_000_000  # meta-order length cap (a Pareto draw can be astronomically long)
+
+# scalar parameters (``params``)
+P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS = range(7)
+N_PARAMS = 7
+# loop state carried between calls (``state``, float64)
+S_T, S_B, S_A, S_QB, S_QA, S_EXCESS, S_META_LEFT, S_META_SIGN, S_STARTED = range(9)
+N_STATE = 9
+
+# margins a call keeps before it returns for more uniforms or output rows: one event's worst case
+U_MARGIN = 16 + 2 * MAX_SWEEP
+OUT_MARGIN = 8 + 3 * MAX_SWEEP
+
+
+@jit_borrow
+def spread_bin(spread, edges):
+    """Index of the spread bin: the last lower bound (ticks) at or below ``spread``."""
+    k = 0
+    for i in range(edges.shape[0]):
+        if spread >= edges[i]:
+            k = i
+    return k
+
+
+@jit_borrow
+def imbalance_bin(qb, qa, n_imb):
+    total = qb + qa
+    x = 0.0 if total <= 0 else (qb - qa) / total
+    k = int((x + 1.0) * 0.5 * n_imb)
+    return min(max(k, 0), n_imb - 1)
+
+
+@jit_borrow
+def sample_quantile(q, u, probs):
+    """Inverse CDF of a distribution given by its quantiles ``q`` at ``probs``: linear between the points (on a
+    log scale when both are positive, since sizes and jumps are heavy-tailed)."""
+    n = probs.shape[0]
+    k = 0
+    while k < n - 2 and u > probs[k + 1]:
+        k += 1
+    lo, hi = q[k], q[k + 1]
+    span = probs[k + 1] - probs[k]
+    w = 0.0 if span <= 0 else (u - probs[k]) / span
+    if lo > 0 and hi > 0:
+        return math.exp(math.log(lo) + w * (math.log(hi) - math.log(lo)))
+    return lo + w * (hi - lo)
+
+
+@jit_borrow
+def _flow_rate(rates, f, sb, ib, spread):
+    """Intensity of flow ``f`` (per second) in the state: no order fits inside a one-tick spread."""
+    if (f == Q_INSPREAD_BID or f == Q_INSPREAD_ASK) and spread <= 1:
+        return 0.0
+    return rates[f, sb, ib]
+
+
+@jit_borrow
+def _queue_bin(queue, upper):
+    k = 0
+    while k < upper.shape[0] and queue > upper[k]:
+        k += 1
+    return k
+
+
+@jit_borrow
+def _draw_int(q, u, probs):
+    v = int(round(sample_quantile(q, u, probs)))
+    return v if v >= 1 else 1
+
+
+@jit_borrow
+def _emit(out, k, ts, latency, kind, side, price, qty):
+    r = out[k]
+    r["exch_ts"] = ts
+    r["recv_ts"] = ts + latency
+    r["price"] = price
+    r["qty"] = qty
+    r["kind"] = kind
+    r["side"] = side
+    r["flags"] = 0
+    return k + 1
+
+
+@jit_borrow
+def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, edges, quantiles, probs, state, uniforms, u_pos,
+                   t_end_s, out, k):
+    """Run the model from ``state`` until ``t_end_s`` seconds (from params[P_START_NS]), writing events into
+    ``out`` from row ``k``; ``market_mult``: the market orders' intensity multiplier per imbalance bin; ``buy_prob``: the probability a market order not following its meta-order buys, per
+    imbalance bin; ``take_prob``: the probability a market order takes the whole queue it hits, per bin of that
+    queue's size (``take_edges``: the bins' upper bounds, lots, but the last). Returns (next uniform, next row, done): done 0 means more uniforms or output rows are
+    needed (the state is saved: call again)."""
+    n_imb = rates.shape[2]
+    mu = params[P_MU]
+    jump_n = params[P_BRANCHING]
+    beta = params[P_DECAY]
+    follow = params[P_FOLLOW]
+    tail = params[P_TAIL]
+    latency = np.int64(params[P_LATENCY_NS])
+    start_ns = np.int64(params[P_START_NS])
+    t = state[S_T]
+    bid = np.int64(state[S_B])
+    ask = np.int64(state[S_A])
+    qb = np.int64(state[S_QB])
+    qa = np.int64(state[S_QA])
+    excess = state[S_EXCESS]
+    meta_left = np.int64(state[S_META_LEFT])
+    meta_sign = np.int64(state[S_META_SIGN])
+    n_u = uniforms.shape[0]
+    n_out = out.shape[0]
+    done = 0
+    if state[S_STARTED] == 0.0:  # the opening book
+        ts = start_ns
+        k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, qb)
+        k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, qa)
+        k = _emit(out, k, ts, latency, ME_BBO_BID, 0, bid, qb)
+        k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, ask, qa)
+        state[S_STARTED] = 1.0
+    while True:
+        if u_pos + U_MARGIN > n_u or k + OUT_MARGIN > n_out:
+            break
+        sb = spread_bin(ask - bid, edges)
+        ib = imbalance_bin(qb, qa, n_imb)
+        lam_q = 0.0
+        for f in range(N_FLOWS):
+            lam_q += _flow_rate(rates, f, sb, ib, ask - bid)
+        boost = market_mult[ib]
+        lam_max = lam_q + boost * (mu + excess)
+        if lam_max <= 0.0:
+            t = t_end_s
+            done = 1
+            break
+        dt = -math.log(1.0 - uniforms[u_pos]) / lam_max
+        u_pos += 1
+        if t + dt >= t_end_s:
+            excess *= math.exp(-beta * (t_end_s - t))
+            t = t_end_s
+            done = 1
+            break
+        t += dt
+        excess *= math.exp(-beta * dt)
+        pick = uniforms[u_pos] * lam_max
+        u_pos += 1
+        if pick >= lam_q + boost * (mu + excess):
+            continue  # thinned: the market orders' intensity decayed since the bound was taken
+        ts = start_ns + np.int64(t * 1e9)
+        if pick >= lam_q:  # a market order
+            excess += jump_n * beta
+            if meta_left <= 0:
+                length = math.floor((1.0 - uniforms[u_pos]) ** (-1.0 / tail))
+                u_pos += 1
+                meta_left = np.int64(min(length, MAX_META))
+                meta_sign = 1 if uniforms[u_pos] < 0.5 else -1
+                u_pos += 1
+            meta_left -= 1
+            if uniforms[u_pos] < follow:
+                sign = meta_sign
+            else:  # the thin side's queue draws the orders
+                sign = 1 if uniforms[u_pos + 1] < buy_prob[ib] else -1
+            u_pos += 2
+            opposite = qa if sign > 0 else qb
+            if uniforms[u_pos] < take_prob[_queue_bin(opposite, take_edges)]:  # the whole queue and this much into the levels beyond it
+                size = opposite + _draw_int(quantiles[QT_SWEEP], uniforms[u_pos + 1], probs) - 1
+            else:  # a part of the queue
+                part = sample_quantile(quantiles[QT_MARKET], uniforms[u_pos + 1], probs)
+                size = min(opposite - 1, max(1, int(round(part * opposite))))
+                size = max(size, 1)
+            u_pos += 2
+            levels = 0
+            if sign > 0:  # a buy takes the ask queue
+                while size > 0 and levels < MAX_SWEEP:
+                    take = min(size, qa)
+                    k = _emit(out, k, ts, latency, ME_TRADE, 0, ask, take)
+                    size -= take
+                    qa -= take
+                    if qa == 0:
+                        k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
+                        ask += _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs)
+                        qa = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
+                        u_pos += 2
+                    levels += 1
+                k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, qa)
+                k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, ask, qa)
+            else:
+                while size > 0 and levels < MAX_SWEEP:
+                    take = min(size, qb)
+                    k = _emit(out, k, ts, latency, ME_TRADE, 1, bid, take)
+                    size -= take
+                    qb -= take
+                    if qb == 0:
+                        k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
+                        bid = max(1, bid - _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs))
+                        qb = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
+                        u_pos += 2
+                    levels += 1
+                k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, qb)
+                k = _emit(out, k, ts, latency, ME_BBO_BID, 0, bid, qb)
+            continue
+        # a flow of the queue-reactive table: which one
+        f = 0
+        acc = 0.0
+        for g in range(N_FLOWS):
+            acc += _flow_rate(rates, g, sb, ib, ask - bid)
+            f = g
+            if pick < acc:
+                break
+        u = uniforms[u_pos]
+        u_pos += 1
+        side = 0 if f == Q_LIMIT_BID or f == Q_CANCEL_BID or f == Q_INSPREAD_BID else 1
+        if f == Q_LIMIT_BID or f == Q_LIMIT_ASK:
+            add = _draw_int(quantiles[QT_LIMIT], u, probs)
+            if side == 0:
+                qb += add
+            else:
+                qa += add
+        elif f == Q_CANCEL_BID or f == Q_CANCEL_ASK:
+            queue = qb if side == 0 else qa
+            cut = max(1, int(math.ceil(sample_quantile(quantiles[QT_CANCEL], u, probs) * queue - 1e-9)))
+            if side == 0:
+                if cut < qb:
+                    qb -= cut
+                else:  # the queue empties: the bid moves down to a new queue
+                    k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
+                    bid = max(1, bid - _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs))
+                    qb = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
+                    u_pos += 2
+            else:
+                if cut < qa:
+                    qa -= cut
+                else:
+                    k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
+                    ask += _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs)
+                    qa = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
+                    u_pos += 2
+        else:  # inside the spread: the new best, ahead of the old one (which leaves the printed book)
+            gap = ask - bid - 1
+            step = int(round(sample_quantile(quantiles[QT_IMPROVE], u, probs) * gap))
+            step = min(max(step, 1), gap)
+            size = _draw_int(quantiles[QT_INSPREAD], uniforms[u_pos], probs)
+            u_pos += 1
+            if side == 0:
+                k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
+                bid += step
+                qb = size
+            else:
+                k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
+                ask -= step
+                qa = size
+        if side == 0:
+            k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, qb)
+            k = _emit(out, k, ts, latency, ME_BBO_BID, 0, bid, qb)
+        else:
+            k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, qa)
+            k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, ask, qa)
+    state[S_T] = t
+    state[S_B] = bid
+    state[S_A] = ask
+    state[S_QB] = qb
+    state[S_QA] = qa
+    state[S_EXCESS] = excess
+    state[S_META_LEFT] = meta_left
+    state[S_META_SIGN] = meta_sign
+    return u_pos, k, done
+
+
+# -- estimation: the recorded touch walked message by message ----------------------------------------------------
+@jit
+def _near(times, t, window):
+    """True when a time in sorted ``times`` lies within ``window`` of ``t``."""
+    i = np.searchsorted(times, t - window)
+    return i < times.shape[0] and times[i] <= t + window
+
+
+@jit
+def _count(counts, time_in, f, sb, ib):
+    counts[f, sb, ib] += 1.0
+
+
+@jit
+def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, time_in, samples, n_samples):
+    """Classify each change of a recorded touch (one row per message: best bid and ask in the venue's ticks, their
+    queues in lots, receive time in ns) as the model's flows. ``buys``/``sells``: sorted receive times of market
+    orders hitting the ask / the bid; a queue decrease or emptying within ``window_ns`` of one is the market
+    order's, else a cancel. Adds event counts to ``counts`` (6, spread bins, imbalance bins) in the state before
+    the event, seconds spent per state to ``time_in``, and sizes, fractions and jumps to ``samples`` (QT_* rows; ``n_samples``
+    the number written per row). Moves away from the spread (an emptied queue) are applied before moves into it
+    within one message, so that an improvement is seen in the spread it closed."""
+    n_imb = counts.shape[2]
+    cap = samples.shape[1]
+    for m in range(1, t_ns.shape[0]):
+        b0, a0, q0b, q0a = bid[m - 1], ask[m - 1], qb[m - 1], qa[m - 1]
+        b1, a1, q1b, q1a = bid[m], ask[m], qb[m], qa[m]
+        if not (a0 > b0 and b0 > 0 and a1 > b1 and b1 > 0):
+            continue
+        sb = spread_bin(a0 - b0, edges)
+        ib = imbalance_bin(q0b, q0a, n_imb)
+        time_in[sb, ib] += (t_ns[m] - t_ns[m - 1]) * 1e-9
+        t = t_ns[m]
+        cb, ca, cqb, cqa = b0, a0, q0b, q0a  # the touch as the classification goes
+        # an emptied queue: the price moved away
+        if a1 > ca:
+            if not _near(buys, t, window_ns):
+                _count(counts, time_in, Q_CANCEL_ASK, sb, ib)
+                if n_samples[QT_CANCEL] < cap:
+                    samples[QT_CANCEL, n_samples[QT_CANCEL]] = 1.0
+                    n_samples[QT_CANCEL] += 1
+            if n_samples[QT_JUMP] < cap:
+                samples[QT_JUMP, n_samples[QT_JUMP]] = a1 - ca
+                n_samples[QT_JUMP] += 1
+            if n_samples[QT_REFILL] < cap:
+                samples[QT_REFILL, n_samples[QT_REFILL]] = q1a
+                n_samples[QT_REFILL] += 1
+            ca, cqa = a1, q1a
+        if b1 < cb:
+            if not _near(sells, t, window_ns):
+                _count(counts, time_in, Q_CANCEL_BID, sb, ib)
+                if n_samples[QT_CANCEL] < cap:
+                    samples[QT_CANCEL, n_samples[QT_CANCEL]] = 1.0
+                    n_samples[QT_CANCEL] += 1
+            if n_samples[QT_JUMP] < cap:
+                samples[QT_JUMP, n_samples[QT_JUMP]] = cb - b1
+                n_samples[QT_JUMP] += 1
+            if n_samples[QT_REFILL] < cap:
+                samples[QT_REFILL, n_samples[QT_REFILL]] = q1b
+                n_samples[QT_REFILL] += 1
+            cb, cqb = b1, q1b
+        # an order inside the spread: seen in the spread after the moves away
+        for s in range(2):
+            improved = (b1 > cb) if s == 0 else (a1 < ca)
+            if not improved:
+                continue
+            gap = ca - cb - 1
+            if gap >= 1:
+                sb2 = spread_bin(ca - cb, edges)
+                ib2 = imbalance_bin(cqb, cqa, n_imb)
+                _count(counts, time_in, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2)
+                moved = (b1 - cb) if s == 0 else (ca - a1)
+                if n_samples[QT_IMPROVE] < cap:
+                    samples[QT_IMPROVE, n_samples[QT_IMPROVE]] = min(1.0, moved / gap)
+                    n_samples[QT_IMPROVE] += 1
+                if n_samples[QT_INSPREAD] < cap:
+                    samples[QT_INSPREAD, n_samples[QT_INSPREAD]] = q1b if s == 0 else q1a
+                    n_samples[QT_INSPREAD] += 1
+            if s == 0:
+                cb, cqb = b1, q1b
+            else:
+                ca, cqa = a1, q1a
+        # the same price: a queue grew (a limit order) or shrank (a cancel, unless a market order took it)
+        for s in range(2):
+            same = (b1 == b0) if s == 0 else (a1 == a0)
+            if not same:
+                continue
+            before = q0b if s == 0 else q0a
+            after = q1b if s == 0 else q1a
+            if after > before:
+                _count(counts, time_in, Q_LIMIT_BID if s == 0 else Q_LIMIT_ASK, sb, ib)
+                if n_samples[QT_LIMIT] < cap:
+                    samples[QT_LIMIT, n_samples[QT_LIMIT]] = after - before
+                    n_samples[QT_LIMIT] += 1
+            elif after < before:
+                if not _near(sells if s == 0 else buys, t, window_ns):
+                    _count(counts, time_in, Q_CANCEL_BID if s == 0 else Q_CANCEL_ASK, sb, ib)
+                    if n_samples[QT_CANCEL] < cap:
+                        samples[QT_CANCEL, n_samples[QT_CANCEL]] = (before - after) / before
+                        n_samples[QT_CANCEL] += 1
+
+
+@jit
+def hawkes_loglik(times, span, mu, n, beta):
+    """Log-likelihood of arrival times (s, sorted, in [0, span]) under a Hawkes process with baseline ``mu``,
+    branching ratio ``n`` and exponential decay ``beta`` per second."""
+    ll = 0.0
+    a = 0.0
+    prev = 0.0
+    for i in range(times.shape[0]):
+        t = times[i]
+        if i > 0:
+            a = math.exp(-beta * (t - prev)) * (1.0 + a)
+        lam = mu + n * beta * a
+        if lam <= 0.0:
+            return -1e300
+        ll += math.log(lam)
+        prev = t
+    comp = mu * span
+    for i in range(times.shape[0]):
+        comp += n * (1.0 - math.exp(-beta * (span - times[i])))
+    return ll - comp
+
+
+@jit
+def ar1(shocks, phi, x0):
+    """x[0] = phi x0 + shocks[0], x[i] = phi x[i-1] + shocks[i]: an Ornstein-Uhlenbeck process at fixed steps."""
+    out = np.empty_like(shocks)
+    x = x0
+    for i in range(shocks.shape[0]):
+        x = phi * x + shocks[i]
+        out[i] = x
+    return out
+
+
+@jit_borrow
+def _level_in(price, first, sign, levels):
+    """Whether ``price`` is one of ``levels`` levels from ``first`` going ``sign`` (-1 down the bids, +1 up)."""
+    d = (price - first) * sign
+    return 0 <= d < levels
+
+
+@jit
+def exchange2_book(bid, grid_ns, start_ns, latency, levels, level_q, probs, draws, out):
+    """Exchange 2's book, one price step wide, ``levels`` levels a side: ``bid`` is its best bid at each step of
+    ``grid_ns`` (its own ticks). A level keeps its size while it stays in the book; a level that appears draws
+    one (``level_q`` quantiles, lots). Rows go to ``out``; returns the number written."""
+    qb = np.empty(levels, dtype=np.int64)
+    qa = np.empty(levels, dtype=np.int64)
+    nb = np.empty(levels, dtype=np.int64)
+    na = np.empty(levels, dtype=np.int64)
+    k = 0
+    d = 0
+    b0 = bid[0]
+    ts = start_ns
+    for i in range(levels):
+        qb[i] = _draw_int(level_q, draws[d], probs)
+        qa[i] = _draw_int(level_q, draws[d + 1], probs)
+        d += 2
+        k = _emit(out, k, ts, latency, ME_BOOK, 0, b0 - i, qb[i])
+        k = _emit(out, k, ts, latency, ME_BOOK, 1, b0 + 1 + i, qa[i])
+    k = _emit(out, k, ts, latency, ME_BBO_BID, 0, b0, qb[0])
+    k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, b0 + 1, qa[0])
+    prev = b0
+    for t in range(1, bid.shape[0]):
+        b = bid[t]
+        if b == prev:
+            continue
+        ts = start_ns + t * grid_ns
+        # levels leaving the book (either side) first, so that a price changing sides is cleared before it is set
+        for i in range(levels):
+            if not _level_in(prev - i, b, -1, levels):
+                k = _emit(out, k, ts, latency, ME_BOOK, 0, prev - i, 0)
+            if not _level_in(prev + 1 + i, b + 1, 1, levels):
+                k = _emit(out, k, ts, latency, ME_BOOK, 1, prev + 1 + i, 0)
+        for i in range(levels):
+            j = prev - (b - i)  # the old bid level at this price
+            if 0 <= j < levels:
+                nb[i] = qb[j]
+            else:
+                nb[i] = _draw_int(level_q, draws[d], probs)
+                d += 1
+                k = _emit(out, k, ts, latency, ME_BOOK, 0, b - i, nb[i])
+            j = (b + 1 + i) - (prev + 1)
+            if 0 <= j < levels:
+                na[i] = qa[j]
+            else:
+                na[i] = _draw_int(level_q, draws[d], probs)
+                d += 1
+                k = _emit(out, k, ts, latency, ME_BOOK, 1, b + 1 + i, na[i])
+        for i in range(levels):
+            qb[i] = nb[i]
+            qa[i] = na[i]
+        k = _emit(out, k, ts, latency, ME_BBO_BID, 0, b, qb[0])
+        k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, b + 1, qa[0])
+        prev = b
+    return k
