@@ -137,8 +137,12 @@ def make_parser() -> argparse.ArgumentParser:
     cp.add_argument("--base", default="replay_binance_btcusdt_20240808", metavar="PRESET|FILE",
                     help="a preset name or a config file (TOML, YAML or JSON) the strategy's sections (quoting, "
                     "hedging, risk, fees) come from; settings in ticks and lots are carried to the calibrated grid")
-    cp.add_argument("--report", metavar="DIR", help="stylized facts of the recording, the calibrated and the default "
-                    "synthetic market side by side, and the strategy on the recording and on the calibrated market")
+    cp.add_argument("--model", choices=("zero_intelligence", "queue_reactive"), default="zero_intelligence",
+                    help="the market model written to --out: 'zero_intelligence' (market.source synthetic, the fast "
+                    "tick-kernel market; the default) or 'queue_reactive' (a large-tick book's queues, Hawkes order "
+                    "flow and a leading hedge venue, printed as a recording and replayed)")
+    cp.add_argument("--report", metavar="DIR", help="stylized facts of the recording, both calibrated models and the "
+                    "default synthetic market side by side, and the strategy on the recording and on both models")
     cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
 
     cpp = sub.add_parser("calibrate-portfolio", help="a synthetic portfolio calibrated to recordings of several "
@@ -700,6 +704,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from backtest.calibrate import calibrate, synthetic_recording, to_toml
+    from backtest.queue_reactive import estimate as estimate_queue_reactive
     from backtest.replay import load_venue
 
     if args.dataset:
@@ -722,9 +727,17 @@ def _calibrate(args: argparse.Namespace) -> int:
     d1, d2 = load_venue(paths[0], "exchange1", sources), load_venue(paths[1], "exchange2", sources)
     for line in sources:
         print(f"note: {line}", file=sys.stderr)
-    cfg, estimates = calibrate(d1, d2, base=base)
-    header = (f"Synthetic market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
-              f"`python -m backtest calibrate`; strategy sections from "
+    zi_cfg, zi_estimates = calibrate(d1, d2, base=base)
+    # both models meet the strategy with the same latencies (a round trip of the recorded feed latency)
+    latency = {e.key: e.value for e in zi_estimates if e.key.startswith("latency.") and e.value is not None}
+    qr_cfg = qr_estimates = None
+    if args.model == "queue_reactive" or args.report:
+        qr_cfg, qr_estimates = estimate_queue_reactive(d1, d2, base=make_config(base.model_dump(), **latency))
+        qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
+    cfg, estimates = (qr_cfg, qr_estimates) if args.model == "queue_reactive" else (zi_cfg, zi_estimates)
+    model = "Queue-reactive" if args.model == "queue_reactive" else "Zero-intelligence synthetic"
+    header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
+              f"`python -m backtest calibrate --model {args.model}`; strategy sections from "
               f"{'the preset' if args.base in PRESETS else 'the config file'} {args.base}.")
     try:
         out.write_text(to_toml(cfg, estimates, header))
@@ -737,16 +750,19 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.report:
         from reports.stylized import strategy_comparison, stylized_facts, write_stylized_report
 
-        default = make_config(**{"sim.ticks": max(10, int(cfg.sim.ticks * cfg.sim.dt_s / 0.1))})
-        facts = stylized_facts({"recording": (d1, d2), "calibrated": synthetic_recording(cfg),
+        from backtest.queue_reactive import queue_reactive_recording
+
+        default = make_config(**{"sim.ticks": max(10, int(zi_cfg.sim.ticks * zi_cfg.sim.dt_s / 0.1))})
+        facts = stylized_facts({"recording": (d1, d2), "queue-reactive": queue_reactive_recording(qr_cfg),
+                                "zero-intelligence": synthetic_recording(zi_cfg),
                                 "default synthetic": synthetic_recording(default)})
-        latency = {e.key: e.value for e in estimates if e.key.startswith("latency.") and e.value is not None}
         replay_cfg = make_config(base.model_dump(), **{"market.source": "replay", "replay.exchange1": paths[0],
                                                        "replay.exchange2": paths[1], **latency})
         from backtest.replay import available_ticks
 
         replay_cfg = make_config(replay_cfg.model_dump(), **{"sim.ticks": available_ticks(replay_cfg)})
-        comparison = strategy_comparison(replay_cfg, cfg, range(1, args.seeds + 1))
+        comparison = strategy_comparison(replay_cfg, {"queue-reactive": qr_cfg, "zero-intelligence": zi_cfg},
+                                         range(1, args.seeds + 1))
         files = write_stylized_report(facts, args.report, comparison)
         print(f"report: {files['html']}")
     return 0
