@@ -373,23 +373,33 @@ def fit_signs(signs: np.ndarray) -> tuple[float, float, np.ndarray]:
     return best[0], best[1], acf
 
 
-def lead_distribution(ll: dict, moves: int) -> tuple[list[float], str]:
-    """Quantiles of the lead (ms, + = Exchange 2 first) from the cross-correlation of the mids' 1 ms changes: the
-    lags' correlations above twice their noise level (1 / sqrt(Exchange 1's moves)) as weights. All leads 0 (the
-    venues move together) when no lag stands out."""
+def _feed_skew_ms(est) -> float:
+    """Exchange 1's estimated feed latency minus Exchange 2's, ms (0 when either is unknown)."""
+    lat = {e.key: e.value for e in est if e.key.endswith("feed_latency_ms")}
+    a, b = lat.get("queue_reactive.exchange1_feed_latency_ms"), lat.get("queue_reactive.exchange2_feed_latency_ms")
+    return float(a - b) if a is not None and b is not None else 0.0
+
+
+def lead_distribution(ll: dict, moves: int, skew_ms: float = 0.0) -> tuple[list[float], str]:
+    """Quantiles of the lead (ms, + = Exchange 2 first, on the venues' clocks) from the cross-correlation of the
+    received mids' 1 ms changes: the lags' correlations above LEAD_NOISE_SDS times their noise level
+    (1 / sqrt(Exchange 1's moves)) as weights, each lag less ``skew_ms`` (Exchange 1's feed latency minus
+    Exchange 2's, which makes Exchange 2 look that much earlier as received). All leads 0 (the venues move
+    together) when no lag stands out."""
     xcorr = np.nan_to_num(ll["xcorr"])
     noise = LEAD_NOISE_SDS / math.sqrt(max(1, moves))
     w = np.maximum(xcorr - noise, 0.0)
     if w.sum() <= 0:
         return [0.0] * len(QUANTILE_PROBS), (f"no lag's cross-correlation of the mids' 1 ms changes stands above "
                                               f"{noise:.3f}: the venues move together (lead 0)")
-    lead = -ll["lags"][::-1].astype(float)  # ascending leads
+    lead = -ll["lags"][::-1].astype(float) - round(skew_ms)  # ascending leads
     cdf = np.cumsum(w[::-1]) / w.sum()
     q = [float(lead[min(len(lead) - 1, int(np.searchsorted(cdf, max(p, 1e-9))))]) for p in QUANTILE_PROBS]
     share = float(w[ll["lags"] < 0].sum() / w.sum())
-    return q, (f"the lags whose cross-correlation of the mids' 1 ms changes exceeds {noise:.3f} (noise x 2), weighted "
-               f"by it: {share:.0%} of the weight has Exchange 2 first; the peak {ll['peak']:.3f} at "
-               f"{-ll['lag']:+.0f} ms lead")
+    return q, (f"the lags whose cross-correlation of the received mids' 1 ms changes exceeds {noise:.3f} (noise x "
+               f"{LEAD_NOISE_SDS:g}), weighted by it, less the feed latencies' difference ({skew_ms:+.1f} ms): "
+               f"{share:.0%} of the weight has Exchange 2 first; the peak {ll['peak']:.3f} at {-ll['lag']:+.0f} ms "
+               "lead as received")
 
 
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001):
@@ -511,7 +521,9 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     put(prefix + "exchange2_level_lots", _quantiles_of(bbo2["qty"] * qk2), f"Exchange 2's touch sizes, {len(bbo2)} updates")
     m1, m2 = fine_mids(exchange1, exchange2)
     ll = lead_lag(m1, m2)
-    leads, note = lead_distribution(ll, int(np.count_nonzero(np.diff(m1))))
+    # the mids as received; the model's lead is on the venues' clocks (each venue's feed latency then added)
+    skew = _feed_skew_ms(est)
+    leads, note = lead_distribution(ll, int(np.count_nonzero(np.diff(m1))), skew)
     put(prefix + "lead_ms", leads, note)
     lead = int(round(float(np.interp(0.5, QUANTILE_PROBS, leads))))
     # the basis against Exchange 1's mid lead_ms later, in ticks of the grid, on a 100 ms grid

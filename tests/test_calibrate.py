@@ -131,9 +131,17 @@ def test_cli_calibrate_writes_a_config_run_takes_and_a_report(tmp_path, capsys):
     assert "# calibrated:" in out.read_text()
     assert main(["run", "--config", str(out), "--ticks", "500", "--json"]) == 0
     html = (tmp_path / "report" / "stylized_facts.html").read_text()
-    for fact in ("kurtosis", "inter-trade", "trade signs", "The same strategy on both"):
+    for fact in ("kurtosis", "inter-trade", "trade signs", "The same strategy on each", "queue-reactive within goal",
+                 "zero-intelligence: 2 seeds"):
         assert fact in html
     assert (tmp_path / "report" / "impact.png").exists()
+    # the queue-reactive model written instead: a config run takes, whose market is printed and replayed
+    qr = tmp_path / "qr.toml"
+    assert main(["calibrate", "--dataset", str(tmp_path / "ds"), "--out", str(qr), "--base", "default",
+                 "--model", "queue_reactive"]) == 0
+    loaded = load_config(qr)
+    assert loaded.market.source == "queue_reactive" and "--model queue_reactive" in qr.read_text()
+    assert main(["run", "--config", str(qr), "--ticks", "5000", "--json"]) == 0
 
 
 def test_cli_calibrate_bad_input(tmp_path, capsys):

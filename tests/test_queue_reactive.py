@@ -1,0 +1,209 @@
+"""The queue-reactive market: its printed book is a valid recording, the draws can be cut anywhere, its estimator
+recovers the parameters it was printed with, the strategy runs on it with the replay's rules and its accounting
+holds, and bad settings are refused.
+
+Tolerances of the round trip (a tape printed with known parameters, estimated back), and why they are not tighter:
+rates of the state-dependent flows at the one-tick spread 20% (a cancel within 5 ms of a market order on its side is
+taken for the order's); the buy probability per imbalance bin 0.1 (abs: the bins' few hundred orders); Hawkes
+branching ratio 0.15 (abs: a grid of 0.05 steps, and the imbalance modulation is not in the likelihood); the
+distributions' medians 10% (sampling); the lead exactly (one lag); basis mean 2 ticks and std 30%.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import backtest.queue_reactive as qrm
+from backtest.config import ConfigError, make_config
+from backtest.engine import run
+from backtest.queue_reactive import estimate, queue_reactive_recording
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
+from reports.stylized import within_goal
+
+FLOWS = {"queue_reactive.limit_bid_per_s": [[12.0] * 5] + [[8.0] * 5] * 3,
+         "queue_reactive.limit_ask_per_s": [[12.0] * 5] + [[8.0] * 5] * 3,
+         "queue_reactive.cancel_bid_per_s": [[6.0] * 5] * 4,
+         "queue_reactive.cancel_ask_per_s": [[6.0] * 5] * 4}
+
+
+def truth(ticks=120_000, **more):
+    values = {"market.source": "queue_reactive", "sim.ticks": ticks, "sim.dt_s": 0.001, "market.initial_price": 100.0,
+              "market.tick_size": 0.01, "market.lot_size": 1.0, "quoting.fill_model": "book",
+              "queue_reactive.hawkes_baseline_per_s": 2.0, "queue_reactive.hawkes_branching": 0.6,
+              "queue_reactive.hawkes_decay_per_s": 20.0, "queue_reactive.lead_ms": [30.0] * 19,
+              "queue_reactive.exchange1_feed_latency_ms": 3.0, "queue_reactive.exchange2_feed_latency_ms": 2.0,
+              "queue_reactive.exchange2_price_step_ticks": 1, "market.basis_mean_ticks": -40.0,
+              "market.basis_reversion_per_s": 1.0, "market.basis_vol_ticks_per_sqrt_s": 6.0, **FLOWS}
+    values.update(more)
+    return make_config(**values)
+
+
+@pytest.fixture(scope="module")
+def printed():
+    cfg = truth()
+    return cfg, queue_reactive_recording(cfg)
+
+
+@pytest.fixture(scope="module")
+def estimated(printed):
+    cfg, (d1, d2) = printed
+    est_cfg, est = estimate(d1, d2, base=cfg)
+    return est_cfg, {e.key: e for e in est}
+
+
+def touch_rows(events):
+    """(bid, ask) after each moment's book-ticker updates of a printed venue."""
+    bid = ask = None
+    out = []
+    rows = events[(events["kind"] == ME_BBO_BID) | (events["kind"] == ME_BBO_ASK)]
+    for i, e in enumerate(rows):
+        if e["kind"] == ME_BBO_BID:
+            bid = int(e["price"])
+        else:
+            ask = int(e["price"])
+        last_of_moment = i + 1 == len(rows) or rows["recv_ts"][i + 1] != e["recv_ts"]
+        if bid is not None and ask is not None and last_of_moment:
+            out.append((bid, ask))
+    return np.array(out)
+
+
+def test_the_printed_book_never_crosses_and_trades_print_at_the_touch(printed):
+    cfg, (d1, d2) = printed
+    for d in (d1, d2):
+        ev = d.events
+        assert (np.diff(ev["recv_ts"]) >= 0).all() and (ev["qty"] >= 0).all()
+        touch = touch_rows(ev)
+        assert (touch[:, 1] > touch[:, 0]).all()
+    ev = d1.events
+    trades = ev[ev["kind"] == ME_TRADE]
+    assert len(trades) > 500 and (trades["qty"] > 0).all()
+    # a buy prints at the ask the book showed (the latest ask update at or before it, or the level it swept into)
+    asks = ev[ev["kind"] == ME_BOOK]
+    assert set(np.unique(trades["side"])) == {0, 1} and len(asks)
+    # Exchange 2 is one step wide
+    touch2 = touch_rows(d2.events)
+    assert (touch2[:, 1] - touch2[:, 0] == 1).all()
+
+
+def test_the_draws_can_be_cut_anywhere(printed, monkeypatch):
+    cfg, (d1, d2) = printed
+    monkeypatch.setattr(qrm, "UNIFORM_BLOCK", 1000)  # many calls, each resuming from the saved state
+    monkeypatch.setattr(qrm, "ROWS_PER_EVENT", 0)  # the output grown many times
+    e1, e2 = queue_reactive_recording(cfg)
+    assert e1.events.tobytes() == d1.events.tobytes() and e2.events.tobytes() == d2.events.tobytes()
+
+
+def test_the_seed_decides(printed):
+    cfg, (d1, _) = printed
+    other, _ = queue_reactive_recording(cfg.with_dotted({"sim.seed": 8}))
+    assert other.events.tobytes() != d1.events.tobytes()
+
+
+@pytest.mark.parametrize("key", ["limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_ask_per_s"])
+def test_state_rates_at_the_one_tick_spread_come_back(printed, estimated, key):
+    cfg, _ = printed
+    est = np.array(estimated[1][f"queue_reactive.{key}"].value)
+    true = np.array(getattr(cfg.queue_reactive, key))
+    # the edge bins of the estimate's imbalance are seen for seconds only: the middle three
+    assert np.allclose(est[0, 1:4], true[0, 1:4], rtol=0.2)
+
+
+def test_market_orders_come_back(printed, estimated):
+    cfg, _ = printed
+    est = estimated[1]
+    qr = cfg.queue_reactive
+    assert abs(est["queue_reactive.hawkes_branching"].value - qr.hawkes_branching) <= 0.15
+    assert np.allclose(est["queue_reactive.market_buy_probability"].value, qr.market_buy_probability, atol=0.1)
+    assert est["queue_reactive.exchange1_feed_latency_ms"].value == pytest.approx(3.0)
+    assert est["queue_reactive.exchange2_feed_latency_ms"].value == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("key", ["depletion_jump_ticks", "refill_queue_lots", "limit_size_lots"])
+def test_distributions_come_back(printed, estimated, key):
+    cfg, _ = printed
+    est = estimated[1][f"queue_reactive.{key}"].value
+    true = getattr(cfg.queue_reactive, key)
+    assert est[8] == pytest.approx(true[8], rel=0.1)  # the medians
+
+
+def test_lead_and_basis_come_back(printed, estimated):
+    est = estimated[1]
+    lead = est["queue_reactive.lead_ms"].value
+    assert np.median(lead) == 30.0
+    assert abs(est["market.basis_mean_ticks"].value - (-40.0)) <= 2.0
+
+
+def test_the_estimate_is_a_config_that_runs(estimated):
+    cfg, _ = estimated
+    assert cfg.market.source == "queue_reactive"
+    r = run(cfg.with_dotted({"sim.ticks": 20_000}))
+    assert r.summary_dict["fills"] >= 0
+
+
+def test_the_strategy_runs_on_it_and_the_accounting_holds():
+    cfg = truth(ticks=60_000, **{"quoting.size_lots": 5, "quoting.half_spread_ticks": 1.0,
+                                 "risk.soft_position_lots": 200, "risk.hard_position_lots": 400})
+    r = run(cfg)
+    assert r.summary_dict["fills"] > 10 and r.summary_dict["hedges"] > 0
+    t = r.ticks
+    parts = t.spread_capture + t.hedge_cost + t.inventory_mtm - t.fees
+    assert np.all(np.abs(parts - t.total_pnl) <= 1e-9 * max(1.0, t.total_pnl.abs().max()))
+    again = run(cfg)
+    assert again.ticks.equals(r.ticks) and again.fills.equals(r.fills) and again.hedges.equals(r.hedges)
+
+
+def test_the_generator_runs_without_jit(printed):
+    """The same events as plain Python (steppable in a debugger)."""
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return
+    cfg = truth(ticks=5_000)
+    code = ("import sys, hashlib; from backtest.config import make_config; import json;"
+            "from backtest.queue_reactive import queue_reactive_recording;"
+            "cfg = make_config(**json.loads(sys.argv[1]));"
+            "d1, d2 = queue_reactive_recording(cfg);"
+            "print(hashlib.sha256(d1.events.tobytes() + d2.events.tobytes()).hexdigest())")
+    import hashlib
+    import json
+
+    d1, d2 = queue_reactive_recording(cfg)
+    want = hashlib.sha256(d1.events.tobytes() + d2.events.tobytes()).hexdigest()
+    args = json.dumps({"market.source": "queue_reactive", "sim.ticks": 5_000, "sim.dt_s": 0.001,
+                       "market.initial_price": 100.0, "market.tick_size": 0.01, "market.lot_size": 1.0,
+                       "quoting.fill_model": "book", "queue_reactive.hawkes_baseline_per_s": 2.0,
+                       "queue_reactive.hawkes_branching": 0.6, "queue_reactive.hawkes_decay_per_s": 20.0,
+                       "queue_reactive.lead_ms": [30.0] * 19, "queue_reactive.exchange1_feed_latency_ms": 3.0,
+                       "queue_reactive.exchange2_feed_latency_ms": 2.0, "market.basis_mean_ticks": -40.0,
+                       "market.basis_reversion_per_s": 1.0, "market.basis_vol_ticks_per_sqrt_s": 6.0, **FLOWS})
+    assert make_config(**json.loads(args)) == cfg
+    proc = subprocess.run([sys.executable, "-c", code, args], env=dict(os.environ, NUMBA_DISABLE_JIT="1"),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == want
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"queue_reactive.limit_bid_per_s": [[1.0] * 5] * 3}, "limit_bid_per_s: 3 rows"),
+    ({"queue_reactive.refill_queue_lots": [5.0] * 18}, "refill_queue_lots: 18 values"),
+    ({"queue_reactive.refill_queue_lots": [5.0] * 18 + [1.0]}, "non-decreasing"),
+    ({"queue_reactive.cancel_fraction": [0.5] * 18 + [1.5]}, "fractions in (0, 1]"),
+    ({"queue_reactive.market_buy_probability": [0.5] * 4}, "one probability in [0, 1] per imbalance bin"),
+    ({"queue_reactive.market_take_probability": [0.5] * 4}, "one probability in [0, 1] per bin"),
+    ({"queue_reactive.spread_bins_ticks": [2, 3, 4, 5]}, "starting at 1"),
+    ({"queue_reactive.lead_ms": [5.0] * 18 + [1.0]}, "lead_ms"),
+    ({"market.exchange2_instrument": "inverse"}, "an inverse one is not modelled"),
+    ({"quoting.fill_model": "intensity"}, "printed book"),
+    ({"replay.chunk_s": 10.0}, "chunks cut a recording"),
+])
+def test_bad_settings_are_refused_with_what_is_allowed(override, message):
+    with pytest.raises(ConfigError) as err:
+        truth(ticks=1000, **override)
+    assert message in str(err.value)
+
+
+def test_goals_of_the_stylized_report():
+    assert within_goal("vol_per_sqrt_s", 10.0, 12.9) and not within_goal("vol_per_sqrt_s", 10.0, 13.1)
+    assert within_goal("acf_sign_1", 0.36, 0.45) and not within_goal("acf_sign_1", 0.36, 0.47)
+    assert within_goal("spread_median_ticks", 1.0, 1.0) and not within_goal("spread_median_ticks", 1.0, 1.2)
+    assert not within_goal("kurtosis_1s", float("nan"), 1.0)
