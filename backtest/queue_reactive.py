@@ -85,14 +85,10 @@ def _venue_data(name: str, kind: str, tick: float, lot: float, events: np.ndarra
                       instrument_override=inst)
 
 
-def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
-    """Exchange 1's model events over ``span_s`` seconds (market_event_dt, its own ticks and lots)."""
-    from backtest.inputs import random_stream
-
+def generator_inputs(config: SimConfig) -> tuple:
+    """The arrays ``kernels.queue_reactive.generate_venue`` takes before its state: (params, rates, market_mult,
+    buy_prob, take_edges, take_prob, edges, quantiles, probs)."""
     qr = config.queue_reactive
-    mk = config.market
-    step = qr.exchange1_price_step_ticks
-    rng = random_stream(config.sim.seed, "queue_reactive")
     params = np.zeros(N_PARAMS)
     params[P_MU] = qr.hawkes_baseline_per_s
     params[P_BRANCHING] = qr.hawkes_branching
@@ -101,13 +97,23 @@ def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
     params[P_TAIL] = qr.metaorder_tail
     params[P_LATENCY_NS] = round(qr.exchange1_feed_latency_ms * 1e6)
     params[P_START_NS] = START_NS
-    rates = _rates(qr)
-    buy_prob = np.asarray(qr.market_buy_probability, dtype=np.float64)
-    market_mult = np.asarray(qr.market_rate_multiplier, dtype=np.float64)
-    take_edges = np.asarray(qr.market_take_queue_lots, dtype=np.float64)
-    take_prob = np.asarray(qr.market_take_probability, dtype=np.float64)
-    quantiles = _quantiles(qr)
-    edges = np.array(qr.spread_bins_ticks, dtype=np.int64)
+    f64 = np.float64
+    return (params, _rates(qr), np.asarray(qr.market_rate_multiplier, dtype=f64),
+            np.asarray(qr.market_buy_probability, dtype=f64), np.asarray(qr.market_take_queue_lots, dtype=f64),
+            np.asarray(qr.market_take_probability, dtype=f64), np.array(qr.spread_bins_ticks, dtype=np.int64),
+            _quantiles(qr), QUANTILE_PROBS)
+
+
+def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
+    """Exchange 1's model events over ``span_s`` seconds (market_event_dt, its own ticks and lots)."""
+    from backtest.inputs import random_stream
+
+    qr = config.queue_reactive
+    mk = config.market
+    step = qr.exchange1_price_step_ticks
+    rng = random_stream(config.sim.seed, "queue_reactive")
+    inputs = generator_inputs(config)
+    quantiles = inputs[7]
     state = np.zeros(N_STATE)
     bid = math.floor(mk.initial_price / (mk.tick_size * step))
     opening = rng.random(2)
@@ -121,7 +127,7 @@ def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
     uniforms = rng.random(UNIFORM_BLOCK)
     u = 0
     while True:
-        u, k, done = generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, edges, quantiles, QUANTILE_PROBS, state, uniforms, u, span_s, out, k)
+        u, k, done = generate_venue(*inputs, state, uniforms, u, span_s, out, k)
         if done:
             break
         if u + U_MARGIN > uniforms.shape[0]:  # the unused draws first, then fresh ones: one stream in order

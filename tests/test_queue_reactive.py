@@ -207,3 +207,18 @@ def test_goals_of_the_stylized_report():
     assert within_goal("acf_sign_1", 0.36, 0.45) and not within_goal("acf_sign_1", 0.36, 0.47)
     assert within_goal("spread_median_ticks", 1.0, 1.0) and not within_goal("spread_median_ticks", 1.0, 1.2)
     assert not within_goal("kurtosis_1s", float("nan"), 1.0)
+
+
+@pytest.mark.parametrize("symbol,folder,preset", [
+    ("btcusdt", "calibration", "replay_binance_btcusdt_20240808"),
+    ("ethusdt", "calibration_eth", "replay_binance_ethusdt_20240808")])
+def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, symbol, folder, preset):
+    from backtest.cli import main
+    from backtest.config import load_config
+
+    out = tmp_path / "qr.toml"
+    assert main(["calibrate", "--exchange1", f"data/binance-{symbol}-2024-08-08/spot.jsonl.gz", "--exchange2",
+                 f"data/binance-{symbol}-2024-08-08/usdm.jsonl.gz", "--base", preset, "--model", "queue_reactive",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert load_config(out) == load_config(f"reports/figures/{folder}/queue_reactive.toml")

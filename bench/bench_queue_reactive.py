@@ -1,0 +1,88 @@
+"""The queue-reactive market's speed (issue 23: at least 5 million book events per second in the generator, and a
+10^6-tick calibrated run end to end within 3x the zero-intelligence model's).
+
+1. The generator alone (``kernels.queue_reactive.generate_venue``): Exchange 1 of the market calibrated to the BTC
+   recording (``reports/figures/calibration/queue_reactive.toml``) over ``--span`` seconds, its uniforms drawn
+   beforehand and its output allocated beforehand, best of ``--rounds``. A book event is one model event (a limit
+   order, a cancel, an order inside the spread or a market order: each prints exactly one best bid or ask row).
+2. End to end (``backtest.engine.run``, the frames included): ``--ticks`` ticks of the queue-reactive market calibrated
+   to the recording (1 ms ticks: its market printed, then replayed) against ``--ticks`` ticks of the
+   zero-intelligence market calibrated to it (``reports/figures/calibration/calibrated.toml``, 10 ms ticks),
+   alternately, best of ``--rounds`` each after a warm-up run.
+
+    .venv/bin/python bench/bench_queue_reactive.py [--span 20000] [--ticks 1000000] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
+    """(best events per second, events) of Exchange 1's generator over ``span_s`` seconds."""
+    import backtest.queue_reactive as qrm
+    from kernels.queue_reactive import N_STATE, generate_venue
+    from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
+
+    qr = config.queue_reactive
+    best = float("inf")
+    events = 0
+    for _ in range(rounds + 1):  # the first compiles
+        rng = np.random.default_rng(1)
+        rows = int(qrm.expected_events_per_s(config) * span_s * 6) + 10_000
+        out = np.empty(rows, dtype=market_event_dt)
+        uniforms = rng.random(int(qrm.expected_events_per_s(config) * span_s * 12) + 100_000)
+        state = np.zeros(N_STATE)
+        state[1], state[2], state[3], state[4], state[7] = 1000, 1001, 50_000, 50_000, 1
+        args = qrm.generator_inputs(config)
+        t0 = time.perf_counter()
+        u, k, done = generate_venue(*args, state, uniforms, 0, span_s, out, 0)
+        elapsed = time.perf_counter() - t0
+        if not done:
+            raise SystemExit("the preallocated draws or rows ran out: raise the factors")
+        events = int(np.count_nonzero((out["kind"][:k] == ME_BBO_BID) | (out["kind"][:k] == ME_BBO_ASK))) - 2
+        best = min(best, elapsed)
+    del qr
+    return events / best, events
+
+
+def end_to_end(configs: dict, rounds: int) -> dict[str, float]:
+    from backtest.engine import run
+
+    best = {name: float("inf") for name in configs}
+    for name, cfg in configs.items():
+        run(cfg.with_dotted({"sim.ticks": 20_000}))  # compile
+    for _ in range(rounds):
+        for name, cfg in configs.items():
+            t0 = time.perf_counter()
+            run(cfg)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    from backtest.config import load_config
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--span", type=float, default=20_000.0, help="seconds of market the generator prints")
+    ap.add_argument("--ticks", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    qr = load_config(ROOT / "reports/figures/calibration/queue_reactive.toml")
+    zi = load_config(ROOT / "reports/figures/calibration/calibrated.toml")
+    rate, events = generator_rate(qr, args.span, args.rounds)
+    print(f"generator: {events:,} book events in {args.span:g} s of market, {rate / 1e6:.2f} M events/s (best of "
+          f"{args.rounds})")
+    t = end_to_end({"queue-reactive": qr.with_dotted({"sim.ticks": args.ticks}),
+                    "zero-intelligence": zi.with_dotted({"sim.ticks": args.ticks})}, args.rounds)
+    print(f"end to end, {args.ticks:,} ticks: queue-reactive {t['queue-reactive']:.2f} s, zero-intelligence "
+          f"{t['zero-intelligence']:.2f} s, ratio {t['queue-reactive'] / t['zero-intelligence']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
