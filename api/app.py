@@ -498,6 +498,9 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
             if cfg.market.source == "synthetic":  # settings in bps or notional resolve at the first price
                 from backtest.engine import check_synthetic
                 check_synthetic(cfg)
+            elif cfg.market.source == "queue_reactive":
+                from backtest.engine import check_queue_reactive
+                check_queue_reactive(cfg)
             else:  # recordings from the data directories only; and the session must be able to start on them
                 check_recording_paths(cfg)
                 if start_check:

@@ -225,6 +225,14 @@ def check_synthetic(config: SimConfig) -> SimConfig:
     return resolve_units(config, price, hedge_step_lots(config, price, hedge_contract_value(config, None)))
 
 
+def check_queue_reactive(config: SimConfig) -> SimConfig:
+    """A queue-reactive config resolved at its first price with Exchange 2's lot step, as its run resolves it
+    (ConfigError if it cannot), without printing its market."""
+    price = config.market.initial_price
+    return resolve_units(config, price, hedge_step_lots(config, price, 0.0,
+                                                        config.queue_reactive.exchange2_lot_step_lots))
+
+
 def check_replay(config: SimConfig) -> SimConfig:
     """A replay config resolved as a run would resolve it (ConfigError if its recordings cannot be read, do not
     cover its ticks, cannot hedge each other, or its settings cannot resolve at the first price)."""

@@ -38,7 +38,7 @@ import numpy as np
 from backtest.config import ConfigError, SimConfig
 from backtest.data import MarketData
 from backtest.instruments import Instrument
-from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_STATE, OUT_MARGIN, P_BRANCHING, P_DECAY,
+from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, N_PARAMS, N_STATE, OUT_MARGIN, P_BRANCHING, P_DECAY,
                                     P_FOLLOW, P_LATENCY_NS, P_MU, P_START_NS, P_TAIL, QT_CANCEL, QT_IMPROVE,
                                     QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_SWEEP, QUANTILE_PROBS, S_A, S_B,
                                     S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, generate_venue, hawkes_loglik,
@@ -66,15 +66,29 @@ def _quantiles(section) -> np.ndarray:
 
 
 def expected_events_per_s(config: SimConfig) -> float:
-    """A rough count of Exchange 1's model events per second (for memory estimates): the mean of the state
-    rates plus the market orders' mean rate."""
+    """A generous count of Exchange 1's model events per second (for allocation and memory estimates): the
+    one-tick spread's limit orders, and twice its cancels and the market orders' mean rate (each may empty a queue,
+    which an order inside the spread then refills)."""
     qr = config.queue_reactive
-    rates = _rates(qr)
-    market = qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching)
-    return float(rates.mean(axis=(1, 2)).sum() + market)
+    rates = _rates(qr)[:, 0, :].mean(axis=1)  # the one-tick row: where a large-tick book spends its time
+    market = qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching) * max(qr.market_rate_multiplier)
+    return float(rates[Q_LIMIT_BID] + rates[Q_LIMIT_ASK] + 2.0 * (rates[Q_CANCEL_BID] + rates[Q_CANCEL_ASK] + market))
 
 
 ROWS_PER_EVENT = 4  # printed rows per model event, with room for sweeps
+MS_ARRAY_BYTES = 96  # Exchange 2 is built on a 1 ms grid: a dozen 8-byte arrays of it at once
+
+
+def printed_bytes(config: SimConfig) -> tuple[int, int]:
+    """(events of both printed venues, bytes of the arrays that print them beside the events) for the memory
+    estimate: Exchange 1's expected rows, and Exchange 2's (at most a move of Exchange 1's each ms, a row per
+    level a side each) with its 1 ms grid."""
+    qr = config.queue_reactive
+    span_s = config.sim.ticks * config.sim.dt_s + 1.0 + max(0.0, max(qr.lead_ms)) / 1000.0
+    rows1 = expected_events_per_s(config) * span_s * ROWS_PER_EVENT
+    rows2 = min(span_s * 1000.0, expected_events_per_s(config) * span_s) * 4 * qr.exchange2_levels
+    # the uniforms drawn a block at a time and the rows grown by doubling: one more copy of Exchange 1's rows
+    return int(rows1 + rows2), int(span_s * 1000.0 * MS_ARRAY_BYTES + rows1 * 40)
 
 
 def _venue_data(name: str, kind: str, tick: float, lot: float, events: np.ndarray) -> MarketData:

@@ -182,13 +182,18 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
     rows = -(-n // config.record_every_ticks)  # tick records (sim.record_every_ms)
     session_parts = {"read columns": n * TICK_COLUMN_BYTES_PER_TICK, "an action's re-run": n * (
         TICK_RECORD_BYTES + RECORD_BYTES_PER_TICK + TICK_COLUMN_BYTES_PER_TICK)} if session else {}
-    if config.market.source == "replay":
+    if config.market.source in ("replay", "queue_reactive"):
         # book windows are known only once the recording is loaded: a few MB on the shipped ones
         books = 16 << 20
         # replay.clock 'split' adds the strategy's own view of Exchange 1's touch: two int64 a tick
         view = 16 if config.replay.clock == "split" else 0
         specs = (config.replay.exchange1, config.replay.exchange2)
-        events = sum(sum(recording_events(spec)) for spec in specs)
+        if config.market.source == "queue_reactive":  # the market printed as a recording, then replayed
+            from backtest.queue_reactive import printed_bytes
+
+            events, printing = printed_bytes(config)
+        else:
+            events, printing = sum(sum(recording_events(spec)) for spec in specs), 0
         # the loaded events, their copy on the run's grid (two with 'split'), and, while a capture is imported,
         # the scan's rows beside them
         grid_copies = 2 if config.replay.clock == "split" else 1
@@ -209,7 +214,7 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
         decisions = n / max(1.0, config.replay.decision_interval_ms / (config.sim.dt_s * 1000.0))
         parts = {"per-tick arrays": chunk * (MARKET_BYTES_PER_TICK + view) + rows * (TICK_RECORD_BYTES + 16),
                  "records": int(decisions * REPLAY_RECORD_BYTES_PER_DECISION),
-                 "recording": max(64 << 20, recording), "order books": books}
+                 "recording": max(64 << 20, recording + printing), "order books": books}
         per_checkpoint = books
     else:
         e1, e2 = events_per_tick(config)
@@ -235,7 +240,8 @@ def check_memory(config: SimConfig, budget: int | None = None, checkpoints: int 
     est = estimate_memory(config, checkpoints=checkpoints, session=session)
     if est.total > budget:
         largest = max(est.parts, key=est.parts.get)
-        hint = ("a shorter recording (replay.exchange1 / replay.exchange2) shrinks it" if largest == "recording" else
+        hint = ("fewer sim.ticks shrink it" if config.market.source == "queue_reactive" else
+                "a shorter recording (replay.exchange1 / replay.exchange2) shrinks it" if largest == "recording" else
                 "fewer sim.ticks, a larger market.tick_size or sim.dt_s closer to the default 0.1 s shrink it")
         raise ConfigError([
             f"this run would need about {est.describe()}, more than the memory budget of {_fmt(budget)}; {hint} "

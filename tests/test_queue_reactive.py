@@ -222,3 +222,30 @@ def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, sy
                  "--out", str(out)]) == 0
     capsys.readouterr()
     assert load_config(out) == load_config(f"reports/figures/{folder}/queue_reactive.toml")
+
+
+def test_a_run_too_large_is_refused_before_printing():
+    with pytest.raises(ConfigError, match="fewer sim.ticks"):
+        from backtest.generate import generate
+
+        generate(truth(ticks=10**9), memory_budget=1 << 30)
+
+
+def test_the_api_runs_a_session_on_it():
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app(make_config(**{"sim.ticks": 2000}), ticks_per_second=0.0)
+    with TestClient(app) as c:
+        body = {"market": {"source": "queue_reactive", "initial_price": 100.0, "lot_size": 1.0},
+                "sim": {"ticks": 20_000, "dt_s": 0.001}, "quoting": {"fill_model": "book"}}
+        assert c.put("/config", json=body).status_code == 200
+        assert c.post("/reset", json={}).status_code == 200
+        c.post("/clock/step", json={"ticks": 5000})
+        pnl = c.get("/pnl").json()
+        assert pnl["tick"] == 5000
+        assert abs(pnl["spread_capture"] + pnl["hedge_cost"] + pnl["inventory_mtm"] - pnl["fees"]
+                   - pnl["total_pnl"]) < 1e-9
+        bad = dict(body, queue_reactive={"hawkes_branching": 1.5})
+        assert c.put("/config", json=bad).status_code == 422
