@@ -430,12 +430,16 @@ def calibrate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | No
             put(key, None, "not estimated: the recording carries no feed latency")
 
     est.extend(_carry_to_grid(base, tick, lot))
-    overrides = {e.key: e.value for e in est if e.value is not None}
+    return config_of(base, est), est
+
+
+def config_of(base: SimConfig, estimates: list[Estimate]) -> SimConfig:
+    """``base`` with every estimated value; ConfigError (saying so) if together they do not make a valid config."""
+    overrides = {e.key: e.value for e in estimates if e.value is not None}
     try:
-        cfg = make_config(base.model_dump(), **overrides)
+        return make_config(base.model_dump(), **overrides)
     except ConfigError as err:
         raise ConfigError([f"the calibrated values do not make a valid config: {p}" for p in err.problems]) from None
-    return cfg, est
 
 
 def _flow_estimates(put, prefix: str, tape: Tape, name: str, span: float) -> None:

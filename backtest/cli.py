@@ -704,7 +704,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from backtest.calibrate import calibrate, synthetic_recording, to_toml
-    from backtest.queue_reactive import estimate as estimate_queue_reactive
+    from backtest.queue_reactive_fit import estimate as estimate_queue_reactive
     from backtest.replay import load_venue
 
     if args.dataset:

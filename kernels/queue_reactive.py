@@ -32,6 +32,7 @@ import numpy as np
 
 from kernels._jit import jit, jit_borrow
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
+from kernels.tape import emit as _emit
 
 # flows with state-dependent intensities (first index of the rates table)
 Q_LIMIT_BID, Q_LIMIT_ASK, Q_CANCEL_BID, Q_CANCEL_ASK, Q_INSPREAD_BID, Q_INSPREAD_ASK = range(6)
@@ -110,19 +111,6 @@ def _queue_bin(queue, upper):
 def _draw_int(q, u, probs):
     v = int(round(sample_quantile(q, u, probs)))
     return v if v >= 1 else 1
-
-
-@jit_borrow
-def _emit(out, k, ts, latency, kind, side, price, qty):
-    r = out[k]
-    r["exch_ts"] = ts
-    r["recv_ts"] = ts + latency
-    r["price"] = price
-    r["qty"] = qty
-    r["kind"] = kind
-    r["side"] = side
-    r["flags"] = 0
-    return k + 1
 
 
 @jit_borrow
@@ -320,6 +308,25 @@ def _count(counts, time_in, f, sb, ib):
 
 
 @jit
+def _keep(samples, n_samples, row, value):
+    """Append ``value`` to distribution ``row`` of the samples (while there is room)."""
+    if n_samples[row] < samples.shape[1]:
+        samples[row, n_samples[row]] = value
+        n_samples[row] += 1
+
+
+@jit
+def _emptied(samples, n_samples, counts, time_in, cancel, by_order, jump, refill, sb, ib):
+    """A queue emptied: the price's jump and the new queue; a cancel (of all that was left) unless a market order
+    on its side took it."""
+    if not by_order:
+        _count(counts, time_in, cancel, sb, ib)
+        _keep(samples, n_samples, QT_CANCEL, 1.0)
+    _keep(samples, n_samples, QT_JUMP, jump)
+    _keep(samples, n_samples, QT_REFILL, refill)
+
+
+@jit
 def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, time_in, samples, n_samples):
     """Classify each change of a recorded touch (one row per message: best bid and ask in the venue's ticks, their
     queues in lots, receive time in ns) as the model's flows. ``buys``/``sells``: sorted receive times of market
@@ -329,7 +336,6 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
     the number written per row). Moves away from the spread (an emptied queue) are applied before moves into it
     within one message, so that an improvement is seen in the spread it closed."""
     n_imb = counts.shape[2]
-    cap = samples.shape[1]
     for m in range(1, t_ns.shape[0]):
         b0, a0, q0b, q0a = bid[m - 1], ask[m - 1], qb[m - 1], qa[m - 1]
         b1, a1, q1b, q1a = bid[m], ask[m], qb[m], qa[m]
@@ -342,30 +348,10 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
         cb, ca, cqb, cqa = b0, a0, q0b, q0a  # the touch as the classification goes
         # an emptied queue: the price moved away
         if a1 > ca:
-            if not _near(buys, t, window_ns):
-                _count(counts, time_in, Q_CANCEL_ASK, sb, ib)
-                if n_samples[QT_CANCEL] < cap:
-                    samples[QT_CANCEL, n_samples[QT_CANCEL]] = 1.0
-                    n_samples[QT_CANCEL] += 1
-            if n_samples[QT_JUMP] < cap:
-                samples[QT_JUMP, n_samples[QT_JUMP]] = a1 - ca
-                n_samples[QT_JUMP] += 1
-            if n_samples[QT_REFILL] < cap:
-                samples[QT_REFILL, n_samples[QT_REFILL]] = q1a
-                n_samples[QT_REFILL] += 1
+            _emptied(samples, n_samples, counts, time_in, Q_CANCEL_ASK, _near(buys, t, window_ns), a1 - ca, q1a, sb, ib)
             ca, cqa = a1, q1a
         if b1 < cb:
-            if not _near(sells, t, window_ns):
-                _count(counts, time_in, Q_CANCEL_BID, sb, ib)
-                if n_samples[QT_CANCEL] < cap:
-                    samples[QT_CANCEL, n_samples[QT_CANCEL]] = 1.0
-                    n_samples[QT_CANCEL] += 1
-            if n_samples[QT_JUMP] < cap:
-                samples[QT_JUMP, n_samples[QT_JUMP]] = cb - b1
-                n_samples[QT_JUMP] += 1
-            if n_samples[QT_REFILL] < cap:
-                samples[QT_REFILL, n_samples[QT_REFILL]] = q1b
-                n_samples[QT_REFILL] += 1
+            _emptied(samples, n_samples, counts, time_in, Q_CANCEL_BID, _near(sells, t, window_ns), cb - b1, q1b, sb, ib)
             cb, cqb = b1, q1b
         # an order inside the spread: seen in the spread after the moves away
         for s in range(2):
@@ -378,12 +364,8 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
                 ib2 = imbalance_bin(cqb, cqa, n_imb)
                 _count(counts, time_in, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2)
                 moved = (b1 - cb) if s == 0 else (ca - a1)
-                if n_samples[QT_IMPROVE] < cap:
-                    samples[QT_IMPROVE, n_samples[QT_IMPROVE]] = min(1.0, moved / gap)
-                    n_samples[QT_IMPROVE] += 1
-                if n_samples[QT_INSPREAD] < cap:
-                    samples[QT_INSPREAD, n_samples[QT_INSPREAD]] = q1b if s == 0 else q1a
-                    n_samples[QT_INSPREAD] += 1
+                _keep(samples, n_samples, QT_IMPROVE, min(1.0, moved / gap))
+                _keep(samples, n_samples, QT_INSPREAD, q1b if s == 0 else q1a)
             if s == 0:
                 cb, cqb = b1, q1b
             else:
@@ -397,15 +379,11 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
             after = q1b if s == 0 else q1a
             if after > before:
                 _count(counts, time_in, Q_LIMIT_BID if s == 0 else Q_LIMIT_ASK, sb, ib)
-                if n_samples[QT_LIMIT] < cap:
-                    samples[QT_LIMIT, n_samples[QT_LIMIT]] = after - before
-                    n_samples[QT_LIMIT] += 1
+                _keep(samples, n_samples, QT_LIMIT, after - before)
             elif after < before:
                 if not _near(sells if s == 0 else buys, t, window_ns):
                     _count(counts, time_in, Q_CANCEL_BID if s == 0 else Q_CANCEL_ASK, sb, ib)
-                    if n_samples[QT_CANCEL] < cap:
-                        samples[QT_CANCEL, n_samples[QT_CANCEL]] = (before - after) / before
-                        n_samples[QT_CANCEL] += 1
+                    _keep(samples, n_samples, QT_CANCEL, (before - after) / before)
 
 
 @jit

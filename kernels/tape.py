@@ -12,11 +12,13 @@ from kernels.tick import _seed_book, _withdraw_out_of_band
 
 
 @jit_borrow
-def _emit(out, k, ts, kind, side, price, qty):
+def emit(out, k, ts, latency, kind, side, price, qty):
+    """Write one event at row ``k`` of ``out`` (nothing past its end: the count returned says how many were
+    needed), received ``latency`` ns after it happened; returns the next row."""
     if k < out.shape[0]:
         r = out[k]
         r["exch_ts"] = ts
-        r["recv_ts"] = ts
+        r["recv_ts"] = ts + latency
         r["price"] = price
         r["qty"] = qty
         r["kind"] = kind
@@ -57,7 +59,7 @@ def print_tape(b, center, ev_start, events, n_ticks, dt_ns, depth, window, shado
                     touch = best_ask(b) if side == 0 else best_bid(b)
                     filled, _, _, _ = match(b, side == 0, price, qty, ids, prices, qtys)
                     if filled > 0:
-                        k = _emit(out, k, ts, ME_TRADE, side, touch, filled)
+                        k = emit(out, k, ts, 0, ME_TRADE, side, touch, filled)
                     qty -= filled
                 if qty > 0:
                     rest(b, side, price, qty, OWNER_OTHER)
@@ -66,7 +68,7 @@ def print_tape(b, center, ev_start, events, n_ticks, dt_ns, depth, window, shado
                 limit = top if side == 0 else base
                 filled, _, _, _ = match(b, side == 0, limit, ev["qty"], ids, prices, qtys)
                 if filled > 0:
-                    k = _emit(out, k, ts, ME_TRADE, side, touch, filled)
+                    k = emit(out, k, ts, 0, ME_TRADE, side, touch, filled)
         # the levels that changed near the price, and the touch
         lo = max(0, c - window - base)
         hi = min(n_levels - 1, c + window - base)
@@ -75,15 +77,15 @@ def print_tape(b, center, ev_start, events, n_ticks, dt_ns, depth, window, shado
                 q = b[level_row(b, s, lvl) + LV_QTY]
                 if q != shadow[s, lvl]:
                     shadow[s, lvl] = q
-                    k = _emit(out, k, ts, ME_BOOK, s, lvl + base, q)
+                    k = emit(out, k, ts, 0, ME_BOOK, s, lvl + base, q)
         bb = best_bid(b)
         ba = best_ask(b)
         if bb != last_bid and bb >= 0:
             last_bid = bb
-            k = _emit(out, k, ts, ME_BBO_BID, 0, bb, b[level_row(b, 0, bb - base) + LV_QTY])
+            k = emit(out, k, ts, 0, ME_BBO_BID, 0, bb, b[level_row(b, 0, bb - base) + LV_QTY])
         if ba != last_ask and ba >= 0:
             last_ask = ba
-            k = _emit(out, k, ts, ME_BBO_ASK, 1, ba, b[level_row(b, 1, ba - base) + LV_QTY])
+            k = emit(out, k, ts, 0, ME_BBO_ASK, 1, ba, b[level_row(b, 1, ba - base) + LV_QTY])
     return k
 
 

@@ -18,7 +18,8 @@ import pytest
 import backtest.queue_reactive as qrm
 from backtest.config import ConfigError, make_config
 from backtest.engine import run
-from backtest.queue_reactive import estimate, queue_reactive_recording
+from backtest.queue_reactive import queue_reactive_recording
+from backtest.queue_reactive_fit import estimate
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
 from reports.stylized import within_goal
 

@@ -1,0 +1,350 @@
+"""The queue-reactive market (``backtest.queue_reactive``) estimated from a recording of two venues.
+
+What ``estimate`` measures on a recording (Exchange 1's book ticker for the touch, its trades for the market
+orders, Exchange 2's for its levels):
+
+* the six state-dependent flows: each change of the recorded touch classified (``kernels.queue_reactive.touch_walk``)
+  and counted in the state it happened in, divided by the time the touch spent in that state; a state seen for
+  less than ``MIN_STATE_S`` takes a pooled rate (its spread row's, else the wider rows' together), and the
+  estimate says how many did;
+* the distributions (19 quantiles each): limit and in-spread order sizes, the fraction of its queue a cancel
+  takes, the jump of an emptied queue's price and the queue standing there after it, how far an order inside the
+  spread goes;
+* market orders (the prints sharing an exchange time and side are one order), each against the touch it met: the
+  share that took the whole queue per quintile of that queue's size, the lots they took beyond it, the fraction the
+  others took; the rate and the share of buys per imbalance bin;
+* market orders' Hawkes parameters: maximum likelihood over a grid (branching ratio, decay), the baseline
+  making the mean rate the recorded one;
+* trade signs: the meta-order model's sign_follow and tail fitted to the recorded autocorrelation of signs at
+  lags 1-30 by least squares (for each tail, the best follow in closed form);
+* the leads: the distribution of lags of the cross-correlation of the two mids' 1 ms changes above its noise
+  (``lead_distribution``), and the basis' Ornstein-Uhlenbeck fit on Exchange 2's mid minus Exchange 1's mid the
+  median lead later, on a 100 ms grid;
+* feed latencies: each venue's median receive minus exchange time.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.calibrate import Estimate, config_of, fine_mids, grid_steps, lead_lag
+from backtest.config import ConfigError, SimConfig
+from backtest.data import MarketData
+from backtest.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
+from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, QT_CANCEL, QT_IMPROVE, QT_MARKET, QT_SWEEP,
+                                    QUANTILE_PROBS, hawkes_loglik, touch_walk)
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, MF_NO_EXCH_TS
+
+MIN_STATE_S = 2.0  # a state seen for less than this takes its spread row's pooled rates
+TRADE_WINDOW_MS = 5.0  # a queue decrease this close to a market order on its side is the order's, not a cancel
+SPREAD_BINS = (1, 2, 3, 6, 21, 101)  # lower bounds, Exchange 1 ticks
+IMBALANCE_BINS = 5
+SIGN_LAGS = 30
+TAKE_BINS = 5
+LEAD_NOISE_SDS = 1.0
+HAWKES_BRANCHING_GRID = np.round(np.arange(0.0, 0.951, 0.05), 2)
+HAWKES_DECAY_GRID = np.geomspace(0.1, 1000.0, 41)
+
+
+@dataclass
+class MarketOrders:
+    """One venue's market orders (prints sharing an exchange time and aggressor side): receive time (ns), sign
+    (+1 buy), size (lots of the grid), first and last price (venue ticks)."""
+    recv_ns: np.ndarray
+    sign: np.ndarray
+    qty: np.ndarray
+
+
+def market_orders(d: MarketData, qk: int, start: int, end: int) -> MarketOrders:
+    ev = d.events
+    tr = ev[(ev["kind"] == ME_TRADE) & (ev["recv_ts"] >= start) & (ev["recv_ts"] < end)]
+    if not len(tr):
+        return MarketOrders(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    new = np.ones(len(tr), dtype=bool)
+    new[1:] = (tr["exch_ts"][1:] != tr["exch_ts"][:-1]) | (tr["side"][1:] != tr["side"][:-1])
+    group = np.cumsum(new) - 1
+    qty = np.bincount(group, weights=tr["qty"]).astype(np.int64) * qk
+    first = np.flatnonzero(new)
+    return MarketOrders(tr["recv_ts"][first], np.where(tr["side"][first] == 0, 1, -1), qty)
+
+
+def touch_messages(d: MarketData, qk: int, start: int, end: int):
+    """The recorded book ticker as one row per message: (receive ns, bid, bid qty, ask, ask qty), the prices in
+    the venue's ticks, the sizes in lots of the grid; each side carried forward from its last update."""
+    ev = d.events
+    sel = ((ev["kind"] == ME_BBO_BID) | (ev["kind"] == ME_BBO_ASK)) & (ev["recv_ts"] >= start) & (ev["recv_ts"] < end)
+    rows = ev[sel]
+    if len(rows) < 2:
+        raise ConfigError([f"{d.venue}: no book ticker in the span: the queue-reactive model is estimated from the "
+                           "best bid and ask stream (Binance @bookTicker)"])
+    t = rows["recv_ts"]
+    last_of_message = np.ones(len(rows), dtype=bool)
+    last_of_message[:-1] = t[1:] != t[:-1]
+    msg = np.cumsum(np.r_[True, last_of_message[:-1]]) - 1
+    n = int(msg[-1]) + 1
+    out = []
+    for kind in (ME_BBO_BID, ME_BBO_ASK):
+        px = np.full(n, -1, dtype=np.int64)
+        q = np.zeros(n, dtype=np.int64)
+        is_kind = rows["kind"] == kind
+        px[msg[is_kind]] = rows["price"][is_kind]  # the message's last update of that side
+        q[msg[is_kind]] = rows["qty"][is_kind] * qk
+        have = np.maximum.accumulate(np.where(px >= 0, np.arange(n), -1))
+        px = np.where(have >= 0, px[np.maximum(have, 0)], 0)
+        q = np.where(have >= 0, q[np.maximum(have, 0)], 0)
+        out += [px, q]
+    times = t[last_of_message]
+    return times, out[0], out[1], out[2], out[3]
+
+
+def imbalance_bins_of(qb: np.ndarray, qa: np.ndarray, n: int) -> np.ndarray:
+    """``kernels.queue_reactive.imbalance_bin`` of arrays."""
+    total = qb + qa
+    x = np.where(total > 0, (qb - qa) / np.maximum(total, 1), 0.0)
+    return np.clip(((x + 1.0) * 0.5 * n).astype(np.int64), 0, n - 1)
+
+
+def _quantiles_of(x, floor: float = 1.0) -> list[float]:
+    x = np.asarray(x, dtype=float)
+    return [float(v) for v in np.maximum(floor, np.quantile(x, QUANTILE_PROBS))]
+
+
+def _pooled_rates(counts: np.ndarray, time_in: np.ndarray):
+    """Rates per state. A state seen for less than MIN_STATE_S takes its spread row's pooled rate; a row seen that
+    little, the pooled rate of all rows wider than one tick (a wide spread closes within milliseconds: those rows
+    together may hold a few seconds), or of every row if even they do not. Returns (rates, states pooled)."""
+    rates = np.zeros_like(counts)
+
+    def pooled(rows):
+        t = time_in[rows].sum()
+        return counts[:, rows, :].sum(axis=(1, 2)) / t if t >= MIN_STATE_S else None
+
+    everything = pooled(slice(0, None))
+    wide = pooled(slice(1, None))
+    n_pooled = 0
+    for s in range(time_in.shape[0]):
+        row = pooled(slice(s, s + 1))
+        if row is None:
+            row = wide if (s > 0 and wide is not None) else everything
+        for i in range(time_in.shape[1]):
+            if time_in[s, i] >= MIN_STATE_S:
+                rates[:, s, i] = counts[:, s, i] / time_in[s, i]
+            else:
+                rates[:, s, i] = row
+                n_pooled += 1
+    return rates, n_pooled
+
+
+def fit_hawkes(times_s: np.ndarray, span: float) -> tuple[float, float, float, float]:
+    """(baseline, branching, decay, log-likelihood gain over Poisson) by a grid over branching and decay, the
+    baseline giving the recorded mean rate."""
+    rate = len(times_s) / span
+    best = (rate, 0.0, 1.0, hawkes_loglik(times_s, span, rate, 0.0, 1.0))
+    poisson = best[3]
+    for n in HAWKES_BRANCHING_GRID[1:]:
+        for beta in HAWKES_DECAY_GRID:
+            ll = hawkes_loglik(times_s, span, rate * (1 - n), float(n), float(beta))
+            if ll > best[3]:
+                best = (rate * (1 - n), float(n), float(beta), ll)
+    return best[0], best[1], best[2], best[3] - poisson
+
+
+def metaorder_acf(tail: float, lags: np.ndarray, terms: int = 200_000) -> np.ndarray:
+    """P(two market orders ``lags`` apart belong to one meta-order) when lengths have P(L >= l) = l^-tail:
+    sum_{l > k} l^-tail / sum_{l >= 1} l^-tail (the series' tail beyond ``terms`` by its integral)."""
+    l = np.arange(1, terms + 1, dtype=float)
+    p = l ** -tail
+    rest = terms ** (1 - tail) / (tail - 1)
+    total = p.sum() + rest
+    cum = np.cumsum(p)
+    return np.array([(total - cum[k - 1]) / total for k in lags])
+
+
+def fit_signs(signs: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(follow, tail, the recorded autocorrelation at lags 1-SIGN_LAGS): least squares of follow^2 x
+    metaorder_acf(tail) on the recorded autocorrelation."""
+    x = signs - signs.mean()
+    d = float(np.dot(x, x))
+    lags = np.arange(1, SIGN_LAGS + 1)
+    acf = np.array([np.dot(x[k:], x[:-k]) / d for k in lags]) if d > 0 and len(x) > 2 * SIGN_LAGS else np.zeros(SIGN_LAGS)
+    best = (0.0, 1.5, float(np.dot(acf, acf)))
+    for tail in np.round(np.arange(1.05, 4.001, 0.05), 2):
+        s = metaorder_acf(float(tail), lags)
+        rho2 = float(np.clip(np.dot(acf, s) / np.dot(s, s), 0.0, 1.0))
+        err = float(np.sum((acf - rho2 * s) ** 2))
+        if err < best[2]:
+            best = (math.sqrt(rho2), float(tail), err)
+    return best[0], best[1], acf
+
+
+def _feed_skew_ms(est) -> float:
+    """Exchange 1's estimated feed latency minus Exchange 2's, ms (0 when either is unknown)."""
+    lat = {e.key: e.value for e in est if e.key.endswith("feed_latency_ms")}
+    a, b = lat.get("queue_reactive.exchange1_feed_latency_ms"), lat.get("queue_reactive.exchange2_feed_latency_ms")
+    return float(a - b) if a is not None and b is not None else 0.0
+
+
+def lead_distribution(ll: dict, moves: int, skew_ms: float = 0.0) -> tuple[list[float], str]:
+    """Quantiles of the lead (ms, + = Exchange 2 first, on the venues' clocks) from the cross-correlation of the
+    received mids' 1 ms changes: the lags' correlations above LEAD_NOISE_SDS times their noise level
+    (1 / sqrt(Exchange 1's moves)) as weights, each lag less ``skew_ms`` (Exchange 1's feed latency minus
+    Exchange 2's, which makes Exchange 2 look that much earlier as received). All leads 0 (the venues move
+    together) when no lag stands out."""
+    xcorr = np.nan_to_num(ll["xcorr"])
+    noise = LEAD_NOISE_SDS / math.sqrt(max(1, moves))
+    w = np.maximum(xcorr - noise, 0.0)
+    if w.sum() <= 0:
+        return [0.0] * len(QUANTILE_PROBS), (f"no lag's cross-correlation of the mids' 1 ms changes stands above "
+                                              f"{noise:.3f}: the venues move together (lead 0)")
+    lead = -ll["lags"][::-1].astype(float) - round(skew_ms)  # ascending leads
+    cdf = np.cumsum(w[::-1]) / w.sum()
+    q = [float(lead[min(len(lead) - 1, int(np.searchsorted(cdf, max(p, 1e-9))))]) for p in QUANTILE_PROBS]
+    share = float(w[ll["lags"] < 0].sum() / w.sum())
+    return q, (f"the lags whose cross-correlation of the received mids' 1 ms changes exceeds {noise:.3f} (noise x "
+               f"{LEAD_NOISE_SDS:g}), weighted by it, less the feed latencies' difference ({skew_ms:+.1f} ms): "
+               f"{share:.0%} of the weight has Exchange 2 first; the peak {ll['peak']:.3f} at {-ll['lag']:+.0f} ms "
+               "lead as received")
+
+
+def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001):
+    """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
+    strategy section from ``base``, the replay's queue rules kept) and one ``backtest.calibrate.Estimate`` per
+    key."""
+
+    base = base or SimConfig()
+    tick, lot, pk1, qk1, pk2, qk2 = grid_steps(exchange1, exchange2)
+    start = max(exchange1.start_ns, exchange2.start_ns)
+    end = min(exchange1.end_ns, exchange2.end_ns)
+    span = (end - start) / 1e9
+    if span < 60.0:
+        raise ConfigError([f"the recordings share {span:.1f} s; the queue-reactive model needs at least 60 s"])
+    est: list[Estimate] = []
+
+    def put(key, value, source):
+        est.append(Estimate(key, value, source))
+
+    prefix = "queue_reactive."
+    put("market.source", "queue_reactive", "the calibrated market is the queue-reactive one")
+    put("replay.exchange1", "", "the queue-reactive market prints its own recording")
+    put("replay.exchange2", "", "the queue-reactive market prints its own recording")
+    put("market.tick_size", tick, f"the finer venue tick size ({exchange1.tick_size:g} / {exchange2.tick_size:g})")
+    put("market.lot_size", lot, f"the finer venue lot step ({exchange1.lot_size:g} / {exchange2.lot_size:g})")
+    put("sim.dt_s", dt_s, "the replay's tick on the printed recording")
+    put("sim.ticks", max(10, int(span / dt_s) - 2000), f"the span both venues cover, {span:.1f} s")
+    put(prefix + "exchange1_price_step_ticks", pk1, "Exchange 1's tick size on the grid")
+    put(prefix + "exchange2_price_step_ticks", pk2, "Exchange 2's tick size on the grid")
+    put(prefix + "exchange2_lot_step_lots", qk2, "Exchange 2's lot step on the grid")
+
+    times, bid, qb, ask, qa = touch_messages(exchange1, qk1, start, end)
+    put("market.initial_price", float((bid[0] + ask[0]) * 0.5 * pk1 * tick), "Exchange 1's first mid")
+    mo = market_orders(exchange1, qk1, start, end)
+    if len(mo.qty) < 100:
+        raise ConfigError([f"exchange1: {len(mo.qty)} market orders in {span:.0f} s; the queue-reactive model needs at "
+                           "least 100"])
+    edges = np.array(SPREAD_BINS, dtype=np.int64)
+    counts = np.zeros((N_FLOWS, len(edges), IMBALANCE_BINS))
+    time_in = np.zeros((len(edges), IMBALANCE_BINS))
+    samples = np.zeros((N_DISTRIBUTIONS, len(times)))
+    n_samples = np.zeros(N_DISTRIBUTIONS, dtype=np.int64)
+    window = int(TRADE_WINDOW_MS * 1e6)
+    touch_walk(times, bid, qb, ask, qa, np.sort(mo.recv_ns[mo.sign > 0]), np.sort(mo.recv_ns[mo.sign < 0]), window,
+               edges, counts, time_in, samples, n_samples)
+    rates, pooled = _pooled_rates(counts, time_in)
+    put(prefix + "spread_bins_ticks", [int(e) for e in edges], "spread bins of the state (lower bounds)")
+    put(prefix + "imbalance_bins", IMBALANCE_BINS, "equal bins of the queue imbalance")
+    spent = ", ".join(f"{e}: {time_in[i].sum():.0f} s" for i, e in enumerate(edges))
+    for f, key in enumerate(FLOW_KEYS):
+        put(prefix + key, [[float(v) for v in row] for row in rates[f]],
+            f"{int(counts[f].sum())} events over {time_in.sum():.0f} s of touch (time per spread bin: {spent}); "
+            f"{pooled} of {time_in.size} states seen under {MIN_STATE_S:g} s take a pooled rate (their spread row's, else the wide rows')")
+    mins = {QT_IMPROVE: 1e-6, QT_CANCEL: 1e-6}
+    for row, key in DISTRIBUTION_KEYS.items():
+        if row in (QT_MARKET, QT_SWEEP):
+            continue
+        got = samples[row, :n_samples[row]]
+        if len(got) >= 20:
+            put(prefix + key, _quantiles_of(got, mins.get(row, 1.0)), f"{len(got)} recorded")
+        else:
+            put(prefix + key, None, f"not estimated: {len(got)} recorded, at least 20 needed")
+    # each market order against the touch it met (the last message received before it)
+    before = np.searchsorted(times, mo.recv_ns, side="left") - 1
+    seen = before >= 0
+    at = before[seen]
+    sign = mo.sign[seen]
+    queue = np.where(sign > 0, qa[at], qb[at])
+    size = mo.qty[seen]
+    took = size >= queue
+    upper = np.quantile(queue, np.arange(1, TAKE_BINS) / TAKE_BINS)
+    qbin = np.searchsorted(upper, queue, side="left")
+    share = np.bincount(qbin, weights=took.astype(float), minlength=TAKE_BINS) / np.maximum(
+        np.bincount(qbin, minlength=TAKE_BINS), 1)
+    put(prefix + "market_take_queue_lots", [float(v) for v in upper], "quintiles of the queue a market order hit")
+    put(prefix + "market_take_probability", [float(v) for v in share],
+        f"{int(took.sum())} of {len(at)} Exchange 1 market orders took the whole queue they hit; the share per "
+        "quintile of that queue's size")
+    put(prefix + "market_size_over_queue", _quantiles_of(size[~took] / np.maximum(queue[~took], 1), 1e-6),
+        "the other orders' size over the queue they hit")
+    put(prefix + "market_sweep_lots", _quantiles_of(size[took] - queue[took] + 1),
+        "lots beyond the queue of the orders that took it all (+1)")
+    imb = imbalance_bins_of(qb[at], qa[at], IMBALANCE_BINS)
+    buys = np.bincount(imb, weights=(sign > 0).astype(float), minlength=IMBALANCE_BINS)
+    seen_in = np.bincount(imb, minlength=IMBALANCE_BINS)
+    prob = np.where(seen_in >= 20, buys / np.maximum(seen_in, 1), float((sign > 0).mean()))
+    occupancy = time_in.sum(axis=0)
+    mult = np.where(occupancy >= MIN_STATE_S, seen_in / np.maximum(occupancy, 1e-9), np.nan) / (len(at) / time_in.sum())
+    mult = np.where(np.isfinite(mult), mult, 1.0)
+    mult = mult / (np.dot(mult, occupancy) / occupancy.sum())  # the recorded occupancy keeps the mean rate
+    put(prefix + "market_rate_multiplier", [float(v) for v in mult],
+        "market orders per second in each imbalance bin over the mean rate (" + ", ".join(
+            f"{t:.0f} s" for t in occupancy) + " spent in the bins)")
+    put(prefix + "market_buy_probability", [float(v) for v in prob],
+        "the share of buys among market orders by imbalance bin (" + ", ".join(f"{int(c)}" for c in seen_in)
+        + " orders; a bin with under 20 takes the overall share)")
+    t_s = (mo.recv_ns - start) / 1e9
+    mu, n, beta, gain = fit_hawkes(np.sort(t_s), span)
+    put(prefix + "hawkes_baseline_per_s", mu, f"Hawkes maximum likelihood (grid): the mean rate {len(t_s) / span:.2f}/s "
+        f"x (1 - branching); log-likelihood {gain:.0f} above a Poisson process's")
+    put(prefix + "hawkes_branching", n, "Hawkes maximum likelihood (grid)")
+    put(prefix + "hawkes_decay_per_s", beta, "Hawkes maximum likelihood (grid)")
+    follow, tail, acf = fit_signs(mo.sign.astype(float))
+    put(prefix + "sign_follow", follow, f"meta-order fit to the signs' autocorrelation (lag 1 {acf[0]:.2f}, lag 10 "
+        f"{acf[9]:.2f})")
+    put(prefix + "metaorder_tail", tail, "meta-order fit to the signs' autocorrelation")
+    for name, d, key in (("Exchange 1", exchange1, "exchange1_feed_latency_ms"),
+                         ("Exchange 2", exchange2, "exchange2_feed_latency_ms")):
+        ok = (d.events["flags"] & MF_NO_EXCH_TS) == 0
+        lat = (d.events["recv_ts"] - d.events["exch_ts"])[ok] / 1e6
+        put(prefix + key, float(np.median(lat)) if lat.size else None,
+            f"{name}'s median feed latency" if lat.size else "not estimated: no exchange times")
+
+    # Exchange 2: its levels, and its mid against Exchange 1's
+    ev2 = exchange2.events
+    bbo2 = ev2[((ev2["kind"] == ME_BBO_BID) | (ev2["kind"] == ME_BBO_ASK)) & (ev2["recv_ts"] >= start)]
+    put(prefix + "exchange2_level_lots", _quantiles_of(bbo2["qty"] * qk2), f"Exchange 2's touch sizes, {len(bbo2)} updates")
+    m1, m2 = fine_mids(exchange1, exchange2)
+    ll = lead_lag(m1, m2)
+    # the mids as received; the model's lead is on the venues' clocks (each venue's feed latency then added)
+    skew = _feed_skew_ms(est)
+    leads, note = lead_distribution(ll, int(np.count_nonzero(np.diff(m1))), skew)
+    put(prefix + "lead_ms", leads, note)
+    lead = int(round(float(np.interp(0.5, QUANTILE_PROBS, leads))))
+    # the basis against Exchange 1's mid lead_ms later, in ticks of the grid, on a 100 ms grid
+    n = len(m1)
+    shift = np.clip(np.arange(n) + lead, 0, n - 1)
+    resid = ((m2 - m1[shift]) / tick)[:n - max(lead, 0)][::100]
+    put(prefix + "basis_update_ms", 100.0, "the grid the basis is fitted on")
+    put("market.basis_mean_ticks", float(resid.mean()), f"mean of Exchange 2's mid minus Exchange 1's {lead} ms (the "
+        "median lead) later")
+    dev = resid - resid.mean()
+    phi = float(np.dot(dev[10:], dev[:-10]) / np.dot(dev, dev)) if np.dot(dev, dev) > 0 else float("nan")
+    if 0.0 < phi < 1.0:
+        theta = -math.log(phi)
+        put("market.basis_reversion_per_s", min(100.0, theta), f"OU fit: 1 s autocorrelation {phi:.3f}")
+        put("market.basis_vol_ticks_per_sqrt_s", min(1000.0, float(dev.std()) * math.sqrt(2 * theta)),
+            f"OU fit: std {dev.std():.1f} ticks x sqrt(2 x reversion)")
+    else:
+        put("market.basis_reversion_per_s", None, f"not estimated: 1 s autocorrelation {phi:.3f} is not in (0, 1)")
+        put("market.basis_vol_ticks_per_sqrt_s", None, "not estimated (see basis_reversion_per_s)")
+    return config_of(base, est), est
