@@ -149,7 +149,7 @@ def test_a_synthetic_spot_against_inverse_pair_hedges_and_reconciles():
 
 
 def test_a_linear_exchange2_setting_is_the_synthetic_markets_only():
-    with pytest.raises(ValueError, match="market.exchange2_instrument is the synthetic market's"):
+    with pytest.raises(ValueError, match="a replay takes each venue's instrument from its recording"):
         backtest.config.preset("replay_binance_btcusdt_20240808").with_dotted({"market.exchange2_instrument": "inverse"})
 
 
