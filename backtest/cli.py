@@ -732,8 +732,14 @@ def _calibrate(args: argparse.Namespace) -> int:
     latency = {e.key: e.value for e in zi_estimates if e.key.startswith("latency.") and e.value is not None}
     qr_cfg = qr_estimates = None
     if args.model == "queue_reactive" or args.report:
-        qr_cfg, qr_estimates = estimate_queue_reactive(d1, d2, base=make_config(base.model_dump(), **latency))
-        qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
+        try:
+            qr_cfg, qr_estimates = estimate_queue_reactive(d1, d2, base=make_config(base.model_dump(), **latency))
+            qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
+        except ConfigError as err:
+            if args.model == "queue_reactive":
+                raise
+            # the report goes on without it, and says why
+            print(f"note: the report leaves the queue-reactive model out: {'; '.join(err.problems)}", file=sys.stderr)
     cfg, estimates = (qr_cfg, qr_estimates) if args.model == "queue_reactive" else (zi_cfg, zi_estimates)
     model = "Queue-reactive" if args.model == "queue_reactive" else "Zero-intelligence synthetic"
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
@@ -753,15 +759,16 @@ def _calibrate(args: argparse.Namespace) -> int:
         from backtest.queue_reactive import queue_reactive_recording
 
         default = make_config(**{"sim.ticks": max(10, int(zi_cfg.sim.ticks * zi_cfg.sim.dt_s / 0.1))})
-        facts = stylized_facts({"recording": (d1, d2), "queue-reactive": queue_reactive_recording(qr_cfg),
-                                "zero-intelligence": synthetic_recording(zi_cfg),
-                                "default synthetic": synthetic_recording(default)})
+        markets = {"recording": (d1, d2), "queue-reactive": queue_reactive_recording(qr_cfg) if qr_cfg else None,
+                   "zero-intelligence": synthetic_recording(zi_cfg), "default synthetic": synthetic_recording(default)}
+        facts = stylized_facts({name: pair for name, pair in markets.items() if pair is not None})
+        models = {"queue-reactive": qr_cfg, "zero-intelligence": zi_cfg}
         replay_cfg = make_config(base.model_dump(), **{"market.source": "replay", "replay.exchange1": paths[0],
                                                        "replay.exchange2": paths[1], **latency})
         from backtest.replay import available_ticks
 
         replay_cfg = make_config(replay_cfg.model_dump(), **{"sim.ticks": available_ticks(replay_cfg)})
-        comparison = strategy_comparison(replay_cfg, {"queue-reactive": qr_cfg, "zero-intelligence": zi_cfg},
+        comparison = strategy_comparison(replay_cfg, {n: c for n, c in models.items() if c is not None},
                                          range(1, args.seeds + 1))
         files = write_stylized_report(facts, args.report, comparison)
         print(f"report: {files['html']}")

@@ -214,6 +214,12 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     key."""
 
     base = base or SimConfig()
+    refused = [f"{name} trades {d.instrument.describe()}: the queue-reactive model's venues are spot or linear "
+               "contracts (an inverse one is not modelled); allowed: a linear Exchange 2, or the zero-intelligence "
+               "model (--model zero_intelligence) or a replay for this pair"
+               for name, d in (("exchange1", exchange1), ("exchange2", exchange2)) if d.instrument.inverse]
+    if refused:
+        raise ConfigError(refused)
     tick, lot, pk1, qk1, pk2, qk2 = grid_steps(exchange1, exchange2)
     start = max(exchange1.start_ns, exchange2.start_ns)
     end = min(exchange1.end_ns, exchange2.end_ns)

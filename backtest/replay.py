@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backtest.config import ConfigError, SimConfig
+from backtest.config import MAX_PRICE_TICKS, ConfigError, SimConfig
 from backtest.data import PROJECT_ROOT, DataError, MarketData, import_capture, load
 from backtest.data.store import read_info
 from backtest.data import resolve_path as resolve
@@ -278,6 +278,10 @@ def _scan(source: _Source, clock: str, end: int):
     return max(int(fold[0]), 0), quoted, levels
 
 
+BOOK_BYTES_PER_LEVEL = 64  # a venue's books over the window: the matching book and the mids' book, 16 bytes a level each,
+# and the strategy's view of them
+
+
 def _window(name: str, quoted, levels, pk: int, window_pct: float) -> tuple[int, int]:
     """A venue's book window on the run's grid: its traded and quoted price range (the depth stream's levels
     where it has neither) plus ``window_pct`` of the price each way: (lowest price, levels)."""
@@ -287,7 +291,18 @@ def _window(name: str, quoted, levels, pk: int, window_pct: float) -> tuple[int,
     lo, hi = lo * pk, hi * pk
     margin = int(hi * window_pct / 100.0)
     base = max(1, lo - margin)
-    return base, hi + margin - base + 1
+    levels = hi + margin - base + 1
+    # checked before the books are allocated: a recording (or a printed market) whose prices run far apart would
+    # otherwise ask for a window of levels no machine holds
+    from backtest.resources import budget_bytes
+
+    need = levels * BOOK_BYTES_PER_LEVEL
+    if hi + margin > MAX_PRICE_TICKS or need > budget_bytes():
+        raise ConfigError([f"{name}'s prices run from {lo:,} to {hi:,} ticks of market.tick_size: its book window of "
+                           f"{levels:,} levels would need {need / 2**30:,.1f} GiB and prices up to "
+                           f"{MAX_PRICE_TICKS:,} ticks fit the kernel; allowed: a price range whose window fits the "
+                           "memory budget (a larger market.tick_size, or a recording without such prices)"])
+    return base, levels
 
 
 class _Mids:

@@ -26,10 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
     """(best events per second, events) of Exchange 1's generator over ``span_s`` seconds."""
     import backtest.queue_reactive as qrm
-    from kernels.queue_reactive import N_STATE, generate_venue
+    from kernels.queue_reactive import N_STATE, S_A, S_B, S_META_SIGN, S_QA, S_QB, generate_venue
     from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 
-    qr = config.queue_reactive
     best = float("inf")
     events = 0
     for _ in range(rounds + 1):  # the first compiles
@@ -38,7 +37,7 @@ def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
         out = np.empty(rows, dtype=market_event_dt)
         uniforms = rng.random(int(qrm.expected_events_per_s(config) * span_s * 12) + 100_000)
         state = np.zeros(N_STATE)
-        state[1], state[2], state[3], state[4], state[7] = 1000, 1001, 50_000, 50_000, 1
+        state[S_B], state[S_A], state[S_QB], state[S_QA], state[S_META_SIGN] = 1000, 1001, 50_000, 50_000, 1
         args = qrm.generator_inputs(config)
         t0 = time.perf_counter()
         u, k, done = generate_venue(*args, state, uniforms, 0, span_s, out, 0)
@@ -47,7 +46,6 @@ def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
             raise SystemExit("the preallocated draws or rows ran out: raise the factors")
         events = int(np.count_nonzero((out["kind"][:k] == ME_BBO_BID) | (out["kind"][:k] == ME_BBO_ASK))) - 2
         best = min(best, elapsed)
-    del qr
     return events / best, events
 
 

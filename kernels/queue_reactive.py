@@ -114,6 +114,23 @@ def _draw_int(q, u, probs):
 
 
 @jit_borrow
+def _emptied_queue(out, k, ts, latency, side, price, quantiles, probs, u_jump, u_refill):
+    """A best queue emptied: its level leaves the printed book and the best moves away (the bid down, the ask up) by
+    a recorded jump to a recorded queue. Returns (next row, new price, new queue)."""
+    k = _emit(out, k, ts, latency, ME_BOOK, side, price, 0)
+    jump = _draw_int(quantiles[QT_JUMP], u_jump, probs)
+    price = price + jump if side == 1 else max(1, price - jump)
+    return k, price, _draw_int(quantiles[QT_REFILL], u_refill, probs)
+
+
+@jit_borrow
+def _print_best(out, k, ts, latency, side, price, queue):
+    """The best level of ``side`` as the book and the book ticker print it."""
+    k = _emit(out, k, ts, latency, ME_BOOK, side, price, queue)
+    return _emit(out, k, ts, latency, ME_BBO_BID if side == 0 else ME_BBO_ASK, side, price, queue)
+
+
+@jit_borrow
 def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, edges, quantiles, probs, state, uniforms, u_pos,
                    t_end_s, out, k):
     """Run the model from ``state`` until ``t_end_s`` seconds (from params[P_START_NS]), writing events into
@@ -189,100 +206,62 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             else:  # the thin side's queue draws the orders
                 sign = 1 if uniforms[u_pos + 1] < buy_prob[ib] else -1
             u_pos += 2
-            opposite = qa if sign > 0 else qb
-            if uniforms[u_pos] < take_prob[_queue_bin(opposite, take_edges)]:  # the whole queue and this much into the levels beyond it
-                size = opposite + _draw_int(quantiles[QT_SWEEP], uniforms[u_pos + 1], probs) - 1
+            side = 1 if sign > 0 else 0  # the book side the order takes: a buy the asks
+            price = ask if side == 1 else bid
+            queue = qa if side == 1 else qb
+            if uniforms[u_pos] < take_prob[_queue_bin(queue, take_edges)]:  # all of it and this much beyond
+                size = queue + _draw_int(quantiles[QT_SWEEP], uniforms[u_pos + 1], probs) - 1
             else:  # a part of the queue
                 part = sample_quantile(quantiles[QT_MARKET], uniforms[u_pos + 1], probs)
-                size = min(opposite - 1, max(1, int(round(part * opposite))))
-                size = max(size, 1)
+                size = max(1, min(queue - 1, int(round(part * queue))))
             u_pos += 2
             levels = 0
-            if sign > 0:  # a buy takes the ask queue
-                while size > 0 and levels < MAX_SWEEP:
-                    take = min(size, qa)
-                    k = _emit(out, k, ts, latency, ME_TRADE, 0, ask, take)
-                    size -= take
-                    qa -= take
-                    if qa == 0:
-                        k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
-                        ask += _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs)
-                        qa = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
-                        u_pos += 2
-                    levels += 1
-                k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, qa)
-                k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, ask, qa)
-            else:
-                while size > 0 and levels < MAX_SWEEP:
-                    take = min(size, qb)
-                    k = _emit(out, k, ts, latency, ME_TRADE, 1, bid, take)
-                    size -= take
-                    qb -= take
-                    if qb == 0:
-                        k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
-                        bid = max(1, bid - _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs))
-                        qb = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
-                        u_pos += 2
-                    levels += 1
-                k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, qb)
-                k = _emit(out, k, ts, latency, ME_BBO_BID, 0, bid, qb)
-            continue
-        # a flow of the queue-reactive table: which one
-        f = 0
-        acc = 0.0
-        for g in range(N_FLOWS):
-            acc += _flow_rate(rates, g, sb, ib, ask - bid)
-            f = g
-            if pick < acc:
-                break
-        u = uniforms[u_pos]
-        u_pos += 1
-        side = 0 if f == Q_LIMIT_BID or f == Q_CANCEL_BID or f == Q_INSPREAD_BID else 1
-        if f == Q_LIMIT_BID or f == Q_LIMIT_ASK:
-            add = _draw_int(quantiles[QT_LIMIT], u, probs)
-            if side == 0:
-                qb += add
-            else:
-                qa += add
-        elif f == Q_CANCEL_BID or f == Q_CANCEL_ASK:
-            queue = qb if side == 0 else qa
-            cut = max(1, int(math.ceil(sample_quantile(quantiles[QT_CANCEL], u, probs) * queue - 1e-9)))
-            if side == 0:
-                if cut < qb:
-                    qb -= cut
-                else:  # the queue empties: the bid moves down to a new queue
-                    k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
-                    bid = max(1, bid - _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs))
-                    qb = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
+            while size > 0 and levels < MAX_SWEEP:
+                take = min(size, queue)
+                k = _emit(out, k, ts, latency, ME_TRADE, 1 - side, price, take)  # the aggressor's side: 0 buys
+                size -= take
+                queue -= take
+                if queue == 0:
+                    k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
+                                                     uniforms[u_pos], uniforms[u_pos + 1])
                     u_pos += 2
-            else:
-                if cut < qa:
-                    qa -= cut
-                else:
-                    k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
-                    ask += _draw_int(quantiles[QT_JUMP], uniforms[u_pos], probs)
-                    qa = _draw_int(quantiles[QT_REFILL], uniforms[u_pos + 1], probs)
-                    u_pos += 2
-        else:  # inside the spread: the new best, ahead of the old one (which leaves the printed book)
-            gap = ask - bid - 1
-            step = int(round(sample_quantile(quantiles[QT_IMPROVE], u, probs) * gap))
-            step = min(max(step, 1), gap)
-            size = _draw_int(quantiles[QT_INSPREAD], uniforms[u_pos], probs)
+                levels += 1
+        else:  # a flow of the queue-reactive table: which one
+            f = 0
+            acc = 0.0
+            for g in range(N_FLOWS):
+                acc += _flow_rate(rates, g, sb, ib, ask - bid)
+                f = g
+                if pick < acc:
+                    break
+            u = uniforms[u_pos]
             u_pos += 1
-            if side == 0:
-                k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
-                bid += step
-                qb = size
-            else:
-                k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
-                ask -= step
-                qa = size
+            side = 0 if f == Q_LIMIT_BID or f == Q_CANCEL_BID or f == Q_INSPREAD_BID else 1
+            price = bid if side == 0 else ask
+            queue = qb if side == 0 else qa
+            if f == Q_LIMIT_BID or f == Q_LIMIT_ASK:
+                queue += _draw_int(quantiles[QT_LIMIT], u, probs)
+            elif f == Q_CANCEL_BID or f == Q_CANCEL_ASK:
+                cut = max(1, int(math.ceil(sample_quantile(quantiles[QT_CANCEL], u, probs) * queue - 1e-9)))
+                if cut < queue:
+                    queue -= cut
+                else:  # the last lots left
+                    k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
+                                                     uniforms[u_pos], uniforms[u_pos + 1])
+                    u_pos += 2
+            else:  # inside the spread: the new best, ahead of the old one (which leaves the printed book)
+                gap = ask - bid - 1
+                step = int(round(sample_quantile(quantiles[QT_IMPROVE], u, probs) * gap))
+                step = min(max(step, 1), gap)
+                k = _emit(out, k, ts, latency, ME_BOOK, side, price, 0)
+                price = price + step if side == 0 else price - step
+                queue = _draw_int(quantiles[QT_INSPREAD], uniforms[u_pos], probs)
+                u_pos += 1
+        k = _print_best(out, k, ts, latency, side, price, queue)
         if side == 0:
-            k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, qb)
-            k = _emit(out, k, ts, latency, ME_BBO_BID, 0, bid, qb)
+            bid, qb = price, queue
         else:
-            k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, qa)
-            k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, ask, qa)
+            ask, qa = price, queue
     state[S_T] = t
     state[S_B] = bid
     state[S_A] = ask
@@ -303,7 +282,7 @@ def _near(times, t, window):
 
 
 @jit
-def _count(counts, time_in, f, sb, ib):
+def _count(counts, f, sb, ib):
     counts[f, sb, ib] += 1.0
 
 
@@ -316,11 +295,11 @@ def _keep(samples, n_samples, row, value):
 
 
 @jit
-def _emptied(samples, n_samples, counts, time_in, cancel, by_order, jump, refill, sb, ib):
+def _emptied(samples, n_samples, counts, cancel, by_order, jump, refill, sb, ib):
     """A queue emptied: the price's jump and the new queue; a cancel (of all that was left) unless a market order
     on its side took it."""
     if not by_order:
-        _count(counts, time_in, cancel, sb, ib)
+        _count(counts, cancel, sb, ib)
         _keep(samples, n_samples, QT_CANCEL, 1.0)
     _keep(samples, n_samples, QT_JUMP, jump)
     _keep(samples, n_samples, QT_REFILL, refill)
@@ -348,10 +327,10 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
         cb, ca, cqb, cqa = b0, a0, q0b, q0a  # the touch as the classification goes
         # an emptied queue: the price moved away
         if a1 > ca:
-            _emptied(samples, n_samples, counts, time_in, Q_CANCEL_ASK, _near(buys, t, window_ns), a1 - ca, q1a, sb, ib)
+            _emptied(samples, n_samples, counts, Q_CANCEL_ASK, _near(buys, t, window_ns), a1 - ca, q1a, sb, ib)
             ca, cqa = a1, q1a
         if b1 < cb:
-            _emptied(samples, n_samples, counts, time_in, Q_CANCEL_BID, _near(sells, t, window_ns), cb - b1, q1b, sb, ib)
+            _emptied(samples, n_samples, counts, Q_CANCEL_BID, _near(sells, t, window_ns), cb - b1, q1b, sb, ib)
             cb, cqb = b1, q1b
         # an order inside the spread: seen in the spread after the moves away
         for s in range(2):
@@ -362,7 +341,7 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
             if gap >= 1:
                 sb2 = spread_bin(ca - cb, edges)
                 ib2 = imbalance_bin(cqb, cqa, n_imb)
-                _count(counts, time_in, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2)
+                _count(counts, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2)
                 moved = (b1 - cb) if s == 0 else (ca - a1)
                 _keep(samples, n_samples, QT_IMPROVE, min(1.0, moved / gap))
                 _keep(samples, n_samples, QT_INSPREAD, q1b if s == 0 else q1a)
@@ -378,11 +357,11 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
             before = q0b if s == 0 else q0a
             after = q1b if s == 0 else q1a
             if after > before:
-                _count(counts, time_in, Q_LIMIT_BID if s == 0 else Q_LIMIT_ASK, sb, ib)
+                _count(counts, Q_LIMIT_BID if s == 0 else Q_LIMIT_ASK, sb, ib)
                 _keep(samples, n_samples, QT_LIMIT, after - before)
             elif after < before:
                 if not _near(sells if s == 0 else buys, t, window_ns):
-                    _count(counts, time_in, Q_CANCEL_BID if s == 0 else Q_CANCEL_ASK, sb, ib)
+                    _count(counts, Q_CANCEL_BID if s == 0 else Q_CANCEL_ASK, sb, ib)
                     _keep(samples, n_samples, QT_CANCEL, (before - after) / before)
 
 

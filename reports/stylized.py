@@ -121,10 +121,11 @@ def within_goal(key: str, recorded: float, value: float) -> bool:
     return abs(value - recorded) <= RELATIVE_GOAL * abs(recorded)
 
 
-def goal_column(facts: dict, market: str) -> list[bool]:
-    """Per TABLE_ROWS fact, whether ``market`` meets the goal against the market named 'recording'."""
+def goal_column(facts: dict, market: str, rows: list | None = None) -> list[bool]:
+    """Per TABLE_ROWS fact, whether ``market`` meets the goal against the market named 'recording' (``rows``: the
+    facts' ``table``, if already made)."""
     names = list(facts)
-    rows = table(facts)
+    rows = table(facts) if rows is None else rows
     r, m = names.index("recording"), names.index(market)
     return [within_goal(key, vals[r], vals[m]) for (key, _), (_, vals) in zip(TABLE_ROWS, rows)]
 
@@ -302,7 +303,7 @@ def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) 
     chart("lead_lag", "Lead-lag between the venues", cross)
 
     judged = "queue-reactive" if "queue-reactive" in names and "recording" in names else None
-    goals = goal_column(facts, judged) if judged else [None] * len(rows)
+    goals = goal_column(facts, judged, rows) if judged else [None] * len(rows)
     mark = lambda g: "" if g is None else ("yes" if g else "no")  # noqa: E731
     table_html = ("<table><tr><th>figure</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names)
                   + (f"<th>{judged} within goal</th>" if judged else "") + "</tr>" + "".join(

@@ -8,6 +8,7 @@ taken for the order's); the buy probability per imbalance bin 0.1 (abs: the bins
 branching ratio 0.15 (abs: a grid of 0.05 steps, and the imbalance modulation is not in the likelihood); the
 distributions' medians 10% (sampling); the lead exactly (one lag); basis mean 2 ticks and std 30%.
 """
+import hashlib
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from backtest.config import ConfigError, make_config
 from backtest.engine import run
 from backtest.queue_reactive import queue_reactive_recording
 from backtest.queue_reactive_fit import estimate
-from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE
 from reports.stylized import within_goal
 
 FLOWS = {"queue_reactive.limit_bid_per_s": [[12.0] * 5] + [[8.0] * 5] * 3,
@@ -79,10 +80,24 @@ def test_the_printed_book_never_crosses_and_trades_print_at_the_touch(printed):
         assert (touch[:, 1] > touch[:, 0]).all()
     ev = d1.events
     trades = ev[ev["kind"] == ME_TRADE]
-    assert len(trades) > 500 and (trades["qty"] > 0).all()
-    # a buy prints at the ask the book showed (the latest ask update at or before it, or the level it swept into)
-    asks = ev[ev["kind"] == ME_BOOK]
-    assert set(np.unique(trades["side"])) == {0, 1} and len(asks)
+    assert len(trades) > 500 and (trades["qty"] > 0).all() and set(np.unique(trades["side"])) == {0, 1}
+    # an order's first print is at the touch it met (a buy at the ask, a sell at the bid), its others beyond it
+    best = {ME_BBO_BID: None, ME_BBO_ASK: None}
+    first = None
+    checked = 0
+    for e in ev:
+        if e["kind"] in best:
+            best[e["kind"]] = int(e["price"])
+            first = None
+        elif e["kind"] == ME_TRADE:
+            touch = best[ME_BBO_ASK] if e["side"] == 0 else best[ME_BBO_BID]
+            if first is None:
+                assert int(e["price"]) == touch
+                first = int(e["price"])
+                checked += 1
+            else:  # a sweep: further from the touch
+                assert (int(e["price"]) - first) * (1 if e["side"] == 0 else -1) > 0
+    assert checked > 500
     # Exchange 2 is one step wide
     touch2 = touch_rows(d2.events)
     assert (touch2[:, 1] - touch2[:, 0] == 1).all()
@@ -155,31 +170,19 @@ def test_the_strategy_runs_on_it_and_the_accounting_holds():
     assert again.ticks.equals(r.ticks) and again.fills.equals(r.fills) and again.hedges.equals(r.hedges)
 
 
-def test_the_generator_runs_without_jit(printed):
+def test_the_generator_runs_without_jit():
     """The same events as plain Python (steppable in a debugger)."""
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return
     cfg = truth(ticks=5_000)
-    code = ("import sys, hashlib; from backtest.config import make_config; import json;"
+    code = ("import sys, hashlib; from backtest.config import SimConfig;"
             "from backtest.queue_reactive import queue_reactive_recording;"
-            "cfg = make_config(**json.loads(sys.argv[1]));"
-            "d1, d2 = queue_reactive_recording(cfg);"
+            "d1, d2 = queue_reactive_recording(SimConfig.model_validate_json(sys.argv[1]));"
             "print(hashlib.sha256(d1.events.tobytes() + d2.events.tobytes()).hexdigest())")
-    import hashlib
-    import json
-
     d1, d2 = queue_reactive_recording(cfg)
     want = hashlib.sha256(d1.events.tobytes() + d2.events.tobytes()).hexdigest()
-    args = json.dumps({"market.source": "queue_reactive", "sim.ticks": 5_000, "sim.dt_s": 0.001,
-                       "market.initial_price": 100.0, "market.tick_size": 0.01, "market.lot_size": 1.0,
-                       "quoting.fill_model": "book", "queue_reactive.hawkes_baseline_per_s": 2.0,
-                       "queue_reactive.hawkes_branching": 0.6, "queue_reactive.hawkes_decay_per_s": 20.0,
-                       "queue_reactive.lead_ms": [30.0] * 19, "queue_reactive.exchange1_feed_latency_ms": 3.0,
-                       "queue_reactive.exchange2_feed_latency_ms": 2.0, "market.basis_mean_ticks": -40.0,
-                       "market.basis_reversion_per_s": 1.0, "market.basis_vol_ticks_per_sqrt_s": 6.0, **FLOWS})
-    assert make_config(**json.loads(args)) == cfg
-    proc = subprocess.run([sys.executable, "-c", code, args], env=dict(os.environ, NUMBA_DISABLE_JIT="1"),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", code, cfg.model_dump_json()],
+                          env=dict(os.environ, NUMBA_DISABLE_JIT="1"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == want
 
@@ -250,3 +253,18 @@ def test_the_api_runs_a_session_on_it():
                    - pnl["total_pnl"]) < 1e-9
         bad = dict(body, queue_reactive={"hawkes_branching": 1.5})
         assert c.put("/config", json=bad).status_code == 422
+
+
+def test_an_inverse_hedge_venue_is_refused_by_the_estimation():
+    from backtest.replay import load_venue
+
+    spot = load_venue("data/binance-btcusdt-2024-08-08/spot.jsonl.gz", "exchange1")
+    coinm = load_venue("data/binance-btcusd-perp-2024-08-08/coinm.jsonl.gz", "exchange2")
+    with pytest.raises(ConfigError, match="an inverse one is not modelled"):
+        estimate(spot, coinm)
+
+
+def test_prices_that_run_off_refuse_the_book_window_before_allocating_it():
+    cfg = truth(ticks=5000, **{"queue_reactive.depletion_jump_ticks": [1e9] * 19})
+    with pytest.raises(ConfigError, match="book window of"):
+        run(cfg)
