@@ -33,9 +33,9 @@ from backtest.config import (
     PRESETS, ConfigError, SimConfig, config_warnings, describe_validation_error, make_config, preset,
     preset_description,
 )
-from backtest.experiment import strict
+from backtest.research.experiment import strict
 from backtest.interventions import Intervention, manual_fill_problems
-from backtest.replay import PROJECT_ROOT
+from backtest.markets.replay import PROJECT_ROOT
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SERIES_ROWS = 10_000  # rows per page of GET /pnl/series
@@ -624,7 +624,7 @@ def recording_roots() -> list[Path]:
 def check_recording_paths(cfg: SimConfig) -> None:
     """Over the API a recording is a file under ``recording_roots()``: a config cannot make the server open (and
     an error describe) any other file. Paths resolve as a run resolves them, symlinks and '..' followed."""
-    from backtest.replay import resolve
+    from backtest.markets.replay import resolve
 
     roots = recording_roots()
     problems = []

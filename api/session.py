@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from backtest.config import ConfigError, SimConfig
 from backtest.engine import Simulation
-from backtest.generate import MarketArrays, generate
+from backtest.markets.generate import MarketArrays, generate
 from backtest.interventions import Intervention
 from backtest.resources import MemoryEstimate, check_memory, estimate_memory
 from backtest.results import Results

@@ -6,6 +6,6 @@
 """
 from backtest.config import ConfigError, SimConfig, load_config, make_config, preset
 from backtest.engine import run
-from backtest.experiment import load
+from backtest.research.experiment import load
 
 __all__ = ["ConfigError", "SimConfig", "load", "load_config", "make_config", "preset", "run"]

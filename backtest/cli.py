@@ -16,7 +16,7 @@ import os
 import sys
 
 from backtest.config import PRESETS, ConfigError, config_warnings, load_config, make_config, preset
-from backtest.studies import STUDIES
+from backtest.research.studies import STUDIES
 from backtest.summary_groups import format_summary
 
 
@@ -271,8 +271,8 @@ def _portfolio_base(name, sets: list[str] | None, ticks: int | None):
 
 def build_sweep(args: argparse.Namespace):
     """The sweep: a study's grid and base (or the preset), then --config / --set / --ticks, then --grid axes."""
-    from backtest.studies import study
-    from backtest.sweep import SweepSpec, parse_grid_item
+    from backtest.research.studies import study
+    from backtest.research.sweep import SweepSpec, parse_grid_item
 
     seeds = _parse_seeds(args.seeds)
     if args.workers is not None and args.workers < 1:
@@ -386,7 +386,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "optimize":
         return _optimize(args)
     if args.command == "show":
-        from backtest.experiment import describe
+        from backtest.research.experiment import describe
 
         print(describe(args.directory))
         return 0
@@ -401,7 +401,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise ConfigError([f"--memory-budget-gb {args.memory_budget_gb}: allowed: a finite number of GiB > 0"])
         budget = int(args.memory_budget_gb * (1 << 30))
     from backtest.engine import run  # imported late so `--help` and config errors answer fast
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
 
     # Ctrl-C is taken as a request, checked between spans of the run: raised at any moment it could land inside
     # numba's code loading while the flow helper thread runs compiled code too (a segfault, seen)
@@ -430,7 +430,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     for line in results.run_warnings():
         print(f"warning: {line}", file=sys.stderr)
     if args.report:
-        from backtest.experiment import save_run
+        from backtest.research.experiment import save_run
         from reports.run_report import write_report
 
         files = write_report(results, args.report)
@@ -472,7 +472,7 @@ def _portfolio(args: argparse.Namespace) -> int:
     if args.report:
         from reports.portfolio_report import write_portfolio_report
 
-        from backtest.experiment import save_portfolio
+        from backtest.research.experiment import save_portfolio
 
         path = write_portfolio_report(results, args.report)
         save_portfolio(results, args.report, frames=False)  # reloadable: backtest.load(DIR)
@@ -498,11 +498,11 @@ def check_output_dir(path: str, flag: str) -> None:
 
 
 def _sweep(spec, args: argparse.Namespace) -> int:
-    from backtest.sweep import SweepInterrupted, run_sweep
+    from backtest.research.sweep import SweepInterrupted, run_sweep
 
     if args.out:
         check_output_dir(args.out, "--out")
-    from backtest.sweep import Journal
+    from backtest.research.sweep import Journal
 
     done = None
     if args.resume:
@@ -512,7 +512,7 @@ def _sweep(spec, args: argparse.Namespace) -> int:
             if str(args.resume).endswith(".jsonl"):
                 stored = Journal.header(args.resume)
                 if stored is not None:
-                    from backtest.sweep import identity_differences
+                    from backtest.research.sweep import identity_differences
 
                     differ = identity_differences(stored, spec)
                     if differ:
@@ -611,7 +611,7 @@ def _data(args: argparse.Namespace) -> int:
         return _data_cache(args)
     import time
 
-    from backtest.data import DataError, import_capture, save
+    from backtest.markets.data import DataError, import_capture, save
 
     for flag, value in (("--tick-size", args.tick_size), ("--lot-size", args.lot_size),
                         ("--contract-multiplier", args.contract_multiplier)):
@@ -640,7 +640,7 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _data_cache(args: argparse.Namespace) -> int:
-    from backtest.data import cache
+    from backtest.markets.data import cache
 
     if args.clear:
         removed, freed = cache.clear()
@@ -655,7 +655,8 @@ def _data_cache(args: argparse.Namespace) -> int:
 
 
 def _replay_study(args: argparse.Namespace) -> int:
-    from reports.replay_study import replay_study, write_replay_study
+    from backtest.research.studies import replay_study
+    from reports.replay_study import write_replay_study
 
     if args.ticks is not None and args.ticks < 10:
         raise ConfigError([f"--ticks {args.ticks}: at least 10"])
@@ -671,7 +672,8 @@ def _replay_study(args: argparse.Namespace) -> int:
 
 
 def _instruments_study(args: argparse.Namespace) -> int:
-    from reports.instruments_study import COINM_TICKS, instruments_study, write_instruments_study
+    from backtest.research.studies import COINM_TICKS, instruments_study
+    from reports.instruments_study import write_instruments_study
 
     if args.ticks is not None and not 10 <= args.ticks <= COINM_TICKS:
         raise ConfigError([f"--ticks {args.ticks}: allowed 10 to {COINM_TICKS:,} (the span every recording covers)"])
@@ -703,9 +705,9 @@ def _base_config(name: str):
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from backtest.calibrate import calibrate, synthetic_recording, to_toml
-    from backtest.queue_reactive_fit import estimate as estimate_queue_reactive
-    from backtest.replay import load_venue
+    from backtest.markets.calibrate import calibrate, synthetic_recording, to_toml
+    from backtest.markets.queue_reactive_fit import estimate as estimate_queue_reactive
+    from backtest.markets.replay import load_venue
 
     if args.dataset:
         if args.exchange1 or args.exchange2:
@@ -754,9 +756,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"{e.key:40} {shown!s:>24}  {e.source}")
     print(f"\nwritten: {out}")
     if args.report:
-        from reports.stylized import strategy_comparison, stylized_facts, write_stylized_report
-
-        from backtest.queue_reactive import queue_reactive_recording
+        from backtest.markets.queue_reactive import queue_reactive_recording
+        from backtest.research.stylized import strategy_comparison, stylized_facts
+        from reports.stylized import write_stylized_report
 
         default = make_config(**{"sim.ticks": max(10, int(zi_cfg.sim.ticks * zi_cfg.sim.dt_s / 0.1))})
         markets = {"recording": (d1, d2), "queue-reactive": queue_reactive_recording(qr_cfg) if qr_cfg else None,
@@ -765,7 +767,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         models = {"queue-reactive": qr_cfg, "zero-intelligence": zi_cfg}
         replay_cfg = make_config(base.model_dump(), **{"market.source": "replay", "replay.exchange1": paths[0],
                                                        "replay.exchange2": paths[1], **latency})
-        from backtest.replay import available_ticks
+        from backtest.markets.replay import available_ticks
 
         replay_cfg = make_config(replay_cfg.model_dump(), **{"sim.ticks": available_ticks(replay_cfg)})
         comparison = strategy_comparison(replay_cfg, {n: c for n, c in models.items() if c is not None},
@@ -778,9 +780,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _calibrate_portfolio(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from backtest.calibrate import calibrate_portfolio
+    from backtest.markets.calibrate import calibrate_portfolio
     from backtest.portfolio import NAME_PATTERN, make_portfolio_config, portfolio_to_toml
-    from backtest.replay import load_venue
+    from backtest.markets.replay import load_venue
 
     import re
 
@@ -825,7 +827,7 @@ def _calibrate_portfolio(args: argparse.Namespace) -> int:
 
 def _recordings_arg(text: str | None, flag: str) -> tuple[dict, ...]:
     """``KEY1+KEY2=A1+A2,B1+B2`` -> one dict of overrides per recording (the sweep's joint-axis syntax)."""
-    from backtest.sweep import ZIP, SweepSpec, parse_grid_item
+    from backtest.research.sweep import ZIP, SweepSpec, parse_grid_item
 
     if not text:
         return ()
@@ -842,7 +844,7 @@ def _recordings_arg(text: str | None, flag: str) -> tuple[dict, ...]:
 def _optimize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from backtest.optimize import (
+    from backtest.research.optimize import (
         OptimizeSpec, optimize, out_of_sample, parse_constraint, parse_space, write_optimize_report,
     )
 
@@ -885,7 +887,7 @@ def _optimize(args: argparse.Namespace) -> int:
                         study_name=args.study_name, cluster=args.cluster)
     from tqdm import tqdm
 
-    from backtest.sweep import ClusterLost
+    from backtest.research.sweep import ClusterLost
 
     bars = []  # made at the first report, so that a resumed study's bar starts at the trials it already holds
 
@@ -932,7 +934,7 @@ def _warmup() -> int:
 
     import numpy as np
 
-    from backtest.data import binance_scan
+    from backtest.markets.data import binance_scan
 
     started = time.perf_counter()
     run(make_config(**{"sim.ticks": 50}))
@@ -941,7 +943,7 @@ def _warmup() -> int:
     # the portfolio's driver is compiled once per number of assets: two, the presets' (others on first use)
     run_portfolio(make_portfolio_config({"sim": {"ticks": 50}, "assets": [{"name": "A"}, {"name": "B"}]}))
     line = np.frombuffer(b'1 {"lastUpdateId":1,"bids":[["1.0","1"]],"asks":[]}\n', dtype=np.uint8)
-    binance_scan.count_bytes(line)  # the capture scanner (backtest.data.binance_scan), used by every import
+    binance_scan.count_bytes(line)  # the capture scanner (backtest.markets.data.binance_scan), used by every import
     binance_scan.scan(line, 1, np.zeros((2, binance_scan.N_COLS), np.int64), np.zeros((2, binance_scan.N_VCOLS),
                       np.int64), np.array([-1, 0]), np.zeros(64, np.uint8))
     print(f"kernels compiled and cached in {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -949,7 +951,7 @@ def _warmup() -> int:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from backtest.paper import compare, format_table
+    from backtest.research.paper import compare, format_table
 
     if args.seeds < 2:
         raise ConfigError([f"--seeds {args.seeds}: need at least 2 simulations for a standard deviation"])

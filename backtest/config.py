@@ -694,7 +694,7 @@ class SimConfig(_Section):
 
 
 def book_margin_price(config: SimConfig) -> float:
-    """Price room the books need below the venue price, currency (see ``backtest.generate``)."""
+    """Price room the books need below the venue price, currency (see ``backtest.markets.generate``)."""
     mk = config.market
     return (max(config.exchange1.max_depth_ticks, config.exchange2.max_depth_ticks) + 64
             + max(0.0, -mk.basis_mean_ticks)) * mk.tick_size

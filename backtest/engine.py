@@ -14,9 +14,9 @@ from typing import Iterable
 import numpy as np
 
 from backtest.config import SimConfig
-from backtest.generate import STREAM_TICKS, MarketArrays, generate
+from backtest.markets.generate import STREAM_TICKS, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
-from backtest.replay import ReplayChunks, ReplayMarket, reference_last_update
+from backtest.markets.replay import ReplayChunks, ReplayMarket, reference_last_update
 from backtest.resources import book_capacity
 from backtest.results import Results, record_rows, record_ticks
 from backtest.resolve import resolve_units
@@ -236,7 +236,7 @@ def check_queue_reactive(config: SimConfig) -> SimConfig:
 def check_replay(config: SimConfig) -> SimConfig:
     """A replay config resolved as a run would resolve it (ConfigError if its recordings cannot be read, do not
     cover its ticks, cannot hedge each other, or its settings cannot resolve at the first price)."""
-    from backtest.replay import ReplayChunks
+    from backtest.markets.replay import ReplayChunks
 
     market = ReplayChunks(config).first
     price = float(market.feed1[0] * config.market.tick_size)

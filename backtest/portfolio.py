@@ -25,7 +25,7 @@ currency): the portfolio adds them as they are.
 
 A portfolio of recordings (every asset ``market.source = 'replay'``) lays every asset's recordings on one grid
 from the moment the last of them is under way (``replay_on_one_clock``). Sweeps take a portfolio as their base
-(``backtest.sweep``), as do optimisations of synthetic portfolios (``backtest.optimize``); the REST API serves one
+(``backtest.research.sweep``), as do optimisations of synthetic portfolios (``backtest.research.optimize``); the REST API serves one
 under ``/portfolio`` with a dashboard (``api.portfolio``). Not yet: chunked replays and optimising portfolios of
 recordings.
 """
@@ -46,8 +46,8 @@ from backtest.config import (
     make_config,
 )
 from backtest.engine import RECORD_COUNTERS, Simulation
-from backtest.generate import generate
-from backtest.inputs import random_stream
+from backtest.markets.generate import generate
+from backtest.markets.inputs import random_stream
 from backtest.interventions import Intervention
 from backtest.resources import budget_bytes, estimate_memory
 from backtest.results import Results
@@ -420,7 +420,7 @@ def replay_on_one_clock(pcfg: PortfolioConfig) -> PortfolioConfig:
     """A portfolio of recordings with every asset's tick 0 at the same instant: when the last of all the recordings
     is under way (plus the shared ``replay.start_s``). Each asset's ``replay.start_s`` becomes its offset from its
     own recordings' start; ConfigError if ``sim.ticks`` reaches past what every recording covers from there."""
-    from backtest.replay import _covered, load_venue
+    from backtest.markets.replay import _covered, load_venue
 
     dt_ns = int(round(pcfg.base.sim.dt_s * 1e9))
     spans, quotes = [], {}

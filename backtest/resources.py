@@ -39,7 +39,7 @@ MARKET_BYTES_PER_TICK = 72  # paths, centres, latencies, feed flags, event start
 GENERATION_TEMP_BYTES_PER_TICK = 24  # normals and uniforms alive while the paths are drawn
 RECORD_BYTES_PER_TICK = 64  # our orders (about one row a tick), fills, hedges, account rows
 TICK_COLUMN_BYTES_PER_TICK = 8 * 36  # Results.tick_columns: 42 columns, some views of the records (274 measured)
-BOOK_MARGIN_TICKS = 64  # backtest.generate.BOOK_MARGIN_TICKS
+BOOK_MARGIN_TICKS = 64  # backtest.markets.generate.BOOK_MARGIN_TICKS
 BOOK_HEADER_WORDS, LEVEL_WORDS, ORDER_WORDS = 16, 4, 10  # kernels.book: per level and side; per order + live list
 
 
@@ -126,7 +126,7 @@ def _fmt(n: float) -> str:
 
 
 # a chunked replay (replay.chunk_s) of a normalised file: a chunk may hold this many times its share of the
-# recording's events (bursts), and each venue's reader holds a batch of backtest.replay.STREAM_BATCH_ROWS events
+# recording's events (bursts), and each venue's reader holds a batch of backtest.markets.replay.STREAM_BATCH_ROWS events
 CHUNK_BURST = 4
 STREAM_BATCH_BYTES = (1 << 20) * MARKET_EVENT_BYTES
 REPLAY_RECORD_BYTES_PER_DECISION = 8
@@ -150,7 +150,7 @@ def recording_events(spec: str | list[str]) -> list[int]:
     """Events each file of a replay recording holds, or at most holds, read without loading it: a normalised
     (Parquet) file's row count from its footer, a capture's bound from its size (``EVENTS_PER_*_BYTE``). A path
     that does not exist counts 0 (the run is refused for it when it loads)."""
-    from backtest.data import resolve_path as resolve
+    from backtest.markets.data import resolve_path as resolve
 
     out = []
     for text in (spec if isinstance(spec, list) else [spec]):
@@ -189,7 +189,7 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
         view = 16 if config.replay.clock == "split" else 0
         specs = (config.replay.exchange1, config.replay.exchange2)
         if config.market.source == "queue_reactive":  # the market printed as a recording, then replayed
-            from backtest.queue_reactive import printed_bytes
+            from backtest.markets.queue_reactive import printed_bytes
 
             events, printing = printed_bytes(config)
         else:

@@ -23,7 +23,7 @@ sys.path.insert(0, root)
 import backtest
 from backtest.config import preset
 from backtest.engine import Simulation
-from backtest.generate import generate
+from backtest.markets.generate import generate
 assert backtest.__file__.startswith(root), backtest.__file__
 out = {}
 for name, cfg in (("replay_btc_whole", preset("replay_binance_btcusdt_20240808")),

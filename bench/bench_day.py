@@ -40,9 +40,9 @@ def print_day(out_dir: str, hours: float, window_ticks: int) -> dict:
     import pyarrow.parquet as pq
 
     from backtest.config import load_config
-    from backtest.data import MarketData
-    from backtest.data.store import _META_KEY, FORMAT_VERSION
-    from backtest.generate import generate
+    from backtest.markets.data import MarketData
+    from backtest.markets.data.store import _META_KEY, FORMAT_VERSION
+    from backtest.markets.generate import generate
     from backtest.instruments import infer_instrument
     from backtest.resources import book_capacity
     from kernels.records import ME_BOOK_CLEAR, market_event_dt
@@ -108,8 +108,8 @@ def replay_day(out_dir: str, chunk_s: float, record_every_ms: float) -> dict:
     """Run the replay preset's strategy over the whole printed day (in this process); returns the figures."""
     import backtest
     from backtest.engine import Simulation
-    from backtest.generate import generate
-    from backtest.replay import available_ticks
+    from backtest.markets.generate import generate
+    from backtest.markets.replay import available_ticks
 
     cfg = backtest.preset("replay_binance_btcusdt_20240808").with_dotted({
         "replay.exchange1": os.path.join(out_dir, "exchange1.parquet"),

@@ -51,7 +51,7 @@ def ours(latency_ms: float, half: float, tol: int, seconds: float, clock: str, r
         "risk.kill_drawdown": 1e12, "risk.stale_feed_s": 1e6, "risk.kill_latency_ms": 1e6, "risk.depth_check": False,
         "fees.maker_bps_exchange1": 0.0, "fees.taker_bps_exchange2": 0.0,
     })
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
 
     backtest.run(cfg.with_dotted({"sim.ticks": 1000}))  # compile outside the timing
     t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 """Importing a Binance stream capture, side by side in one run (issue 24: at least 3x faster than hftbacktest's
-own converter on the same capture): this project's reader (the compiled scanner, ``backtest.data.binance_scan``
+own converter on the same capture): this project's reader (the compiled scanner, ``backtest.markets.data.binance_scan``
 with the vectorised assembly), its reference reader (``json.loads`` per line, what ran before), and
 hftbacktest's ``binancefutures.convert`` on the futures captures (it has no spot converter). Each is run once
 to compile or warm up, then timed as the best of ``--repeat``; the import cache is not involved. hftbacktest
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backtest.data.capture import _read_binance_reference, read_binance  # noqa: E402
+from backtest.markets.data.capture import _read_binance_reference, read_binance  # noqa: E402
 
 CAPTURES = ["binance-btcusdt-2024-08-08/spot.jsonl.gz", "binance-btcusdt-2024-08-08/usdm.jsonl.gz",
             "binance-ethusdt-2024-08-08/spot.jsonl.gz", "binance-ethusdt-2024-08-08/usdm.jsonl.gz",

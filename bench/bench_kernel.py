@@ -36,7 +36,7 @@ def child(code, env=None):
 
 def main():
     import backtest
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
 
     # generate_s: the complete market; kernel_s: backtest.run on it; run_s: backtest.run(config) end to end,
     # which streams the order flow from a helper thread while the kernel runs (what a user waits for)
@@ -66,7 +66,7 @@ def main():
     cli, _ = child("import sys; from backtest.cli import main; sys.exit(main(['run','--ticks','1000']))")
     print(f"warm CLI start, 1000 ticks, whole process: {cli:.2f} s")
 
-    from backtest.generate import generate as gen
+    from backtest.markets.generate import generate as gen
     from kernels.records import account_dt, tick_dt
 
     m6 = gen(backtest.make_config(**{"sim.ticks": 10**6}))

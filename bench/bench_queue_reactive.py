@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
     """(best events per second, events) of Exchange 1's generator over ``span_s`` seconds."""
-    import backtest.queue_reactive as qrm
+    import backtest.markets.queue_reactive as qrm
     from kernels.queue_reactive import N_STATE, S_A, S_B, S_META_SIGN, S_QA, S_QB, generate_venue
     from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 

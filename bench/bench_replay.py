@@ -17,9 +17,9 @@ sys.path.insert(0, ROOT)
 
 import backtest  # noqa: E402
 from backtest.config import preset  # noqa: E402
-from backtest.data import import_capture, load, save  # noqa: E402
+from backtest.markets.data import import_capture, load, save  # noqa: E402
 from backtest.engine import Simulation  # noqa: E402
-from backtest.generate import generate  # noqa: E402
+from backtest.markets.generate import generate  # noqa: E402
 from backtest.interventions import Intervention  # noqa: E402
 
 DATA = os.path.join(ROOT, "data", "binance-btcusdt-2024-08-08")

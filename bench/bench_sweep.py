@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import backtest  # noqa: E402
-from backtest.sweep import SweepSpec, run_sweep  # noqa: E402
+from backtest.research.sweep import SweepSpec, run_sweep  # noqa: E402
 
 DASK = str(Path(sys.executable).with_name("dask"))
 

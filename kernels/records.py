@@ -256,7 +256,7 @@ risk_event_dt = np.dtype(
     align=True,
 )
 
-# -- recorded markets (backtest.data) -------------------------------------------------------------------
+# -- recorded markets (backtest.markets.data) -------------------------------------------------------------------
 # Kinds of a normalised market event. A BOOK event sets the resting quantity at one price level of one side
 # to ``qty`` (0 = the level is gone): snapshot levels and diff updates alike, so applying events in order
 # rebuilds the L2 book. BOOK_CLEAR empties both sides (before a snapshot that resyncs the book). TRADE is a
@@ -287,7 +287,7 @@ market_event_dt = np.dtype(
 )
 assert market_event_dt.itemsize == 40 and sum(f[0].itemsize for f in market_event_dt.fields.values()) == 40
 """One normalised market event of one venue, 40 bytes, no padding (so equal events are equal bytes). ``recv_ts - exch_ts``
-is the event's feed latency after the recorder's clock offset was removed (see ``backtest.data``)."""
+is the event's feed latency after the recorder's clock offset was removed (see ``backtest.markets.data``)."""
 
 # -- portfolio (kernels.portfolio) ------------------------------------------------------------------------
 # One row per portfolio risk check, in the account currency (quote currency of every asset).

@@ -386,7 +386,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
               b1, b2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
               zs, zn, pend_due, dq_tick, dq_val, si, sf, fill_buf, hedge_buf, counters):
     """Advance the synthetic market's simulation over ticks ``t_begin .. t_end - 1``. Inputs are the
-    pre-generated arrays (see ``backtest.generate``) and the parameter vector ``p`` (see ``kernels.params``);
+    pre-generated arrays (see ``backtest.markets.generate``) and the parameter vector ``p`` (see ``kernels.params``);
     the loop state (``STATE_FIELDS``, from ``new_state`` or a previous call) is updated in place; outputs are
     written to the preallocated record arrays, and ``counters`` says how many rows each has received in the
     run so far (``C_OVERFLOW`` = some did not fit). Interventions before ``t_begin`` are taken as applied.

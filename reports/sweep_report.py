@@ -9,7 +9,7 @@ import reports.charts  # noqa: F401  (chooses the backend before pyplot is impor
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from backtest.sweep import METRICS, ZIP  # noqa: E402
+from backtest.research.sweep import METRICS, ZIP  # noqa: E402
 
 LINE_METRICS = (
     ("net_pnl", "net PnL", "black"),
@@ -100,7 +100,7 @@ def write_sweep_report(result, out_dir: str | Path) -> dict[str, Path]:
     import json
 
     from backtest.config import config_to_toml
-    from backtest.experiment import meta, strict
+    from backtest.research.experiment import meta, strict
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

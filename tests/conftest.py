@@ -6,7 +6,7 @@ import pytest
 
 import backtest
 
-# The import cache (backtest.data.cache) of this test session: fresh, so that a change to the importer is
+# The import cache (backtest.markets.data.cache) of this test session: fresh, so that a change to the importer is
 # always tested on a fresh import, and never the user's own. Subprocesses the tests start inherit it.
 _SESSION_CACHE = None
 if "MMHEDGE_TEST_KEEP_CACHE" not in os.environ:

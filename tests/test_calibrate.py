@@ -7,17 +7,17 @@ and client order rates and sizes 15% (orders that find an empty side print nothi
 and sizes 20% (several orders joining one level in one tick are one increase); informed share 0.15 (abs: the
 book mid's flicker dilutes the move after a trade); with regimes: calm volatility 15%, multiplier 25%, switch
 rate within a factor 2 (10 s windows miss short regimes). Offsets, cancel rates, max depth and max orders are
-not recovered on the simulator's books (see backtest.calibrate) and are not tested here.
+not recovered on the simulator's books (see backtest.markets.calibrate) and are not tested here.
 """
 
 
 import numpy as np
 import pytest
 
-from backtest.calibrate import calibrate, synthetic_recording, to_toml
+from backtest.markets.calibrate import calibrate, synthetic_recording, to_toml
 from backtest.cli import main
 from backtest.config import load_config, make_config
-from backtest.data import save
+from backtest.markets.data import save
 
 
 def estimates(truth, dt_s=0.1):
@@ -65,7 +65,7 @@ def test_basis_mean_informed_share_and_a_single_regime(one_regime):
 def test_runs_z_tells_persistent_labels_from_independent_ones():
     import numpy as np
 
-    from backtest.calibrate import runs_z
+    from backtest.markets.calibrate import runs_z
 
     blocks = np.repeat([True, False, True, False], 15)
     assert runs_z(blocks) < -5.0
@@ -186,7 +186,7 @@ def test_base_settings_in_ticks_and_lots_keep_their_meaning_on_the_calibrated_gr
 
 
 def test_an_estimate_outside_the_models_range_is_said_to_be_clipped():
-    from backtest.calibrate import _clip
+    from backtest.markets.calibrate import _clip
 
     assert _clip(5.0, 0.0, 10.0) == 5.0 and not hasattr(_clip(5.0, 0.0, 10.0), "raw")
     assert _clip(2.2e6, 0.0, 1e6).raw == 2.2e6 and _clip(2.2e6, 0, 1_000_000, integer=True) == 1_000_000
@@ -200,8 +200,8 @@ def test_an_estimate_outside_the_models_range_is_said_to_be_clipped():
 def test_lead_lag_finds_which_venue_moves_first():
     """A shifted copy of a random walk: the lag comes out as the shift, its sign says which venue leads; on the
     shipped BTC recording the USD-M perpetual's mid moves before spot's (as the replay receives them)."""
-    from backtest.data import PROJECT_ROOT, import_capture
-    from reports.stylized import fine_mids, lead_lag
+    from backtest.markets.data import PROJECT_ROOT, import_capture
+    from backtest.markets.calibrate import fine_mids, lead_lag
 
     rng = np.random.default_rng(5)
     walk = np.cumsum(rng.choice([-1.0, 0.0, 0.0, 0.0, 1.0], 20_000))

@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 
 import backtest
-from backtest import replay
+from backtest.markets import replay
 from backtest.config import ConfigError, make_config, preset
-from backtest.data import save
+from backtest.markets.data import save
 from backtest.engine import Simulation, run
 from backtest.results import record_rows, record_ticks
-from backtest.generate import generate
-from backtest.inputs import LatencyDraws
+from backtest.markets.generate import generate
+from backtest.markets.inputs import LatencyDraws
 from backtest.interventions import Intervention
-from backtest.replay import ReplayChunks, load_venue
+from backtest.markets.replay import ReplayChunks, load_venue
 
 BTC, ETH, COINM = "replay_binance_btcusdt_20240808", "replay_binance_ethusdt_20240808", \
     "replay_binance_btcusd_coinm_20240808"
@@ -153,7 +153,7 @@ def test_a_chunked_replay_cannot_be_checkpointed():
 
 
 def test_saved_coarse_run_loads_with_its_grid(tmp_path):
-    from backtest.experiment import load, save_run
+    from backtest.research.experiment import load, save_run
 
     res = run(preset("default").with_dotted({"sim.ticks": 3001, "sim.record_every_ms": 1000}))
     back = load(save_run(res, tmp_path / "run"))

@@ -14,7 +14,7 @@ import pytest
 
 from backtest.cli import main
 from backtest.config import make_config
-from backtest.sweep import Journal, SweepInterrupted, SweepSpec, run_sweep
+from backtest.research.sweep import Journal, SweepInterrupted, SweepSpec, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,7 +123,7 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resume_completes_it(monkeypatch
     spec = SweepSpec(grid={"quoting.size_lots": [1, 2, 3]}, seeds=(1, 2), base=base)
     full = run_sweep(spec, workers=1)
 
-    import backtest.sweep as sweep
+    import backtest.research.sweep as sweep
 
     real = sweep._worker
     calls = []

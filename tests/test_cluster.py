@@ -12,8 +12,8 @@ import pytest
 
 import backtest
 from backtest.cli import main
-from backtest.optimize import OptimizeSpec, optimize
-from backtest.sweep import SweepSpec, run_sweep
+from backtest.research.optimize import OptimizeSpec, optimize
+from backtest.research.sweep import SweepSpec, run_sweep
 
 pytest.importorskip("distributed")
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -106,8 +106,8 @@ def test_an_unreachable_cluster_is_a_clear_error(capsys):
 
 def test_a_run_lost_on_the_cluster_keeps_the_finished_ones(cluster, monkeypatch):
     """A run whose worker fails (here: it raises) stops the sweep like Ctrl-C: the finished runs are kept."""
-    import backtest.sweep as sweep
-    from backtest.sweep import SweepInterrupted
+    import backtest.research.sweep as sweep
+    from backtest.research.sweep import SweepInterrupted
 
     spec = SweepSpec(grid={"quoting.size_lots": [1, 2, 3]}, seeds=(1,), base=backtest.make_config(**{"sim.ticks": 300}))
     monkeypatch.setattr(sweep, "_worker", _fails_on_size_three)
@@ -117,7 +117,7 @@ def test_a_run_lost_on_the_cluster_keeps_the_finished_ones(cluster, monkeypatch)
 
 
 def _fails_on_size_three(item):
-    from backtest.sweep import run_metrics
+    from backtest.research.sweep import run_metrics
     from backtest.config import SimConfig
 
     index, _seed, cfg = item
@@ -159,7 +159,7 @@ def test_a_port_that_is_not_a_dask_scheduler_is_a_clear_error_not_a_hang(monkeyp
     import socket
     import threading
 
-    import backtest.sweep as sweep
+    import backtest.research.sweep as sweep
     from backtest.config import ConfigError
 
     silent = socket.socket()

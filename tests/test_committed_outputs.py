@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtest.studies import STUDIES, study
-from backtest.sweep import run_sweep
+from backtest.research.studies import STUDIES, study
+from backtest.research.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

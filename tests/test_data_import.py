@@ -10,7 +10,7 @@ import pytest
 import backtest
 import backtest.config
 from backtest.cli import main
-from backtest.data import DataError, import_capture, load, save
+from backtest.markets.data import DataError, import_capture, load, save
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR, ME_TRADE, MF_NO_EXCH_TS, MF_SNAPSHOT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,7 +227,7 @@ def test_a_gap_is_stored_with_the_data_and_said_by_a_run_on_it(tmp_path):
     import dataclasses
 
     import backtest
-    from backtest.data import load, save
+    from backtest.markets.data import load, save
     from tests.test_replay import book_rows, market, replay_config
 
     msgs = good_messages() + [depth(20, 22, bids=[("100.00", "9.0")]), trade(T=1_723_161_255_500)]

@@ -44,7 +44,7 @@ def test_intervention_does_not_change_the_past():
 
 
 def test_market_arrays_do_not_depend_on_interventions():
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
 
     cfg = backtest.make_config(**{"sim.ticks": 300})
     a, b = generate(cfg), generate(cfg)
@@ -80,7 +80,7 @@ def test_a_longer_run_extends_a_shorter_one(overrides):
     assert len(short.fills_raw[short.fills_raw["tick"] < cut]) > 20  # a run with something in it
     _assert_extends(short, long, cut)
 
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
 
     a, b = generate(short_cfg), generate(long_cfg)
     for name in ("fair", "feed2", "hedge_latency_ms", "hedge_reject", "order_latency_ms", "feed2_seen"):

@@ -9,9 +9,9 @@ import pandas as pd
 import backtest
 from backtest.cli import main
 from backtest.config import load_config
-from backtest.experiment import FRAMES, save_run
+from backtest.research.experiment import FRAMES, save_run
 from backtest.interventions import Intervention
-from backtest.sweep import SweepSpec, run_sweep
+from backtest.research.sweep import SweepSpec, run_sweep
 from reports.sweep_report import write_sweep_report
 
 

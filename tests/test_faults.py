@@ -271,7 +271,7 @@ def test_faults_command_rejects_a_bad_seed_before_any_output(capsys):
 
 def test_overlapping_spike_windows_spike_once():
     import backtest
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
 
     one = backtest.make_config(**{"sim.ticks": 500, "latency.spike_probability": 0.0,
                                   "latency.spike_windows_s": [(10.0, 20.0)],

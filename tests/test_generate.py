@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import backtest
-import backtest.generate as gen
+import backtest.markets.generate as gen
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET
 
 TICKS = 60_000

@@ -8,9 +8,9 @@ import pytest
 
 import backtest
 from backtest.cli import main
-from backtest.data import import_capture
-from backtest.data import cache as import_cache
-from backtest.replay import _load_venue
+from backtest.markets.data import import_capture
+from backtest.markets.data import cache as import_cache
+from backtest.markets.replay import _load_venue
 from tests.test_data_import import SAMPLE, split_capture
 
 ROOT = SAMPLE.parent.parent
@@ -117,7 +117,7 @@ def test_a_replay_from_the_cache_is_the_replay_from_the_capture(cache_dir, small
     def no_import(*args, **kwargs):
         raise AssertionError("imported again")
 
-    monkeypatch.setattr("backtest.replay.import_capture", no_import)
+    monkeypatch.setattr("backtest.markets.replay.import_capture", no_import)
     cached = backtest.run(cfg)
     assert sum("from the import cache" in n for n in cached.notes) == 2
     for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "account_raw"):

@@ -6,7 +6,7 @@ import pytest
 
 import backtest
 from backtest.config import ConfigError, make_config, preset
-from backtest.data import import_capture, load, save
+from backtest.markets.data import import_capture, load, save
 from backtest.instruments import Instrument, check_pair, infer_instrument, pair_notes, split_symbol
 from backtest.resolve import resolve_units
 
@@ -48,7 +48,7 @@ def test_import_options_replace_what_the_names_imply(tmp_path):
     assert d.instrument.contract_multiplier == 10.0
     back = load(save(d, tmp_path))
     assert back.instrument.contract_multiplier == 10.0 and back.instrument_override is not None
-    from backtest.data import DataError
+    from backtest.markets.data import DataError
     with pytest.raises(DataError, match="multiplier only with inverse_perpetual"):
         import_capture(BTC_USDM, "exchange2", contract_multiplier=100.0)
     with pytest.raises(DataError, match="allowed: spot, linear_perpetual, inverse_perpetual"):
@@ -143,7 +143,7 @@ def test_quotes_out_of_reach_are_warned_about():
 
 
 def test_a_saved_run_in_carrying_units_reloads_with_the_same_config(tmp_path):
-    from backtest.experiment import load as load_run, save_run
+    from backtest.research.experiment import load as load_run, save_run
     from backtest.config import load_config
 
     r = backtest.run(preset(BTC).with_dotted({"sim.ticks": 3000}))

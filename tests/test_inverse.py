@@ -9,7 +9,7 @@ import pytest
 
 import backtest
 from backtest.config import ConfigError, make_config
-from backtest.data import MarketData, save
+from backtest.markets.data import MarketData, save
 from backtest.interventions import Intervention
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, market_event_dt
 

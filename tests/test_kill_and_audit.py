@@ -7,7 +7,7 @@ import pytest
 import backtest
 from backtest.config import preset
 from backtest.engine import Simulation
-from backtest.generate import generate
+from backtest.markets.generate import generate
 from backtest.interventions import Intervention
 from kernels.tick import STATE_FIELDS
 

@@ -8,7 +8,7 @@ import pytest
 
 from backtest.cli import main
 from backtest.config import ConfigError, make_config, preset
-from backtest.optimize import (
+from backtest.research.optimize import (
     OptimizeSpec, _configs, optimize, out_of_sample, parse_constraint, parse_space, window_hours, write_optimize_report,
 )
 

@@ -178,7 +178,7 @@ def test_without_the_book_ticker_the_touch_comes_from_depth_alone(tmp_path):
 
 
 def test_exchange_clock_matches_on_the_venue_s_timestamps(tmp_path):
-    from backtest.data import save
+    from backtest.markets.data import save
     from tests.test_replay import T0, market
 
     cfg = replay_config(tmp_path, book_rows(0, 10000, 10002, 10) + [(400, ME_TRADE, BUYER, 10003, 7)],

@@ -9,8 +9,8 @@ import pytest
 import backtest
 from backtest.cli import main
 from backtest.config import preset
-from backtest.generate import generate
-from backtest.paper import compare, format_table
+from backtest.markets.generate import generate
+from backtest.research.paper import compare, format_table
 
 
 def independent_profit(cfg, market) -> tuple[float, int, int]:

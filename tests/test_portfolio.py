@@ -219,7 +219,7 @@ def test_one_recording_as_a_portfolio_is_the_single_replay_bit_for_bit():
 
 def test_recordings_share_one_clock_and_each_asset_is_its_replay_from_there():
     from backtest.portfolio import replay_on_one_clock
-    from backtest.replay import ReplayChunks
+    from backtest.markets.replay import ReplayChunks
 
     pc = replay_pair()
     aligned = replay_on_one_clock(pc)
@@ -296,7 +296,7 @@ def test_cli_prints_each_asset_and_the_total_and_writes_the_report(tmp_path, cap
 
 def test_saved_portfolio_reloads_to_the_same_results_and_its_config_runs_again(tmp_path):
     from backtest.cli import main
-    from backtest.experiment import describe
+    from backtest.research.experiment import describe
 
     out = tmp_path / "saved"
     assert main(["portfolio", "--ticks", "1500", "--set", "assets.ETH.quoting.size_lots=2", "--set",
@@ -317,7 +317,7 @@ def test_saved_portfolio_reloads_to_the_same_results_and_its_config_runs_again(t
 
 
 def test_sweep_over_one_assets_key_gives_each_runs_portfolio_figures():
-    from backtest.sweep import SweepSpec, run_sweep
+    from backtest.research.sweep import SweepSpec, run_sweep
 
     base = two_assets(ticks=800)
     spec = SweepSpec(grid={"assets.ETH.quoting.size_lots": [1, 3]}, seeds=(1, 2), base=base, name="p")
@@ -337,9 +337,9 @@ def test_sweep_over_one_assets_key_gives_each_runs_portfolio_figures():
 
 def test_calibrated_portfolio_correlation_is_the_replays_and_the_shipped_file_is_what_calibration_gives(tmp_path,
                                                                                                        capsys):
-    from backtest.calibrate import recorded_correlation
+    from backtest.markets.calibrate import recorded_correlation
     from backtest.cli import main
-    from backtest.replay import load_venue
+    from backtest.markets.replay import load_venue
 
     pairs = {n: (load_venue(f"data/binance-{s}-2024-08-08/spot.jsonl.gz", "exchange1"),
                  load_venue(f"data/binance-{s}-2024-08-08/usdm.jsonl.gz", "exchange2"))
@@ -368,7 +368,7 @@ def test_calibrated_portfolio_correlation_is_the_replays_and_the_shipped_file_is
 
 def test_optimisation_of_a_portfolio_scores_its_total_on_held_out_seeds(tmp_path, capsys):
     from backtest.cli import main
-    from backtest.optimize import OptimizeSpec, _configs, score
+    from backtest.research.optimize import OptimizeSpec, _configs, score
 
     base = two_assets(ticks=600)
     spec = OptimizeSpec(space={"assets.ETH.quoting.size_lots": ("int", 1, 3)}, base=base, trials=2,

@@ -16,13 +16,13 @@ import sys
 import numpy as np
 import pytest
 
-import backtest.queue_reactive as qrm
+import backtest.markets.queue_reactive as qrm
 from backtest.config import ConfigError, make_config
 from backtest.engine import run
-from backtest.queue_reactive import queue_reactive_recording
-from backtest.queue_reactive_fit import estimate
+from backtest.markets.queue_reactive import queue_reactive_recording
+from backtest.markets.queue_reactive_fit import estimate
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE
-from reports.stylized import within_goal
+from backtest.research.stylized import within_goal
 
 FLOWS = {"queue_reactive.limit_bid_per_s": [[12.0] * 5] + [[8.0] * 5] * 3,
          "queue_reactive.limit_ask_per_s": [[12.0] * 5] + [[8.0] * 5] * 3,
@@ -176,7 +176,7 @@ def test_the_generator_runs_without_jit():
         return
     cfg = truth(ticks=5_000)
     code = ("import sys, hashlib; from backtest.config import SimConfig;"
-            "from backtest.queue_reactive import queue_reactive_recording;"
+            "from backtest.markets.queue_reactive import queue_reactive_recording;"
             "d1, d2 = queue_reactive_recording(SimConfig.model_validate_json(sys.argv[1]));"
             "print(hashlib.sha256(d1.events.tobytes() + d2.events.tobytes()).hexdigest())")
     d1, d2 = queue_reactive_recording(cfg)
@@ -230,7 +230,7 @@ def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, sy
 
 def test_a_run_too_large_is_refused_before_printing():
     with pytest.raises(ConfigError, match="fewer sim.ticks"):
-        from backtest.generate import generate
+        from backtest.markets.generate import generate
 
         generate(truth(ticks=10**9), memory_budget=1 << 30)
 
@@ -256,7 +256,7 @@ def test_the_api_runs_a_session_on_it():
 
 
 def test_an_inverse_hedge_venue_is_refused_by_the_estimation():
-    from backtest.replay import load_venue
+    from backtest.markets.replay import load_venue
 
     spot = load_venue("data/binance-btcusdt-2024-08-08/spot.jsonl.gz", "exchange1")
     coinm = load_venue("data/binance-btcusd-perp-2024-08-08/coinm.jsonl.gz", "exchange2")

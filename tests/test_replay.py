@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 
 import backtest
 from backtest.config import ConfigError, make_config, preset
-from backtest.data import MarketData, save
+from backtest.markets.data import MarketData, save
 from backtest.interventions import Intervention
-from backtest.sweep import SweepSpec, run_sweep
+from backtest.research.sweep import SweepSpec, run_sweep
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_TRADE, market_event_dt
 
 T0 = 1_723_161_300_000_000_000
@@ -176,7 +176,7 @@ def test_a_sweep_over_several_recordings_as_one_joint_axis(tmp_path, capsys):
     its recordings alone; the CLI takes it as --grid k1+k2=a1+a2,b1+b2; a value without a part per key is
     refused with the axis named."""
     from backtest.cli import main
-    from backtest.sweep import run_metrics
+    from backtest.research.sweep import run_metrics
 
     btc, eth = "data/binance-btcusdt-2024-08-08", "data/binance-ethusdt-2024-08-08"
     axis = "replay.exchange1+replay.exchange2+market.volatility_per_sqrt_s"
@@ -250,11 +250,11 @@ def test_the_memory_estimate_reads_the_recordings_size_and_refuses_a_huge_one_un
     """A normalised file counts its rows (from the Parquet footer), a capture its size's bound; a capture too
     big for the memory budget is refused before a byte of it is read."""
     from backtest.config import ConfigError, preset
-    from backtest.data import import_capture, save
-    from backtest.generate import generate
+    from backtest.markets.data import import_capture, save
+    from backtest.markets.generate import generate
     from backtest.resources import estimate_memory, recording_events
 
-    from backtest.data import PROJECT_ROOT
+    from backtest.markets.data import PROJECT_ROOT
 
     spot = PROJECT_ROOT / "data" / "binance-btcusdt-2024-08-08" / "spot.jsonl.gz"
     saved = save(import_capture(spot, "spot"), tmp_path)
@@ -277,8 +277,8 @@ def test_the_memory_estimate_reads_the_recordings_size_and_refuses_a_huge_one_un
 def test_building_a_replay_market_leaves_the_loaded_recording_as_it_was(clock):
     """The grid rescales prices (the perpetual's 0.1 to the run's 0.01: x10) in its own copy, never in the
     recording every later run in the process shares."""
-    from backtest.generate import generate
-    from backtest.replay import load_venue
+    from backtest.markets.generate import generate
+    from backtest.markets.replay import load_venue
 
     cfg = preset("replay_binance_btcusdt_20240808").with_dotted({"sim.ticks": 5000, "replay.clock": clock})
     before = [load_venue(p, v).events.tobytes() for p, v in ((cfg.replay.exchange1, "exchange1"),

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import backtest
-from backtest.data import import_capture, save
+from backtest.markets.data import import_capture, save
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_BOOK, market_event_dt
-from backtest.data import MarketData
+from backtest.markets.data import MarketData
 from kernels.records import ME_TRADE
 from tests.test_replay import ASK, BID, SELLER, T0, book_rows, replay_config
 

@@ -9,8 +9,8 @@ import pytest
 import backtest
 from backtest.cli import main
 from backtest.interventions import Intervention
-from backtest.studies import STUDIES, study
-from backtest.sweep import SweepSpec, run_sweep, sharpe_like
+from backtest.research.studies import STUDIES, study
+from backtest.research.sweep import SweepSpec, run_sweep, sharpe_like
 from reports import decision_frame, write_report
 from reports.charts import RUN_CHARTS
 from reports.sweep_report import write_sweep_report

@@ -38,7 +38,7 @@ def test_checkpoint_estimate_covers_the_whole_loop_state():
     checkpoint is at least what one really holds."""
     import backtest
     from backtest.engine import Simulation
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
     from backtest.resources import estimate_memory
 
     cfg = backtest.make_config(**{"sim.ticks": 300})
@@ -67,7 +67,7 @@ def test_cli_run_frees_the_order_flow_before_the_summary(monkeypatch, capsys):
     import weakref
 
     import backtest.cli as cli
-    import backtest.generate as gen
+    import backtest.markets.generate as gen
 
     tables = []
     real_generate = gen.generate

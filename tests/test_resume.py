@@ -9,7 +9,7 @@ import backtest
 from api.session import Session
 from backtest import engine
 from backtest.engine import Simulation
-from backtest.generate import generate
+from backtest.markets.generate import generate
 from backtest.interventions import Intervention as Iv
 
 RAW = ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw", "counters")

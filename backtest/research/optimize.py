@@ -102,7 +102,7 @@ def parse_constraint(item: str) -> Constraint:
 
 
 def _is_portfolio(base) -> bool:
-    from backtest.sweep import is_portfolio_config
+    from backtest.research.sweep import is_portfolio_config
 
     return is_portfolio_config(base)
 
@@ -134,7 +134,7 @@ def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
     cfg = make_config(spec.base.model_dump(), **params)
     recordings = spec.train_recordings if part == "train" else spec.test_recordings
     if cfg.market.source == "replay" and recordings:
-        from backtest.replay import available_ticks
+        from backtest.markets.replay import available_ticks
 
         out = []
         for overrides in recordings:  # the whole of each (at most the base's ticks)
@@ -142,7 +142,7 @@ def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
             out.append(make_config(one.model_dump(), **{"sim.ticks": min(one.sim.ticks, available_ticks(one))}))
         return out
     if cfg.market.source == "replay":
-        from backtest.replay import available_ticks
+        from backtest.markets.replay import available_ticks
 
         total = min(cfg.sim.ticks, available_ticks(cfg))
         cut = int(total * (1.0 - spec.holdout_share))
@@ -155,13 +155,13 @@ def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
 
 def score(spec: OptimizeSpec, params: dict, part: str) -> dict[str, float]:
     """Mean of every sweep metric over the part's runs."""
-    from backtest.sweep import config_data
+    from backtest.research.sweep import config_data
 
     import warnings
 
     configs = _configs(spec, params, part)
     if spec.cluster:
-        from backtest.sweep import run_on_cluster
+        from backtest.research.sweep import run_on_cluster
 
         by_index = dict(run_on_cluster(spec.cluster, indexed_metrics, list(enumerate(config_data(c) for c in configs))))
         runs = [by_index[i] for i in range(len(configs))]
@@ -174,7 +174,7 @@ def score(spec: OptimizeSpec, params: dict, part: str) -> dict[str, float]:
 
 def indexed_metrics(item):
     """(index, metrics) of one run given as (index, config dict): what a cluster worker computes."""
-    from backtest.sweep import portfolio_metrics, run_metrics
+    from backtest.research.sweep import portfolio_metrics, run_metrics
 
     index, cfg = item
     if "assets" in cfg:
@@ -185,7 +185,7 @@ def indexed_metrics(item):
 
 
 def _validate(spec: OptimizeSpec) -> None:
-    from backtest.sweep import METRICS
+    from backtest.research.sweep import METRICS
 
     if spec.objective not in OBJECTIVES:
         raise ConfigError([f"--objective {spec.objective!r}; allowed: {', '.join(OBJECTIVES)}"])
@@ -216,7 +216,7 @@ def _validate(spec: OptimizeSpec) -> None:
     for part in ("train", "test"):
         for overrides in (spec.train_recordings if part == "train" else spec.test_recordings):
             try:  # read now (and kept in memory for the trials): a missing or bad one stops before the study
-                from backtest.replay import available_ticks
+                from backtest.markets.replay import available_ticks
 
                 available_ticks(make_config(spec.base.model_dump(), **overrides))
             except ConfigError as err:
@@ -340,7 +340,7 @@ def write_optimize_report(spec: OptimizeSpec, study, oos: list[dict], out_dir) -
     import optuna
     import pandas as pd
 
-    from backtest.experiment import meta, strict
+    from backtest.research.experiment import meta, strict
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

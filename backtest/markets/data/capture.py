@@ -7,7 +7,7 @@ Two formats are read:
   (``{"stream": "btcusdt@depth@100ms", "data": {...}}``: depth diffs, trades, book tickers) and REST depth
   snapshots (a line without ``stream``, with ``lastUpdateId``). Spot and USD-M futures are told apart by the
   diffs (futures carry ``pu``).
-* **tardis.dev CSV**: ``incremental_book_L2`` and ``trades`` files (see ``backtest.data.tardis``).
+* **tardis.dev CSV**: ``incremental_book_L2`` and ``trades`` files (see ``backtest.markets.data.tardis``).
 
 Book synchronisation follows Binance's documented procedure: start from a snapshot, drop every diff whose
 last update id ``u`` is below it (spot: ``u <= lastUpdateId``; futures: ``u < lastUpdateId``), wherever it
@@ -596,7 +596,7 @@ def _read_ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
 def _scan_file(path: Path):
     """Scan one capture: (message rows, level rows, lines, symbol) or None when a line or the stream needs the
     reference reader. Level rows point at message rows of this file."""
-    import backtest.data.binance_scan as bs
+    import backtest.markets.data.binance_scan as bs
 
     state = {"complete": True}
     blocks = _read_ahead(_text_blocks(path, state))
@@ -677,7 +677,7 @@ def _read_binance_fast(files: list[Path], venue: str, symbol: str | None, tick_s
                        lot_size: float | None) -> MarketData | None:
     """The reference reader's result for a clean capture, computed from the compiled scan; None whenever the
     capture holds anything the reference reader has to decide (see ``read_binance``)."""
-    import backtest.data.binance_scan as bs
+    import backtest.markets.data.binance_scan as bs
 
     scans = []
     for f in files:

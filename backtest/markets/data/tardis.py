@@ -6,7 +6,7 @@ microseconds since the epoch (``timestamp`` the exchange's, ``local_timestamp`` 
 A block of rows with ``is_snapshot=true`` replaces the book (tardis writes one at the start and after every
 reconnection): the book is emptied (``ME_BOOK_CLEAR``) and the block's levels set. ``amount`` 0 removes a
 level. Trade ``side`` is the taker's (buy / sell; ``unknown`` is refused: the queue model needs it).
-Clock offset and feed latency as for Binance captures (``backtest.data.capture``).
+Clock offset and feed latency as for Binance captures (``backtest.markets.data.capture``).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backtest.data.capture import DataError, MarketData, _decimals, _Grid, _is_gzip
+from backtest.markets.data.capture import DataError, MarketData, _decimals, _Grid, _is_gzip
 from kernels.records import ME_BOOK, ME_BOOK_CLEAR, ME_TRADE, MF_SNAPSHOT, market_event_dt
 
 BOOK_COLUMNS = ["exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot", "side", "price", "amount"]

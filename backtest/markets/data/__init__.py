@@ -1,14 +1,14 @@
 """Recorded markets: captures of real venues in, normalised event arrays out (``capture``, ``tardis``),
 stored as Parquet and loaded back (``store``)."""
-from backtest.data.capture import DataError, MarketData, read_binance
-from backtest.data.store import load, save
+from backtest.markets.data.capture import DataError, MarketData, read_binance
+from backtest.markets.data.store import load, save
 
 __all__ = ["DataError", "MarketData", "read_binance", "load", "save", "import_capture", "resolve_path",
            "PROJECT_ROOT"]
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # backtest/markets/data/__init__.py
 
 
 def resolve_path(path_text: str) -> Path:
@@ -28,7 +28,7 @@ def import_capture(path, venue: str, fmt: str = "binance", instrument_kind: str 
     if fmt == "binance":
         data = read_binance(path, venue, **options)
     elif fmt == "tardis":
-        from backtest.data.tardis import read_tardis
+        from backtest.markets.data.tardis import read_tardis
 
         data = read_tardis(path, venue, **options)
     else:

@@ -1,4 +1,4 @@
-"""The queue-reactive market (``backtest.queue_reactive``) estimated from a recording of two venues.
+"""The queue-reactive market (``backtest.markets.queue_reactive``) estimated from a recording of two venues.
 
 What ``estimate`` measures on a recording (Exchange 1's book ticker for the touch, its trades for the market
 orders, Exchange 2's for its levels):
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backtest.calibrate import Estimate, config_of, fine_mids, grid_steps, lead_lag
+from backtest.markets.calibrate import Estimate, config_of, fine_mids, grid_steps, lead_lag
 from backtest.config import ConfigError, SimConfig
-from backtest.data import MarketData
-from backtest.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
+from backtest.markets.data import MarketData
+from backtest.markets.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
 from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, QT_CANCEL, QT_IMPROVE, QT_MARKET, QT_SWEEP,
                                     QUANTILE_PROBS, hawkes_loglik, touch_walk)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, MF_NO_EXCH_TS
@@ -210,7 +210,7 @@ def lead_distribution(ll: dict, moves: int, skew_ms: float = 0.0) -> tuple[list[
 
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
-    strategy section from ``base``, the replay's queue rules kept) and one ``backtest.calibrate.Estimate`` per
+    strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key."""
 
     base = base or SimConfig()

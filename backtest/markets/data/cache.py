@@ -2,7 +2,7 @@
 events from Parquet instead.
 
 An entry is keyed by the SHA-256 of the capture files' contents (not their names or times: a copy hits, an
-edited file misses), the venue name, the import options and the importer's own source (``backtest/data``'s
+edited file misses), the venue name, the import options and the importer's own source (``backtest/markets/data``'s
 modules but this one, and ``kernels/records.py``): a change to the parser never reads an entry the old one
 wrote (those stay until cleared). It lives outside the source
 tree: ``MMHEDGE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/mmhedge/imports``, else
@@ -23,8 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from backtest.data.capture import DataError, MarketData
-from backtest.data.store import load, save
+from backtest.markets.data.capture import DataError, MarketData
+from backtest.markets.data.store import load, save
 
 CLEAR_COMMAND = "python -m backtest data cache --clear"
 
@@ -88,7 +88,7 @@ class CachedImport:
 
 
 def import_cached(paths: list[str], venue: str, importer, **options) -> CachedImport:
-    """``importer(path_or_paths, venue, **options)`` (``backtest.data.import_capture``) through the cache."""
+    """``importer(path_or_paths, venue, **options)`` (``backtest.markets.data.import_capture``) through the cache."""
     root = cache_dir()
     key = cache_key(paths, venue, options)
     entry = root / key / f"{venue}.parquet"

@@ -47,7 +47,7 @@ import numpy as np
 from backtest.config import ConfigError, SimConfig, VenueFlowSection
 from backtest.resources import check_memory
 from kernels.records import EV_CANCEL, EV_CLIENT, EV_LIMIT, EV_MARKET, event_dt
-from backtest.inputs import (  # noqa: F401  (re-exported: their home before backtest.inputs)
+from backtest.markets.inputs import (  # noqa: F401  (re-exported: their home before backtest.markets.inputs)
     RANDOM_STREAMS, LatencyDraws, VenueEvents, _lognormal, in_windows, random_stream,
 )
 from kernels.series import basis_feed, draw_events, fair_value_path, poisson_starts
@@ -120,13 +120,13 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
     together through them (``backtest.portfolio``)."""
     check_memory(config, memory_budget)  # before anything is allocated
     if config.market.source == "replay":
-        from backtest.replay import ReplayChunks, build_replay_market
+        from backtest.markets.replay import ReplayChunks, build_replay_market
 
         # in chunks (replay.chunk_s): the engine asks for each chunk of the recording as the run reaches it
         return ReplayChunks(config) if config.replay.chunk_s > 0 else build_replay_market(config)
     if config.market.source == "queue_reactive":
-        from backtest.queue_reactive import queue_reactive_recording
-        from backtest.replay import ReplayChunks
+        from backtest.markets.queue_reactive import queue_reactive_recording
+        from backtest.markets.replay import ReplayChunks
 
         return ReplayChunks(config, venues=queue_reactive_recording(config)).first
     n = config.sim.ticks

@@ -23,7 +23,7 @@ FORMAT_VERSION = 1
 FRAMES = ("ticks", "fills", "hedges", "orders", "risk_events")
 RAW = ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw", "counters", "interventions",
        "regime", "fair", "feed1", "feed2")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project (backtest/research/experiment.py)
 
 
 def _sha256(data: bytes) -> str:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.config import ConfigError, SimConfig, config_to_toml, make_config
-from backtest.data import MarketData
+from backtest.markets.data import MarketData
 from kernels.records import ME_BOOK, ME_BOOK_CLEAR, ME_TRADE, MF_NO_EXCH_TS, market_event_dt
 
 GRID_S = 0.1  # the mid series' step
@@ -91,7 +91,7 @@ def grid_steps(d1: MarketData, d2: MarketData) -> tuple[float, float, int, int, 
 
 def reduce_venue(d: MarketData, start: int, span_ns: int, pk: int, qk: int, reach_ticks: int = 20_000) -> Tape:
     """One venue's recording from ``start`` (ns) over ``span_ns``, on the common grid."""
-    from backtest.replay import mid_series, on_grid
+    from backtest.markets.replay import mid_series, on_grid
 
     grid_ns = int(GRID_S * 1e9)
     n = max(2, span_ns // grid_ns)
@@ -183,8 +183,8 @@ LEAD_LAG_GRID_MS = 1
 
 def fine_mids(d1, d2, step_ms: int = LEAD_LAG_GRID_MS) -> tuple[np.ndarray, np.ndarray]:
     """Both venues' mids (currency) every ``step_ms`` over the span they share, as the replay sees them: the
-    book ticker's touch where the venue has one, else its book (``backtest.replay.mid_series``)."""
-    from backtest.replay import mid_series, on_grid
+    book ticker's touch where the venue has one, else its book (``backtest.markets.replay.mid_series``)."""
+    from backtest.markets.replay import mid_series, on_grid
 
     tick, _, pk1, qk1, pk2, qk2 = grid_steps(d1, d2)
     start = max(d1.start_ns, d2.start_ns)
@@ -499,7 +499,7 @@ def recorded_correlation(exchange1_recordings: list[MarketData], step_s: float =
     """The correlation of the recordings' mid log returns over ``step_s`` (mids at the end of each step from
     ``start_ns``, default: when all of them are under way, to ``end_ns``, default: the first end): several
     assets' quoted venues on the same minutes. ConfigError if they share fewer than three steps."""
-    from backtest.replay import mid_series, on_grid
+    from backtest.markets.replay import mid_series, on_grid
 
     start = max(d.start_ns for d in exchange1_recordings) if start_ns is None else start_ns
     end = min(d.end_ns for d in exchange1_recordings) if end_ns is None else end_ns
@@ -555,7 +555,7 @@ def to_toml(config: SimConfig, estimates: list[Estimate], header: str = "") -> s
 # -- a synthetic market printed as a recording ------------------------------------------------------------
 def synthetic_recording(config: SimConfig) -> tuple[MarketData, MarketData]:
     """Both venues of a synthetic market (no orders of ours) as the recordings a capture would give."""
-    from backtest.generate import generate
+    from backtest.markets.generate import generate
     from backtest.resources import book_capacity
     from kernels.tape import new_tape_book, print_tape
 

@@ -1,6 +1,6 @@
 """The queue-reactive market printed as a recording of two venues (``queue_reactive_recording``) that the replay
 kernel then runs the strategy on, with the same queue-position rules as on a real recording
-(``backtest.queue_reactive_fit`` estimates it from one).
+(``backtest.markets.queue_reactive_fit`` estimates it from one).
 
 Exchange 1 is ``kernels.queue_reactive``'s model of a large-tick book (see its docstring). Exchange 2's mid follows
 Exchange 1's: at time t it is Exchange 1's mid at t + ``lead_ms`` plus a basis, the basis an Ornstein-Uhlenbeck
@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from backtest.config import SimConfig
-from backtest.data import MarketData
+from backtest.markets.data import MarketData
 from backtest.instruments import Instrument
 from kernels.queue_reactive import (
     N_DISTRIBUTIONS, N_PARAMS, N_STATE, OUT_MARGIN, P_BRANCHING, P_DECAY, P_FOLLOW, P_LATENCY_NS, P_MU, P_START_NS,
@@ -101,7 +101,7 @@ def generator_inputs(config: SimConfig) -> tuple:
 
 def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
     """Exchange 1's model events over ``span_s`` seconds (market_event_dt, its own ticks and lots)."""
-    from backtest.inputs import random_stream
+    from backtest.markets.inputs import random_stream
 
     qr = config.queue_reactive
     mk = config.market
@@ -158,7 +158,7 @@ def touch_series(events: np.ndarray, grid_ns: int, start_ns: int, n: int) -> tup
 
 def _exchange2_events(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndarray:
     """Exchange 2's book, one step wide around Exchange 1's mid ``lead_ms`` later plus the basis."""
-    from backtest.inputs import random_stream
+    from backtest.markets.inputs import random_stream
 
     qr = config.queue_reactive
     mk = config.market

@@ -1,6 +1,6 @@
 """The inputs both market sources draw or lay out alike: each random input's own generator
 (``RANDOM_STREAMS``, ``random_stream``), the per-tick latency and rejection draws, and a venue's events per
-tick (``VenueEvents``). ``backtest.generate`` (the synthetic market) and ``backtest.replay`` (a recording)
+tick (``VenueEvents``). ``backtest.markets.generate`` (the synthetic market) and ``backtest.markets.replay`` (a recording)
 both import this module and not each other."""
 from __future__ import annotations
 

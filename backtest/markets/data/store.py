@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backtest.data.capture import DataError, MarketData
+from backtest.markets.data.capture import DataError, MarketData
 from backtest.instruments import Instrument
 from kernels.records import market_event_dt
 

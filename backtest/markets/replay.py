@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from backtest.config import MAX_PRICE_TICKS, ConfigError, SimConfig
-from backtest.data import PROJECT_ROOT, DataError, MarketData, import_capture, load
-from backtest.data.store import read_info
-from backtest.data import resolve_path as resolve
-from backtest.data.cache import import_cached
+from backtest.markets.data import PROJECT_ROOT, DataError, MarketData, import_capture, load
+from backtest.markets.data.store import read_info
+from backtest.markets.data import resolve_path as resolve
+from backtest.markets.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
-from backtest.inputs import LatencyDraws, VenueEvents
+from backtest.markets.inputs import LatencyDraws, VenueEvents
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 from kernels.replay import new_book, new_scan, scan_prices, tick_starts, venue_mids
 
@@ -101,7 +101,7 @@ def _load_venue(files: tuple, venue: str, streamed: bool = False) -> tuple[Marke
 def load_venue(path_text: str | list[str], venue: str, notes: list[str] | None = None,
                streamed: bool = False) -> MarketData:
     """One venue's recording: a normalised file, or a raw capture (or a list of consecutive ones read as one)
-    through the import cache (``backtest.data.cache``); where its events came from is appended to ``notes``.
+    through the import cache (``backtest.markets.data.cache``); where its events came from is appended to ``notes``.
     ``streamed``: a normalised file's metadata only, its events to be read in batches (``store.iter_events``)."""
     files = []
     for text in (path_text if isinstance(path_text, list) else [path_text]):
@@ -169,7 +169,7 @@ class _Source:
         return {name: values[keep] for name, values in ev.items()} if isinstance(ev, dict) else ev[keep]
 
     def _batches_of_file(self):
-        from backtest.data.store import iter_events
+        from backtest.markets.data.store import iter_events
 
         with _as_config_error():
             for ev in iter_events(self.data.path, STREAM_BATCH_ROWS, columns=self._fields):
@@ -181,7 +181,7 @@ class _Source:
         if self.data.path is None:
             yield {name: self._all[name] for name in names}
             return
-        from backtest.data.store import iter_columns
+        from backtest.markets.data.store import iter_columns
 
         with _as_config_error():
             for cols in iter_columns(self.data.path, STREAM_BATCH_ROWS, names):
