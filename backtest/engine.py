@@ -350,6 +350,25 @@ class Simulation:
                         reference_last_update(m, self.config.quoting.reference), m.view_touch1, m.start_ns,
                         m.tick_offset)
 
+    def reach_chunk(self) -> int:
+        """In chunks: the next chunk of the recording if the run has reached the end of the one in use; returns the
+        tick the chunk in use ends at (exclusive)."""
+        chunk_end = self._chunk.tick_offset + self._chunk.n_ticks
+        if self.computed >= chunk_end:
+            chunk = self.chunks.next()
+            check_manual_fills(self.config, chunk, self.interventions)
+            self._use_chunk(chunk)
+            self._keep_feeds(chunk)
+            chunk_end = chunk.tick_offset + chunk.n_ticks
+        return chunk_end
+
+    @property
+    def feeds(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(Exchange 1 feed, Exchange 2 feed, the tick their first element is at): the market in use (a chunk's
+        ticks in chunks, else the whole run's from tick 0). Ticks."""
+        m = self._chunk if self.replay else self.market
+        return m.feed1, m.feed2, int(m.tick_offset) if self.replay else 0
+
     def _keep_feeds(self, m: ReplayMarket) -> None:
         a, b = m.tick_offset, m.tick_offset + m.n_ticks
         r0, r1 = record_rows(self.n_ticks, self.every, a), record_rows(self.n_ticks, self.every, b)
@@ -377,14 +396,7 @@ class Simulation:
                 step = self.checkpoint_every or self.n_ticks
                 end = min(until, (self.computed // step + 1) * step)
                 if self.chunks is not None:
-                    chunk_end = self._chunk.tick_offset + self._chunk.n_ticks
-                    if self.computed >= chunk_end:  # the next chunk of the recording
-                        chunk = self.chunks.next()
-                        check_manual_fills(self.config, chunk, self.interventions)
-                        self._use_chunk(chunk)
-                        self._keep_feeds(chunk)
-                        chunk_end = chunk.tick_offset + chunk.n_ticks
-                    end = min(end, chunk_end)
+                    end = min(end, self.reach_chunk())
                 if self.market.events_progress is not None:  # run on what the flow helper has drawn
                     end = min(end, self.computed + STREAM_TICKS)
                     self.market.wait_for_events(end)

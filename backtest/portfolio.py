@@ -268,9 +268,6 @@ def make_portfolio_config(data: dict[str, Any]) -> PortfolioConfig:
         except ConfigError as err:
             errors.extend(f"assets.{a.name}: {e}" for e in err.problems)
             continue
-        if cfg.market.source == "replay" and cfg.replay.chunk_s > 0:
-            errors.append(f"assets.{a.name}: replay.chunk_s {cfg.replay.chunk_s:g}: a portfolio replays each "
-                          "recording in one pass (chunks are not built for portfolios yet); allowed: 0")
         configs.append(cfg)
     sources = {c.market.source for c in configs}
     if len(sources) > 1:
@@ -425,8 +422,9 @@ def replay_on_one_clock(pcfg: PortfolioConfig) -> PortfolioConfig:
     dt_ns = int(round(pcfg.base.sim.dt_s * 1e9))
     spans, quotes = [], {}
     for name, c in zip(pcfg.names, pcfg.configs):
-        d1 = load_venue(c.replay.exchange1, "exchange1")
-        d2 = load_venue(c.replay.exchange2, "exchange2")
+        streamed = c.replay.chunk_s > 0  # in chunks a normalised recording's events are not all read here
+        d1 = load_venue(c.replay.exchange1, "exchange1", streamed=streamed)
+        d2 = load_venue(c.replay.exchange2, "exchange2", streamed=streamed)
         quotes[name] = d1.instrument.quote  # an asset's money is in the currency its Exchange 1 quotes in
         own = c.with_overrides({"replay": {"start_s": 0.0}})
         start, covered = _covered(own, d1, d2)
@@ -489,7 +487,7 @@ class PortfolioSimulation:
         self.ps[K.PS_PAUSED_UNTIL] = -1
         self.pf = np.zeros(K.N_PF)
         self.work = np.zeros((k, K.N_WORK))
-        self.work[:, K.W_PRICE] = [s.market.feed1[0] for s in self.sims]
+        self.work[:, K.W_PRICE] = [s.feeds[0][0] for s in self.sims]
         self.work[:, K.W_KIND] = -1
         self.cov = prior_covariance(pcfg, [s.first_price for s in self.sims])
         cap = int(self.pp[K.PP_LOSS_WINDOW_CHECKS]) + 3
@@ -498,6 +496,9 @@ class PortfolioSimulation:
         self.rows = np.zeros(-(-n // pcfg.check_ticks), dtype=portfolio_row_dt)
         self.risk = np.zeros(256, dtype=portfolio_risk_dt)
         self.pc = np.zeros(3, dtype=np.int64)
+        # every asset's Exchange 1 price at each covariance sample, kept as the run goes by (a replay in chunks holds
+        # only the chunk in use), for the plain correlation of the results
+        self.sampled_prices = np.zeros((k, -(-n // pcfg.check_ticks) // pcfg.sample_checks + 1))
         self.computed = 0
 
     def _portfolio_state(self) -> tuple:
@@ -507,6 +508,10 @@ class PortfolioSimulation:
         until = self.n_ticks if until is None else min(until, self.n_ticks)
         while self.computed < until:
             end = min(until, self.computed + self.SPAN_TICKS)
+            for s in self.sims:
+                if s.chunks is not None:  # a span stays inside every asset's chunk in use
+                    s.computed = self.computed
+                    end = min(end, s.reach_chunk())
             self._span(self.computed, end)
             self.computed = end
         for s in self.sims:
@@ -518,11 +523,19 @@ class PortfolioSimulation:
         port_before = tuple(a.copy() for a in self._portfolio_state())
         while True:
             assets = tuple((s._inputs, (s.ticks_raw, *s.records), s.state) for s in self.sims)
-            views = tuple((s.p, s.market.feed1, s.market.feed2, *(s.state[i] for i in self._view)) for s in self.sims)
+            feeds = [s.feeds for s in self.sims]
+            views = tuple((s.p, f1, f2, *(s.state[i] for i in self._view), offset)
+                          for s, (f1, f2, offset) in zip(self.sims, feeds))
+            rows_before = int(self.pc[0])
             self._driver(assets, views, self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx,
-                                  self.dq_val, self.rows, self.risk, self.pc, t0, t1)
+                         self.dq_val, self.rows, self.risk, self.pc, t0, t1)
             overflow = [s for s in self.sims if s.state[-1][C_OVERFLOW] != 0]
             if not overflow and self.pc[2] == 0:
+                every = self.pcfg.sample_checks
+                first = -(-(rows_before + 1) // every) * every - 1  # the first sampled check of the span
+                sampled = np.arange(first, int(self.pc[0]), every)
+                for a, (f1, _, offset) in enumerate(feeds):
+                    self.sampled_prices[a, (sampled + 1) // every - 1] = f1[self.rows["tick"][sampled] - offset]
                 return
             for s in overflow:
                 s._grow_records()
@@ -538,8 +551,7 @@ class PortfolioSimulation:
     def results(self) -> "PortfolioResults":
         rows = self.rows[: self.pc[0]].copy()
         # the assets' Exchange 1 returns over each covariance sample, correlated plainly (every sample weighs the same)
-        sampled = rows["tick"][self.pcfg.sample_checks - 1:: self.pcfg.sample_checks]
-        prices = np.array([s.market.feed1[sampled] for s in self.sims])
+        prices = self.sampled_prices[:, : len(rows) // self.pcfg.sample_checks]
         realized = np.corrcoef(np.diff(np.log(prices), axis=1)) if prices.shape[1] > 2 else np.eye(len(self.sims))
         return PortfolioResults(
             config=self.pcfg,

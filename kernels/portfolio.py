@@ -96,8 +96,8 @@ def _event(out_risk, pc, t, asset, kind, action, value, limit):
 
 @jit_borrow
 def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc):
-    """The portfolio's risk check at tick ``t``. ``views[a]`` = (p, feed1, feed2, acc, pos, si, sf) of asset ``a``
-    (feeds indexed by tick). Writes one row of ``out_rows`` and the throttle changes to ``out_risk``; sets the
+    """The portfolio's risk check at tick ``t``. ``views[a]`` = (p, feed1, feed2, acc, pos, si, sf, offset) of asset
+    ``a``: its feeds hold ticks ``offset`` onwards (a replay's chunk starts at its ``offset``; else 0). Writes one row of ``out_rows`` and the throttle changes to ``out_risk``; sets the
     assets' ``S_PORT_*`` / kill slots that their next tick obeys."""
     k = len(views)
     total = 0.0
@@ -105,7 +105,8 @@ def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, o
     net = 0.0
     for a in range(k):
         v = views[a]
-        p, f1, f2, acc, pos = v[0], v[1][t], v[2][t], v[3], v[4]
+        at = t - v[7]
+        p, f1, f2, acc, pos = v[0], v[1][at], v[2][at], v[3], v[4]
         tlv = p[P_TICK_SIZE] * p[P_LOT_SIZE]
         total += total_pnl(p, acc, pos, f1, f2) * tlv
         leg = hedge_leg_lots(acc)
@@ -116,7 +117,7 @@ def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, o
     c = ps[PS_CHECKS]
     if (c + 1) % int(pp[PP_SAMPLE_CHECKS]) == 0:
         for a in range(k):
-            f1 = views[a][1][t]
+            f1 = views[a][1][t - views[a][7]]
             work[a, W_RETURN] = f1 / work[a, W_PRICE] - 1.0
             work[a, W_PRICE] = f1
         alpha = pp[PP_COV_ALPHA]
