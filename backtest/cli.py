@@ -185,8 +185,9 @@ def make_parser() -> argparse.ArgumentParser:
     op.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     op.add_argument("--config", help="TOML or YAML file of base overrides")
     op.add_argument("--portfolio", metavar="FILE_OR_PRESET",
-                    help="optimise a synthetic portfolio (a portfolio config file or preset): --space keys may name "
-                    "one asset (assets.ETH.quoting.half_spread_bps=0.5:3); the portfolio's metrics are scored")
+                    help="optimise a portfolio (a portfolio config file or preset; out of sample: held-out seeds, or "
+                    "the held-out end of its recordings): --space keys may name one asset "
+                    "(assets.ETH.quoting.half_spread_bps=0.5:3); the portfolio's metrics are scored")
     op.add_argument("--preset", default="default", choices=PRESETS, help="base scenario")
     op.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one base parameter (repeatable)")
 

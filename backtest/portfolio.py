@@ -25,9 +25,10 @@ currency): the portfolio adds them as they are.
 
 A portfolio of recordings (every asset ``market.source = 'replay'``) lays every asset's recordings on one grid
 from the moment the last of them is under way (``replay_on_one_clock``). Sweeps take a portfolio as their base
-(``backtest.research.sweep``), as do optimisations of synthetic portfolios (``backtest.research.optimize``); the REST API serves one
-under ``/portfolio`` with a dashboard (``api.portfolio``). Not yet: chunked replays and optimising portfolios of
-recordings.
+(``backtest.research.sweep``), as do optimisations (``backtest.research.optimize``: held-out seeds on a synthetic
+portfolio, the held-out end of the recordings on a portfolio of recordings); the REST API serves one under
+``/portfolio`` with a dashboard (``api.portfolio``). Recordings may be read in chunks (``replay.chunk_s``), with the
+same result.
 """
 from __future__ import annotations
 
@@ -417,6 +418,22 @@ def replay_on_one_clock(pcfg: PortfolioConfig) -> PortfolioConfig:
     """A portfolio of recordings with every asset's tick 0 at the same instant: when the last of all the recordings
     is under way (plus the shared ``replay.start_s``). Each asset's ``replay.start_s`` becomes its offset from its
     own recordings' start; ConfigError if ``sim.ticks`` reaches past what every recording covers from there."""
+    aligned, covered = _one_clock(pcfg)
+    n = pcfg.base.sim.ticks
+    if n > covered:
+        raise ConfigError([f"sim.ticks {n:,}: from the moment every asset's recordings are under way (plus replay."
+                           f"start_s {pcfg.base.replay.start_s:g}) they all cover {max(covered, 0):,} ticks of "
+                           f"{pcfg.base.sim.dt_s:g} s; allowed: at most {max(covered, 0):,}"])
+    return aligned
+
+
+def portfolio_available_ticks(pcfg: PortfolioConfig) -> int:
+    """Ticks every asset's recordings cover from the portfolio's tick 0 (``replay_on_one_clock``), whatever
+    ``sim.ticks`` asks for."""
+    return max(_one_clock(pcfg)[1], 0)
+
+
+def _one_clock(pcfg: PortfolioConfig) -> tuple[PortfolioConfig, int]:
     from backtest.markets.replay import _covered, load_venue
 
     dt_ns = int(round(pcfg.base.sim.dt_s * 1e9))
@@ -436,14 +453,9 @@ def replay_on_one_clock(pcfg: PortfolioConfig) -> PortfolioConfig:
                            "symbol whose currency is not known)"])
     common = max(a for a, _ in spans) + int(round(pcfg.base.replay.start_s * 1e9))
     covered = min((end - common) // dt_ns for _, end in spans)
-    n = pcfg.base.sim.ticks
-    if n > covered:
-        raise ConfigError([f"sim.ticks {n:,}: from the moment every asset's recordings are under way (plus replay."
-                           f"start_s {pcfg.base.replay.start_s:g}) they all cover {max(covered, 0):,} ticks of "
-                           f"{pcfg.base.sim.dt_s:g} s; allowed: at most {max(covered, 0):,}"])
     configs = tuple(c.with_overrides({"replay": {"start_s": (common - start) / 1e9}})
                     for c, (start, _) in zip(pcfg.configs, spans))
-    return PortfolioConfig(base=pcfg.base, portfolio=pcfg.portfolio, assets=pcfg.assets, configs=configs)
+    return PortfolioConfig(base=pcfg.base, portfolio=pcfg.portfolio, assets=pcfg.assets, configs=configs), covered
 
 
 class PortfolioSimulation:

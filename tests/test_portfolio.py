@@ -402,10 +402,38 @@ def test_optimisation_of_a_portfolio_scores_its_total_on_held_out_seeds(tmp_path
                  "assets.ETH.quoting.size_lots=1:3:int", "--trials", "2", "--train-seeds", "1", "--test-seeds", "5",
                  "--constraint", "largest_naked_lots<=1000000", "--out", str(out)]) == 0
     assert (out / "trials.csv").exists() and (out / "out_of_sample.csv").exists()
+
+
+def test_optimisation_of_a_portfolio_of_recordings_checks_the_held_out_end(tmp_path, capsys):
+    """On recordings the training runs are the first part of the one clock, the check the rest: the same instants of
+    every asset's recordings as the whole portfolio run's ticks there."""
+    from backtest.cli import main
+    from backtest.portfolio import replay_on_one_clock
+    from backtest.research.optimize import OptimizeSpec, _configs, score, window_hours
+
+    base = replay_pair(ticks=50000)
+    spec = OptimizeSpec(space={"quoting.half_spread_bps": ("float", 0.3, 2.0)}, base=base, holdout_share=0.4)
+    (train,), (test,) = _configs(spec, {}, "train"), _configs(spec, {}, "test")
+    assert (train.sim.ticks, test.sim.ticks) == (30000, 20000)
+    whole, later = replay_on_one_clock(base), replay_on_one_clock(test)
+    for a, b in zip(whole.configs, later.configs):  # each asset's test window starts 30 s into its whole run
+        assert b.replay.start_s == pytest.approx(a.replay.start_s + 30.0)
+    assert window_hours(spec, "test") == pytest.approx(20.0 / 3600)
+    got = score(spec, {"quoting.half_spread_bps": 0.5}, "test")
+    direct = run_portfolio(test.with_dotted({"quoting.half_spread_bps": 0.5}))
+    assert got["fills"] == direct.summary_dict["portfolio"]["fills"] > 0
+    assert got["net_pnl"] == pytest.approx(direct.summary_dict["portfolio"]["net_pnl"])
+    out = tmp_path / "o2"
+    assert main(["optimize", "--portfolio", "portfolio_binance_btc_eth_20240808", "--ticks", "30000", "--space",
+                 "assets.ETH.quoting.half_spread_bps=0.3:2", "--trials", "2", "--holdout-share", "0.5",
+                 "--out", str(out)]) == 0
+    assert (out / "out_of_sample.csv").exists()
     capsys.readouterr()
     assert main(["optimize", "--portfolio", "portfolio_binance_btc_eth_20240808", "--space",
-                 "quoting.size_quote=50:70", "--out", str(tmp_path / "o2")]) == 2
-    assert "not built yet" in capsys.readouterr().err
+                 "quoting.size_quote=50:70", "--train-recordings", "replay.exchange1=a.parquet",
+                 "--test-recordings", "replay.exchange1=b.parquet",
+                 "--out", str(tmp_path / "o3")]) == 2
+    assert "held-out end of its recordings" in capsys.readouterr().err
 
 
 def test_shared_regimes_switch_every_asset_together():

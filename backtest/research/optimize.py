@@ -44,7 +44,7 @@ class Constraint:
 @dataclass
 class OptimizeSpec:
     space: dict[str, tuple]  # key -> ("float", lo, hi) | ("int", lo, hi) | ("categorical", [values])
-    base: SimConfig  # or a backtest.portfolio.PortfolioConfig (synthetic): the portfolio's metrics are scored
+    base: SimConfig  # or a backtest.portfolio.PortfolioConfig: the portfolio's metrics are scored
     objective: str = "net_pnl"
     trials: int = 20
     train_seeds: tuple[int, ...] = (1, 2, 3)
@@ -128,8 +128,17 @@ def window_hours(spec: OptimizeSpec, part: str) -> float | None:
 
 def _configs(spec: OptimizeSpec, params: dict, part: str) -> list[SimConfig]:
     """The runs a parameter set is scored on: ``part`` 'train' or 'test'."""
-    if _is_portfolio(spec.base):  # synthetic portfolios (_validate): held-out seeds
+    if _is_portfolio(spec.base):
         cfg = spec.base.with_dotted(params)
+        if cfg.base.market.source == "replay":  # the first part of the recordings on their one clock, then the rest
+            from backtest.portfolio import portfolio_available_ticks
+
+            total = min(cfg.base.sim.ticks, portfolio_available_ticks(cfg))
+            cut = int(total * (1.0 - spec.holdout_share))
+            if part == "train":
+                return [cfg.with_dotted({"sim.ticks": cut})]
+            return [cfg.with_dotted({"sim.ticks": total - cut,
+                                     "replay.start_s": cfg.base.replay.start_s + cut * cfg.base.sim.dt_s})]
         return [cfg.with_dotted({"sim.seed": s}) for s in (spec.train_seeds if part == "train" else spec.test_seeds)]
     cfg = make_config(spec.base.model_dump(), **params)
     recordings = spec.train_recordings if part == "train" else spec.test_recordings
@@ -203,9 +212,10 @@ def _validate(spec: OptimizeSpec) -> None:
     if bool(spec.train_recordings) != bool(spec.test_recordings):
         raise ConfigError(["give both --train-recordings and --test-recordings (out of sample = other recordings), "
                            "or neither (out of sample = the end of the recording, --holdout-share)"])
-    if _is_portfolio(spec.base) and (_source(spec.base) == "replay" or spec.train_recordings):
-        raise ConfigError(["optimising a portfolio of recordings is not built yet; allowed: a synthetic portfolio "
-                           "(out of sample: held-out seeds)"])
+    if _is_portfolio(spec.base) and spec.train_recordings:
+        raise ConfigError(["--train-recordings/--test-recordings name one asset's recordings; a portfolio of "
+                           "recordings is checked out of sample on the held-out end of its recordings "
+                           "(--holdout-share); allowed: neither"])
     if spec.train_recordings and _source(spec.base) != "replay":
         raise ConfigError(["--train-recordings/--test-recordings apply to a replay (market.source replay, e.g. "
                            "--preset replay_binance_btcusdt_20240808)"])
