@@ -280,7 +280,9 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
         return {"state": state, "reason": None, "since_tick": 0, "since_s": 0.0}
 
     dashboard.register(app, session, view_async, risk_status, _clean, _records)
-    app.include_router(portfolio_router(ApiError, strict))
+    portfolio = portfolio_router(ApiError, strict, rate)
+    app.state.portfolio_session = portfolio.session  # the portfolio session (made at its first request)
+    app.include_router(portfolio)
 
     @app.get("/health", response_model=Health)
     async def health():

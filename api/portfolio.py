@@ -1,14 +1,18 @@
 """The portfolio under ``/portfolio``: several assets under one risk manager (``backtest.portfolio``).
 
 The portfolio session is one whole run of a portfolio config (the preset ``portfolio_btc_eth_synthetic`` until a
-reset names another) and the actions scheduled on it. An action (a manual fill on one asset, a pause, resume,
-kill or kill reset of one asset or of all) names the tick it applies at; it is checked, added to the actions, and
-the portfolio is run again with all of them, under one lock: what a read returns is always a whole run of the
-actions accepted so far. A refused action changes nothing.
+reset names another), the actions scheduled on it and a clock (``api.clock.TickClock``, at the single-asset
+session's rate, ``MMHEDGE_TICKS_PER_S``). Reads answer at the clock: each asset's state, positions, quotes and PnL
+at its tick, the portfolio's checks and risk events up to it (``GET /portfolio/summary``: the whole run). An action
+(a manual fill on one asset, a pause, resume, kill or kill reset of one asset or of all) applies at the clock's
+tick or at a later one it names, never before the clock (what was read cannot change); it is checked, added to
+the actions, and the portfolio is run again with all of them, under one lock: what a read returns is always a
+whole run of the actions accepted so far. A refused action changes nothing.
 """
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,17 +22,20 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.clock import TickClock
+from api.session import ready_for_readers
 from backtest.config import ConfigError
 from backtest.interventions import Intervention, manual_fill_problems
 from backtest.portfolio import (
     PORTFOLIO_PRESETS, PortfolioConfig, PortfolioResults, check_portfolio_memory, make_portfolio_config,
     portfolio_preset, run_portfolio,
 )
-from kernels.records import STATE_NAMES
+from kernels.records import LIQUIDITY_NAMES, STATE_NAMES
 
 DEFAULT_PRESET = "portfolio_btc_eth_synthetic"
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_ACTIONS = 10_000  # actions a session holds: each one is re-run with every later run
+MANUAL = LIQUIDITY_NAMES.index("manual")
 MAX_TICKS = 1_000_000  # an action re-runs the whole portfolio: longer portfolios are run from the CLI
 
 
@@ -36,17 +43,28 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+TICK_HELP = "the tick the action applies at: the clock's (omitted or null) or a later one, up to the run's last"
+
+
 class PortfolioAction(_Body):
     asset: str | None = Field(None, description="the asset acted on; omitted or null = every asset")
-    tick: int = Field(ge=0, description="the tick the action applies at (0 .. the run's last tick)")
+    tick: int | None = Field(None, ge=0, description=TICK_HELP)
 
 
 class PortfolioFill(_Body):
     asset: str = Field(description="the asset whose Exchange 1 is filled")
     side: Literal["buy", "sell"] = Field(description="buy: we buy on Exchange 1 (a client sold into our bid)")
     qty_lots: int = Field(gt=0, description="lots of that asset")
-    tick: int = Field(ge=0, description="the tick the fill happens at")
+    tick: int | None = Field(None, ge=0, description=TICK_HELP)
     price: float | None = Field(None, gt=0, description="currency per unit; omitted = at our quote, else the touch")
+
+
+class PortfolioClock(_Body):
+    running: bool = Field(description="true: the clock advances in real time; false: it stands still")
+
+
+class PortfolioStep(_Body):
+    ticks: int = Field(gt=0, le=10_000_000, description="ticks to move the clock forward")
 
 
 class PortfolioReset(_Body):
@@ -58,11 +76,12 @@ class PortfolioReset(_Body):
 class PortfolioSession:
     """The portfolio's config, the actions on it and their run; ``lock`` serialises every change."""
 
-    def __init__(self, pcfg: PortfolioConfig):
+    def __init__(self, pcfg: PortfolioConfig, ticks_per_second: float = 10.0, now=time.monotonic):
         self.lock = threading.Lock()
         self.pcfg = pcfg
         self.actions: list[tuple[str, Intervention]] = []
         self._results: PortfolioResults | None = None
+        self.clock = TickClock(pcfg.base.sim.ticks - 1, ticks_per_second, now)
 
     def results(self) -> PortfolioResults:
         """The run of the actions accepted so far. A read never waits for an action being run (it answers the run
@@ -72,8 +91,17 @@ class PortfolioSession:
             return current
         with self.lock:
             if self._results is None:
-                self._results = run_portfolio(self.pcfg, self._by_asset(self.actions))
+                self._results = self._run(self.pcfg, self.actions)
             return self._results
+
+    def _run(self, pcfg: PortfolioConfig, actions) -> PortfolioResults:
+        """The portfolio run with ``actions``, its lookups built before any reader sees it (a Results builds its
+        columns lazily, and two threads building them at once would race)."""
+        results = run_portfolio(pcfg, self._by_asset(actions))
+        for asset in results.assets.values():
+            ready_for_readers(asset)
+        results.summary_dict
+        return results
 
     @staticmethod
     def _by_asset(actions) -> dict[str, list[Intervention]]:
@@ -82,26 +110,57 @@ class PortfolioSession:
             out.setdefault(name, []).append(iv)
         return out
 
-    def act(self, names: list[str], make) -> PortfolioResults:
-        """Check and apply ``make(name, results)`` (an Intervention) for each asset of ``names``, then run again;
-        ConfigError (nothing changed) if any is refused."""
+    def at_clock(self) -> tuple[PortfolioResults, int]:
+        """The run and the clock's tick, read together (an action moves neither while they are read)."""
+        results = self.results()
         with self.lock:
-            current = self._results or run_portfolio(self.pcfg, self._by_asset(self.actions))
+            return self._results or results, self.clock.tick()
+
+    def act(self, names: list[str], make, tick: int | None) -> tuple[PortfolioResults, int]:
+        """Check and apply ``make(name, results, tick)`` (an Intervention) for each asset of ``names`` at ``tick``
+        (None: the clock's), then run again; returns the run and the clock's tick. ConfigError (nothing changed) if
+        any is refused: the tick before the clock or past the run, or what ``make`` refuses."""
+        with self.lock:
+            current = self._results or self._run(self.pcfg, self.actions)
             if len(self.actions) + len(names) > MAX_ACTIONS:
                 raise ConfigError([f"the session holds {len(self.actions)} actions; allowed: at most {MAX_ACTIONS} "
                                    "(POST /portfolio/reset starts again)"])
-            added = [(name, make(name, current)) for name in names]
-            results = run_portfolio(self.pcfg, self._by_asset(self.actions + added))
+            clock = self.clock.tick()
+            last = self.pcfg.base.sim.ticks - 1
+            at = clock if tick is None else tick
+            if at > last:
+                raise ConfigError([f"tick {at}: beyond the run's last tick; allowed: {clock}..{last}"])
+            if at < clock:
+                raise ConfigError([f"tick {at}: before the clock (tick {clock}); what has been read cannot change; "
+                                   f"allowed: {clock}..{last}, or no tick (the clock's)"])
+            if clock >= last:
+                raise ConfigError([f"the clock is at the run's last tick {last}: nothing after it could happen; "
+                                   "POST /portfolio/reset starts again"])
+            added = [(name, make(name, current, at)) for name in names]
+            results = self._run(self.pcfg, self.actions + added)
             self.actions += added
             self._results = results
-            return results
+            return results, clock
 
-    def reset(self, pcfg: PortfolioConfig) -> PortfolioResults:
+    def reset(self, pcfg: PortfolioConfig) -> tuple[PortfolioResults, int]:
         check_portfolio_memory(pcfg)
-        results = run_portfolio(pcfg)  # outside the lock's state: a refused config leaves the session as it was
+        results = self._run(pcfg, [])  # outside the lock's state: a refused config leaves the session as it was
         with self.lock:
             self.pcfg, self.actions, self._results = pcfg, [], results
-            return results
+            self.clock = TickClock(pcfg.base.sim.ticks - 1, self.clock.ticks_per_second, self.clock.now)
+            return results, 0
+
+    def step(self, ticks: int) -> int:
+        with self.lock:
+            return self.clock.step(ticks)
+
+    def set_running(self, running: bool) -> None:
+        with self.lock:
+            self.clock.set_running(running)
+
+    def clock_state(self) -> dict[str, Any]:
+        with self.lock:
+            return {"running": self.clock.advancing(), "finished": self.clock.finished(), "tick": self.clock.tick()}
 
 
 def _view(r: PortfolioResults, actions) -> dict[str, Any]:
@@ -128,6 +187,50 @@ def _view(r: PortfolioResults, actions) -> dict[str, Any]:
     }
 
 
+def _view_at(r: PortfolioResults, actions, tick: int, clock: dict[str, Any]) -> dict[str, Any]:
+    """The portfolio at ``tick`` (the clock): each asset's state, positions, quotes and PnL parts at that tick and its
+    fills up to it; the money summed over assets; the notionals and exposure of the last check at or before it and
+    the largest up to it. Currency."""
+    assets = {}
+    money = ("net_pnl", "spread_capture", "hedge_cost", "fees", "inventory_mtm", "realized_pnl", "unrealized_pnl")
+    total = dict.fromkeys(money, 0.0)
+    total.update(fills=0, fills_manual=0)
+    for name, a in r.assets.items():
+        rows, _ = a.record_row_at([tick])
+        cols = a.tick_columns
+        row = int(rows[0])
+        account = a.account_raw[a.account_row_at(np.array([tick]))[0]] if len(a.account_raw) else None
+        fills = a.fills_raw[: a.rows_until("fills", tick)]
+        summary = {k: float(cols["total_pnl" if k == "net_pnl" else k][row]) for k in money}
+        summary.update(fills=len(fills), fills_manual=int(np.count_nonzero(fills["liquidity"] == MANUAL)))
+        for k in total:
+            total[k] += summary[k]
+        bid, ask = float(cols["quote_bid_price"][row]), float(cols["quote_ask_price"][row])
+        assets[name] = {
+            "state": STATE_NAMES[int(account["state"])] if account is not None else "active",
+            "inv1_lots": int(cols["inv1_lots"][row]), "inv2_lots": int(cols["inv2_lots"][row]),
+            "net_delta_lots": int(round(float(cols["net_delta_lots"][row]))),
+            "quote_bid": bid if bid > 0 else None, "quote_ask": ask if ask > 0 else None,
+            "summary": summary,
+        }
+    checks = r.rows_raw[: int(np.searchsorted(r.rows_raw["tick"], tick, side="right"))]
+    last = checks[-1] if len(checks) else None
+    total.update({
+        "gross_notional": float(last["gross_notional"]) if last is not None else 0.0,
+        "net_notional": float(last["net_notional"]) if last is not None else 0.0,
+        "exposure": float(last["exposure"]) if last is not None else 0.0,
+        "max_gross_notional": float(checks["gross_notional"].max()) if len(checks) else 0.0,
+        "max_exposure": float(checks["exposure"].max()) if len(checks) else 0.0,
+        "state": STATE_NAMES[int(last["state"])] if last is not None else "active",
+    })
+    return {
+        "tick": tick, "clock": clock, "ticks": r.config.base.sim.ticks, "dt_s": r.config.base.sim.dt_s,
+        "assets": assets, "portfolio": total,
+        "actions": [{"asset": n, "tick": iv.tick, "kind": iv.kind, "side": iv.side, "qty_lots": iv.qty_lots}
+                    for n, iv in actions],
+    }
+
+
 def _names(pcfg: PortfolioConfig, asset: str | None) -> list[str]:
     if asset is None:
         return list(pcfg.names)
@@ -137,15 +240,9 @@ def _names(pcfg: PortfolioConfig, asset: str | None) -> list[str]:
     return [asset]
 
 
-def _check_tick(pcfg: PortfolioConfig, tick: int) -> None:
-    n = pcfg.base.sim.ticks
-    if tick >= n:
-        raise ConfigError([f"tick {tick}: beyond the run's last tick; allowed: 0..{n - 1}"])
-
-
-def router(api_error, strict) -> APIRouter:
+def router(api_error, strict, ticks_per_second: float = 10.0, now=time.monotonic) -> APIRouter:
     """The /portfolio routes. ``api_error(status, error, details)`` builds the app's JSON error; ``strict`` makes a
-    value JSON-safe (NaN -> null)."""
+    value JSON-safe (NaN -> null); the clock runs ``ticks_per_second`` on the wall clock ``now``."""
     r = APIRouter(prefix="/portfolio", tags=["portfolio"])
     state: dict[str, PortfolioSession] = {}
     make_lock = threading.Lock()
@@ -153,8 +250,14 @@ def router(api_error, strict) -> APIRouter:
     def session() -> PortfolioSession:
         with make_lock:
             if "s" not in state:
-                state["s"] = PortfolioSession(portfolio_preset(DEFAULT_PRESET))
+                state["s"] = PortfolioSession(portfolio_preset(DEFAULT_PRESET), ticks_per_second, now)
             return state["s"]
+
+    r.session = session  # for tests and the app: the session this router serves
+
+    def at_clock(s: PortfolioSession) -> dict[str, Any]:
+        results, tick = s.at_clock()
+        return strict(_view_at(results, list(s.actions), tick, s.clock_state()))
 
     async def in_thread(fn):
         try:
@@ -162,31 +265,55 @@ def router(api_error, strict) -> APIRouter:
         except ConfigError as err:
             raise api_error(422, "invalid portfolio action", err.problems) from None
 
-    @r.get("", summary="The portfolio's run: each asset's state, position, quotes and summary, and the total")
+    @r.get("", summary="The portfolio at the clock: each asset's state, position, quotes and PnL, and the total")
     async def portfolio_state() -> dict:
+        s = session()
+        return await in_thread(lambda: at_clock(s))
+
+    @r.get("/summary", summary="The portfolio's whole run: each asset's summary and the total")
+    async def portfolio_summary() -> dict:
         s = session()
         results = await in_thread(s.results)
         return strict(_view(results, list(s.actions)))
 
-    @r.get("/risk", summary="The portfolio's limits, each asset's risk state and the portfolio's risk events")
+    @r.get("/risk", summary="The portfolio's limits, each asset's risk state at the clock and the portfolio's risk "
+           "events up to it")
     async def portfolio_risk() -> dict:
         s = session()
-        results = await in_thread(s.results)
+        results, tick = await in_thread(s.at_clock)
         events = results.risk_events
+        events = events[events["tick"] <= tick]
+        checks = results.rows_raw[: int(np.searchsorted(results.rows_raw["tick"], tick, side="right"))]
+        states = {}
+        for n, a in results.assets.items():
+            row = a.account_row_at(np.array([tick]))[0] if len(a.account_raw) else -1
+            states[n] = STATE_NAMES[int(a.account_raw[row]["state"])] if row >= 0 else "active"
         return strict({
-            "limits": s.pcfg.portfolio.model_dump(mode="json"),
-            "state": str(results.portfolio["state"].iloc[-1]) if len(results.rows_raw) else "active",
-            "assets": {n: STATE_NAMES[int(a.account_raw[-1]["state"])] if len(a.account_raw) else "active"
-                       for n, a in results.assets.items()},
+            "tick": tick, "limits": s.pcfg.portfolio.model_dump(mode="json"),
+            "state": STATE_NAMES[int(checks[-1]["state"])] if len(checks) else "active",
+            "assets": states,
             "events": events.head(1000).to_dict("records"), "events_total": len(events),
         })
 
-    @r.get("/series", summary="The portfolio's check rows for charts: total and each asset's PnL, exposure (thinned)")
+    @r.post("/clock", summary="Start or stop the portfolio's clock")
+    async def portfolio_clock(body: PortfolioClock) -> dict:
+        s = session()
+        s.set_running(body.running)
+        return s.clock_state()
+
+    @r.post("/clock/step", summary="Move the portfolio's clock forward")
+    async def portfolio_step(body: PortfolioStep) -> dict:
+        s = session()
+        s.step(body.ticks)
+        return s.clock_state()
+
+    @r.get("/series", summary="The portfolio's check rows up to the clock for charts: total and each asset's PnL, "
+           "exposure (thinned)")
     async def portfolio_series(max_points: int = Query(600, ge=10, le=5000,
                                                        description="cap on rows returned")) -> dict:
         s = session()
-        results = await in_thread(s.results)
-        rows = results.rows_raw
+        results, tick = await in_thread(s.at_clock)
+        rows = results.rows_raw[: int(np.searchsorted(results.rows_raw["tick"], tick, side="right"))]
         step = max(1, -(-len(rows) // max_points))
         at = np.unique(np.append(np.arange(0, len(rows), step), len(rows) - 1)) if len(rows) else np.zeros(0, int)
         ticks = rows["tick"][at]
@@ -202,41 +329,42 @@ def router(api_error, strict) -> APIRouter:
     async def portfolio_page():
         return FileResponse(STATIC / "portfolio.html", media_type="text/html")
 
-    @r.post("/fills/manual", summary="A manual fill on one asset's Exchange 1 at a tick; the portfolio runs again")
+    @r.post("/fills/manual", summary="A manual fill on one asset's Exchange 1 at the clock (or a later tick); the "
+            "portfolio runs again")
     async def portfolio_fill(body: PortfolioFill) -> dict:
         s = session()
 
-        def make(name, current):
-            _check_tick(s.pcfg, body.tick)
+        def make(name, current, tick):
             cfg = current.assets[name].config
-            rows, _ = current.assets[name].record_row_at([body.tick])
+            rows, _ = current.assets[name].record_row_at([tick])
             price_now = float(current.assets[name].feed1[rows[0]]) * cfg.market.tick_size
             problems = manual_fill_problems(cfg.risk.hard_position_lots, cfg.market.tick_size, price_now,
                                             body.qty_lots, body.price)
             if problems:
                 raise ConfigError([f"{name}: {p}" for p in problems])
             ticks = None if body.price is None else round(body.price / cfg.market.tick_size)
-            return Intervention(body.tick, "manual_fill", body.side, body.qty_lots, ticks)
+            return Intervention(tick, "manual_fill", body.side, body.qty_lots, ticks)
 
-        results = await in_thread(lambda: s.act(_names(s.pcfg, body.asset), make))
-        return strict(_view(results, list(s.actions)))
+        return await in_thread(lambda: answer(s, s.act(_names(s.pcfg, body.asset), make, body.tick)))
+
+    def answer(s: PortfolioSession, done: tuple[PortfolioResults, int]) -> dict:
+        """What an action answers: the whole run under every action accepted (a later tick's effect shows there),
+        with the clock's tick."""
+        results, clock = done
+        return strict({**_view(results, list(s.actions)), "clock": clock})
 
     def control(kind: str):
         async def act(body: PortfolioAction) -> dict:
             s = session()
-
-            def make(name, current):
-                _check_tick(s.pcfg, body.tick)
-                return Intervention(body.tick, kind)
-
-            results = await in_thread(lambda: s.act(_names(s.pcfg, body.asset), make))
-            return strict(_view(results, list(s.actions)))
+            return await in_thread(lambda: answer(s, s.act(_names(s.pcfg, body.asset),
+                                                           lambda name, current, tick: Intervention(tick, kind),
+                                                           body.tick)))
         act.__name__ = f"portfolio_{kind}"
         return act
 
     for kind, path in (("pause", "pause"), ("resume", "resume"), ("kill", "kill"), ("kill_reset", "kill-reset")):
-        r.post(f"/control/{path}", summary=f"{kind.replace('_', ' ').capitalize()} one asset (or all) at a tick; "
-               "the portfolio runs again")(control(kind))
+        r.post(f"/control/{path}", summary=f"{kind.replace('_', ' ').capitalize()} one asset (or all) at the clock (or "
+               "a later tick); the portfolio runs again")(control(kind))
 
     @r.post("/reset", summary="A new portfolio session: a preset or a portfolio config, no actions")
     async def portfolio_reset(body: PortfolioReset) -> dict:
@@ -253,7 +381,6 @@ def router(api_error, strict) -> APIRouter:
                                    "allowed here: synthetic portfolios"])
             return session().reset(pcfg)
 
-        results = await in_thread(build)
-        return strict(_view(results, []))
+        return await in_thread(lambda: answer(session(), build()))
 
     return r

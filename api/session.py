@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from api.clock import TickClock
 from backtest.config import ConfigError, SimConfig
 from backtest.engine import Simulation
 from backtest.markets.generate import MarketArrays, generate
@@ -87,10 +88,10 @@ class Session:
     def __init__(self, config: SimConfig, ticks_per_second: float = 10.0, horizon_ticks: int = HORIZON_TICKS,
                  background: bool = True, clock=time.monotonic):
         self._lock = threading.RLock()  # re-entered when a run is completed in the foreground
-        self.ticks_per_second = ticks_per_second
+        self._ticks_per_second = ticks_per_second
         self.horizon_ticks = horizon_ticks
         self.background = background
-        self.now = clock  # seconds, monotonic: the wall clock the session's tick clock runs on
+        self._now = clock  # seconds, monotonic: the wall clock the session's tick clock runs on
         self.generation = 0
         self._start(config)
         self.next_config = config  # the config the next plain reset starts from: one that has started
@@ -102,15 +103,14 @@ class Session:
         market = generate(config)
         sim = Simulation(config, market, (), checkpoint_every=checkpoint_every(config))
         sim.advance(1 + self.horizon_ticks)  # the part that can fail, before any state is replaced
-        self._clock_origin = self.now()
-        self._tick_offset = 0
-        self.running = True
+        self.clock = TickClock(config.sim.ticks - 1, self._ticks_per_second, self._now)
         self._run(sim, 0)
 
     def _run(self, sim: Simulation, tick: int) -> None:
         """Compute ``sim`` to the horizon past ``tick``, publish it, and finish it in the background."""
         sim.advance(tick + 1 + self.horizon_ticks)
-        snap = Snapshot(sim.config, sim.market, sim.interventions, _ready(sim.results()), sim, threading.Event())
+        snap = Snapshot(sim.config, sim.market, sim.interventions, ready_for_readers(sim.results()), sim,
+                        threading.Event())
         self.snapshot = snap
         if sim.done:
             snap.complete.set()
@@ -124,7 +124,7 @@ class Session:
         try:
             sim.advance(sim.n_ticks, should_stop=lambda: self.snapshot.sim is not sim)
             if sim.done:
-                full = Snapshot(snap.config, snap.market, snap.interventions, _ready(sim.results()), sim,
+                full = Snapshot(snap.config, snap.market, snap.interventions, ready_for_readers(sim.results()), sim,
                                 snap.complete)
                 with self._lock:
                     if self.snapshot.sim is sim:
@@ -150,32 +150,47 @@ class Session:
         return self.snapshot_at(self.snapshot.config.sim.ticks - 1)
 
     # -- clock ---------------------------------------------------------------------------------
+    @property
+    def now(self):
+        """The wall clock the tick clock runs on (seconds, monotonic)."""
+        return self._now
+
+    @now.setter
+    def now(self, fn) -> None:
+        with self._lock:
+            self.clock.set_running(self.clock.running)  # the ticks so far counted on the old wall clock
+            self._now = self.clock.now = fn
+            self.clock.set_running(self.clock.running)
+
+    @property
+    def ticks_per_second(self) -> float:
+        return self._ticks_per_second
+
+    @ticks_per_second.setter
+    def ticks_per_second(self, rate: float) -> None:
+        with self._lock:
+            self.clock.set_running(self.clock.running)  # the ticks so far counted at the old rate
+            self._ticks_per_second = self.clock.ticks_per_second = rate
+
     def current_tick(self) -> int:
         """The clock: advances ``ticks_per_second`` in real time while running, capped at the last tick."""
-        last = self.snapshot.config.sim.ticks - 1
-        elapsed = (self.now() - self._clock_origin) * self.ticks_per_second if self.running else 0.0
-        return min(last, self._tick_offset + int(elapsed))
+        return self.clock.tick()
 
     def finished(self) -> bool:
         """The clock has reached the run's last tick: the session is over until a reset."""
-        return self.current_tick() >= self.snapshot.config.sim.ticks - 1
+        return self.clock.finished()
 
     def clock_running(self) -> bool:
         """The clock advances: started, and not at the last tick."""
-        return self.running and not self.finished()
+        return self.clock.advancing()
 
     def step(self, ticks: int) -> int:
         with self._lock:
-            now = self.current_tick()
-            self._tick_offset = min(self.snapshot.config.sim.ticks - 1, now + ticks)
-            self._clock_origin = self.now()
-            return self._tick_offset
+            return self.clock.step(ticks)
 
     def set_running(self, running: bool) -> None:
         with self._lock:
-            self._tick_offset = self.current_tick()
-            self._clock_origin = self.now()
-            self.running = running
+            self.clock.set_running(running)
 
     # -- actions -------------------------------------------------------------------------------
     def apply(self, make_intervention, check=None) -> tuple[int, Snapshot]:
@@ -210,7 +225,7 @@ class Session:
             self.generation += 1  # tells pollers (the dashboard) that history was replaced
 
 
-def _ready(results: Results) -> Results:
+def ready_for_readers(results: Results) -> Results:
     """Build the lookups readers use before the snapshot is published, so that no read pays for them."""
     results.tick_columns
     results.fills, results.hedges, results.risk_events

@@ -187,21 +187,33 @@ def test_dashboard_in_headless_chromium(live_server, tmp_path):
 
 
 def test_portfolio_dashboard_in_headless_chromium(live_server):
-    """The portfolio page: a row per asset, both charts drawn, an action on one asset shown after the re-run, an
-    API error shown (not swallowed)."""
+    """The portfolio page: a row per asset, both charts drawn, the clock stopped and stepped, an action on one asset
+    at the clock shown once the clock passes it, API errors shown (not swallowed)."""
     with _page() as (page, errors):
         page.goto(live_server + "/portfolio/dashboard")
         page.wait_for_function("window.portfolioDash && window.portfolioDash.loaded >= 1", timeout=60_000)
         assert page.inner_text("#asset-BTC td:first-child") == "BTC" and page.locator("#assets-body tr").count() == 2
+        # the clock runs (20 ticks a second) and the page follows it: a few checks (one every 10 ticks) to draw
+        page.wait_for_function("window.portfolioDash.state.tick >= 60", timeout=60_000)
         for chart in ("#chart-pnl", "#chart-exposure"):
             assert page.evaluate(CANVAS_INK, chart) > 1000, f"{chart} drew nothing"
+        page.click("#btn-clock")  # stop the clock: the page reads the portfolio at it
+        page.wait_for_function("window.portfolioDash.state.clock.running === false", timeout=60_000)
+        assert page.inner_text("#btn-clock") == "Start clock"
+        tick = int(page.inner_text("#p-tick"))
         page.select_option("#act-asset", "ETH")
-        page.fill("#act-tick", "100")
-        page.click("#btn-pause")
-        page.wait_for_function("window.portfolioDash.loaded >= 2", timeout=60_000)
+        page.click("#btn-pause")  # no tick: at the clock
+        page.wait_for_function("document.querySelector('#p-actions').textContent === '1'", timeout=60_000)
+        assert "ETH paused at the clock" in page.inner_text("#notice")
+        page.fill("#clock-step", "50")
+        page.click("#btn-step")
+        page.wait_for_function(f"window.portfolioDash.state.tick === {tick + 50}", timeout=60_000)
         assert page.inner_text("#asset-ETH td:nth-child(2)") == "paused"
         assert page.inner_text("#asset-BTC td:nth-child(2)") != "paused"
-        assert page.inner_text("#p-actions") == "1" and "ETH paused at tick 100" in page.inner_text("#notice")
+        page.fill("#act-tick", str(tick))
+        page.click("#btn-resume")  # before the clock now: refused, said so
+        page.wait_for_function("!document.querySelector('#error').hidden", timeout=30_000)
+        assert "before the clock" in page.inner_text("#error")
         page.fill("#act-tick", "999999999")
         page.click("#btn-resume")
         page.wait_for_function("!document.querySelector('#error').hidden", timeout=30_000)

@@ -1,5 +1,6 @@
-// Portfolio dashboard: reads the portfolio's whole run (/portfolio, /portfolio/risk, /portfolio/series) and sends
-// actions, each of which runs the portfolio again. Every API error is shown in the #error box.
+// Portfolio dashboard: reads the portfolio at its clock (/portfolio, /portfolio/risk, /portfolio/series), every second
+// while the clock runs, and sends actions (each runs the portfolio again) and clock moves. Every API error is shown in
+// the #error box.
 "use strict";
 
 const pd = { loaded: 0, state: null, charts: {} };
@@ -39,6 +40,8 @@ function drawSeries(s) {
 function render(state, risk) {
   pd.state = state;
   const p = state.portfolio;
+  $("p-tick").textContent = state.tick;
+  $("btn-clock").textContent = state.clock.running ? "Stop clock" : "Start clock";
   $("p-assets").textContent = Object.keys(state.assets).length;
   $("p-ticks").textContent = state.ticks;
   $("p-actions").textContent = state.actions.length;
@@ -75,12 +78,14 @@ function render(state, risk) {
 }
 
 async function load() {
+  clearTimeout(pd.timer);
   try {
     const [state, risk, series] = await Promise.all([api("GET", "/portfolio"), api("GET", "/portfolio/risk"),
                                                      api("GET", "/portfolio/series")]);
     render(state, risk);
     drawSeries(series);
     pd.loaded += 1;
+    if (state.clock.running) pd.timer = setTimeout(load, 1000);
   } catch (e) { showError(e); }
 }
 
@@ -93,16 +98,19 @@ async function act(path, body, describe) {
 }
 
 function target() {
-  const asset = $("act-asset").value;
-  const body = { tick: Number($("act-tick").value) };
+  const asset = $("act-asset").value, tick = $("act-tick").value;
+  const body = {};
+  if (tick !== "") body.tick = Number(tick);  // else at the clock
   if (asset !== "") body.asset = asset;
   return body;
 }
 
+const when = b => b.tick === undefined ? "at the clock" : `at tick ${b.tick}`;
+
 function wire() {
   for (const [id, path, word] of [["btn-pause", "pause", "paused"], ["btn-resume", "resume", "resumed"],
                                   ["btn-kill", "kill", "killed"], ["btn-kill-reset", "kill-reset", "kill reset"]]) {
-    $(id).onclick = () => { const b = target(); return act(`/portfolio/control/${path}`, b, `${b.asset || "every asset"} ${word} at tick ${b.tick}`); };
+    $(id).onclick = () => { const b = target(); return act(`/portfolio/control/${path}`, b, `${b.asset || "every asset"} ${word} ${when(b)}`); };
   }
   $("fill-form").onsubmit = ev => {
     ev.preventDefault();
@@ -110,8 +118,12 @@ function wire() {
     if (!b.asset) { showError(new Error("a manual fill names one asset: choose it above")); return; }
     b.side = $("fill-side").value;
     b.qty_lots = Number($("fill-qty").value);
-    return act("/portfolio/fills/manual", b, `filled: ${b.asset} ${b.side} ${b.qty_lots} lots at tick ${b.tick}`);
+    return act("/portfolio/fills/manual", b, `filled: ${b.asset} ${b.side} ${b.qty_lots} lots ${when(b)}`);
   };
+  $("btn-clock").onclick = () => act("/portfolio/clock", { running: !pd.state.clock.running },
+                                     pd.state.clock.running ? "clock stopped" : "clock started");
+  $("btn-step").onclick = () => act("/portfolio/clock/step", { ticks: Number($("clock-step").value) },
+                                    `clock stepped ${$("clock-step").value} ticks`);
 }
 
 wire();
