@@ -11,7 +11,12 @@ first writes cost more than one asset's at a time on this machine (page faults w
 with all their arrays allocated first took 1.55-1.65x the time of one at a time; 1.03-1.06x once written
 before), which is the machine's memory, not the portfolio's work.
 
+``--replay``: the two-asset replay instead (the preset ``portfolio_binance_btc_eth_20240808``: BTC and ETH spot
+hedged on their USD-M perpetuals, 344 000 ticks of 1 ms, every limit on but out of reach so that both runs do the
+same work), against the two single-asset replays of the same recordings from the same instant.
+
     .venv/bin/python bench/bench_portfolio.py [--ticks 1000000] [--rounds 3] [--k 1,2,10]
+    .venv/bin/python bench/bench_portfolio.py --replay [--rounds 3]
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import time
 import numpy as np
 
 from backtest.engine import Simulation
-from backtest.portfolio import PortfolioSimulation, make_portfolio_config
+from backtest.portfolio import PortfolioSimulation, make_portfolio_config, portfolio_preset
 
 
 def portfolio(k: int, ticks: int, check_s: float = 1.0):
@@ -33,6 +38,12 @@ def portfolio(k: int, ticks: int, check_s: float = 1.0):
                       "max_loss_window": 1e6, "kill_drawdown": 1e7},
         "assets": [{"name": f"A{i}"} for i in range(k)],
     })
+
+
+def replay_pair():
+    return portfolio_preset("portfolio_binance_btc_eth_20240808").with_dotted({
+        "portfolio.max_gross_notional": 1e9, "portfolio.max_exposure": 1e9, "portfolio.max_loss_window": 1e9,
+        "portfolio.kill_drawdown": 1e9})
 
 
 def touch(sim: Simulation) -> None:
@@ -48,13 +59,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--k", default="1,2,10")
     ap.add_argument("--check", type=float, default=1.0, help="portfolio.check_interval_s (seconds)")
+    ap.add_argument("--replay", action="store_true", help="the two-asset replay (BTC and ETH recordings)")
     args = ap.parse_args()
-    warm = PortfolioSimulation(portfolio(2, 2000))
+    warm = PortfolioSimulation(replay_pair().with_dotted({"sim.ticks": 2000}) if args.replay else portfolio(2, 2000))
     warm.advance()  # compiled (or loaded from the cache) before timing
-    print(f"check interval {args.check:g} s")
+    print("the two-asset replay" if args.replay else f"check interval {args.check:g} s")
     print(f"{'k':>3} {'ticks':>10} {'portfolio s':>12} {'k solo s':>10} {'ratio':>7}")
-    for k in (int(x) for x in args.k.split(",")):
-        pcfg = portfolio(k, args.ticks, args.check)
+    for k in ((2,) if args.replay else (int(x) for x in args.k.split(","))):
+        pcfg = replay_pair() if args.replay else portfolio(k, args.ticks, args.check)
         best_port = best_solo = float("inf")
         for _ in range(args.rounds):
             sim = PortfolioSimulation(pcfg)  # the same markets every round (seeded); drawn before the clock starts
@@ -64,17 +76,19 @@ def main() -> None:
             sim.advance()
             best_port = min(best_port, time.perf_counter() - t0)
             markets = [one.market for one in sim.sims]
+            configs = sim.pcfg.configs  # a replay's: each asset's recordings from the portfolio's tick 0
+            ticks = sim.n_ticks
             del sim
             solo = 0.0
-            for c, m in zip(pcfg.configs, markets):
+            for c, m in zip(configs, markets):
                 one = Simulation(c, m)
                 touch(one)
                 t0 = time.perf_counter()
-                one._span(0, args.ticks)
+                one._span(0, ticks)
                 solo += time.perf_counter() - t0
             best_solo = min(best_solo, solo)
             del markets
-        print(f"{k:>3} {args.ticks:>10,} {best_port:>12.3f} {best_solo:>10.3f} {best_port / best_solo:>7.3f}",
+        print(f"{k:>3} {pcfg.base.sim.ticks:>10,} {best_port:>12.3f} {best_solo:>10.3f} {best_port / best_solo:>7.3f}",
               flush=True)
 
 
