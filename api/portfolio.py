@@ -110,11 +110,15 @@ class PortfolioSession:
             out.setdefault(name, []).append(iv)
         return out
 
-    def at_clock(self) -> tuple[PortfolioResults, int]:
-        """The run and the clock's tick, read together (an action moves neither while they are read)."""
+    def at_clock(self) -> tuple[PortfolioResults, list, int, dict[str, Any]]:
+        """The run, its actions, the clock's tick and the clock's state, read together (an action or a reset changes
+        none of them while they are read)."""
         results = self.results()
         with self.lock:
-            return self._results or results, self.clock.tick()
+            tick = self.clock.tick()
+            last = self.pcfg.base.sim.ticks - 1
+            clock = {"running": self.clock.running and tick < last, "finished": tick >= last, "tick": tick}
+            return self._results or results, list(self.actions), tick, clock
 
     def act(self, names: list[str], make, tick: int | None) -> tuple[PortfolioResults, int]:
         """Check and apply ``make(name, results, tick)`` (an Intervention) for each asset of ``names`` at ``tick``
@@ -187,7 +191,7 @@ def _view(r: PortfolioResults, actions) -> dict[str, Any]:
     }
 
 
-def _view_at(r: PortfolioResults, actions, tick: int, clock: dict[str, Any]) -> dict[str, Any]:
+def _view_at(r: PortfolioResults, actions: list, tick: int, clock: dict[str, Any]) -> dict[str, Any]:
     """The portfolio at ``tick`` (the clock): each asset's state, positions, quotes and PnL parts at that tick and its
     fills up to it; the money summed over assets; the notionals and exposure of the last check at or before it and
     the largest up to it. Currency."""
@@ -256,8 +260,7 @@ def router(api_error, strict, ticks_per_second: float = 10.0, now=time.monotonic
     r.session = session  # for tests and the app: the session this router serves
 
     def at_clock(s: PortfolioSession) -> dict[str, Any]:
-        results, tick = s.at_clock()
-        return strict(_view_at(results, list(s.actions), tick, s.clock_state()))
+        return strict(_view_at(*s.at_clock()))
 
     async def in_thread(fn):
         try:
@@ -280,7 +283,7 @@ def router(api_error, strict, ticks_per_second: float = 10.0, now=time.monotonic
            "events up to it")
     async def portfolio_risk() -> dict:
         s = session()
-        results, tick = await in_thread(s.at_clock)
+        results, _, tick, _ = await in_thread(s.at_clock)
         events = results.risk_events
         events = events[events["tick"] <= tick]
         checks = results.rows_raw[: int(np.searchsorted(results.rows_raw["tick"], tick, side="right"))]
@@ -312,7 +315,7 @@ def router(api_error, strict, ticks_per_second: float = 10.0, now=time.monotonic
     async def portfolio_series(max_points: int = Query(600, ge=10, le=5000,
                                                        description="cap on rows returned")) -> dict:
         s = session()
-        results, tick = await in_thread(s.at_clock)
+        results, _, tick, _ = await in_thread(s.at_clock)
         rows = results.rows_raw[: int(np.searchsorted(results.rows_raw["tick"], tick, side="right"))]
         step = max(1, -(-len(rows) // max_points))
         at = np.unique(np.append(np.arange(0, len(rows), step), len(rows) - 1)) if len(rows) else np.zeros(0, int)

@@ -118,6 +118,12 @@ def test_bodies_are_strict():
         for body in ({"tick": 5, "colour": 1}, {"tick": -1}, {"tick": "5"}, {"asset": 3, "tick": 5}):
             r = c.post("/portfolio/control/pause", json=body)
             assert r.status_code == 422 and r.json()["error"] == "invalid request", body
+        for path, body in (("/portfolio/clock", {"running": "yes"}), ("/portfolio/clock", {}),
+                           ("/portfolio/clock/step", {"ticks": 0}), ("/portfolio/clock/step", {"ticks": 10**8}),
+                           ("/portfolio/clock/step", {"ticks": 1.5})):
+            r = c.post(path, json=body)
+            assert r.status_code == 422 and r.json()["error"] == "invalid request", (path, body)
+        assert c.get("/portfolio").json()["tick"] == 0  # nothing moved the clock
 
 
 def test_simultaneous_actions_are_each_applied_once(client):
