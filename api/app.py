@@ -479,7 +479,7 @@ def create_app(config: SimConfig | None = None, ticks_per_second: float | None =
     async def clock(body: ClockRequest):
         def act():
             session.set_running(body.running)
-            return {"running": session.clock_running(), "finished": session.finished(), "tick": session.current_tick()}
+            return session.clock.state()
         return await off_loop("action", act)
 
     @app.get("/config", response_model=ConfigState)

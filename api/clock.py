@@ -11,13 +11,13 @@ class TickClock:
     ``now`` is the wall clock (seconds, monotonic), replaceable by tests. The caller serialises ``step`` and
     ``set_running`` with the state they guard (each reads the clock and moves it in one go)."""
 
-    def __init__(self, last: int, ticks_per_second: float, now=time.monotonic, running: bool = True, start: int = 0):
+    def __init__(self, last: int, ticks_per_second: float, now=time.monotonic):
         self.last = last
         self.ticks_per_second = ticks_per_second
         self.now = now
-        self.running = running
+        self.running = True
         self._origin = now()
-        self._offset = min(start, last)
+        self._offset = 0
 
     def tick(self) -> int:
         """The clock's tick now."""
@@ -31,6 +31,11 @@ class TickClock:
     def advancing(self) -> bool:
         """Running, and not at the last tick."""
         return self.running and not self.finished()
+
+    def state(self) -> dict:
+        """{running, finished, tick}, from one reading of the clock."""
+        tick = self.tick()
+        return {"running": self.running and tick < self.last, "finished": tick >= self.last, "tick": tick}
 
     def step(self, ticks: int) -> int:
         """Move ``ticks`` forward (capped at the last tick); returns the new tick."""

@@ -115,10 +115,8 @@ class PortfolioSession:
         none of them while they are read)."""
         results = self.results()
         with self.lock:
-            tick = self.clock.tick()
-            last = self.pcfg.base.sim.ticks - 1
-            clock = {"running": self.clock.running and tick < last, "finished": tick >= last, "tick": tick}
-            return self._results or results, list(self.actions), tick, clock
+            clock = self.clock.state()
+            return self._results or results, list(self.actions), clock["tick"], clock
 
     def act(self, names: list[str], make, tick: int | None) -> tuple[PortfolioResults, int]:
         """Check and apply ``make(name, results, tick)`` (an Intervention) for each asset of ``names`` at ``tick``
@@ -164,7 +162,7 @@ class PortfolioSession:
 
     def clock_state(self) -> dict[str, Any]:
         with self.lock:
-            return {"running": self.clock.advancing(), "finished": self.clock.finished(), "tick": self.clock.tick()}
+            return self.clock.state()
 
 
 def _view(r: PortfolioResults, actions) -> dict[str, Any]:
@@ -191,6 +189,14 @@ def _view(r: PortfolioResults, actions) -> dict[str, Any]:
     }
 
 
+def _asset_at(a, tick: int) -> tuple[int, str]:
+    """An asset's tick-record row at or before ``tick`` (never a later one: with ``sim.record_every_ms`` the rows
+    are coarser than ticks) and its risk state in force at ``tick`` (the account rows are exact on every tick)."""
+    row = max(int(np.searchsorted(a.tick_index, tick, side="right")) - 1, 0)
+    account = int(a.account_row_at(np.array([tick]))[0]) if len(a.account_raw) else -1
+    return row, STATE_NAMES[int(a.account_raw[account]["state"])] if account >= 0 else "active"
+
+
 def _view_at(r: PortfolioResults, actions: list, tick: int, clock: dict[str, Any]) -> dict[str, Any]:
     """The portfolio at ``tick`` (the clock): each asset's state, positions, quotes and PnL parts at that tick and its
     fills up to it; the money summed over assets; the notionals and exposure of the last check at or before it and
@@ -200,10 +206,8 @@ def _view_at(r: PortfolioResults, actions: list, tick: int, clock: dict[str, Any
     total = dict.fromkeys(money, 0.0)
     total.update(fills=0, fills_manual=0)
     for name, a in r.assets.items():
-        rows, _ = a.record_row_at([tick])
+        row, risk_state = _asset_at(a, tick)
         cols = a.tick_columns
-        row = int(rows[0])
-        account = a.account_raw[a.account_row_at(np.array([tick]))[0]] if len(a.account_raw) else None
         fills = a.fills_raw[: a.rows_until("fills", tick)]
         summary = {k: float(cols["total_pnl" if k == "net_pnl" else k][row]) for k in money}
         summary.update(fills=len(fills), fills_manual=int(np.count_nonzero(fills["liquidity"] == MANUAL)))
@@ -211,7 +215,7 @@ def _view_at(r: PortfolioResults, actions: list, tick: int, clock: dict[str, Any
             total[k] += summary[k]
         bid, ask = float(cols["quote_bid_price"][row]), float(cols["quote_ask_price"][row])
         assets[name] = {
-            "state": STATE_NAMES[int(account["state"])] if account is not None else "active",
+            "state": risk_state,
             "inv1_lots": int(cols["inv1_lots"][row]), "inv2_lots": int(cols["inv2_lots"][row]),
             "net_delta_lots": int(round(float(cols["net_delta_lots"][row]))),
             "quote_bid": bid if bid > 0 else None, "quote_ask": ask if ask > 0 else None,
@@ -287,10 +291,7 @@ def router(api_error, strict, ticks_per_second: float = 10.0, now=time.monotonic
         events = results.risk_events
         events = events[events["tick"] <= tick]
         checks = results.rows_raw[: int(np.searchsorted(results.rows_raw["tick"], tick, side="right"))]
-        states = {}
-        for n, a in results.assets.items():
-            row = a.account_row_at(np.array([tick]))[0] if len(a.account_raw) else -1
-            states[n] = STATE_NAMES[int(a.account_raw[row]["state"])] if row >= 0 else "active"
+        states = {n: _asset_at(a, tick)[1] for n, a in results.assets.items()}
         return strict({
             "tick": tick, "limits": s.pcfg.portfolio.model_dump(mode="json"),
             "state": STATE_NAMES[int(checks[-1]["state"])] if len(checks) else "active",
@@ -339,8 +340,8 @@ def router(api_error, strict, ticks_per_second: float = 10.0, now=time.monotonic
 
         def make(name, current, tick):
             cfg = current.assets[name].config
-            rows, _ = current.assets[name].record_row_at([tick])
-            price_now = float(current.assets[name].feed1[rows[0]]) * cfg.market.tick_size
+            row, _ = _asset_at(current.assets[name], tick)
+            price_now = float(current.assets[name].feed1[row]) * cfg.market.tick_size
             problems = manual_fill_problems(cfg.risk.hard_position_lots, cfg.market.tick_size, price_now,
                                             body.qty_lots, body.price)
             if problems:

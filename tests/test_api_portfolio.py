@@ -170,3 +170,18 @@ def test_simultaneous_first_reads_all_answer():
         with ThreadPoolExecutor(12) as pool:
             answers = list(pool.map(c.get, paths))
     assert [a.status_code for a in answers] == [200] * len(paths), [a.text[:200] for a in answers]
+
+
+def test_on_a_coarse_record_grid_a_read_never_shows_a_later_tick(client):
+    """With sim.record_every_ms the tick records are every 5 ticks: the clock between two records reads the one
+    before it (the one after is the future)."""
+    coarse = {**SMALL, "sim": {"ticks": 1500, "record_every_ms": 500.0}}
+    assert client.post("/portfolio/reset", json={"config": coarse}).status_code == 200
+    client.post("/portfolio/clock/step", json={"ticks": 402})
+    body = client.get("/portfolio").json()
+    whole = client.app.state.portfolio_session().results()
+    for name, a in whole.assets.items():
+        index = a.tick_index
+        before = int(np.searchsorted(index, 402, side="right")) - 1
+        assert index[before] == 399 and index[before + 1] == 404
+        assert body["assets"][name]["summary"]["net_pnl"] == pytest.approx(float(a.tick_columns["total_pnl"][before]))
