@@ -536,10 +536,10 @@ class PortfolioSimulation:
         while True:
             assets = tuple((s._inputs, (s.ticks_raw, *s.records), s.state) for s in self.sims)
             feeds = [s.feeds for s in self.sims]
-            views = tuple((s.p, f1, f2, *(s.state[i] for i in self._view), offset)
-                          for s, (f1, f2, offset) in zip(self.sims, feeds))
+            views = tuple((s.p, f1, f2, *(s.state[i] for i in self._view)) for s, (f1, f2, _) in zip(self.sims, feeds))
+            feed_start = np.array([start for _, _, start in feeds], dtype=np.int64)
             rows_before = int(self.pc[0])
-            self._driver(assets, views, self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx,
+            self._driver(assets, views, feed_start, self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx,
                          self.dq_val, self.rows, self.risk, self.pc, t0, t1)
             overflow = [s for s in self.sims if s.state[-1][C_OVERFLOW] != 0]
             if not overflow and self.pc[2] == 0:

@@ -95,9 +95,10 @@ def _event(out_risk, pc, t, asset, kind, action, value, limit):
 
 
 @jit_borrow
-def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc):
-    """The portfolio's risk check at tick ``t``. ``views[a]`` = (p, feed1, feed2, acc, pos, si, sf, offset) of asset
-    ``a``: its feeds hold ticks ``offset`` onwards (a replay's chunk starts at its ``offset``; else 0). Writes one row of ``out_rows`` and the throttle changes to ``out_risk``; sets the
+def portfolio_check(t, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc):
+    """The portfolio's risk check at tick ``t``. ``views[a]`` = (p, feed1, feed2, acc, pos, si, sf) of asset ``a``,
+    whose feeds hold ticks ``feed_start[a]`` onwards (a replay's chunk starts at its first tick; else 0). Writes one
+    row of ``out_rows`` and the throttle changes to ``out_risk``; sets the
     assets' ``S_PORT_*`` / kill slots that their next tick obeys."""
     k = len(views)
     total = 0.0
@@ -105,7 +106,7 @@ def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, o
     net = 0.0
     for a in range(k):
         v = views[a]
-        at = t - v[7]
+        at = t - feed_start[a]
         p, f1, f2, acc, pos = v[0], v[1][at], v[2][at], v[3], v[4]
         tlv = p[P_TICK_SIZE] * p[P_LOT_SIZE]
         total += total_pnl(p, acc, pos, f1, f2) * tlv
@@ -117,7 +118,7 @@ def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, o
     c = ps[PS_CHECKS]
     if (c + 1) % int(pp[PP_SAMPLE_CHECKS]) == 0:
         for a in range(k):
-            f1 = views[a][1][t - views[a][7]]
+            f1 = views[a][1][t - feed_start[a]]
             work[a, W_RETURN] = f1 / work[a, W_PRICE] - 1.0
             work[a, W_PRICE] = f1
         alpha = pp[PP_COV_ALPHA]
@@ -246,11 +247,12 @@ def portfolio_check(t, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, o
 
 
 @jit_borrow
-def run_portfolio_ticks(assets, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc, t_begin, t_end):
+def run_portfolio_ticks(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc,
+                        t_begin, t_end):
     """Advance every asset of a synthetic portfolio over ticks ``t_begin .. t_end - 1``, a check interval at a time,
     with the portfolio's risk check after each interval's last tick. ``assets[a]`` = (inputs, outputs, state): the
-    arguments of ``kernels.tick.run_ticks`` before, between and after its tick range; ``views`` as in
-    ``portfolio_check``. ``pc`` = [rows, risk events, overflow]; the assets' own counters say whether their
+    arguments of ``kernels.tick.run_ticks`` before, between and after its tick range; ``views`` and ``feed_start``
+    as in ``portfolio_check``. ``pc`` = [rows, risk events, overflow]; the assets' own counters say whether their
     records overflowed."""
     check = int(pp[PP_CHECK_TICKS])
     n_ticks = int(pp[PP_N_TICKS])
@@ -268,14 +270,14 @@ def run_portfolio_ticks(assets, views, pp, ps, pf, work, cov, dq_idx, dq_val, ou
                       s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
                       s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22])
         if nxt % check == 0 or nxt == n_ticks:
-            portfolio_check(nxt - 1, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
+            portfolio_check(nxt - 1, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
         t = nxt
     return pc[0]
 
 
 @jit_borrow
-def run_portfolio_replay(assets, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc, t_begin,
-                         t_end):
+def run_portfolio_replay(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc,
+                         t_begin, t_end):
     """``run_portfolio_ticks`` for recorded markets: ``assets[a]`` holds the arguments of
     ``kernels.replay.run_replay`` (every asset's recordings laid on the same grid from the same start)."""
     check = int(pp[PP_CHECK_TICKS])
@@ -294,6 +296,6 @@ def run_portfolio_replay(assets, views, pp, ps, pf, work, cov, dq_idx, dq_val, o
                        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
                        s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24], s[25])
         if nxt % check == 0 or nxt == n_ticks:
-            portfolio_check(nxt - 1, views, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
+            portfolio_check(nxt - 1, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
         t = nxt
     return pc[0]
