@@ -612,7 +612,7 @@ def _data(args: argparse.Namespace) -> int:
         return _data_cache(args)
     import time
 
-    from backtest.markets.data import DataError, import_capture, save
+    from backtest.markets.data import DataError, import_capture, import_capture_to, save
 
     for flag, value in (("--tick-size", args.tick_size), ("--lot-size", args.lot_size),
                         ("--contract-multiplier", args.contract_multiplier)):
@@ -631,8 +631,13 @@ def _data(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         capture = args.capture if len(args.capture) > 1 else args.capture[0]
-        data = import_capture(capture, args.venue, fmt=args.format, **options)
-        path = save(data, args.out)
+        # a clean Binance capture is written as it is read (bounded memory, any length); anything else whole
+        data = import_capture_to(capture, args.venue, args.out, fmt=args.format, **options)
+        if data is not None:
+            path = data.path
+        else:
+            data = import_capture(capture, args.venue, fmt=args.format, **options)
+            path = save(data, args.out)
     except DataError as err:
         raise ConfigError([str(err)], heading="cannot import the capture") from None
     print(data.describe())

@@ -144,6 +144,9 @@ EVENTS_PER_TEXT_BYTE = 0.04
 # while a capture is imported: a message row (23 int64) per few events, a level row (6 int64) per event, and
 # the event array built from them, in units of one event's 40 bytes
 IMPORT_ROWS_PER_EVENT = 2
+# a raw capture imported a block at a time (backtest.markets.data.binance_fast.import_to_parquet): three 8 MB text
+# blocks in flight, a block's scan rows, and a row group of events being written
+STREAM_IMPORT_BYTES = 128 << 20
 
 
 def recording_events(spec: str | list[str]) -> list[int]:
@@ -201,12 +204,13 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
         chunk = n
         if config.replay.chunk_s > 0:
             chunk = min(n, max(1, round(config.replay.chunk_s / config.sim.dt_s)))
-            streamed = all(isinstance(spec, str) and spec.endswith(".parquet") for spec in specs)
-            if streamed:  # only a chunk's events (with room for bursts) and the batches being read
-                share = min(1.0, CHUNK_BURST * chunk / n)
-                recording = int(events * share * MARKET_EVENT_BYTES * (1 + grid_copies)) + 2 * STREAM_BATCH_BYTES
-            else:
-                recording = int(events * MARKET_EVENT_BYTES * copies)
+            # only a chunk's events (with room for bursts) and the batches being read, from a normalised file or
+            # the import cache's entry for a raw capture (imported into it a block at a time: STREAM_IMPORT_BYTES;
+            # one the fast importer leaves to the reference reader is checked against the budget when it is read)
+            share = min(1.0, CHUNK_BURST * chunk / n)
+            recording = int(events * share * MARKET_EVENT_BYTES * (1 + grid_copies)) + 2 * STREAM_BATCH_BYTES
+            if not all(isinstance(spec, str) and spec.endswith(".parquet") for spec in specs):
+                recording += STREAM_IMPORT_BYTES
         else:
             recording = int(events * MARKET_EVENT_BYTES * copies)
         # our orders' records: at most a few rows per decision, typically far fewer (0.3-0.5 bytes a tick on the

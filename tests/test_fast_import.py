@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from backtest.markets.data import DataError, import_capture
-from backtest.markets.data.capture import _read_binance_fast, _read_binance_reference
+from backtest.markets.data.binance_fast import read_fast
+from backtest.markets.data.capture import _read_binance_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = sorted((ROOT / "data").glob("*/*.jsonl.gz"))
@@ -32,7 +33,7 @@ def reference(paths, **kw):
 
 
 def fast(paths, **kw):
-    return _read_binance_fast([Path(p) for p in paths], "x", kw.get("symbol"), kw.get("tick_size"),
+    return read_fast([Path(p) for p in paths], "x", kw.get("symbol"), kw.get("tick_size"),
                               kw.get("lot_size"))
 
 
@@ -170,7 +171,7 @@ def test_the_scanner_runs_without_the_jit(tmp_path):
     src = ROOT / "data" / "binance-btcusdt-2024-08-08" / "spot.jsonl.gz"
     path = tmp_path / "small.jsonl"
     path.write_text("".join(gzip.open(src, "rt").read().splitlines(keepends=True)[:60]))
-    code = ("import sys; from pathlib import Path; from backtest.markets.data.capture import _read_binance_fast as f; "
+    code = ("import sys; from pathlib import Path; from backtest.markets.data.binance_fast import read_fast as f; "
             "d = f([Path(sys.argv[1])], 'x', None, None, None); sys.stdout.buffer.write(d.events.tobytes())")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, check=True, cwd=ROOT,
                          env=dict(os.environ, NUMBA_DISABLE_JIT="1")).stdout
@@ -181,7 +182,7 @@ def test_the_scanner_runs_without_the_jit(tmp_path):
 def test_a_capture_of_several_gzip_members_and_small_blocks(tmp_path, monkeypatch):
     """A gzip file of several members (``cat a.gz b.gz``) read in blocks far smaller than its lines' total:
     the same events as the reference; a truncated one goes to the reference, which names it."""
-    import backtest.markets.data.capture as capture
+    import backtest.markets.data.binance_fast as capture
 
     src = ROOT / "data" / "binance-btcusdt-2024-08-08" / "spot.jsonl.gz"
     lines = gzip.open(src, "rt").read().splitlines(keepends=True)
@@ -203,7 +204,7 @@ def test_a_bad_line_with_the_file_read_ahead_does_not_hang(tmp_path, monkeypatch
     joining it with it)."""
     import threading
 
-    import backtest.markets.data.capture as capture
+    import backtest.markets.data.binance_fast as capture
 
     src = ROOT / "data" / "binance-btcusdt-2024-08-08" / "spot.jsonl.gz"
     lines = gzip.open(src, "rt").read().splitlines(keepends=True)[:3000]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from backtest.config import MAX_PRICE_TICKS, ConfigError, SimConfig
-from backtest.markets.data import PROJECT_ROOT, DataError, MarketData, import_capture, load
+from backtest.markets.data import PROJECT_ROOT, DataError, MarketData, import_capture, import_capture_to, load
 from backtest.markets.data.store import read_info
 from backtest.markets.data import resolve_path as resolve
 from backtest.markets.data.cache import import_cached
@@ -93,7 +93,13 @@ def _load_venue(files: tuple, venue: str, streamed: bool = False) -> tuple[Marke
         if streamed:  # read in batches as the replay goes: only the metadata now
             return read_info(paths[0]), ""
         return load(paths[0]), ""
-    cached = import_cached(paths, venue, import_capture)
+    if streamed:  # imported into the cache a block at a time, then read in batches as the replay goes
+        from backtest.resources import IMPORT_ROWS_PER_EVENT, MARKET_EVENT_BYTES, budget_bytes, recording_events
+
+        whole = sum(recording_events(paths)) * MARKET_EVENT_BYTES * (1 + IMPORT_ROWS_PER_EVENT)
+        cached = import_cached(paths, venue, import_capture, import_capture_to, whole, budget_bytes())
+    else:
+        cached = import_cached(paths, venue, import_capture)
     names = ", ".join(Path(p).name for p in paths)
     return cached.data, cached.describe(f"{venue}'s recording {names}")
 
@@ -102,7 +108,8 @@ def load_venue(path_text: str | list[str], venue: str, notes: list[str] | None =
                streamed: bool = False) -> MarketData:
     """One venue's recording: a normalised file, or a raw capture (or a list of consecutive ones read as one)
     through the import cache (``backtest.markets.data.cache``); where its events came from is appended to ``notes``.
-    ``streamed``: a normalised file's metadata only, its events to be read in batches (``store.iter_events``)."""
+    ``streamed``: the recording's metadata only, its events to be read in batches (``store.iter_events``) from the
+    normalised file, or from the import cache's entry for a raw capture (imported into it in bounded memory)."""
     files = []
     for text in (path_text if isinstance(path_text, list) else [path_text]):
         p = resolve(text)

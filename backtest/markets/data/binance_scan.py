@@ -4,7 +4,7 @@ Why compiled: the reference importer (``capture._read_binance_reference``) runs 
 dozen Python operations for every message and every price level: 0.17-0.28 M events/s, slower than
 hftbacktest's own converter. Here a Numba function walks the decompressed bytes once and writes what the
 importer needs (times, update ids, prices and quantities as integer mantissas with their decimals) into
-preallocated integer arrays; the assembly (``capture._read_binance_fast``) is then vectorised numpy. A
+preallocated integer arrays; the assembly (``binance_fast``) is then vectorised numpy. A
 general JSON library was measured against it in thought, not adopted: even the fastest builds a Python
 object per message and per level, and those objects, not the parsing, are what cost the time.
 

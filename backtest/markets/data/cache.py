@@ -23,8 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from backtest.markets.data.capture import DataError, MarketData
-from backtest.markets.data.store import load, save
+from backtest.markets.data.events import DataError, MarketData
+from backtest.markets.data.store import load, read_info, save
 
 CLEAR_COMMAND = "python -m backtest data cache --clear"
 
@@ -87,38 +87,69 @@ class CachedImport:
         return f"{what}: imported and cached for the next runs ({self.entry}{extra}; clear: {CLEAR_COMMAND})"
 
 
-def import_cached(paths: list[str], venue: str, importer, **options) -> CachedImport:
-    """``importer(path_or_paths, venue, **options)`` (``backtest.markets.data.import_capture``) through the cache."""
+def import_cached(paths: list[str], venue: str, importer, streamed_importer=None, whole_bytes: int = 0,
+                  budget: int | None = None, **options) -> CachedImport:
+    """``importer(path_or_paths, venue, **options)`` (``backtest.markets.data.import_capture``) through the cache.
+
+    With ``streamed_importer`` (``import_capture_to``: the capture written into the entry in bounded memory) the
+    result is the entry's metadata only, its events read from the file in batches as a chunked replay goes
+    (``store.iter_events``). A capture the streamed importer leaves to the reference reader is imported whole,
+    which needs about ``whole_bytes``: more than ``budget`` bytes and it is refused (DataError) before anything
+    is read."""
     root = cache_dir()
     key = cache_key(paths, venue, options)
     entry = root / key / f"{venue}.parquet"
     problem = ""
     if entry.is_file():
         try:
-            return CachedImport(load(entry), "cache", entry)
+            return CachedImport(read_info(entry) if streamed_importer else load(entry), "cache", entry)
         except Exception as err:  # noqa: BLE001 - whatever is wrong with a cache entry, the capture is the truth
             problem = f"the entry could not be read and was replaced ({type(err).__name__}: {str(err)[:200]})"
+    if streamed_importer is not None:
+        try:
+            done = _write_entry(root, key, paths, venue, options, problem,
+                                lambda staging: streamed_importer(paths[0] if len(paths) == 1 else paths, venue,
+                                                                  staging, **options))
+        except OSError as err:
+            problem = f"the cache directory {root} cannot be written: {err}"
+        else:
+            if done:
+                return CachedImport(read_info(entry), "imported", entry, problem)
+        if budget is not None and whole_bytes > budget:
+            names = ", ".join(Path(p).name for p in paths)
+            raise DataError(f"{names}: holds what only the reference reader decides (a gap, a repeat, or a line the "
+                            f"fast scanner does not read exactly), and that reader holds the whole capture: about "
+                            f"{whole_bytes / 2**30:.1f} GiB against a memory budget of {budget / 2**30:.1f} GiB"
+                            + (f" ({problem})" if problem else "") + "; allowed: a clean capture of any length, "
+                            "or a capture cut into shorter files, or a larger MMHEDGE_MEMORY_BUDGET_GB")
     data = importer(paths[0] if len(paths) == 1 else paths, venue, **options)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
-        try:
-            save(data, staging)
-            (staging / "source.json").write_text(json.dumps(
-                {"files": list(paths), "venue": venue, "options": options}, default=str))
-            final = root / key
-            if final.exists():  # a damaged entry, or another process was first: replace or drop ours
-                if problem:
-                    shutil.rmtree(final, ignore_errors=True)
-            try:
-                os.rename(staging, final)
-            except OSError:
-                pass  # another process renamed its identical entry first
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        _write_entry(root, key, paths, venue, options, problem, lambda staging: save(data, staging))
     except (OSError, DataError) as err:
         return CachedImport(data, "imported", None, f"the cache directory {root} cannot be written: {err}")
     return CachedImport(data, "imported", entry, problem)
+
+
+def _write_entry(root: Path, key: str, paths: list[str], venue: str, options: dict, problem: str, write) -> bool:
+    """``write(staging directory)`` then the entry renamed into place (a damaged entry replaced; another process's
+    identical entry, renamed first, kept); False, and no entry, when ``write`` returns None."""
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    try:
+        if write(staging) is None:
+            return False
+        (staging / "source.json").write_text(json.dumps(
+            {"files": list(paths), "venue": venue, "options": options}, default=str))
+        final = root / key
+        if final.exists() and problem:  # a damaged entry: replace it
+            shutil.rmtree(final, ignore_errors=True)
+        try:
+            os.rename(staging, final)
+        except OSError:
+            pass  # another process renamed its identical entry first
+        return True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def source_of(entry: Path) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backtest.markets.data.capture import DataError, MarketData
+from backtest.markets.data.events import DataError, MarketData
 from backtest.instruments import Instrument
 from kernels.records import market_event_dt
 
@@ -17,16 +17,20 @@ _META_KEY = b"mmhedge.market"
 FORMAT_VERSION = 1
 
 
-def save(data: MarketData, directory: str | Path) -> Path:
-    """Write ``data`` to ``directory/<venue>.parquet`` (the directory is created); returns the path."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def check_venue_name(venue: str) -> None:
+    """A venue's name names its file: refused (DataError) unless it is a plain file name."""
     import re
 
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", data.venue) or ".." in data.venue:
-        raise DataError(f"venue name {data.venue[:80]!r}: it names the file written in the output directory; allowed: "
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", venue) or ".." in venue:
+        raise DataError(f"venue name {venue[:80]!r}: it names the file written in the output directory; allowed: "
                         "1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit (e.g. spot, usdm)")
+
+
+def _schema_and_path(data: MarketData, directory: str | Path):
+    """The Parquet schema (the event columns, the venue's metadata) and ``directory/<venue>.parquet``."""
+    import pyarrow as pa
+
+    check_venue_name(data.venue)
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a directory")
@@ -36,11 +40,62 @@ def save(data: MarketData, directory: str | Path) -> Path:
             "lot_size_inferred": data.lot_size_inferred, "clock_offset_ns": data.clock_offset_ns,
             "gaps": data.gaps, "stats": data.stats, "instrument": data.instrument.to_dict(),
             "instrument_given": data.instrument_override is not None}
-    ev = data.events
-    table = pa.table({name: ev[name] for name in market_event_dt.names})
-    table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-    path = out / f"{data.venue}.parquet"
-    pq.write_table(table, path, compression="zstd")
+    schema = pa.schema([(name, pa.from_numpy_dtype(market_event_dt.fields[name][0])) for name in market_event_dt.names])
+    return schema.with_metadata({_META_KEY: json.dumps(meta).encode()}), out / f"{data.venue}.parquet"
+
+
+def _table(events: np.ndarray, schema):
+    import pyarrow as pa
+
+    return pa.table({name: events[name] for name in market_event_dt.names}, schema=schema)
+
+
+def save(data: MarketData, directory: str | Path) -> Path:
+    """Write ``data`` to ``directory/<venue>.parquet`` (the directory is created); returns the path."""
+    import pyarrow.parquet as pq
+
+    schema, path = _schema_and_path(data, directory)
+    pq.write_table(_table(data.events, schema), path, compression="zstd")
+    return path
+
+
+GROUP_ROWS = 1 << 20  # events per row group of a file written piece by piece (40 MB before compression)
+
+
+def write_events(data: MarketData, pieces, directory: str | Path) -> Path | None:
+    """``save`` for events that arrive in ``pieces`` (market_event_dt arrays, in order; ``data``'s own events are
+    not written): the file is written a row group at a time, so memory holds one group. None, and no file,
+    if no piece holds an event."""
+    import pyarrow.parquet as pq
+
+    schema, path = _schema_and_path(data, directory)
+    held, rows = [], 0
+    writer = None
+    try:
+        for piece in pieces:
+            held.append(piece)
+            rows += len(piece)
+            if rows < GROUP_ROWS:
+                continue
+            group = np.concatenate(held)
+            if writer is None:
+                writer = pq.ParquetWriter(path, schema, compression="zstd")
+            for at in range(0, len(group) - GROUP_ROWS + 1, GROUP_ROWS):
+                writer.write_table(_table(group[at:at + GROUP_ROWS], schema))
+            cut = len(group) - len(group) % GROUP_ROWS
+            held, rows = ([group[cut:]], len(group) - cut) if cut < len(group) else ([], 0)
+        if rows:
+            if writer is None:
+                writer = pq.ParquetWriter(path, schema, compression="zstd")
+            writer.write_table(_table(np.concatenate(held), schema))
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        path.unlink(missing_ok=True)
+        raise
+    if writer is None:
+        return None
+    writer.close()
     return path
 
 
