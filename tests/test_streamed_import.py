@@ -197,3 +197,21 @@ def test_cli_data_import_streams_a_clean_capture(tmp_path, capsys):
     assert want.describe().splitlines()[4] in out
     assert main(["data", "import", str(SPOT), "--venue", "../up", "--out", str(tmp_path / "x")]) != 0
     assert "venue name '../up'" in capsys.readouterr().err and not (tmp_path / "up.parquet").exists()
+
+
+def test_the_memory_estimate_of_a_chunked_replay_on_a_raw_capture_is_a_chunk_not_the_capture(tmp_path):
+    """A 4 GB gzip capture (sparse: only its size is read) is about 10^9 events: whole, far past any budget; in
+    chunks, its import's blocks and a chunk's share."""
+    from backtest.resources import estimate_memory
+
+    big = tmp_path / "day.jsonl.gz"
+    with open(big, "wb") as f:
+        f.write(b"\x1f\x8b")
+        f.truncate(4 << 30)
+    cfg = backtest.config.preset("replay_binance_btcusdt_20240808").with_dotted(
+        {"replay.exchange1": str(big), "replay.exchange2": str(big), "sim.ticks": 86_400_000,
+         "sim.record_every_ms": 1000})
+    whole = estimate_memory(cfg).parts["recording"]
+    chunked = estimate_memory(cfg.with_dotted({"replay.chunk_s": 60})).parts["recording"]
+    assert whole > 100 << 30
+    assert chunked < 1 << 30
