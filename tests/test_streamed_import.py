@@ -17,6 +17,7 @@ from backtest.markets.data import DataError, import_capture, import_capture_to, 
 from backtest.markets.data import cache as import_cache
 from backtest.markets.data.capture import _read_binance_reference
 from backtest.markets.replay import _load_venue
+from tests.test_data_import import split_capture
 from tests.test_fast_import import CAPTURES, ROOT, same
 
 SPOT = ROOT / "data" / "binance-btcusdt-2024-08-08" / "spot.jsonl.gz"
@@ -77,13 +78,7 @@ def test_receive_times_that_step_back_are_ordered_as_the_reference_orders_them(t
 
 
 def test_consecutive_files_and_given_rules_stream_exactly(tmp_path, small_blocks):
-    lines = gzip.open(SPOT, "rt").read().splitlines(keepends=True)
-    parts = []
-    for k, (a, b) in enumerate([(0, 3000), (3000, 9000), (9000, len(lines))]):
-        p = tmp_path / f"part{k}.jsonl.gz"
-        with gzip.open(p, "wt") as f:
-            f.writelines(lines[a:b])
-        parts.append(p)
+    parts = split_capture(SPOT, tmp_path, [3000, 9000])
     meta = import_capture_to(parts, "spot", tmp_path / "out", tick_size=0.01, lot_size=0.000001, symbol="btcusdt",
                              instrument_kind="spot")
     want = _read_binance_reference(parts, "spot", "btcusdt", 0.01, 0.000001, "stop")

@@ -331,8 +331,13 @@ class _Facts:
         diffs = (depth[:, bs.C_U], depth[:, bs.C_LU], depth[:, bs.C_PU], depth[:, bs.C_HAS_PU])
         feed_local = local[is_trade | is_bbo]
         if self.snapshot is None:
-            self.early_diffs.append(diffs)
-            self.early_feed_local.append(feed_local)
+            if any(self.file_lines.get(f, 0) > 0 for f in range(fi)):
+                # a file before this one had lines and no snapshot: the plan is None whatever follows, and
+                # nothing need be held for it
+                self.early_diffs, self.early_feed_local = [], []
+            else:
+                self.early_diffs.append(diffs)
+                self.early_feed_local.append(feed_local)
         else:
             lid, sync_local = self.snapshot[2], self.snapshot[3]
             for early in self.early_diffs + [diffs]:
