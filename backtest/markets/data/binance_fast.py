@@ -22,6 +22,7 @@ line.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -382,11 +383,25 @@ class _Facts:
                      stats=stats)
 
 
+@dataclass
 class _Plan:
     """Pass 1's result: the grid, the clock offset, where the book starts and which diffs it applies."""
 
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
+    symbol: str
+    futures: bool
+    tick: float  # the price step, quote currency
+    lot: float  # the quantity step, base units (contracts on COIN-M)
+    tick_inferred: bool
+    lot_inferred: bool
+    offset: int  # ns: local clock minus exchange clock
+    snapshot_row: int  # the first snapshot's message row in the capture
+    snapshot_exch_ms: int
+    first_sync: int  # ns, exchange clock: the first snapshot's receive time
+    kept_from: int  # depth diffs before this one (in capture order) are stale
+    disorder: int  # ns: how far a line's receive time ever fell below the latest before it
+    stats: dict
+
+    def __post_init__(self):
         self.px, self.qty = _Grid(self.tick, "price", None), _Grid(self.lot, "quantity", None)
 
     def market_data(self, venue: str, events: np.ndarray) -> MarketData:
