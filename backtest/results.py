@@ -83,6 +83,8 @@ _RAW_INT = {"quote_bid_lots": "quote_bid_size", "quote_ask_lots": "quote_ask_siz
             "bid_cancel_pending_lots": "bid_cancel_pending_lots", "ask_cancel_pending_lots": "ask_cancel_pending_lots"}
 _RAW_MONEY = {"unrealized_pnl": "unrealized", "total_pnl": "total_pnl", "hedge_basis": "hedge_basis",
               "inventory_mtm": "inventory_mtm"}
+_RAW_TICKS_SCALED = {"reference_price": "reference", "reservation_price": "reservation",
+                     "half_spread_price": "half_spread", "sigma_per_sqrt_s": "sigma"}
 _ACCOUNT_MONEY = {"realized_pnl": "realized", "spread_capture": "spread_capture", "hedge_slippage": "hedge_slippage",
                   "hedge_latency_cost": "hedge_latency"}
 _ACCOUNT_INT = {"inv1_lots": "inv1", "inv2_lots": "inv2", "pending_hedge_lots": "pending_hedge"}
@@ -157,8 +159,13 @@ class Results:
 
     @cached_property
     def _account_row(self) -> np.ndarray:
-        """For each row of the tick records, the account row in force at its tick, int64."""
-        return self.account_row_at(self.tick_index)
+        """For each row of the tick records, the account row in force at its tick, int64 (``account_row_at``
+        in one merge pass: both tick lists are sorted)."""
+        from kernels.series import rows_in_force
+
+        out = np.empty(len(self.tick_index), dtype=np.int64)
+        rows_in_force(self.tick_index, np.ascontiguousarray(self.account_raw["tick"]), out)
+        return out
 
     def account_row_at(self, ticks: np.ndarray) -> np.ndarray:
         """For each of ``ticks``, the account row in force (the last written at or before it), int64."""
@@ -207,34 +214,31 @@ class Results:
     def _build_column(self, name: str) -> np.ndarray:
         """One ``TICK_COLUMNS`` column in user units (``state`` as its integer code), built from the records
         alone: a frame or a lookup pays only for the columns it uses."""
-        raw = self.__dict__.get("_raw_fields", self.ticks_raw)  # the same values either way
-        # the frame's private field copies are each read by one column: a float one is scaled where it lies
-        # (a fresh 8 MB array costs more in page faults than the multiplication)
-        owned = raw is not self.ticks_raw
+        raw = self.ticks_raw
         acc, m, px = self.account_field, self._money, self._px
         rows, per_tick = self.account_raw, self._per_tick
         if name in _RAW_PRICE:
             return px(raw[_RAW_PRICE[name]], True)
-        if name in _RAW_INT:  # a view of the records: no memory of its own (the private copies are freed)
-            return self.ticks_raw[_RAW_INT[name]]
+        if name in _RAW_INT:  # a view of the records: no memory of its own
+            return raw[_RAW_INT[name]]
         if name in _RAW_MONEY:
-            return _scaled(raw[_RAW_MONEY[name]], self.money_per_tick_lot, owned)
+            return _scaled(raw[_RAW_MONEY[name]], self.money_per_tick_lot)
         if name in _ACCOUNT_MONEY:
             return per_tick(m(rows[_ACCOUNT_MONEY[name]]))
         if name in _ACCOUNT_INT:
             return acc(_ACCOUNT_INT[name])
-        if name == "tick":
-            return self.tick_index.copy()
+        if name == "tick":  # the index itself, read-only (the frame copies it if written)
+            view = self.tick_index.view()
+            view.flags.writeable = False
+            return view
         if name == "time_s":
             return self.tick_index * self.config.sim.dt_s
         if name in ("fair_price", "feed1_price", "feed2_price"):
             if name == "fair_price" and self.fair is self.feed1:  # Exchange 1's feed is the fair value: one array
                 return self.column("feed1_price")
             return px({"fair_price": self.fair, "feed1_price": self.feed1, "feed2_price": self.feed2}[name])
-        if name in ("reference_price", "reservation_price", "half_spread_price", "sigma_per_sqrt_s"):
-            return _scaled(raw[{"reference_price": "reference", "reservation_price": "reservation",
-                                "half_spread_price": "half_spread", "sigma_per_sqrt_s": "sigma"}[name]],
-                           self.tick_size, owned)
+        if name in _RAW_TICKS_SCALED:
+            return _scaled(raw[_RAW_TICKS_SCALED[name]], self.tick_size)
         if name == "hedge_leg_base_lots":
             if self.inverse_hedge:
                 return per_tick(rows["hedge_base2"] - rows["fee_base2"])
@@ -266,40 +270,35 @@ class Results:
 
     def _tick_arrays(self) -> dict[str, np.ndarray]:
         """Every ``TICK_COLUMNS`` column (``state`` as its integer code)."""
-        self._raw_fields  # every column is about to be built: read the tick records once, field by field
-        try:
-            return {name: self.column(name) for name in TICK_COLUMNS}
-        finally:
-            del self._raw_fields  # what the columns did not take over is garbage now
+        self._float_columns_in_one_pass()
+        return {name: self.column(name) for name in TICK_COLUMNS}
 
-    @cached_property
-    def _raw_fields(self) -> dict[str, np.ndarray]:
-        """Every field of ``ticks_raw`` as its own contiguous array (rows of one 2-D array per field type). A
-        tick record is 120 bytes: reading one field across 10^6 of them touches every record's cache line, so
-        22 fields read one at a time made the full frame 22 passes over the records; here one compiled pass
-        per field type reads each record once."""
-        from kernels.series import rows_to_columns
+    def _float_columns_in_one_pass(self) -> None:
+        """Build the float columns read from the tick records (prices, the quoting figures, the money ones) in
+        one compiled pass. A tick record is 120 bytes: reading one field across 10^6 of them touches every
+        record's cache line, so 16 columns built one at a time were 16 passes over the records (and a
+        temporary or two each); here each record is read once and each column written once. Equal, bit for
+        bit, to the columns built alone (``_build_column``, tested)."""
+        from kernels.series import tick_records_to_floats
 
+        built = self.__dict__.setdefault("_columns", {})
         raw = np.ascontiguousarray(self.ticks_raw)
-        out = {}
-        by_type: dict[np.dtype, list[tuple[str, int]]] = {}
-        for name, (dtype, offset) in ((n, raw.dtype.fields[n][:2]) for n in raw.dtype.names):
-            by_type.setdefault(dtype, []).append((name, offset))
-        for dtype, fields in by_type.items():
-            # the records as an n x (record size / field size) array of this type: a field is one column of it
-            # (tick_dt has no padding and every field sits on a multiple of its own size)
-            grid = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize).view(dtype)
-            picked = [offset // dtype.itemsize for _, offset in fields]
-            columns = np.empty((len(fields), len(raw)), dtype=dtype)
-            if len(raw):
-                first, last = min(picked), max(picked) + 1
-                if picked == list(range(first, last)):  # adjacent fields: one pass over the records
-                    rows_to_columns(grid[:, first:last], columns)
-                else:
-                    for k, column in enumerate(picked):
-                        columns[k] = grid[:, column]
-            out.update({name: columns[k] for k, (name, _) in enumerate(fields)})
-        return out
+        fields = raw.dtype.fields
+        prices = [(name, field) for name, field in _RAW_PRICE.items() if name not in built]
+        floats = [(name, field, scale) for name, field, scale in _raw_float_columns(self.tick_size, self.money_per_tick_lot)
+                  if name not in built]
+        if not prices and not floats:
+            return
+        # tick_dt has no padding and every field sits on a multiple of its own size: a field is one column of
+        # the records viewed as an n x (record size / field size) array of its type
+        as_bytes = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)
+        out = np.empty((len(prices) + len(floats), len(raw)), dtype=np.float64)
+        tick_records_to_floats(
+            as_bytes.view(np.int32), np.array([fields[f][1] // 4 for _, f in prices], dtype=np.int64), self.tick_size,
+            as_bytes.view(np.float64), np.array([fields[f][1] // 8 for _, f, _ in floats], dtype=np.int64),
+            np.array([scale for _, _, scale in floats], dtype=np.float64), out)
+        for k, name in enumerate([name for name, _ in prices] + [name for name, _, _ in floats]):
+            built[name] = out[k]
 
     # -- frames ------------------------------------------------------------------------------
     @cached_property
@@ -385,9 +384,11 @@ class Results:
         import pandas as pd
         r = self.orders_raw
         dt = self.config.sim.dt_s
+        # every column a fresh array the frame alone holds, so it takes them as they are (copy=False) instead of
+        # copying them into one block per dtype (half the frame's cost at a million rows)
         return pd.DataFrame(
             {
-                "order_id": r["order_id"],
+                "order_id": np.ascontiguousarray(r["order_id"]),
                 "tick": r["tick"].astype(np.int64),
                 "time_s": r["tick"] * dt,
                 "action": _labels(r["action"], ORDER_ACTION_NAMES),
@@ -395,7 +396,7 @@ class Results:
                 "price": self._px(r["price"]),
                 "qty_lots": r["qty"].astype(np.int64),
                 "reason": _labels(r["reason"], ORDER_REASON_NAMES),
-            }
+            }, copy=False,
         )
 
     @cached_property
@@ -648,15 +649,22 @@ def _labels(codes: np.ndarray, names) -> "pd.Categorical":
     nothing. Compares, filters and prints as the strings do; its categories are every name, seen or not."""
     import pandas as pd
 
-    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8), categories=list(names))
+    # a copy: an int8 field of the records would otherwise be taken as it lies, and a write into the frame's
+    # column would rewrite the records
+    return pd.Categorical.from_codes(np.array(codes, dtype=np.int8), categories=list(names))
 
 
 def _buy_sell(side: np.ndarray) -> "pd.Categorical":
     return _labels((side > 0).astype(np.int8), ("sell", "buy"))
 
 
-def _scaled(values: np.ndarray, scale: float, in_place: bool) -> np.ndarray:
-    """``values`` (as float64) times ``scale``; written over ``values`` when the caller owns a float64 array."""
-    if in_place and values.dtype == np.float64 and values.flags.writeable:
-        return np.multiply(values, scale, out=values)
+def _scaled(values: np.ndarray, scale: float) -> np.ndarray:
+    """``values`` (as float64) times ``scale``, a new array."""
     return np.asarray(values, dtype=np.float64) * scale
+
+
+def _raw_float_columns(tick_size: float, money_per_tick_lot: float) -> list[tuple[str, str, float]]:
+    """(column, tick-record field, scale) of every column that is a float field of the tick records scaled to
+    user units."""
+    return ([(name, field, tick_size) for name, field in _RAW_TICKS_SCALED.items()]
+            + [(name, field, money_per_tick_lot) for name, field in _RAW_MONEY.items()])

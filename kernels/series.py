@@ -168,9 +168,27 @@ def scale_in_spikes(latency, spike_uniforms, spike_probability, spike_len, multi
 
 
 @jit
-def rows_to_columns(rows, out):
-    """``out[j, i] = rows[i, j]``: a record array's fields (viewed as an ``n x k`` array of one type, strided)
-    into ``k`` contiguous columns in one pass over the records, each read once while in cache."""
-    for i in range(rows.shape[0]):
-        for j in range(rows.shape[1]):
-            out[j, i] = rows[i, j]
+def tick_records_to_floats(ints, price_fields, tick_size, floats, float_fields, float_scales, out):
+    """The ticks frame's float columns from the tick records in one pass, each record read once while in
+    cache. ``ints`` / ``floats``: the records viewed as ``n x k`` arrays of int32 / float64 (strided);
+    ``out[k, i]`` is ``ints[i, price_fields[k]] * tick_size`` (NaN where the price is negative: none), then
+    ``out[len(price_fields) + k, i]`` is ``floats[i, float_fields[k]] * float_scales[k]``. The same
+    products, bit for bit, as numpy's on one field at a time."""
+    n_prices = price_fields.shape[0]
+    for i in range(ints.shape[0]):
+        for k in range(n_prices):
+            value = ints[i, price_fields[k]]
+            out[k, i] = np.nan if value < 0 else np.float64(value) * tick_size
+        for k in range(float_fields.shape[0]):
+            out[n_prices + k, i] = floats[i, float_fields[k]] * float_scales[k]
+
+
+@jit
+def rows_in_force(ticks, row_ticks, out):
+    """For each of ``ticks`` (non-decreasing), the last row of ``row_ticks`` (non-decreasing) at or before it,
+    -1 before the first: ``np.searchsorted(row_ticks, ticks, "right") - 1`` in one merge pass."""
+    row = -1
+    for i in range(ticks.shape[0]):
+        while row + 1 < row_ticks.shape[0] and row_ticks[row + 1] <= ticks[i]:
+            row += 1
+        out[i] = row

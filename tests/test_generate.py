@@ -112,18 +112,26 @@ def test_geometric_inverse_edges():
     assert geometric_inverse(0.2499, inv, 100) == 1 and geometric_inverse(0.2501, inv, 100) == 2
 
 
-def test_streamed_flow_is_the_same_flow_and_the_same_run(monkeypatch):
-    """run() starts the kernel while a helper thread still draws the order flow; nothing may differ."""
+@pytest.mark.parametrize("windows", [{}, {"latency.spike_windows_s": [[1.0, 2.5]], "latency.outage_windows_s": [[0.7, 0.9]],
+                                      "latency.order_spike_windows_s": [[3.0, 4.2]], "latency.spike_probability": 0.002}])
+def test_streamed_flow_is_the_same_flow_and_the_same_run(monkeypatch, windows):
+    """run() starts the kernel while a helper thread still draws the order flow and the latencies, span by
+    span; nothing may differ (forced and random latency spikes run on across spans)."""
     monkeypatch.setattr(gen, "STREAM_TICKS", 700)  # many hand-overs between the helper and the kernel
     import backtest.engine as engine
 
     monkeypatch.setattr(engine, "STREAM_TICKS", 700)
-    cfg = backtest.make_config(**{"sim.ticks": 5000})
+    cfg = backtest.make_config(**{"sim.ticks": 5000, **windows})
     whole = gen.generate(cfg)
     streamed = gen.generate(cfg, stream=True)
     streamed.wait_for_events(cfg.sim.ticks)
     for a, b in ((whole.events1, streamed.events1), (whole.events2, streamed.events2)):
         assert a.table.tobytes() == b.table.tobytes() and a.start.tobytes() == b.start.tobytes()
+    for name in ("hedge_latency_ms", "hedge_reject", "order_latency_ms"):
+        a, b = getattr(whole, name), getattr(streamed, name)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+    if windows:
+        assert whole.hedge_reject.any() and (whole.hedge_latency_ms > 3 * np.median(whole.hedge_latency_ms)).any()
     r_whole = backtest.run(cfg, market=whole)
     r_streamed = backtest.run(cfg)  # generates with stream=True
     for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw"):

@@ -91,21 +91,40 @@ def test_cli_run_frees_the_order_flow_before_the_summary(monkeypatch, capsys):
     assert freed == [True]
 
 
-@pytest.mark.parametrize("preset_name", ["default", "replay_binance_btcusd_coinm_20240808"])
-def test_the_frame_built_in_one_pass_equals_each_column_built_alone(preset_name):
-    """The full ticks frame reads the records field by field in one compiled pass and scales its private
-    copies in place; a lookup builds one column from the records: the same values, bit for bit."""
+def test_account_rows_in_force_by_merge_equal_the_binary_search():
+    from kernels.series import rows_in_force
+
+    rng = np.random.default_rng(3)
+    for row_ticks in (np.array([0, 0, 3, 3, 3, 9, 20], dtype=np.int64), np.sort(rng.integers(0, 500, 60)),
+                      np.array([5], dtype=np.int64), np.zeros(0, dtype=np.int64)):
+        for ticks in (np.arange(30, dtype=np.int64), np.minimum((np.arange(60) + 1) * 7 - 1, 400),
+                      np.array([0, 0, 2, 3, 3, 600], dtype=np.int64)):
+            got = np.empty(len(ticks), dtype=np.int64)
+            rows_in_force(ticks, row_ticks, got)
+            assert np.array_equal(got, np.searchsorted(row_ticks, ticks, side="right") - 1)
+
+
+@pytest.mark.parametrize("preset_name,overrides", [("default", {}), ("replay_binance_btcusd_coinm_20240808", {}),
+                                                   ("default", {"sim.record_every_ms": 700.0})])
+def test_the_frame_built_in_one_pass_equals_each_column_built_alone(preset_name, overrides):
+    """The full ticks frame builds its float columns from the records in one compiled pass and the account
+    columns through a merge of the two tick lists; a lookup builds one column from the records with numpy:
+    the same values, bit for bit."""
     import dataclasses
 
-    cfg = backtest.preset(preset_name).with_dotted({"sim.ticks": 3000})
+    cfg = backtest.preset(preset_name).with_dotted({"sim.ticks": 3000, **overrides})
     r = backtest.run(cfg)
+    raw = r.ticks_raw.copy()
+    for field in ("best_bid1", "quote_ask", "ask_in_flight"):  # empty sides and no order: NaN in the frame
+        raw[field][::5] = -1
+    r = dataclasses.replace(r, ticks_raw=raw)
     frame = dataclasses.replace(r).ticks
+    assert frame["best_bid1_price"].isna().sum() == len(raw[::5]) and frame["quote_ask_price"].notna().any()
     for name in frame.columns:
         alone = dataclasses.replace(r).column(name)
         got = frame[name].to_numpy() if name != "state" else frame[name].cat.codes.to_numpy()
         assert got.dtype == np.asarray(alone).dtype or name == "state", name
         assert np.array_equal(got, np.asarray(alone), equal_nan=got.dtype.kind == "f"), name
-    assert "_raw_fields" not in dataclasses.replace(r).__dict__
 
 
 def test_writing_into_the_ticks_frame_leaves_the_run_as_it_was():
@@ -122,3 +141,20 @@ def test_writing_into_the_ticks_frame_leaves_the_run_as_it_was():
     assert np.array_equal(r.column("total_pnl"), pnl) and np.array_equal(r.column("inv1_lots"), inv)
     assert r.summary_dict == summary
     assert t.loc[0, "quote_bid_lots"] == 999  # the frame is the user's to edit
+
+
+def test_writing_into_the_orders_frame_leaves_the_records_as_they_were():
+    """The orders frame takes its column arrays without copying them into blocks: none of them may be a view
+    of the order records (labels are categoricals of codes, which can be strided views of the records)."""
+    r = backtest.run(backtest.make_config(**{"sim.ticks": 3000}))
+    raw = r.orders_raw.copy()
+    o = r.orders
+    assert len(o) > 10
+    o.loc[0, "order_id"] = -5
+    o.loc[1, "tick"] = 10**9
+    o.loc[2, "qty_lots"] = 77
+    o["price"] *= 2
+    o.loc[3, "reason"] = "risk" if o.loc[3, "reason"] != "risk" else "quote"
+    o.loc[5, "action"] = "cancel" if o.loc[5, "action"] != "cancel" else "new"
+    o.loc[6, "side"] = "sell" if o.loc[6, "side"] == "buy" else "buy"
+    assert r.orders_raw.tobytes() == raw.tobytes()

@@ -170,8 +170,16 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
             "above it: raise market.initial_price, lower market.volatility_per_sqrt_s, run fewer sim.ticks or "
             "try another seed"])
     venue1.center = center1
+    draws = LatencyDraws(config)
     if progress is not None:
-        progress.prices_ready()
+        # the kernel reads a tick's latencies when it reaches the tick: the helper draws them span by span with
+        # the order flow (the same numbers: LatencyDraws continues its streams), so the kernel starts sooner
+        latency, reject, order_latency = np.empty(n), np.empty(n, dtype=np.uint8), np.empty(n)
+
+        def draw_latencies(a: int, b: int) -> None:
+            latency[a:b], reject[a:b], order_latency[a:b] = draws.draw(a, b)
+
+        progress.prices_ready(also_draw=draw_latencies)
     else:
         with ThreadPoolExecutor(max_workers=1) as pool:
             done2 = pool.submit(venue2.fill, n)
@@ -183,7 +191,8 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     windows = (lat.outage_windows_s, lat.spike_windows_s, lat.order_spike_windows_s, mk.feed2_stale_windows_s,
                config.clients.toxic_windows_s)
     times = np.arange(n) * dt if any(windows) else None  # seconds, only needed to place windows
-    latency, reject, order_latency = LatencyDraws(config).draw(0, n)
+    if progress is None:
+        latency, reject, order_latency = draws.draw(0, n)
 
     if config.quoting.fill_model == "intensity":
         u_bid = random_stream(seed, "fill_bid").random(n)
@@ -210,7 +219,7 @@ def _draw_market(config: SimConfig, venue1: "_VenueStream", venue2: "_VenueStrea
     levels2 = int(center2.max()) + d2 - base2 + 1
     return MarketArrays(
         fair=fair, feed1=feed1, feed2=feed2, center1=center1, center2=center2, regime=regime,
-        events1=events1, events2=events2, hedge_latency_ms=latency, hedge_reject=reject.astype(np.uint8),
+        events1=events1, events2=events2, hedge_latency_ms=latency, hedge_reject=reject.astype(np.uint8, copy=False),
         order_latency_ms=order_latency, feed2_seen=feed2_seen, feed2_update=feed2_update, u_bid=u_bid,
         u_ask=u_ask, base1=base1, levels1=levels1, base2=base2, levels2=levels2, events_progress=progress,
     )
@@ -375,6 +384,7 @@ class EventStream:
         self._error: BaseException | None = None
         self._cond = threading.Condition()
         self._prices = threading.Event()  # set once the venues' price paths are in place
+        self._also_draw = None  # (first tick, end tick) -> None: more per-tick inputs drawn with each span
         self._abandoned = False
         self._thread = threading.Thread(target=self._draw, args=(venues, n_ticks), name="mmhedge-flow",
                                         daemon=True)
@@ -394,6 +404,8 @@ class EventStream:
                 t1 = min(n_ticks, t0 + STREAM_TICKS)
                 for venue in venues:
                     venue.fill(t1)
+                if self._also_draw is not None:
+                    self._also_draw(t0, t1)
                 with self._cond:
                     self._ready = t1
                     self._cond.notify_all()
@@ -402,8 +414,10 @@ class EventStream:
                 self._error = exc
                 self._cond.notify_all()
 
-    def prices_ready(self) -> None:
-        """The price paths the flow depends on are set: drawing the events can start."""
+    def prices_ready(self, also_draw=None) -> None:
+        """The price paths the flow depends on are set: drawing the events can start. ``also_draw(a, b)``, if
+        given, draws further inputs of ticks ``a`` to ``b - 1`` with each span, before the span is ready."""
+        self._also_draw = also_draw
         self._prices.set()
 
     def abandon(self) -> None:
