@@ -7,6 +7,7 @@ from (the API session uses it to re-run only from the last checkpoint before an 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Iterable
@@ -14,7 +15,7 @@ from typing import Iterable
 import numpy as np
 
 from backtest.config import SimConfig
-from backtest.markets.generate import STREAM_TICKS, MarketArrays, generate
+from backtest.markets.generate import FlowTableFull, MarketArrays, generate
 from backtest.interventions import Intervention, to_array
 from backtest.markets.replay import ReplayChunks, ReplayMarket, reference_last_update
 from backtest.resources import book_capacity
@@ -129,7 +130,9 @@ def _record_caps(config: SimConfig, market: MarketArrays, n_interventions: int,
     n = config.sim.ticks if n is None else n
     # every Exchange 1 event could trade with us (cancels cannot, but counting them would need the events
     # drawn, and with a streamed market they are not yet)
-    fills_bound = int(market.events1.start[-1]) + n_interventions + (2 * n if config.quoting.fill_model == "intensity" else 0)
+    streamed = getattr(market, "events_progress", None) is not None  # its table is allocated, its counts come later
+    events1 = len(market.events1.table) if streamed else int(market.events1.start[-1])
+    fills_bound = events1 + n_interventions + (2 * n if config.quoting.fill_model == "intensity" else 0)
     fills = min(fills_bound, max(1024, n // 2)) + 16
     hedges = min(n, fills) + 16
     orders = min(4 * n, n // 2 + 4 * fills + 1024) + 16
@@ -145,7 +148,10 @@ def run(config: SimConfig | None = None, interventions: Iterable[Intervention] =
     ``should_stop()``, asked between spans of ticks, stops the run with KeyboardInterrupt (the CLI's Ctrl-C)."""
     config = config or SimConfig()
     # a streamed market: the kernel starts while a helper thread is still drawing the order flow
-    market = market if market is not None else generate(config, stream=True)
+    try:
+        market = market if market is not None else generate(config, stream=True)
+    except FlowTableFull:  # (probability below 1e-30) the same market drawn whole, then the same run
+        return run(config, interventions, generate(config), should_stop)
     try:
         if should_stop is not None and should_stop():
             raise KeyboardInterrupt
@@ -159,6 +165,8 @@ def run(config: SimConfig | None = None, interventions: Iterable[Intervention] =
         stream = getattr(market, "events_progress", None)
         if stream is not None:
             stream.stop()
+            if isinstance(sys.exc_info()[1], FlowTableFull):
+                return run(config, interventions, generate(config), should_stop)
         raise
     return sim.results()
 
@@ -397,9 +405,8 @@ class Simulation:
                 end = min(until, (self.computed // step + 1) * step)
                 if self.chunks is not None:
                     end = min(end, self.reach_chunk())
-                if self.market.events_progress is not None:  # run on what the flow helper has drawn
-                    end = min(end, self.computed + STREAM_TICKS)
-                    self.market.wait_for_events(end)
+                if self.market.events_progress is not None:  # run on what the flow helper has drawn so far
+                    end = min(end, self.market.wait_for_events(self.computed + 1))
                 self._span(self.computed, end)
                 self.computed = end
                 if self.checkpoint_every and end % self.checkpoint_every == 0:

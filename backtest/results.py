@@ -309,6 +309,7 @@ class Results:
         values."""
         import pandas as pd
         cols = dict(self._tick_arrays())
+        # the codes (``tick_columns``, if built first, holds the names under "state")
         cols["state"] = pd.Categorical.from_codes(self.account_field("state"), categories=list(STATE_NAMES))
         # a frame made on arrays with copy=False writes into them (some are views of the tick records); a
         # shallow copy of one that stays referenced here is protected by copy-on-write and still shares them
@@ -461,6 +462,8 @@ class Results:
     def summary_dict(self) -> dict:
         """Headline numbers of the run, each in the unit its name or ``SUMMARY_UNITS`` gives."""
         # from the records and numpy columns, not the frames: the CLI prints this without importing pandas
+        from kernels.series import max_drawdown
+
         col = self.column
         f = self.fills_raw
         h = self.hedges_raw
@@ -473,7 +476,6 @@ class Results:
         lat = (filled_h["tick"] - filled_h["first_fill_tick"]) * dt * 1000.0
         pct = (lambda q: float(np.percentile(lat, q))) if lat.size else (lambda q: float("nan"))
         pnl = col("total_pnl")  # marked on the tick records' rows (every tick unless sim.record_every_ms)
-        drawdown = np.maximum.accumulate(pnl) - pnl
         rows, held = self._account_rows_until(n - 1)  # exact on every tick, from the account rows
         state_counts = np.bincount(rows["state"], weights=held, minlength=len(STATE_NAMES))
         e1_lots = int(f["qty"].sum())
@@ -492,7 +494,7 @@ class Results:
             "hedge_basis": float(last["hedge_basis"]),
             "fees": float(last["fees"]),
             "inventory_mtm": float(last["inventory_mtm"]),
-            "max_drawdown": float(drawdown.max()),
+            "max_drawdown": float(max_drawdown(pnl)),
             "fills": int(len(f)),
             "fills_maker": int(np.count_nonzero(f["liquidity"] == LIQUIDITY_NAMES.index("maker"))),
             "fills_manual": int(np.count_nonzero(f["liquidity"] == LIQUIDITY_NAMES.index("manual"))),
@@ -543,7 +545,8 @@ class Results:
         change, valued in the account currency at the mark)."""
         if not len(self.ticks_raw):
             return {"hedge_leg_pnl": float("nan"), "hedge_leg_pnl_settle": float("nan")}
-        a = {k: float(self.account_field(k)[-1]) for k in ("cash2", "inv2", "hedge_base2", "fee_base2", "fees2")}
+        last_row = self.account_raw[self._account_row[-1]]  # in force at the last tick
+        a = {k: float(last_row[k]) for k in ("cash2", "inv2", "hedge_base2", "fee_base2", "fees2")}
         f2 = float(self.feed2[-1])
         if self.inverse_hedge:
             tick_lots = a["cash2"] + (a["hedge_base2"] - a["fee_base2"]) * f2

@@ -192,3 +192,20 @@ def rows_in_force(ticks, row_ticks, out):
         while row + 1 < row_ticks.shape[0] and row_ticks[row + 1] <= ticks[i]:
             row += 1
         out[i] = row
+
+
+@jit
+def max_drawdown(values):
+    """The largest fall of ``values`` from their running maximum: ``(np.maximum.accumulate(v) - v).max()`` in
+    one pass without its temporaries, NaN from the first NaN on as there; 0.0 for no values."""
+    worst = 0.0
+    peak = -np.inf
+    for i in range(values.shape[0]):
+        v = values[i]
+        if np.isnan(v):
+            return np.nan
+        if v > peak:
+            peak = v
+        if peak - v > worst:
+            worst = peak - v
+    return worst

@@ -118,15 +118,15 @@ def test_streamed_flow_is_the_same_flow_and_the_same_run(monkeypatch, windows):
     """run() starts the kernel while a helper thread still draws the order flow and the latencies, span by
     span; nothing may differ (forced and random latency spikes run on across spans)."""
     monkeypatch.setattr(gen, "STREAM_TICKS", 700)  # many hand-overs between the helper and the kernel
-    import backtest.engine as engine
-
-    monkeypatch.setattr(engine, "STREAM_TICKS", 700)
+    monkeypatch.setattr(gen, "FIRST_STREAM_TICKS", 90)  # spans of 90, 180, 360, 700, 700...
     cfg = backtest.make_config(**{"sim.ticks": 5000, **windows})
     whole = gen.generate(cfg)
     streamed = gen.generate(cfg, stream=True)
     streamed.wait_for_events(cfg.sim.ticks)
     for a, b in ((whole.events1, streamed.events1), (whole.events2, streamed.events2)):
-        assert a.table.tobytes() == b.table.tobytes() and a.start.tobytes() == b.start.tobytes()
+        # the streamed table was allocated before the total was drawn: the events fill its first start[-1] rows
+        assert len(b.table) > len(a.table) == a.start[-1]
+        assert a.table.tobytes() == b.table[: len(a.table)].tobytes() and a.start.tobytes() == b.start.tobytes()
     for name in ("hedge_latency_ms", "hedge_reject", "order_latency_ms"):
         a, b = getattr(whole, name), getattr(streamed, name)
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
@@ -138,9 +138,32 @@ def test_streamed_flow_is_the_same_flow_and_the_same_run(monkeypatch, windows):
         assert getattr(r_whole, name).tobytes() == getattr(r_streamed, name).tobytes(), name
 
 
+def test_a_streamed_flow_beyond_its_table_is_drawn_again_whole(monkeypatch):
+    """The streamed table is sized before the total is drawn (12 standard deviations above the mean); should
+    the total pass it, the run is drawn again whole: the same results, no error, no helper left running."""
+    import threading
+
+    monkeypatch.setattr(gen, "STREAM_TICKS", 700)
+    monkeypatch.setattr(gen, "FIRST_STREAM_TICKS", 90)
+    cfg = backtest.make_config(**{"sim.ticks": 5000})
+    expected = backtest.run(cfg, market=gen.generate(cfg))
+    for sigmas in (-3.0, -400.0):  # full in a later span; full at once (the first span's count)
+        monkeypatch.setattr(gen, "TABLE_SIGMAS", sigmas)
+        with pytest.raises(gen.FlowTableFull):
+            m = gen.generate(cfg, stream=True)
+            try:
+                m.wait_for_events(cfg.sim.ticks)
+            finally:
+                m.events_progress.stop()
+        got = backtest.run(cfg)
+        for name in ("ticks_raw", "fills_raw", "hedges_raw", "orders_raw", "risk_raw", "account_raw"):
+            assert getattr(expected, name).tobytes() == getattr(got, name).tobytes(), name
+    assert not [t for t in threading.enumerate() if t.name == "mmhedge-flow"]
+
+
 def test_streaming_helper_errors_reach_the_consumer():
     class Broken:
-        def count(self):
+        def count(self, until_tick=None):
             pass
 
         def fill(self, until_tick):
@@ -158,7 +181,7 @@ def test_abandoned_stream_stops_drawing():
     filled = []
 
     class Venue:
-        def count(self):
+        def count(self, until_tick=None):
             pass
 
         def fill(self, until_tick):

@@ -153,3 +153,27 @@ def test_replay_only_delays_are_refused_on_the_synthetic_market(key):
     from backtest.config import ConfigError, make_config
     with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*allowed: 0 unless market.source = 'replay'"):
         make_config(**{key: 100.0})
+
+
+@pytest.mark.parametrize("clock", ["receive", "exchange", "split"])
+@pytest.mark.parametrize("book_ticker", [True, False])
+def test_a_venues_readers_share_its_events_and_each_scales_its_own(clock, book_ticker):
+    """A venue's scan, matching stream and (split) the strategy's stream read one loaded, filtered array; a
+    stream rescaling prices and sizes onto a finer grid (the perpetual's 0.1 USD ticks and 0.001 BTC lots on the
+    preset's 0.01 and 1e-6) must do it on its own copy: the loaded recording and the other readers' events keep
+    the recorded values, and building the market again gives the same market."""
+    from backtest.markets.generate import generate
+
+    cfg = backtest.preset("replay_binance_btcusdt_20240808").with_dotted(
+        {"sim.ticks": 20_000, "replay.clock": clock, "replay.book_ticker": book_ticker})
+    first, again = generate(cfg), generate(cfg)
+    for a, b in ((first.events1, again.events1), (first.events2, again.events2)):
+        assert a.table.tobytes() == b.table.tobytes() and a.start.tobytes() == b.start.tobytes()
+    assert first.feed2.tobytes() == again.feed2.tobytes() and first.view_touch1.tobytes() == again.view_touch1.tobytes()
+    trades = first.events2.table[first.events2.table["kind"] == ME_TRADE]
+    usd = trades["price"] * cfg.market.tick_size  # scaled once: BTC near 61 000 USD that morning
+    assert 50_000 < usd.min() and usd.max() < 70_000
+    assert 50_000 < np.nanmin(first.feed2) * cfg.market.tick_size < 70_000
+    perp = first.venues[1]
+    recorded = perp.events[perp.events["kind"] == ME_TRADE]["price"] * perp.tick_size  # the loaded recording as it was
+    assert 50_000 < recorded.min() and recorded.max() < 70_000

@@ -1,4 +1,5 @@
 """Frames are built on first access, only the columns asked for, and without copies."""
+import pandas as pd
 import numpy as np
 import pytest
 
@@ -132,11 +133,15 @@ def test_writing_into_the_ticks_frame_leaves_the_run_as_it_was():
     that lookups, the summary and the API read."""
     r = backtest.run(backtest.make_config(**{"sim.ticks": 3000}))
     raw, pnl, inv = r.ticks_raw.copy(), r.column("total_pnl").copy(), r.column("inv1_lots").copy()
+    state = r.column("state").copy()
     summary = dict(r.summary_dict)
     t = r.ticks
     t.loc[0, "quote_bid_lots"] = 999
     t["total_pnl"] *= 2
     t.loc[5, "inv1_lots"] = -7
+    t.loc[6, "state"] = "killed"
+    t.loc[7, "tick"] = -1
+    assert np.array_equal(r.column("state"), state) and r.column("tick")[7] == 7
     assert r.ticks_raw.tobytes() == raw.tobytes()
     assert np.array_equal(r.column("total_pnl"), pnl) and np.array_equal(r.column("inv1_lots"), inv)
     assert r.summary_dict == summary
@@ -158,3 +163,24 @@ def test_writing_into_the_orders_frame_leaves_the_records_as_they_were():
     o.loc[5, "action"] = "cancel" if o.loc[5, "action"] != "cancel" else "new"
     o.loc[6, "side"] = "sell" if o.loc[6, "side"] == "buy" else "buy"
     assert r.orders_raw.tobytes() == raw.tobytes()
+
+
+def test_max_drawdown_in_one_pass_equals_numpys():
+    from kernels.series import max_drawdown
+
+    rng = np.random.default_rng(5)
+    for values in (np.cumsum(rng.normal(size=5000)), np.arange(10.0), -np.arange(10.0), np.array([3.0]),
+                   np.array([1.0, 5.0, -2.0, 7.0, 6.5, -4.0])):
+        assert max_drawdown(values) == (np.maximum.accumulate(values) - values).max()
+    assert np.isnan(max_drawdown(np.array([1.0, np.nan, 0.0])))
+    assert max_drawdown(np.zeros(0)) == 0.0
+
+
+def test_the_ticks_frame_after_the_lookups_equals_the_frame_alone():
+    """The API builds the point lookups (``tick_columns``, state as names) before anyone asks for the frame."""
+    import dataclasses
+
+    r = backtest.run(backtest.make_config(**{"sim.ticks": 2000}))
+    alone = dataclasses.replace(r).ticks
+    r.tick_columns
+    pd.testing.assert_frame_equal(r.ticks, alone)

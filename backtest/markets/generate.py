@@ -78,10 +78,12 @@ class MarketArrays:
     # set when the event tables are still being drawn by a helper thread (``generate(stream=True)``)
     events_progress: "EventStream | None" = None
 
-    def wait_for_events(self, tick: int) -> None:
-        """Return once the events of every tick before ``tick`` are drawn (at once for a whole market)."""
+    def wait_for_events(self, tick: int) -> int:
+        """Return once the events of every tick before ``tick`` are drawn (at once for a whole market), with
+        the tick the drawn events reach (``tick`` or beyond)."""
         if self.events_progress is not None:
-            self.events_progress.wait(tick)
+            return self.events_progress.wait(tick)
+        return self.n_ticks
 
     @property
     def n_ticks(self) -> int:
@@ -277,34 +279,58 @@ def poisson_start_index(rng: np.random.Generator, lam: float, n: int, buffer: np
     """``start`` (int64, n + 1) with ``start[t + 1] - start[t]`` ~ Poisson(``lam``) for each of ``n`` ticks:
     the same numbers, and the same generator state afterwards, as ``rng.poisson(lam, n)`` followed by a
     cumulative sum, at a fraction of the cost for the usual small means (numpy's sampler recomputes
-    ``exp(-lam)`` for every draw). Uniforms are drawn into ``buffer`` (reused, so no fresh memory per
-    block); after each block the generator is rewound and advanced by exactly the number used
-    (``PCG64.advance``)."""
+    ``exp(-lam)`` for every draw). See ``poisson_counts_into``."""
     start = np.zeros(n + 1, dtype=np.int64)
-    if lam <= 0.0 or n == 0:
-        return start
+    poisson_counts_into(rng, lam, start, 0, n, buffer)
+    return start
+
+
+def poisson_counts_into(rng: np.random.Generator, lam: float, start: np.ndarray, t_from: int, t_to: int,
+                        buffer: np.ndarray | None = None) -> np.ndarray | None:
+    """Continue ``start`` (int64 running totals, ``start[t_from]`` already set) with Poisson(``lam``) counts of
+    ticks ``t_from .. t_to - 1``: ``start[t + 1] = start[t] + count_t``. Counting a run's ticks span by span
+    gives the same numbers as all at once (each count takes the generator's next values, nothing is kept
+    between calls). Uniforms are drawn into ``buffer`` (reused, so no fresh memory per block); after each
+    block the generator is rewound and advanced by exactly the number used (``PCG64.advance``). Returns
+    the buffer, bigger if one count needed more uniforms than it held."""
+    total = int(start[t_from])
+    if t_to <= t_from:
+        return buffer
+    if lam <= 0.0:
+        start[t_from + 1:t_to + 1] = total
+        return buffer
     bit_gen = rng.bit_generator
     if lam >= 10.0 or not isinstance(bit_gen, np.random.PCG64):
-        np.cumsum(rng.poisson(lam, n), out=start[1:])
-        return start
+        span = start[t_from + 1:t_to + 1]
+        np.cumsum(rng.poisson(lam, t_to - t_from), out=span)
+        span += total
+        return buffer
     if buffer is None:
         buffer = np.empty(2 * EVENT_CHUNK)
     exp_minus_lam = math.exp(-lam)
-    t = 0
-    total = 0
-    while t < n:
+    until = start[:t_to + 1]  # poisson_starts stops at this view's last tick
+    t = t_from
+    while t < t_to:
         before = bit_gen.state
         block = rng.random(out=buffer)
-        t_done, used, total = poisson_starts(block, exp_minus_lam, start, t, total)
+        t_done, used, total = poisson_starts(block, exp_minus_lam, until, t, total)
         bit_gen.state = before
         bit_gen.advance(used)
         if t_done == t:  # one count needed more uniforms than the buffer holds: a bigger one
             buffer = np.empty(2 * buffer.shape[0])
         t = t_done
-    return start
+    return buffer
 
 
 STREAM_TICKS = 1 << 15  # ticks of events a streaming helper draws before it tells the kernel
+FIRST_STREAM_TICKS = 1 << 11  # its first span, doubled span after span up to STREAM_TICKS
+# a streamed venue's event table is allocated before its total is drawn: this many standard deviations of the
+# Poisson total above its mean (a larger total has a probability below 1e-30; it is still handled: FlowTableFull)
+TABLE_SIGMAS = 12.0
+
+
+class FlowTableFull(RuntimeError):
+    """A streamed venue drew more events than its table was allocated for: the run is drawn again whole."""
 
 
 class _VenueStream:
@@ -346,20 +372,37 @@ class _VenueStream:
         self.center = np.zeros(n, dtype=np.int64)
         self.horizon = horizon
         self.filled_ticks = 0
+        self.counted_ticks = 0
         self._tick_cursor = 0
         self._buffer = np.empty(2 * EVENT_CHUNK)
 
-    def count(self) -> None:
-        """Draw the number of events of every tick (before any event: the stream's first draws)."""
-        if self.start is not None:
+    def count(self, until_tick: int | None = None) -> None:
+        """Draw the number of events of every tick before ``until_tick`` (default: all) not counted yet.
+
+        Counted all at once (``generate``), the event table is allocated to the exact total. Counted span by
+        span (the streaming helper, so the kernel need not wait for a whole run's counts), it is allocated
+        before the total is known, to ``TABLE_SIGMAS`` standard deviations above the mean total: memory the
+        events never reach is never touched. A total beyond that raises ``FlowTableFull``."""
+        n = self.n_ticks
+        until = n if until_tick is None else min(until_tick, n)
+        if self.start is None:
+            self.start = np.zeros(n + 1, dtype=np.int64)
+        if until <= self.counted_ticks:
             return
-        start = poisson_start_index(self.count_rng, self.events_per_tick, self.n_ticks, self._buffer)
-        self.table = np.empty(int(start[-1]), dtype=event_dt)
-        self.start = start
+        self._buffer = poisson_counts_into(self.count_rng, self.events_per_tick, self.start, self.counted_ticks,
+                                           until, self._buffer)
+        self.counted_ticks = until
+        total = int(self.start[until])
+        if self.table is None:
+            mean = self.events_per_tick * n
+            size = total if until == n else max(0, math.ceil(mean + TABLE_SIGMAS * math.sqrt(mean))) + 64
+            self.table = np.empty(size, dtype=event_dt)
+        if total > self.table.shape[0]:
+            raise FlowTableFull(f"{total:,} events by tick {until:,}, above the {self.table.shape[0]:,} allocated")
 
     def fill(self, until_tick: int) -> None:
         """Draw the events of ticks ``filled_ticks .. until_tick - 1``."""
-        self.count()
+        self.count(until_tick)
         e = int(self.start[self.filled_ticks])
         e_end = int(self.start[until_tick])
         while e < e_end:
@@ -392,16 +435,19 @@ class EventStream:
 
     def _draw(self, venues, n_ticks):
         try:
-            for venue in venues:
-                venue.count()
+            for venue in venues:  # the tables exist; the rest is counted span by span
+                venue.count(FIRST_STREAM_TICKS)
             with self._cond:
                 self._ready = 0
                 self._cond.notify_all()
             self._prices.wait()
-            for t0 in range(0, n_ticks, STREAM_TICKS):
+            t0, span = 0, FIRST_STREAM_TICKS
+            while t0 < n_ticks:
                 if self._abandoned:
                     return
-                t1 = min(n_ticks, t0 + STREAM_TICKS)
+                # short spans first, so the kernel can start on them while longer ones (fewer hand-overs) follow
+                t1 = min(n_ticks, t0 + span)
+                span = min(2 * span, STREAM_TICKS)
                 for venue in venues:
                     venue.fill(t1)
                 if self._also_draw is not None:
@@ -409,6 +455,7 @@ class EventStream:
                 with self._cond:
                     self._ready = t1
                     self._cond.notify_all()
+                t0 = t1
         except BaseException as exc:  # handed to the consumer, which would otherwise wait forever
             with self._cond:
                 self._error = exc
@@ -430,14 +477,17 @@ class EventStream:
         self.abandon()
         self._thread.join()
 
-    def wait(self, tick: int) -> None:
-        """Block until the events of the ticks before ``tick`` are drawn (``tick`` 0: until the events per
-        tick are counted)."""
+    def wait(self, tick: int) -> int:
+        """Block until the events of the ticks before ``tick`` are drawn (``tick`` 0: until the tables exist);
+        returns the tick the drawn events reach (``tick`` or beyond)."""
         with self._cond:
             while self._ready < tick and self._error is None:
                 self._cond.wait()
+            if isinstance(self._error, FlowTableFull):
+                raise self._error
             if self._error is not None:
                 raise RuntimeError("drawing the order flow failed") from self._error
+            return self._ready
 
 
 def _add_toxic_flow(seed, events: VenueEvents, n, dt, clients, center, horizon, times) -> VenueEvents:

@@ -151,8 +151,10 @@ class _Source:
     """One venue's recorded events in receive-time order, read forward: from the loaded array, or from a
     normalised file in batches (only the events not yet handed out and one batch are in memory)."""
 
-    def __init__(self, data: MarketData, book_ticker: bool, exchange_times: bool = True):
+    def __init__(self, data: MarketData, book_ticker: bool, exchange_times: bool = True,
+                 _prepared: np.ndarray | None = None):
         self.data = data
+        self.book_ticker = book_ticker
         # a file read on the receive clock: the venue's timestamps and flags are not decoded (nothing reads them
         # there; they are left 0)
         self._fields = None if exchange_times else ("recv_ts", "price", "qty", "kind", "side")
@@ -161,12 +163,19 @@ class _Source:
         self._batches = None
         self._held = np.empty(0, dtype=market_event_dt)
         self._last_recv = np.iinfo(np.int64).min
-        if data.path is None:
+        if data.path is None and _prepared is not None:
+            self._all = _prepared
+        elif data.path is None:
             ev = self._filter(data.events)
             recv = ev["recv_ts"]
             if recv.size > 1 and not bool((recv[1:] >= recv[:-1]).all()):
                 ev = ev[np.argsort(recv, kind="stable")]
             self._all = ev
+
+    def another(self, exchange_times: bool = True) -> "_Source":
+        """A new reader of the same events from the start, sharing the loaded (and filtered, ordered) array:
+        a venue is read by its scan, its matching stream and the strategy's stream."""
+        return _Source(self.data, self.book_ticker, exchange_times, getattr(self, "_all", None))
 
     def _filter(self, ev):
         """``ev`` (events, or a dict of fields) without the book-ticker stream when it is not used."""
@@ -248,15 +257,19 @@ class _VenueStream:
         if self.clock == "exchange":
             read = self.source.until(end + self.max_lag + 1)
             pool = read if self._waiting.size == 0 else np.concatenate([self._waiting, read])
-            due = pool["exch_ts"] < end
-            ev = pool[due]
+            exch = pool["exch_ts"]
+            due = exch < end
+            idx = np.flatnonzero(due)
+            # the due events in exchange-time order (stable), gathered once: pool[due][argsort] in one copy
+            ev = pool[idx[np.argsort(exch[idx], kind="stable")]]
             self._waiting = pool[~due]
-            ev = ev[np.argsort(ev["exch_ts"], kind="stable")]
             ev["recv_ts"] = ev["exch_ts"]
         else:
             ev = self.source.until(end)
         if self.pk != 1 or self.qk != 1:
-            if np.shares_memory(ev, self.source.data.events):  # rescaled: never the loaded recording
+            # rescaled: never the loaded recording, nor the array a venue's readers share (a view of it here
+            # unless the exchange clock re-ordered it into a copy)
+            if self.source.data.path is None and self.clock != "exchange":
                 ev = ev.copy()
             ev["price"] *= self.pk
             ev["qty"] *= self.qk
@@ -352,9 +365,10 @@ def on_grid(d: MarketData, name: str, start: int, n: int, dt_ns: int, pk: int, q
     quoted price range plus ``window_pct`` of the price each way. Returns (VenueEvents, base, levels).
     ``clock`` 'exchange' orders and places the events by the venue's own timestamps; ``book_ticker`` False
     drops the book-ticker stream (the touch then comes from the depth stream alone)."""
-    max_lag, quoted, levels = _scan(_Source(d, book_ticker), clock, start + n * dt_ns)
+    source = _Source(d, book_ticker)
+    max_lag, quoted, levels = _scan(source, clock, start + n * dt_ns)
     base, n_levels = _window(name, quoted, levels, pk, window_pct)
-    return _VenueStream(_Source(d, book_ticker), clock, start, dt_ns, pk, qk, max_lag).take(0, n), base, n_levels
+    return _VenueStream(source.another(), clock, start, dt_ns, pk, qk, max_lag).take(0, n), base, n_levels
 
 
 def mid_series(e: VenueEvents, base: int, levels: int, n: int, touch: bool = False):
@@ -450,11 +464,12 @@ class ReplayChunks:
             # 'split': the orders meet the venue's own sequence; the strategy's mids (and Exchange 1's touch) come
             # from the same events in the order and at the time the recorder received them
             match_clock = "exchange" if split else clock
-            max_lag, quoted, levels = _scan(_Source(d, config.replay.book_ticker), match_clock, run_end)
+            source = _Source(d, config.replay.book_ticker)
+            max_lag, quoted, levels = _scan(source, match_clock, run_end)
             base, n_levels = _window(name, quoted, levels, pk, config.replay.window_pct)
-            matching = _VenueStream(_Source(d, config.replay.book_ticker, match_clock == "exchange"), match_clock,
+            matching = _VenueStream(source.another(match_clock == "exchange"), match_clock,
                                     start, dt_ns, pk, qk, max_lag)
-            seen = _VenueStream(_Source(d, config.replay.book_ticker, False), "receive", start, dt_ns, pk, qk,
+            seen = _VenueStream(source.another(False), "receive", start, dt_ns, pk, qk,
                                 max_lag) if split else None
             self._venues.append((matching, seen, _Mids(base, n_levels, touch=split and name == "Exchange 1")))
             windows.append((base, n_levels, qk))
