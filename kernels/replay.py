@@ -887,3 +887,22 @@ def tick_starts(recv_ts, first_end_ns, dt_ns, out):
         while i < m and recv_ts[i] < end:
             i += 1
         out[k + 1] = i
+
+
+@jit_borrow
+def assemble_events(exch_ts, recv_ts, price, qty, kind, side, flags, out):
+    """``out`` (market_event_dt) from its fields' columns in one pass over the records, each written once: the
+    columns of a batch of a normalised file (numpy assigning the 7 fields one at a time wrote every 40-byte
+    record 7 times, 2-5x the cost of decoding the batch). A column of length 0 is not read: its field is 0."""
+    n = out.shape[0]
+    have_exch = exch_ts.shape[0] > 0
+    have_flags = flags.shape[0] > 0
+    for i in range(n):
+        e = out[i]
+        e.exch_ts = exch_ts[i] if have_exch else 0
+        e.recv_ts = recv_ts[i]
+        e.price = price[i]
+        e.qty = qty[i]
+        e.kind = kind[i]
+        e.side = side[i]
+        e.flags = flags[i] if have_flags else 0

@@ -182,7 +182,9 @@ class _Source:
         if not self.drop_ticker:
             return ev
         keep = (ev["kind"] != ME_BBO_BID) & (ev["kind"] != ME_BBO_ASK)
-        return {name: values[keep] for name, values in ev.items()} if isinstance(ev, dict) else ev[keep]
+        if isinstance(ev, dict):
+            return {name: values[keep] for name, values in ev.items()}
+        return _gather(ev, np.flatnonzero(keep))
 
     def _batches_of_file(self):
         from backtest.markets.data.store import iter_events
@@ -236,6 +238,15 @@ class _Source:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def _gather(events: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``events[index]`` (market_event_dt), copied as rows of five int64 (``np.take``): 2-4x faster than numpy's
+    fancy indexing of 40-byte records, the same bytes."""
+    if events.dtype != market_event_dt or not events.flags.c_contiguous:
+        return events[index]
+    rows = np.take(events.view(np.int64).reshape(-1, 5), index, axis=0)
+    return rows.reshape(-1).view(market_event_dt)
+
+
 class _VenueStream:
     """One venue's events on the run's tick grid, span by span, in the order and on the clock its orders meet
     them: ``clock`` 'receive' (the recorder's receive times) or 'exchange' (the venue's timestamps: the
@@ -261,7 +272,7 @@ class _VenueStream:
             due = exch < end
             idx = np.flatnonzero(due)
             # the due events in exchange-time order (stable), gathered once: pool[due][argsort] in one copy
-            ev = pool[idx[np.argsort(exch[idx], kind="stable")]]
+            ev = _gather(pool, idx[np.argsort(exch[idx], kind="stable")])
             self._waiting = pool[~due]
             ev["recv_ts"] = ev["exch_ts"]
         else:
