@@ -75,7 +75,8 @@ class MarketArrays:
     levels1: int
     base2: int
     levels2: int
-    # set when the event tables are still being drawn by a helper thread (``generate(stream=True)``)
+    # set when the event tables are still being drawn by a helper thread (``generate(stream=True)``); such a
+    # market's tables are allocated before their totals are drawn: the events are their first start[-1] rows
     events_progress: "EventStream | None" = None
 
     def wait_for_events(self, tick: int) -> int:
@@ -108,8 +109,9 @@ def generate(config: SimConfig, stream: bool = False, memory_budget: int | None 
 
     The order flow is nearly all of the draws. By default both venues' flows are complete on return,
     Exchange 2's drawn in a helper thread while Exchange 1's is drawn here (numpy's
-    generators and the jitted filler release the GIL). With ``stream=True`` the flows are drawn by a
-    helper thread, tick-chunk by tick-chunk, after the function returns: the kernel can start at once
+    generators and the jitted filler release the GIL). With ``stream=True`` the flows (and the hedge and
+    order latencies) are drawn by a helper thread, tick-chunk by tick-chunk, after the function returns: the
+    kernel can start once the prices are drawn
     and consume them as they come (``MarketArrays.wait_for_events``), so on two cores generation hides
     behind the kernel. Either way the arrays are identical, bit for bit.
 
@@ -334,8 +336,9 @@ class FlowTableFull(RuntimeError):
 
 
 class _VenueStream:
-    """One venue's flow. Competing Poisson streams: one total count per tick (all drawn at once, so the
-    tick -> events index is known from the start), then a type per event drawn in proportion to its rate.
+    """One venue's flow. Competing Poisson streams: one total count per tick (drawn before the events of the
+    same ticks: all at once, or span by span when streamed), then a type per event drawn in proportion to its
+    rate.
     Equivalent in law to independent streams, and events within a tick come out in random order without
     a sort. ``fill`` draws the events themselves, two uniforms each (see ``kernels.series.draw_events``),
     in chunks into one reused buffer written straight into the compact event table: no per-event
