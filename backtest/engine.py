@@ -7,7 +7,6 @@ from (the API session uses it to re-run only from the last checkpoint before an 
 from __future__ import annotations
 
 import math
-import sys
 import threading
 from dataclasses import dataclass
 from typing import Iterable
@@ -147,11 +146,15 @@ def run(config: SimConfig | None = None, interventions: Iterable[Intervention] =
     """Simulate one run. ``market`` may be passed to reuse arrays generated from the same config.
     ``should_stop()``, asked between spans of ticks, stops the run with KeyboardInterrupt (the CLI's Ctrl-C)."""
     config = config or SimConfig()
-    # a streamed market: the kernel starts while a helper thread is still drawing the order flow
     try:
-        market = market if market is not None else generate(config, stream=True)
+        # a streamed market: the kernel starts while a helper thread is still drawing the order flow
+        return _run(config, interventions, market if market is not None else generate(config, stream=True),
+                    should_stop)
     except FlowTableFull:  # (probability below 1e-30) the same market drawn whole, then the same run
-        return run(config, interventions, generate(config), should_stop)
+        return _run(config, interventions, generate(config), should_stop)
+
+
+def _run(config: SimConfig, interventions: Iterable[Intervention], market, should_stop) -> Results:
     try:
         if should_stop is not None and should_stop():
             raise KeyboardInterrupt
@@ -165,8 +168,6 @@ def run(config: SimConfig | None = None, interventions: Iterable[Intervention] =
         stream = getattr(market, "events_progress", None)
         if stream is not None:
             stream.stop()
-            if isinstance(sys.exc_info()[1], FlowTableFull):
-                return run(config, interventions, generate(config), should_stop)
         raise
     return sim.results()
 

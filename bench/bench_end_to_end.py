@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=10**6)
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
+    if args.ticks < 1000 or args.rounds < 1:
+        parser.error(f"--ticks {args.ticks} --rounds {args.rounds}: allowed: --ticks 1000 or more, --rounds 1 or more")
 
     import backtest
     from backtest.markets.generate import generate

@@ -387,11 +387,10 @@ def write_optimize_report(spec: OptimizeSpec, study, oos: list[dict], out_dir) -
         rate = "_per_hour" if "in_sample_per_hour" in oos[0] else ""
         ax.bar(x - 0.2, [r["in_sample" + rate] for r in oos], 0.4, label="in sample (training)")
         ax.bar(x + 0.2, [r["out_of_sample" + rate] for r in oos], 0.4, label="out of sample (held out)")
-        if rate:
-            ax.set_ylabel(f"{spec.objective} per hour of the window")
         ax.set_xticks(x, [f"#{r['trial']}" for r in oos])
+    # (a per-hour label set before this was overwritten by the plain one)
+    ax.set_ylabel(f"{spec.objective} per hour of the window" if oos and rate else spec.objective)
     ax.axhline(0, color="grey", lw=0.6)
-    ax.set_ylabel(spec.objective)
     ax.set_title("Best feasible trials: in sample against out of sample")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -169,23 +169,14 @@ def read_info(path: str | Path) -> MarketData:
 def iter_events(path: str | Path, batch_rows: int = 1 << 20, columns=None):
     """The file's events in stored order, ``batch_rows`` at a time (market_event_dt arrays; with ``columns``
     only those fields are read, the others 0). Memory: one batch."""
-    names = list(columns or market_event_dt.names)
-    optional = ("exch_ts", "flags")  # the fields a reader on the receive clock leaves out
-    if set(market_event_dt.names) - set(names) - set(optional):  # another subset: field by field
-        for cols in iter_columns(path, batch_rows, names):
-            events = np.zeros(len(cols[names[0]]), dtype=market_event_dt)
-            for name in names:
-                events[name] = cols[name]
-            yield events
-        return
     from kernels.replay import assemble_events
 
-    none = {"exch_ts": np.zeros(0, dtype=np.int64), "flags": np.zeros(0, dtype=np.int32)}
+    names = list(columns or market_event_dt.names)
     for cols in iter_columns(path, batch_rows, names):
         events = np.empty(len(cols[names[0]]), dtype=market_event_dt)
-        fields = [np.ascontiguousarray(cols[name], dtype=market_event_dt[name]) if name in cols else none[name]
-                  for name in market_event_dt.names]
-        assemble_events(*fields, events)
+        # a field not read is passed as no values: the assembly writes 0 there
+        assemble_events(*(np.ascontiguousarray(cols[name], dtype=market_event_dt[name]) if name in cols
+                          else np.zeros(0, dtype=market_event_dt[name]) for name in market_event_dt.names), events)
         yield events
 
 
