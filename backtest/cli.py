@@ -144,6 +144,10 @@ def make_parser() -> argparse.ArgumentParser:
     cp.add_argument("--report", metavar="DIR", help="stylized facts of the recording, both calibrated models and the "
                     "default synthetic market side by side, and the strategy on the recording and on both models")
     cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
+    cp.add_argument("--trend-window-ms", type=float, default=0.0, metavar="MS",
+                    help="the queue-reactive model's state also holds the mid's trend over this window (falling, "
+                    "level, rising), which scales its flows and the market orders' rate and side (0, the default: "
+                    "no trend; 100 is what the README measures)")
 
     cpp = sub.add_parser("calibrate-portfolio", help="a synthetic portfolio calibrated to recordings of several "
                          "assets on the same minutes: each asset's market and the correlation of their returns")
@@ -725,6 +729,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ConfigError(["give the recording: --dataset DIR, or --exchange1 FILE and --exchange2 FILE"])
     if args.seeds < 2:
         raise ConfigError([f"--seeds {args.seeds}: at least 2 for a spread across seeds"])
+    if not 0.0 <= args.trend_window_ms <= 60_000.0:  # also refuses nan
+        raise ConfigError([f"--trend-window-ms {args.trend_window_ms}: allowed: 0 (no trend) to 60000 ms"])
     out = Path(args.out)
     if out.is_dir():
         raise ConfigError([f"--out {out}: a directory; give a file name, e.g. calibrated.toml"])
@@ -741,7 +747,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     qr_cfg = qr_estimates = None
     if args.model == "queue_reactive" or args.report:
         try:
-            qr_cfg, qr_estimates = estimate_queue_reactive(d1, d2, base=make_config(base.model_dump(), **latency))
+            qr_cfg, qr_estimates = estimate_queue_reactive(d1, d2, base=make_config(base.model_dump(), **latency),
+                                                           trend_window_ms=args.trend_window_ms)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":

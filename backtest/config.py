@@ -270,6 +270,10 @@ class QueueReactiveSection(_Section):
         default_factory=lambda: [1.0] * QR_QUANTILES, description="quantiles of how far the best moves away when its "
         "queue empties, ticks")
     refill_queue_lots: list[float] = Field(default_factory=lambda: _qr_quantiles(20.0), description="quantiles of the queue standing at the new best after a queue emptied, lots")
+    refill_with_trend_lots: list[float] | None = Field(
+        None, description="quantiles of the queue standing at the new best after a queue emptied in the trend's "
+        "direction (the ask in a rising mid, the bid in a falling one; trend_window_ms), lots; unset: "
+        "refill_queue_lots")
     improvement_fraction: list[float] = Field(
         default_factory=lambda: [1.0] * QR_QUANTILES, description="quantiles of how far into the spread an order "
         "inside it goes, as a fraction of (spread - 1 tick), in (0, 1]")
@@ -280,6 +284,21 @@ class QueueReactiveSection(_Section):
     metaorder_tail: float = Field(1.5, gt=1.0, le=10.0, description="tail exponent alpha of meta-order lengths, P(L >= l) = l^-alpha")
     exchange1_price_step_ticks: int = Field(1, ge=1, le=1_000_000, description="Exchange 1's price step, ticks of market.tick_size")
     exchange1_feed_latency_ms: float = Field(0.0, ge=0.0, le=60_000.0, description="Exchange 1's events reach us this much after they happen, ms")
+    trend_window_ms: float = Field(
+        0.0, ge=0.0, le=60_000.0, description="the trend of Exchange 1's mid over this many ms (down, flat, up) is "
+        "the third coordinate of the state, scaling every intensity (trend_flow_multiplier, "
+        "trend_market_multiplier) and the market orders' side (trend_buy_probability); 0: no trend (the model of "
+        "Huang, Lehalle and Rosenbaum alone)")
+    trend_flow_multiplier: list[list[float]] = Field(
+        default_factory=lambda: [[1.0] * 3 for _ in range(6)], description="each of the six flows' intensity "
+        "multiplier in a falling, level and rising mid (a row per flow in the order limit bid, limit ask, cancel "
+        "bid, cancel ask, inside the spread bid, ask; columns down, flat, up)")
+    trend_market_multiplier: list[float] = Field(
+        [1.0] * 3, description="market orders' intensity multiplier in a falling, level and rising mid")
+    trend_buy_probability: list[list[float]] | None = Field(
+        None, description="probability a market order not following its meta-order buys, per trend (rows down, "
+        "flat, up) and imbalance bin (columns); a meta-order starting takes its sign from it too. Unset: "
+        "market_buy_probability in every trend, meta-orders' signs a coin's")
     lead_ms: list[float] = Field(
         default_factory=lambda: [0.0] * QR_QUANTILES, description="quantiles of how much earlier Exchange 2's mid "
         "makes each move of Exchange 1's mid, ms (one draw per move; negative: later)")
@@ -306,8 +325,11 @@ class QueueReactiveSection(_Section):
             if any(not (0.0 <= v <= 1e6) or not math.isfinite(v) for row in table for v in row):
                 raise ValueError(f"{name}_per_s: allowed: rates from 0 to 1e6 per second")
         for name in ("limit_size_lots", "cancel_fraction", "inspread_size_lots", "market_size_over_queue", "market_sweep_lots",
-                     "depletion_jump_ticks", "refill_queue_lots", "improvement_fraction", "exchange2_level_lots"):
+                     "depletion_jump_ticks", "refill_queue_lots", "refill_with_trend_lots", "improvement_fraction",
+                     "exchange2_level_lots"):
             q = getattr(self, name)
+            if q is None:
+                continue
             if len(q) != QR_QUANTILES or any(b < a for a, b in zip(q, q[1:])) or q[0] <= 0 or q[-1] > 1e12:
                 raise ValueError(f"{name}: {len(q)} values; allowed: {QR_QUANTILES} non-decreasing positive quantiles "
                                  "(at most 1e12)")
@@ -323,6 +345,20 @@ class QueueReactiveSection(_Section):
                 0.0 <= p <= 1.0 for p in self.market_buy_probability):
             raise ValueError(f"market_buy_probability: {len(self.market_buy_probability)} values; allowed: one "
                              f"probability in [0, 1] per imbalance bin ({self.imbalance_bins})")
+        mult = self.trend_flow_multiplier
+        if len(mult) != 6 or any(len(row) != 3 for row in mult) or not all(
+                0.0 <= m <= 1000.0 and math.isfinite(m) for row in mult for m in row):
+            raise ValueError(f"trend_flow_multiplier: {len(mult)} rows of {[len(r) for r in mult]}; allowed: 6 rows "
+                             "(flows) of 3 multipliers (down, flat, up) from 0 to 1000")
+        if len(self.trend_market_multiplier) != 3 or not all(
+                0.0 <= m <= 1000.0 and math.isfinite(m) for m in self.trend_market_multiplier):
+            raise ValueError(f"trend_market_multiplier: {len(self.trend_market_multiplier)} values; allowed: 3 "
+                             "multipliers (down, flat, up) from 0 to 1000")
+        buy = self.trend_buy_probability
+        if buy is not None and (len(buy) != 3 or any(len(row) != self.imbalance_bins for row in buy)
+                                or not all(0.0 <= p <= 1.0 for row in buy for p in row)):
+            raise ValueError(f"trend_buy_probability: {len(buy)} rows of {[len(r) for r in buy]}; allowed: 3 rows "
+                             f"(down, flat, up) of one probability in [0, 1] per imbalance bin ({self.imbalance_bins})")
         q = self.lead_ms
         if len(q) != QR_QUANTILES or any(b < a for a, b in zip(q, q[1:])) or q[0] < -10_000 or q[-1] > 10_000:
             raise ValueError(f"lead_ms: {len(q)} values; allowed: {QR_QUANTILES} non-decreasing quantiles from -10000 "

@@ -16,6 +16,15 @@ the queue it hits: with a probability that depends on the queue's size (a short 
 all of it and a recorded number of lots beyond (a sweep into the next
 queues), else a recorded fraction of it.
 
+With a trend window (params[P_TREND_WINDOW_S] > 0) the state has a third coordinate: the mid against where it
+stood that long ago (falling, level, rising; the mid's recent changes kept in a ring inside ``state``). Each flow's
+intensity and the market orders' Hawkes baseline are scaled per trend (``trend_mult``), the market orders' side
+and a new meta-order's sign come from the trend's row of ``buy_prob``, and a queue emptied in the trend's direction
+(the ask in a rising mid) leaves a queue drawn from its own distribution (QT_REFILL_TREND): on the recordings,
+market orders come in bursts while the mid runs, mostly on its side, and the level they uncover is thin. The trend
+changes with the passage of time as well as with events, so arrivals are drawn at the largest intensity over the
+three trends and thinned at the trend of their time (Lewis and Shedler's thinning).
+
 When a best queue empties (a market order or a cancel takes its last lot), the price moves away by a jump and a
 new queue stands there; both come from the recording's distributions (``quantiles``, rows QT_*, sampled by inverse
 CDF at ``QUANTILE_PROBS``). A market order larger than the queue goes on into the new one (a sweep: one print
@@ -38,19 +47,29 @@ from kernels.tape import emit as _emit
 Q_LIMIT_BID, Q_LIMIT_ASK, Q_CANCEL_BID, Q_CANCEL_ASK, Q_INSPREAD_BID, Q_INSPREAD_ASK = range(6)
 N_FLOWS = 6
 # distributions (rows of the quantiles table)
-QT_LIMIT, QT_CANCEL, QT_INSPREAD, QT_MARKET, QT_JUMP, QT_REFILL, QT_IMPROVE, QT_SWEEP = range(8)
-N_DISTRIBUTIONS = 8
+# QT_REFILL_TREND: the queue at a new best that a queue emptied in the trend's direction leaves (the ask in a rising
+# mid, the bid in a falling one): thin, so that a trend goes on
+QT_LIMIT, QT_CANCEL, QT_INSPREAD, QT_MARKET, QT_JUMP, QT_REFILL, QT_IMPROVE, QT_SWEEP, QT_REFILL_TREND = range(9)
+N_DISTRIBUTIONS = 9
 QUANTILE_PROBS = np.array([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99,
                            0.995, 0.999, 1.0])
 MAX_SWEEP = 64  # levels one market order may take; the rest of a larger one is not executed
 MAX_META = 1_000_000  # meta-order length cap (a Pareto draw can be astronomically long)
 
 # scalar parameters (``params``)
-P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS = range(7)
-N_PARAMS = 7
-# loop state carried between calls (``state``, float64)
-S_T, S_B, S_A, S_QB, S_QA, S_EXCESS, S_META_LEFT, S_META_SIGN, S_STARTED = range(9)
-N_STATE = 9
+P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S = range(8)
+N_PARAMS = 8
+# the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
+# rows of ``buy_prob``)
+TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
+N_TRENDS = 3
+TREND_MARKET = N_FLOWS  # the market orders' row of ``trend_mult`` (after the six flows')
+# loop state carried between calls (``state``, float64), then a ring of the mid's last changes (time s, bid + ask)
+S_T, S_B, S_A, S_QB, S_QA, S_EXCESS, S_META_LEFT, S_META_SIGN, S_STARTED, S_RING_HEAD, S_RING_N = range(11)
+RING = 256  # mid changes remembered; more than this inside one trend window and the oldest kept stands for the rest
+S_RING_T = 11
+S_RING_MID = S_RING_T + RING
+N_STATE = S_RING_MID + RING
 
 # margins a call keeps before it returns for more uniforms or output rows: one event's worst case
 U_MARGIN = 16 + 2 * MAX_SWEEP
@@ -92,11 +111,21 @@ def sample_quantile(q, u, probs):
 
 
 @jit_borrow
-def _flow_rate(rates, f, sb, ib, spread):
-    """Intensity of flow ``f`` (per second) in the state: no order fits inside a one-tick spread."""
+def _flow_rate(rates, f, sb, ib, tr, spread):
+    """Intensity of flow ``f`` (per second) in the state (``rates`` has one trend or all three last): no order fits
+    inside a one-tick spread."""
     if (f == Q_INSPREAD_BID or f == Q_INSPREAD_ASK) and spread <= 1:
         return 0.0
-    return rates[f, sb, ib]
+    return rates[f, sb, ib, min(tr, rates.shape[3] - 1)]
+
+
+@jit_borrow
+def _flows_rate(rates, trend_mult, tr, sb, ib, spread):
+    """The six flows' intensity together (per second) in the state, trend ``tr``."""
+    lam = 0.0
+    for f in range(N_FLOWS):
+        lam += _flow_rate(rates, f, sb, ib, tr, spread) * trend_mult[f, tr]
+    return lam
 
 
 @jit_borrow
@@ -114,13 +143,19 @@ def _draw_int(q, u, probs):
 
 
 @jit_borrow
-def _emptied_queue(out, k, ts, latency, side, price, quantiles, probs, u_jump, u_refill):
-    """A best queue emptied: its level leaves the printed book and the best moves away (the bid down, the ask up) by
-    a recorded jump to a recorded queue. Returns (next row, new price, new queue)."""
+def _refill_row(side, tr):
+    """The distribution of the queue a best emptied on ``side`` leaves, in trend ``tr``."""
+    return QT_REFILL_TREND if (side == 1 and tr == TREND_UP) or (side == 0 and tr == TREND_DOWN) else QT_REFILL
+
+
+@jit_borrow
+def _emptied_queue(out, k, ts, latency, side, price, quantiles, probs, u_jump, u_refill, tr):
+    """A best queue emptied in trend ``tr``: its level leaves the printed book and the best moves away (the bid
+    down, the ask up) by a recorded jump to a recorded queue. Returns (next row, new price, new queue)."""
     k = _emit(out, k, ts, latency, ME_BOOK, side, price, 0)
     jump = _draw_int(quantiles[QT_JUMP], u_jump, probs)
     price = price + jump if side == 1 else max(1, price - jump)
-    return k, price, _draw_int(quantiles[QT_REFILL], u_refill, probs)
+    return k, price, _draw_int(quantiles[_refill_row(side, tr)], u_refill, probs)
 
 
 @jit_borrow
@@ -131,13 +166,49 @@ def _print_best(out, k, ts, latency, side, price, queue):
 
 
 @jit_borrow
-def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, edges, quantiles, probs, state, uniforms, u_pos,
-                   t_end_s, out, k):
+def _remember_mid(state, t, mid2):
+    """Append a change of the mid (``mid2`` = bid + ask, ticks) at ``t`` seconds to the state's ring."""
+    head = (int(state[S_RING_HEAD]) + 1) % RING
+    state[S_RING_HEAD] = head
+    state[S_RING_T + head] = t
+    state[S_RING_MID + head] = mid2
+    state[S_RING_N] = min(state[S_RING_N] + 1.0, float(RING))
+
+
+@jit_borrow
+def trend_bin(state, t, window_s, mid2):
+    """TREND_UP when the mid (``mid2`` = bid + ask) is above where it stood ``window_s`` seconds before ``t``,
+    TREND_DOWN below, TREND_FLAT level (and always when ``window_s`` is 0: the model without the trend)."""
+    if window_s <= 0.0:
+        return TREND_FLAT
+    cutoff = t - window_s
+    head = int(state[S_RING_HEAD])
+    n = int(state[S_RING_N])
+    then = state[S_RING_MID + (head - n + 1) % RING]  # the oldest remembered: the ring ran out inside the window
+    for i in range(n):
+        j = (head - i) % RING
+        if state[S_RING_T + j] <= cutoff:
+            then = state[S_RING_MID + j]
+            break
+    if mid2 > then:
+        return TREND_UP
+    if mid2 < then:
+        return TREND_DOWN
+    return TREND_FLAT
+
+
+@jit_borrow
+def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, edges, quantiles, probs, trend_mult,
+                   state, uniforms, u_pos, t_end_s, out, k):
     """Run the model from ``state`` until ``t_end_s`` seconds (from params[P_START_NS]), writing events into
-    ``out`` from row ``k``; ``market_mult``: the market orders' intensity multiplier per imbalance bin; ``buy_prob``: the probability a market order not following its meta-order buys, per
-    imbalance bin; ``take_prob``: the probability a market order takes the whole queue it hits, per bin of that
-    queue's size (``take_edges``: the bins' upper bounds, lots, but the last). Returns (next uniform, next row, done): done 0 means more uniforms or output rows are
-    needed (the state is saved: call again)."""
+    ``out`` from row ``k``; ``market_mult``: the market orders' intensity multiplier per imbalance bin;
+    ``buy_prob`` (trend, imbalance bin): the probability a market order not following its meta-order buys;
+    ``take_prob``: the probability a market order takes the whole queue it hits, per bin of that queue's size
+    (``take_edges``: the bins' upper bounds, lots, but the last); ``trend_mult`` (six flows and the market
+    orders, trend): each intensity's multiplier in each trend of the mid over the last params[P_TREND_WINDOW_S]
+    seconds (a window of 0: always TREND_FLAT, meta-orders' signs a coin's); for the market orders it scales the
+    Hawkes baseline, not the excitation, which would otherwise pass a branching ratio of 1 in a trend. Returns (next uniform, next row,
+    done): done 0 means more uniforms or output rows are needed (the state is saved: call again)."""
     n_imb = rates.shape[2]
     mu = params[P_MU]
     jump_n = params[P_BRANCHING]
@@ -146,6 +217,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     tail = params[P_TAIL]
     latency = np.int64(params[P_LATENCY_NS])
     start_ns = np.int64(params[P_START_NS])
+    window_s = params[P_TREND_WINDOW_S]
     t = state[S_T]
     bid = np.int64(state[S_B])
     ask = np.int64(state[S_A])
@@ -164,16 +236,21 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         k = _emit(out, k, ts, latency, ME_BBO_BID, 0, bid, qb)
         k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, ask, qa)
         state[S_STARTED] = 1.0
+        state[S_RING_N] = 0.0
+        _remember_mid(state, -1e300, float(bid + ask))
+    lo_trend = TREND_DOWN if window_s > 0.0 else TREND_FLAT
+    hi_trend = TREND_UP if window_s > 0.0 else TREND_FLAT
     while True:
         if u_pos + U_MARGIN > n_u or k + OUT_MARGIN > n_out:
             break
         sb = spread_bin(ask - bid, edges)
         ib = imbalance_bin(qb, qa, n_imb)
-        lam_q = 0.0
-        for f in range(N_FLOWS):
-            lam_q += _flow_rate(rates, f, sb, ib, ask - bid)
         boost = market_mult[ib]
-        lam_max = lam_q + boost * (mu + excess)
+        # the bound over the trends the state may pass through before the next event (the window slides)
+        lam_max = 0.0
+        for tr in range(lo_trend, hi_trend + 1):
+            lam_max = max(lam_max, _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid)
+                          + boost * (trend_mult[TREND_MARKET, tr] * mu + excess))
         if lam_max <= 0.0:
             t = t_end_s
             done = 1
@@ -189,8 +266,10 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         excess *= math.exp(-beta * dt)
         pick = uniforms[u_pos] * lam_max
         u_pos += 1
-        if pick >= lam_q + boost * (mu + excess):
-            continue  # thinned: the market orders' intensity decayed since the bound was taken
+        tr = trend_bin(state, t, window_s, float(bid + ask))
+        lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid)
+        if pick >= lam_q + boost * (trend_mult[TREND_MARKET, tr] * mu + excess):
+            continue  # thinned: the market orders' intensity decayed, or the trend changed, since the bound
         ts = start_ns + np.int64(t * 1e9)
         if pick >= lam_q:  # a market order
             excess += jump_n * beta
@@ -198,13 +277,14 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 length = math.floor((1.0 - uniforms[u_pos]) ** (-1.0 / tail))
                 u_pos += 1
                 meta_left = np.int64(min(length, MAX_META))
-                meta_sign = 1 if uniforms[u_pos] < 0.5 else -1
+                p_buy = buy_prob[tr, ib] if window_s > 0.0 else 0.5  # a meta-order starting in a trend joins it
+                meta_sign = 1 if uniforms[u_pos] < p_buy else -1
                 u_pos += 1
             meta_left -= 1
             if uniforms[u_pos] < follow:
                 sign = meta_sign
-            else:  # the thin side's queue draws the orders
-                sign = 1 if uniforms[u_pos + 1] < buy_prob[ib] else -1
+            else:  # the thin side's queue, and the trend, draw the orders
+                sign = 1 if uniforms[u_pos + 1] < buy_prob[tr, ib] else -1
             u_pos += 2
             side = 1 if sign > 0 else 0  # the book side the order takes: a buy the asks
             price = ask if side == 1 else bid
@@ -223,14 +303,14 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 queue -= take
                 if queue == 0:
                     k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
-                                                     uniforms[u_pos], uniforms[u_pos + 1])
+                                                     uniforms[u_pos], uniforms[u_pos + 1], tr)
                     u_pos += 2
                 levels += 1
         else:  # a flow of the queue-reactive table: which one
             f = 0
             acc = 0.0
             for g in range(N_FLOWS):
-                acc += _flow_rate(rates, g, sb, ib, ask - bid)
+                acc += _flow_rate(rates, g, sb, ib, tr, ask - bid) * trend_mult[g, tr]
                 f = g
                 if pick < acc:
                     break
@@ -247,7 +327,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                     queue -= cut
                 else:  # the last lots left
                     k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
-                                                     uniforms[u_pos], uniforms[u_pos + 1])
+                                                     uniforms[u_pos], uniforms[u_pos + 1], tr)
                     u_pos += 2
             else:  # inside the spread: the new best, ahead of the old one (which leaves the printed book)
                 gap = ask - bid - 1
@@ -258,10 +338,13 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 queue = _draw_int(quantiles[QT_INSPREAD], uniforms[u_pos], probs)
                 u_pos += 1
         k = _print_best(out, k, ts, latency, side, price, queue)
+        before = bid + ask
         if side == 0:
             bid, qb = price, queue
         else:
             ask, qa = price, queue
+        if window_s > 0.0 and bid + ask != before:
+            _remember_mid(state, t, float(bid + ask))
     state[S_T] = t
     state[S_B] = bid
     state[S_A] = ask
@@ -282,8 +365,8 @@ def _near(times, t, window):
 
 
 @jit
-def _count(counts, f, sb, ib):
-    counts[f, sb, ib] += 1.0
+def _count(counts, f, sb, ib, tb):
+    counts[f, sb, ib, tb] += 1.0
 
 
 @jit
@@ -295,26 +378,40 @@ def _keep(samples, n_samples, row, value):
 
 
 @jit
-def _emptied(samples, n_samples, counts, cancel, by_order, jump, refill, sb, ib):
+def _emptied(samples, n_samples, counts, cancel, by_order, jump, refill, sb, ib, tb):
     """A queue emptied: the price's jump and the new queue; a cancel (of all that was left) unless a market order
     on its side took it."""
     if not by_order:
-        _count(counts, cancel, sb, ib)
+        _count(counts, cancel, sb, ib, tb)
         _keep(samples, n_samples, QT_CANCEL, 1.0)
     _keep(samples, n_samples, QT_JUMP, jump)
     _keep(samples, n_samples, QT_REFILL, refill)
+    if _refill_row(1 if cancel == Q_CANCEL_ASK else 0, tb) == QT_REFILL_TREND:
+        _keep(samples, n_samples, QT_REFILL_TREND, refill)
 
 
 @jit
-def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, time_in, samples, n_samples):
+def _trend_of(mid2_now, mid2_then):
+    if mid2_now > mid2_then:
+        return TREND_UP
+    if mid2_now < mid2_then:
+        return TREND_DOWN
+    return TREND_FLAT
+
+
+@jit
+def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, time_in, samples, n_samples, trend_ns):
     """Classify each change of a recorded touch (one row per message: best bid and ask in the venue's ticks, their
-    queues in lots, receive time in ns) as the model's flows. ``buys``/``sells``: sorted receive times of market
-    orders hitting the ask / the bid; a queue decrease or emptying within ``window_ns`` of one is the market
-    order's, else a cancel. Adds event counts to ``counts`` (6, spread bins, imbalance bins) in the state before
-    the event, seconds spent per state to ``time_in``, and sizes, fractions and jumps to ``samples`` (QT_* rows; ``n_samples``
-    the number written per row). Moves away from the spread (an emptied queue) are applied before moves into it
-    within one message, so that an improvement is seen in the spread it closed."""
+    queues in lots, receive time in ns, times increasing) as the model's flows. ``buys``/``sells``: sorted receive
+    times of market orders hitting the ask / the bid; a queue decrease or emptying within ``window_ns`` of one is
+    the market order's, else a cancel. Adds event counts to ``counts`` (6, spread bins, imbalance bins, trends) in
+    the state before the event, seconds spent per state to ``time_in`` (spread bins, imbalance bins, trends), and
+    sizes, fractions and jumps to ``samples`` (QT_* rows; ``n_samples`` the number written per row). The trend:
+    the mid against where it stood ``trend_ns`` before (TREND_FLAT throughout when 0); time in a state is split
+    where the window's far end passes an earlier move. Moves away from the spread (an emptied queue) are applied
+    before moves into it within one message, so that an improvement is seen in the spread it closed."""
     n_imb = counts.shape[2]
+    back = 0  # the last message at or before the trend window's far end
     for m in range(1, t_ns.shape[0]):
         b0, a0, q0b, q0a = bid[m - 1], ask[m - 1], qb[m - 1], qa[m - 1]
         b1, a1, q1b, q1a = bid[m], ask[m], qb[m], qa[m]
@@ -322,15 +419,30 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
             continue
         sb = spread_bin(a0 - b0, edges)
         ib = imbalance_bin(q0b, q0a, n_imb)
-        time_in[sb, ib] += (t_ns[m] - t_ns[m - 1]) * 1e-9
+        now = b0 + a0
+        then = now
+        tb = TREND_FLAT
+        if trend_ns > 0:
+            seg = t_ns[m - 1]
+            while back + 1 < m and t_ns[back + 1] + trend_ns <= t_ns[m]:
+                if t_ns[back + 1] + trend_ns > seg:  # the far end passes message back + 1 inside this interval
+                    edge = t_ns[back + 1] + trend_ns
+                    time_in[sb, ib, _trend_of(now, bid[back] + ask[back])] += (edge - seg) * 1e-9
+                    seg = edge
+                back += 1
+            then = bid[back] + ask[back] if t_ns[back] + trend_ns <= t_ns[m] else now
+            tb = _trend_of(now, then)
+            time_in[sb, ib, tb] += (t_ns[m] - seg) * 1e-9
+        else:
+            time_in[sb, ib, tb] += (t_ns[m] - t_ns[m - 1]) * 1e-9
         t = t_ns[m]
         cb, ca, cqb, cqa = b0, a0, q0b, q0a  # the touch as the classification goes
         # an emptied queue: the price moved away
         if a1 > ca:
-            _emptied(samples, n_samples, counts, Q_CANCEL_ASK, _near(buys, t, window_ns), a1 - ca, q1a, sb, ib)
+            _emptied(samples, n_samples, counts, Q_CANCEL_ASK, _near(buys, t, window_ns), a1 - ca, q1a, sb, ib, tb)
             ca, cqa = a1, q1a
         if b1 < cb:
-            _emptied(samples, n_samples, counts, Q_CANCEL_BID, _near(sells, t, window_ns), cb - b1, q1b, sb, ib)
+            _emptied(samples, n_samples, counts, Q_CANCEL_BID, _near(sells, t, window_ns), cb - b1, q1b, sb, ib, tb)
             cb, cqb = b1, q1b
         # an order inside the spread: seen in the spread after the moves away
         for s in range(2):
@@ -341,7 +453,8 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
             if gap >= 1:
                 sb2 = spread_bin(ca - cb, edges)
                 ib2 = imbalance_bin(cqb, cqa, n_imb)
-                _count(counts, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2)
+                # in the trend of the mid after the moves away (the model's order comes after them)
+                _count(counts, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2, _trend_of(cb + ca, then))
                 moved = (b1 - cb) if s == 0 else (ca - a1)
                 _keep(samples, n_samples, QT_IMPROVE, min(1.0, moved / gap))
                 _keep(samples, n_samples, QT_INSPREAD, q1b if s == 0 else q1a)
@@ -357,11 +470,11 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
             before = q0b if s == 0 else q0a
             after = q1b if s == 0 else q1a
             if after > before:
-                _count(counts, Q_LIMIT_BID if s == 0 else Q_LIMIT_ASK, sb, ib)
+                _count(counts, Q_LIMIT_BID if s == 0 else Q_LIMIT_ASK, sb, ib, tb)
                 _keep(samples, n_samples, QT_LIMIT, after - before)
             elif after < before:
                 if not _near(sells if s == 0 else buys, t, window_ns):
-                    _count(counts, Q_CANCEL_BID if s == 0 else Q_CANCEL_ASK, sb, ib)
+                    _count(counts, Q_CANCEL_BID if s == 0 else Q_CANCEL_ASK, sb, ib, tb)
                     _keep(samples, n_samples, QT_CANCEL, (before - after) / before)
 
 
@@ -385,6 +498,53 @@ def hawkes_loglik(times, span, mu, n, beta):
     for i in range(times.shape[0]):
         comp += n * (1.0 - math.exp(-beta * (span - times[i])))
     return ll - comp
+
+
+@jit
+def hawkes_em(times, trend, trend_time, span, n0, beta, iterations):
+    """A Hawkes process whose baseline depends on the trend (``trend``: each arrival's, TREND_*; ``trend_time``:
+    seconds spent in each) with exponential decay ``beta`` per second, fitted by expectation-maximisation
+    (Lewis and Mohler 2011): each arrival's probability of being a baseline one, then the baselines and the
+    branching ratio (at most 0.95) that make those expectations likely, ``iterations`` times from a branching
+    ratio ``n0``. ``times``: sorted seconds in [0, span]. Returns (the baselines per second per trend, the
+    branching ratio, the log-likelihood)."""
+    n_ev = times.shape[0]
+    nu = np.empty(N_TRENDS)
+    for t in range(N_TRENDS):
+        nu[t] = 0.5 * n_ev / span
+    n = n0
+    ll = -1e300
+    for it in range(iterations + 1):
+        background = np.zeros(N_TRENDS)
+        offspring = 0.0
+        a = 0.0
+        prev = 0.0
+        ll = 0.0
+        for i in range(n_ev):
+            t = times[i]
+            if i > 0:
+                a = math.exp(-beta * (t - prev)) * (1.0 + a)
+            base = nu[trend[i]]
+            lam = base + n * beta * a
+            if lam <= 0.0:
+                return nu, n, -1e300
+            ll += math.log(lam)
+            p = base / lam
+            background[trend[i]] += p
+            offspring += 1.0 - p
+            prev = t
+        exposure = 0.0
+        for i in range(n_ev):
+            exposure += 1.0 - math.exp(-beta * (span - times[i]))
+        for t in range(N_TRENDS):
+            ll -= nu[t] * trend_time[t]
+        ll -= n * exposure
+        if it == iterations:
+            break
+        for t in range(N_TRENDS):
+            nu[t] = background[t] / trend_time[t] if trend_time[t] > 0 else 0.0
+        n = min(0.95, offspring / exposure) if exposure > 0 else 0.0
+    return nu, n, ll
 
 
 @jit

@@ -20,9 +20,9 @@ from backtest.config import SimConfig
 from backtest.markets.data import MarketData
 from backtest.instruments import Instrument
 from kernels.queue_reactive import (
-    N_DISTRIBUTIONS, N_PARAMS, N_STATE, OUT_MARGIN, P_BRANCHING, P_DECAY, P_FOLLOW, P_LATENCY_NS, P_MU, P_START_NS,
-    P_TAIL, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT,
-    QT_MARKET, QT_REFILL, QT_SWEEP, QUANTILE_PROBS, S_A, S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1,
+    N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_DECAY, P_FOLLOW, P_LATENCY_NS,
+    P_MU, P_START_NS, P_TAIL, P_TREND_WINDOW_S, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT,
+    QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, S_A, S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1,
     exchange2_book, generate_venue, sample_quantile)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 
@@ -30,19 +30,24 @@ FLOW_KEYS = ("limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_a
              "inspread_ask_per_s")  # in kernels.queue_reactive.Q_* order
 DISTRIBUTION_KEYS = {QT_LIMIT: "limit_size_lots", QT_CANCEL: "cancel_fraction", QT_INSPREAD: "inspread_size_lots",
                      QT_MARKET: "market_size_over_queue", QT_JUMP: "depletion_jump_ticks", QT_REFILL: "refill_queue_lots",
-                     QT_IMPROVE: "improvement_fraction", QT_SWEEP: "market_sweep_lots"}
+                     QT_IMPROVE: "improvement_fraction", QT_SWEEP: "market_sweep_lots",
+                     QT_REFILL_TREND: "refill_with_trend_lots"}
 START_NS = 1_700_000_000_000_000_000  # the printed recording's clock: any epoch works, this one reads as 2023
 UNIFORM_BLOCK = 1 << 18
 
 
 def _rates(section) -> np.ndarray:
-    return np.array([getattr(section, k) for k in FLOW_KEYS], dtype=np.float64)
+    """The flows' intensities (flow, spread bin, imbalance bin, trend: one, the same in every trend)."""
+    return np.array([getattr(section, k) for k in FLOW_KEYS], dtype=np.float64)[..., None]
 
 
 def _quantiles(section) -> np.ndarray:
     q = np.empty((N_DISTRIBUTIONS, len(QUANTILE_PROBS)))
     for row, key in DISTRIBUTION_KEYS.items():
-        q[row] = getattr(section, key)
+        if row != QT_REFILL_TREND:
+            q[row] = getattr(section, key)
+    with_trend = section.refill_with_trend_lots if section.trend_window_ms > 0 else None
+    q[QT_REFILL_TREND] = with_trend if with_trend is not None else section.refill_queue_lots
     return q
 
 
@@ -51,8 +56,11 @@ def expected_events_per_s(config: SimConfig) -> float:
     one-tick spread's limit orders, and twice its cancels and the market orders' mean rate (each may empty a queue,
     which an order inside the spread then refills)."""
     qr = config.queue_reactive
-    rates = _rates(qr)[:, 0, :].mean(axis=1)  # the one-tick row: where a large-tick book spends its time
-    market = qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching) * max(qr.market_rate_multiplier)
+    # the one-tick row (where a large-tick book spends its time), each flow at its busiest trend
+    trend = qr.trend_window_ms > 0
+    rates = _rates(qr)[:, 0, :, 0].mean(axis=1) * (np.max(qr.trend_flow_multiplier, axis=1) if trend else 1.0)
+    market = (qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching) * max(qr.market_rate_multiplier)
+              * (max(qr.trend_market_multiplier) if trend else 1.0))
     return float(rates[Q_LIMIT_BID] + rates[Q_LIMIT_ASK] + 2.0 * (rates[Q_CANCEL_BID] + rates[Q_CANCEL_ASK] + market))
 
 
@@ -82,7 +90,7 @@ def _venue_data(name: str, kind: str, tick: float, lot: float, events: np.ndarra
 
 def generator_inputs(config: SimConfig) -> tuple:
     """The arrays ``kernels.queue_reactive.generate_venue`` takes before its state: (params, rates, market_mult,
-    buy_prob, take_edges, take_prob, edges, quantiles, probs)."""
+    buy_prob, take_edges, take_prob, edges, quantiles, probs, trend_mult)."""
     qr = config.queue_reactive
     params = np.zeros(N_PARAMS)
     params[P_MU] = qr.hawkes_baseline_per_s
@@ -92,11 +100,18 @@ def generator_inputs(config: SimConfig) -> tuple:
     params[P_TAIL] = qr.metaorder_tail
     params[P_LATENCY_NS] = round(qr.exchange1_feed_latency_ms * 1e6)
     params[P_START_NS] = START_NS
+    params[P_TREND_WINDOW_S] = qr.trend_window_ms / 1000.0
     f64 = np.float64
-    return (params, _rates(qr), np.asarray(qr.market_rate_multiplier, dtype=f64),
-            np.asarray(qr.market_buy_probability, dtype=f64), np.asarray(qr.market_take_queue_lots, dtype=f64),
-            np.asarray(qr.market_take_probability, dtype=f64), np.array(qr.spread_bins_ticks, dtype=np.int64),
-            _quantiles(qr), QUANTILE_PROBS)
+    trend = qr.trend_window_ms > 0  # without a window, the trend's keys are not used
+    buy = (np.asarray(qr.trend_buy_probability, dtype=f64) if trend and qr.trend_buy_probability is not None
+           else np.tile(np.asarray(qr.market_buy_probability, dtype=f64), (N_TRENDS, 1)))
+    trend_mult = np.ones((N_FLOWS + 1, N_TRENDS))
+    if trend:
+        trend_mult[:N_FLOWS] = qr.trend_flow_multiplier
+        trend_mult[N_FLOWS] = qr.trend_market_multiplier
+    return (params, _rates(qr), np.asarray(qr.market_rate_multiplier, dtype=f64), buy,
+            np.asarray(qr.market_take_queue_lots, dtype=f64), np.asarray(qr.market_take_probability, dtype=f64),
+            np.array(qr.spread_bins_ticks, dtype=np.int64), _quantiles(qr), QUANTILE_PROBS, trend_mult)
 
 
 def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:

@@ -33,8 +33,10 @@ from backtest.markets.calibrate import Estimate, config_of, fine_mids, grid_step
 from backtest.config import ConfigError, SimConfig
 from backtest.markets.data import MarketData
 from backtest.markets.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
-from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, QT_CANCEL, QT_IMPROVE, QT_MARKET, QT_SWEEP,
-                                    QUANTILE_PROBS, hawkes_loglik, touch_walk)
+from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_TRENDS, QT_CANCEL, QT_IMPROVE, QT_MARKET, QT_REFILL_TREND,
+                                    QT_SWEEP,
+                                    Q_INSPREAD_ASK, Q_INSPREAD_BID, QUANTILE_PROBS, TREND_DOWN, TREND_FLAT, TREND_UP,
+                                    hawkes_em, hawkes_loglik, touch_walk)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, MF_NO_EXCH_TS
 
 MIN_STATE_S = 2.0  # a state seen for less than this takes its spread row's pooled rates
@@ -44,7 +46,9 @@ IMBALANCE_BINS = 5
 SIGN_LAGS = 30
 TAKE_BINS = 5
 LEAD_NOISE_SDS = 1.0
+MIN_TREND_ORDERS = 20  # market orders a (trend, imbalance) cell needs for its own share of buys
 HAWKES_BRANCHING_GRID = np.round(np.arange(0.0, 0.951, 0.05), 2)
+HAWKES_EM_ITERATIONS = 60
 HAWKES_DECAY_GRID = np.geomspace(0.1, 1000.0, 41)
 
 
@@ -137,6 +141,33 @@ def _pooled_rates(counts: np.ndarray, time_in: np.ndarray):
     return rates, n_pooled
 
 
+def _trend_multipliers(events: np.ndarray, expected: np.ndarray, trend_time: np.ndarray) -> np.ndarray:
+    """Per row (a flow) and trend: the events over those the trend-free intensities give there (the maximum
+    likelihood of a Poisson multiplier); 1 where the trend was seen under MIN_STATE_S or nothing was expected."""
+    ok = (trend_time[None, :] >= MIN_STATE_S) & (expected > 0)
+    return np.where(ok, events / np.where(ok, expected, 1.0), 1.0)
+
+
+def _buy_by_trend(tb: np.ndarray, imb: np.ndarray, sign: np.ndarray) -> list[list[float]]:
+    """The share of buys per (trend, imbalance bin) with the fallbacks ``estimate`` states."""
+    buys = sign > 0
+    table = []
+    for t in range(N_TRENDS):
+        in_t = tb == t
+        row = []
+        for i in range(IMBALANCE_BINS):
+            cell = in_t & (imb == i)
+            if cell.sum() >= MIN_TREND_ORDERS:
+                row.append(float(buys[cell].mean()))
+            elif in_t.sum() >= MIN_TREND_ORDERS:
+                row.append(float(buys[in_t].mean()))
+            else:
+                in_i = imb == i
+                row.append(float(buys[in_i].mean()) if in_i.sum() >= MIN_TREND_ORDERS else float(buys.mean()))
+        table.append(row)
+    return table
+
+
 def fit_hawkes(times_s: np.ndarray, span: float) -> tuple[float, float, float, float]:
     """(baseline, branching, decay, log-likelihood gain over Poisson) by a grid over branching and decay, the
     baseline giving the recorded mean rate."""
@@ -148,6 +179,21 @@ def fit_hawkes(times_s: np.ndarray, span: float) -> tuple[float, float, float, f
             ll = hawkes_loglik(times_s, span, rate * (1 - n), float(n), float(beta))
             if ll > best[3]:
                 best = (rate * (1 - n), float(n), float(beta), ll)
+    return best[0], best[1], best[2], best[3] - poisson
+
+
+def fit_hawkes_by_trend(times_s: np.ndarray, trend: np.ndarray, trend_time: np.ndarray, span: float):
+    """(baseline per trend, branching, decay, log-likelihood gain over Poisson arrivals at each trend's own rate):
+    ``kernels.queue_reactive.hawkes_em`` for each decay of a grid, the best kept. ``times_s`` sorted, ``trend``
+    each arrival's, ``trend_time`` seconds spent in each."""
+    count = np.bincount(trend, minlength=N_TRENDS)
+    rate_per_trend = count / np.maximum(trend_time, 1e-9)
+    poisson = float(np.sum(count * np.log(np.maximum(rate_per_trend, 1e-300))) - np.dot(rate_per_trend, trend_time))
+    best = (rate_per_trend, 0.0, 1.0, poisson)
+    for beta in HAWKES_DECAY_GRID:
+        nu, n, ll = hawkes_em(times_s, trend, trend_time, span, 0.5, float(beta), HAWKES_EM_ITERATIONS)
+        if ll > best[3]:
+            best = (np.asarray(nu), float(n), float(beta), float(ll))
     return best[0], best[1], best[2], best[3] - poisson
 
 
@@ -208,10 +254,54 @@ def lead_distribution(ll: dict, moves: int, skew_ms: float = 0.0) -> tuple[list[
                "lead as received")
 
 
-def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001):
+def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, times, bid, ask, mo, seen, at, imb,
+                     sign, t_s, span) -> None:
+    """The trend's keys: each flow's multiplier per trend (the maximum likelihood of a Poisson multiplier on the
+    trend-free tables), the market orders' Hawkes process with a baseline per trend (EM), and their share of buys
+    per trend and imbalance bin. ``at``: the touch message each market order met; ``seen``: the orders that met one."""
+    trend_time = time_by_trend.sum(axis=(0, 1))
+    put(prefix + "trend_window_ms", window_ms, f"the state's trend: the mid against {window_ms:g} ms before; the "
+        f"recorded touch fell {trend_time[TREND_DOWN]:.0f} s, stood {trend_time[TREND_FLAT]:.0f} s, rose "
+        f"{trend_time[TREND_UP]:.0f} s")
+    trend_mult = _trend_multipliers(by_trend.sum(axis=(1, 2)), np.einsum("fsi,sit->ft", rates, time_by_trend),
+                                    trend_time)
+    # an order inside the spread comes when a move has just opened it: its spread state already says so, and the
+    # trend adds nothing the few milliseconds of a wide spread could estimate
+    trend_mult[[Q_INSPREAD_BID, Q_INSPREAD_ASK]] = 1.0
+    put(prefix + "trend_flow_multiplier", [[float(v) for v in row] for row in trend_mult],
+        "each flow's events in each trend over the flow's intensity there by the tables above (maximum likelihood "
+        f"of a multiplier; 1 in a trend seen under {MIN_STATE_S:g} s, and for the orders inside the spread, which "
+        "its own state covers)")
+    # each market order's trend: the mid of the touch it met against the touch's window_ms before
+    back = np.searchsorted(times, mo.recv_ns[seen] - int(round(window_ms * 1e6)), side="right") - 1
+    now_mid = bid[at] + ask[at]
+    then_mid = np.where(back >= 0, bid[np.maximum(back, 0)] + ask[np.maximum(back, 0)], now_mid)
+    tb = np.where(now_mid > then_mid, TREND_UP, np.where(now_mid < then_mid, TREND_DOWN, TREND_FLAT))
+    put(prefix + "trend_buy_probability", _buy_by_trend(tb, imb, sign),
+        f"the share of buys by trend and imbalance bin; a cell with under {MIN_TREND_ORDERS} orders takes its "
+        "trend's share, a trend with under that the imbalance bin's")
+    order_trend = np.full(len(t_s), TREND_FLAT, dtype=np.int64)
+    order_trend[seen] = tb
+    order = np.argsort(t_s, kind="stable")
+    nu, n, beta, gain = fit_hawkes_by_trend(t_s[order], order_trend[order], trend_time, span)
+    mu = float(np.dot(nu, trend_time) / trend_time.sum())
+    put(prefix + "hawkes_baseline_per_s", mu, f"Hawkes maximum likelihood (EM for each decay of a grid) with a "
+        f"baseline per trend: their mean over the time in each; log-likelihood {gain:.0f} above Poisson arrivals at "
+        f"each trend's rate (mean rate {len(t_s) / span:.2f}/s)")
+    put(prefix + "hawkes_branching", n, "Hawkes maximum likelihood (as above)")
+    put(prefix + "hawkes_decay_per_s", beta, "Hawkes maximum likelihood (as above)")
+    put(prefix + "trend_market_multiplier", [float(v / mu) if mu > 0 else 1.0 for v in nu],
+        "the Hawkes baseline in each trend over their mean (market orders in each trend: " + ", ".join(
+            f"{c}" for c in np.bincount(tb, minlength=N_TRENDS)) + ")")
+
+
+def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
+             trend_window_ms: float = 0.0):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
-    key."""
+    key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``)."""
+    if not 0.0 <= trend_window_ms <= 60_000.0:
+        raise ConfigError([f"trend window {trend_window_ms:g} ms; allowed: 0 (no trend) to 60000 ms"])
 
     base = base or SimConfig()
     refused = [f"{name} trades {d.instrument.describe()}: the queue-reactive model's venues are spot or linear "
@@ -250,13 +340,15 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
         raise ConfigError([f"exchange1: {len(mo.qty)} market orders in {span:.0f} s; the queue-reactive model needs at "
                            "least 100"])
     edges = np.array(SPREAD_BINS, dtype=np.int64)
-    counts = np.zeros((N_FLOWS, len(edges), IMBALANCE_BINS))
-    time_in = np.zeros((len(edges), IMBALANCE_BINS))
+    by_trend = np.zeros((N_FLOWS, len(edges), IMBALANCE_BINS, N_TRENDS))
+    time_by_trend = np.zeros((len(edges), IMBALANCE_BINS, N_TRENDS))
     samples = np.zeros((N_DISTRIBUTIONS, len(times)))
     n_samples = np.zeros(N_DISTRIBUTIONS, dtype=np.int64)
     window = int(TRADE_WINDOW_MS * 1e6)
+    trend_ns = int(round(trend_window_ms * 1e6))
     touch_walk(times, bid, qb, ask, qa, np.sort(mo.recv_ns[mo.sign > 0]), np.sort(mo.recv_ns[mo.sign < 0]), window,
-               edges, counts, time_in, samples, n_samples)
+               edges, by_trend, time_by_trend, samples, n_samples, trend_ns)
+    counts, time_in = by_trend.sum(axis=3), time_by_trend.sum(axis=2)
     rates, pooled = _pooled_rates(counts, time_in)
     put(prefix + "spread_bins_ticks", [int(e) for e in edges], "spread bins of the state (lower bounds)")
     put(prefix + "imbalance_bins", IMBALANCE_BINS, "equal bins of the queue imbalance")
@@ -267,7 +359,7 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
             f"{pooled} of {time_in.size} states seen under {MIN_STATE_S:g} s take a pooled rate (their spread row's, else the wide rows')")
     mins = {QT_IMPROVE: 1e-6, QT_CANCEL: 1e-6}
     for row, key in DISTRIBUTION_KEYS.items():
-        if row in (QT_MARKET, QT_SWEEP):
+        if row in (QT_MARKET, QT_SWEEP) or (row == QT_REFILL_TREND and not trend_ns):
             continue
         got = samples[row, :n_samples[row]]
         if len(got) >= 20:
@@ -309,11 +401,15 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
         "the share of buys among market orders by imbalance bin (" + ", ".join(f"{int(c)}" for c in seen_in)
         + " orders; a bin with under 20 takes the overall share)")
     t_s = (mo.recv_ns - start) / 1e9
-    mu, n, beta, gain = fit_hawkes(np.sort(t_s), span)
-    put(prefix + "hawkes_baseline_per_s", mu, f"Hawkes maximum likelihood (grid): the mean rate {len(t_s) / span:.2f}/s "
-        f"x (1 - branching); log-likelihood {gain:.0f} above a Poisson process's")
-    put(prefix + "hawkes_branching", n, "Hawkes maximum likelihood (grid)")
-    put(prefix + "hawkes_decay_per_s", beta, "Hawkes maximum likelihood (grid)")
+    if trend_ns:
+        _trend_estimates(put, prefix, trend_window_ms, rates, by_trend, time_by_trend, times, bid, ask, mo, seen, at,
+                         imb, sign, t_s, span)
+    else:
+        mu, n, beta, gain = fit_hawkes(np.sort(t_s), span)
+        put(prefix + "hawkes_baseline_per_s", mu, f"Hawkes maximum likelihood (grid): the mean rate {len(t_s) / span:.2f}/s "
+            f"x (1 - branching); log-likelihood {gain:.0f} above a Poisson process's")
+        put(prefix + "hawkes_branching", n, "Hawkes maximum likelihood (grid)")
+        put(prefix + "hawkes_decay_per_s", beta, "Hawkes maximum likelihood (grid)")
     follow, tail, acf = fit_signs(mo.sign.astype(float))
     put(prefix + "sign_follow", follow, f"meta-order fit to the signs' autocorrelation (lag 1 {acf[0]:.2f}, lag 10 "
         f"{acf[9]:.2f})")
