@@ -22,8 +22,8 @@ intensity and the market orders' Hawkes baseline are scaled per trend (``trend_m
 and a new meta-order's sign come from the trend's row of ``buy_prob``, and a queue emptied in the trend's direction
 (the ask in a rising mid) leaves a queue drawn from its own distribution (QT_REFILL_TREND): on the recordings,
 market orders come in bursts while the mid runs, mostly on its side, and the level they uncover is thin. The trend
-changes with the passage of time as well as with events, so arrivals are drawn at the largest intensity over the
-three trends and thinned at the trend of their time (Lewis and Shedler's thinning).
+changes with the passage of time as well as with events: arrivals are drawn at the trend's intensities until the
+window's far end passes the next remembered move, and drawn afresh from there (exponential waiting times forget).
 
 When a best queue empties (a market order or a cancel takes its last lot), the price moves away by a jump and a
 new queue stands there; both come from the recording's distributions (``quantiles``, rows QT_*, sampled by inverse
@@ -176,25 +176,31 @@ def _remember_mid(state, t, mid2):
 
 
 @jit_borrow
-def trend_bin(state, t, window_s, mid2):
-    """TREND_UP when the mid (``mid2`` = bid + ask) is above where it stood ``window_s`` seconds before ``t``,
-    TREND_DOWN below, TREND_FLAT level (and always when ``window_s`` is 0: the model without the trend)."""
+def trend_state(state, t, window_s, mid2):
+    """(trend, until): TREND_UP when the mid (``mid2`` = bid + ask) is above where it stood ``window_s`` seconds
+    before ``t``, TREND_DOWN below, TREND_FLAT level (and always, until forever, when ``window_s`` is 0: the model
+    without the trend); ``until``: the time (s) the window's far end passes the next remembered move, before which
+    the trend cannot change without an event."""
     if window_s <= 0.0:
-        return TREND_FLAT
-    cutoff = t - window_s
+        return TREND_FLAT, math.inf
     head = int(state[S_RING_HEAD])
     n = int(state[S_RING_N])
-    then = state[S_RING_MID + (head - n + 1) % RING]  # the oldest remembered: the ring ran out inside the window
+    oldest = (head - n + 1) % RING
+    then = state[S_RING_MID + oldest]  # the ring ran out inside the window: the oldest remembered stands in
+    until = state[S_RING_T + oldest] + window_s
+    newer = -1
     for i in range(n):
         j = (head - i) % RING
-        if state[S_RING_T + j] <= cutoff:
+        if state[S_RING_T + j] + window_s <= t:  # left the window (as ``until`` is computed: it is after t)
             then = state[S_RING_MID + j]
+            until = state[S_RING_T + newer] + window_s if newer >= 0 else math.inf
             break
+        newer = j
     if mid2 > then:
-        return TREND_UP
+        return TREND_UP, until
     if mid2 < then:
-        return TREND_DOWN
-    return TREND_FLAT
+        return TREND_DOWN, until
+    return TREND_FLAT, until
 
 
 @jit_borrow
@@ -238,25 +244,27 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         state[S_STARTED] = 1.0
         state[S_RING_N] = 0.0
         _remember_mid(state, -1e300, float(bid + ask))
-    lo_trend = TREND_DOWN if window_s > 0.0 else TREND_FLAT
-    hi_trend = TREND_UP if window_s > 0.0 else TREND_FLAT
     while True:
         if u_pos + U_MARGIN > n_u or k + OUT_MARGIN > n_out:
             break
         sb = spread_bin(ask - bid, edges)
         ib = imbalance_bin(qb, qa, n_imb)
         boost = market_mult[ib]
-        # the bound over the trends the state may pass through before the next event (the window slides)
-        lam_max = 0.0
-        for tr in range(lo_trend, hi_trend + 1):
-            lam_max = max(lam_max, _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid)
-                          + boost * (trend_mult[TREND_MARKET, tr] * mu + excess))
-        if lam_max <= 0.0:
+        # the trend holds until the window's far end passes a move (or an event): arrivals at its intensities
+        # until then, and from there afresh (exponential waiting times forget)
+        tr, until = trend_state(state, t, window_s, float(bid + ask))
+        lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid)
+        lam_max = lam_q + boost * (trend_mult[TREND_MARKET, tr] * mu + excess)
+        if lam_max <= 0.0 and until >= t_end_s:
             t = t_end_s
             done = 1
             break
-        dt = -math.log(1.0 - uniforms[u_pos]) / lam_max
+        dt = -math.log(1.0 - uniforms[u_pos]) / lam_max if lam_max > 0.0 else math.inf
         u_pos += 1
+        if t + dt >= until and until < t_end_s:
+            excess *= math.exp(-beta * (until - t))
+            t = until
+            continue
         if t + dt >= t_end_s:
             excess *= math.exp(-beta * (t_end_s - t))
             t = t_end_s
@@ -266,10 +274,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         excess *= math.exp(-beta * dt)
         pick = uniforms[u_pos] * lam_max
         u_pos += 1
-        tr = trend_bin(state, t, window_s, float(bid + ask))
-        lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid)
         if pick >= lam_q + boost * (trend_mult[TREND_MARKET, tr] * mu + excess):
-            continue  # thinned: the market orders' intensity decayed, or the trend changed, since the bound
+            continue  # thinned: the market orders' intensity decayed since the bound was taken
         ts = start_ns + np.int64(t * 1e9)
         if pick >= lam_q:  # a market order
             excess += jump_n * beta

@@ -13,7 +13,7 @@ from backtest.config import ConfigError
 from backtest.markets.queue_reactive import queue_reactive_recording
 from backtest.markets.queue_reactive_fit import estimate
 from kernels.queue_reactive import (N_STATE, N_TRENDS, RING, S_RING_N, TREND_DOWN, TREND_FLAT, TREND_UP, hawkes_em,
-                                    touch_walk, trend_bin, _remember_mid)
+                                    touch_walk, trend_state, _remember_mid)
 from tests.test_queue_reactive import truth
 
 TREND = {"queue_reactive.trend_window_ms": 100.0,
@@ -36,19 +36,20 @@ def test_without_a_window_the_trend_keys_change_nothing():
     assert _digest(truth(ticks=20_000, **TREND)) != _digest(truth(ticks=20_000))
 
 
-def test_trend_bin_reads_the_mid_a_window_ago():
+def test_the_trend_reads_the_mid_a_window_ago_and_says_until_when():
     state = np.zeros(N_STATE)
     _remember_mid(state, -1e300, 200.0)  # the opening
     _remember_mid(state, 1.0, 202.0)
     _remember_mid(state, 1.05, 201.0)
-    assert trend_bin(state, 1.02, 0.1, 202.0) == TREND_UP  # 200 a window ago
-    assert trend_bin(state, 1.12, 0.1, 201.0) == TREND_DOWN  # 202 at 1.02
-    assert trend_bin(state, 1.2, 0.1, 201.0) == TREND_FLAT  # 201 since 1.05
-    assert trend_bin(state, 1.02, 0.0, 202.0) == TREND_FLAT  # no window: no trend
+    assert trend_state(state, 1.02, 0.1, 202.0) == (TREND_UP, pytest.approx(1.1))  # 200 a window ago, till 1.0 leaves
+    assert trend_state(state, 1.12, 0.1, 201.0) == (TREND_DOWN, pytest.approx(1.15))  # 202 at 1.02
+    assert trend_state(state, 1.2, 0.1, 201.0) == (TREND_FLAT, np.inf)  # 201 since 1.05: no move in the window
+    assert trend_state(state, 1.02, 0.0, 202.0) == (TREND_FLAT, np.inf)  # no window: no trend
     for i in range(RING + 10):  # more moves inside one window than the ring holds: the oldest kept stands in
         _remember_mid(state, 2.0 + i * 1e-6, 300.0 + i)
     assert state[S_RING_N] == RING
-    assert trend_bin(state, 2.0 + (RING + 10) * 1e-6, 0.1, 300.0 + RING + 9) == TREND_UP
+    tr, until = trend_state(state, 2.0 + (RING + 10) * 1e-6, 0.1, 300.0 + RING + 9)
+    assert tr == TREND_UP and until == pytest.approx(2.0 + 10e-6 + 0.1)
 
 
 def test_the_walk_splits_time_where_the_window_passes_a_move():
@@ -103,15 +104,16 @@ def test_a_printed_trend_comes_back():
     assert got["queue_reactive.refill_with_trend_lots"] is not None
 
 
-def _impact_1s(pair) -> float:
-    from backtest.research.stylized import measure
+def _move_after_market_orders(pair) -> float:
+    """The stylized report's mid move 1 s after a market order, ticks (``backtest.research.stylized.measure``)."""
+    from backtest.research.stylized import IMPACT_HORIZONS_S, measure
 
-    return float(measure(*pair)["impact_ticks"][2])
+    return float(measure(*pair)["impact_ticks"][IMPACT_HORIZONS_S.index(1.0)])
 
 
 def test_on_btc_the_trend_gives_market_orders_the_move_after_them():
     """What the trend is for: the recorded mid moves 125 ticks in a market order's direction within a second;
-    without the trend the model's moves 13."""
+    the model without the trend 10-45 (seeds 1-3, four times the recording's span), with it 58-98."""
     from backtest.config import preset
     from backtest.markets.replay import load_venue
 
@@ -121,8 +123,10 @@ def test_on_btc_the_trend_gives_market_orders_the_move_after_them():
     plain, _ = estimate(d1, d2, base=base)
     trend, _ = estimate(d1, d2, base=base, trend_window_ms=100.0)
     assert plain.queue_reactive.trend_window_ms == 0 and trend.queue_reactive.trend_window_ms == 100.0
-    without, with_trend = _impact_1s(queue_reactive_recording(plain)), _impact_1s(queue_reactive_recording(trend))
-    assert with_trend > 3 * without and with_trend > 60
+    longer = {"sim.ticks": plain.sim.ticks * 4, "sim.seed": 1}
+    without = _move_after_market_orders(queue_reactive_recording(plain.with_dotted(longer)))
+    with_trend = _move_after_market_orders(queue_reactive_recording(trend.with_dotted(longer)))
+    assert with_trend > 2 * without and with_trend > 60, (without, with_trend)  # 98 against 44 when written
 
 
 def test_the_generator_with_a_trend_runs_without_jit():
