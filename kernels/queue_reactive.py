@@ -111,12 +111,11 @@ def sample_quantile(q, u, probs):
 
 
 @jit_borrow
-def _flow_rate(rates, f, sb, ib, tr, spread):
-    """Intensity of flow ``f`` (per second) in the state (``rates`` has one trend or all three last): no order fits
-    inside a one-tick spread."""
+def _flow_rate(rates, f, sb, ib, spread):
+    """Intensity of flow ``f`` (per second) in the state: no order fits inside a one-tick spread."""
     if (f == Q_INSPREAD_BID or f == Q_INSPREAD_ASK) and spread <= 1:
         return 0.0
-    return rates[f, sb, ib, min(tr, rates.shape[3] - 1)]
+    return rates[f, sb, ib]
 
 
 @jit_borrow
@@ -124,7 +123,7 @@ def _flows_rate(rates, trend_mult, tr, sb, ib, spread):
     """The six flows' intensity together (per second) in the state, trend ``tr``."""
     lam = 0.0
     for f in range(N_FLOWS):
-        lam += _flow_rate(rates, f, sb, ib, tr, spread) * trend_mult[f, tr]
+        lam += _flow_rate(rates, f, sb, ib, spread) * trend_mult[f, tr]
     return lam
 
 
@@ -213,8 +212,9 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     (``take_edges``: the bins' upper bounds, lots, but the last); ``trend_mult`` (six flows and the market
     orders, trend): each intensity's multiplier in each trend of the mid over the last params[P_TREND_WINDOW_S]
     seconds (a window of 0: always TREND_FLAT, meta-orders' signs a coin's); for the market orders it scales the
-    Hawkes baseline, not the excitation, which would otherwise pass a branching ratio of 1 in a trend. Returns (next uniform, next row,
-    done): done 0 means more uniforms or output rows are needed (the state is saved: call again)."""
+    Hawkes baseline, not the excitation, which would otherwise pass a branching ratio of 1 in a trend. Returns
+    (next uniform, next row, done): done 0 means more uniforms or output rows are needed (the state is saved: call
+    again)."""
     n_imb = rates.shape[2]
     mu = params[P_MU]
     jump_n = params[P_BRANCHING]
@@ -316,7 +316,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             f = 0
             acc = 0.0
             for g in range(N_FLOWS):
-                acc += _flow_rate(rates, g, sb, ib, tr, ask - bid) * trend_mult[g, tr]
+                acc += _flow_rate(rates, g, sb, ib, ask - bid) * trend_mult[g, tr]
                 f = g
                 if pick < acc:
                     break

@@ -21,9 +21,9 @@ from backtest.markets.data import MarketData
 from backtest.instruments import Instrument
 from kernels.queue_reactive import (
     N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_DECAY, P_FOLLOW, P_LATENCY_NS,
-    P_MU, P_START_NS, P_TAIL, P_TREND_WINDOW_S, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT,
-    QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, S_A, S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1,
-    exchange2_book, generate_venue, sample_quantile)
+    P_MU, P_START_NS, P_TAIL, P_TREND_WINDOW_S, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL,
+    QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, S_A,
+    S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue, sample_quantile)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 
 FLOW_KEYS = ("limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_ask_per_s", "inspread_bid_per_s",
@@ -37,8 +37,7 @@ UNIFORM_BLOCK = 1 << 18
 
 
 def _rates(section) -> np.ndarray:
-    """The flows' intensities (flow, spread bin, imbalance bin, trend: one, the same in every trend)."""
-    return np.array([getattr(section, k) for k in FLOW_KEYS], dtype=np.float64)[..., None]
+    return np.array([getattr(section, k) for k in FLOW_KEYS], dtype=np.float64)
 
 
 def _quantiles(section) -> np.ndarray:
@@ -58,7 +57,7 @@ def expected_events_per_s(config: SimConfig) -> float:
     qr = config.queue_reactive
     # the one-tick row (where a large-tick book spends its time), each flow at its busiest trend
     trend = qr.trend_window_ms > 0
-    rates = _rates(qr)[:, 0, :, 0].mean(axis=1) * (np.max(qr.trend_flow_multiplier, axis=1) if trend else 1.0)
+    rates = _rates(qr)[:, 0, :].mean(axis=1) * (np.max(qr.trend_flow_multiplier, axis=1) if trend else 1.0)
     market = (qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching) * max(qr.market_rate_multiplier)
               * (max(qr.trend_market_multiplier) if trend else 1.0))
     return float(rates[Q_LIMIT_BID] + rates[Q_LIMIT_ASK] + 2.0 * (rates[Q_CANCEL_BID] + rates[Q_CANCEL_ASK] + market))

@@ -33,10 +33,9 @@ from backtest.markets.calibrate import Estimate, config_of, fine_mids, grid_step
 from backtest.config import ConfigError, SimConfig
 from backtest.markets.data import MarketData
 from backtest.markets.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
-from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_TRENDS, QT_CANCEL, QT_IMPROVE, QT_MARKET, QT_REFILL_TREND,
-                                    QT_SWEEP,
-                                    Q_INSPREAD_ASK, Q_INSPREAD_BID, QUANTILE_PROBS, TREND_DOWN, TREND_FLAT, TREND_UP,
-                                    hawkes_em, hawkes_loglik, touch_walk)
+from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_TRENDS, Q_INSPREAD_ASK, Q_INSPREAD_BID, QT_CANCEL,
+                                    QT_IMPROVE, QT_MARKET, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, TREND_DOWN,
+                                    TREND_FLAT, TREND_UP, hawkes_em, hawkes_loglik, touch_walk)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, MF_NO_EXCH_TS
 
 MIN_STATE_S = 2.0  # a state seen for less than this takes its spread row's pooled rates
