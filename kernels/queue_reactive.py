@@ -515,21 +515,23 @@ def hawkes_em(times, trend, trend_time, span, n0, beta, iterations):
     ratio ``n0``. ``times``: sorted seconds in [0, span]. Returns (the baselines per second per trend, the
     branching ratio, the log-likelihood)."""
     n_ev = times.shape[0]
-    nu = np.empty(N_TRENDS)
-    for t in range(N_TRENDS):
-        nu[t] = 0.5 * n_ev / span
+    nu = np.full(N_TRENDS, 0.5 * n_ev / span)
+    background = np.empty(N_TRENDS)
+    exposure = 0.0  # the excitation's integral per unit of branching: fixed by the decay
+    for i in range(n_ev):
+        exposure += 1.0 - math.exp(-beta * (span - times[i]))
     n = n0
     ll = -1e300
     for it in range(iterations + 1):
-        background = np.zeros(N_TRENDS)
+        background[:] = 0.0
         offspring = 0.0
         a = 0.0
-        prev = 0.0
-        ll = 0.0
+        ll = -n * exposure
+        for k in range(N_TRENDS):
+            ll -= nu[k] * trend_time[k]
         for i in range(n_ev):
-            t = times[i]
             if i > 0:
-                a = math.exp(-beta * (t - prev)) * (1.0 + a)
+                a = math.exp(-beta * (times[i] - times[i - 1])) * (1.0 + a)
             base = nu[trend[i]]
             lam = base + n * beta * a
             if lam <= 0.0:
@@ -538,17 +540,10 @@ def hawkes_em(times, trend, trend_time, span, n0, beta, iterations):
             p = base / lam
             background[trend[i]] += p
             offspring += 1.0 - p
-            prev = t
-        exposure = 0.0
-        for i in range(n_ev):
-            exposure += 1.0 - math.exp(-beta * (span - times[i]))
-        for t in range(N_TRENDS):
-            ll -= nu[t] * trend_time[t]
-        ll -= n * exposure
         if it == iterations:
             break
-        for t in range(N_TRENDS):
-            nu[t] = background[t] / trend_time[t] if trend_time[t] > 0 else 0.0
+        for k in range(N_TRENDS):
+            nu[k] = background[k] / trend_time[k] if trend_time[k] > 0 else 0.0
         n = min(0.95, offspring / exposure) if exposure > 0 else 0.0
     return nu, n, ll
 
