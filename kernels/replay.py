@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit_borrow
+from kernels._jit import jit_borrow, jit_inline
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.records import (
     H_NO_LIQUIDITY, H_REJECTED, LIQ_MAKER, ME_BBO_ASK, ME_BBO_BID, ME_BOOK, ME_BOOK_CLEAR,
@@ -321,7 +321,7 @@ def _reports_until(si, rk, now_ns):
         si[S_RK_LEN] -= 1
 
 
-@jit_borrow
+@jit_inline
 def _meet_event(p, kind, ev_side, price, qty, old_qty, l1, bbo, q_i, q_f, z_i, z_f, zn, acc, pos, counters, out_fills,
                 out_orders, t, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first, si, now_ns, rk):
     """One recorded Exchange 1 event, received at ``now_ns`` (ns after the start), against our resting orders
@@ -485,7 +485,7 @@ def _pull_all_now(q_i, q_f, z_i, z_f, zn, t, out_orders, counters, reason):
     zn[0] = 0
 
 
-@jit_borrow
+@jit_inline
 def _set_quote(q_i, q_f, z_i, z_f, zn, k, price, size, tol, t, land_ns, l1, bbo, out_orders, counters, inv1, hard,
                now_ns, response_ns):
     """Keep, replace or place our quote on side ``k`` (see kernels.tick._set_quote): a resting order is kept,

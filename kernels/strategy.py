@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit_borrow
+from kernels._jit import jit_borrow, jit_inline
 from kernels.params import *  # noqa: F401,F403  (P_* indices)
 from kernels.quoting import avellaneda_stoikov_quote, linear_quote
 from kernels.records import (
@@ -683,7 +683,7 @@ def pending_hedge(si, w, in_qty):
     return pending
 
 
-@jit_borrow
+@jit_inline
 def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed_last_update, inv1, si, sf,
               dq_tick, dq_val, counters, out_risk):
     """The risk checks of tick ``t`` on total PnL ``total`` (tick-lots): latency kill switch (hedge venue, and
@@ -881,7 +881,7 @@ def record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total):
     rec["total_pnl"] = total
 
 
-@jit_borrow
+@jit_inline
 def record_account(t, acc, pos, pending, si, sf, counters, out_account):
     """One account row when cash, fees, realized PnL, attribution sums, positions, the pending hedge, the
     risk state or the manual pause changed since the last row (always one at the first tick)."""
