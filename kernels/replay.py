@@ -135,7 +135,7 @@ def best_price(b, side):
     return b[LB_BEST_ASK] + b[LB_BASE] if b[LB_BEST_ASK] < b[LB_N] else -1
 
 
-@jit_borrow
+@jit_inline
 def set_level(b, side, price, qty):
     """Set a level's quantity (lots) and keep the best prices; returns the previous quantity. Levels outside
     the window are ignored (returns -1)."""

@@ -499,7 +499,7 @@ def hedge_arrivals(t, si, w, hq_i, hq_f, in_due, in_qty, in_m1, in_m2, in_first,
 INVERSE_WAIT_SLACK = 0.1
 
 
-@jit_borrow
+@jit_inline
 def hedge_order(p, t, w, f2):
     """Whether the working hedge is attempted at ``t``, and how: (side +1 buy / -1 sell, Exchange 2 lots to
     send, at market). Lots are rounded down to Exchange 2's lot step (``P_HEDGE_STEP`` lots), or with
@@ -779,7 +779,7 @@ def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed
         si[S_STATE] = new_state
 
 
-@jit_borrow
+@jit_inline
 def quote_targets(p, t, n_ticks, f1, f2, f2_seen, inv1, inv2, sf):
     """The reference price, updated volatility and drift estimates, and the quote model's reservation price
     and half-spread (all ticks): (reference, reservation, half, sigma). With basis correction on, the
@@ -814,7 +814,7 @@ def quote_targets(p, t, n_ticks, f1, f2, f2_seen, inv1, inv2, sf):
     return ref, reservation, half, sigma
 
 
-@jit_borrow
+@jit_inline
 def quote_prices_sizes(p, reservation, half, inv1, portfolio_block):
     """Bid rounded down and ask up to the tick grid, and each side's size after the soft and hard position
     limits and the sides a portfolio limit holds (``portfolio_block``: ``S_PORT_BLOCK``'s bits, 1 = bids,
