@@ -1,0 +1,189 @@
+"""Where a kernel's time goes: its samples by compiled function, and what its calls cost, from perf.
+
+perf cannot name code numba compiled at run time. This script compiles the kernels into a fresh cache
+directory (so numba keeps their LLVM modules and can say where each function lives), writes
+``/tmp/perf-<pid>.map`` (perf's map for JIT code) for every compiled function, attaches ``perf record`` to
+its own process, runs the kernel ``--repeat`` times on a market built once, and prints:
+
+* each compiled function's share of the kernel thread's samples (a helper inlined into the loop counts as the
+  loop);
+* for the loop function (``run_replay`` or ``run_ticks``), the share of its own samples on ``push``
+  instructions and, per call site of a separately compiled helper, the pushes and samples it takes: numba
+  passes each array as 7 words, so a helper with many arrays called every event or tick can cost more than
+  its work (the reason for ``kernels._jit.jit_inline``).
+
+Needs ``perf`` and ``objdump`` and permission to record (``perf_event_paranoid`` <= 1, or root). Prints
+figures, asserts nothing; the first run compiles everything (no cache), about a minute.
+
+    .venv/bin/python bench/profile_kernel.py                                   # the BTC replay preset
+    .venv/bin/python bench/profile_kernel.py --preset default --ticks 1000000 --repeat 8
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+_SUFFIX = re.compile(r"B\d+v\d+B\d+.*$")  # numba's mangled argument types after the name
+
+
+def short(symbol: str) -> str:
+    """``kernels.replay.run_replay`` from numba's mangled ``_ZN7kernels6replay10run_replayB...``."""
+    m = re.match(r"_ZN((?:\d+[A-Za-z_][A-Za-z0-9_]*)+)", _SUFFIX.sub("", symbol))
+    if not m:
+        return symbol[:60]
+    parts, rest = [], m.group(1)
+    while rest:
+        n = re.match(r"\d+", rest).group(0)
+        parts.append(rest[len(n):len(n) + int(n)])
+        rest = rest[len(n) + int(n):]
+    return ".".join(parts)
+
+
+def jit_functions() -> dict[int, str]:
+    """Address -> symbol of every function numba compiled in this process (kernels and backtest modules)."""
+    from numba.core.registry import CPUDispatcher
+
+    found = {}
+    for name, mod in list(sys.modules.items()):
+        if not name.startswith(("kernels", "backtest")):
+            continue
+        for obj in list(vars(mod).values()):
+            if not isinstance(obj, CPUDispatcher):
+                continue
+            for cres in obj.overloads.values():
+                lib = cres.library
+                for fn in lib._final_module.functions:
+                    if fn.is_declaration:
+                        continue
+                    try:
+                        address = lib.get_pointer_to_function(fn.name)
+                    except Exception:  # a symbol the engine did not emit
+                        continue
+                    if address:
+                        found[address] = fn.name
+    return found
+
+
+def write_perf_map(functions: dict[int, str], cap: int = 1 << 16) -> list[tuple[int, int, str]]:
+    """perf's JIT map for this process; each function spans to the next one, at most ``cap`` bytes."""
+    rows = []
+    items = sorted(functions.items())
+    for k, (address, name) in enumerate(items):
+        size = min(cap, items[k + 1][0] - address) if k + 1 < len(items) else cap
+        rows.append((address, size, name))
+    with open(f"/tmp/perf-{os.getpid()}.map", "w") as fh:
+        for address, size, name in rows:
+            fh.write(f"{address:x} {size:x} {name}\n")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="replay_binance_btcusdt_20240808")
+    ap.add_argument("--ticks", type=int, default=0, help="sim.ticks (0: the preset's)")
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--frequency", type=int, default=4000, help="perf samples a second")
+    args = ap.parse_args()
+    for tool in ("perf", "objdump"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is not installed; this profile needs it")
+            return
+    work = tempfile.mkdtemp(prefix="profile-kernel-")
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(work, "numba")  # compile afresh: the modules stay in memory
+
+    import ctypes
+
+    import backtest
+    from backtest.config import preset
+    from backtest.engine import Simulation
+    from backtest.markets.generate import generate
+
+    cfg = preset(args.preset)
+    if args.ticks:
+        cfg = cfg.with_dotted({"sim.ticks": args.ticks})
+    market = generate(cfg)
+    t0 = time.perf_counter()
+    Simulation(cfg, market).advance(min(cfg.sim.ticks, 1000))
+    print(f"{args.preset}, {cfg.sim.ticks:,} ticks: compiled in {time.perf_counter() - t0:.1f} s")
+    rows = write_perf_map(jit_functions())
+    loop_name = "run_replay" if Simulation(cfg, market).replay else "run_ticks"
+    loop = next(r for r in rows if short(r[2]).endswith("." + loop_name) and not r[2].startswith(("cfunc", "_ZN7cpython")))
+    code = os.path.join(work, "loop.bin")
+    with open(code, "wb") as fh:
+        fh.write(ctypes.string_at(loop[0], loop[1]))
+
+    data = os.path.join(work, "perf.data")
+    perf = subprocess.Popen(["perf", "record", "-F", str(args.frequency), "-p", str(os.getpid()), "-o", data],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # perf attaches
+    times = []
+    for _ in range(args.repeat):
+        sim = Simulation(cfg, market)
+        t0 = time.perf_counter()
+        sim.advance(cfg.sim.ticks)
+        times.append(time.perf_counter() - t0)
+    perf.send_signal(signal.SIGINT)
+    perf.wait()
+    print(f"kernel: best {min(times):.4f} s, median {sorted(times)[len(times) // 2]:.4f} s of {args.repeat}")
+
+    me = threading.get_native_id()
+    script = subprocess.run(["perf", "script", "-i", data, "-F", "tid,ip,sym"], capture_output=True, text=True).stdout
+    by_function, at_ip = Counter(), Counter()
+    for line in script.splitlines():
+        parts = line.split()
+        if len(parts) < 3 or not parts[0].isdigit() or int(parts[0]) != me:
+            continue
+        if parts[2].startswith("_ZN7kernels"):
+            by_function[short(parts[2])] += 1
+        ip = int(parts[1], 16)
+        if loop[0] <= ip < loop[0] + loop[1]:
+            at_ip[ip] += 1
+    total = sum(by_function.values())
+    if not total:
+        print("perf recorded no kernel samples (perf_event_paranoid? see the docstring)")
+        return
+    print(f"\nthe kernel thread's {total:,} samples in compiled functions:")
+    for name, n in by_function.most_common(15):
+        print(f"  {100 * n / total:5.1f}%  {name}")
+
+    address_of = {a: short(n) for a, _, n in rows}
+    asm = subprocess.run(["objdump", "-D", "-b", "binary", "-m", "i386:x86-64", f"--adjust-vma={loop[0]:#x}", code],
+                         capture_output=True, text=True).stdout
+    own = sum(at_ip.values())
+    pushed, site_samples, site_pushes, target, sites = 0, 0, 0, None, []
+    for line in asm.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):", line)
+        n = at_ip.get(int(m.group(1), 16), 0) if m else 0
+        if "\tpush " in line:
+            pushed += n
+            site_samples += n
+            site_pushes += 1
+        mov = re.search(r"movabs \$0x([0-9a-f]+),%rax", line)
+        if mov:
+            target = int(mov.group(1), 16)
+        if "call   *%rax" in line:
+            sites.append((site_samples, site_pushes, address_of.get(target, "?")))
+            site_samples, site_pushes, target = 0, 0, None
+    print(f"\n{loop_name}'s own {own:,} samples: {100 * pushed / max(own, 1):.1f}% on pushes (call arguments); "
+          "call sites with more than 20 pushes or any samples:")
+    for n, pushes, name in sites:
+        if n or pushes > 20:
+            print(f"  {n:6,} samples {pushes:4} pushes -> {name}")
+    shutil.rmtree(work, ignore_errors=True)
+    os.unlink(f"/tmp/perf-{os.getpid()}.map")
+
+
+if __name__ == "__main__":
+    main()
