@@ -105,7 +105,6 @@ def main() -> None:
 
     import ctypes
 
-    import backtest
     from backtest.config import preset
     from backtest.engine import Simulation
     from backtest.markets.generate import generate
