@@ -100,24 +100,33 @@ def main() -> None:
         if shutil.which(tool) is None:
             print(f"{tool} is not installed; this profile needs it")
             return
+    if args.repeat < 1 or args.frequency < 1:
+        print("--repeat and --frequency: allowed at least 1")
+        raise SystemExit(2)
     work = tempfile.mkdtemp(prefix="profile-kernel-")
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(work, "numba")  # compile afresh: the modules stay in memory
 
     import ctypes
 
-    from backtest.config import preset
+    from backtest.config import ConfigError, preset
     from backtest.engine import Simulation
     from backtest.markets.generate import generate
+    from backtest.markets.replay import ReplayMarket
 
-    cfg = preset(args.preset)
-    if args.ticks:
-        cfg = cfg.with_dotted({"sim.ticks": args.ticks})
-    market = generate(cfg)
+    try:
+        cfg = preset(args.preset)
+        if args.ticks:
+            cfg = cfg.with_dotted({"sim.ticks": args.ticks})
+        market = generate(cfg)
+    except (ConfigError, ValueError) as err:
+        print(f"error: {err}")
+        shutil.rmtree(work, ignore_errors=True)
+        raise SystemExit(2)
     t0 = time.perf_counter()
     Simulation(cfg, market).advance(min(cfg.sim.ticks, 1000))
     print(f"{args.preset}, {cfg.sim.ticks:,} ticks: compiled in {time.perf_counter() - t0:.1f} s")
     rows = write_perf_map(jit_functions())
-    loop_name = "run_replay" if Simulation(cfg, market).replay else "run_ticks"
+    loop_name = "run_replay" if isinstance(market, ReplayMarket) else "run_ticks"
     loop = next(r for r in rows if short(r[2]).endswith("." + loop_name) and not r[2].startswith(("cfunc", "_ZN7cpython")))
     code = os.path.join(work, "loop.bin")
     with open(code, "wb") as fh:
