@@ -36,12 +36,9 @@ PIECE_S = 600.0
 
 def print_day(out_dir: str, hours: float, window_ticks: int) -> dict:
     """Write ``exchange1.parquet`` and ``exchange2.parquet`` into ``out_dir``; returns counts and times."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from backtest.config import load_config
     from backtest.markets.data import MarketData
-    from backtest.markets.data.store import _META_KEY, FORMAT_VERSION
+    from backtest.markets.data.store import EventWriter
     from backtest.markets.generate import generate
     from backtest.instruments import infer_instrument
     from backtest.resources import book_capacity
@@ -79,22 +76,14 @@ def print_day(out_dir: str, hours: float, window_ticks: int) -> dict:
             tape["exch_ts"] += shift
             tape["recv_ts"] += shift
             if name not in writers:
+                inst = infer_instrument("binance-spot" if name == "exchange1" else "binance-usdm", "BTCUSDT",
+                                        cfg.market.tick_size, cfg.market.lot_size)
                 data = MarketData(venue=name, symbol="BTCUSDT-SYNTHETIC", source="synthetic",
                                   tick_size=cfg.market.tick_size, lot_size=cfg.market.lot_size,
                                   tick_size_inferred=False, lot_size_inferred=False, clock_offset_ns=0,
-                                  events=tape[:0])
-                inst = infer_instrument("binance-spot" if name == "exchange1" else "binance-usdm", "BTCUSDT",
-                                        cfg.market.tick_size, cfg.market.lot_size)
-                meta = {"format_version": FORMAT_VERSION, "venue": name, "symbol": data.symbol, "source": data.source,
-                        "tick_size": data.tick_size, "lot_size": data.lot_size, "tick_size_inferred": False,
-                        "lot_size_inferred": False, "clock_offset_ns": 0, "gaps": [], "stats": {},
-                        "instrument": inst.to_dict(), "instrument_given": True}
-                schema = pa.schema([(f, pa.from_numpy_dtype(market_event_dt[f])) for f in market_event_dt.names],
-                                   metadata={_META_KEY: json.dumps(meta).encode()})
-                writers[name] = pq.ParquetWriter(os.path.join(out_dir, f"{name}.parquet"), schema,
-                                                 compression="zstd")
-            writers[name].write_table(pa.table({f: tape[f] for f in market_event_dt.names}),
-                                      row_group_size=1 << 20)
+                                  events=tape[:0], instrument_override=inst)
+                writers[name] = EventWriter(data, out_dir)  # a row group per piece, summarised as `data import` does
+            writers[name].write(tape)
             counts[name] += len(tape)
         price = float(m.fair[-1]) * cfg.market.tick_size
     for w in writers.values():

@@ -20,7 +20,6 @@ Assumptions (stated in the README):
 * Exchange-side matching happens in receive-time order: the recorded feed latency is not added to the
   configured order latency, which models the whole way to the venue and back.
 """
-import math
 
 import numpy as np
 
@@ -584,7 +583,6 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     decision_ticks = int(p[P_DECISION_TICKS])
     response_ns = int(p[P_RESPONSE_NS])
     tol = int(p[P_REQUOTE_TOL])
-    ref_choice = int(p[P_REFERENCE])
     n_iv = interventions.shape[0]
     iv = 0
     while iv < n_iv and interventions[iv]["tick"] < t_begin:
@@ -866,6 +864,72 @@ def scan_prices(recv_ts, exch_ts, price, qty, kind, end_ns, on_exchange_clock, o
             if p > out[4]:
                 out[4] = p
     return last
+
+
+# the fields of ``summarise_events``' summary of a run of events (a row group of a normalised file), int64
+SUM_ROWS, SUM_LAG, SUM_TICKER_LAG, SUM_TRADE_LO, SUM_TRADE_HI, SUM_TICKER_LO, SUM_TICKER_HI, SUM_LEVEL_LO, \
+    SUM_LEVEL_HI, SUM_RECV_LO, SUM_RECV_HI, SUM_EXCH_LO, SUM_EXCH_HI = range(13)
+SUMMARY_FIELDS = 13
+
+
+@jit_borrow
+def summarise_events(recv_ts, exch_ts, price, qty, kind, out):
+    """``out`` (int64, ``SUMMARY_FIELDS``): what ``scan_prices`` folds from these events when a run uses them all
+    (rows; largest recv_ts - exch_ts of the events other than the book ticker's, and of the book ticker's, ns;
+    lowest and highest trade price; book-ticker price; depth-level price with size; venue ticks, -1 and int64
+    max where there are none), and their lowest and highest receive and venue times (ns): a file's row group
+    summarised when it is written, so a run's scan reads it instead of the events."""
+    big = np.iinfo(np.int64).max
+    out[:] = -1
+    out[SUM_ROWS] = recv_ts.shape[0]
+    out[SUM_LAG] = np.iinfo(np.int64).min
+    out[SUM_TICKER_LAG] = np.iinfo(np.int64).min
+    for f in (SUM_TRADE_LO, SUM_TICKER_LO, SUM_LEVEL_LO, SUM_RECV_LO, SUM_EXCH_LO):
+        out[f] = big
+    out[SUM_RECV_HI] = np.iinfo(np.int64).min
+    out[SUM_EXCH_HI] = np.iinfo(np.int64).min
+    for i in range(recv_ts.shape[0]):
+        r = recv_ts[i]
+        x = exch_ts[i]
+        out[SUM_RECV_LO] = min(out[SUM_RECV_LO], r)
+        out[SUM_RECV_HI] = max(out[SUM_RECV_HI], r)
+        out[SUM_EXCH_LO] = min(out[SUM_EXCH_LO], x)
+        out[SUM_EXCH_HI] = max(out[SUM_EXCH_HI], x)
+        k = kind[i]
+        p = price[i]
+        if k == ME_BBO_BID or k == ME_BBO_ASK:
+            out[SUM_TICKER_LAG] = max(out[SUM_TICKER_LAG], r - x)
+        else:
+            out[SUM_LAG] = max(out[SUM_LAG], r - x)
+        if k == ME_TRADE and p > 0:
+            out[SUM_TRADE_LO] = min(out[SUM_TRADE_LO], p)
+            out[SUM_TRADE_HI] = max(out[SUM_TRADE_HI], p)
+        elif (k == ME_BBO_BID or k == ME_BBO_ASK) and p > 0:
+            out[SUM_TICKER_LO] = min(out[SUM_TICKER_LO], p)
+            out[SUM_TICKER_HI] = max(out[SUM_TICKER_HI], p)
+        elif k == ME_BOOK and qty[i] > 0:
+            out[SUM_LEVEL_LO] = min(out[SUM_LEVEL_LO], p)
+            out[SUM_LEVEL_HI] = max(out[SUM_LEVEL_HI], p)
+
+
+def fold_summary(summary, with_ticker, out):
+    """A row group's summary (``summarise_events``) folded into ``scan_prices``' ``out``, as if the scan had
+    read all its events (the book-ticker prices only ``with_ticker``: a run that drops that stream)."""
+    fold_lag(summary, with_ticker, out)
+    for lo, hi in ((SUM_TRADE_LO, SUM_TRADE_HI), (SUM_TICKER_LO, SUM_TICKER_HI)):
+        if lo == SUM_TICKER_LO and not with_ticker:
+            continue
+        if summary[hi] >= 0:
+            out[1] = min(out[1], summary[lo])
+            out[2] = max(out[2], summary[hi])
+    if summary[SUM_LEVEL_HI] >= 0:
+        out[3] = min(out[3], summary[SUM_LEVEL_LO])
+        out[4] = max(out[4], summary[SUM_LEVEL_HI])
+
+
+def fold_lag(summary, with_ticker, out):
+    """A row group's largest recv_ts - exch_ts (``summarise_events``) folded into ``scan_prices``' ``out``."""
+    out[0] = max(out[0], summary[SUM_LAG], summary[SUM_TICKER_LAG] if with_ticker else summary[SUM_LAG])
 
 
 def new_scan():

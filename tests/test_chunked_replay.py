@@ -175,3 +175,89 @@ def test_the_api_refuses_a_coarse_grid_and_chunks_with_what_is_allowed():
             "exchange2": "data/binance-btcusdt-2024-08-08/usdm.jsonl.gz", "chunk_s": 10}})
         assert bad.status_code == 422 and "replay.chunk_s 10" in bad.text and "allowed: 0 here" in bad.text
         assert c.get("/config").json()["current"]["sim"]["record_every_ms"] == 0
+
+
+def _in_groups(cfg, venue, directory, monkeypatch, rows=7_000):
+    """``venue``'s recording saved with row groups of ``rows`` events (each summarised in the file)."""
+    from backtest.markets.data import store
+
+    monkeypatch.setattr(store, "GROUP_ROWS", rows)
+    return save(load_venue(getattr(cfg.replay, venue), venue), directory)
+
+
+class _ReadingEveryEvent(replay._Source):
+    def group_summaries(self):
+        return None
+
+
+@pytest.mark.parametrize("name", [BTC, COINM])
+def test_the_first_scan_reads_row_group_summaries_and_finds_what_reading_every_event_finds(name, tmp_path,
+                                                                                          monkeypatch):
+    from backtest.markets.data.store import group_summaries, read_info
+
+    cfg = _config(name)
+    for venue in ("exchange1", "exchange2"):
+        path = _in_groups(cfg, venue, tmp_path / venue, monkeypatch)
+        groups = group_summaries(path)
+        assert groups is not None and len(groups) > 10
+        data = read_info(path)
+        first, last = data.span_ns
+        for clock in ("receive", "exchange"):
+            for ticker in (True, False):
+                for end in (first + 1, first + 3_333_333_333, (first + last) // 2, last, last + 1):
+                    with_summaries = replay._scan(replay._Source(data, ticker), clock, end)
+                    every_event = replay._scan(_ReadingEveryEvent(data, ticker), clock, end)
+                    if clock == "receive":  # the largest lag is read on the exchange clock only
+                        with_summaries, every_event = with_summaries[1:], every_event[1:]
+                    assert with_summaries == every_event, (venue, clock, ticker, end)
+        # the recordings' receive times trail the venue's: the lag the exchange clock reads ahead by is there
+        assert replay._scan(replay._Source(data, True), "exchange", last + 1)[0] > 0
+
+
+def test_a_file_in_many_summarised_row_groups_replays_in_chunks_as_in_one_pass(tmp_path, monkeypatch):
+    cfg = _config(BTC)
+    files = {venue: str(_in_groups(cfg, venue, tmp_path / venue, monkeypatch)) for venue in ("exchange1", "exchange2")}
+    from_files = cfg.with_dotted({"replay.exchange1": files["exchange1"], "replay.exchange2": files["exchange2"]})
+    for clock in ("receive", "split"):
+        one = run(from_files.with_dotted({"replay.clock": clock}), ACTIONS)
+        _same_run(run(from_files.with_dotted({"replay.clock": clock, "replay.chunk_s": 0.5}), ACTIONS), one)
+        _same_run(one, run(cfg.with_dotted({"replay.clock": clock}), ACTIONS))  # and as from the capture
+
+
+def test_summaries_that_do_not_match_the_row_groups_are_not_used(tmp_path, monkeypatch):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from backtest.markets.data import store
+
+    cfg = _config(BTC)
+    path = _in_groups(cfg, "exchange1", tmp_path / "e1", monkeypatch)
+    table = pq.read_table(path)
+    meta = pq.ParquetFile(path).metadata.metadata
+    groups = json.loads(meta[store._GROUPS_KEY])
+    def rewritten(summaries):
+        writer_meta = {**(table.schema.metadata or {}), store._GROUPS_KEY: json.dumps(summaries).encode()}
+        pq.write_table(table.replace_schema_metadata(writer_meta), tmp_path / "x.parquet", row_group_size=7_000)
+        return store.group_summaries(tmp_path / "x.parquet")
+
+    assert rewritten(groups).tolist() == groups  # the same row groups: the summaries are used
+    for damaged in (groups[:-1], [g[:-1] for g in groups], [[g[0] + 1] + g[1:] for g in groups], "not a list"):
+        assert rewritten(damaged) is None
+    pq.write_table(table, tmp_path / "plain.parquet")  # written without them (by hand, or before they existed)
+    assert store.group_summaries(tmp_path / "plain.parquet") is None
+
+
+def test_a_batch_buffer_is_not_handed_out_again_while_a_view_of_it_lives():
+    from backtest.markets.data.store import _Buffers
+
+    buffers = _Buffers()
+    first = buffers.take(100)
+    first["price"] = 7
+    view = first[10:20]
+    del first
+    second = buffers.take(100)
+    assert not np.shares_memory(second, view) and (view["price"] == 7).all()
+    del view
+    third = buffers.take(80)  # the first one, free again
+    assert np.shares_memory(third, buffers._arrays[0])

@@ -5,6 +5,7 @@ array without a per-row step."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,23 +55,72 @@ def save(data: MarketData, directory: str | Path) -> Path:
     """Write ``data`` to ``directory/<venue>.parquet`` (the directory is created); returns the path."""
     import pyarrow.parquet as pq
 
-    schema, path = _schema_and_path(data, directory)
-    pq.write_table(_table(data.events, schema), path, compression="zstd")
-    return path
+    if not len(data.events):
+        schema, path = _schema_and_path(data, directory)
+        pq.write_table(_table(data.events, schema), path, compression="zstd")
+        return path
+    writer = EventWriter(data, directory)
+    try:
+        for at in range(0, len(data.events), GROUP_ROWS):
+            writer.write(data.events[at:at + GROUP_ROWS])
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 GROUP_ROWS = 1 << 20  # events per row group of a file written piece by piece (40 MB before compression)
+_GROUPS_KEY = b"mmhedge.groups"  # each row group's summary (kernels.replay.summarise_events), a JSON list
+
+
+class EventWriter:
+    """A normalised file written a row group at a time (``write``: one group of events, in receive-time order
+    after the ones before), for ``data``'s venue (``data``'s own events are not written). Each group's summary
+    (its times and the price ranges a run's first scan looks for) goes into the file's metadata at ``close``:
+    a run then reads a group's summary instead of its events, except for a group its span ends in."""
+
+    def __init__(self, data: MarketData, directory: str | Path):
+        self.schema, self.path = _schema_and_path(data, directory)
+        self._writer = None
+        self._groups: list[list[int]] = []
+
+    def write(self, events: np.ndarray) -> None:
+        import pyarrow.parquet as pq
+
+        from kernels.replay import SUMMARY_FIELDS, summarise_events
+
+        if not len(events):
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        # one group per call, whatever its size: the summaries are counted in the file's row groups
+        self._writer.write_table(_table(events, self.schema), row_group_size=len(events))
+        summary = np.empty(SUMMARY_FIELDS, dtype=np.int64)
+        summarise_events(events["recv_ts"], events["exch_ts"], events["price"], events["qty"], events["kind"],
+                         summary)
+        self._groups.append([int(v) for v in summary])
+
+    def close(self) -> Path | None:
+        """The file's path (None, and no file, if no event was written)."""
+        if self._writer is None:
+            return None
+        self._writer.add_key_value_metadata({_GROUPS_KEY: json.dumps(self._groups).encode()})
+        self._writer.close()
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the file part written (after an error)."""
+        if self._writer is not None:
+            self._writer.close()
+        self.path.unlink(missing_ok=True)
 
 
 def write_events(data: MarketData, pieces, directory: str | Path) -> Path | None:
     """``save`` for events that arrive in ``pieces`` (market_event_dt arrays, in order; ``data``'s own events are
     not written): the file is written a row group at a time, so memory holds one group. None, and no file,
     if no piece holds an event."""
-    import pyarrow.parquet as pq
-
-    schema, path = _schema_and_path(data, directory)
+    writer = EventWriter(data, directory)
     held, rows = [], 0
-    writer = None
     try:
         for piece in pieces:
             held.append(piece)
@@ -78,25 +128,43 @@ def write_events(data: MarketData, pieces, directory: str | Path) -> Path | None
             if rows < GROUP_ROWS:
                 continue
             group = np.concatenate(held)
-            if writer is None:
-                writer = pq.ParquetWriter(path, schema, compression="zstd")
             for at in range(0, len(group) - GROUP_ROWS + 1, GROUP_ROWS):
-                writer.write_table(_table(group[at:at + GROUP_ROWS], schema))
+                writer.write(group[at:at + GROUP_ROWS])
             cut = len(group) - len(group) % GROUP_ROWS
             held, rows = ([group[cut:]], len(group) - cut) if cut < len(group) else ([], 0)
         if rows:
-            if writer is None:
-                writer = pq.ParquetWriter(path, schema, compression="zstd")
-            writer.write_table(_table(np.concatenate(held), schema))
+            writer.write(np.concatenate(held))
     except BaseException:
-        if writer is not None:
-            writer.close()
-        path.unlink(missing_ok=True)
+        writer.abort()
         raise
-    if writer is None:
+    return writer.close()
+
+
+def group_summaries(path: str | Path) -> np.ndarray | None:
+    """Each row group's summary (``kernels.replay.summarise_events``; groups x fields, int64) of a file written
+    by ``EventWriter``; None for a file without them (written before they were, or by other means) or whose
+    summaries do not match its row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kernels.replay import SUM_ROWS, SUMMARY_FIELDS
+
+    p = _path(path)
+    try:
+        meta = pq.ParquetFile(p).metadata
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{p}: not a readable Parquet file ({err})") from None
+    raw = (meta.metadata or {}).get(_GROUPS_KEY)
+    if raw is None:
         return None
-    writer.close()
-    return path
+    try:
+        table = np.array(json.loads(raw), dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if table.shape != (meta.num_row_groups, SUMMARY_FIELDS) or any(
+            int(table[g, SUM_ROWS]) != meta.row_group(g).num_rows for g in range(meta.num_row_groups)):
+        return None
+    return table
 
 
 def _path(path: str | Path) -> Path:
@@ -172,24 +240,50 @@ def iter_events(path: str | Path, batch_rows: int = 1 << 20, columns=None):
     from kernels.replay import assemble_events
 
     names = list(columns or market_event_dt.names)
+    buffers = _Buffers()
     for cols in iter_columns(path, batch_rows, names):
-        events = np.empty(len(cols[names[0]]), dtype=market_event_dt)
+        events = buffers.take(len(cols[names[0]]))
         # a field not read is passed as no values: the assembly writes 0 there
         assemble_events(*(np.ascontiguousarray(cols[name], dtype=market_event_dt[name]) if name in cols
                           else np.zeros(0, dtype=market_event_dt[name]) for name in market_event_dt.names), events)
         yield events
 
 
-def iter_columns(path: str | Path, batch_rows: int, names):
-    """The named fields of the file's events in stored order, ``batch_rows`` at a time, as a dict of arrays.
-    (Without pre-buffering: its read cache grew with the part of the file read, 0.3 GiB live after 3 h of a
-    day's recording.)"""
+class _Buffers:
+    """Event arrays handed out again once nothing refers to them any more (no array is a view of one, no
+    name holds one): assembling a batch into fresh memory cost 31 ns an event, most of it the OS zeroing new
+    pages, against 6-8 ns into memory used before. Whoever takes an array may keep it, or views of it, as long
+    as it likes: it is not handed out again while they live."""
+
+    KEPT = 8  # arrays kept for reuse at most (a chunked replay holds 2-4 of a reader's batches at once)
+
+    def __init__(self):
+        self._arrays: list[np.ndarray] = []
+
+    def take(self, n: int) -> np.ndarray:
+        """``n`` events' room (market_event_dt; its values are whatever was there)."""
+        for i in range(len(self._arrays)):
+            # 2: the list's reference and getrefcount's own argument; any view or other holder adds one
+            if self._arrays[i].shape[0] >= n and sys.getrefcount(self._arrays[i]) == 2:
+                return self._arrays[i][:n]
+        fresh = np.empty(n, dtype=market_event_dt)
+        if len(self._arrays) < self.KEPT:
+            self._arrays.append(fresh)
+            return fresh[:n]
+        return fresh
+
+
+def iter_columns(path: str | Path, batch_rows: int, names, row_groups=None):
+    """The named fields of the file's events in stored order, ``batch_rows`` at a time, as a dict of arrays
+    (only the row groups numbered in ``row_groups`` if given). (Without pre-buffering: its read cache grew with
+    the part of the file read, 0.3 GiB live after 3 h of a day's recording.)"""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     p = _path(path)
     try:
-        for batch in pq.ParquetFile(p, pre_buffer=False).iter_batches(batch_size=batch_rows, columns=list(names)):
+        for batch in pq.ParquetFile(p, pre_buffer=False).iter_batches(batch_size=batch_rows, columns=list(names),
+                                                                     row_groups=row_groups):
             yield {name: batch.column(name).to_numpy() for name in names}
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{p}: not a readable Parquet file ({err})") from None
