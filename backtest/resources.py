@@ -126,9 +126,10 @@ def _fmt(n: float) -> str:
 
 
 # a chunked replay (replay.chunk_s) of a normalised file: a chunk may hold this many times its share of the
-# recording's events (bursts), and each venue's reader holds a batch of backtest.markets.replay.STREAM_BATCH_ROWS events
+# recording's events (bursts), and each venue's reader keeps up to 4 batches of backtest.markets.replay.STREAM_BATCH_ROWS
+# (2^18) events for reuse (backtest.markets.data.store._Buffers.KEPT)
 CHUNK_BURST = 4
-STREAM_BATCH_BYTES = (1 << 20) * MARKET_EVENT_BYTES
+STREAM_BATCH_BYTES = 4 * (1 << 18) * MARKET_EVENT_BYTES
 REPLAY_RECORD_BYTES_PER_DECISION = 8
 
 # A checkpoint's loop state beside the books: hedge intents in flight (4096 x 5 x 8 bytes), the hedge FIFO

@@ -255,7 +255,7 @@ class _Buffers:
     pages, against 6-8 ns into memory used before. Whoever takes an array may keep it, or views of it, as long
     as it likes: it is not handed out again while they live."""
 
-    KEPT = 8  # arrays kept for reuse at most (a chunked replay holds 2-4 of a reader's batches at once)
+    KEPT = 4  # arrays kept for reuse at most (a chunked replay holds 2-4 of a reader's batches at once)
 
     def __init__(self):
         self._arrays: list[np.ndarray] = []
