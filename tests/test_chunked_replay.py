@@ -261,3 +261,37 @@ def test_a_batch_buffer_is_not_handed_out_again_while_a_view_of_it_lives():
     del view
     third = buffers.take(80)  # the first one, free again
     assert np.shares_memory(third, buffers._arrays[0])
+
+
+def test_a_chunked_span_that_overflows_without_a_copy_of_the_state_starts_the_run_over(monkeypatch):
+    cfg = _config(BTC, **{"replay.chunk_s": 0.5})
+    want = run(cfg.with_dotted({"replay.chunk_s": 0.0}), ACTIONS)
+    # no room kept: after the first span, every span runs without a copy of the state, and the first one to
+    # overflow a record array starts the run over
+    import backtest.engine as engine
+
+    monkeypatch.setattr(Simulation, "SPAN_ROOM_FACTOR", 0)
+    monkeypatch.setattr(Simulation, "SPAN_ROOM_MARGIN", 0)
+    monkeypatch.setattr(engine, "_record_caps", lambda *args: (16, 16, 16, 16, 16))
+    sim = Simulation(cfg, generate(cfg), ACTIONS)
+    sim.advance(cfg.sim.ticks)
+    assert sim.started_over >= 1
+    _same_run(sim.results(), want)
+
+
+def test_chunks_keep_room_for_the_next_span_and_copy_no_state_after_the_first():
+    cfg = _config(BTC, **{"replay.chunk_s": 0.5})
+    sim = Simulation(cfg, generate(cfg), ACTIONS)
+    copies = []
+    state_copy = sim._room_for_span
+
+    def counted():
+        kept = state_copy()
+        copies.append(not kept)
+        return kept
+
+    sim._room_for_span = counted
+    sim.advance(cfg.sim.ticks)
+    assert copies[0] and not any(copies[1:]) and len(copies) >= 20
+    assert sim.started_over == 0
+    _same_run(sim.results(), run(cfg.with_dotted({"replay.chunk_s": 0.0}), ACTIONS))

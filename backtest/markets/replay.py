@@ -471,10 +471,10 @@ class ReplayChunks:
     (through the import cache) and held in memory."""
 
     def __init__(self, config: SimConfig, chunk_ticks: int | None = None,
-                 venues: tuple[MarketData, MarketData] | None = None):
+                 venues: tuple[MarketData, MarketData] | None = None, _sources: tuple[str, ...] = ()):
         mk = config.market
         self.config = config
-        sources: list[str] = []
+        sources: list[str] = list(_sources)
         streamed = config.replay.chunk_s > 0
         if venues is None:  # the recordings the config names; else a market printed as one (queue_reactive)
             d1 = load_venue(config.replay.exchange1, "exchange1", sources, streamed)
@@ -519,6 +519,7 @@ class ReplayChunks:
             windows.append((base, n_levels, qk))
         (self.base1, self.levels1, _), (self.base2, self.levels2, self.hedge_step) = windows
         self.venues = (d1, d2)
+        self._sources = tuple(sources)
         self.hedge_contract_value = d2.lot_size * d2.instrument.contract_multiplier if inverse2 else 0.0
         self.notes = tuple(pair_notes(d1.instrument, d2.instrument)) + tuple(
             f"{name}'s recording ({d.venue}) has a sequence gap at {gap}" for d, name in
@@ -544,6 +545,12 @@ class ReplayChunks:
             self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-chunks")
         # one thread builds every chunk in turn: the same computation, in the same order, as without it
         self._ahead = self._helper.submit(self._build)
+
+    def again(self) -> "ReplayChunks":
+        """The same recordings' chunks from the first one again (this reader stops building)."""
+        if self._helper is not None:
+            self._helper.shutdown(wait=True, cancel_futures=True)
+        return ReplayChunks(self.config, self.chunk_ticks, self.venues, self._sources)
 
     def next(self) -> ReplayMarket:
         """The next chunk (ValueError past the run's end; whatever its building raised)."""
