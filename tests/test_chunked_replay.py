@@ -244,6 +244,14 @@ def test_summaries_that_do_not_match_the_row_groups_are_not_used(tmp_path, monke
     assert rewritten(groups).tolist() == groups  # the same row groups: the summaries are used
     for damaged in (groups[:-1], [g[:-1] for g in groups], [[g[0] + 1] + g[1:] for g in groups], "not a list"):
         assert rewritten(damaged) is None
+    # the events changed in place after the file was written (prices rescaled, times shifted), the summaries kept
+    import pyarrow.compute as pc
+
+    original = table
+    for column, change in (("price", lambda c: pc.multiply(c, 2)), ("recv_ts", lambda c: pc.add(c, 1))):
+        table = original.set_column(original.schema.get_field_index(column), column,
+                                    change(original.column(column))).replace_schema_metadata(original.schema.metadata)
+        assert rewritten(groups) is None, column
     pq.write_table(table, tmp_path / "plain.parquet")  # written without them (by hand, or before they existed)
     assert store.group_summaries(tmp_path / "plain.parquet") is None
 

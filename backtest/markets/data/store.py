@@ -147,7 +147,7 @@ def group_summaries(path: str | Path) -> np.ndarray | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from kernels.replay import SUM_ROWS, SUMMARY_FIELDS
+    from kernels.replay import SUMMARY_FIELDS
 
     p = _path(path)
     try:
@@ -161,10 +161,36 @@ def group_summaries(path: str | Path) -> np.ndarray | None:
         table = np.array(json.loads(raw), dtype=np.int64)
     except (ValueError, TypeError, OverflowError):
         return None
-    if table.shape != (meta.num_row_groups, SUMMARY_FIELDS) or any(
-            int(table[g, SUM_ROWS]) != meta.row_group(g).num_rows for g in range(meta.num_row_groups)):
+    if table.shape != (meta.num_row_groups, SUMMARY_FIELDS):
         return None
-    return table
+    return table if all(_agrees(table[g], meta.row_group(g)) for g in range(meta.num_row_groups)) else None
+
+
+def _agrees(summary: np.ndarray, group) -> bool:
+    """Whether a row group's summary agrees with the statistics Parquet keeps of the group's columns (its rows;
+    the least and greatest receive and venue times; every price range within the prices'): a file whose events
+    were changed in place after it was written is scanned event by event, not trusted."""
+    from kernels.replay import (
+        SUM_EXCH_HI, SUM_EXCH_LO, SUM_LEVEL_HI, SUM_LEVEL_LO, SUM_RECV_HI, SUM_RECV_LO, SUM_ROWS, SUM_TICKER_HI,
+        SUM_TICKER_LO, SUM_TRADE_HI, SUM_TRADE_LO,
+    )
+
+    if int(summary[SUM_ROWS]) != group.num_rows:
+        return False
+    stats = {}
+    for i in range(group.num_columns):
+        column = group.column(i)
+        if column.path_in_schema in ("recv_ts", "exch_ts", "price"):
+            st = column.statistics
+            if st is None or not st.has_min_max:
+                return False
+            stats[column.path_in_schema] = (int(st.min), int(st.max))
+    if len(stats) != 3 or stats["recv_ts"] != (summary[SUM_RECV_LO], summary[SUM_RECV_HI]) \
+            or stats["exch_ts"] != (summary[SUM_EXCH_LO], summary[SUM_EXCH_HI]):
+        return False
+    lowest, highest = stats["price"]
+    return all(summary[hi] < 0 or lowest <= summary[lo] <= summary[hi] <= highest for lo, hi in
+               ((SUM_TRADE_LO, SUM_TRADE_HI), (SUM_TICKER_LO, SUM_TICKER_HI), (SUM_LEVEL_LO, SUM_LEVEL_HI)))
 
 
 def _path(path: str | Path) -> Path:
