@@ -144,6 +144,10 @@ def make_parser() -> argparse.ArgumentParser:
     cp.add_argument("--report", metavar="DIR", help="stylized facts of the recording, both calibrated models and the "
                     "default synthetic market side by side, and the strategy on the recording and on both models")
     cp.add_argument("--seeds", type=int, default=8, help="synthetic runs in the strategy comparison (default 8)")
+    cp.add_argument("--fact-seeds", type=int, default=1, metavar="N",
+                    help="seeds each synthetic market's stylized facts are measured on, each as long as the "
+                    "recording: the report's table gives their mean and range and judges the goal on the mean "
+                    "(default 1; 1 to 64)")
     cp.add_argument("--trend-window-ms", type=float, default=0.0, metavar="MS",
                     help="the queue-reactive model's state also holds the mid's trend over this window (falling, "
                     "level, rising), which scales its flows and the market orders' rate and side (0, the default: "
@@ -729,6 +733,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ConfigError(["give the recording: --dataset DIR, or --exchange1 FILE and --exchange2 FILE"])
     if args.seeds < 2:
         raise ConfigError([f"--seeds {args.seeds}: at least 2 for a spread across seeds"])
+    if not 1 <= args.fact_seeds <= 64:
+        raise ConfigError([f"--fact-seeds {args.fact_seeds}: allowed: 1 to 64"])
     if not 0.0 <= args.trend_window_ms <= 60_000.0:  # also refuses nan
         raise ConfigError([f"--trend-window-ms {args.trend_window_ms}: allowed: 0 (no trend) to 60000 ms"])
     out = Path(args.out)
@@ -774,8 +780,17 @@ def _calibrate(args: argparse.Namespace) -> int:
         from reports.stylized import write_stylized_report
 
         default = make_config(**{"sim.ticks": max(10, int(zi_cfg.sim.ticks * zi_cfg.sim.dt_s / 0.1))})
-        markets = {"recording": (d1, d2), "queue-reactive": queue_reactive_recording(qr_cfg) if qr_cfg else None,
-                   "zero-intelligence": synthetic_recording(zi_cfg), "default synthetic": synthetic_recording(default)}
+
+        def printed(make, cfg):
+            """The market ``make`` prints from ``cfg``; on --fact-seeds seeds from cfg's own, one at a time."""
+            if args.fact_seeds == 1:
+                return make(cfg)
+            return (make(cfg.with_dotted({"sim.seed": cfg.sim.seed + k})) for k in range(args.fact_seeds))
+
+        markets = {"recording": (d1, d2),
+                   "queue-reactive": printed(queue_reactive_recording, qr_cfg) if qr_cfg else None,
+                   "zero-intelligence": printed(synthetic_recording, zi_cfg),
+                   "default synthetic": printed(synthetic_recording, default)}
         facts = stylized_facts({name: pair for name, pair in markets.items() if pair is not None})
         models = {"queue-reactive": qr_cfg, "zero-intelligence": zi_cfg}
         replay_cfg = make_config(base.model_dump(), **{"market.source": "replay", "replay.exchange1": paths[0],

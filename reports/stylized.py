@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from backtest.research.stylized import (ABSOLUTE_GOAL, IMPACT_HORIZONS_S, LAGS, LEAD_LAG_GRID_MS, RELATIVE_GOAL,
-                                        STRATEGY_GOALS, TABLE_ROWS, goal_column, table)
+                                        STRATEGY_GOALS, TABLE_ROWS, first_seed, goal_column, seed_ranges, table)
 
 COLORS = {"recording": "black", "queue-reactive": "tab:green", "zero-intelligence": "tab:blue",
           "calibrated": "tab:blue", "default synthetic": "tab:orange"}
@@ -33,14 +33,18 @@ def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     names = list(facts)
     rows = table(facts)
+    ranges = seed_ranges(facts)
+    seeds = {name: len(f) for name, f in facts.items() if isinstance(f, list)}
     fmt = lambda v: "n/a" if v != v else f"{v:,.3g}"  # noqa: E731
+    # a market measured on several seeds: the mean of its seeds' figures, and their range
+    cell = lambda v, r: fmt(v) if r is None else f"{fmt(v)} [{fmt(r[0])}, {fmt(r[1])}]"  # noqa: E731
     sentences = _sentences(facts, rows)
     charts = []
 
     def chart(name, title, draw):
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         for market, f in facts.items():
-            draw(ax, market, f, COLORS.get(market, None))
+            draw(ax, market, first_seed(f), COLORS.get(market, None))
         ax.set_title(title)
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -126,23 +130,29 @@ def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) 
     judged = "queue-reactive" if "queue-reactive" in names and "recording" in names else None
     goals = goal_column(facts, judged, rows) if judged else [None] * len(rows)
     mark = lambda g: "" if g is None else ("yes" if g else "no")  # noqa: E731
-    table_html = ("<table><tr><th>figure</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    heading = lambda n: f"{n}: {seeds[n]} seeds, mean [range]" if n in seeds else n  # noqa: E731
+    table_html = ("<table><tr><th>figure</th>" + "".join(f"<th>{html.escape(heading(n))}</th>" for n in names)
                   + (f"<th>{judged} within goal</th>" if judged else "") + "</tr>" + "".join(
-                      f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{fmt(v)}</td>" for v in vals)
+                      f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{cell(v, r)}</td>" for v, r in zip(vals, rng))
                       + (f"<td>{mark(g)}</td>" if judged else "") + "</tr>"
-                      for (label, vals), g in zip(rows, goals)) + "</table>")
+                      for (label, vals), rng, g in zip(rows, ranges, goals)) + "</table>")
     import csv
 
     with open(out / "stylized_facts.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["figure", *names] + ([f"{judged} within goal"] if judged else []))
-        for (label, vals), g in zip(rows, goals):
-            w.writerow([label, *vals] + ([mark(g)] if judged else []))
+        spans = [n for n in names if n in seeds]
+        w.writerow(["figure", *names, *(f"{n} {end} of {seeds[n]} seeds" for n in spans for end in ("min", "max"))]
+                   + ([f"{judged} within goal"] if judged else []))
+        for (label, vals), rng, g in zip(rows, ranges, goals):
+            w.writerow([label, *vals, *(v for r in rng if r is not None for v in r)] + ([mark(g)] if judged else []))
     parts = ["<html><head><meta charset='utf-8'><title>Stylized facts</title><style>body{font-family:sans-serif;"
              "max-width:1100px;margin:auto} td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
              "td:first-child{text-align:left}</style></head><body><h1>How real is the synthetic market?</h1>",
              f"<p>Goal for each fact: within {RELATIVE_GOAL:.0%} of the recording (autocorrelations and correlations "
-             f"within {ABSOLUTE_GOAL:g}), the median spread equal.</p>" if judged else "", table_html]
+             f"within {ABSOLUTE_GOAL:g}), the median spread equal.</p>" if judged else "",
+             "<p>A synthetic market measured on several seeds (markets as long as the recording): the mean of the "
+             "seeds' figures, their range in brackets; the goal is judged on the mean; the charts draw its first "
+             "seed.</p>" if seeds else "", table_html]
     for name, title, data in charts:
         parts.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
                      f"<p>{html.escape(sentences.get(name, ''))}</p>")

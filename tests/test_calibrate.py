@@ -214,3 +214,36 @@ def test_lead_lag_finds_which_venue_moves_first():
     btc = PROJECT_ROOT / "data" / "binance-btcusdt-2024-08-08"
     ll = lead_lag(*fine_mids(import_capture(btc / "spot.jsonl.gz", "spot"), import_capture(btc / "usdm.jsonl.gz", "usdm")))
     assert -60 <= ll["lag"] <= -20 and ll["ratio"] < 0.5
+
+
+def test_facts_measured_on_several_seeds_are_averaged_with_their_range(tmp_path, capsys):
+    import csv
+
+    from backtest.research.stylized import TABLE_ROWS, seed_ranges, stylized_facts, table
+
+    cfg = make_config(**{"sim.ticks": 1200, "sim.dt_s": 0.1, "clients.rate_per_s": 2.0})
+    pairs = [synthetic_recording(cfg.with_dotted({"sim.seed": s})) for s in (1, 2)]
+    facts = stylized_facts({"recording": pairs[0], "model": iter(pairs)})
+    assert isinstance(facts["model"], list) and len(facts["model"]) == 2
+    one = [table({"x": stylized_facts({"x": p})["x"]}) for p in pairs]
+    for row, (label, vals), rng, a, b in zip(TABLE_ROWS, table(facts), seed_ranges(facts), *one):
+        lo, hi = sorted((a[1][0], b[1][0]))
+        if np.isfinite(lo) and np.isfinite(hi):
+            assert vals[1] == pytest.approx((a[1][0] + b[1][0]) / 2) and rng[1] == pytest.approx((lo, hi)), row
+        assert vals[0] == a[1][0] and rng[0] is None  # measured once: its figure, no range
+    # the CLI: --fact-seeds N prints each synthetic market N times and the report shows mean and range
+    e1, e2 = pairs[0]
+    e1.venue, e2.venue = "exchange1", "exchange2"
+    save(e1, tmp_path / "ds")
+    save(e2, tmp_path / "ds")
+    assert main(["calibrate", "--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "c.toml"), "--base",
+                 "default", "--report", str(tmp_path / "report"), "--seeds", "2", "--fact-seeds", "2"]) == 0
+    capsys.readouterr()
+    assert "zero-intelligence: 2 seeds, mean [range]" in (tmp_path / "report" / "stylized_facts.html").read_text()
+    with open(tmp_path / "report" / "stylized_facts.csv") as fh:
+        header = next(csv.reader(fh))
+    assert "zero-intelligence min of 2 seeds" in header and "default synthetic max of 2 seeds" in header
+    for bad in ("0", "65"):
+        assert main(["calibrate", "--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "c.toml"),
+                     "--fact-seeds", bad]) == 2
+        assert "--fact-seeds" in capsys.readouterr().err

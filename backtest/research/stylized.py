@@ -17,8 +17,8 @@ import numpy as np
 from backtest.markets.calibrate import LEAD_LAG_GRID_MS, fine_mids, lead_lag
 
 __all__ = ["ABSOLUTE_GOAL", "CORRELATIONS", "IMPACT_HORIZONS_S", "LAGS", "LEAD_LAG_GRID_MS", "RELATIVE_GOAL",
-           "STRATEGY_GOALS", "TABLE_ROWS", "goal_column", "measure", "strategy_comparison", "stylized_facts", "table",
-           "within_goal"]  # LEAD_LAG_GRID_MS: the unit of a fact's lead-lag lags, for whoever draws them
+           "STRATEGY_GOALS", "TABLE_ROWS", "first_seed", "goal_column", "measure", "seed_ranges", "strategy_comparison",
+           "stylized_facts", "table", "within_goal"]  # LEAD_LAG_GRID_MS: the unit of a fact's lead-lag lags, for whoever draws them
 
 LAGS = 30
 IMPACT_HORIZONS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -76,7 +76,11 @@ def measure(e1, e2) -> dict:
 
 
 def stylized_facts(markets: dict) -> dict:
-    return {name: measure(*pair) for name, pair in markets.items()}
+    """Each market's facts (``measure``): name -> an (Exchange 1, Exchange 2) pair, or a sequence of pairs (a
+    synthetic market's seeds; each made and measured in turn, so an iterator holds one at a time) -> a list of
+    their facts, which ``table`` averages."""
+    return {name: measure(*pairs) if isinstance(pairs, tuple) else [measure(*pair) for pair in pairs]
+            for name, pairs in markets.items()}
 
 
 TABLE_ROWS = [
@@ -128,28 +132,51 @@ def goal_column(facts: dict, market: str, rows: list | None = None) -> list[bool
     return [within_goal(key, vals[r], vals[m]) for (key, _), (_, vals) in zip(TABLE_ROWS, rows)]
 
 
+def _figure(f: dict, key: str) -> float:
+    """Fact ``key`` (a TABLE_ROWS key) of one market's facts."""
+    if key.startswith("acf_abs_"):
+        v = f["acf_abs"][int(key.rsplit("_", 1)[1]) - 1]
+    elif key.startswith("acf_sign_"):
+        v = f["acf_sign"][int(key.rsplit("_", 1)[1]) - 1]
+    elif key == "impact_1s":
+        v = f["impact_ticks"][2]
+    elif key == "basis_mean":
+        v = float(np.mean(f["basis"]))
+    elif key == "basis_std":
+        v = float(np.std(f["basis"]))
+    elif key.startswith("lead_lag_"):
+        v = f["lead_lag"][{"lead_lag_ms": "lag", "lead_lag_peak": "peak", "lead_lag_ratio": "ratio"}[key]]
+    else:
+        v = f[key]
+    return float(v)
+
+
 def table(facts: dict) -> list[tuple[str, list[float]]]:
-    rows = []
-    for key, label in TABLE_ROWS:
-        vals = []
+    """Per TABLE_ROWS fact, (label, each market's figure): a market measured on several seeds gives the mean of
+    its seeds' figures (NaN if one of them is)."""
+    return [(label, [float(np.mean([_figure(s, key) for s in f])) if isinstance(f, list) else _figure(f, key)
+                     for f in facts.values()]) for key, label in TABLE_ROWS]
+
+
+def seed_ranges(facts: dict) -> list[list[tuple[float, float] | None]]:
+    """Per TABLE_ROWS fact, each market's (lowest, highest) figure over its seeds; None for a market measured
+    once."""
+    out = []
+    for key, _ in TABLE_ROWS:
+        row = []
         for f in facts.values():
-            if key.startswith("acf_abs_"):
-                v = f["acf_abs"][int(key.rsplit("_", 1)[1]) - 1]
-            elif key.startswith("acf_sign_"):
-                v = f["acf_sign"][int(key.rsplit("_", 1)[1]) - 1]
-            elif key == "impact_1s":
-                v = f["impact_ticks"][2]
-            elif key == "basis_mean":
-                v = float(np.mean(f["basis"]))
-            elif key == "basis_std":
-                v = float(np.std(f["basis"]))
-            elif key.startswith("lead_lag_"):
-                v = f["lead_lag"][{"lead_lag_ms": "lag", "lead_lag_peak": "peak", "lead_lag_ratio": "ratio"}[key]]
+            if isinstance(f, list):
+                figures = [_figure(s, key) for s in f]
+                row.append((float(np.min(figures)), float(np.max(figures))))
             else:
-                v = f[key]
-            vals.append(float(v))
-        rows.append((label, vals))
-    return rows
+                row.append(None)
+        out.append(row)
+    return out
+
+
+def first_seed(f):
+    """One market's facts to draw: a market measured on several seeds is drawn from its first."""
+    return f[0] if isinstance(f, list) else f
 
 
 STRATEGY_GOALS = ("fills_per_hour", "spread_capture_per_unit", "hedge_latency_cost_per_unit")
