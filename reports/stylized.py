@@ -152,7 +152,7 @@ def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) 
              f"within {ABSOLUTE_GOAL:g}), the median spread equal.</p>" if judged else "",
              "<p>A synthetic market measured on several seeds (markets as long as the recording): the mean of the "
              "seeds' figures, their range in brackets; the goal is judged on the mean; the charts draw its first "
-             "seed.</p>" if seeds else "", table_html]
+             "seed, the sentences under them quote the table's means.</p>" if seeds else "", table_html]
     for name, title, data in charts:
         parts.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
                      f"<p>{html.escape(sentences.get(name, ''))}</p>")
