@@ -253,6 +253,13 @@ def check_replay(config: SimConfig) -> SimConfig:
     return resolve_units(config, price, hedge_step_lots(config, price, contract, int(market.hedge_step)))
 
 
+def _enlarged(rec: np.ndarray, rows: int) -> np.ndarray:
+    """A record array of ``rows`` rows starting with ``rec``'s (the rest zero)."""
+    bigger = np.zeros(rows, dtype=rec.dtype)
+    bigger[: rec.shape[0]] = rec
+    return bigger
+
+
 class _StartOver(Exception):
     """A chunked span overflowed a record array with no copy of the state to run it again from."""
 
@@ -329,8 +336,7 @@ class Simulation:
             self._keep_feeds(m)
         if _parent is None:
             if self.replay:
-                self.state = replay_state(self.p, m.feed1, m.feed2, m.base1, m.levels1, m.base2, m.levels2,
-                                          INTENT_CAPACITY)
+                self.state = self._first_replay_state(m)
             else:
                 self.state = new_state(self.p, m.feed1, m.feed2, m.center1, m.center2, m.base1, m.levels1, m.base2,
                                        m.levels2, book_capacity(config), INTENT_CAPACITY)
@@ -459,11 +465,7 @@ class Simulation:
         grown = []
         for rec, c, most in zip(self.records, RECORD_COUNTERS, self._span_most):
             want = int(counters[c]) + self.SPAN_ROOM_FACTOR * most + self.SPAN_ROOM_MARGIN
-            if want > rec.shape[0]:
-                bigger = np.zeros(max(want, rec.shape[0] + rec.shape[0] // 2), dtype=rec.dtype)
-                bigger[: rec.shape[0]] = rec
-                rec = bigger
-            grown.append(rec)
+            grown.append(_enlarged(rec, max(want, rec.shape[0] + rec.shape[0] // 2)) if want > rec.shape[0] else rec)
         self.records = grown
         return True
 
@@ -476,13 +478,16 @@ class Simulation:
         m = self.market = self.chunks.first
         self._use_chunk(m)
         self._keep_feeds(m)
-        self.state = replay_state(self.p, m.feed1, m.feed2, m.base1, m.levels1, m.base2, m.levels2,
-                                  INTENT_CAPACITY)
+        self.state = self._first_replay_state(m)
         self.records = [np.zeros(max(rec.shape[0], n + n // 2 + self.SPAN_ROOM_MARGIN), dtype=rec.dtype)
                         for rec, n in zip(self.records, reached)]
         self.computed = 0
         self._span_most = None
         self.started_over += 1
+
+    def _first_replay_state(self, m: ReplayMarket) -> tuple:
+        """The replay loop's state before the run's first tick, on ``m``'s (the first chunk's) books."""
+        return replay_state(self.p, m.feed1, m.feed2, m.base1, m.levels1, m.base2, m.levels2, INTENT_CAPACITY)
 
     def _grow_records(self) -> None:
         """Each record array too small for the counts the kernel reached, replaced by one that holds them."""
@@ -492,10 +497,7 @@ class Simulation:
             need = int(counters[c]) + 16
             if need > rec.shape[0]:
                 # in chunks, the records' first sizes are a chunk's: grow geometrically (by half) over a long run
-                grow = max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0)
-                bigger = np.zeros(need + grow, dtype=rec.dtype)
-                bigger[: rec.shape[0]] = rec
-                rec = bigger
+                rec = _enlarged(rec, need + max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0))
             grown.append(rec)
         self.records = grown
 

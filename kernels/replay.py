@@ -916,9 +916,9 @@ def fold_summary(summary, with_ticker, out):
     """A row group's summary (``summarise_events``) folded into ``scan_prices``' ``out``, as if the scan had
     read all its events (the book-ticker prices only ``with_ticker``: a run that drops that stream)."""
     fold_lag(summary, with_ticker, out)
-    for lo, hi in ((SUM_TRADE_LO, SUM_TRADE_HI), (SUM_TICKER_LO, SUM_TICKER_HI)):
-        if lo == SUM_TICKER_LO and not with_ticker:
-            continue
+    quoted = ((SUM_TRADE_LO, SUM_TRADE_HI), (SUM_TICKER_LO, SUM_TICKER_HI)) if with_ticker else \
+        ((SUM_TRADE_LO, SUM_TRADE_HI),)
+    for lo, hi in quoted:
         if summary[hi] >= 0:
             out[1] = min(out[1], summary[lo])
             out[2] = max(out[2], summary[hi])
@@ -929,7 +929,9 @@ def fold_summary(summary, with_ticker, out):
 
 def fold_lag(summary, with_ticker, out):
     """A row group's largest recv_ts - exch_ts (``summarise_events``) folded into ``scan_prices``' ``out``."""
-    out[0] = max(out[0], summary[SUM_LAG], summary[SUM_TICKER_LAG] if with_ticker else summary[SUM_LAG])
+    out[0] = max(out[0], summary[SUM_LAG])
+    if with_ticker:
+        out[0] = max(out[0], summary[SUM_TICKER_LAG])
 
 
 def new_scan():

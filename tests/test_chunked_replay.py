@@ -291,12 +291,12 @@ def test_chunks_keep_room_for_the_next_span_and_copy_no_state_after_the_first():
     cfg = _config(BTC, **{"replay.chunk_s": 0.5})
     sim = Simulation(cfg, generate(cfg), ACTIONS)
     copies = []
-    state_copy = sim._room_for_span
+    room_for_span = sim._room_for_span
 
     def counted():
-        kept = state_copy()
-        copies.append(not kept)
-        return kept
+        room = room_for_span()
+        copies.append(not room)  # no room kept: the span copies the state
+        return room
 
     sim._room_for_span = counted
     sim.advance(cfg.sim.ticks)

@@ -151,27 +151,22 @@ def _figure(f: dict, key: str) -> float:
     return float(v)
 
 
+def _per_seed(f, key: str) -> list[float]:
+    """Fact ``key`` of one market, once per seed it was measured on (a market measured once: one figure)."""
+    return [_figure(s, key) for s in f] if isinstance(f, list) else [_figure(f, key)]
+
+
 def table(facts: dict) -> list[tuple[str, list[float]]]:
     """Per TABLE_ROWS fact, (label, each market's figure): a market measured on several seeds gives the mean of
     its seeds' figures (NaN if one of them is)."""
-    return [(label, [float(np.mean([_figure(s, key) for s in f])) if isinstance(f, list) else _figure(f, key)
-                     for f in facts.values()]) for key, label in TABLE_ROWS]
+    return [(label, [float(np.mean(_per_seed(f, key))) for f in facts.values()]) for key, label in TABLE_ROWS]
 
 
 def seed_ranges(facts: dict) -> list[list[tuple[float, float] | None]]:
     """Per TABLE_ROWS fact, each market's (lowest, highest) figure over its seeds; None for a market measured
     once."""
-    out = []
-    for key, _ in TABLE_ROWS:
-        row = []
-        for f in facts.values():
-            if isinstance(f, list):
-                figures = [_figure(s, key) for s in f]
-                row.append((float(np.min(figures)), float(np.max(figures))))
-            else:
-                row.append(None)
-        out.append(row)
-    return out
+    return [[(float(np.min(v)), float(np.max(v))) if isinstance(f, list) else None
+             for f, v in ((f, _per_seed(f, key)) for f in facts.values())] for key, _ in TABLE_ROWS]
 
 
 def first_seed(f):

@@ -295,7 +295,6 @@ class _Buffers:
         fresh = np.empty(n, dtype=market_event_dt)
         if len(self._arrays) < self.KEPT:
             self._arrays.append(fresh)
-            return fresh[:n]
         return fresh
 
 
