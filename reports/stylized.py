@@ -148,8 +148,8 @@ def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) 
     parts = ["<html><head><meta charset='utf-8'><title>Stylized facts</title><style>body{font-family:sans-serif;"
              "max-width:1100px;margin:auto} td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
              "td:first-child{text-align:left}</style></head><body><h1>How real is the synthetic market?</h1>",
-             f"<p>Goal for each fact: within {RELATIVE_GOAL:.0%} of the recording (autocorrelations and correlations "
-             f"within {ABSOLUTE_GOAL:g}), the median spread equal.</p>" if judged else "",
+             f"<p>Goal for each fact: within {RELATIVE_GOAL:.0%} of the recording (autocorrelations, correlations and "
+             f"shares of time within {ABSOLUTE_GOAL:g}), the median spread equal.</p>" if judged else "",
              "<p>A synthetic market measured on several seeds (markets as long as the recording): the mean of the "
              "seeds' figures, their range in brackets; the goal is judged on the mean; the charts draw its first "
              "seed, the sentences under them quote the table's means.</p>" if seeds else "", table_html]
@@ -195,7 +195,9 @@ def _sentences(facts: dict, rows) -> dict[str, str]:
         "returns_1s": f"At 1 s: {fig('excess kurtosis of 1 s mid returns')}.",
         "acf_abs_returns": f"Lag-1 autocorrelation of |returns|: {fig('autocorrelation of |100 ms returns|, lag 1')}; "
                            f"lag 10: {fig('autocorrelation of |100 ms returns|, lag 10')}.",
-        "spread": f"Median spread in ticks: {fig('median spread, ticks')}.",
+        "spread": f"Median spread in ticks: {fig('median spread, ticks')}. Share of the time at one price step: "
+                  f"{fig('share of the time the spread is one price step')} (a large-tick book's wide spread closes "
+                  "within milliseconds).",
         "depth_touch": f"Median touch depth in mean market orders: "
                        f"{fig('median depth at the touch (bid + ask), in mean market orders')}.",
         "trade_sizes": "Market order sizes over their mean: the queue-reactive model draws each order against the "
