@@ -296,3 +296,24 @@ def test_prices_that_run_off_refuse_the_book_window_before_allocating_it():
     cfg = truth(ticks=5000, **{"queue_reactive.depletion_jump_ticks": [1e9] * 19})
     with pytest.raises(ConfigError, match="book window of"):
         run(cfg)
+
+
+def test_the_basis_interval_comes_back(printed, estimated):
+    """The interval at which the basis is drawn is chosen so that Exchange 2's mid moves as often as recorded: on the
+    model's own tape (drawn every 100 ms) it comes back within one step of the grid either way."""
+    e = estimated[1]["queue_reactive.basis_update_ms"]
+    assert 79.0 <= e.value <= 126.0, e
+    assert "recorded" in e.source
+
+
+def test_the_basis_interval_matches_the_recorded_move_rate():
+    from backtest.markets.queue_reactive import exchange2_move_rates
+    from backtest.markets.queue_reactive_fit import BASIS_INTERVALS_MS, _basis_interval
+
+    cfg = truth(ticks=30_000)
+    rates = exchange2_move_rates(cfg, BASIS_INTERVALS_MS)
+    assert rates[0] > rates[20] > rates[-1] > 0  # drawn more often, the basis moves Exchange 2's mid more often
+    for k in (10, 30, 45):
+        assert _basis_interval(cfg, rates[k]).value == BASIS_INTERVALS_MS[k]
+    kept = _basis_interval(cfg, 0.0)  # a recording whose Exchange 2 never moved: nothing to match
+    assert kept.value == 100.0 and "none to match" in kept.source

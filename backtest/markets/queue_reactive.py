@@ -5,7 +5,7 @@ kernel then runs the strategy on, with the same queue-position rules as on a rea
 Exchange 1 is ``kernels.queue_reactive``'s model of a large-tick book (see its docstring). Exchange 2's mid follows
 Exchange 1's: at time t it is Exchange 1's mid at t + ``lead_ms`` plus a basis, the basis an Ornstein-Uhlenbeck
 process (``market.basis_mean_ticks``, ``basis_reversion_per_s``, ``basis_vol_ticks_per_sqrt_s``) drawn every
-``basis_update_ms``; its book is one price step wide with ``exchange2_levels`` levels a side, each level's size
+``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often as the recording's); its book is one price step wide with ``exchange2_levels`` levels a side, each level's size
 drawn from the recorded distribution when the level appears. A perpetual that leads spot (a positive lead_ms) is
 what the shipped recordings show; the hedge's latency cost exists in this model because Exchange 2 keeps moving
 while a hedge is on its way.
@@ -170,8 +170,9 @@ def touch_series(events: np.ndarray, grid_ns: int, start_ns: int, n: int) -> tup
     return out[0], out[1]
 
 
-def _exchange2_events(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndarray:
-    """Exchange 2's book, one step wide around Exchange 1's mid ``lead_ms`` later plus the basis."""
+def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndarray:
+    """Exchange 2's best bid every ms over ``span_s`` (its own price steps; its book is one step wide): Exchange 1's
+    mid ``lead_ms`` later plus the basis, floored to a step."""
     from backtest.markets.inputs import random_stream
 
     qr = config.queue_reactive
@@ -206,7 +207,25 @@ def _exchange2_events(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.n
     dev = ar1(shocks, phi, rng.standard_normal() * stationary)
     basis = mk.basis_mean_ticks + np.repeat(dev, every)[:n]
     latent = (follow + basis) / qr.exchange2_price_step_ticks  # Exchange 2 ticks
-    bid2 = np.floor(latent).astype(np.int64)
+    return np.floor(latent).astype(np.int64)
+
+
+def exchange2_move_rates(config: SimConfig, intervals_ms) -> list[float]:
+    """How often Exchange 2's mid moves, per second, with the basis drawn every each of ``intervals_ms`` (the rest
+    of ``config`` as it is; Exchange 1 printed once, over the run's span)."""
+    span_s = config.sim.ticks * config.sim.dt_s + 1.0
+    ev1 = _exchange1_events(config, span_s + max_lead_ms(config) / 1000.0)
+    return [float(np.count_nonzero(np.diff(exchange2_bids(config.with_dotted(
+        {"queue_reactive.basis_update_ms": float(h)}), ev1, span_s)))) / span_s for h in intervals_ms]
+
+
+def _exchange2_events(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndarray:
+    """Exchange 2's book, one step wide around Exchange 1's mid ``lead_ms`` later plus the basis."""
+    from backtest.markets.inputs import random_stream
+
+    qr = config.queue_reactive
+    grid_ns = 1_000_000
+    bid2 = exchange2_bids(config, ev1, span_s)
     rows = 4 * qr.exchange2_levels * (int(np.count_nonzero(np.diff(bid2))) + 1) + 16
     out = np.empty(rows, dtype=market_event_dt)
     draws = random_stream(config.sim.seed, "queue_reactive_levels").random(rows)

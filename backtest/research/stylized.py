@@ -192,10 +192,14 @@ def strategy_comparison(replay_config, models: dict, seeds, long_factor: int = 1
     keys = ("net_pnl", "spread_capture", "hedge_cost", "hedge_slippage", "hedge_latency_cost", "hedge_basis", "fees")
     counts = ("fills", "volume_exchange1_lots")
 
-    def row(config, summary):
+    def row(config, results):
+        summary = results.summary_dict
         out = {k: float(summary[k]) for k in keys + counts}
         units = summary["volume_exchange1_lots"] * config.market.lot_size
-        out["fills_per_hour"] = float(summary["fills"]) / (config.sim.ticks * config.sim.dt_s / 3600.0)
+        hours = config.sim.ticks * config.sim.dt_s / 3600.0
+        out["fills_per_hour"] = float(summary["fills"]) / hours
+        # how often the strategy requotes: what a venue's message limits and queue priority see
+        out["new_orders_per_hour"] = float(np.count_nonzero(results.orders["action"] == "new")) / hours
         out.update({f"{k}_per_unit": (float(summary[k]) / units if units else float("nan")) for k in keys})
         return out
 
@@ -205,12 +209,12 @@ def strategy_comparison(replay_config, models: dict, seeds, long_factor: int = 1
         return ({k: float(np.nanmean(v)) for k, v in arr.items()},
                 {k: float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in arr.items()})
 
-    rep = row(replay_config, run(replay_config).summary_dict)
+    rep = row(replay_config, run(replay_config))
     out = {"replay": rep, "models": {}, "seeds": len(list(seeds)), "long_factor": long_factor, "long_seeds": long_seeds}
     for name, config in models.items():
-        syn = [row(c, run(c).summary_dict) for c in (config.with_dotted({"sim.seed": int(s)}) for s in seeds)]
+        syn = [row(c, run(c)) for c in (config.with_dotted({"sim.seed": int(s)}) for s in seeds)]
         longer = config.with_dotted({"sim.ticks": config.sim.ticks * long_factor})
-        syn_long = [row(c, run(c).summary_dict)
+        syn_long = [row(c, run(c))
                     for c in (longer.with_dotted({"sim.seed": 1000 + i}) for i in range(long_seeds))]
         mean, std = spread(syn)
         lmean, lstd = spread(syn_long)
