@@ -4,7 +4,8 @@
 Numba keys a function's cache on its own file only, but ``run_ticks`` carries compiled copies of the
 book and quoting helpers from the other files: after an edit to ``book.py`` alone it would keep running
 the old book. So the cache lives in a directory named after a hash of every kernel source file
-(``kernels/__pycache__/numba-<hash>``), unless ``NUMBA_CACHE_DIR`` says otherwise.
+(``kernels/__pycache__/numba-<hash>``), unless ``NUMBA_CACHE_DIR`` says otherwise. The first run of new sources
+removes all but the ``KEPT_CACHES`` most recent of the others.
 
 With ``NUMBA_DISABLE_JIT=1`` numba returns the plain Python function, so every kernel can be stepped
 through in a debugger.
@@ -28,6 +29,7 @@ and the replay kernel ran 1.4-1.7x slower. Each inlined helper lengthens the col
 """
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import numba
@@ -35,11 +37,33 @@ from numba.core import types
 
 _HERE = Path(__file__).resolve().parent
 
+KEPT_CACHES = 3  # compiled caches of other kernel sources kept beside the one in use (a checkout switched back)
+
+
+def prune_caches(root: Path, current: str, kept: int = KEPT_CACHES) -> list[Path]:
+    """Remove the ``numba-*`` cache directories under ``root`` other than ``current`` and the ``kept`` most recently
+    modified; returns those removed. Each edit of a kernel source makes a new directory (10-12 MB): without this a
+    checkout kept every one it ever compiled (326 MB in this project's own after a day's work)."""
+    others = [d for d in root.glob("numba-*") if d.is_dir() and d.name != current]
+    try:
+        others.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    except OSError:  # one went away meanwhile (another process pruning): leave the rest for next time
+        return []
+    removed = others[kept:]
+    for d in removed:
+        shutil.rmtree(d, ignore_errors=True)  # a process still reading one recompiles what it misses
+    return removed
+
+
 if not os.environ.get("NUMBA_CACHE_DIR"):
     _digest = hashlib.sha256()
     for _path in sorted(_HERE.glob("*.py")):
         _digest.update(_path.name.encode() + _path.read_bytes())
-    numba.config.CACHE_DIR = str(_HERE / "__pycache__" / f"numba-{_digest.hexdigest()[:16]}")
+    _name = f"numba-{_digest.hexdigest()[:16]}"
+    _cache = _HERE / "__pycache__" / _name
+    if not _cache.exists():  # the first run of these sources: the time to drop old ones
+        prune_caches(_cache.parent, _name)
+    numba.config.CACHE_DIR = str(_cache)
 
 
 def _one_specialisation(dispatcher):
