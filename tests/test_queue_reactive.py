@@ -317,3 +317,19 @@ def test_the_basis_interval_matches_the_recorded_move_rate():
         assert _basis_interval(cfg, rates[k]).value == BASIS_INTERVALS_MS[k]
     kept = _basis_interval(cfg, 0.0)  # a recording whose Exchange 2 never moved: nothing to match
     assert kept.value == 100.0 and "none to match" in kept.source
+
+
+def test_the_move_rates_print_a_bounded_span_of_a_long_recording(monkeypatch):
+    """Calibrating on a day prints at most MOVE_RATE_SPAN_S of the model to measure Exchange 2's move rates."""
+    spans = []
+    real = qrm._exchange1_events
+
+    def spy(config, span_s):
+        spans.append(span_s)
+        return real(config, span_s)
+
+    monkeypatch.setattr(qrm, "_exchange1_events", spy)
+    day = truth(ticks=86_400_000)  # a day of 1 ms ticks
+    rates = qrm.exchange2_move_rates(day, (100.0, 1000.0))
+    assert spans and max(spans) <= qrm.MOVE_RATE_SPAN_S + 1.0 + qrm.max_lead_ms(day) / 1000.0
+    assert rates[0] > rates[1] > 0

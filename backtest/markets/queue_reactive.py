@@ -5,8 +5,9 @@ kernel then runs the strategy on, with the same queue-position rules as on a rea
 Exchange 1 is ``kernels.queue_reactive``'s model of a large-tick book (see its docstring). Exchange 2's mid follows
 Exchange 1's: at time t it is Exchange 1's mid at t + ``lead_ms`` plus a basis, the basis an Ornstein-Uhlenbeck
 process (``market.basis_mean_ticks``, ``basis_reversion_per_s``, ``basis_vol_ticks_per_sqrt_s``) drawn every
-``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often as the recording's); its book is one price step wide with ``exchange2_levels`` levels a side, each level's size
-drawn from the recorded distribution when the level appears. A perpetual that leads spot (a positive lead_ms) is
+``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often as the recording's); its book is one price
+step wide with ``exchange2_levels`` levels a side, each level's size drawn from the recorded distribution when the
+level appears. A perpetual that leads spot (a positive lead_ms) is
 what the shipped recordings show; the hedge's latency cost exists in this model because Exchange 2 keeps moving
 while a hedge is on its way.
 """
@@ -210,10 +211,13 @@ def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndar
     return np.floor(latent).astype(np.int64)
 
 
+MOVE_RATE_SPAN_S = 600.0  # the span exchange2_move_rates prints: a rate per second needs no more (a day would)
+
+
 def exchange2_move_rates(config: SimConfig, intervals_ms) -> list[float]:
     """How often Exchange 2's mid moves, per second, with the basis drawn every each of ``intervals_ms`` (the rest
-    of ``config`` as it is; Exchange 1 printed once, over the run's span)."""
-    span_s = config.sim.ticks * config.sim.dt_s + 1.0
+    of ``config`` as it is; Exchange 1 printed once, over the run's span or MOVE_RATE_SPAN_S if shorter)."""
+    span_s = min(config.sim.ticks * config.sim.dt_s, MOVE_RATE_SPAN_S) + 1.0
     ev1 = _exchange1_events(config, span_s + max_lead_ms(config) / 1000.0)
     return [float(np.count_nonzero(np.diff(exchange2_bids(config.with_dotted(
         {"queue_reactive.basis_update_ms": float(h)}), ev1, span_s)))) / span_s for h in intervals_ms]

@@ -487,5 +487,5 @@ def _basis_interval(config: SimConfig, recorded_per_s: float) -> Estimate:
     best = int(np.argmin(np.abs(np.log(rates / recorded_per_s))))
     h = BASIS_INTERVALS_MS[best]
     return Estimate(key, h, f"Exchange 2's mid then moves {rates[best]:.2f} times a second in the model, "
-                    f"{recorded_per_s:.2f} recorded (from {rates[-1]:.2f} at {BASIS_INTERVALS_MS[-1]:g} ms, Exchange 1's "
-                    f"moves alone, to {rates[0]:.2f} at {BASIS_INTERVALS_MS[0]:g} ms)")
+                    f"{recorded_per_s:.2f} recorded (from {rates[-1]:.2f} at {BASIS_INTERVALS_MS[-1]:g} ms, "
+                    f"Exchange 1's moves alone, to {rates[0]:.2f} at {BASIS_INTERVALS_MS[0]:g} ms)")
