@@ -302,6 +302,11 @@ class QueueReactiveSection(_Section):
     lead_ms: list[float] = Field(
         default_factory=lambda: [0.0] * QR_QUANTILES, description="quantiles of how much earlier Exchange 2's mid "
         "makes each move of Exchange 1's mid, ms (one draw per move; negative: later)")
+    lead_diffuse_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="the share of Exchange 1's moves that Exchange 2 makes at a lead drawn "
+        "uniformly within +/- lead_diffuse_ms instead of from lead_ms: the part of the venues' co-movement spread over "
+        "many lags rather than concentrated on a few")
+    lead_diffuse_ms: float = Field(100.0, ge=0.0, le=10_000.0, description="the half-width of the diffuse leads, ms")
     basis_update_ms: float = Field(
         100.0, ge=0.001, le=60_000.0, description="the basis (market.basis_*: an Ornstein-Uhlenbeck process of "
         "Exchange 2's mid minus Exchange 1's moves made lead_ms earlier) is drawn every this many ms")

@@ -333,3 +333,43 @@ def test_the_move_rates_print_a_bounded_span_of_a_long_recording(monkeypatch):
     rates = qrm.exchange2_move_rates(day, (100.0, 1000.0))
     assert spans and max(spans) <= qrm.MOVE_RATE_SPAN_S + 1.0 + qrm.max_lead_ms(day) / 1000.0
     assert rates[0] > rates[1] > 0
+
+
+def test_diffuse_leads_spread_exchange2s_moves_over_the_window_and_their_share_comes_back():
+    """A share of Exchange 1's moves made by Exchange 2 at a lead drawn within +/- lead_diffuse_ms: the peak of the
+    venues' cross-correlation falls by about that share while their co-movement over the window stays; calibration on
+    the model's own tape gives the share back (0 on a tape without it)."""
+    from backtest.markets.calibrate import fine_mids, lead_lag
+    from backtest.markets.queue_reactive_fit import diffuse_share
+
+    sharp = truth(ticks=60_000)
+    spread = sharp.with_dotted({"queue_reactive.lead_diffuse_share": 0.6})
+    assert qrm.max_lead_ms(spread) == 100 and qrm.max_lead_ms(sharp) == 30
+    out = {}
+    for name, cfg in (("sharp", sharp), ("spread", spread)):
+        m1, m2 = fine_mids(*queue_reactive_recording(cfg))
+        ll = lead_lag(m1, m2)
+        out[name] = (ll, diffuse_share(ll, int(np.count_nonzero(np.diff(m1))))[0])
+    (ll0, share0), (ll1, share1) = out["sharp"], out["spread"]
+    assert abs(ll0["lag"] + 30) <= 1 and share0 < 0.15  # (as received: the feeds differ by 1 ms)
+    assert 0.25 < ll1["peak"] / ll0["peak"] < 0.6  # 40% of the moves left at the sharp lead
+    assert 0.4 < share1 < 0.8
+    assert abs(np.sum(ll1["xcorr"]) - np.sum(ll0["xcorr"])) < 0.25  # the co-movement moved, not lost
+
+
+def test_calibrate_estimates_the_diffuse_share_only_when_asked(tmp_path, capsys, printed, estimated):
+    from backtest.cli import main
+    from backtest.config import load_config
+
+    assert "queue_reactive.lead_diffuse_share" not in estimated[1]  # by default every lead from lead_ms
+    cfg, (d1, d2) = printed
+    _, est = estimate(d1, d2, base=cfg, diffuse_leads=True)
+    share = {e.key: e for e in est}["queue_reactive.lead_diffuse_share"]
+    assert share.value < 0.15, share  # the model's own tape: one sharp lead
+    out = tmp_path / "qr.toml"
+    assert main(["calibrate", "--exchange1", "data/binance-ethusdt-2024-08-08/spot.jsonl.gz", "--exchange2",
+                 "data/binance-ethusdt-2024-08-08/usdm.jsonl.gz", "--base", "replay_binance_ethusdt_20240808",
+                 "--model", "queue_reactive", "--diffuse-leads", "--out", str(out)]) == 0
+    capsys.readouterr()
+    qr = load_config(out).queue_reactive
+    assert 0.8 < qr.lead_diffuse_share < 0.95 and qr.lead_diffuse_ms == 100.0  # ETH: 13% of the co-movement is sharp

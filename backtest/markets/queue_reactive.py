@@ -3,13 +3,13 @@ kernel then runs the strategy on, with the same queue-position rules as on a rea
 (``backtest.markets.queue_reactive_fit`` estimates it from one).
 
 Exchange 1 is ``kernels.queue_reactive``'s model of a large-tick book (see its docstring). Exchange 2's mid follows
-Exchange 1's: at time t it is Exchange 1's mid at t + ``lead_ms`` plus a basis, the basis an Ornstein-Uhlenbeck
+Exchange 1's: at time t it is Exchange 1's mid at t + a lead plus a basis (each move's lead drawn from ``lead_ms``, or
+for a share ``lead_diffuse_share`` of them uniformly within +/- ``lead_diffuse_ms``), the basis an Ornstein-Uhlenbeck
 process (``market.basis_mean_ticks``, ``basis_reversion_per_s``, ``basis_vol_ticks_per_sqrt_s``) drawn every
 ``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often as the recording's); its book is one price
 step wide with ``exchange2_levels`` levels a side, each level's size drawn from the recorded distribution when the
-level appears. A perpetual that leads spot (a positive lead_ms) is
-what the shipped recordings show; the hedge's latency cost exists in this model because Exchange 2 keeps moving
-while a hedge is on its way.
+level appears. A perpetual that leads spot (a positive lead_ms) is what the shipped recordings show; the hedge's
+latency cost exists in this model because Exchange 2 keeps moving while a hedge is on its way.
 """
 from __future__ import annotations
 
@@ -152,7 +152,9 @@ def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
 
 def max_lead_ms(config: SimConfig) -> int:
     """The furthest Exchange 2 runs ahead of Exchange 1, ms (0 when it only lags)."""
-    return max(0, math.ceil(max(config.queue_reactive.lead_ms)))
+    qr = config.queue_reactive
+    diffuse = qr.lead_diffuse_ms if qr.lead_diffuse_share > 0 else 0.0
+    return max(0, math.ceil(max(qr.lead_ms)), math.ceil(diffuse))
 
 
 def _inverse_cdf(q: np.ndarray, u: float) -> float:
@@ -193,6 +195,10 @@ def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndar
     u = random_stream(config.sim.seed, "queue_reactive_leads").random(moves.size)
     pick = np.minimum(np.searchsorted(QUANTILE_PROBS, u, side="left"), len(QUANTILE_PROBS) - 1)
     leads = np.round(np.asarray(qr.lead_ms, dtype=float)[pick]).astype(np.int64)
+    if qr.lead_diffuse_share > 0:  # from a stream of their own: a share of 0 draws nothing and changes nothing
+        d = random_stream(config.sim.seed, "queue_reactive_diffuse_leads").random((2, moves.size))
+        spread = d[0] < qr.lead_diffuse_share
+        leads[spread] = np.round((2.0 * d[1][spread] - 1.0) * qr.lead_diffuse_ms).astype(np.int64)
     at = np.clip(moves - leads, 0, n - 1)
     follow = mid1[0] + np.cumsum(np.bincount(at, weights=mid1[moves] - mid1[moves - 1], minlength=n)[:n])
     # the basis: Ornstein-Uhlenbeck, exact steps of basis_update_ms, held in between
