@@ -307,6 +307,9 @@ class QueueReactiveSection(_Section):
         "uniformly within +/- lead_diffuse_ms instead of from lead_ms: the part of the venues' co-movement spread over "
         "many lags rather than concentrated on a few")
     lead_diffuse_ms: float = Field(100.0, ge=0.0, le=10_000.0, description="the half-width of the diffuse leads, ms")
+    lead_diffuse_weights: list[float] | None = Field(
+        None, description="the diffuse leads' weights, one per ms from -lead_diffuse_ms to +lead_diffuse_ms (2 x "
+        "lead_diffuse_ms + 1 values, not negative, not all 0); None: uniform")
     basis_update_ms: float = Field(
         100.0, ge=0.001, le=60_000.0, description="the basis (market.basis_*: an Ornstein-Uhlenbeck process of "
         "Exchange 2's mid minus Exchange 1's moves made lead_ms earlier) is drawn every this many ms")
@@ -342,6 +345,11 @@ class QueueReactiveSection(_Section):
         if len(take) != len(up) + 1 or any(b < a for a, b in zip(up, up[1:])) or not all(0 <= p <= 1 for p in take):
             raise ValueError(f"market_take_queue_lots {up} / market_take_probability {take}: allowed: increasing bounds "
                              "and one probability in [0, 1] per bin (one more than the bounds)")
+        w = self.lead_diffuse_weights
+        if w is not None and (len(w) != 2 * round(self.lead_diffuse_ms) + 1 or min(w) < 0 or not sum(w) > 0
+                              or max(w) > 1e12):
+            raise ValueError(f"lead_diffuse_weights: {len(w)} values; allowed: 2 x lead_diffuse_ms + 1 = "
+                             f"{2 * round(self.lead_diffuse_ms) + 1} weights, not negative and not all 0, or none")
         if len(self.market_rate_multiplier) != self.imbalance_bins or not all(
                 0.0 <= m <= 1000.0 for m in self.market_rate_multiplier):
             raise ValueError(f"market_rate_multiplier: {len(self.market_rate_multiplier)} values; allowed: one "

@@ -373,3 +373,18 @@ def test_calibrate_estimates_the_diffuse_share_only_when_asked(tmp_path, capsys,
     capsys.readouterr()
     qr = load_config(out).queue_reactive
     assert 0.8 < qr.lead_diffuse_share < 0.95 and qr.lead_diffuse_ms == 100.0  # ETH: 13% of the co-movement is sharp
+    assert len(qr.lead_diffuse_weights) == 201 and min(qr.lead_diffuse_weights) >= 0
+
+
+def test_diffuse_leads_follow_their_weights_and_bad_weights_are_refused():
+    from backtest.markets.calibrate import fine_mids, lead_lag
+
+    one_hot = [0.0] * 21
+    one_hot[10 + 7] = 1.0  # every diffuse lead +7 ms: Exchange 2 first by 7
+    cfg = truth(ticks=60_000, **{"queue_reactive.lead_diffuse_share": 1.0, "queue_reactive.lead_diffuse_ms": 10.0,
+                                 "queue_reactive.lead_diffuse_weights": one_hot})
+    ll = lead_lag(*fine_mids(*queue_reactive_recording(cfg)))
+    assert abs(ll["lag"] + 7) <= 1  # (as received: the feeds differ by 1 ms)
+    for bad in ([1.0] * 20, [0.0] * 21, [-1.0] + [1.0] * 20):
+        with pytest.raises(ConfigError, match="lead_diffuse_weights"):
+            truth(**{"queue_reactive.lead_diffuse_ms": 10.0, "queue_reactive.lead_diffuse_weights": bad})

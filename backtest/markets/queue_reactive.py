@@ -4,8 +4,8 @@ kernel then runs the strategy on, with the same queue-position rules as on a rea
 
 Exchange 1 is ``kernels.queue_reactive``'s model of a large-tick book (see its docstring). Exchange 2's mid follows
 Exchange 1's: at time t it is Exchange 1's mid at t + a lead plus a basis (each move's lead drawn from ``lead_ms``, or
-for a share ``lead_diffuse_share`` of them uniformly within +/- ``lead_diffuse_ms``), the basis an Ornstein-Uhlenbeck
-process (``market.basis_mean_ticks``, ``basis_reversion_per_s``, ``basis_vol_ticks_per_sqrt_s``) drawn every
+for a share ``lead_diffuse_share`` of them within +/- ``lead_diffuse_ms`` by ``lead_diffuse_weights``), the basis an
+Ornstein-Uhlenbeck process (``market.basis_mean_ticks``, ``basis_reversion_per_s``, ``basis_vol_ticks_per_sqrt_s``) drawn every
 ``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often as the recording's); its book is one price
 step wide with ``exchange2_levels`` levels a side, each level's size drawn from the recorded distribution when the
 level appears. A perpetual that leads spot (a positive lead_ms) is what the shipped recordings show; the hedge's
@@ -198,7 +198,13 @@ def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndar
     if qr.lead_diffuse_share > 0:  # from a stream of their own: a share of 0 draws nothing and changes nothing
         d = random_stream(config.sim.seed, "queue_reactive_diffuse_leads").random((2, moves.size))
         spread = d[0] < qr.lead_diffuse_share
-        leads[spread] = np.round((2.0 * d[1][spread] - 1.0) * qr.lead_diffuse_ms).astype(np.int64)
+        half = round(qr.lead_diffuse_ms)
+        if qr.lead_diffuse_weights is None:
+            leads[spread] = np.round((2.0 * d[1][spread] - 1.0) * qr.lead_diffuse_ms).astype(np.int64)
+        else:  # one lead per ms of the window, drawn by its weight
+            cdf = np.cumsum(np.asarray(qr.lead_diffuse_weights, dtype=float))
+            cdf /= cdf[-1]
+            leads[spread] = np.minimum(np.searchsorted(cdf, d[1][spread], side="right"), 2 * half) - half
     at = np.clip(moves - leads, 0, n - 1)
     follow = mid1[0] + np.cumsum(np.bincount(at, weights=mid1[moves] - mid1[moves - 1], minlength=n)[:n])
     # the basis: Ornstein-Uhlenbeck, exact steps of basis_update_ms, held in between
