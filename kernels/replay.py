@@ -197,23 +197,28 @@ def clear_book(b):
     b[LB_BEST_ASK] = n
 
 
+BIG_LOTS = 1 << 62  # a need no book meets: the depth check's sum over every level
+
+
 @jit_borrow
-def available_within(b, taken, side, levels):
+def available_within(b, taken, side, levels, enough):
     """Lots a hedge could take on ``side`` within ``levels`` ticks of its best price (what earlier hedges took
-    at a level not counted until the recording updates it)."""
+    at a level not counted until the recording updates it), the walk stopping once they reach ``enough``: a
+    result of ``enough`` or more may be short of the whole (the depth check only asks whether a quote's lots
+    fit, and the touch level alone usually holds them: the walk over every level was 12% of the replay)."""
     n = b[LB_N]
     row = LB_HEADER + side * n
     total = 0
     if side == 0:
         i = b[LB_BEST_BID]
         stop = i - levels
-        while i >= 0 and i >= stop:
+        while i >= 0 and i >= stop and total < enough:
             total += max(0, b[row + i] - taken[side * n + i])
             i -= 1
     else:
         i = b[LB_BEST_ASK]
         stop = i + levels
-        while i < n and i <= stop:
+        while i < n and i <= stop and total < enough:
             total += max(0, b[row + i] - taken[side * n + i])
             i += 1
     return total
@@ -748,10 +753,19 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             ask_px = min(max(ask_px, lo), hi)
             if p[P_DEPTH_CHECK] > 0:
                 buf = int(p[P_HEDGE_BUFFER])
-                if si[S_ROOM_STALE] != 0:  # most ticks the hedge venue's book did not change: reuse the sums
-                    si[S_ROOM_BID] = available_within(l2, taken2, 0, buf)
-                    si[S_ROOM_ASK] = available_within(l2, taken2, 1, buf)
-                    si[S_ROOM_STALE] = 0
+                # what each side must absorb for no shrink (an inverse venue's contracts: walked in full); a sum
+                # cut short at an earlier tick's need is walked again when this tick needs more
+                exact = p[P_HEDGE_INVERSE] > 0
+                need_bid = BIG_LOTS if exact else bid_size + max(0, -pending)
+                need_ask = BIG_LOTS if exact else ask_size + max(0, pending)
+                stale = si[S_ROOM_STALE] != 0  # most ticks the hedge venue's book did not change: reuse the sums
+                if stale or (si[S_ROOM_BID] >= si[S_ROOM_CAP_BID] and si[S_ROOM_BID] < need_bid):
+                    si[S_ROOM_BID] = available_within(l2, taken2, 0, buf, need_bid)
+                    si[S_ROOM_CAP_BID] = need_bid
+                if stale or (si[S_ROOM_ASK] >= si[S_ROOM_CAP_ASK] and si[S_ROOM_ASK] < need_ask):
+                    si[S_ROOM_ASK] = available_within(l2, taken2, 1, buf, need_ask)
+                    si[S_ROOM_CAP_ASK] = need_ask
+                si[S_ROOM_STALE] = 0
                 bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, si[S_ROOM_BID], si[S_ROOM_ASK], pending,
                                                         f2, counters)
             hard = int(p[P_HARD])

@@ -114,7 +114,9 @@ S_UNKNOWN_LOTS = 28  # replay: signed lots of those fills (the strategy's invent
 # written by the portfolio risk manager (kernels.portfolio) between ticks; 0 on a single-asset run
 S_PORT_PAUSE = 29  # 1 = paused by the portfolio's loss throttle
 S_PORT_BLOCK = 30  # quote sides the portfolio's limits hold: 1 = bids, 2 = asks, 3 = both
-N_SI = 31
+S_ROOM_CAP_BID = 31  # replay: the lots S_ROOM_BID / S_ROOM_ASK were summed up to (a sum that reached it may be short)
+S_ROOM_CAP_ASK = 32
+N_SI = 33
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1

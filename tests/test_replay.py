@@ -289,3 +289,21 @@ def test_building_a_replay_market_leaves_the_loaded_recording_as_it_was(clock):
                                                             (cfg.replay.exchange2, "exchange2"))] == before
     assert first.events2.table.tobytes() == second.events2.table.tobytes()
     assert not np.shares_memory(first.events2.table, load_venue(cfg.replay.exchange2, "exchange2").events)
+
+
+def test_the_depth_checks_sum_stops_once_it_has_enough():
+    """``available_within`` walks the levels within the buffer only until the lots needed are there: a result at
+    or above ``enough`` may be short of the whole, one below it is the whole (what the depth check relies on)."""
+    from kernels.replay import BIG_LOTS, available_within, new_book, set_level
+
+    b = new_book(1000, 100)
+    taken = np.zeros(200, dtype=np.int64)
+    for price, qty in ((1050, 5), (1049, 7), (1047, 11), (1030, 100)):  # bids
+        set_level(b, 0, price, qty)
+    taken[1049 - 1000] = 2  # a hedge took 2 of 1049's 7 lots
+    whole = available_within(b, taken, 0, 5, BIG_LOTS)
+    assert whole == 5 + 5 + 11  # 1030 lies past the 5-tick buffer
+    assert available_within(b, taken, 0, 5, 5) == 5  # the touch is enough
+    assert available_within(b, taken, 0, 5, 6) == 10  # two levels
+    assert available_within(b, taken, 0, 5, whole + 1) == whole  # not enough anywhere: the whole
+    assert available_within(b, taken, 0, 30, BIG_LOTS) == whole + 100
