@@ -348,21 +348,23 @@ def order_alive(b, slot, order_id):
 
 
 @jit_borrow
-def depth_within(b, side, ticks):
+def depth_within(b, side, ticks, enough):
     """Lots resting on ``side`` (0 bid, 1 ask) from the best price to ``ticks`` ticks behind it:
-    what an aggressive order with that slippage buffer could take at most. 0 for an empty side."""
+    what an aggressive order with that slippage buffer could take at most. 0 for an empty side. The walk
+    stops once the lots reach ``enough``: a result of ``enough`` or more may be short of the whole (the
+    depth check only asks whether a quote fits)."""
     total = 0
     if side == 0:
         x = b[B_BEST_BID]
         lo = max(x - ticks, 0)
-        while x >= lo:
+        while x >= lo and total < enough:
             total += b[N_HEADER + x * N_LV + LV_QTY]
             x -= 1
     else:
         n = b[B_NLEVELS]
         x = b[B_BEST_ASK]
         hi = min(x + ticks, n - 1)
-        while x <= hi:
+        while x <= hi and total < enough:
             total += b[N_HEADER + (n + x) * N_LV + LV_QTY]
             x += 1
     return total

@@ -197,9 +197,6 @@ def clear_book(b):
     b[LB_BEST_ASK] = n
 
 
-BIG_LOTS = 1 << 62  # a need no book meets: the depth check's sum over every level
-
-
 @jit_borrow
 def available_within(b, taken, side, levels, enough):
     """Lots a hedge could take on ``side`` within ``levels`` ticks of its best price (what earlier hedges took

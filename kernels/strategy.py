@@ -846,6 +846,9 @@ def quote_prices_sizes(p, reservation, half, inv1, portfolio_block):
     return bid_px, ask_px, bid_size, ask_size
 
 
+BIG_LOTS = 1 << 62  # a need no book meets: the depth check's sums then walk every level of the buffer
+
+
 @jit_borrow
 def depth_capped_sizes(p, bid_size, ask_size, room_bid, room_ask, pending, f2, counters):
     """The hedge-venue depth check: a fill on our bid is hedged by selling into Exchange 2's bids (``room_bid``

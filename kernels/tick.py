@@ -538,8 +538,12 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 ask_px = min(max(ask_px, lo), hi)
             if p[P_DEPTH_CHECK] > 0 and book_mode:
                 buf = int(p[P_HEDGE_BUFFER])
-                bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, depth_within(b2, 0, buf),
-                                                        depth_within(b2, 1, buf), pending, f2, counters)
+                # the lots each side must hold for no shrink (an inverse venue's contracts: summed in full)
+                exact = p[P_HEDGE_INVERSE] > 0
+                room_bid = depth_within(b2, 0, buf, BIG_LOTS if exact else bid_size + max(0, -pending))
+                room_ask = depth_within(b2, 1, buf, BIG_LOTS if exact else ask_size + max(0, pending))
+                bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, room_bid, room_ask, pending, f2,
+                                                        counters)
             hard = int(p[P_HARD])
             _set_quote(b1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode,
                        zs, zn, delay, pend_due, _room(b1, zs, zn, 1, inv1, hard) if book_mode else bid_size)

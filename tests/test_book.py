@@ -169,3 +169,19 @@ def test_book_runs_without_jit():
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_depth_within_stops_once_it_has_enough():
+    """The hedge-venue depth check's sum: the whole within the buffer when it is below ``enough``; once it reaches
+    ``enough`` the walk stops (the result may then be short of the whole, which the check never needs)."""
+    from kernels.strategy import BIG_LOTS
+
+    b = B.book_new(100, 64, 0)
+    for price, qty in ((50, 5), (49, 7), (47, 11), (30, 100)):
+        B.rest(b, 0, price, qty, OWNER_OTHER)
+    whole = B.depth_within(b, 0, 5, BIG_LOTS)
+    assert whole == 5 + 7 + 11  # 30 lies past the 5-tick buffer
+    assert B.depth_within(b, 0, 5, 5) == 5  # the touch is enough
+    assert B.depth_within(b, 0, 5, 6) == 12
+    assert B.depth_within(b, 0, 5, whole + 1) == whole
+    assert B.depth_within(b, 1, 5, BIG_LOTS) == 0  # an empty side
