@@ -132,7 +132,7 @@ def test_cli_calibrate_writes_a_config_run_takes_and_a_report(tmp_path, capsys):
     assert main(["run", "--config", str(out), "--ticks", "500", "--json"]) == 0
     html = (tmp_path / "report" / "stylized_facts.html").read_text()
     for fact in ("kurtosis", "inter-trade", "trade signs", "The same strategy on each", "queue-reactive within goal",
-                 "zero-intelligence: 2 seeds"):
+                 "zero-intelligence: 2 seeds", "share of the time the spread is one price step", "new_orders_per_hour"):
         assert fact in html
     assert (tmp_path / "report" / "impact.png").exists()
     # the queue-reactive model written instead: a config run takes, whose market is printed and replayed
