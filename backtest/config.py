@@ -304,8 +304,8 @@ class QueueReactiveSection(_Section):
         "makes each move of Exchange 1's mid, ms (one draw per move; negative: later)")
     lead_diffuse_share: float = Field(
         0.0, ge=0.0, le=1.0, description="the share of Exchange 1's moves that Exchange 2 makes at a lead drawn "
-        "uniformly within +/- lead_diffuse_ms instead of from lead_ms: the part of the venues' co-movement spread over "
-        "many lags rather than concentrated on a few")
+        "within +/- lead_diffuse_ms (by lead_diffuse_weights, else uniformly) instead of from lead_ms: the part of the "
+        "venues' co-movement spread over many lags rather than concentrated on a few")
     lead_diffuse_ms: float = Field(100.0, ge=0.0, le=10_000.0, description="the half-width of the diffuse leads, ms")
     lead_diffuse_weights: list[float] | None = Field(
         None, description="the diffuse leads' weights, one per ms from -lead_diffuse_ms to +lead_diffuse_ms (2 x "

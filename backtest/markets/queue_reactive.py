@@ -5,8 +5,9 @@ kernel then runs the strategy on, with the same queue-position rules as on a rea
 Exchange 1 is ``kernels.queue_reactive``'s model of a large-tick book (see its docstring). Exchange 2's mid follows
 Exchange 1's: at time t it is Exchange 1's mid at t + a lead plus a basis (each move's lead drawn from ``lead_ms``, or
 for a share ``lead_diffuse_share`` of them within +/- ``lead_diffuse_ms`` by ``lead_diffuse_weights``), the basis an
-Ornstein-Uhlenbeck process (``market.basis_mean_ticks``, ``basis_reversion_per_s``, ``basis_vol_ticks_per_sqrt_s``) drawn every
-``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often as the recording's); its book is one price
+Ornstein-Uhlenbeck process (``market.basis_mean_ticks``, ``basis_reversion_per_s``,
+``basis_vol_ticks_per_sqrt_s``) drawn every ``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often
+as the recording's); its book is one price
 step wide with ``exchange2_levels`` levels a side, each level's size drawn from the recorded distribution when the
 level appears. A perpetual that leads spot (a positive lead_ms) is what the shipped recordings show; the hedge's
 latency cost exists in this model because Exchange 2 keeps moving while a hedge is on its way.
