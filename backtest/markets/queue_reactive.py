@@ -199,10 +199,10 @@ def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndar
     if qr.lead_diffuse_share > 0:  # from a stream of their own: a share of 0 draws nothing and changes nothing
         d = random_stream(config.sim.seed, "queue_reactive_diffuse_leads").random((2, moves.size))
         spread = d[0] < qr.lead_diffuse_share
-        half = round(qr.lead_diffuse_ms)
         if qr.lead_diffuse_weights is None:
             leads[spread] = np.round((2.0 * d[1][spread] - 1.0) * qr.lead_diffuse_ms).astype(np.int64)
         else:  # one lead per ms of the window, drawn by its weight
+            half = round(qr.lead_diffuse_ms)
             cdf = np.cumsum(np.asarray(qr.lead_diffuse_weights, dtype=float))
             cdf /= cdf[-1]
             leads[spread] = np.minimum(np.searchsorted(cdf, d[1][spread], side="right"), 2 * half) - half

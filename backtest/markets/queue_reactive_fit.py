@@ -490,7 +490,6 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     n = len(m1)
     shift = np.clip(np.arange(n) + lead, 0, n - 1)
     resid = ((m2 - m1[shift]) / tick)[:n - max(lead, 0)][::100]
-    put(prefix + "basis_update_ms", 100.0, "the grid the basis is fitted on")  # until _basis_interval below
     put("market.basis_mean_ticks", float(resid.mean()), f"mean of Exchange 2's mid minus Exchange 1's {lead} ms (the "
         "median lead) later")
     dev = resid - resid.mean()
@@ -503,10 +502,8 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     else:
         put("market.basis_reversion_per_s", None, f"not estimated: 1 s autocorrelation {phi:.3f} is not in (0, 1)")
         put("market.basis_vol_ticks_per_sqrt_s", None, "not estimated (see basis_reversion_per_s)")
-    config = config_of(base, est)
     recorded = float(np.count_nonzero(np.diff(m2))) / (len(m2) * 1e-3)  # fine mids: one a ms
-    at = next(i for i, e in enumerate(est) if e.key == prefix + "basis_update_ms")
-    est[at] = _basis_interval(config, recorded)
+    est.append(_basis_interval(config_of(base, est), recorded))
     return config_of(base, est), est
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.markets.calibrate import LEAD_LAG_GRID_MS, fine_mids, lead_lag
+from kernels.records import OA_NEW
 
 __all__ = ["ABSOLUTE_GOAL", "CORRELATIONS", "IMPACT_HORIZONS_S", "LAGS", "LEAD_LAG_GRID_MS", "RELATIVE_GOAL",
            "STRATEGY_GOALS", "TABLE_ROWS", "first_seed", "goal_column", "measure", "seed_ranges", "strategy_comparison",
@@ -199,7 +200,7 @@ def strategy_comparison(replay_config, models: dict, seeds, long_factor: int = 1
         hours = config.sim.ticks * config.sim.dt_s / 3600.0
         out["fills_per_hour"] = float(summary["fills"]) / hours
         # how often the strategy requotes: what a venue's message limits and queue priority see
-        out["new_orders_per_hour"] = float(np.count_nonzero(results.orders["action"] == "new")) / hours
+        out["new_orders_per_hour"] = float(np.count_nonzero(results.orders_raw["action"] == OA_NEW)) / hours
         out.update({f"{k}_per_unit": (float(summary[k]) / units if units else float("nan")) for k in keys})
         return out
 
