@@ -26,10 +26,12 @@ from kernels.replay import run_replay
 from kernels import params as P
 from kernels.records import account_dt, fill_dt, hedge_dt, order_dt, risk_event_dt, tick_dt
 from kernels.tick import (
-    C_ACCOUNT, C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, STATE_FIELDS, new_state, run_ticks,
+    C_ACCOUNT, C_FILLS, C_HEDGES, C_ORDERS, C_OVERFLOW, C_RISK, N_ACC, STATE_FIELDS, new_state, run_ticks,
 )
 
 INTENT_CAPACITY = 4096
+# a single run keeps no copies of its account for a portfolio's checks (``keep_at`` empty; ``kernels.portfolio``)
+NO_KEEP = (np.zeros(0, dtype=np.int64), np.zeros((0, N_ACC)), np.zeros((0, 2), dtype=np.int64))
 RECORD_DTYPES = (fill_dt, hedge_dt, order_dt, risk_event_dt, account_dt)
 RECORD_COUNTERS = (C_FILLS, C_HEDGES, C_ORDERS, C_RISK, C_ACCOUNT)  # where the kernel counts each one's rows
 _SCRATCH_FIELDS = frozenset(STATE_FIELDS.index(name) for name in ("fill_buf", "hedge_buf"))
@@ -442,7 +444,7 @@ class Simulation:
         before = None if self._room_for_span() else tuple(a.copy() for a in self.state)
         counts = [int(self.state[-1][c]) for c in RECORD_COUNTERS]
         while True:
-            self._kernel(*self._inputs, t0, t1, self.ticks_raw, *self.records, *self.state)
+            self._kernel(*self._inputs, t0, t1, *NO_KEEP, self.ticks_raw, *self.records, *self.state)
             counters = self.state[-1]
             if counters[C_OVERFLOW] == 0:
                 if self.chunks is not None:

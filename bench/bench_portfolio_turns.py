@@ -33,6 +33,7 @@ from numba.core import cgutils, types  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
 from bench_portfolio import portfolio, touch  # noqa: E402
+from backtest.engine import NO_KEEP  # noqa: E402
 from backtest.portfolio import PortfolioSimulation  # noqa: E402
 from kernels.tick import run_ticks  # noqa: E402
 
@@ -86,7 +87,7 @@ def _prefetch_turn(i, t, end):
 
 
 @numba.njit(nogil=True, _nrt=False)
-def turns(assets, t_begin, t_end, turn, ahead):
+def turns(assets, t_begin, t_end, turn, ahead, no_keep):
     k = len(assets)
     t = t_begin
     while t < t_end:
@@ -99,7 +100,7 @@ def turns(assets, t_begin, t_end, turn, ahead):
                     _prefetch_turn(assets[0][0], nxt, min(t_end, nxt + turn))
             i, o, s = assets[a][0], assets[a][1], assets[a][2]
             run_ticks(i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14],
-                      i[15], i[16], t, nxt, o[0], o[1], o[2], o[3], o[4], o[5],
+                      i[15], i[16], t, nxt, no_keep[0], no_keep[1], no_keep[2], o[0], o[1], o[2], o[3], o[4], o[5],
                       s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
                       s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22])
         t = nxt
@@ -140,13 +141,13 @@ def main() -> None:
              (f"one shared market, turns of {args.turn}", "shared", args.turn, False),
              (f"one market copied, turns of {args.turn}", "copied", args.turn, False),
              (f"one market copied, turns of {args.turn} + prefetch", "copied", args.turn, True)]
-    turns(assets("shared"), 0, min(n, 100), 10, True)  # compiled before timing
+    turns(assets("shared"), 0, min(n, 100), 10, True, NO_KEEP)  # compiled before timing
     best = {}
     for _ in range(args.rounds):
         for name, layout, turn, ahead in cases:
             a = assets(layout)
             t0 = time.perf_counter()
-            turns(a, 0, n, turn, ahead)
+            turns(a, 0, n, turn, ahead, NO_KEEP)
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
     base = best[cases[0][0]]
     print(f"{args.k} assets of the default market, {n:,} ticks each, best of {args.rounds}:")

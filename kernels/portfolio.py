@@ -36,7 +36,7 @@ from kernels.records import (
 )
 from kernels.strategy import (
     F_KILL_LIMIT, F_KILL_VALUE, F_PORT_LIMIT, F_PORT_VALUE, S_KILL_REASON, S_KILLED, S_PORT_BLOCK, S_PORT_PAUSE,
-    hedge_leg_lots, total_pnl,
+    hedge_leg_lots, keep_position, total_pnl,
 )
 from kernels.replay import STATE_FIELDS as REPLAY_FIELDS
 from kernels.replay import run_replay
@@ -247,13 +247,45 @@ def portfolio_check(t, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val,
 
 
 @jit_borrow
+def _put_kept(views, a, kept, j):
+    acc, pos = views[a][3], views[a][4]
+    kept_acc, kept_pos = kept[a][0], kept[a][1]
+    for q in range(acc.shape[0]):
+        acc[q] = kept_acc[j, q]
+    for q in range(pos.shape[0]):
+        pos[q] = kept_pos[j, q]
+
+
+@jit_borrow
+def _checks_on_copies(views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc, check_at,
+                      n_checks, kept):
+    """The portfolio's checks of a block the assets ran alone (``run_portfolio_block_*``), in order, each on the
+    assets' positions and accounts as they were at its tick (the copies). Returns the index of the first check
+    that changed a throttle (its ``_event`` row is the sign: every change writes one), whose effect the assets'
+    later ticks in the block did not obey; -1 if none did, and then the assets' own arrays hold the block's end
+    again (``kept[a]`` row ``n_checks``)."""
+    k = len(views)
+    for j in range(n_checks):
+        for a in range(k):
+            _put_kept(views, a, kept, j)
+        events = pc[1]
+        portfolio_check(check_at[j], views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
+        if pc[1] != events:
+            return j
+    for a in range(k):
+        _put_kept(views, a, kept, n_checks)
+    return -1
+
+
+@jit_borrow
 def run_portfolio_ticks(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc,
-                        t_begin, t_end):
+                        t_begin, t_end, no_keep, kept):
     """Advance every asset of a synthetic portfolio over ticks ``t_begin .. t_end - 1``, a check interval at a time,
     with the portfolio's risk check after each interval's last tick. ``assets[a]`` = (inputs, outputs, state): the
     arguments of ``kernels.tick.run_ticks`` before, between and after its tick range; ``views`` and ``feed_start``
     as in ``portfolio_check``. ``pc`` = [rows, risk events, overflow]; the assets' own counters say whether their
-    records overflowed."""
+    records overflowed. ``no_keep``: an empty tick array (no copies for ``portfolio_check`` to read: it reads the
+    assets' own arrays); ``kept`` as in ``run_portfolio_block_ticks``."""
     check = int(pp[PP_CHECK_TICKS])
     n_ticks = int(pp[PP_N_TICKS])
     k = len(assets)
@@ -266,7 +298,7 @@ def run_portfolio_ticks(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx
             x = assets[a]
             i, o, s = x[0], x[1], x[2]
             run_ticks(i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14],
-                      i[15], i[16], t, nxt, o[0], o[1], o[2], o[3], o[4], o[5],
+                      i[15], i[16], t, nxt, no_keep, kept[a][0], kept[a][1], o[0], o[1], o[2], o[3], o[4], o[5],
                       s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
                       s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22])
         if nxt % check == 0 or nxt == n_ticks:
@@ -277,7 +309,7 @@ def run_portfolio_ticks(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx
 
 @jit_borrow
 def run_portfolio_replay(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc,
-                         t_begin, t_end):
+                         t_begin, t_end, no_keep, kept):
     """``run_portfolio_ticks`` for recorded markets: ``assets[a]`` holds the arguments of
     ``kernels.replay.run_replay`` (every asset's recordings laid on the same grid from the same start)."""
     check = int(pp[PP_CHECK_TICKS])
@@ -292,10 +324,72 @@ def run_portfolio_replay(assets, views, feed_start, pp, ps, pf, work, cov, dq_id
             x = assets[a]
             i, o, s = x[0], x[1], x[2]
             run_replay(i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14],
-                       t, nxt, o[0], o[1], o[2], o[3], o[4], o[5],
+                       t, nxt, no_keep, kept[a][0], kept[a][1], o[0], o[1], o[2], o[3], o[4], o[5],
                        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
                        s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24], s[25])
         if nxt % check == 0 or nxt == n_ticks:
             portfolio_check(nxt - 1, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc)
         t = nxt
     return pc[0]
+
+
+@jit_borrow
+def _block_checks(pp, t_begin, t_end, check_at):
+    """The ticks of the checks in ``t_begin .. t_end - 1`` into ``check_at`` (the rest -1); returns how many."""
+    check = int(pp[PP_CHECK_TICKS])
+    n_ticks = int(pp[PP_N_TICKS])
+    n = 0
+    t = (t_begin // check + 1) * check
+    while t <= t_end:
+        check_at[n] = t - 1
+        n += 1
+        t += check
+    if t_end == n_ticks and n_ticks % check != 0:
+        check_at[n] = n_ticks - 1
+        n += 1
+    for j in range(n, check_at.shape[0]):
+        check_at[j] = -1
+    return n
+
+
+@jit_borrow
+def run_portfolio_block_ticks(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk,
+                              pc, t_begin, t_end, check_at, kept):
+    """``run_portfolio_ticks`` speculatively: each asset runs ticks ``t_begin .. t_end - 1`` alone, on the throttles
+    as they are at ``t_begin``, keeping a copy of its account and positions at every check's tick (``kept[a]`` =
+    (accounts, positions), row ``j`` at ``check_at[j]``, and the block's end after the last; ``check_at`` is written
+    here, -1 past the block's checks); then the block's checks run in order on the copies
+    (``_checks_on_copies``). When no check changes a throttle, every asset ran exactly what it runs in turns; when
+    one does, the return value says which, and the caller puts back every state from before the block and runs it
+    in turns. Running an asset's ticks in one
+    stretch instead of a check interval at a time is what saves the time (``backtest.portfolio``)."""
+    n_checks = _block_checks(pp, t_begin, t_end, check_at)
+    for a in range(len(assets)):
+        x = assets[a]
+        i, o, s = x[0], x[1], x[2]
+        kept_acc, kept_pos = kept[a][0], kept[a][1]
+        run_ticks(i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14],
+                  i[15], i[16], t_begin, t_end, check_at, kept_acc, kept_pos, o[0], o[1], o[2], o[3], o[4], o[5],
+                  s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
+                  s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22])
+        keep_position(views[a][3], views[a][4], kept_acc, kept_pos, n_checks)
+    return _checks_on_copies(views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc,
+                             check_at, n_checks, kept)
+
+
+@jit_borrow
+def run_portfolio_block_replay(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk,
+                               pc, t_begin, t_end, check_at, kept):
+    """``run_portfolio_block_ticks`` for recorded markets (``run_portfolio_replay``'s assets)."""
+    n_checks = _block_checks(pp, t_begin, t_end, check_at)
+    for a in range(len(assets)):
+        x = assets[a]
+        i, o, s = x[0], x[1], x[2]
+        kept_acc, kept_pos = kept[a][0], kept[a][1]
+        run_replay(i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13], i[14],
+                   t_begin, t_end, check_at, kept_acc, kept_pos, o[0], o[1], o[2], o[3], o[4], o[5],
+                   s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14],
+                   s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24], s[25])
+        keep_position(views[a][3], views[a][4], kept_acc, kept_pos, n_checks)
+    return _checks_on_copies(views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc,
+                             check_at, n_checks, kept)

@@ -35,7 +35,7 @@ from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the sta
 from kernels.strategy import (
     book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_limit, hedge_order, hedge_settle, hedge_status,
     initial_sf, hedge_leg_lots, hold_reason, interventions_due, pending_hedge, quote_prices_sizes, quote_targets,
-    record_account, record_order, record_pnl, step_interventions, step_risk, total_pnl,
+    keep_position, record_account, record_order, record_pnl, step_interventions, step_risk, total_pnl,
 )
 
 # An L2 book: a header, then the bid quantities and the ask quantities of every price level of the window
@@ -555,6 +555,7 @@ def _land_due(p, now_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counter
 @jit_borrow
 def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_latency_ms, hedge_reject,
                interventions, order_latency_ms, ref_last_update, view_touch1, start_ns, t_off, t_begin, t_end,
+               keep_at, kept_acc, kept_pos,
                out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
                l1, l2, taken2, acc, pos, q_i, q_f, z_i, z_f, zn, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
                dq_tick, dq_val, si, sf, bbo, qview, rk, counters):
@@ -577,7 +578,8 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     ``view_touch1``) may hold only the ticks from ``t_off`` on (row ``t - t_off`` is tick ``t``), so a long
     recording is replayed chunk after chunk with the state carried over; ``t`` itself, and everything the
     records and the state hold, stays the run's tick. ``out_ticks`` gets one row per ``P_RECORD_EVERY`` ticks
-    (row ``t // every`` for the last tick of each interval, and for the run's last tick)."""
+    (row ``t // every`` for the last tick of each interval, and for the run's last tick). ``keep_at``, ``kept_acc``,
+    ``kept_pos``: as in ``run_ticks``."""
     n_ticks = int(p[P_N_TICKS])
     every = int(p[P_RECORD_EVERY])
     last_tick = n_ticks - 1
@@ -589,6 +591,8 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     iv = 0
     while iv < n_iv and interventions[iv]["tick"] < t_begin:
         iv += 1
+    n_keep = keep_at.shape[0]
+    j_keep = 0
     n1 = l1[LB_N]
     for t in range(t_begin, t_end):
         r = t - t_off  # the tick's row in this chunk's inputs
@@ -801,6 +805,9 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
             rec["ask_cancel_pending_lots"] = zask
             record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
         record_account(t, acc, pos, pending, si, sf, counters, out_account)
+        if j_keep < n_keep and keep_at[j_keep] == t:
+            keep_position(acc, pos, kept_acc, kept_pos, j_keep)
+            j_keep += 1
     return counters[C_FILLS]
 
 

@@ -886,6 +886,16 @@ def record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total):
     rec["total_pnl"] = total
 
 
+@jit_borrow
+def keep_position(acc, pos, kept_acc, kept_pos, j):
+    """Copy the account and positions into row ``j`` of ``kept_acc`` / ``kept_pos``: what a portfolio's risk check
+    reads of an asset at a tick the asset has run past (``kernels.portfolio.run_portfolio_block_ticks``)."""
+    for q in range(acc.shape[0]):
+        kept_acc[j, q] = acc[q]
+    for q in range(pos.shape[0]):
+        kept_pos[j, q] = pos[q]
+
+
 @jit_inline
 def record_account(t, acc, pos, pending, si, sf, counters, out_account):
     """One account row when cash, fees, realized PnL, attribution sums, positions, the pending hedge, the

@@ -44,8 +44,8 @@ from kernels.quoting import intensity_fill_probability
 from kernels.strategy import *  # noqa: F401,F403  (the shared steps and the state indices)
 from kernels.strategy import (
     book_fill_exchange1, depth_capped_sizes, hedge_arrivals, hedge_leg_lots, hedge_limit, hedge_order, hedge_settle,
-    hedge_status, interventions_due, pending_hedge, quote_prices_sizes, quote_targets, record_account, record_order,
-    record_pnl, step_interventions, step_risk, hold_reason, total_pnl,
+    hedge_status, interventions_due, keep_position, pending_hedge, quote_prices_sizes, quote_targets, record_account,
+    record_order, record_pnl, step_interventions, step_risk, hold_reason, total_pnl,
 )
 from kernels.records import (
     EV_CANCEL, EV_LIMIT, H_NO_LIQUIDITY, H_REJECTED, LIQ_INTENSITY, LIQ_MAKER, OA_CANCEL, OA_CANCEL_SENT, OA_FILLED,
@@ -381,7 +381,7 @@ def new_state(p, feed1, feed2, center1, center2, base1, levels1, base2, levels2,
 def run_ticks(p, feed1, feed2, center1, center2,
               ev1_start, events1, ev2_start, events2,
               hedge_latency_ms, hedge_reject, u_bid, u_ask, interventions,
-              order_latency_ms, feed2_seen, feed2_update, t_begin, t_end,
+              order_latency_ms, feed2_seen, feed2_update, t_begin, t_end, keep_at, kept_acc, kept_pos,
               out_ticks, out_fills, out_hedges, out_orders, out_risk, out_account,
               b1, b2, acc, pos, quotes, in_due, in_qty, in_m1, in_m2, in_first, w, hq_i, hq_f,
               zs, zn, pend_due, dq_tick, dq_val, si, sf, fill_buf, hedge_buf, counters):
@@ -390,6 +390,8 @@ def run_ticks(p, feed1, feed2, center1, center2,
     the loop state (``STATE_FIELDS``, from ``new_state`` or a previous call) is updated in place; outputs are
     written to the preallocated record arrays, and ``counters`` says how many rows each has received in the
     run so far (``C_OVERFLOW`` = some did not fit). Interventions before ``t_begin`` are taken as applied.
+    At the end of tick ``keep_at[j]`` (ticks in order, within the range; none for a single run) the account and
+    positions are copied to row ``j`` of ``kept_acc`` / ``kept_pos`` (``kernels.strategy.keep_position``).
 
     What is particular to this market source is here: the synthetic participants' flow on each venue's L3
     book, our quotes resting in Exchange 1's book, hedges matched in Exchange 2's book. The strategy's steps
@@ -410,6 +412,8 @@ def run_ticks(p, feed1, feed2, center1, center2,
     iv = 0
     while iv < n_iv and interventions[iv]["tick"] < t_begin:
         iv += 1
+    n_keep = keep_at.shape[0]
+    j_keep = 0
 
     for t in range(t_begin, t_end):
         f1 = feed1[t]
@@ -585,6 +589,9 @@ def run_ticks(p, feed1, feed2, center1, center2,
             rec["ask_cancel_pending_lots"] = zask
             record_pnl(p, rec, ref, reservation, half, sigma, f1, f2, acc, pos, total)
         record_account(t, acc, pos, pending, si, sf, counters, out_account)
+        if j_keep < n_keep and keep_at[j_keep] == t:
+            keep_position(acc, pos, kept_acc, kept_pos, j_keep)
+            j_keep += 1
 
     counters[C_DROPPED1] = b1[B_DROPPED]
     counters[C_DROPPED2] = b2[B_DROPPED]

@@ -8,7 +8,8 @@ import backtest
 from backtest.config import ConfigError
 from backtest.interventions import Intervention
 from backtest.portfolio import (
-    PORTFOLIO_PRESETS, correlated_shocks, load_portfolio_config, make_portfolio_config, portfolio_preset, run_portfolio,
+    PORTFOLIO_PRESETS, PortfolioSimulation, correlated_shocks, load_portfolio_config, make_portfolio_config,
+    portfolio_preset, run_portfolio,
 )
 from kernels.records import R_PORTFOLIO_KILL, R_PORTFOLIO_LIMIT, R_PORTFOLIO_LOSS, STATE_KILLED, STATE_PAUSED
 
@@ -154,6 +155,53 @@ def test_records_that_outgrow_their_arrays_are_rerun_to_the_same_result(monkeypa
     small = run_portfolio(pc)
     assert all(same_records(base.assets[n], small.assets[n]) for n in pc.names)
     assert np.array_equal(base.risk_raw, small.risk_raw)
+
+
+def same_portfolio(a, b):
+    return (np.array_equal(a.rows_raw, b.rows_raw) and np.array_equal(a.risk_raw, b.risk_raw)
+            and all(same_records(a.assets[n], b.assets[n]) for n in a.assets))
+
+
+def speculative_and_in_turns(pc, interventions=None):
+    fast = PortfolioSimulation(pc, interventions)
+    fast.advance()
+    slow = PortfolioSimulation(pc, interventions, speculate=False)
+    slow.advance()
+    assert slow.block_stats["blocks"] == 0
+    return fast, slow
+
+
+@pytest.mark.parametrize("limits", [
+    {"max_gross_notional": 300.0, "check_interval_s": 0.1},
+    {"max_exposure": 0.05, "max_net_notional": 400.0, "correlation": [[1, 0.9], [0.9, 1]]},
+    {"max_loss_window": 0.5, "cooldown_s": 2.0},
+    {"kill_drawdown": 0.3},
+])
+def test_speculative_blocks_give_the_assets_taking_turns_bit_for_bit(limits):
+    """The assets run blocks of check intervals alone and the block's checks after, on copies of what each held at
+    their ticks (``PortfolioSimulation._drive``); a check that changes a throttle puts the block back and runs it in
+    turns. With throttles that fire, blocks that hold and blocks put back, and a run that ends between two checks:
+    the same records, checks and risk events as the assets taking turns a check interval at a time."""
+    pc = two_assets(ticks=20_003, **limits)
+    fast, slow = speculative_and_in_turns(pc)
+    stats = fast.block_stats
+    assert len(fast.risk) and fast.pc[1] > 0, "the limit must fire for the test to mean anything"
+    assert stats["rolled_back"] > 0 and stats["blocks"] > stats["rolled_back"], stats
+    assert same_portfolio(fast.results(), slow.results())
+    assert fast.results().rows_raw["tick"][-1] == 20_002
+
+
+def test_speculative_blocks_meet_interventions_and_recordings_as_the_turns_do():
+    pc = two_assets(ticks=6000, max_gross_notional=300.0)
+    actions = {"ETH": [Intervention(1500, "pause"), Intervention(2500, "resume"),
+                       Intervention(3000, "manual_fill", side="buy", qty_lots=5)],
+               "BTC": [Intervention(4000, "kill"), Intervention(4100, "kill_reset")]}
+    fast, slow = speculative_and_in_turns(pc, actions)
+    assert fast.block_stats["rolled_back"] > 0
+    assert same_portfolio(fast.results(), slow.results())
+    fast, slow = speculative_and_in_turns(replay_pair(ticks=40000, max_gross_notional=150.0))
+    assert fast.block_stats["rolled_back"] > 0 and fast.pc[1] > 0
+    assert same_portfolio(fast.results(), slow.results())
 
 
 @pytest.mark.parametrize("data, message", [
