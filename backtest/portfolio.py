@@ -33,20 +33,19 @@ same result.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
 from backtest.config import (
-    ConfigError, SimConfig, _Section, _deep_merge, describe_validation_error, dotted_to_nested, load_config,
+    ConfigError, SimConfig, _Section, _deep_merge, describe_validation_error, dotted_to_nested,
     make_config,
 )
-from backtest.engine import RECORD_COUNTERS, Simulation
+from backtest.engine import Simulation
 from backtest.markets.generate import generate
 from backtest.markets.inputs import random_stream
 from backtest.interventions import Intervention
@@ -379,7 +378,7 @@ def check_portfolio_memory(pcfg: PortfolioConfig, budget: int | None = None) -> 
     # before a speculative block (``PortfolioSimulation._drive``), which also keeps its account at every check
     total = sum(estimate_memory(c, checkpoints=2).total for c in pcfg.configs)
     total += -(-pcfg.base.sim.ticks // pcfg.check_ticks) * portfolio_row_dt.itemsize
-    total += len(pcfg.configs) * (speculative_block_checks(pcfg.check_ticks) + 1) * (N_ACC + 2) * 8
+    total += len(pcfg.configs) * (MAX_BLOCK_CHECKS + 1) * (N_ACC + 2) * 8
     if total > budget:
         raise ConfigError([f"this portfolio would need about {total / 2**30:.2f} GiB, more than the memory budget of "
                            f"{budget / 2**30:.2f} GiB; fewer sim.ticks or fewer assets shrink it (the budget is set "
@@ -461,15 +460,20 @@ def _one_clock(pcfg: PortfolioConfig) -> tuple[PortfolioConfig, int]:
     return PortfolioConfig(base=pcfg.base, portfolio=pcfg.portfolio, assets=pcfg.assets, configs=configs), covered
 
 
-BLOCK_TICKS = 1 << 16  # ticks each asset runs alone in a speculative block, at most (``PortfolioSimulation._drive``)
-MAX_BLOCK_CHECKS = 4096  # and checks in one (a block keeps two small copies per asset and check)
-MIN_BLOCK_CHECKS = 4  # a block would be shorter: the assets take turns instead, for
-COOL_CHECKS = 16  # checks, before the next block
+# speculative blocks (``PortfolioSimulation._drive``), in ticks each asset runs alone. A block costs a kernel call and
+# a copy of every asset's state (0.5 MB for the default synthetic market, 4.6 MB for the BTC replay, whose book
+# window spans many more price levels; 0.15-0.2 ms a MB), so it runs at least 4096 ticks and at least a tick for
+# every 32 bytes of the assets' mean state; longer blocks lose more when a check puts them back.
+MIN_BLOCK_TICKS = 1 << 12  # also the first block's; doubling after each that holds, up to 16 times the shortest
+STATE_BYTES_PER_BLOCK_TICK = 32
+COOL_TICKS = 1 << 14  # turns after the shortest block is put back, doubling while it keeps happening, up to
+MAX_COOL_TICKS = 1 << 20
+MAX_BLOCK_CHECKS = 4096  # checks in a block at most (a block keeps a small copy per asset and check)
 
 
-def speculative_block_checks(check_ticks: int) -> int:
-    """Check intervals in the longest speculative block, for checks every ``check_ticks`` ticks."""
-    return max(MIN_BLOCK_CHECKS, min(MAX_BLOCK_CHECKS, BLOCK_TICKS // check_ticks))
+def block_checks(ticks: int, check_ticks: int) -> int:
+    """The checks in a block of about ``ticks`` ticks: at least one, at most ``MAX_BLOCK_CHECKS``."""
+    return max(1, min(MAX_BLOCK_CHECKS, ticks // check_ticks))
 
 
 class PortfolioSimulation:
@@ -530,8 +534,14 @@ class PortfolioSimulation:
         # only the chunk in use), for the plain correlation of the results
         self.sampled_prices = np.zeros((k, -(-n // pcfg.check_ticks) // pcfg.sample_checks + 1))
         self.computed = 0
-        self.max_block_checks = speculative_block_checks(pcfg.check_ticks)
-        self._block_checks = self.max_block_checks
+        check = pcfg.check_ticks
+        state_bytes = sum(sum(a.nbytes for a in s.state) for s in self.sims) // k
+        shortest = max(MIN_BLOCK_TICKS, state_bytes // STATE_BYTES_PER_BLOCK_TICK)
+        self.min_block_checks = block_checks(shortest, check)
+        self.max_block_checks = block_checks(16 * shortest, check)
+        self.cool_start_checks = block_checks(max(COOL_TICKS, shortest), check)
+        self._block_checks = self.min_block_checks
+        self._cool_checks = self.cool_start_checks
         self.speculate = speculate
         self.check_at = np.zeros(self.max_block_checks, dtype=np.int64)
         self.no_keep = np.zeros(0, dtype=np.int64)
@@ -592,8 +602,9 @@ class PortfolioSimulation:
         the block's checks run on the copies kept at their ticks. A check that changes a throttle means the assets'
         later ticks in the block should have obeyed it: the block is put back (every asset's state and the
         portfolio's, copied before it) and run in turns up to that check, and the next blocks are shorter
-        (``_block_checks``; none for ``COOL_CHECKS`` checks after a rollback of a block already at its shortest,
-        then they grow again, doubling after each block that held).
+        (``_block_checks``, a quarter; below the shortest, ``min_block_checks``, none: the assets take turns for
+        ``_cool_checks``, ``COOL_TICKS`` at first and twice as long each time a shortest block is put back again).
+        Blocks that hold grow again, doubling each time.
 
         Why: ten assets taking turns every second ran 1.34-1.46x the time of the ten one after the other, with the
         same work (``bench/bench_portfolio_turns.py``); an asset running a block's stretch of ticks alone does not
@@ -607,11 +618,11 @@ class PortfolioSimulation:
         t = t0
         while t < t1:
             block = self._block_checks
-            end = min(t1, (t // check + (block or COOL_CHECKS)) * check)
+            end = min(t1, (t // check + (block or self._cool_checks)) * check)
             if block == 0:
                 self._driver(assets, views, feed_start, *args, t, end, self.no_keep, self.kept)
                 self.block_stats["ticks_in_turns"] += end - t
-                self._block_checks = MIN_BLOCK_CHECKS
+                self._block_checks = self.min_block_checks
                 t = end
                 continue
             before = [tuple(a.copy() for a in s.state) for s in self.sims]
@@ -620,6 +631,7 @@ class PortfolioSimulation:
             changed = self._block_driver(assets, views, feed_start, *args, t, end, self.check_at, self.kept)
             if changed < 0:
                 self._block_checks = min(2 * block, self.max_block_checks)
+                self._cool_checks = self.cool_start_checks
                 t = end
                 continue
             self.block_stats["rolled_back"] += 1
@@ -631,7 +643,12 @@ class PortfolioSimulation:
             stop = int(self.check_at[changed]) + 1
             self._driver(assets, views, feed_start, *args, t, stop, self.no_keep, self.kept)
             self.block_stats["ticks_in_turns"] += stop - t
-            self._block_checks = block // 4 if block // 4 >= MIN_BLOCK_CHECKS else 0
+            if block // 4 >= self.min_block_checks:
+                self._block_checks = block // 4
+            else:  # throttles change every few checks: turns, for longer each time until a block holds again
+                self._block_checks = 0
+                if block == self.min_block_checks:
+                    self._cool_checks = min(2 * self._cool_checks, max(1, MAX_COOL_TICKS // check))
             t = stop
 
     def results(self) -> "PortfolioResults":

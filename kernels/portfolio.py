@@ -19,6 +19,10 @@ take effect from the next tick (at each asset's risk step, like the asset's own 
 * drawdown from the portfolio's running peak over its limit: every asset is killed (once: an asset whose kill is
   reset by hand is not killed again by the same drawdown).
 
+``run_portfolio_block_ticks`` (and ``_replay``) run the same thing speculatively: every asset over a block of
+check intervals alone, then the block's checks on copies of what each asset held at their ticks; the caller puts
+the block back and runs it in turns when one of those checks changes a throttle (``backtest.portfolio``).
+
 A held side, a pause and a kill are each a row of the portfolio's risk events naming the asset (or -1, the
 portfolio) and a row of the asset's own risk events (reasons ``R_PORTFOLIO_*``). Money here is in the account
 currency (every asset's quote currency): an asset's tick-lots times its tick size times its lot size.

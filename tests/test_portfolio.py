@@ -162,6 +162,16 @@ def same_portfolio(a, b):
             and all(same_records(a.assets[n], b.assets[n]) for n in a.assets))
 
 
+@pytest.fixture
+def short_blocks(monkeypatch):
+    """Blocks of tens of ticks instead of thousands, so that a short run holds many, held and put back."""
+    import backtest.portfolio as bp
+
+    for name, ticks in (("MIN_BLOCK_TICKS", 40), ("STATE_BYTES_PER_BLOCK_TICK", 1 << 40), ("COOL_TICKS", 40),
+                        ("MAX_COOL_TICKS", 160)):
+        monkeypatch.setattr(bp, name, ticks)
+
+
 def speculative_and_in_turns(pc, interventions=None):
     fast = PortfolioSimulation(pc, interventions)
     fast.advance()
@@ -177,7 +187,7 @@ def speculative_and_in_turns(pc, interventions=None):
     {"max_loss_window": 0.5, "cooldown_s": 2.0},
     {"kill_drawdown": 0.3},
 ])
-def test_speculative_blocks_give_the_assets_taking_turns_bit_for_bit(limits):
+def test_speculative_blocks_give_the_assets_taking_turns_bit_for_bit(limits, short_blocks):
     """The assets run blocks of check intervals alone and the block's checks after, on copies of what each held at
     their ticks (``PortfolioSimulation._drive``); a check that changes a throttle puts the block back and runs it in
     turns. With throttles that fire, blocks that hold and blocks put back, and a run that ends between two checks:
@@ -191,7 +201,24 @@ def test_speculative_blocks_give_the_assets_taking_turns_bit_for_bit(limits):
     assert fast.results().rows_raw["tick"][-1] == 20_002
 
 
-def test_speculative_blocks_meet_interventions_and_recordings_as_the_turns_do():
+def test_a_quiet_portfolio_runs_in_blocks_that_grow_and_a_flapping_one_in_turns():
+    quiet = PortfolioSimulation(two_assets(ticks=200_000))
+    quiet.advance()
+    stats = quiet.block_stats
+    assert stats["rolled_back"] == 0 and stats["ticks_in_turns"] == 0
+    sizes, block = [], quiet.min_block_checks  # the shortest block first, then twice as long each time
+    while sum(sizes) < 20_000:
+        sizes.append(block)
+        block = min(2 * block, quiet.max_block_checks)
+    # (twice as many if the records' first arrays were too small and the span ran again)
+    assert len(sizes) <= stats["blocks"] <= 2 * len(sizes)
+    flapping, slow = speculative_and_in_turns(two_assets(ticks=60_000, max_gross_notional=100.0))
+    assert flapping.pc[1] > 1000  # a throttle changes at most checks
+    assert flapping.block_stats["ticks_in_turns"] > 0.9 * 60_000
+    assert same_portfolio(flapping.results(), slow.results())
+
+
+def test_speculative_blocks_meet_interventions_and_recordings_as_the_turns_do(short_blocks):
     pc = two_assets(ticks=6000, max_gross_notional=300.0)
     actions = {"ETH": [Intervention(1500, "pause"), Intervention(2500, "resume"),
                        Intervention(3000, "manual_fill", side="buy", qty_lots=5)],
