@@ -129,6 +129,7 @@ def _fmt(n: float) -> str:
 # recording's events (bursts), and each venue's reader keeps up to 4 batches of backtest.markets.replay.STREAM_BATCH_ROWS
 # (2^18) events for reuse (backtest.markets.data.store._Buffers.KEPT)
 CHUNK_BURST = 4
+CHUNKS_AHEAD = 3  # chunks a replay builds ahead of the one in use (backtest.markets.replay.ReplayChunks)
 STREAM_BATCH_BYTES = 4 * (1 << 18) * MARKET_EVENT_BYTES
 REPLAY_RECORD_BYTES_PER_DECISION = 8
 
@@ -208,7 +209,7 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
             # only a chunk's events (with room for bursts) and the batches being read, from a normalised file or
             # the import cache's entry for a raw capture (imported into it a block at a time: STREAM_IMPORT_BYTES;
             # one the fast importer leaves to the reference reader is checked against the budget when it is read)
-            share = min(1.0, CHUNK_BURST * chunk / n)
+            share = min(1.0, CHUNK_BURST * chunk * (1 + CHUNKS_AHEAD) / n)
             recording = int(events * share * MARKET_EVENT_BYTES * (1 + grid_copies)) + 2 * STREAM_BATCH_BYTES
             if not all(isinstance(spec, str) and spec.endswith(".parquet") for spec in specs):
                 recording += STREAM_IMPORT_BYTES
@@ -217,7 +218,8 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
         # our orders' records: at most a few rows per decision, typically far fewer (0.3-0.5 bytes a tick on the
         # shipped recordings at a decision every tick)
         decisions = n / max(1.0, config.replay.decision_interval_ms / (config.sim.dt_s * 1000.0))
-        parts = {"per-tick arrays": chunk * (MARKET_BYTES_PER_TICK + view) + rows * (TICK_RECORD_BYTES + 16),
+        held = chunk if chunk == n else min(n, chunk * (1 + CHUNKS_AHEAD))  # in chunks: the one in use and those ahead
+        parts = {"per-tick arrays": held * (MARKET_BYTES_PER_TICK + view) + rows * (TICK_RECORD_BYTES + 16),
                  "records": int(decisions * REPLAY_RECORD_BYTES_PER_DECISION),
                  "recording": max(64 << 20, recording + printing), "order books": books}
         per_checkpoint = books

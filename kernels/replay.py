@@ -811,11 +811,49 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
     return counters[C_FILLS]
 
 
+@jit_inline
+def _set_level_lazily(b, side, price, qty):
+    """``set_level`` whose best prices are bounds, resolved only when read (``_resolved_best``): no level is
+    better than them. ``venue_mids`` reads its book's best only when the venue's book ticker does not give it, and
+    scanning for the next best level whenever the best one empties was a third of building a day's chunks (a
+    sparse book: 200 empty levels a scan)."""
+    n = b[LB_N]
+    i = price - b[LB_BASE]
+    if i < 0 or i >= n:
+        return
+    b[LB_HEADER + side * n + i] = qty
+    if qty > 0:
+        if side == 0:
+            if i > b[LB_BEST_BID]:
+                b[LB_BEST_BID] = i
+        elif i < b[LB_BEST_ASK]:
+            b[LB_BEST_ASK] = i
+
+
+@jit_inline
+def _resolved_best(b, side):
+    """``best_price`` of a book kept by ``_set_level_lazily``: the bound moved to the best level with lots."""
+    n = b[LB_N]
+    row = LB_HEADER + side * n
+    if side == 0:
+        j = b[LB_BEST_BID]
+        while j >= 0 and b[row + j] == 0:
+            j -= 1
+        b[LB_BEST_BID] = j
+        return j + b[LB_BASE] if j >= 0 else -1
+    j = b[LB_BEST_ASK]
+    while j < n and b[row + j] == 0:
+        j += 1
+    b[LB_BEST_ASK] = j
+    return j + b[LB_BASE] if j < n else -1
+
+
 @jit_borrow
 def venue_mids(events, starts, n_ticks, book, carry, out_mid, out_updated, out_touch):
     """Each tick's mid price of one venue (ticks, float) after the events received in it: the latest best
     bid/ask of its book-ticker stream when it has one (the freshest touch), else of its L2 book; and whether
-    any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window. ``out_touch`` (n_ticks
+    any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window (its best prices kept as bounds:
+``_set_level_lazily``). ``out_touch`` (n_ticks
     x 2, or 0 rows when not wanted) gets each tick's best bid and ask as the same sources give them (ticks,
     -1 = unknown), what ``fresh_touch`` would read. ``carry`` (float64: ticker bid, ticker ask, last mid; -1,
     -1, 0 at the start) is read and written back, with ``book``, so that spans of ticks computed one after
@@ -831,7 +869,7 @@ def venue_mids(events, starts, n_ticks, book, carry, out_mid, out_updated, out_t
             kind = ev["kind"]
             updated = 1
             if kind == ME_BOOK:
-                set_level(book, ev["side"], ev["price"], ev["qty"])
+                _set_level_lazily(book, ev["side"], ev["price"], ev["qty"])
             elif kind == ME_BOOK_CLEAR:
                 clear_book(book)
             elif kind == ME_BBO_BID:
@@ -841,15 +879,15 @@ def venue_mids(events, starts, n_ticks, book, carry, out_mid, out_updated, out_t
         if bbo_bid > 0 and bbo_ask > bbo_bid:
             mid = 0.5 * (bbo_bid + bbo_ask)
         else:
-            bb = best_price(book, 0)
-            ba = best_price(book, 1)
+            bb = _resolved_best(book, 0)
+            ba = _resolved_best(book, 1)
             if bb >= 0 and ba > bb:
                 mid = 0.5 * (bb + ba)
         out_mid[t] = mid
         out_updated[t] = updated
         if want_touch:
-            out_touch[t, 0] = bbo_bid if bbo_bid > 0 else best_price(book, 0)
-            out_touch[t, 1] = bbo_ask if bbo_ask > 0 else best_price(book, 1)
+            out_touch[t, 0] = bbo_bid if bbo_bid > 0 else _resolved_best(book, 0)
+            out_touch[t, 1] = bbo_ask if bbo_ask > 0 else _resolved_best(book, 1)
     carry[0] = bbo_bid
     carry[1] = bbo_ask
     carry[2] = mid

@@ -12,6 +12,7 @@ synthetic market.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -26,6 +27,7 @@ from backtest.markets.data.store import read_info
 from backtest.markets.data import resolve_path as resolve
 from backtest.markets.data.cache import import_cached
 from backtest.instruments import check_pair, pair_notes
+from backtest.resources import CHUNKS_AHEAD
 from backtest.markets.inputs import LatencyDraws, VenueEvents
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 from kernels.replay import (
@@ -527,24 +529,28 @@ class ReplayChunks:
         self._latency = LatencyDraws(config)
         self._last_updates = _LastUpdates(config.quoting.reference)
         self.next_tick = 0
-        self._ahead = None  # the next chunk, being built by a helper thread while the kernel runs this one
+        self._ahead = collections.deque()  # the next chunks, built in turn by a helper thread while the kernel runs
         self._helper = None
         self.first = self._build()
         if not self.first.feed1[0] > 0 or not self.first.feed2[0] > 0:
             raise ConfigError(["a venue has no best bid and ask at the start of the span"])
+        self._planned = self.next_tick  # where the chunks handed to the helper end
         self._prefetch()
 
     def _prefetch(self) -> None:
-        if self.next_tick >= self.n_ticks:
-            if self._helper is not None:
-                self._helper.shutdown(wait=False)
-            return
-        if self._helper is None:
-            from concurrent.futures import ThreadPoolExecutor
+        """Keep ``CHUNKS_AHEAD`` chunks built or being built. One ahead was not enough: a chunk's building and its
+        kernel span each vary, and with only the next one ready each side waited for the other in turn (the
+        printed day: 3.2 s of the kernel's thread waiting, while the helper was idle for as long)."""
+        while len(self._ahead) < CHUNKS_AHEAD and self._planned < self.n_ticks:
+            if self._helper is None:
+                from concurrent.futures import ThreadPoolExecutor
 
-            self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-chunks")
-        # one thread builds every chunk in turn: the same computation, in the same order, as without it
-        self._ahead = self._helper.submit(self._build)
+                self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-chunks")
+            # one thread builds every chunk in turn: the same computation, in the same order, as without it
+            self._ahead.append(self._helper.submit(self._build))
+            self._planned = min(self.n_ticks, self._planned + self.chunk_ticks)
+            if self._planned >= self.n_ticks:
+                self._helper.shutdown(wait=False)  # the chunks submitted are still built
 
     def again(self) -> "ReplayChunks":
         """The same recordings' chunks from the first one again (this reader stops building)."""
@@ -554,9 +560,9 @@ class ReplayChunks:
 
     def next(self) -> ReplayMarket:
         """The next chunk (ValueError past the run's end; whatever its building raised)."""
-        if self._ahead is None:
+        if not self._ahead:
             raise ValueError("the recording's chunks are all handed out")
-        chunk, self._ahead = self._ahead.result(), None
+        chunk = self._ahead.popleft().result()
         self._prefetch()
         return chunk
 
