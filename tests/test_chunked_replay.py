@@ -303,3 +303,43 @@ def test_chunks_keep_room_for_the_next_span_and_copy_no_state_after_the_first():
     assert copies[0] and not any(copies[1:]) and len(copies) >= 20
     assert sim.started_over == 0
     _same_run(sim.results(), run(cfg.with_dotted({"replay.chunk_s": 0.0}), ACTIONS))
+
+
+def test_a_long_runs_records_grow_to_its_pace_not_by_half_at_a_time(monkeypatch):
+    """Each growth copies what a record array holds: over a printed day they grew by half 28 times. Now the first
+    growth in chunks goes to the run's rows at the pace so far (at least double), and the run is the same."""
+    import backtest.engine as engine
+
+    cfg = _config(BTC, ticks=200_000, **{"replay.chunk_s": 5.0})
+    monkeypatch.setattr(engine, "_record_caps", lambda *args: (16, 16, 16, 16, 16))
+    monkeypatch.setattr(Simulation, "SPAN_ROOM_MARGIN", 16)  # the margin alone would hold this short run's rows
+    grown = []
+    enlarged = engine._enlarged
+
+    def counted(rec, rows):
+        grown.append(rec.dtype)
+        return enlarged(rec, rows)
+
+    monkeypatch.setattr(engine, "_enlarged", counted)
+    sim = Simulation(cfg, generate(cfg), ACTIONS)
+    sim.advance(cfg.sim.ticks)
+    orders = int(sim.state[-1][engine.C_ORDERS])
+    assert orders > 1000  # from 16 rows by half at a time: 11 growths of the orders alone
+    assert grown.count(sim.records[2].dtype) <= 4, len(grown)
+    monkeypatch.setattr(engine, "_enlarged", enlarged)
+    _same_run(sim.results(), run(cfg.with_dotted({"replay.chunk_s": 0.0}), ACTIONS))
+
+
+def test_chunks_are_built_ahead_in_order_and_handed_out_once():
+    from backtest.resources import CHUNKS_AHEAD
+
+    cfg = _config(BTC, ticks=6_000, **{"replay.chunk_s": 0.5})  # 12 chunks of 500 ticks
+    chunks = ReplayChunks(cfg)
+    assert len(chunks._ahead) == CHUNKS_AHEAD
+    offsets = [chunks.first.tick_offset]
+    for _ in range(11):
+        offsets.append(chunks.next().tick_offset)
+        assert len(chunks._ahead) == min(CHUNKS_AHEAD, 11 - len(offsets) + 1)
+    assert offsets == list(range(0, 6_000, 500))
+    with pytest.raises(ValueError, match="all handed out"):
+        chunks.next()
