@@ -17,6 +17,8 @@ figures, asserts nothing; the first run compiles everything (no cache), about a 
 
     .venv/bin/python bench/profile_kernel.py                                   # the BTC replay preset
     .venv/bin/python bench/profile_kernel.py --preset default --ticks 1000000 --repeat 8
+    .venv/bin/python bench/profile_kernel.py --set replay.exchange1=DAY/exchange1.parquet \
+        --set replay.exchange2=DAY/exchange2.parquet --set risk.kill_drawdown=1e9 --ticks 3600000 --repeat 2
 """
 from __future__ import annotations
 
@@ -93,6 +95,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="replay_binance_btcusdt_20240808")
     ap.add_argument("--ticks", type=int, default=0, help="sim.ticks (0: the preset's)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a dotted override of the preset (repeatable), e.g. replay.exchange1=day/exchange1.parquet")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--frequency", type=int, default=4000, help="perf samples a second")
     args = ap.parse_args()
@@ -115,6 +119,10 @@ def main() -> None:
 
     try:
         cfg = preset(args.preset)
+        if args.set:
+            from backtest.cli import _parse_value
+
+            cfg = cfg.with_dotted({k.strip(): _parse_value(v.strip()) for k, v in (a.split("=", 1) for a in args.set)})
         if args.ticks:
             cfg = cfg.with_dotted({"sim.ticks": args.ticks})
         market = generate(cfg)
