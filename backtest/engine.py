@@ -499,15 +499,21 @@ class Simulation:
         """The replay loop's state before the run's first tick, on ``m``'s (the first chunk's) books."""
         return replay_state(self.p, m.feed1, m.feed2, m.base1, m.levels1, m.base2, m.levels2, INTENT_CAPACITY)
 
-    def _grow_records(self) -> None:
-        """Each record array too small for the counts the kernel reached, replaced by one that holds them."""
+    def _grow_records(self, through: int | None = None) -> None:
+        """Each record array too small for the counts the kernel reached, replaced by one that holds them. With
+        ``through`` (the tick the counts were reached at), one that holds the whole run's rows at that pace (the
+        zeros past the rows written cost no memory until written): a caller running longer and longer stretches
+        would otherwise overflow, and run a stretch again, every time."""
         counters = self.state[-1]
         grown = []
         for rec, c in zip(self.records, RECORD_COUNTERS):
             need = int(counters[c]) + 16
             if need > rec.shape[0]:
                 # in chunks, the records' first sizes are a chunk's: grow geometrically (by half) over a long run
-                rec = _enlarged(rec, need + max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0))
+                rows = need + max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0)
+                if through:
+                    rows = max(rows, int(need * self.n_ticks / through * 1.1))
+                rec = _enlarged(rec, rows)
             grown.append(rec)
         self.records = grown
 

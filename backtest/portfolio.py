@@ -567,35 +567,66 @@ class PortfolioSimulation:
         return self.computed
 
     def _span(self, t0: int, t1: int) -> None:
-        before = [tuple(a.copy() for a in s.state) for s in self.sims]
-        port_before = tuple(a.copy() for a in self._portfolio_state())
-        while True:
-            assets = tuple((s._inputs, (s.ticks_raw, *s.records), s.state) for s in self.sims)
-            feeds = [s.feeds for s in self.sims]
-            views = tuple((s.p, f1, f2, *(s.state[i] for i in self._view)) for s, (f1, f2, _) in zip(self.sims, feeds))
-            feed_start = np.array([start for _, _, start in feeds], dtype=np.int64)
-            rows_before = int(self.pc[0])
-            self._drive(assets, views, feed_start, t0, t1)
-            overflow = [s for s in self.sims if s.state[-1][C_OVERFLOW] != 0]
-            if not overflow and self.pc[2] == 0:
-                every = self.pcfg.sample_checks
-                first = -(-(rows_before + 1) // every) * every - 1  # the first sampled check of the span
-                sampled = np.arange(first, int(self.pc[0]), every)
-                for a, (f1, _, offset) in enumerate(feeds):
-                    self.sampled_prices[a, (sampled + 1) // every - 1] = f1[self.rows["tick"][sampled] - offset]
-                return
-            for s in overflow:
-                s._grow_records()
-            if self.pc[2]:
-                bigger = np.zeros(int(self.pc[1]) * 2 + 256, dtype=portfolio_risk_dt)
-                bigger[: len(self.risk)] = self.risk
-                self.risk = bigger
-            for s, state in zip(self.sims, before):
-                s.state = tuple(a.copy() for a in state)
-            for dst, src in zip(self._portfolio_state(), port_before):
-                dst[...] = src
+        rows_before = int(self.pc[0])
+        if self.speculate:
+            self._drive(t0, t1)
+        else:  # one call for the span, run again from copies taken before it if records did not fit
+            before = self._copies()
+            while True:
+                assets, views, feed_start = self._arguments()
+                self._driver(assets, views, feed_start, *self._portfolio_args(), t0, t1, self.no_keep, self.kept)
+                self.block_stats["ticks_in_turns"] += t1 - t0
+                if not self._overflowed():
+                    break
+                self._grow(through=t1)
+                self._put_back(before)
+        every = self.pcfg.sample_checks
+        first = -(-(rows_before + 1) // every) * every - 1  # the first sampled check of the span
+        sampled = np.arange(first, int(self.pc[0]), every)
+        for a, s in enumerate(self.sims):
+            f1, _, offset = s.feeds
+            self.sampled_prices[a, (sampled + 1) // every - 1] = f1[self.rows["tick"][sampled] - offset]
 
-    def _drive(self, assets, views, feed_start, t0: int, t1: int) -> None:
+    def _arguments(self) -> tuple:
+        """(assets, views, feed starts) for the kernels, of the record arrays and chunks in use."""
+        assets = tuple((s._inputs, (s.ticks_raw, *s.records), s.state) for s in self.sims)
+        feeds = [s.feeds for s in self.sims]
+        views = tuple((s.p, f1, f2, *(s.state[i] for i in self._view)) for s, (f1, f2, _) in zip(self.sims, feeds))
+        return assets, views, np.array([start for _, _, start in feeds], dtype=np.int64)
+
+    def _portfolio_args(self) -> tuple:
+        return self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx, self.dq_val, self.rows, self.risk, self.pc
+
+    def _copies(self) -> tuple:
+        return [tuple(a.copy() for a in s.state) for s in self.sims], tuple(a.copy() for a in self._portfolio_state())
+
+    def _put_back(self, copies) -> None:
+        """Every asset's state and the portfolio's as ``copies`` (``_copies``) holds them, written in place."""
+        states, portfolio = copies
+        for s, state in zip(self.sims, states):
+            for dst, src in zip(s.state, state):
+                dst[...] = src
+        for dst, src in zip(self._portfolio_state(), portfolio):
+            dst[...] = src
+
+    def _overflowed(self) -> bool:
+        return self.pc[2] != 0 or any(s.state[-1][C_OVERFLOW] != 0 for s in self.sims)
+
+    def _grow(self, through: int | None = None) -> None:
+        """Larger arrays for the records that did not fit (an asset's, or the portfolio's risk events); with
+        ``through`` (the tick their counts were reached at), for the whole run at that pace."""
+        for s in self.sims:
+            if s.state[-1][C_OVERFLOW] != 0:
+                s._grow_records(through)
+        if self.pc[2]:
+            rows = int(self.pc[1]) * 2 + 256
+            if through:
+                rows = max(rows, int(self.pc[1] * self.n_ticks / through * 1.1) + 256)
+            bigger = np.zeros(rows, dtype=portfolio_risk_dt)
+            bigger[: len(self.risk)] = self.risk
+            self.risk = bigger
+
+    def _drive(self, t0: int, t1: int) -> None:
         """Ticks ``t0 .. t1 - 1`` of every asset with the portfolio's checks between them, as the turn-by-turn driver
         runs them (``kernels.portfolio.run_portfolio_ticks``: every asset a check interval at a time), with the same
         result bit for bit, but mostly in speculative blocks: each asset runs a block of check intervals alone, then
@@ -604,51 +635,52 @@ class PortfolioSimulation:
         portfolio's, copied before it) and run in turns up to that check, and the next blocks are shorter
         (``_block_checks``, a quarter; below the shortest, ``min_block_checks``, none: the assets take turns for
         ``_cool_checks``, ``COOL_TICKS`` at first and twice as long each time a shortest block is put back again).
-        Blocks that hold grow again, doubling each time.
+        Blocks that hold grow again, doubling each time. Records that do not fit (an asset's, or the portfolio's
+        risk events) are grown and the block, or the stretch in turns, is run again from its copies: not the span.
 
         Why: ten assets taking turns every second ran 1.34-1.46x the time of the ten one after the other, with the
         same work (``bench/bench_portfolio_turns.py``); an asset running a block's stretch of ticks alone does not
         pay that."""
-        args = (self.pp, self.ps, self.pf, self.work, self.cov, self.dq_idx, self.dq_val, self.rows, self.risk, self.pc)
         check = self.pcfg.check_ticks
-        if not self.speculate:
-            self._driver(assets, views, feed_start, *args, t0, t1, self.no_keep, self.kept)
-            self.block_stats["ticks_in_turns"] += t1 - t0
-            return
         t = t0
         while t < t1:
             block = self._block_checks
             end = min(t1, (t // check + (block or self._cool_checks)) * check)
-            if block == 0:
-                self._driver(assets, views, feed_start, *args, t, end, self.no_keep, self.kept)
-                self.block_stats["ticks_in_turns"] += end - t
+            copies = self._copies()
+            while True:
+                assets, views, feed_start = self._arguments()
+                args = self._portfolio_args()
+                changed = None
+                stop = end
+                if block:
+                    changed = self._block_driver(assets, views, feed_start, *args, t, end, self.check_at, self.kept)
+                    if changed >= 0 and not self._overflowed():
+                        self._put_back(copies)
+                        stop = int(self.check_at[changed]) + 1
+                        self._driver(assets, views, feed_start, *args, t, stop, self.no_keep, self.kept)
+                else:
+                    self._driver(assets, views, feed_start, *args, t, end, self.no_keep, self.kept)
+                if not self._overflowed():
+                    break
+                self._grow(through=stop)
+                self._put_back(copies)
+            if changed is None or changed >= 0:
+                self.block_stats["ticks_in_turns"] += stop - t
+            if changed is not None:
+                self.block_stats["blocks"] += 1
+            if changed is None:
                 self._block_checks = self.min_block_checks
-                t = end
-                continue
-            before = [tuple(a.copy() for a in s.state) for s in self.sims]
-            port_before = tuple(a.copy() for a in self._portfolio_state())
-            self.block_stats["blocks"] += 1
-            changed = self._block_driver(assets, views, feed_start, *args, t, end, self.check_at, self.kept)
-            if changed < 0:
+            elif changed < 0:
                 self._block_checks = min(2 * block, self.max_block_checks)
                 self._cool_checks = self.cool_start_checks
-                t = end
-                continue
-            self.block_stats["rolled_back"] += 1
-            for s, state in zip(self.sims, before):
-                for dst, src in zip(s.state, state):
-                    dst[...] = src
-            for dst, src in zip(self._portfolio_state(), port_before):
-                dst[...] = src
-            stop = int(self.check_at[changed]) + 1
-            self._driver(assets, views, feed_start, *args, t, stop, self.no_keep, self.kept)
-            self.block_stats["ticks_in_turns"] += stop - t
-            if block // 4 >= self.min_block_checks:
-                self._block_checks = block // 4
-            else:  # throttles change every few checks: turns, for longer each time until a block holds again
-                self._block_checks = 0
-                if block == self.min_block_checks:
-                    self._cool_checks = min(2 * self._cool_checks, max(1, MAX_COOL_TICKS // check))
+            else:
+                self.block_stats["rolled_back"] += 1
+                if block // 4 >= self.min_block_checks:
+                    self._block_checks = block // 4
+                else:  # throttles change every few checks: turns, for longer each time until a block holds again
+                    self._block_checks = 0
+                    if block == self.min_block_checks:
+                        self._cool_checks = min(2 * self._cool_checks, max(1, MAX_COOL_TICKS // check))
             t = stop
 
     def results(self) -> "PortfolioResults":

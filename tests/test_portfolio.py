@@ -218,6 +218,29 @@ def test_a_quiet_portfolio_runs_in_blocks_that_grow_and_a_flapping_one_in_turns(
     assert same_portfolio(flapping.results(), slow.results())
 
 
+def test_records_outgrown_in_a_block_are_grown_for_the_run_at_its_pace_and_only_the_block_runs_again(monkeypatch):
+    import backtest.portfolio as bp
+
+    grown = []
+    grow = bp.PortfolioSimulation._grow
+
+    def counted(self, through=None):
+        grown.append((through, int(self.pc[1]), len(self.risk)))
+        grow(self, through)
+
+    monkeypatch.setattr(bp.PortfolioSimulation, "_grow", counted)
+    pc = two_assets(ticks=200_000, max_gross_notional=100.0)
+    fast = PortfolioSimulation(pc)
+    fast.advance()
+    assert fast.pc[1] > 10_000 and len(fast.risk) >= fast.pc[1]  # from 256 rows
+    # once, at the first stretch that outgrew them (grown by half the events, a later stretch outgrew them again)
+    assert len(grown) == 1 and grown[0][0] < 200_000, grown
+    monkeypatch.setattr(bp.PortfolioSimulation, "_grow", grow)
+    slow = PortfolioSimulation(pc, speculate=False)
+    slow.advance()
+    assert same_portfolio(fast.results(), slow.results())
+
+
 def test_speculative_blocks_meet_interventions_and_recordings_as_the_turns_do(short_blocks):
     pc = two_assets(ticks=6000, max_gross_notional=300.0)
     actions = {"ETH": [Intervention(1500, "pause"), Intervention(2500, "resume"),
