@@ -1012,6 +1012,17 @@ def tick_starts(recv_ts, first_end_ns, dt_ns, out):
 
 
 @jit_borrow
+def latest_updates(updated, first_tick, last, out):
+    """``out[k]``: the latest tick at or before ``first_tick + k`` whose ``updated`` flag is 1, or ``last`` (the
+    latest before the span; 0 for none) if none in the span is. Returns the last of them, for the next span."""
+    for k in range(updated.shape[0]):
+        if updated[k] == 1:
+            last = first_tick + k
+        out[k] = last
+    return last
+
+
+@jit_borrow
 def assemble_events(exch_ts, recv_ts, price, qty, kind, side, flags, out):
     """``out`` (market_event_dt) from its fields' columns in one pass over the records, each written once: the
     columns of a batch of a normalised file (numpy assigning the 7 fields one at a time wrote every 40-byte

@@ -343,3 +343,22 @@ def test_chunks_are_built_ahead_in_order_and_handed_out_once():
     assert offsets == list(range(0, 6_000, 500))
     with pytest.raises(ValueError, match="all handed out"):
         chunks.next()
+
+
+@pytest.mark.parametrize("reference", ["exchange1", "exchange2", "blend"])
+def test_latest_updates_span_by_span_are_the_latest_updated_tick_of_the_reference_feeds(reference):
+    from backtest.markets.replay import _LastUpdates
+
+    rng = np.random.default_rng(1)
+    u1 = (rng.random(1000) < 0.01).astype(np.uint8)
+    u2 = (rng.random(1000) < 0.02).astype(np.uint8)
+    ticks = np.arange(1000)
+
+    def latest(updated):  # the definition: the latest tick at or before each with an update, 0 before the first
+        return np.maximum.accumulate(np.where(updated == 1, ticks, 0))
+
+    want = {"exchange1": latest(u1), "exchange2": latest(u2), "blend": np.minimum(latest(u1), latest(u2))}[reference]
+    assert np.array_equal(_LastUpdates(reference).of(u1, u2, 0), want)
+    spans = _LastUpdates(reference)
+    got = np.concatenate([spans.of(u1[a:b], u2[a:b], a) for a, b in ((0, 7), (7, 7), (7, 400), (400, 1000))])
+    assert np.array_equal(got, want)

@@ -31,8 +31,8 @@ from backtest.resources import CHUNKS_AHEAD
 from backtest.markets.inputs import LatencyDraws, VenueEvents
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
 from kernels.replay import (
-    SUM_EXCH_HI, SUM_EXCH_LO, SUM_RECV_HI, SUM_RECV_LO, fold_lag, fold_summary, new_book, new_scan, scan_prices,
-    tick_starts, venue_mids,
+    SUM_EXCH_HI, SUM_EXCH_LO, SUM_RECV_HI, SUM_RECV_LO, fold_lag, fold_summary, latest_updates, new_book, new_scan,
+    scan_prices, tick_starts, venue_mids,
 )
 
 __all__ = ["PROJECT_ROOT", "ReplayChunks", "ReplayMarket", "build_replay_market", "load_venue", "resolve"]
@@ -442,18 +442,14 @@ class _LastUpdates:
         self.last = [0, 0]
 
     def of(self, feed1_update: np.ndarray, feed2_update: np.ndarray, a: int) -> np.ndarray:
-        ticks = np.arange(a, a + feed1_update.shape[0])
+        # only the feeds the reference is made of (one pass each: a day's np.where and accumulate took 0.6 s)
+        wanted = {"exchange1": (0,), "exchange2": (1,)}.get(self.reference, (0, 1))
         out = []
-        for k, updated in enumerate((feed1_update, feed2_update)):
-            last = np.where(updated == 1, ticks, 0)
-            if last.size:
-                last[0] = max(last[0], self.last[k])
-                np.maximum.accumulate(last, out=last)
-                self.last[k] = int(last[-1])
-            out.append(last)
-        if self.reference == "exchange1":
-            return out[0]
-        return out[1] if self.reference == "exchange2" else np.minimum(out[0], out[1])
+        for k in wanted:
+            latest = np.empty(feed1_update.shape[0], dtype=np.int64)
+            self.last[k] = int(latest_updates((feed1_update, feed2_update)[k], a, self.last[k], latest))
+            out.append(latest)
+        return out[0] if len(out) == 1 else np.minimum(out[0], out[1])
 
 
 def build_replay_market(config: SimConfig) -> ReplayMarket:
