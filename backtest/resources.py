@@ -129,7 +129,10 @@ def _fmt(n: float) -> str:
 # recording's events (bursts), and each venue's reader keeps up to 4 batches of backtest.markets.replay.STREAM_BATCH_ROWS
 # (2^18) events for reuse (backtest.markets.data.store._Buffers.KEPT)
 CHUNK_BURST = 4
-CHUNKS_AHEAD = 3  # chunks a replay builds ahead of the one in use (backtest.markets.replay.ReplayChunks)
+# chunks a replay builds ahead of the one in use (backtest.markets.replay.ReplayChunks): at most this many, and as
+# many as AHEAD_BYTES holds at the mean size of those built so far
+CHUNKS_AHEAD = 8
+AHEAD_BYTES = 256 << 20
 STREAM_BATCH_BYTES = 4 * (1 << 18) * MARKET_EVENT_BYTES
 REPLAY_RECORD_BYTES_PER_DECISION = 8
 
@@ -209,8 +212,11 @@ def estimate_memory(config: SimConfig, checkpoints: int = 0, session: bool = Fal
             # only a chunk's events (with room for bursts) and the batches being read, from a normalised file or
             # the import cache's entry for a raw capture (imported into it a block at a time: STREAM_IMPORT_BYTES;
             # one the fast importer leaves to the reference reader is checked against the budget when it is read)
-            share = min(1.0, CHUNK_BURST * chunk * (1 + CHUNKS_AHEAD) / n)
-            recording = int(events * share * MARKET_EVENT_BYTES * (1 + grid_copies)) + 2 * STREAM_BATCH_BYTES
+            share = min(1.0, CHUNK_BURST * chunk / n)
+            in_use = events * share * MARKET_EVENT_BYTES * (1 + grid_copies)
+            # those built ahead: as many as AHEAD_BYTES holds at their mean size, each allowed its burst, or twice
+            # AHEAD_BYTES (a burst after a calm stretch), whichever is less
+            recording = int(in_use + min(CHUNKS_AHEAD * in_use, 2 * AHEAD_BYTES)) + 2 * STREAM_BATCH_BYTES
             if not all(isinstance(spec, str) and spec.endswith(".parquet") for spec in specs):
                 recording += STREAM_IMPORT_BYTES
         else:
