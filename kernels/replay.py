@@ -852,12 +852,11 @@ def _resolved_best(b, side):
 def venue_mids(events, starts, n_ticks, book, carry, out_mid, out_updated, out_touch):
     """Each tick's mid price of one venue (ticks, float) after the events received in it: the latest best
     bid/ask of its book-ticker stream when it has one (the freshest touch), else of its L2 book; and whether
-    any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window (its best prices kept as bounds:
-``_set_level_lazily``). ``out_touch`` (n_ticks
-    x 2, or 0 rows when not wanted) gets each tick's best bid and ask as the same sources give them (ticks,
-    -1 = unknown), what ``fresh_touch`` would read. ``carry`` (float64: ticker bid, ticker ask, last mid; -1,
-    -1, 0 at the start) is read and written back, with ``book``, so that spans of ticks computed one after
-    the other give the one-pass values."""
+    any event arrived in the tick. ``book`` is a scratch L2 book of the venue's window (its best prices kept as
+    bounds: ``_set_level_lazily``). ``out_touch`` (n_ticks x 2, or 0 rows when not wanted) gets each tick's best
+    bid and ask as the same sources give them (ticks, -1 = unknown), what ``fresh_touch`` would read. ``carry``
+    (float64: ticker bid, ticker ask, last mid; -1, -1, 0 at the start) is read and written back, with ``book``,
+    so that spans of ticks computed one after the other give the one-pass values."""
     want_touch = out_touch.shape[0] > 0
     bbo_bid = int(carry[0])
     bbo_ask = int(carry[1])
