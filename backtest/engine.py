@@ -255,11 +255,18 @@ def check_replay(config: SimConfig) -> SimConfig:
     return resolve_units(config, price, hedge_step_lots(config, price, contract, int(market.hedge_step)))
 
 
-def _enlarged(rec: np.ndarray, rows: int) -> np.ndarray:
+def enlarged(rec: np.ndarray, rows: int) -> np.ndarray:
     """A record array of ``rows`` rows starting with ``rec``'s (the rest zero)."""
     bigger = np.zeros(rows, dtype=rec.dtype)
     bigger[: rec.shape[0]] = rec
     return bigger
+
+
+def rows_at_pace(rows: int, n_ticks: int, through: int) -> int:
+    """Rows for a whole run of ``n_ticks`` ticks at the pace of ``rows`` rows in its first ``through`` ticks, with a
+    tenth to spare. Records grown to it instead of by half are copied a few times, not dozens (a printed day's grew
+    28 times, 2.1 s of copying); the zeros past the rows written cost no memory until written."""
+    return int(rows * n_ticks / max(1, through) * 1.1)
 
 
 class _StartOver(Exception):
@@ -469,12 +476,10 @@ class Simulation:
             rows = int(counters[c])
             want = rows + self.SPAN_ROOM_FACTOR * most + self.SPAN_ROOM_MARGIN
             if want > rec.shape[0]:
-                # a long run's records grew by half 28 times over a printed day, each time copying what they held
-                # (2.1 s of the 15.5); so grow to the whole run's rows at the pace so far (the zeros past the rows
-                # written cost no memory until written), at least double
-                pace = rows * (self.n_ticks / max(1, self.computed)) * 1.1 + self.SPAN_ROOM_MARGIN
-                want = max(want, 2 * rec.shape[0], int(min(pace, 16 * want)))
-                rec = _enlarged(rec, want)
+                # to the whole run's rows at the pace so far (within 16 times what the next span wants), at least
+                # double
+                pace = rows_at_pace(rows, self.n_ticks, self.computed) + self.SPAN_ROOM_MARGIN
+                rec = enlarged(rec, max(want, 2 * rec.shape[0], min(pace, 16 * want)))
             grown.append(rec)
         self.records = grown
         return True
@@ -501,9 +506,9 @@ class Simulation:
 
     def _grow_records(self, through: int | None = None) -> None:
         """Each record array too small for the counts the kernel reached, replaced by one that holds them. With
-        ``through`` (the tick the counts were reached at), one that holds the whole run's rows at that pace (the
-        zeros past the rows written cost no memory until written): a caller running longer and longer stretches
-        would otherwise overflow, and run a stretch again, every time."""
+        ``through`` (the tick the counts were reached at), one that holds the whole run's rows at that pace
+        (``rows_at_pace``): a caller running longer and longer stretches would otherwise overflow, and run a stretch
+        again, every time."""
         counters = self.state[-1]
         grown = []
         for rec, c in zip(self.records, RECORD_COUNTERS):
@@ -512,8 +517,8 @@ class Simulation:
                 # in chunks, the records' first sizes are a chunk's: grow geometrically (by half) over a long run
                 rows = need + max(need // 4, rec.shape[0] // 2 if self.chunks is not None else 0)
                 if through:
-                    rows = max(rows, int(need * self.n_ticks / through * 1.1))
-                rec = _enlarged(rec, rows)
+                    rows = max(rows, rows_at_pace(need, self.n_ticks, through))
+                rec = enlarged(rec, rows)
             grown.append(rec)
         self.records = grown
 

@@ -45,7 +45,7 @@ from backtest.config import (
     ConfigError, SimConfig, _Section, _deep_merge, describe_validation_error, dotted_to_nested,
     make_config,
 )
-from backtest.engine import Simulation
+from backtest.engine import Simulation, enlarged, rows_at_pace
 from backtest.markets.generate import generate
 from backtest.markets.inputs import random_stream
 from backtest.interventions import Intervention
@@ -487,8 +487,8 @@ class PortfolioSimulation:
 
     def __init__(self, pcfg: PortfolioConfig, interventions: dict[str, Iterable[Intervention]] | None = None,
                  speculate: bool = True):
-        """``speculate=False``: the assets always take turns a check interval at a time (``_drive``); the result is
-        the same bit for bit, only slower (for tests and benches)."""
+        """``speculate=False``: the assets always take turns a check interval at a time (``_span``), never in the
+        speculative blocks of ``_drive``; the result is the same bit for bit, only slower (for tests and benches)."""
         interventions = interventions or {}
         unknown = sorted(set(interventions) - set(pcfg.names))
         if unknown:
@@ -621,10 +621,8 @@ class PortfolioSimulation:
         if self.pc[2]:
             rows = int(self.pc[1]) * 2 + 256
             if through:
-                rows = max(rows, int(self.pc[1] * self.n_ticks / through * 1.1) + 256)
-            bigger = np.zeros(rows, dtype=portfolio_risk_dt)
-            bigger[: len(self.risk)] = self.risk
-            self.risk = bigger
+                rows = max(rows, rows_at_pace(int(self.pc[1]), self.n_ticks, through) + 256)
+            self.risk = enlarged(self.risk, rows)
 
     def _drive(self, t0: int, t1: int) -> None:
         """Ticks ``t0 .. t1 - 1`` of every asset with the portfolio's checks between them, as the turn-by-turn driver

@@ -31,23 +31,24 @@ from kernels.tick import STATE_FIELDS, _apply_flow, _withdraw_out_of_band  # noq
 
 
 @numba.njit(nogil=True, _nrt=False)
+def _venue_tick(b, prev, center, start, events, depth, fill_buf, t):
+    """One venue's tick: its book follows the price, then takes the tick's orders. Returns the price."""
+    if center[t] != prev:
+        _withdraw_out_of_band(b, prev, center[t], depth)
+    e = start[t]
+    while e < start[t + 1]:
+        e, _ = _apply_flow(b, center[t], events, e, start[t + 1], fill_buf)
+    return center[t]
+
+
+@numba.njit(nogil=True, _nrt=False)
 def flow_only(center1, center2, ev1_start, events1, ev2_start, events2, b1, b2, depth1, depth2, fill_buf, n_ticks):
     """Each venue's flow through its book, tick by tick, in the kernel's order (Exchange 2, then Exchange 1)."""
     prev1 = center1[0]
     prev2 = center2[0]
     for t in range(n_ticks):
-        if center2[t] != prev2:
-            _withdraw_out_of_band(b2, prev2, center2[t], depth2)
-        prev2 = center2[t]
-        e = ev2_start[t]
-        while e < ev2_start[t + 1]:
-            e, _ = _apply_flow(b2, center2[t], events2, e, ev2_start[t + 1], fill_buf)
-        if center1[t] != prev1:
-            _withdraw_out_of_band(b1, prev1, center1[t], depth1)
-        prev1 = center1[t]
-        e = ev1_start[t]
-        while e < ev1_start[t + 1]:
-            e, _ = _apply_flow(b1, center1[t], events1, e, ev1_start[t + 1], fill_buf)
+        prev2 = _venue_tick(b2, prev2, center2, ev2_start, events2, depth2, fill_buf, t)
+        prev1 = _venue_tick(b1, prev1, center1, ev1_start, events1, depth1, fill_buf, t)
     return b1[0] + b2[0]
 
 

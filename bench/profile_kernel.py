@@ -122,6 +122,9 @@ def main() -> None:
         if args.set:
             from backtest.cli import _parse_value
 
+            bad = [a for a in args.set if "=" not in a]
+            if bad:
+                raise ConfigError([f"--set {bad[0]!r}: expected KEY=VALUE, e.g. --set sim.ticks=100000"])
             cfg = cfg.with_dotted({k.strip(): _parse_value(v.strip()) for k, v in (a.split("=", 1) for a in args.set)})
         if args.ticks:
             cfg = cfg.with_dotted({"sim.ticks": args.ticks})

@@ -314,19 +314,19 @@ def test_a_long_runs_records_grow_to_its_pace_not_by_half_at_a_time(monkeypatch)
     monkeypatch.setattr(engine, "_record_caps", lambda *args: (16, 16, 16, 16, 16))
     monkeypatch.setattr(Simulation, "SPAN_ROOM_MARGIN", 16)  # the margin alone would hold this short run's rows
     grown = []
-    enlarged = engine._enlarged
+    enlarged = engine.enlarged
 
     def counted(rec, rows):
         grown.append(rec.dtype)
         return enlarged(rec, rows)
 
-    monkeypatch.setattr(engine, "_enlarged", counted)
+    monkeypatch.setattr(engine, "enlarged", counted)
     sim = Simulation(cfg, generate(cfg), ACTIONS)
     sim.advance(cfg.sim.ticks)
     orders = int(sim.state[-1][engine.C_ORDERS])
     assert orders > 1000  # from 16 rows by half at a time: 11 growths of the orders alone
     assert grown.count(sim.records[2].dtype) <= 4, len(grown)
-    monkeypatch.setattr(engine, "_enlarged", enlarged)
+    monkeypatch.setattr(engine, "enlarged", enlarged)
     _same_run(sim.results(), run(cfg.with_dotted({"replay.chunk_s": 0.0}), ACTIONS))
 
 

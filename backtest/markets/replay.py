@@ -84,8 +84,10 @@ class ReplayMarket:
 
     @property
     def nbytes(self) -> int:
-        return sum(v.nbytes for v in (self.feed1, self.feed2, self.hedge_latency_ms, self.hedge_reject,
-                                      self.order_latency_ms, self.feed1_update, self.feed2_update)) + sum(
+        """The memory its arrays hold, bytes."""
+        arrays = (self.feed1, self.feed2, self.hedge_latency_ms, self.hedge_reject, self.order_latency_ms,
+                  self.feed1_update, self.feed2_update, self.view_touch1, self.ref_last_update)
+        return sum(v.nbytes for v in arrays if v is not None) + sum(
             e.start.nbytes + e.table.nbytes for e in (self.events1, self.events2))
 
 
@@ -531,7 +533,7 @@ class ReplayChunks:
         if not self.first.feed1[0] > 0 or not self.first.feed2[0] > 0:
             raise ConfigError(["a venue has no best bid and ask at the start of the span"])
         self._planned = self.next_tick  # where the chunks handed to the helper end
-        self._sizes = [_market_bytes(self.first)]  # of the chunks built so far, for how many to keep ahead
+        self._sizes = [self.first.nbytes]  # of the chunks built so far, for how many to keep ahead
         self._prefetch()
 
     def _prefetch(self) -> None:
@@ -563,7 +565,7 @@ class ReplayChunks:
         if not self._ahead:
             raise ValueError("the recording's chunks are all handed out")
         chunk = self._ahead.popleft().result()
-        self._sizes.append(_market_bytes(chunk))
+        self._sizes.append(chunk.nbytes)
         self._prefetch()
         return chunk
 
@@ -589,14 +591,6 @@ class ReplayChunks:
             hedge_contract_value=self.hedge_contract_value, notes=self.notes, tick_offset=a,
             ref_last_update=self._last_updates.of(mids[0][1], mids[1][1], a),
         )
-
-
-def _market_bytes(m: ReplayMarket) -> int:
-    """The memory a chunk's arrays hold, bytes."""
-    arrays = (m.feed1, m.feed2, m.events1.start, m.events1.table, m.events2.start, m.events2.table,
-              m.hedge_latency_ms, m.hedge_reject, m.order_latency_ms, m.feed1_update, m.feed2_update, m.view_touch1,
-              m.ref_last_update)
-    return sum(a.nbytes for a in arrays if a is not None)
 
 
 def chunk_ticks_of(config: SimConfig) -> int:
