@@ -12,11 +12,17 @@ its own process, runs the kernel ``--repeat`` times on a market built once, and 
   passes each array as 7 words, so a helper with many arrays called every event or tick can cost more than
   its work (the reason for ``kernels._jit.jit_inline``).
 
+With ``--lines N``, also the N source lines with most of the loop's own samples: the kernels are compiled with
+line directives only (numba's full debug info would mark every function noinline: another kernel), numba's
+assembly listing of the loop says which line each instruction came from, and it is aligned with the machine code
+that ran. A helper numba inlined (``jit_inline``) keeps its own line numbers under the loop's file name, so a line
+that could be either is printed with each.
+
 Needs ``perf`` and ``objdump`` and permission to record (``perf_event_paranoid`` <= 1, or root). Prints
 figures, asserts nothing; the first run compiles everything (no cache), about a minute.
 
     .venv/bin/python bench/profile_kernel.py                                   # the BTC replay preset
-    .venv/bin/python bench/profile_kernel.py --preset default --ticks 1000000 --repeat 8
+    .venv/bin/python bench/profile_kernel.py --preset default --ticks 1000000 --repeat 8 --lines 40
     .venv/bin/python bench/profile_kernel.py --set replay.exchange1=DAY/exchange1.parquet \
         --set replay.exchange2=DAY/exchange2.parquet --set risk.kill_drawdown=1e9 --ticks 3600000 --repeat 2
 """
@@ -99,16 +105,25 @@ def main() -> None:
                     help="a dotted override of the preset (repeatable), e.g. replay.exchange1=day/exchange1.parquet")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--frequency", type=int, default=4000, help="perf samples a second")
+    ap.add_argument("--lines", type=int, default=0, metavar="N",
+                    help="also the N source lines with most of the loop's own samples (compiled with line tables "
+                         "only, which leaves the optimised code as it is)")
     args = ap.parse_args()
     for tool in ("perf", "objdump"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed; this profile needs it")
             return
-    if args.repeat < 1 or args.frequency < 1:
-        print("--repeat and --frequency: allowed at least 1")
+    if args.repeat < 1 or args.frequency < 1 or args.lines < 0:
+        print("--repeat and --frequency: allowed at least 1; --lines: at least 0")
         raise SystemExit(2)
     work = tempfile.mkdtemp(prefix="profile-kernel-")
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(work, "numba")  # compile afresh: the modules stay in memory
+    if args.lines:
+        os.environ["NUMBA_DEBUGINFO"] = "1"  # read before numba is first imported, below
+        from numba.core.compiler import Flags
+
+        # line tables only: full debug info would also mark every function noinline, a different kernel
+        Flags.options["dbg_directives_only"]._default = True
 
     import ctypes
 
@@ -200,8 +215,122 @@ def main() -> None:
     for n, pushes, name in sites:
         if n or pushes > 20:
             print(f"  {n:6,} samples {pushes:4} pushes -> {name}")
+    if args.lines:
+        print_lines(loop, at_ip, own, args.lines, loop_name, code)
     shutil.rmtree(work, ignore_errors=True)
     os.unlink(f"/tmp/perf-{os.getpid()}.map")
+
+
+def print_lines(loop: tuple[int, int, str], at_ip: Counter, own: int, top: int, loop_name: str, code: str) -> None:
+    """The loop's own samples by source line. Numba's assembly listing of the loop (compiled with line directives)
+    says which file:line each instruction came from (an inlined helper's line being its own, not the call's); its
+    instructions are those of the loop's machine code at run time (``code``) in the same order, less the padding
+    (nops) the assembler adds for alignment."""
+    import kernels.replay
+    import kernels.tick
+
+    dispatcher = kernels.replay.run_replay if loop_name == "run_replay" else kernels.tick.run_ticks
+    listing = next(iter(dispatcher.overloads.values())).library.get_asm_str()
+    files, where, located, inside = {}, None, [], False
+    for line in listing.splitlines():
+        if line.startswith(loop[2] + ":"):
+            inside = True
+            continue
+        if not inside:
+            m = re.match(r'\s*\.file\s+(\d+)\s+"([^"]*)"(?:\s+"([^"]*)")?', line)
+            if m:
+                files[m.group(1)] = os.path.join(m.group(2), m.group(3)) if m.group(3) else m.group(2)
+            continue
+        if line.startswith(".Lfunc_end"):
+            break
+        m = re.match(r'\s*\.file\s+(\d+)\s+"([^"]*)"(?:\s+"([^"]*)")?', line)
+        if m:
+            files[m.group(1)] = os.path.join(m.group(2), m.group(3)) if m.group(3) else m.group(2)
+            continue
+        m = re.match(r"\s*\.loc\s+(\d+)\s+(\d+)", line)
+        if m:
+            where = (files.get(m.group(1), "?"), int(m.group(2)))
+            continue
+        if line.startswith("\t") and not line.lstrip().startswith((".", "#")) and line.strip():
+            located.append((line.split()[0], where))
+    asm = subprocess.run(["objdump", "-D", "-b", "binary", "-m", "i386:x86-64", f"--adjust-vma={loop[0]:#x}", code],
+                         capture_output=True, text=True).stdout
+    machine = []
+    for line in asm.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\t(?:[0-9a-f]{2} )+\s*\t(\S+)", line)
+        if m and not m.group(2).startswith(("nop", "xchg", "data16", "cs", "int3")):
+            machine.append((int(m.group(1), 16), m.group(2)))
+    # the JIT's code and the listing's differ a little (an instruction scheduled elsewhere, a spelling with or
+    # without its size suffix): align the two sequences, and give an unmatched instruction the last matched one's
+    # line
+    import difflib
+
+    def key(mnemonic: str) -> str:
+        return mnemonic.rstrip("qlwb")
+
+    matcher = difflib.SequenceMatcher(None, [key(m) for _, m in machine], [key(m) for m, _ in located], autojunk=False)
+    line_of = [None] * len(machine)
+    for i, j, n in matcher.get_matching_blocks():
+        for d in range(n):
+            line_of[i + d] = located[j + d][1]
+    matched = sum(x is not None for x in line_of)
+    if not machine or matched < 0.6 * len(machine):
+        print(f"\nthe listing and the machine code do not line up ({matched} of {len(machine)} instructions): "
+              "no line profile")
+        return
+    by_line, last = Counter(), None
+    for (address, _), at in zip(machine, line_of):
+        last = at if at is not None else last
+        if last is not None:
+            by_line[last] += at_ip.get(address, 0)
+    place = _inlined_places(dispatcher)
+    print(f"\n{loop_name}'s own samples by source line (an inlined helper's line is its own; {matched:,} of "
+          f"{len(machine):,} instructions lined up with the listing, the others counted with the line before), "
+          f"top {top}:")
+    for (path, number), n in by_line.most_common(top):
+        shown = []
+        for where in place(path, number):
+            text = ""
+            if os.path.exists(where):
+                with open(where) as fh:
+                    lines = fh.read().splitlines()
+                text = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+            name = os.path.relpath(where, ROOT) if where.startswith(ROOT) else os.path.basename(where)
+            shown.append(f"{name}:{number:<5} {text[:80]}")
+        print(f"  {100 * n / max(own, 1):5.1f}%  " + "\n          or ".join(shown))
+
+
+def _inlined_places(dispatcher):
+    """A function (path, line) -> the files the line may be in. Numba copies an ``inline="always"`` helper's code
+    into its caller with the helper's line numbers but the caller's file, so a line of the loop's file outside the
+    loop is a helper's (and a line inside it may be either)."""
+    import inspect
+
+    from numba.core.registry import CPUDispatcher
+
+    def span(func):
+        lines, first = inspect.getsourcelines(func)
+        return inspect.getsourcefile(func), first, first + len(lines) - 1
+
+    loop_file, loop_first, loop_last = span(dispatcher.py_func)
+    with open(loop_file) as fh:
+        called = set(re.findall(r"(\w+)\(", fh.read()))  # the helpers the loop's file calls by name
+    helpers = set()
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("kernels"):
+            for obj in vars(mod).values():
+                if (isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") == "always"
+                        and obj.py_func.__name__ in called):
+                    helpers.add(span(obj.py_func))
+
+    def place(path: str, number: int) -> list[str]:
+        if path != loop_file:
+            return [path]
+        found = [path] if loop_first <= number <= loop_last else []
+        found += [f for f, first, last in sorted(helpers) if first <= number <= last and f not in found]
+        return found or [path]
+
+    return place
 
 
 if __name__ == "__main__":

@@ -372,14 +372,26 @@ def depth_within(b, side, ticks, enough):
 
 @jit_borrow
 def queue_ahead(b, slot):
-    """Lots resting ahead of the order in ``slot`` in its level's FIFO queue."""
+    """Lots resting ahead of the order in ``slot`` in its level's FIFO queue. Walks from both ends of the queue at
+    once and stops at the first to reach the order: from the back, what is ahead is the level's lots less the
+    order's and those behind it (the level's total is the sum of its orders'). A quote placed lately sits near the
+    back of its queue, and the walk runs for both quotes on every recorded tick."""
     orders = b[B_ORDERS]
     o = orders + slot * N_OD
-    s = b[level_row(b, b[o + O_SIDE], b[o + O_LEVEL]) + LV_HEAD]
+    row = level_row(b, b[o + O_SIDE], b[o + O_LEVEL])
+    front = b[row + LV_HEAD]
+    back = b[row + LV_TAIL]
     ahead = 0
-    while s != slot and s != NIL:
-        ahead += b[orders + s * N_OD + O_QTY]
-        s = b[orders + s * N_OD + O_NEXT]
+    behind = 0
+    while front != NIL:
+        if front == slot:
+            return ahead
+        if back == slot:
+            return b[row + LV_QTY] - behind - b[o + O_QTY]
+        ahead += b[orders + front * N_OD + O_QTY]
+        front = b[orders + front * N_OD + O_NEXT]
+        behind += b[orders + back * N_OD + O_QTY]
+        back = b[orders + back * N_OD + O_PREV]
     return ahead
 
 

@@ -442,9 +442,9 @@ def run_ticks(p, feed1, feed2, center1, center2,
         # 3. Exchange 1: orders and cancels in flight land, then the flow meets our quotes
         delay = 0
         if book_mode:
-            delay = int(math.ceil(order_latency_ms[t] / dt_ms - 1e-9)) - 1
-            if delay < 0:
-                delay = 0
+            order_ms = order_latency_ms[t]
+            if order_ms > dt_ms:  # within one tick (most ticks) the delay is 0 without the division
+                delay = max(0, int(math.ceil(order_ms / dt_ms - 1e-9)) - 1)
             if zn[0] > 0 or quotes[0] == -2 or quotes[4] == -2:
                 _land_orders(b1, quotes, zs, zn, pend_due, t, out_orders, counters, hold_reason(si), pos[0],
                              int(p[P_HARD]))

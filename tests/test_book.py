@@ -77,6 +77,26 @@ def test_cancel_and_queue_position_improve():
     assert B.best_bid(b) == -1
 
 
+def test_queue_ahead_from_either_end_of_a_long_queue():
+    """The walk goes from both ends of the queue at once: an order at the front, in the middle (either side of
+    it, odd and even lengths) and at the back sees the lots of the orders before it, after partial fills and
+    cancels of others."""
+    for n in (1, 2, 5, 6):
+        b = new_book()
+        slots = [B.rest(b, 0, 1005, 10 + i, OWNER_MM if i % 2 else OWNER_OTHER)[0] for i in range(n)]
+        for k, slot in enumerate(slots):
+            assert B.queue_ahead(b, slot) == sum(10 + i for i in range(k))
+        if n >= 5:
+            ids, px, qs = buffers()
+            B.match(b, False, 1005, 4, ids, px, qs)  # takes 4 of the first order's 10
+            sizes = [6] + [10 + i for i in range(1, n)]
+            oid = b[B.order_row(b, slots[2]) + B.O_ID]
+            assert B.cancel(b, slots[2], oid) == 12
+            live = [(s, q) for k, (s, q) in enumerate(zip(slots, sizes)) if k != 2]
+            for k, (slot, _) in enumerate(live):
+                assert B.queue_ahead(b, slot) == sum(q for _, q in live[:k])
+
+
 def test_random_cancel_never_touches_our_orders():
     b = new_book()
     s_mm, o_mm = B.rest(b, 0, 1005, 3, OWNER_MM)
