@@ -130,7 +130,6 @@ def main() -> None:
     from backtest.config import ConfigError, preset
     from backtest.engine import Simulation
     from backtest.markets.generate import generate
-    from backtest.markets.replay import ReplayMarket
 
     try:
         cfg = preset(args.preset)
@@ -152,7 +151,10 @@ def main() -> None:
     Simulation(cfg, market).advance(min(cfg.sim.ticks, 1000))
     print(f"{args.preset}, {cfg.sim.ticks:,} ticks: compiled in {time.perf_counter() - t0:.1f} s")
     rows = write_perf_map(jit_functions())
-    loop_name = "run_replay" if isinstance(market, ReplayMarket) else "run_ticks"
+    import kernels.replay
+
+    # a recording (whole or in chunks) and the queue-reactive market run the replay loop: it alone is compiled
+    loop_name = "run_replay" if kernels.replay.run_replay.overloads else "run_ticks"
     loop = next(r for r in rows if short(r[2]).endswith("." + loop_name) and not r[2].startswith(("cfunc", "_ZN7cpython")))
     code = os.path.join(work, "loop.bin")
     with open(code, "wb") as fh:
@@ -164,6 +166,8 @@ def main() -> None:
     time.sleep(1.0)  # perf attaches
     times = []
     for _ in range(args.repeat):
+        if hasattr(market, "again"):  # a recording read in chunks hands each out once: read it again
+            market = market.again()
         sim = Simulation(cfg, market)
         t0 = time.perf_counter()
         sim.advance(cfg.sim.ticks)
