@@ -265,8 +265,7 @@ def print_lines(loop: tuple[int, int, str], at_ip: Counter, own: int, top: int, 
         if m and not m.group(2).startswith(("nop", "xchg", "data16", "cs", "int3")):
             machine.append((int(m.group(1), 16), m.group(2)))
     # the JIT's code and the listing's differ a little (an instruction scheduled elsewhere, a spelling with or
-    # without its size suffix): align the two sequences, and give an unmatched instruction the last matched one's
-    # line
+    # without its size suffix): align the two sequences; the samples of instructions left unmatched are shown apart
     import difflib
 
     def key(mnemonic: str) -> str:
@@ -282,16 +281,16 @@ def print_lines(loop: tuple[int, int, str], at_ip: Counter, own: int, top: int, 
         print(f"\nthe listing and the machine code do not line up ({matched} of {len(machine)} instructions): "
               "no line profile")
         return
-    by_line, last = Counter(), None
+    by_line = Counter()
     for (address, _), at in zip(machine, line_of):
-        last = at if at is not None else last
-        if last is not None:
-            by_line[last] += at_ip.get(address, 0)
+        by_line[at if at is not None else ("(instructions not lined up with the listing)", 0)] += at_ip.get(address, 0)
     place = _inlined_places(dispatcher)
     print(f"\n{loop_name}'s own samples by source line (an inlined helper's line is its own; {matched:,} of "
-          f"{len(machine):,} instructions lined up with the listing, the others counted with the line before), "
-          f"top {top}:")
+          f"{len(machine):,} instructions lined up with the listing), top {top}:")
     for (path, number), n in by_line.most_common(top):
+        if not os.path.isabs(path):  # the instructions not lined up
+            print(f"  {100 * n / max(own, 1):5.1f}%  {path}")
+            continue
         shown = []
         for where in place(path, number):
             text = ""
@@ -317,18 +316,20 @@ def _inlined_places(dispatcher):
         return inspect.getsourcefile(func), first, first + len(lines) - 1
 
     loop_file, loop_first, loop_last = span(dispatcher.py_func)
-    with open(loop_file) as fh:
-        called = set(re.findall(r"(\w+)\(", fh.read()))  # the helpers the loop's file calls by name
-    helpers = set()
-    for name, mod in list(sys.modules.items()):
-        if name.startswith("kernels"):
-            for obj in vars(mod).values():
-                if (isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") == "always"
-                        and obj.py_func.__name__ in called):
-                    helpers.add(span(obj.py_func))
+    # the inlined helpers the loop can reach: those in its module's namespace, and theirs, and so on
+    helpers, seen, modules = set(), set(), [sys.modules[dispatcher.py_func.__module__]]
+    while modules:
+        mod = modules.pop()
+        if mod.__name__ in seen:
+            continue
+        seen.add(mod.__name__)
+        for obj in vars(mod).values():
+            if isinstance(obj, CPUDispatcher) and obj.targetoptions.get("inline") == "always":
+                helpers.add(span(obj.py_func))
+                modules.append(sys.modules[obj.py_func.__module__])
 
     def place(path: str, number: int) -> list[str]:
-        if path != loop_file:
+        if path != loop_file or number == 0:
             return [path]
         found = [path] if loop_first <= number <= loop_last else []
         found += [f for f, first, last in sorted(helpers) if first <= number <= last and f not in found]

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backtest.research.stylized import (ABSOLUTE_GOAL, IMPACT_HORIZONS_S, LAGS, LEAD_LAG_GRID_MS, RELATIVE_GOAL,
-                                        STRATEGY_GOALS, TABLE_ROWS, first_seed, goal_column, seed_ranges, table)
+from backtest.research.stylized import (ABSOLUTE_GOAL, CROSS_IMPACT_MS, IMPACT_HORIZONS_S, LAGS, LEAD_LAG_GRID_MS,
+                                        RELATIVE_GOAL, STRATEGY_GOALS, TABLE_ROWS, first_seed, goal_column, seed_ranges,
+                                        table)
 
 COLORS = {"recording": "black", "queue-reactive": "tab:green", "zero-intelligence": "tab:blue",
           "calibrated": "tab:blue", "default synthetic": "tab:orange"}
@@ -108,6 +109,15 @@ def write_stylized_report(facts: dict, out_dir, comparison: dict | None = None) 
         ax.set_ylabel("mid move in its direction (ticks)")
 
     chart("impact", "The mid's move after a market order", impact)
+
+    def cross_impact(ax, m, f, c):
+        ax.plot(CROSS_IMPACT_MS, f["cross_impact_ticks"], color=c, marker="o", label=m)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("ms after the Exchange 1 market order")
+        ax.set_ylabel("Exchange 2's mid move in its direction (Exchange 1 ticks)")
+
+    chart("cross_impact", "Exchange 2 after an Exchange 1 market order (what a hedge's latency costs)", cross_impact)
 
     def basis(ax, m, f, c):
         b = f["basis"]
@@ -210,6 +220,9 @@ def _sentences(facts: dict, rows) -> dict[str, str]:
                      f"{fig('autocorrelation of trade signs, lag 10')}. Meta-orders with Pareto-tailed lengths give "
                      "the queue-reactive model persistent, long-memory order flow.",
         "impact": f"Move 1 s after a market order, ticks: {fig('mid move 1 s after a market order, its direction, ticks')}.",
+        "cross_impact": f"Exchange 2's move 50 ms after an Exchange 1 market order, Exchange 1 ticks: "
+                        f"{fig(dict(TABLE_ROWS)['cross_impact_50ms'])}. A fill by a market order is hedged tens of "
+                        "ms later: the hedge pays this move when the other venue follows the order's direction.",
         "basis": f"Basis std (currency): {fig('basis std, currency')}.",
         "lead_lag": f"Lag of the best correlation between the venues' 1 ms mid changes (ms, negative: Exchange 2 "
                     f"leads): {fig(TABLE_ROWS[-3][1])}; its correlation {fig(TABLE_ROWS[-2][1])}; lead-lag ratio "

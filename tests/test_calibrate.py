@@ -216,6 +216,25 @@ def test_lead_lag_finds_which_venue_moves_first():
     assert -60 <= ll["lag"] <= -20 and ll["ratio"] < 0.5
 
 
+def test_cross_impact_is_exchange2s_move_after_exchange1s_orders_in_their_direction():
+    """Exchange 2's mid steps 30 ms after each order, by a tick in the order's direction (and by 3 ticks against a
+    third order): 0 at 10 and 20 ms, then the mean over the orders, in Exchange 1 ticks; orders too near the end
+    for a horizon are left out of it."""
+    from backtest.research.stylized import CROSS_IMPACT_MS, cross_impact
+
+    tick = 0.5
+    mid2 = np.full(2000, 100.0)
+    times, sides = np.array([0.1, 0.6, 1.1, 1.94]), np.array([1, -1, 1, 1])
+    level = 100.0
+    for t, side, step in zip(times[:3], sides[:3], (1, 1, -3)):
+        level += side * step * tick
+        mid2[int(t * 1000) + 30:] = level
+    got = dict(zip(CROSS_IMPACT_MS, cross_impact(mid2, times, sides, tick)))
+    assert got[10] == 0 and got[20] == 0
+    assert got[50] == pytest.approx((1 + 1 - 3) / 4)  # the last order, at 1.94 s, meets no move within 50 ms
+    assert got[500] == pytest.approx((1 + 1 - 3) / 3)  # ... and has no 500 ms after it
+
+
 def test_facts_measured_on_several_seeds_are_averaged_with_their_range(tmp_path, capsys):
     import csv
 

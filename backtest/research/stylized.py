@@ -4,7 +4,8 @@
 recording, or a synthetic market printed as one by ``backtest.markets.calibrate.synthetic_recording``) with the
 same code (``backtest.markets.calibrate.tapes``): mid returns at 100 ms and 1 s (excess kurtosis), the
 autocorrelation of absolute returns, the spread, the depth at the touch, trade sizes, inter-trade times, the
-autocorrelation of trade signs, the mid's move after a trade, the basis and the venues' lead-lag. Sizes are in
+autocorrelation of trade signs, the mid's move after a trade, Exchange 2's mid's move after an Exchange 1 trade
+(what a hedge sent that long after a fill pays), the basis and the venues' lead-lag. Sizes are in
 units of each market's mean market order and prices in its own ticks or currency, so that markets on different
 grids compare. ``table`` lays the facts out, ``goal_column`` judges a market against the recording, and
 ``strategy_comparison`` runs the same strategy on the recording and on synthetic markets.
@@ -17,12 +18,15 @@ import numpy as np
 from backtest.markets.calibrate import LEAD_LAG_GRID_MS, fine_mids, lead_lag
 from kernels.records import OA_NEW
 
-__all__ = ["ABSOLUTE_GOAL", "CORRELATIONS", "IMPACT_HORIZONS_S", "LAGS", "LEAD_LAG_GRID_MS", "RELATIVE_GOAL",
-           "STRATEGY_GOALS", "TABLE_ROWS", "first_seed", "goal_column", "measure", "seed_ranges", "strategy_comparison",
-           "stylized_facts", "table", "within_goal"]  # LEAD_LAG_GRID_MS: the unit of a fact's lead-lag lags, for whoever draws them
+__all__ = ["ABSOLUTE_GOAL", "CORRELATIONS", "CROSS_IMPACT_MS", "IMPACT_HORIZONS_S", "LAGS", "LEAD_LAG_GRID_MS",
+           "RELATIVE_GOAL", "STRATEGY_GOALS", "TABLE_ROWS", "cross_impact", "first_seed", "goal_column", "measure",
+           "seed_ranges", "strategy_comparison", "stylized_facts", "table", "within_goal"]  # LEAD_LAG_GRID_MS: the unit of a fact's lead-lag lags, for whoever draws them
 
 LAGS = 30
 IMPACT_HORIZONS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+# Exchange 2's move after an Exchange 1 market order: the horizons of a hedge's latency (the replay presets' hedges
+# take tens of ms)
+CROSS_IMPACT_MS = (10, 20, 50, 100, 500)
 
 
 def _acf(x: np.ndarray, lags: int) -> np.ndarray:
@@ -59,6 +63,7 @@ def measure(e1, e2) -> dict:
         after = np.minimum(idx + int(round(h / GRID_S)), len(t1.mid) - 1)
         impact.append(float(np.mean((t1.mid[after] - t1.mid[idx]) * t1.trade_side)) if idx.size else float("nan"))
     med_spread = float(np.median(spread_ticks)) if spread_ticks.size else float("nan")
+    fine1, fine2 = fine_mids(e1, e2)
     return {
         "tick": tick, "span_s": t1.span_s, "r100": r100, "r1s": r1s,
         "kurtosis_100ms": _kurtosis(r100) if r100.size > 3 else float("nan"),
@@ -75,8 +80,23 @@ def measure(e1, e2) -> dict:
         "acf_sign": _acf(t1.trade_side, LAGS), "impact_ticks": np.array(impact),
         "impact_over_spread_1s": impact[2] / med_spread if med_spread and med_spread > 0 else float("nan"),
         "basis": (t2.mid - t1.mid) * tick, "grid_s": GRID_S,
-        "lead_lag": lead_lag(*fine_mids(e1, e2)),
+        "cross_impact_ticks": cross_impact(fine2, t1.trade_ts, t1.trade_side, tick),
+        "lead_lag": lead_lag(fine1, fine2),
     }
+
+
+def cross_impact(mid2: np.ndarray, trade_s: np.ndarray, trade_side: np.ndarray, tick: float) -> np.ndarray:
+    """Exchange 2's mid move ``CROSS_IMPACT_MS`` after each Exchange 1 market order, in the order's direction,
+    Exchange 1 ticks (mean over the orders): ``mid2`` every ms from the span's start (currency), the orders' times
+    (s from the same start) and signs (+1 buy). A hedge of a fill sent that long after it pays this move on
+    average when the fill was the market order's (the strategy's hedge latency cost)."""
+    k = (np.asarray(trade_s) * 1000.0).astype(np.int64)
+    out = []
+    for h in CROSS_IMPACT_MS:
+        ok = (k >= 0) & (k + h < mid2.size)
+        out.append(float(np.mean((mid2[k[ok] + h] - mid2[k[ok]]) * trade_side[ok]) / tick) if ok.any()
+                   else float("nan"))
+    return np.array(out)
 
 
 def stylized_facts(markets: dict) -> dict:
@@ -102,6 +122,8 @@ TABLE_ROWS = [
     ("acf_sign_10", "autocorrelation of trade signs, lag 10"),
     ("impact_1s", "mid move 1 s after a market order, its direction, ticks"),
     ("impact_over_spread_1s", "the same, in median spreads"),
+    ("cross_impact_50ms", "Exchange 2's mid move 50 ms after an Exchange 1 market order, its direction, Exchange 1 "
+                          "ticks"),
     ("basis_mean", "basis (Exchange 2 - Exchange 1 mid) mean, currency"),
     ("basis_std", "basis std, currency"),
     ("lead_lag_ms", "lead-lag: lag (ms) of the best correlation of 1 ms mid changes, + = Exchange 1 leads"),
@@ -145,6 +167,8 @@ def _figure(f: dict, key: str) -> float:
         v = f["acf_sign"][int(key.rsplit("_", 1)[1]) - 1]
     elif key == "impact_1s":
         v = f["impact_ticks"][2]
+    elif key == "cross_impact_50ms":
+        v = f["cross_impact_ticks"][CROSS_IMPACT_MS.index(50)]
     elif key == "basis_mean":
         v = float(np.mean(f["basis"]))
     elif key == "basis_std":
