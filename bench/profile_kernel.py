@@ -106,8 +106,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--frequency", type=int, default=4000, help="perf samples a second")
     ap.add_argument("--lines", type=int, default=0, metavar="N",
-                    help="also the N source lines with most of the loop's own samples (compiled with line tables "
-                         "only, which leaves the optimised code as it is)")
+                    help="also the N source lines with most of the loop's own samples (compiled with line directives "
+                         "only: the code stays optimised and inlined as usual)")
     args = ap.parse_args()
     for tool in ("perf", "objdump"):
         if shutil.which(tool) is None:
@@ -237,20 +237,17 @@ def print_lines(loop: tuple[int, int, str], at_ip: Counter, own: int, top: int, 
     listing = next(iter(dispatcher.overloads.values())).library.get_asm_str()
     files, where, located, inside = {}, None, [], False
     for line in listing.splitlines():
+        m = re.match(r'\s*\.file\s+(\d+)\s+"([^"]*)"(?:\s+"([^"]*)")?', line)  # a file number, before or inside
+        if m:
+            files[m.group(1)] = os.path.join(m.group(2), m.group(3)) if m.group(3) else m.group(2)
+            continue
         if line.startswith(loop[2] + ":"):
             inside = True
             continue
         if not inside:
-            m = re.match(r'\s*\.file\s+(\d+)\s+"([^"]*)"(?:\s+"([^"]*)")?', line)
-            if m:
-                files[m.group(1)] = os.path.join(m.group(2), m.group(3)) if m.group(3) else m.group(2)
             continue
         if line.startswith(".Lfunc_end"):
             break
-        m = re.match(r'\s*\.file\s+(\d+)\s+"([^"]*)"(?:\s+"([^"]*)")?', line)
-        if m:
-            files[m.group(1)] = os.path.join(m.group(2), m.group(3)) if m.group(3) else m.group(2)
-            continue
         m = re.match(r"\s*\.loc\s+(\d+)\s+(\d+)", line)
         if m:
             where = (files.get(m.group(1), "?"), int(m.group(2)))
