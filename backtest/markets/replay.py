@@ -346,8 +346,9 @@ def _scan(source: _Source, clock: str, end: int):
     return max(int(fold[0]), 0), quoted, levels
 
 
-BOOK_BYTES_PER_LEVEL = 64  # a venue's books over the window: the matching book and the mids' book, 16 bytes a level each,
-# and the strategy's view of them
+# a venue's books over the window: the matching book and the mids' book, 16 bytes a level each and a count per 64 levels
+# (kernels.replay.LB_BLOCK), and the strategy's view of them
+BOOK_BYTES_PER_LEVEL = 65
 
 
 def _window(name: str, quoted, levels, pk: int, window_pct: float) -> tuple[int, int]:
