@@ -311,6 +311,10 @@ def run_portfolio_ticks(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx
     return pc[0]
 
 
+# The replay drivers repeat the synthetic ones but for the kernel they call (its arguments differ in number). One
+# driver taking the kernel as an argument (``loop(*inputs, t, nxt, ..., *outputs, *state)``) was tried: identical
+# results, but numba's on-disk cache then fails to save a second signature of it once the dispatcher of an earlier
+# process is in its index ("ReferenceError: underlying object has vanished").
 @jit_borrow
 def run_portfolio_replay(assets, views, feed_start, pp, ps, pf, work, cov, dq_idx, dq_val, out_rows, out_risk, pc,
                          t_begin, t_end, no_keep, kept):
