@@ -534,7 +534,7 @@ class ReplayChunks:
         if not self.first.feed1[0] > 0 or not self.first.feed2[0] > 0:
             raise ConfigError(["a venue has no best bid and ask at the start of the span"])
         self._planned = self.next_tick  # where the chunks handed to the helper end
-        self._sizes = [self.first.nbytes]  # of the chunks built so far, for how many to keep ahead
+        self._built_bytes, self._built = self.first.nbytes, 1  # of the chunks handed out, for how many to keep ahead
         self._prefetch()
 
     def _prefetch(self) -> None:
@@ -542,7 +542,7 @@ class ReplayChunks:
         size of those built so far. One ahead was not enough: a chunk's building and its kernel span each vary,
         and with only the next one ready each side waited for the other in turn (the printed day: 3.2 s of the
         kernel's thread waiting for chunks; 1.2 s with two ahead, 0.5 with three, 0.08 with eight)."""
-        mean = sum(self._sizes) / len(self._sizes)
+        mean = self._built_bytes / self._built
         ahead = max(1, min(CHUNKS_AHEAD, int(AHEAD_BYTES // max(mean, 1.0))))
         while len(self._ahead) < ahead and self._planned < self.n_ticks:
             if self._helper is None:
@@ -566,7 +566,8 @@ class ReplayChunks:
         if not self._ahead:
             raise ValueError("the recording's chunks are all handed out")
         chunk = self._ahead.popleft().result()
-        self._sizes.append(chunk.nbytes)
+        self._built_bytes += chunk.nbytes
+        self._built += 1
         self._prefetch()
         return chunk
 
