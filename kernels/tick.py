@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit, jit_borrow
+from kernels._jit import jit, jit_borrow, jit_inline
 from kernels.book import (
     MM_FILL_BUFFER, B_BASE, B_BEST_ASK, B_BEST_BID, B_DROPPED, B_NLEVELS, LV_QTY,
     best_ask, best_bid, book_new, cancel, cancel_random_other, crosses, depth_within, level_row, match,
@@ -220,7 +220,7 @@ def _cancel_quote(b, quotes, qi, side, t, reason, out_orders, counters, zs, zn, 
     quotes[qi + 1] = 0
 
 
-@jit_borrow
+@jit_inline
 def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, book_mode, zs, zn, delay,
                pend_due, room):
     """Keep, replace or place our quote on one side. ``quotes[qi..qi+3]`` = slot (-1 none, -2 in
@@ -265,7 +265,7 @@ def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, b
         record_order(out_orders, counters, oid, t, OA_NEW, side, price, size, OR_QUOTE)
 
 
-@jit_borrow
+@jit_inline
 def _room(b, zs, zn, side, inv1, hard):
     """Lots a new order on ``side`` (+1 bid, -1 ask) may hold so that the hard position limit ``hard`` holds
     even if it and our other live orders on that side (those whose cancel is in flight) all fill."""
