@@ -156,6 +156,10 @@ def make_parser() -> argparse.ArgumentParser:
                     help="the queue-reactive model's Exchange 2 makes a share of Exchange 1's moves at a lead spread "
                     "over +/-100 ms (the share of the venues' co-movement not on the lags that stand out) instead "
                     "of at those lags only; the README measures what it changes")
+    cp.add_argument("--split-leads", action="store_true",
+                    help="the queue-reactive model's Exchange 2 takes its lead over the moves of Exchange 1 that come "
+                    "with a trade from their own distribution (on the recordings the perpetual follows those rather "
+                    "than leads them); the README measures what it changes")
 
     cpp = sub.add_parser("calibrate-portfolio", help="a synthetic portfolio calibrated to recordings of several "
                          "assets on the same minutes: each asset's market and the correlation of their returns")
@@ -759,7 +763,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         try:
             qr_cfg, qr_estimates = estimate_queue_reactive(d1, d2, base=make_config(base.model_dump(), **latency),
                                                            trend_window_ms=args.trend_window_ms,
-                                                           diffuse_leads=args.diffuse_leads)
+                                                           diffuse_leads=args.diffuse_leads,
+                                                           split_leads=args.split_leads)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":

@@ -302,6 +302,11 @@ class QueueReactiveSection(_Section):
     lead_ms: list[float] = Field(
         default_factory=lambda: [0.0] * QR_QUANTILES, description="quantiles of how much earlier Exchange 2's mid "
         "makes each move of Exchange 1's mid, ms (one draw per move; negative: later)")
+    lead_at_trade_ms: list[float] | None = Field(
+        None, description="quantiles of the lead, as lead_ms, for the moves of Exchange 1's mid made at a market "
+        "order (its trade printed within a ms of the move): on the recordings the perpetual follows these rather "
+        "than leads them (calibrate --split-leads estimates both from the two kinds of moves apart); None: every "
+        "move's lead from lead_ms")
     lead_diffuse_share: float = Field(
         0.0, ge=0.0, le=1.0, description="the share of Exchange 1's moves that Exchange 2 makes at a lead drawn "
         "within +/- lead_diffuse_ms (by lead_diffuse_weights, else uniformly) instead of from lead_ms: the part of the "
@@ -372,10 +377,12 @@ class QueueReactiveSection(_Section):
                                 or not all(0.0 <= p <= 1.0 for row in buy for p in row)):
             raise ValueError(f"trend_buy_probability: {len(buy)} rows of {[len(r) for r in buy]}; allowed: 3 rows "
                              f"(down, flat, up) of one probability in [0, 1] per imbalance bin ({self.imbalance_bins})")
-        q = self.lead_ms
-        if len(q) != QR_QUANTILES or any(b < a for a, b in zip(q, q[1:])) or q[0] < -10_000 or q[-1] > 10_000:
-            raise ValueError(f"lead_ms: {len(q)} values; allowed: {QR_QUANTILES} non-decreasing quantiles from -10000 "
-                             "to 10000 ms")
+        for name in ("lead_ms", "lead_at_trade_ms"):
+            q = getattr(self, name)
+            if q is not None and (len(q) != QR_QUANTILES or any(b < a for a, b in zip(q, q[1:])) or q[0] < -10_000
+                                  or q[-1] > 10_000):
+                raise ValueError(f"{name}: {len(q)} values; allowed: {QR_QUANTILES} non-decreasing quantiles from "
+                                 "-10000 to 10000 ms")
         for name in ("improvement_fraction", "cancel_fraction"):
             if getattr(self, name)[-1] > 1.0:
                 raise ValueError(f"{name}: allowed: fractions in (0, 1]")

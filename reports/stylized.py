@@ -178,16 +178,31 @@ def comparison_html(c: dict) -> str:
     models = c["models"]
     head = "".join(f"<th>{html.escape(n)}: {c['seeds']} seeds, mean &plusmn; std</th><th>{html.escape(n)}: "
                    f"{c['long_factor']}x as long, {c['long_seeds']} seeds</th>" for n in models)
+    interval = c.get("replay_interval", {})
+
+    def recorded(k):
+        lo_hi = interval.get(k)
+        return f"{c['replay'][k]:,.4g}" + (f" [{lo_hi[0]:,.4g}, {lo_hi[1]:,.4g}]" if lo_hi else "")
+
+    def inside(m, k):
+        if k not in m.get("inside_interval", {}):
+            return ""
+        return ", inside the recording's interval" if m["inside_interval"][k] else ", outside the recording's interval"
+
     rows = "".join(
-        f"<tr><td>{k}</td><td>{c['replay'][k]:,.4g}</td>" + "".join(
+        f"<tr><td>{k}</td><td>{recorded(k)}</td>" + "".join(
             f"<td>{m['mean'][k]:,.4g} &plusmn; {m['std'][k]:,.3g}"
-            + (" (goal met)" if m["goals"].get(k) else " (goal missed)" if k in m["goals"] else "") + "</td>"
+            + (f" (goal met{inside(m, k)})" if m["goals"].get(k) else f" (goal missed{inside(m, k)})"
+               if k in m["goals"] else "") + "</td>"
             f"<td>{m['long_mean'][k]:,.4g} &plusmn; {m['long_std'][k]:,.3g}</td>" for m in models.values()) + "</tr>"
         for k in c["replay"])
+    precision = (f" The recording's figures carry their own sampling error: in brackets, a {c['interval_level']:.0%} "
+                 f"interval by a block bootstrap (blocks of {c['interval_block_s']:g} s of the run drawn with "
+                 "replacement).") if interval else ""
     return (f"<h2>The same strategy on each</h2><p>Money in currency; <code>_per_unit</code> per unit of the asset "
             f"traded on Exchange 1. Goal (on {', '.join(STRATEGY_GOALS)}): the mean over the seeds within "
-            f"{RELATIVE_GOAL:.0%} of the recording, with its sign.</p><table><tr><th></th><th>recording (replay)</th>"
-            f"{head}</tr>{rows}</table>")
+            f"{RELATIVE_GOAL:.0%} of the recording, with its sign.{precision}</p><table><tr><th></th>"
+            f"<th>recording (replay)</th>{head}</tr>{rows}</table>")
 
 
 def _sentences(facts: dict, rows) -> dict[str, str]:

@@ -132,7 +132,8 @@ def test_cli_calibrate_writes_a_config_run_takes_and_a_report(tmp_path, capsys):
     assert main(["run", "--config", str(out), "--ticks", "500", "--json"]) == 0
     html = (tmp_path / "report" / "stylized_facts.html").read_text()
     for fact in ("kurtosis", "inter-trade", "trade signs", "The same strategy on each", "queue-reactive within goal",
-                 "zero-intelligence: 2 seeds", "share of the time the spread is one price step", "new_orders_per_hour"):
+                 "zero-intelligence: 2 seeds", "share of the time the spread is one price step", "new_orders_per_hour",
+                 "90% interval by a block bootstrap", "the recording's interval)"):
         assert fact in html
     assert (tmp_path / "report" / "impact.png").exists()
     # the queue-reactive model written instead: a config run takes, whose market is printed and replayed
@@ -142,6 +143,36 @@ def test_cli_calibrate_writes_a_config_run_takes_and_a_report(tmp_path, capsys):
     loaded = load_config(qr)
     assert loaded.market.source == "queue_reactive" and "--model queue_reactive" in qr.read_text()
     assert main(["run", "--config", str(qr), "--ticks", "5000", "--json"]) == 0
+
+
+def test_the_recordings_strategy_figures_come_with_a_block_bootstrap_interval():
+    """recording_intervals: the interval holds the run's own figure; a run whose blocks are all alike measures it
+    exactly; one whose money sits in a single block is far less certain; the same seed gives the same interval."""
+    from backtest.research.stylized import recording_intervals
+
+    rng = np.random.default_rng(3)
+    fill_s = np.sort(rng.uniform(0, 300, 200))
+    units = np.full(200, 0.001)
+    capture = rng.normal(-0.002, 0.004, 200)
+    hedge_s = fill_s + 0.02
+    latency = rng.normal(-0.003, 0.005, 200)
+    got = recording_intervals(fill_s, units, capture, hedge_s, latency, 300.0)
+    point = {"fills_per_hour": 200 / 300 * 3600, "spread_capture_per_unit": capture.sum() / units.sum(),
+             "hedge_latency_cost_per_unit": latency.sum() / units.sum()}
+    for k, (lo, hi) in got.items():
+        assert lo < point[k] < hi, k
+    assert got == recording_intervals(fill_s, units, capture, hedge_s, latency, 300.0)
+    # every 10 s block alike: each resample is the run itself
+    even_s = np.arange(30) * 10.0 + 5.0
+    same = recording_intervals(even_s, np.ones(30), np.full(30, -2.0), even_s, np.full(30, -1.0), 300.0)
+    assert same["spread_capture_per_unit"] == pytest.approx((-2.0, -2.0))
+    assert same["hedge_latency_cost_per_unit"] == pytest.approx((-1.0, -1.0))
+    assert same["fills_per_hour"] == pytest.approx((360.0, 360.0))
+    # all the latency cost in one block of 30: most resamples miss it or double it
+    lumpy = np.zeros(30)
+    lumpy[7] = -30.0
+    lo, hi = recording_intervals(even_s, np.ones(30), np.zeros(30), even_s, lumpy, 300.0)["hedge_latency_cost_per_unit"]
+    assert lo <= -2.0 and hi >= 0.0
 
 
 def test_cli_calibrate_bad_input(tmp_path, capsys):

@@ -389,3 +389,21 @@ def test_diffuse_leads_follow_their_weights_and_bad_weights_are_refused():
     for bad in ([1.0] * 20, [0.0] * 21, [-1.0] + [1.0] * 20):
         with pytest.raises(ConfigError, match="lead_diffuse_weights"):
             truth(**{"queue_reactive.lead_diffuse_ms": 10.0, "queue_reactive.lead_diffuse_weights": bad})
+
+
+def test_split_leads_the_moves_a_trade_made_follow_their_own_lead_and_both_come_back():
+    """lead_at_trade_ms: the moves of Exchange 1's mid that come with a trade are made by Exchange 2 at their own lead
+    (here 20 ms after, the others 30 ms before); calibration with split_leads gives both back from the model's own
+    tape, and without it one lead for all. A malformed table is refused with what is allowed."""
+    cfg = truth(ticks=120_000, **{"queue_reactive.lead_at_trade_ms": [-20.0] * 19})
+    d1, d2 = queue_reactive_recording(cfg)
+    assert d2.events.tobytes() != queue_reactive_recording(truth(ticks=120_000))[1].events.tobytes()
+    _, est = estimate(d1, d2, base=cfg, split_leads=True)
+    got = {e.key: e.value for e in est}
+    # as received: Exchange 1's feed is 1 ms slower than Exchange 2's, which calibration takes out
+    assert abs(np.median(got["queue_reactive.lead_ms"]) - 30.0) <= 1.0
+    assert abs(np.median(got["queue_reactive.lead_at_trade_ms"]) + 20.0) <= 1.0
+    _, one = estimate(d1, d2, base=cfg)
+    assert "queue_reactive.lead_at_trade_ms" not in {e.key for e in one}
+    with pytest.raises(ConfigError, match="lead_at_trade_ms: 3 values; allowed: 19 non-decreasing"):
+        truth(**{"queue_reactive.lead_at_trade_ms": [1.0, 2.0, 3.0]})

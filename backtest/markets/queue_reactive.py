@@ -3,8 +3,9 @@ kernel then runs the strategy on, with the same queue-position rules as on a rea
 (``backtest.markets.queue_reactive_fit`` estimates it from one).
 
 Exchange 1 is ``kernels.queue_reactive``'s model of a large-tick book (see its docstring). Exchange 2's mid follows
-Exchange 1's: at time t it is Exchange 1's mid at t + a lead plus a basis (each move's lead drawn from ``lead_ms``, or
-for a share ``lead_diffuse_share`` of them within +/- ``lead_diffuse_ms`` by ``lead_diffuse_weights``), the basis an
+Exchange 1's: at time t it is Exchange 1's mid at t + a lead plus a basis (each move's lead drawn from ``lead_ms``;
+the moves a market order made, from ``lead_at_trade_ms`` when it is set; or for a share ``lead_diffuse_share`` of
+them within +/- ``lead_diffuse_ms`` by ``lead_diffuse_weights``), the basis an
 Ornstein-Uhlenbeck process (``market.basis_mean_ticks``, ``basis_reversion_per_s``,
 ``basis_vol_ticks_per_sqrt_s``) drawn every ``basis_update_ms`` (calibrated so that Exchange 2's mid moves as often
 as the recording's); its book is one price
@@ -26,7 +27,7 @@ from kernels.queue_reactive import (
     P_MU, P_START_NS, P_TAIL, P_TREND_WINDOW_S, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL,
     QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, S_A,
     S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue, sample_quantile)
-from kernels.records import ME_BBO_ASK, ME_BBO_BID, market_event_dt
+from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, market_event_dt
 
 FLOW_KEYS = ("limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_ask_per_s", "inspread_bid_per_s",
              "inspread_ask_per_s")  # in kernels.queue_reactive.Q_* order
@@ -155,7 +156,19 @@ def max_lead_ms(config: SimConfig) -> int:
     """The furthest Exchange 2 runs ahead of Exchange 1, ms (0 when it only lags)."""
     qr = config.queue_reactive
     diffuse = qr.lead_diffuse_ms if qr.lead_diffuse_share > 0 else 0.0
-    return max(0, math.ceil(max(qr.lead_ms)), math.ceil(diffuse))
+    at_trade = max(qr.lead_at_trade_ms) if qr.lead_at_trade_ms is not None else 0.0
+    return max(0, math.ceil(max(qr.lead_ms)), math.ceil(at_trade), math.ceil(diffuse))
+
+
+def moves_at_trades(changes: np.ndarray, trade_ms: np.ndarray) -> np.ndarray:
+    """Which of a mid's 1 ms changes (``changes[i]``: from ms i to ms i + 1) come with a trade: one printed in ms
+    i - 1, i or i + 1 (``trade_ms``: the trades' ms on the same grid). The same rule on a recording
+    (``backtest.markets.queue_reactive_fit``) and on the model's own tape."""
+    at = np.zeros(changes.size, dtype=bool)
+    for off in (-1, 0, 1):
+        k = trade_ms + off
+        at[k[(k >= 0) & (k < changes.size)]] = True
+    return at
 
 
 def _inverse_cdf(q: np.ndarray, u: float) -> float:
@@ -196,6 +209,11 @@ def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndar
     u = random_stream(config.sim.seed, "queue_reactive_leads").random(moves.size)
     pick = np.minimum(np.searchsorted(QUANTILE_PROBS, u, side="left"), len(QUANTILE_PROBS) - 1)
     leads = np.round(np.asarray(qr.lead_ms, dtype=float)[pick]).astype(np.int64)
+    if qr.lead_at_trade_ms is not None:  # the moves a market order made: their own leads (the same draws)
+        trades = ev1[ev1["kind"] == ME_TRADE]["recv_ts"]
+        trade_ms = (trades - START_NS - int(round(qr.exchange1_feed_latency_ms * 1e6))) // grid_ns
+        at = moves_at_trades(np.diff(mid1), np.unique(trade_ms))[moves - 1]
+        leads[at] = np.round(np.asarray(qr.lead_at_trade_ms, dtype=float)[pick[at]]).astype(np.int64)
     if qr.lead_diffuse_share > 0:  # from a stream of their own: a share of 0 draws nothing and changes nothing
         d = random_stream(config.sim.seed, "queue_reactive_diffuse_leads").random((2, moves.size))
         spread = d[0] < qr.lead_diffuse_share

@@ -341,12 +341,37 @@ def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, tim
             f"{c}" for c in np.bincount(tb, minlength=N_TRENDS)) + ")")
 
 
+def _split_leads(put, prefix: str, m1: np.ndarray, m2: np.ndarray, trade_s: np.ndarray, skew: float) -> list[float]:
+    """``lead_at_trade_ms`` and ``lead_ms`` from the recorded mids every ms (``m1``, ``m2``) and Exchange 1's trades
+    (``trade_s``, s from the mids' start): Exchange 1's 1 ms changes split into those that come with a trade
+    (``backtest.markets.queue_reactive.moves_at_trades``) and the others, each kind's cross-correlation with
+    Exchange 2's changes made into a lead distribution (``lead_distribution``). On BTC the moves without a trade
+    have the perpetual first (peak at 41 ms, lead-lag ratio 0.08), those with one have it after as often as not
+    (ratio 1.03); all together the perpetual leads. Returns ``lead_ms``."""
+    from backtest.markets.queue_reactive import moves_at_trades
+
+    changes = np.diff(m1)
+    at = moves_at_trades(changes, np.unique(np.floor(np.asarray(trade_s) * 1000.0).astype(np.int64)))
+    moved = changes != 0
+    out = {}
+    for key, kind in (("lead_at_trade_ms", at), ("lead_ms", ~at)):
+        ll = lead_lag(np.concatenate([[0.0], np.cumsum(np.where(kind, changes, 0.0))]), m2)
+        q, note = lead_distribution(ll, int(np.count_nonzero(moved & kind)), skew)
+        what = "with" if key == "lead_at_trade_ms" else "without"
+        put(prefix + key, q, f"Exchange 1's {int(np.count_nonzero(moved & kind))} moves {what} a trade within a "
+            f"ms: {note}")
+        out[key] = q
+    return out["lead_ms"]
+
+
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
-             trend_window_ms: float = 0.0, diffuse_leads: bool = False):
+             trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``);
-    ``diffuse_leads`` estimates ``lead_diffuse_share`` (``diffuse_share``; else 0, every lead from ``lead_ms``)."""
+    ``diffuse_leads`` estimates ``lead_diffuse_share`` (``diffuse_share``; else 0, every lead from ``lead_ms``);
+    ``split_leads`` estimates ``lead_at_trade_ms`` for the moves of Exchange 1's mid that come with a trade and
+    ``lead_ms`` for the others, each from the cross-correlation of its own moves (``_split_leads``)."""
     if not 0.0 <= trend_window_ms <= 60_000.0:
         raise ConfigError([f"trend window {trend_window_ms:g} ms; allowed: 0 (no trend) to 60000 ms"])
 
@@ -476,8 +501,11 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     ll = lead_lag(m1, m2)
     # the mids as received; the model's lead is on the venues' clocks (each venue's feed latency then added)
     skew = _feed_skew_ms(est)
-    leads, note = lead_distribution(ll, int(np.count_nonzero(np.diff(m1))), skew)
-    put(prefix + "lead_ms", leads, note)
+    if split_leads:
+        leads = _split_leads(put, prefix, m1, m2, t_s, skew)
+    else:
+        leads, note = lead_distribution(ll, int(np.count_nonzero(np.diff(m1))), skew)
+        put(prefix + "lead_ms", leads, note)
     if diffuse_leads:
         share, note = diffuse_share(ll, int(np.count_nonzero(np.diff(m1))))
         put(prefix + "lead_diffuse_share", share, note)

@@ -13,6 +13,8 @@ grids compare. ``table`` lays the facts out, ``goal_column`` judges a market aga
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from backtest.markets.calibrate import LEAD_LAG_GRID_MS, fine_mids, lead_lag
@@ -20,7 +22,7 @@ from kernels.records import OA_NEW
 
 __all__ = ["ABSOLUTE_GOAL", "CORRELATIONS", "CROSS_IMPACT_MS", "IMPACT_HORIZONS_S", "LAGS", "LEAD_LAG_GRID_MS",
            "RELATIVE_GOAL", "STRATEGY_GOALS", "TABLE_ROWS", "cross_impact", "first_seed", "goal_column", "measure",
-           "seed_ranges", "strategy_comparison", "stylized_facts", "table", "within_goal"]  # LEAD_LAG_GRID_MS: the unit of a fact's lead-lag lags, for whoever draws them
+           "recording_intervals", "seed_ranges", "strategy_comparison", "stylized_facts", "table", "within_goal"]  # LEAD_LAG_GRID_MS: the unit of a fact's lead-lag lags, for whoever draws them
 
 LAGS = 30
 IMPACT_HORIZONS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -204,6 +206,37 @@ def first_seed(f):
 
 
 STRATEGY_GOALS = ("fills_per_hour", "spread_capture_per_unit", "hedge_latency_cost_per_unit")
+# the recording's own sampling error on them: blocks of the run drawn with replacement (fills cluster in time, so
+# blocks rather than single fills), this many resamples, seeded so that a report is the same on every run
+BOOTSTRAP_BLOCK_S = 10.0
+BOOTSTRAP_RESAMPLES = 4000
+BOOTSTRAP_LEVEL = 0.90
+
+
+def recording_intervals(fill_s, fill_units, fill_capture, hedge_s, hedge_latency_cost, span_s: float,
+                        block_s: float = BOOTSTRAP_BLOCK_S, resamples: int = BOOTSTRAP_RESAMPLES,
+                        level: float = BOOTSTRAP_LEVEL, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """How precisely one run measures STRATEGY_GOALS: a ``level`` interval of each by a block bootstrap (the run's
+    ``span_s`` seconds cut into blocks of ``block_s``, as many blocks drawn with replacement ``resamples`` times, each
+    figure recomputed on the draw: fills per hour, spread capture and hedge latency cost per unit traded). Fills
+    at ``fill_s`` seconds of ``fill_units`` units each with ``fill_capture`` (currency); hedges at ``hedge_s`` with
+    ``hedge_latency_cost`` (currency). A resample without fills leaves the money figures out (nan-aware)."""
+    n = max(1, int(math.ceil(span_s / block_s)))
+    fb = np.minimum((np.asarray(fill_s, dtype=float) // block_s).astype(np.int64), n - 1)
+    hb = np.minimum((np.asarray(hedge_s, dtype=float) // block_s).astype(np.int64), n - 1)
+    count = np.bincount(fb, minlength=n).astype(float)
+    units = np.bincount(fb, weights=np.asarray(fill_units, dtype=float), minlength=n)
+    capture = np.bincount(fb, weights=np.asarray(fill_capture, dtype=float), minlength=n)
+    latency = np.bincount(hb, weights=np.asarray(hedge_latency_cost, dtype=float), minlength=n)
+    draws = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    traded = units[draws].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        figures = {"fills_per_hour": count[draws].sum(axis=1) / (n * block_s) * 3600.0,
+                   "spread_capture_per_unit": np.where(traded > 0, capture[draws].sum(axis=1) / traded, np.nan),
+                   "hedge_latency_cost_per_unit": np.where(traded > 0, latency[draws].sum(axis=1) / traded, np.nan)}
+    tail = (1.0 - level) / 2.0 * 100.0
+    return {k: tuple(float(x) for x in np.nanpercentile(v, [tail, 100.0 - tail])) if np.isfinite(v).any()
+            else (float("nan"), float("nan")) for k, v in figures.items()}
 
 
 def strategy_comparison(replay_config, models: dict, seeds, long_factor: int = 10, long_seeds: int = 3) -> dict:
@@ -234,8 +267,15 @@ def strategy_comparison(replay_config, models: dict, seeds, long_factor: int = 1
         return ({k: float(np.nanmean(v)) for k, v in arr.items()},
                 {k: float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in arr.items()})
 
-    rep = row(replay_config, run(replay_config))
-    out = {"replay": rep, "models": {}, "seeds": len(list(seeds)), "long_factor": long_factor, "long_seeds": long_seeds}
+    recorded = run(replay_config)
+    rep = row(replay_config, recorded)
+    fills, hedges = recorded.fills, recorded.hedges
+    interval = recording_intervals(fills["time_s"].to_numpy(), fills["qty_lots"].to_numpy() * replay_config.market.lot_size,
+                                   fills["spread_capture"].to_numpy(), hedges["time_s"].to_numpy(),
+                                   hedges["latency_cost"].to_numpy(), replay_config.sim.ticks * replay_config.sim.dt_s)
+    out = {"replay": rep, "replay_interval": interval, "interval_level": BOOTSTRAP_LEVEL,
+           "interval_block_s": BOOTSTRAP_BLOCK_S, "models": {}, "seeds": len(list(seeds)), "long_factor": long_factor,
+           "long_seeds": long_seeds}
     for name, config in models.items():
         syn = [row(c, run(c)) for c in (config.with_dotted({"sim.seed": int(s)}) for s in seeds)]
         longer = config.with_dotted({"sim.ticks": config.sim.ticks * long_factor})
@@ -245,5 +285,7 @@ def strategy_comparison(replay_config, models: dict, seeds, long_factor: int = 1
         lmean, lstd = spread(syn_long)
         goals = {k: bool(np.sign(mean[k]) == np.sign(rep[k]) and abs(mean[k] - rep[k]) <= RELATIVE_GOAL * abs(rep[k]))
                  for k in STRATEGY_GOALS}
-        out["models"][name] = {"mean": mean, "std": std, "long_mean": lmean, "long_std": lstd, "goals": goals}
+        inside = {k: bool(interval[k][0] <= mean[k] <= interval[k][1]) for k in STRATEGY_GOALS}
+        out["models"][name] = {"mean": mean, "std": std, "long_mean": lmean, "long_std": lstd, "goals": goals,
+                               "inside_interval": inside}
     return out
