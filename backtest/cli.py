@@ -773,8 +773,12 @@ def _calibrate(args: argparse.Namespace) -> int:
             print(f"note: the report leaves the queue-reactive model out: {'; '.join(err.problems)}", file=sys.stderr)
     cfg, estimates = (qr_cfg, qr_estimates) if args.model == "queue_reactive" else (zi_cfg, zi_estimates)
     model = "Queue-reactive" if args.model == "queue_reactive" else "Zero-intelligence synthetic"
+    options = "".join(f" {flag}" for flag, on in (
+        (f"--trend-window-ms {args.trend_window_ms:g}", args.trend_window_ms > 0),
+        ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads))
+        if on and args.model == "queue_reactive")  # the queue-reactive model's options, which make its config
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
-              f"`python -m backtest calibrate --model {args.model}`; strategy sections from "
+              f"`python -m backtest calibrate --model {args.model}{options}`; strategy sections from "
               f"{'the preset' if args.base in PRESETS else 'the config file'} {args.base}.")
     try:
         out.write_text(to_toml(cfg, estimates, header))

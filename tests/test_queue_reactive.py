@@ -241,10 +241,15 @@ def test_brief_wide_spreads_pool_their_own_rates_not_the_one_tick_time():
     assert np.allclose(rates[0, 1:, :], 5 * 600.0 / 301.0)
 
 
-@pytest.mark.parametrize("symbol,folder,preset", [
-    ("btcusdt", "calibration", "replay_binance_btcusdt_20240808"),
-    ("ethusdt", "calibration_eth", "replay_binance_ethusdt_20240808")])
-def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, symbol, folder, preset):
+COMBINED = ["--trend-window-ms", "100", "--diffuse-leads", "--split-leads"]
+
+
+@pytest.mark.parametrize("symbol,shipped,preset,options", [
+    ("btcusdt", "calibration/queue_reactive.toml", "replay_binance_btcusdt_20240808", []),
+    ("ethusdt", "calibration_eth/queue_reactive.toml", "replay_binance_ethusdt_20240808", []),
+    ("btcusdt", "calibration_combined/btc_queue_reactive.toml", "replay_binance_btcusdt_20240808", COMBINED),
+    ("ethusdt", "calibration_combined/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", COMBINED)])
+def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, symbol, shipped, preset, options):
     from backtest.cli import main
     from backtest.config import load_config
     from tests.config_compare import assert_same_config
@@ -252,9 +257,11 @@ def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, sy
     out = tmp_path / "qr.toml"
     assert main(["calibrate", "--exchange1", f"data/binance-{symbol}-2024-08-08/spot.jsonl.gz", "--exchange2",
                  f"data/binance-{symbol}-2024-08-08/usdm.jsonl.gz", "--base", preset, "--model", "queue_reactive",
-                 "--out", str(out)]) == 0
+                 *options, "--out", str(out)]) == 0
     capsys.readouterr()
-    assert_same_config(load_config(out), load_config(f"reports/figures/{folder}/queue_reactive.toml"))
+    assert_same_config(load_config(out), load_config(f"reports/figures/{shipped}"))
+    # the file says how it was made
+    assert f"--model queue_reactive{''.join(' ' + o for o in options)}`" in out.read_text().splitlines()[0]
 
 
 def test_a_run_too_large_is_refused_before_printing():
