@@ -231,7 +231,7 @@ def recording_intervals(fill_s, fill_units, fill_capture, hedge_s, hedge_latency
     draws = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     traded = units[draws].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        figures = {"fills_per_hour": count[draws].sum(axis=1) / (n * block_s) * 3600.0,
+        figures = {"fills_per_hour": count[draws].sum(axis=1) / span_s * 3600.0,  # n blocks drawn: the run's span
                    "spread_capture_per_unit": np.where(traded > 0, capture[draws].sum(axis=1) / traded, np.nan),
                    "hedge_latency_cost_per_unit": np.where(traded > 0, latency[draws].sum(axis=1) / traded, np.nan)}
     tail = (1.0 - level) / 2.0 * 100.0
