@@ -160,6 +160,14 @@ def make_parser() -> argparse.ArgumentParser:
                     help="the queue-reactive model's Exchange 2 takes its lead over the moves of Exchange 1 that come "
                     "with a trade from their own distribution (on the recordings the perpetual follows those rather "
                     "than leads them); the README measures what it changes")
+    cp.add_argument("--sweep-within-jump", action="store_true",
+                    help="the queue-reactive model's market order larger than its queue ends at the new best, whose "
+                    "drawn queue stays (the recorded jump already spans the levels a sweep took); the README "
+                    "measures what it changes")
+    cp.add_argument("--queue-sizes", action="store_true",
+                    help="the queue-reactive model's limit orders, cancels and market orders each come at an "
+                    "intensity that also depends on the size of their own queue (a thin queue draws the market "
+                    "orders that empty it), estimated per bin of that size; the README measures what it changes")
 
     cpp = sub.add_parser("calibrate-portfolio", help="a synthetic portfolio calibrated to recordings of several "
                          "assets on the same minutes: each asset's market and the correlation of their returns")
@@ -764,7 +772,9 @@ def _calibrate(args: argparse.Namespace) -> int:
             qr_cfg, qr_estimates = estimate_queue_reactive(d1, d2, base=make_config(base.model_dump(), **latency),
                                                            trend_window_ms=args.trend_window_ms,
                                                            diffuse_leads=args.diffuse_leads,
-                                                           split_leads=args.split_leads)
+                                                           split_leads=args.split_leads,
+                                                           queue_sizes=args.queue_sizes,
+                                                           sweep_within_jump=args.sweep_within_jump)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":
@@ -775,7 +785,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     model = "Queue-reactive" if args.model == "queue_reactive" else "Zero-intelligence synthetic"
     options = "".join(f" {flag}" for flag, on in (
         (f"--trend-window-ms {args.trend_window_ms:g}", args.trend_window_ms > 0),
-        ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads))
+        ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads),
+        ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump))
         if on and args.model == "queue_reactive")  # the queue-reactive model's options, which make its config
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
               f"`python -m backtest calibrate --model {args.model}{options}`; strategy sections from "

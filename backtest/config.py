@@ -263,6 +263,23 @@ class QueueReactiveSection(_Section):
         "order that takes part of the queue, over the queue, in (0, 1)")
     market_rate_multiplier: list[float] = Field(
         [1.0] * 5, description="market orders' intensity multiplier per imbalance bin (ask-heavy to bid-heavy)")
+    sweep_within_jump: bool = Field(
+        False, description="a market order larger than the queue it hits ends at the new best (the rest prints there, "
+        "its drawn queue kept): the recorded jump already spans the levels a sweep took. false: it goes on into the new "
+        "queue, which may empty again (the jumps then compound)")
+    queue_bins_lots: list[float] = Field(
+        default_factory=list, description="upper bounds of the bins of a best queue's size, lots (the last bin has "
+        "none), for the *_queue_multiplier keys. Empty: off (the flows depend on the spread and imbalance alone)")
+    market_queue_multiplier: list[float] = Field(
+        default_factory=list, description="market orders' intensity multiplier per bin of the size of the queue they "
+        "would hit (queue_bins_lots; one more than the bounds): a thin queue draws the orders that empty it. It "
+        "stands for the imbalance's (market_rate_multiplier) and scales the Hawkes baseline only")
+    limit_queue_multiplier: list[float] = Field(
+        default_factory=list, description="limit orders' intensity multiplier per bin of the size of the queue they "
+        "join (queue_bins_lots), on the spread-and-imbalance rate")
+    cancel_queue_multiplier: list[float] = Field(
+        default_factory=list, description="cancels' intensity multiplier per bin of the size of their queue "
+        "(queue_bins_lots), on the spread-and-imbalance rate")
     market_buy_probability: list[float] = Field(
         default_factory=lambda: [0.3, 0.4, 0.5, 0.6, 0.7], description="probability a market order that does not "
         "follow its meta-order buys, per imbalance bin (ask-heavy to bid-heavy)")
@@ -350,6 +367,16 @@ class QueueReactiveSection(_Section):
         if len(take) != len(up) + 1 or any(b < a for a, b in zip(up, up[1:])) or not all(0 <= p <= 1 for p in take):
             raise ValueError(f"market_take_queue_lots {up} / market_take_probability {take}: allowed: increasing bounds "
                              "and one probability in [0, 1] per bin (one more than the bounds)")
+        up = self.queue_bins_lots
+        tables = {name: getattr(self, name) for name in QUEUE_MULTIPLIERS}
+        want = len(up) + 1 if up else 0
+        if (any(len(m) != want for m in tables.values()) or any(b <= a for a, b in zip(up, up[1:]))
+                or not all(0.0 <= v <= 1000.0 and math.isfinite(v) for m in tables.values() for v in m)
+                or (up and not max(self.market_queue_multiplier) > 0) or (up and not up[0] > 0)):
+            raise ValueError(f"queue_bins_lots {up} / " + " / ".join(f"{n} {m}" for n, m in tables.items())
+                             + ": allowed: all empty (off), or positive increasing bounds and, in each of the "
+                             "three, one multiplier from 0 to 1000 per bin (one more than the bounds; the market "
+                             "orders' not all 0)")
         w = self.lead_diffuse_weights
         if w is not None and (len(w) != 2 * round(self.lead_diffuse_ms) + 1 or min(w) < 0 or not sum(w) > 0
                               or max(w) > 1e12):
@@ -390,6 +417,9 @@ class QueueReactiveSection(_Section):
                                                        for v in row):
             raise ValueError("queue_reactive: every rate is 0: nothing would ever happen; allowed: a positive rate")
         return self
+
+
+QUEUE_MULTIPLIERS = ("market_queue_multiplier", "limit_queue_multiplier", "cancel_queue_multiplier")
 
 
 class VenueFlowSection(_Section):

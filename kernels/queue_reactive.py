@@ -28,7 +28,11 @@ window's far end passes the next remembered move, and drawn afresh from there (e
 When a best queue empties (a market order or a cancel takes its last lot), the price moves away by a jump and a
 new queue stands there; both come from the recording's distributions (``quantiles``, rows QT_*, sampled by inverse
 CDF at ``QUANTILE_PROBS``). A market order larger than the queue goes on into the new one (a sweep: one print
-per level, at most MAX_SWEEP levels). The model knows the two best queues only: a queue that stops being the best
+per level, at most MAX_SWEEP levels). With params[P_SWEEP_IN_JUMP] > 0 it does not: the recorded jump is measured
+between two book-ticker messages and so already spans every level a sweep took, and the recorded queue after it is what
+the sweep left; the rest of the order prints at the new best, which keeps its drawn queue (otherwise a sweep empties
+the new queue again and again, and the jumps the estimator measures on the model's own tape are several times those it
+was printed with). The model knows the two best queues only: a queue that stops being the best
 (an order inside the spread went ahead of it) leaves the printed book.
 
 Randomness: the caller hands in uniforms (``uniforms``), consumed in order; ``generate_venue`` returns when the
@@ -56,9 +60,13 @@ QUANTILE_PROBS = np.array([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 
 MAX_SWEEP = 64  # levels one market order may take; the rest of a larger one is not executed
 MAX_META = 1_000_000  # meta-order length cap (a Pareto draw can be astronomically long)
 
+# rows of the queue-size multipliers (``queue_mult``): the market orders', the limit orders', the cancels'
+QM_MARKET, QM_LIMIT, QM_CANCEL = range(3)
+N_QUEUE_MULT = 3
+
 # scalar parameters (``params``)
-P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S = range(8)
-N_PARAMS = 8
+P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S, P_SWEEP_IN_JUMP = range(9)
+N_PARAMS = 9
 # the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
 # rows of ``buy_prob``)
 TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
@@ -119,11 +127,27 @@ def _flow_rate(rates, f, sb, ib, spread):
 
 
 @jit_borrow
-def _flows_rate(rates, trend_mult, tr, sb, ib, spread):
-    """The six flows' intensity together (per second) in the state, trend ``tr``."""
+def _queue_factor(f, limit_bid, limit_ask, cancel_bid, cancel_ask):
+    """Flow ``f``'s multiplier of its own queue's size (1 for the orders inside the spread)."""
+    if f == Q_LIMIT_BID:
+        return limit_bid
+    if f == Q_LIMIT_ASK:
+        return limit_ask
+    if f == Q_CANCEL_BID:
+        return cancel_bid
+    if f == Q_CANCEL_ASK:
+        return cancel_ask
+    return 1.0
+
+
+@jit_borrow
+def _flows_rate(rates, trend_mult, tr, sb, ib, spread, limit_bid, limit_ask, cancel_bid, cancel_ask):
+    """The six flows' intensity together (per second) in the state, trend ``tr``, each scaled by its queue's
+    factor (``_queue_factor``)."""
     lam = 0.0
     for f in range(N_FLOWS):
-        lam += _flow_rate(rates, f, sb, ib, spread) * trend_mult[f, tr]
+        lam += (_flow_rate(rates, f, sb, ib, spread) * trend_mult[f, tr]
+                * _queue_factor(f, limit_bid, limit_ask, cancel_bid, cancel_ask))
     return lam
 
 
@@ -204,7 +228,7 @@ def trend_state(state, t, window_s, mid2):
 
 @jit_borrow
 def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, edges, quantiles, probs, trend_mult,
-                   state, uniforms, u_pos, t_end_s, out, k):
+                   queue_edges, queue_mult, state, uniforms, u_pos, t_end_s, out, k):
     """Run the model from ``state`` until ``t_end_s`` seconds (from params[P_START_NS]), writing events into
     ``out`` from row ``k``; ``market_mult``: the market orders' intensity multiplier per imbalance bin;
     ``buy_prob`` (trend, imbalance bin): the probability a market order not following its meta-order buys;
@@ -212,7 +236,13 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     (``take_edges``: the bins' upper bounds, lots, but the last); ``trend_mult`` (six flows and the market
     orders, trend): each intensity's multiplier in each trend of the mid over the last params[P_TREND_WINDOW_S]
     seconds (a window of 0: always TREND_FLAT, meta-orders' signs a coin's); for the market orders it scales the
-    Hawkes baseline, not the excitation, which would otherwise pass a branching ratio of 1 in a trend. Returns
+    Hawkes baseline, not the excitation, which would otherwise pass a branching ratio of 1 in a trend.
+    ``queue_mult`` (N_QUEUE_MULT rows, one column per bin of a best queue's size, ``queue_edges`` the bins' upper
+    bounds in lots but the last; no columns: off): each flow's intensity multiplier by the size of its own queue, as
+    in Huang, Lehalle and Rosenbaum (a thin queue draws the market orders that empty it and few limit orders).
+    Limit orders and cancels (QM_LIMIT, QM_CANCEL) at each side's queue; market orders (QM_MARKET) at the queue they
+    would hit: each drawn order is kept with probability its bin's multiplier over the row's largest, the bound
+    drawn at the largest, and only the Hawkes baseline is scaled, not the excitation, as ``trend_mult`` does. Returns
     (next uniform, next row, done): done 0 means more uniforms or output rows are needed (the state is saved: call
     again)."""
     n_imb = rates.shape[2]
@@ -224,6 +254,14 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     latency = np.int64(params[P_LATENCY_NS])
     start_ns = np.int64(params[P_START_NS])
     window_s = params[P_TREND_WINDOW_S]
+    sweep_in_jump = params[P_SWEEP_IN_JUMP] > 0
+    by_queue = queue_mult.shape[1] > 0
+    queue_top = 1.0
+    if by_queue:
+        queue_top = 0.0
+        for m in range(queue_mult.shape[1]):
+            queue_top = max(queue_top, queue_mult[QM_MARKET, m])
+    f_lb = f_la = f_cb = f_ca = 1.0  # the limit orders' and cancels' queue multipliers (1: off)
     t = state[S_T]
     bid = np.int64(state[S_B])
     ask = np.int64(state[S_A])
@@ -253,8 +291,16 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         # the trend holds until the window's far end passes a move (or an event): arrivals at its intensities
         # until then, and from there afresh (exponential waiting times forget)
         tr, until = trend_state(state, t, window_s, float(bid + ask))
-        lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid)
-        lam_max = lam_q + boost * (trend_mult[TREND_MARKET, tr] * mu + excess)
+        if by_queue:
+            bin_b = _queue_bin(qb, queue_edges)
+            bin_a = _queue_bin(qa, queue_edges)
+            f_lb = queue_mult[QM_LIMIT, bin_b]
+            f_la = queue_mult[QM_LIMIT, bin_a]
+            f_cb = queue_mult[QM_CANCEL, bin_b]
+            f_ca = queue_mult[QM_CANCEL, bin_a]
+        lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid, f_lb, f_la, f_cb, f_ca)
+        baseline = trend_mult[TREND_MARKET, tr] * mu * queue_top  # the bound: every order kept (1 when off)
+        lam_max = lam_q + boost * (baseline + excess)
         if lam_max <= 0.0 and until >= t_end_s:
             t = t_end_s
             done = 1
@@ -274,11 +320,12 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         excess *= math.exp(-beta * dt)
         pick = uniforms[u_pos] * lam_max
         u_pos += 1
-        if pick >= lam_q + boost * (trend_mult[TREND_MARKET, tr] * mu + excess):
+        if pick >= lam_q + boost * (baseline + excess):
             continue  # thinned: the market orders' intensity decayed since the bound was taken
         ts = start_ns + np.int64(t * 1e9)
         if pick >= lam_q:  # a market order
-            excess += jump_n * beta
+            meta_left_was = meta_left
+            meta_sign_was = meta_sign
             if meta_left <= 0:
                 length = math.floor((1.0 - uniforms[u_pos]) ** (-1.0 / tail))
                 u_pos += 1
@@ -293,8 +340,16 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 sign = 1 if uniforms[u_pos + 1] < buy_prob[tr, ib] else -1
             u_pos += 2
             side = 1 if sign > 0 else 0  # the book side the order takes: a buy the asks
-            price = ask if side == 1 else bid
             queue = qa if side == 1 else qb
+            if by_queue and pick < lam_q + boost * baseline:  # the baseline's orders (the excitation's are not scaled)
+                kept = uniforms[u_pos] * queue_top < queue_mult[QM_MARKET, _queue_bin(queue, queue_edges)]
+                u_pos += 1
+                if not kept:  # not sent at this queue's size: as if never drawn
+                    meta_left = meta_left_was
+                    meta_sign = meta_sign_was
+                    continue
+            excess += jump_n * beta
+            price = ask if side == 1 else bid
             if uniforms[u_pos] < take_prob[_queue_bin(queue, take_edges)]:  # all of it and this much beyond
                 size = queue + _draw_int(quantiles[QT_SWEEP], uniforms[u_pos + 1], probs) - 1
             else:  # a part of the queue
@@ -311,12 +366,15 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                     k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
                                                      uniforms[u_pos], uniforms[u_pos + 1], tr)
                     u_pos += 2
+                    if sweep_in_jump and size > 0:  # the recorded jump spans the levels the order took
+                        k = _emit(out, k, ts, latency, ME_TRADE, 1 - side, price, size)
+                        size = 0
                 levels += 1
         else:  # a flow of the queue-reactive table: which one
             f = 0
             acc = 0.0
             for g in range(N_FLOWS):
-                acc += _flow_rate(rates, g, sb, ib, ask - bid) * trend_mult[g, tr]
+                acc += _flow_rate(rates, g, sb, ib, ask - bid) * trend_mult[g, tr] * _queue_factor(g, f_lb, f_la, f_cb, f_ca)
                 f = g
                 if pick < acc:
                     break

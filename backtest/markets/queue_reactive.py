@@ -23,10 +23,11 @@ from backtest.config import SimConfig
 from backtest.markets.data import MarketData
 from backtest.instruments import Instrument
 from kernels.queue_reactive import (
-    N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_DECAY, P_FOLLOW, P_LATENCY_NS,
-    P_MU, P_START_NS, P_TAIL, P_TREND_WINDOW_S, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL,
-    QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, S_A,
-    S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue, sample_quantile)
+    N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_QUEUE_MULT, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_DECAY, P_FOLLOW,
+    P_LATENCY_NS, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL, P_TREND_WINDOW_S, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK,
+    Q_LIMIT_BID, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP,
+    QUANTILE_PROBS, S_A, S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue,
+    sample_quantile)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, market_event_dt
 
 FLOW_KEYS = ("limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_ask_per_s", "inspread_bid_per_s",
@@ -62,8 +63,12 @@ def expected_events_per_s(config: SimConfig) -> float:
     trend = qr.trend_window_ms > 0
     rates = _rates(qr)[:, 0, :].mean(axis=1) * (np.max(qr.trend_flow_multiplier, axis=1) if trend else 1.0)
     market = (qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching) * max(qr.market_rate_multiplier)
-              * (max(qr.trend_market_multiplier) if trend else 1.0))
-    return float(rates[Q_LIMIT_BID] + rates[Q_LIMIT_ASK] + 2.0 * (rates[Q_CANCEL_BID] + rates[Q_CANCEL_ASK] + market))
+              * (max(qr.trend_market_multiplier) if trend else 1.0)
+              * (max(qr.market_queue_multiplier) if qr.queue_bins_lots else 1.0))
+    limit = max(qr.limit_queue_multiplier) if qr.queue_bins_lots else 1.0
+    cancel = max(qr.cancel_queue_multiplier) if qr.queue_bins_lots else 1.0
+    return float(limit * (rates[Q_LIMIT_BID] + rates[Q_LIMIT_ASK])
+                 + 2.0 * (cancel * (rates[Q_CANCEL_BID] + rates[Q_CANCEL_ASK]) + market))
 
 
 ROWS_PER_EVENT = 4  # printed rows per model event, with room for sweeps
@@ -92,7 +97,7 @@ def _venue_data(name: str, kind: str, tick: float, lot: float, events: np.ndarra
 
 def generator_inputs(config: SimConfig) -> tuple:
     """The arrays ``kernels.queue_reactive.generate_venue`` takes before its state: (params, rates, market_mult,
-    buy_prob, take_edges, take_prob, edges, quantiles, probs, trend_mult)."""
+    buy_prob, take_edges, take_prob, edges, quantiles, probs, trend_mult, queue_edges, queue_mult)."""
     qr = config.queue_reactive
     params = np.zeros(N_PARAMS)
     params[P_MU] = qr.hawkes_baseline_per_s
@@ -103,6 +108,7 @@ def generator_inputs(config: SimConfig) -> tuple:
     params[P_LATENCY_NS] = round(qr.exchange1_feed_latency_ms * 1e6)
     params[P_START_NS] = START_NS
     params[P_TREND_WINDOW_S] = qr.trend_window_ms / 1000.0
+    params[P_SWEEP_IN_JUMP] = 1.0 if qr.sweep_within_jump else 0.0
     f64 = np.float64
     trend = qr.trend_window_ms > 0  # without a window, the trend's keys are not used
     buy = (np.asarray(qr.trend_buy_probability, dtype=f64) if trend and qr.trend_buy_probability is not None
@@ -113,7 +119,10 @@ def generator_inputs(config: SimConfig) -> tuple:
         trend_mult[N_FLOWS] = qr.trend_market_multiplier
     return (params, _rates(qr), np.asarray(qr.market_rate_multiplier, dtype=f64), buy,
             np.asarray(qr.market_take_queue_lots, dtype=f64), np.asarray(qr.market_take_probability, dtype=f64),
-            np.array(qr.spread_bins_ticks, dtype=np.int64), _quantiles(qr), QUANTILE_PROBS, trend_mult)
+            np.array(qr.spread_bins_ticks, dtype=np.int64), _quantiles(qr), QUANTILE_PROBS, trend_mult,
+            np.asarray(qr.queue_bins_lots, dtype=f64),
+            np.array([qr.market_queue_multiplier, qr.limit_queue_multiplier, qr.cancel_queue_multiplier],
+                     dtype=f64).reshape(N_QUEUE_MULT, -1))
 
 
 def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:

@@ -35,7 +35,8 @@ from backtest.markets.calibrate import LEAD_LAG_MS, Estimate, config_of, fine_mi
 from backtest.config import ConfigError, SimConfig
 from backtest.markets.data import MarketData
 from backtest.markets.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
-from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_TRENDS, Q_INSPREAD_ASK, Q_INSPREAD_BID, QT_CANCEL,
+from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_TRENDS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_INSPREAD_ASK,
+                                    Q_INSPREAD_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL,
                                     QT_IMPROVE, QT_MARKET, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, TREND_DOWN,
                                     TREND_FLAT, TREND_UP, hawkes_em, hawkes_loglik, touch_walk)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, MF_NO_EXCH_TS
@@ -364,14 +365,82 @@ def _split_leads(put, prefix: str, m1: np.ndarray, m2: np.ndarray, trade_s: np.n
     return out["lead_ms"]
 
 
+QUEUE_SHARES = (0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # the queue bins' bounds: these shares of the time a best queue spends
+
+
+def _queue_multipliers(put, prefix: str, times: np.ndarray, bid: np.ndarray, qb: np.ndarray, ask: np.ndarray,
+                       qa: np.ndarray, end: int, buys: np.ndarray, sells: np.ndarray, window_ns: int,
+                       spread_edges: np.ndarray, rates: np.ndarray, hit: np.ndarray, mean_rate: float) -> None:
+    """``queue_bins_lots`` and the three ``*_queue_multiplier`` (Huang, Lehalle and Rosenbaum's intensities of the
+    queue's own size). The bins: bounds at QUEUE_SHARES of the time either best queue spends under them. Limit orders
+    and cancels at a queue of each bin (classified as ``touch_walk`` does: a queue that grew at the same price, or
+    shrank with no market order on its side within ``window_ns``) over the count the spread-and-imbalance ``rates``
+    predict for the time spent there: the multiplier on those rates. Market orders per second that hit a queue of each
+    bin, per second a queue spends in it, over the mean (``mean_rate``: orders per second of touch, both sides): the
+    multiplier that stands for the imbalance's (``market_rate_multiplier`` is then 1). A bin either queue spends under
+    MIN_STATE_S in keeps 1."""
+    held = np.diff(np.r_[times, end]).astype(float) / 1e9  # each touch message's state holds until the next
+    valid = (ask > bid) & (bid > 0)
+    sizes = np.r_[qb[valid], qa[valid]]
+    weights = np.r_[held[valid], held[valid]]
+    order = np.argsort(sizes, kind="stable")
+    share = np.cumsum(weights[order]) / weights.sum()
+    upper = np.unique(sizes[order][np.minimum(np.searchsorted(share, QUEUE_SHARES), len(order) - 1)]).astype(float)
+    upper = upper[upper > 0]
+    n_bins = len(upper) + 1
+
+    def bins(q):
+        return np.searchsorted(upper, q, side="left")
+
+    occupancy = np.bincount(bins(sizes), weights=weights, minlength=n_bins)
+    sb = np.clip(np.searchsorted(spread_edges, ask - bid, side="right") - 1, 0, len(spread_edges) - 1)
+    ib = imbalance_bins_of(qb, qa, IMBALANCE_BINS)
+    put(prefix + "queue_bins_lots", [float(v) for v in upper],
+        "bounds of the best queues' sizes at " + ", ".join(f"{v:.0%}" for v in QUEUE_SHARES) + " of their time")
+    # a change between message m - 1 and m, in the state of m - 1 (touch_walk's)
+    prev, cur = np.arange(len(times) - 1), np.arange(1, len(times))
+    ok = valid[prev] & valid[cur]
+    for key, grew in (("limit_queue_multiplier", True), ("cancel_queue_multiplier", False)):
+        observed = np.zeros(n_bins)
+        expected = np.zeros(n_bins)
+        for px, q, flow, takers in ((bid, qb, Q_LIMIT_BID if grew else Q_CANCEL_BID, sells),
+                                    (ask, qa, Q_LIMIT_ASK if grew else Q_CANCEL_ASK, buys)):
+            same = ok & (px[cur] == px[prev])
+            if grew:
+                event = same & (q[cur] > q[prev])
+            else:
+                lo = np.searchsorted(takers, times[cur] - window_ns, side="left")
+                near = (lo < len(takers)) & (takers[np.minimum(lo, len(takers) - 1)] <= times[cur] + window_ns)
+                event = same & (q[cur] < q[prev]) & ~near
+            observed += np.bincount(bins(q[prev][event]), minlength=n_bins)
+            expected += np.bincount(bins(q[valid]), weights=held[valid] * rates[flow][sb[valid], ib[valid]],
+                                    minlength=n_bins)
+        mult = np.where((occupancy >= MIN_STATE_S) & (expected > 0), observed / np.maximum(expected, 1e-12), 1.0)
+        put(prefix + key, [float(v) for v in mult], f"{'limit orders' if grew else 'cancels'} at a queue of each "
+            "size bin over what the spread-and-imbalance rates give for the time there (" + ", ".join(
+                f"{int(o)} / {e:.0f}" for o, e in zip(observed, expected)) + ")")
+    hits = np.bincount(bins(hit), minlength=n_bins)
+    per_side = mean_rate / 2.0  # each side's time counts once per side
+    mult = np.where(occupancy >= MIN_STATE_S, hits / np.maximum(occupancy, 1e-9) / per_side, 1.0)
+    put(prefix + "market_queue_multiplier", [float(v) for v in mult],
+        "market orders per second a queue of each size bin drew over the mean (" + ", ".join(
+            f"{int(h)} in {o:.0f} s" for h, o in zip(hits, occupancy)) + " of either queue's time)")
+    put(prefix + "market_rate_multiplier", [1.0] * IMBALANCE_BINS, "1: the queue's size stands for the imbalance "
+        "(market_queue_multiplier)")
+
+
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
-             trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False):
+             trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False,
+             queue_sizes: bool = False, sweep_within_jump: bool = False):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``);
     ``diffuse_leads`` estimates ``lead_diffuse_share`` (``diffuse_share``; else 0, every lead from ``lead_ms``);
     ``split_leads`` estimates ``lead_at_trade_ms`` for the moves of Exchange 1's mid that come with a trade and
-    ``lead_ms`` for the others, each from the cross-correlation of its own moves (``_split_leads``)."""
+    ``lead_ms`` for the others, each from the cross-correlation of its own moves (``_split_leads``).
+    ``queue_sizes`` estimates each flow's intensity multiplier by the size of its own queue
+    (``_queue_multipliers``); the market orders' stands for the imbalance's. ``sweep_within_jump`` sets
+    ``queue_reactive.sweep_within_jump`` (the jumps and queues after them are measured between book-ticker messages)."""
     if not 0.0 <= trend_window_ms <= 60_000.0:
         raise ConfigError([f"trend window {trend_window_ms:g} ms; allowed: 0 (no trend) to 60000 ms"])
 
@@ -422,6 +491,9 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
                edges, by_trend, time_by_trend, samples, n_samples, trend_ns)
     counts, time_in = by_trend.sum(axis=3), time_by_trend.sum(axis=2)
     rates, pooled = _pooled_rates(counts, time_in)
+    if sweep_within_jump:
+        put(prefix + "sweep_within_jump", True, "the recorded jumps are measured between book-ticker messages: each "
+            "spans every level a sweep took, and the queue after it is what the sweep left")
     put(prefix + "spread_bins_ticks", [int(e) for e in edges], "spread bins of the state (lower bounds)")
     put(prefix + "imbalance_bins", IMBALANCE_BINS, "equal bins of the queue imbalance")
     spent = ", ".join(f"{e}: {time_in[i].sum():.0f} s" for i, e in enumerate(edges))
@@ -466,9 +538,13 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     mult = np.where(occupancy >= MIN_STATE_S, seen_in / np.maximum(occupancy, 1e-9), np.nan) / (len(at) / time_in.sum())
     mult = np.where(np.isfinite(mult), mult, 1.0)
     mult = mult / (np.dot(mult, occupancy) / occupancy.sum())  # the recorded occupancy keeps the mean rate
-    put(prefix + "market_rate_multiplier", [float(v) for v in mult],
-        "market orders per second in each imbalance bin over the mean rate (" + ", ".join(
-            f"{t:.0f} s" for t in occupancy) + " spent in the bins)")
+    if queue_sizes:
+        _queue_multipliers(put, prefix, times, bid, qb, ask, qa, end, np.sort(mo.recv_ns[mo.sign > 0]),
+                           np.sort(mo.recv_ns[mo.sign < 0]), window, edges, rates, queue, len(at) / time_in.sum())
+    else:
+        put(prefix + "market_rate_multiplier", [float(v) for v in mult],
+            "market orders per second in each imbalance bin over the mean rate (" + ", ".join(
+                f"{t:.0f} s" for t in occupancy) + " spent in the bins)")
     put(prefix + "market_buy_probability", [float(v) for v in prob],
         "the share of buys among market orders by imbalance bin (" + ", ".join(f"{int(c)}" for c in seen_in)
         + " orders; a bin with under 20 takes the overall share)")
