@@ -164,6 +164,10 @@ def make_parser() -> argparse.ArgumentParser:
                     help="the queue-reactive model's market order larger than its queue ends at the new best, whose "
                     "drawn queue stays (the recorded jump already spans the levels a sweep took); the README "
                     "measures what it changes")
+    cp.add_argument("--chase", action="store_true",
+                    help="the queue-reactive model's market order that empties a queue is followed, with an "
+                    "estimated probability and delay, by another of its sign at the queue it uncovered; the README "
+                    "measures what it changes")
     cp.add_argument("--queue-sizes", action="store_true",
                     help="the queue-reactive model's limit orders, cancels and market orders each come at an "
                     "intensity that also depends on the size of their own queue (a thin queue draws the market "
@@ -774,7 +778,8 @@ def _calibrate(args: argparse.Namespace) -> int:
                                                            diffuse_leads=args.diffuse_leads,
                                                            split_leads=args.split_leads,
                                                            queue_sizes=args.queue_sizes,
-                                                           sweep_within_jump=args.sweep_within_jump)
+                                                           sweep_within_jump=args.sweep_within_jump,
+                                                           chase=args.chase)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":
@@ -786,7 +791,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     options = "".join(f" {flag}" for flag, on in (
         (f"--trend-window-ms {args.trend_window_ms:g}", args.trend_window_ms > 0),
         ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads),
-        ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump))
+        ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump), ("--chase", args.chase))
         if on and args.model == "queue_reactive")  # the queue-reactive model's options, which make its config
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
               f"`python -m backtest calibrate --model {args.model}{options}`; strategy sections from "

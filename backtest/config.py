@@ -267,6 +267,12 @@ class QueueReactiveSection(_Section):
         False, description="a market order larger than the queue it hits ends at the new best (the rest prints there, "
         "its drawn queue kept): the recorded jump already spans the levels a sweep took. false: it goes on into the new "
         "queue, which may empty again (the jumps then compound)")
+    chase_probability: float = Field(
+        0.0, ge=0.0, le=0.99, description="probability that a market order which empties a queue is followed by "
+        "another of its sign at the queue it uncovered (a chase); 0: off")
+    chase_min_delay_ms: float = Field(0.0, ge=0.0, le=10_000.0, description="a chase's delay, least, ms")
+    chase_mean_delay_ms: float = Field(
+        5.0, gt=0.0, le=10_000.0, description="a chase's delay beyond the least, mean of an exponential, ms")
     queue_bins_lots: list[float] = Field(
         default_factory=list, description="upper bounds of the bins of a best queue's size, lots (the last bin has "
         "none), for the *_queue_multiplier keys. Empty: off (the flows depend on the spread and imbalance alone)")

@@ -1,12 +1,15 @@
-"""The queue-reactive model's two opt-in refinements: intensities of the queue's own size (``queue_bins_lots`` and the
-three ``*_queue_multiplier``, calibrate --queue-sizes) and sweeps that end at the new best (``sweep_within_jump``,
-calibrate --sweep-within-jump). Each is estimated back from a tape the model printed with it, and not found in one
+"""The queue-reactive model's opt-in refinements: intensities of the queue's own size (``queue_bins_lots`` and the
+three ``*_queue_multiplier``, calibrate --queue-sizes), sweeps that end at the new best (``sweep_within_jump``,
+calibrate --sweep-within-jump) and the chase of an order that emptied its queue (``chase_*``, calibrate --chase).
+Each is estimated back from a tape the model printed with it, and not found in one
 printed without it; bad tables are refused with what is allowed; the generator gives the same events without the JIT.
 
 Tolerances, and why: the estimated bins are time quantiles of the tape's queues, not the printed bins, so the shapes
 are compared (the thinnest bins against the thickest); the limit orders' and cancels' multipliers are ratios to the
 spread-and-imbalance tables fitted on the same tape, which take up part of the effect where a thin queue and an
-extreme imbalance go together (attenuated, not reversed).
+extreme imbalance go together (attenuated, not reversed). The chase's probability comes back high (0.70 for 0.6):
+the orders that took their queue and the others differ in more than the chase (a chased order that empties its
+queue is chased again, and the others' baseline is what the estimate subtracts); its delays within 50%.
 """
 import os
 import subprocess
@@ -83,7 +86,30 @@ def test_calibrate_sets_the_sweep_only_when_asked():
     assert "queue_reactive.queue_bins_lots" not in {e.key for e in without}
 
 
+def test_the_chase_comes_back_and_is_not_found_where_there_is_none(monkeypatch):
+    import backtest.markets.queue_reactive as qrm
+
+    more = {"queue_reactive.market_take_probability": [0.9, 0.8, 0.6, 0.4, 0.2],
+            "queue_reactive.chase_min_delay_ms": 1.0, "queue_reactive.chase_mean_delay_ms": 3.0}
+    got = {}
+    for prob in (0.6, 0.0):
+        cfg = truth(**more, **{"queue_reactive.chase_probability": prob})
+        d1, d2 = queue_reactive_recording(cfg)
+        _, est = estimate(d1, d2, base=cfg, chase=True)
+        got[prob] = {e.key.split(".")[-1]: e.value for e in est if e.key.startswith("queue_reactive.chase")}
+        if prob > 0:  # the chase is in the saved state: the draws cut anywhere give the same events
+            monkeypatch.setattr(qrm, "UNIFORM_BLOCK", 1000)
+            again, _ = queue_reactive_recording(cfg)
+            monkeypatch.undo()
+            assert again.events.tobytes() == d1.events.tobytes()
+    assert 0.45 < got[0.6]["chase_probability"] < 0.8
+    assert 0.5 <= got[0.6]["chase_min_delay_ms"] <= 2.0 and 1.5 <= got[0.6]["chase_mean_delay_ms"] <= 4.5
+    assert got[0.0]["chase_probability"] < 0.2
+
+
 @pytest.mark.parametrize("override,message", [
+    ({"queue_reactive.chase_probability": 1.5}, "chase_probability"),
+    ({"queue_reactive.chase_mean_delay_ms": 0.0}, "chase_mean_delay_ms"),
     ({"queue_reactive.queue_bins_lots": [10.0]}, "allowed: all empty (off)"),
     ({**SIZES, "queue_reactive.limit_queue_multiplier": [1.0, 1.0]}, "one more than the bounds"),
     ({**SIZES, "queue_reactive.queue_bins_lots": [30.0, 10.0]}, "positive increasing bounds"),
@@ -97,10 +123,11 @@ def test_bad_queue_tables_are_refused_with_what_is_allowed(override, message):
     assert message in str(err.value)
 
 
-def test_the_generator_with_both_runs_without_jit():
+def test_the_generator_with_every_option_runs_without_jit():
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return
-    cfg = truth(ticks=5_000, **SIZES, **{"queue_reactive.sweep_within_jump": True})
+    cfg = truth(ticks=5_000, **SIZES, **{"queue_reactive.sweep_within_jump": True,
+                                         "queue_reactive.chase_probability": 0.5})
     code = ("import sys, hashlib; from backtest.config import SimConfig;"
             "from backtest.markets.queue_reactive import queue_reactive_recording;"
             "d1, d2 = queue_reactive_recording(SimConfig.model_validate_json(sys.argv[1]));"

@@ -23,11 +23,11 @@ from backtest.config import SimConfig
 from backtest.markets.data import MarketData
 from backtest.instruments import Instrument
 from kernels.queue_reactive import (
-    N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_QUEUE_MULT, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_DECAY, P_FOLLOW,
-    P_LATENCY_NS, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL, P_TREND_WINDOW_S, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK,
-    Q_LIMIT_BID, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP,
-    QUANTILE_PROBS, S_A, S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue,
-    sample_quantile)
+    N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_QUEUE_MULT, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_CHASE_MEAN_S,
+    P_CHASE_MIN_S, P_CHASE_PROB, P_DECAY, P_FOLLOW, P_LATENCY_NS, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL,
+    P_TREND_WINDOW_S, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_REFILL_TREND,
+    QT_SWEEP, QUANTILE_PROBS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, S_A, S_B, S_META_LEFT,
+    S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue, sample_quantile)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, market_event_dt
 
 FLOW_KEYS = ("limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_ask_per_s", "inspread_bid_per_s",
@@ -64,7 +64,7 @@ def expected_events_per_s(config: SimConfig) -> float:
     rates = _rates(qr)[:, 0, :].mean(axis=1) * (np.max(qr.trend_flow_multiplier, axis=1) if trend else 1.0)
     market = (qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching) * max(qr.market_rate_multiplier)
               * (max(qr.trend_market_multiplier) if trend else 1.0)
-              * (max(qr.market_queue_multiplier) if qr.queue_bins_lots else 1.0))
+              * (max(qr.market_queue_multiplier) if qr.queue_bins_lots else 1.0) / (1.0 - qr.chase_probability))
     limit = max(qr.limit_queue_multiplier) if qr.queue_bins_lots else 1.0
     cancel = max(qr.cancel_queue_multiplier) if qr.queue_bins_lots else 1.0
     return float(limit * (rates[Q_LIMIT_BID] + rates[Q_LIMIT_ASK])
@@ -109,6 +109,9 @@ def generator_inputs(config: SimConfig) -> tuple:
     params[P_START_NS] = START_NS
     params[P_TREND_WINDOW_S] = qr.trend_window_ms / 1000.0
     params[P_SWEEP_IN_JUMP] = 1.0 if qr.sweep_within_jump else 0.0
+    params[P_CHASE_PROB] = qr.chase_probability
+    params[P_CHASE_MIN_S] = qr.chase_min_delay_ms / 1000.0
+    params[P_CHASE_MEAN_S] = qr.chase_mean_delay_ms / 1000.0
     f64 = np.float64
     trend = qr.trend_window_ms > 0  # without a window, the trend's keys are not used
     buy = (np.asarray(qr.trend_buy_probability, dtype=f64) if trend and qr.trend_buy_probability is not None

@@ -429,9 +429,48 @@ def _queue_multipliers(put, prefix: str, times: np.ndarray, bid: np.ndarray, qb:
         "(market_queue_multiplier)")
 
 
+CHASE_WINDOW_MS = 20.0  # a chase is an order of the same sign within this long after one that emptied its queue
+
+
+def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray) -> None:
+    """``chase_probability`` and the chase's delay (``chase_min_delay_ms``, ``chase_mean_delay_ms``): after a market
+    order that took the whole queue it met (``hit``: the queue of each order in ``seen``), the next order of its sign
+    comes within CHASE_WINDOW_MS more often than after one that did not; the excess, as a share of the orders that
+    did not come that soon anyway, is the chase's probability, and the excess's distribution of delays its delay (the
+    least: where 5% of the excess has come; the mean beyond it: of the excess within the window)."""
+    delay = np.full(len(mo.sign), np.inf)  # ms to the next order of the same sign
+    for s in (1, -1):
+        idx = np.flatnonzero(mo.sign == s)
+        delay[idx[:-1]] = (mo.recv_ns[idx[1:]] - mo.recv_ns[idx[:-1]]) / 1e6
+    took = np.zeros(len(mo.sign), dtype=bool)
+    took[seen] = mo.qty[seen] >= hit
+    other = seen.copy()
+    other[seen] = ~took[seen]
+    grid = np.arange(0.0, CHASE_WINDOW_MS + 1e-9, 0.25)
+    if took.sum() < 30 or other.sum() < 30:
+        for key in ("chase_probability", "chase_min_delay_ms", "chase_mean_delay_ms"):
+            put(prefix + key, None, f"not estimated: {int(took.sum())} orders took their queue, at least 30 needed")
+        return
+    f_took = np.array([np.mean(delay[took] <= x) for x in grid])
+    f_other = np.array([np.mean(delay[other] <= x) for x in grid])
+    excess = np.maximum.accumulate(np.maximum(f_took - f_other, 0.0))
+    prob = float(np.clip(excess[-1] / max(1e-9, 1.0 - f_other[-1]), 0.0, 0.95))
+    if excess[-1] <= 0:
+        least, mean = 0.0, 5.0
+    else:
+        share = excess / excess[-1]
+        least = float(grid[np.searchsorted(share, 0.05)])
+        mean = max(0.25, float(np.sum(1.0 - share[grid >= least]) * 0.25))
+    put(prefix + "chase_probability", prob, f"after the {int(took.sum())} orders that took their queue the next of "
+        f"the same sign came within {CHASE_WINDOW_MS:g} ms {f_took[-1]:.0%} of the time, after the {int(other.sum())} "
+        f"others {f_other[-1]:.0%}: the excess over the share that did not come that soon anyway")
+    put(prefix + "chase_min_delay_ms", least, "where 5% of the excess had come")
+    put(prefix + "chase_mean_delay_ms", mean, "the excess's mean delay beyond that, within the window")
+
+
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
              trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False,
-             queue_sizes: bool = False, sweep_within_jump: bool = False):
+             queue_sizes: bool = False, sweep_within_jump: bool = False, chase: bool = False):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``);
@@ -440,7 +479,8 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     ``lead_ms`` for the others, each from the cross-correlation of its own moves (``_split_leads``).
     ``queue_sizes`` estimates each flow's intensity multiplier by the size of its own queue
     (``_queue_multipliers``); the market orders' stands for the imbalance's. ``sweep_within_jump`` sets
-    ``queue_reactive.sweep_within_jump`` (the jumps and queues after them are measured between book-ticker messages)."""
+    ``queue_reactive.sweep_within_jump`` (the jumps and queues after them are measured between book-ticker messages).
+    ``chase`` estimates the chase of a market order that emptied its queue (``_chase``)."""
     if not 0.0 <= trend_window_ms <= 60_000.0:
         raise ConfigError([f"trend window {trend_window_ms:g} ms; allowed: 0 (no trend) to 60000 ms"])
 
@@ -558,6 +598,8 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
             f"x (1 - branching); log-likelihood {gain:.0f} above a Poisson process's")
         put(prefix + "hawkes_branching", n, "Hawkes maximum likelihood (grid)")
         put(prefix + "hawkes_decay_per_s", beta, "Hawkes maximum likelihood (grid)")
+    if chase:
+        _chase(put, prefix, mo, queue, seen)
     follow, tail, acf = fit_signs(mo.sign.astype(float))
     put(prefix + "sign_follow", follow, f"meta-order fit to the signs' autocorrelation (lag 1 {acf[0]:.2f}, lag 10 "
         f"{acf[9]:.2f})")
