@@ -150,18 +150,24 @@ def test_an_interrupted_sweep_keeps_its_runs_and_resume_completes_it(monkeypatch
 def test_ctrl_c_during_a_cli_sweep_writes_the_finished_runs_and_says_how_to_resume(tmp_path):
     import re
 
-    out = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "backtest", "sweep", "--grid", "quoting.size_lots=1,2,3,4,5,6,7,8",
-           "--seeds", "1,2,3", "--ticks", "30000", "--workers", "1", "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = b""
-    while not re.search(rb"\b([2-9]|1\d)/24\b", seen):  # the progress bar shows two finished runs: Ctrl-C
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        assert chunk, seen.decode(errors="replace")
-        seen += chunk
-    proc.send_signal(signal.SIGINT)
-    rest, err = proc.communicate(timeout=120)
-    err = (seen + err).decode(errors="replace")
+    for attempt in range(3):
+        out = tmp_path / f"sweep{attempt}"
+        cmd = [sys.executable, "-m", "backtest", "sweep", "--grid", "quoting.size_lots=1,2,3,4,5,6,7,8",
+               "--seeds", "1,2,3", "--ticks", "30000", "--workers", "1", "--out", str(out)]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = b""
+        while not re.search(rb"\b([2-9]|1\d)/24\b", seen):  # the progress bar shows two finished runs: Ctrl-C
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, seen.decode(errors="replace")
+            seen += chunk
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=120)
+        err = (seen + err).decode(errors="replace")
+        # On a loaded machine this process can be descheduled while the sweep runs to its end, and then find the
+        # whole progress bar waiting in the pipe: the signal came too late to test anything, so start again.
+        finished_first = proc.returncode == 0 and len(Journal.read(str(out / "runs.jsonl"))[0]) == 24
+        if not finished_first:
+            break
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "--resume" in err and "it/s" not in err.split("interrupted")[-1]
     kept, cut = Journal.read(str(out / "runs.jsonl"))
