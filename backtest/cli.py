@@ -168,6 +168,11 @@ def make_parser() -> argparse.ArgumentParser:
                     help="the queue-reactive model's market order that empties a queue is followed, with an "
                     "estimated probability and delay, by another of its sign at the queue it uncovered; the README "
                     "measures what it changes")
+    cp.add_argument("--gap-sides", action="store_true",
+                    help="the queue-reactive model's orders inside a spread wider than a tick come at estimated "
+                    "multipliers by side: the side whose best moved away last (the price going back) and the other "
+                    "(the price following, nearly nine times in ten on the recordings); the README measures what it "
+                    "changes")
     cp.add_argument("--queue-sizes", action="store_true",
                     help="the queue-reactive model's limit orders, cancels and market orders each come at an "
                     "intensity that also depends on the size of their own queue (a thin queue draws the market "
@@ -779,7 +784,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                                                            split_leads=args.split_leads,
                                                            queue_sizes=args.queue_sizes,
                                                            sweep_within_jump=args.sweep_within_jump,
-                                                           chase=args.chase)
+                                                           chase=args.chase, gap_sides=args.gap_sides)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":
@@ -791,7 +796,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     options = "".join(f" {flag}" for flag, on in (
         (f"--trend-window-ms {args.trend_window_ms:g}", args.trend_window_ms > 0),
         ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads),
-        ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump), ("--chase", args.chase))
+        ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump), ("--chase", args.chase),
+        ("--gap-sides", args.gap_sides))
         if on and args.model == "queue_reactive")  # the queue-reactive model's options, which make its config
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
               f"`python -m backtest calibrate --model {args.model}{options}`; strategy sections from "

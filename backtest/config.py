@@ -273,6 +273,11 @@ class QueueReactiveSection(_Section):
     chase_min_delay_ms: float = Field(0.0, ge=0.0, le=10_000.0, description="a chase's delay, least, ms")
     chase_mean_delay_ms: float = Field(
         5.0, gt=0.0, le=10_000.0, description="a chase's delay beyond the least, mean of an exponential, ms")
+    gap_revert_multiplier: float = Field(
+        1.0, ge=0.0, le=1000.0, description="while the spread is wider than a tick, the intensity multiplier of the "
+        "orders inside it on the side whose best moved away last (the price going back); 1: as the state's rate")
+    gap_follow_multiplier: float = Field(
+        1.0, ge=0.0, le=1000.0, description="as gap_revert_multiplier, the other side's (the price following)")
     queue_bins_lots: list[float] = Field(
         default_factory=list, description="upper bounds of the bins of a best queue's size, lots (the last bin has "
         "none), for the *_queue_multiplier keys. Empty: off (the flows depend on the spread and imbalance alone)")

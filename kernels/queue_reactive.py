@@ -66,8 +66,8 @@ N_QUEUE_MULT = 3
 
 # scalar parameters (``params``)
 (P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S, P_SWEEP_IN_JUMP,
- P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S) = range(12)
-N_PARAMS = 12
+ P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW) = range(14)
+N_PARAMS = 14
 # the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
 # rows of ``buy_prob``)
 TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
@@ -81,7 +81,9 @@ S_RING_MID = S_RING_T + RING
 # a chase pending: when (s) and its sign (0: none)
 S_CHASE_T = S_RING_MID + RING
 S_CHASE_SIGN = S_CHASE_T + 1
-N_STATE = S_CHASE_SIGN + 1
+# the side whose best moved away last while the spread is wider than a tick (0 bid, 1 ask; -1: none)
+S_GAP_OPENER = S_CHASE_SIGN + 1
+N_STATE = S_GAP_OPENER + 1
 
 # margins a call keeps before it returns for more uniforms or output rows: one event's worst case
 U_MARGIN = 16 + 2 * MAX_SWEEP
@@ -131,8 +133,13 @@ def _flow_rate(rates, f, sb, ib, spread):
 
 
 @jit_borrow
-def _queue_factor(f, limit_bid, limit_ask, cancel_bid, cancel_ask):
-    """Flow ``f``'s multiplier of its own queue's size (1 for the orders inside the spread)."""
+def _queue_factor(f, limit_bid, limit_ask, cancel_bid, cancel_ask, inspread_bid, inspread_ask):
+    """Flow ``f``'s multiplier: of its own queue's size for the limit orders and cancels, of the side that opened
+    the gap for the orders inside the spread (``_gap_factors``)."""
+    if f == Q_INSPREAD_BID:
+        return inspread_bid
+    if f == Q_INSPREAD_ASK:
+        return inspread_ask
     if f == Q_LIMIT_BID:
         return limit_bid
     if f == Q_LIMIT_ASK:
@@ -145,13 +152,26 @@ def _queue_factor(f, limit_bid, limit_ask, cancel_bid, cancel_ask):
 
 
 @jit_borrow
-def _flows_rate(rates, trend_mult, tr, sb, ib, spread, limit_bid, limit_ask, cancel_bid, cancel_ask):
-    """The six flows' intensity together (per second) in the state, trend ``tr``, each scaled by its queue's
-    factor (``_queue_factor``)."""
+def _gap_factors(opener, revert, follow):
+    """(bid's, ask's) multiplier of the orders inside the spread: ``revert`` on the side whose best moved away last
+    (``opener``: 0 bid, 1 ask), ``follow`` on the other (on the recordings, after a queue empties, the gap is
+    closed from the other side nearly nine times in ten: the price follows); 1 and 1 with no opener."""
+    if opener == 0:
+        return revert, follow
+    if opener == 1:
+        return follow, revert
+    return 1.0, 1.0
+
+
+@jit_borrow
+def _flows_rate(rates, trend_mult, tr, sb, ib, spread, limit_bid, limit_ask, cancel_bid, cancel_ask, inspread_bid,
+                inspread_ask):
+    """The six flows' intensity together (per second) in the state, trend ``tr``, each scaled by its factor
+    (``_queue_factor``)."""
     lam = 0.0
     for f in range(N_FLOWS):
         lam += (_flow_rate(rates, f, sb, ib, spread) * trend_mult[f, tr]
-                * _queue_factor(f, limit_bid, limit_ask, cancel_bid, cancel_ask))
+                * _queue_factor(f, limit_bid, limit_ask, cancel_bid, cancel_ask, inspread_bid, inspread_ask))
     return lam
 
 
@@ -250,7 +270,10 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     A chase (params[P_CHASE_PROB] > 0): a market order that empties a queue is followed, with that probability, by
     another of its sign after P_CHASE_MIN_S plus an exponential delay of mean P_CHASE_MEAN_S seconds, at the queue it
     uncovered (on the recordings the order after one that took its queue comes within 20 ms twice as often as after
-    one that did not); a chased order that empties its queue may be chased in turn, and it excites nothing. Returns
+    one that did not); a chased order that empties its queue may be chased in turn, and it excites nothing.
+    The gap's side (params[P_GAP_REVERT], params[P_GAP_FOLLOW], 1 and 1: off): while the spread is wider than a
+    tick, the orders inside it on the side whose best moved away last are scaled by the first, the other side's by
+    the second (``_gap_factors``). Returns
     (next uniform, next row, done): done 0 means more uniforms or output rows are needed (the state is saved: call
     again)."""
     n_imb = rates.shape[2]
@@ -275,6 +298,9 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     chase_mean = params[P_CHASE_MEAN_S]
     chase_t = state[S_CHASE_T]
     chase_sign = np.int64(state[S_CHASE_SIGN])
+    gap_revert = params[P_GAP_REVERT]
+    gap_follow = params[P_GAP_FOLLOW]
+    opener = np.int64(state[S_GAP_OPENER])
     t = state[S_T]
     bid = np.int64(state[S_B])
     ask = np.int64(state[S_A])
@@ -294,6 +320,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         k = _emit(out, k, ts, latency, ME_BBO_ASK, 1, ask, qa)
         state[S_STARTED] = 1.0
         state[S_RING_N] = 0.0
+        opener = -1
         _remember_mid(state, -1e300, float(bid + ask))
     while True:
         if u_pos + U_MARGIN > n_u or k + OUT_MARGIN > n_out:
@@ -311,7 +338,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             f_la = queue_mult[QM_LIMIT, bin_a]
             f_cb = queue_mult[QM_CANCEL, bin_b]
             f_ca = queue_mult[QM_CANCEL, bin_a]
-        lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid, f_lb, f_la, f_cb, f_ca)
+        f_ib, f_ia = _gap_factors(opener, gap_revert, gap_follow)
+        lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid, f_lb, f_la, f_cb, f_ca, f_ib, f_ia)
         baseline = trend_mult[TREND_MARKET, tr] * mu * queue_top  # the bound: every order kept (1 when off)
         lam_max = lam_q + boost * (baseline + excess)
         chasing = chase_sign != 0 and chase_t < t_end_s
@@ -392,6 +420,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 queue -= take
                 if queue == 0:
                     emptied = True
+                    opener = side
                     k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
                                                      uniforms[u_pos], uniforms[u_pos + 1], tr)
                     u_pos += 2
@@ -408,7 +437,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             f = 0
             acc = 0.0
             for g in range(N_FLOWS):
-                acc += _flow_rate(rates, g, sb, ib, ask - bid) * trend_mult[g, tr] * _queue_factor(g, f_lb, f_la, f_cb, f_ca)
+                acc += (_flow_rate(rates, g, sb, ib, ask - bid) * trend_mult[g, tr]
+                        * _queue_factor(g, f_lb, f_la, f_cb, f_ca, f_ib, f_ia))
                 f = g
                 if pick < acc:
                     break
@@ -424,6 +454,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 if cut < queue:
                     queue -= cut
                 else:  # the last lots left
+                    opener = side
                     k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
                                                      uniforms[u_pos], uniforms[u_pos + 1], tr)
                     u_pos += 2
@@ -441,6 +472,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             bid, qb = price, queue
         else:
             ask, qa = price, queue
+        if ask - bid <= 1:
+            opener = -1
         if window_s > 0.0 and bid + ask != before:
             _remember_mid(state, t, float(bid + ask))
     state[S_T] = t
@@ -453,6 +486,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     state[S_META_SIGN] = meta_sign
     state[S_CHASE_T] = chase_t
     state[S_CHASE_SIGN] = chase_sign
+    state[S_GAP_OPENER] = opener
     return u_pos, k, done
 
 
@@ -576,6 +610,43 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
                 if not _near(sells if s == 0 else buys, t, window_ns):
                     _count(counts, Q_CANCEL_BID if s == 0 else Q_CANCEL_ASK, sb, ib, tb)
                     _keep(samples, n_samples, QT_CANCEL, (before - after) / before)
+
+
+@jit
+def gap_walk(t_ns, bid, ask, qb, qa, edges, n_imb, time_open, in_gap):
+    """Who closes a gap: walk a recorded touch (as ``touch_walk``) keeping the side whose best moved away last while
+    the spread is wider than a tick (the opener). Adds the seconds spent in each state with an opener to
+    ``time_open`` (opener: 0 bid, 1 ask; spread bins; imbalance bins; in the state before each message) and counts
+    the orders inside such a spread to ``in_gap`` ([0]: on the opener's side, the price going back; [1]: on the
+    other, the price following). Within one message the moves away come first, as in ``touch_walk``."""
+    opener = -1
+    for m in range(1, t_ns.shape[0]):
+        b0, a0, b1, a1 = bid[m - 1], ask[m - 1], bid[m], ask[m]
+        if not (a0 > b0 and b0 > 0 and a1 > b1 and b1 > 0):
+            opener = -1
+            continue
+        if a0 - b0 > 1 and opener >= 0:
+            time_open[opener, spread_bin(a0 - b0, edges), imbalance_bin(qb[m - 1], qa[m - 1], n_imb)] += (
+                t_ns[m] - t_ns[m - 1]) * 1e-9
+        cb, ca = b0, a0
+        if a1 > ca:
+            opener = 1
+            ca = a1
+        if b1 < cb:
+            opener = 0
+            cb = b1
+        for s in range(2):
+            improved = (b1 > cb) if s == 0 else (a1 < ca)
+            if not improved:
+                continue
+            if ca - cb >= 2 and opener >= 0:
+                in_gap[0 if s == opener else 1] += 1.0
+            if s == 0:
+                cb = b1
+            else:
+                ca = a1
+        if a1 - b1 <= 1:
+            opener = -1
 
 
 @jit

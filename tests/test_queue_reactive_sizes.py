@@ -127,7 +127,9 @@ def test_the_generator_with_every_option_runs_without_jit():
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return
     cfg = truth(ticks=5_000, **SIZES, **{"queue_reactive.sweep_within_jump": True,
-                                         "queue_reactive.chase_probability": 0.5})
+                                         "queue_reactive.chase_probability": 0.5,
+                                         "queue_reactive.gap_revert_multiplier": 0.3,
+                                         "queue_reactive.gap_follow_multiplier": 1.7})
     code = ("import sys, hashlib; from backtest.config import SimConfig;"
             "from backtest.markets.queue_reactive import queue_reactive_recording;"
             "d1, d2 = queue_reactive_recording(SimConfig.model_validate_json(sys.argv[1]));"

@@ -38,7 +38,7 @@ from backtest.markets.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
 from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_TRENDS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_INSPREAD_ASK,
                                     Q_INSPREAD_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL,
                                     QT_IMPROVE, QT_MARKET, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, TREND_DOWN,
-                                    TREND_FLAT, TREND_UP, hawkes_em, hawkes_loglik, touch_walk)
+                                    TREND_FLAT, TREND_UP, gap_walk, hawkes_em, hawkes_loglik, touch_walk)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, MF_NO_EXCH_TS
 
 MIN_STATE_S = 2.0  # a state seen for less than this takes its spread row's pooled rates
@@ -429,6 +429,37 @@ def _queue_multipliers(put, prefix: str, times: np.ndarray, bid: np.ndarray, qb:
         "(market_queue_multiplier)")
 
 
+MIN_GAP_ORDERS = 30  # orders inside a gap the gap's side multipliers need
+
+
+def _gap_sides(put, prefix: str, times: np.ndarray, bid: np.ndarray, qb: np.ndarray, ask: np.ndarray,
+               qa: np.ndarray, edges: np.ndarray, rates: np.ndarray) -> None:
+    """``gap_revert_multiplier`` and ``gap_follow_multiplier``: the orders inside a spread wider than a tick on the
+    side whose best moved away last (the opener: the price goes back) and on the other (it follows), each counted
+    (``kernels.queue_reactive.gap_walk``) over what the state's rates ``rates`` give for the time spent with that
+    opener. The two multipliers keep the total; on the recordings the other side closes the gap nearly nine times
+    in ten, and the spread-and-imbalance rates, pooled over the few seconds a large-tick book is wide, split it
+    evenly."""
+    time_open = np.zeros((2, len(edges), IMBALANCE_BINS))
+    in_gap = np.zeros(2)
+    gap_walk(times, bid, ask, qb, qa, edges, IMBALANCE_BINS, time_open, in_gap)
+    bid_rate, ask_rate = rates[Q_INSPREAD_BID], rates[Q_INSPREAD_ASK]
+    expected_revert = float((time_open[0] * bid_rate).sum() + (time_open[1] * ask_rate).sum())
+    expected_follow = float((time_open[0] * ask_rate).sum() + (time_open[1] * bid_rate).sum())
+    n_revert, n_follow = int(in_gap[0]), int(in_gap[1])
+    if n_revert + n_follow < MIN_GAP_ORDERS or expected_revert <= 0 or expected_follow <= 0:
+        for key in ("gap_revert_multiplier", "gap_follow_multiplier"):
+            put(prefix + key, None, f"not estimated: {n_revert + n_follow} orders inside a gap, at least "
+                f"{MIN_GAP_ORDERS} needed")
+        return
+    note = (f"of {n_revert + n_follow} orders inside a gap ({time_open.sum():.2f} s wide), {n_follow} on the side that "
+            f"did not open it ({n_follow / (n_revert + n_follow):.0%}), {n_revert} on the opener's; ")
+    put(prefix + "gap_revert_multiplier", n_revert / expected_revert,
+        note + f"the opener's side: {n_revert} over the {expected_revert:.0f} the state's rates give")
+    put(prefix + "gap_follow_multiplier", n_follow / expected_follow,
+        note + f"the other side: {n_follow} over the {expected_follow:.0f} the state's rates give")
+
+
 CHASE_WINDOW_MS = 20.0  # a chase is an order of the same sign within this long after one that emptied its queue
 
 
@@ -470,7 +501,7 @@ def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray
 
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
              trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False,
-             queue_sizes: bool = False, sweep_within_jump: bool = False, chase: bool = False):
+             queue_sizes: bool = False, sweep_within_jump: bool = False, chase: bool = False, gap_sides: bool = False):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``);
@@ -480,7 +511,8 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     ``queue_sizes`` estimates each flow's intensity multiplier by the size of its own queue
     (``_queue_multipliers``); the market orders' stands for the imbalance's. ``sweep_within_jump`` sets
     ``queue_reactive.sweep_within_jump`` (the jumps and queues after them are measured between book-ticker messages).
-    ``chase`` estimates the chase of a market order that emptied its queue (``_chase``)."""
+    ``chase`` estimates the chase of a market order that emptied its queue (``_chase``); ``gap_sides`` the
+    multipliers of the orders inside a gap by the side that opened it (``_gap_sides``)."""
     if not 0.0 <= trend_window_ms <= 60_000.0:
         raise ConfigError([f"trend window {trend_window_ms:g} ms; allowed: 0 (no trend) to 60000 ms"])
 
@@ -541,6 +573,8 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
         put(prefix + key, [[float(v) for v in row] for row in rates[f]],
             f"{int(counts[f].sum())} events over {time_in.sum():.0f} s of touch (time per spread bin: {spent}); "
             f"{pooled} of {time_in.size} states seen under {MIN_STATE_S:g} s take a pooled rate (their spread row's, else the wide rows')")
+    if gap_sides:
+        _gap_sides(put, prefix, times, bid, qb, ask, qa, edges, rates)
     mins = {QT_IMPROVE: 1e-6, QT_CANCEL: 1e-6}
     for row, key in DISTRIBUTION_KEYS.items():
         if row in (QT_MARKET, QT_SWEEP) or (row == QT_REFILL_TREND and not trend_ns):
