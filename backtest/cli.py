@@ -166,8 +166,8 @@ def make_parser() -> argparse.ArgumentParser:
                     "measures what it changes")
     cp.add_argument("--chase", action="store_true",
                     help="the queue-reactive model's market order that empties a queue is followed, with an "
-                    "estimated probability and delay, by another of its sign at the queue it uncovered; the README "
-                    "measures what it changes")
+                    "estimated probability and delay, by another of its sign at the queue it uncovered, which takes "
+                    "that queue whole with its own estimated probability; the README measures what it changes")
     cp.add_argument("--gap-sides", action="store_true",
                     help="the queue-reactive model's orders inside a spread wider than a tick come at estimated "
                     "multipliers by side: the side whose best moved away last (the price going back) and the other "

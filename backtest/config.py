@@ -273,6 +273,9 @@ class QueueReactiveSection(_Section):
     chase_min_delay_ms: float = Field(0.0, ge=0.0, le=10_000.0, description="a chase's delay, least, ms")
     chase_mean_delay_ms: float = Field(
         5.0, gt=0.0, le=10_000.0, description="a chase's delay beyond the least, mean of an exponential, ms")
+    chase_take_probability: float | None = Field(
+        None, ge=0.0, le=1.0, description="probability that a chased order takes the whole queue it meets (and "
+        "a recorded number of lots beyond); unset: by that queue's size, as any other order (market_take_probability)")
     gap_revert_multiplier: float = Field(
         1.0, ge=0.0, le=1000.0, description="while the spread is wider than a tick, the intensity multiplier of the "
         "orders inside it on the side whose best moved away last (the price going back); 1: as the state's rate")

@@ -66,8 +66,8 @@ N_QUEUE_MULT = 3
 
 # scalar parameters (``params``)
 (P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S, P_SWEEP_IN_JUMP,
- P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW) = range(14)
-N_PARAMS = 14
+ P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW, P_CHASE_TAKE) = range(15)
+N_PARAMS = 15
 # the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
 # rows of ``buy_prob``)
 TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
@@ -273,7 +273,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     one that did not); a chased order that empties its queue may be chased in turn, and it excites nothing.
     The gap's side (params[P_GAP_REVERT], params[P_GAP_FOLLOW], 1 and 1: off): while the spread is wider than a
     tick, the orders inside it on the side whose best moved away last are scaled by the first, the other side's by
-    the second (``_gap_factors``). Returns
+    the second (``_gap_factors``). A chased order takes the whole queue it meets with probability
+    params[P_CHASE_TAKE] (negative: by that queue's size, as any other order). Returns
     (next uniform, next row, done): done 0 means more uniforms or output rows are needed (the state is saved: call
     again)."""
     n_imb = rates.shape[2]
@@ -296,6 +297,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     chase_prob = params[P_CHASE_PROB]
     chase_min = params[P_CHASE_MIN_S]
     chase_mean = params[P_CHASE_MEAN_S]
+    chase_take = params[P_CHASE_TAKE]
     chase_t = state[S_CHASE_T]
     chase_sign = np.int64(state[S_CHASE_SIGN])
     gap_revert = params[P_GAP_REVERT]
@@ -405,7 +407,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                         continue
                 excess += jump_n * beta
             price = ask if side == 1 else bid
-            if uniforms[u_pos] < take_prob[_queue_bin(queue, take_edges)]:  # all of it and this much beyond
+            p_take = chase_take if chase_now and chase_take >= 0.0 else take_prob[_queue_bin(queue, take_edges)]
+            if uniforms[u_pos] < p_take:  # all of it and this much beyond
                 size = queue + _draw_int(quantiles[QT_SWEEP], uniforms[u_pos + 1], probs) - 1
             else:  # a part of the queue
                 part = sample_quantile(quantiles[QT_MARKET], uniforms[u_pos + 1], probs)

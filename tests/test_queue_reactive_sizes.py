@@ -92,24 +92,30 @@ def test_the_chase_comes_back_and_is_not_found_where_there_is_none(monkeypatch):
     more = {"queue_reactive.market_take_probability": [0.9, 0.8, 0.6, 0.4, 0.2],
             "queue_reactive.chase_min_delay_ms": 1.0, "queue_reactive.chase_mean_delay_ms": 3.0}
     got = {}
-    for prob in (0.6, 0.0):
-        cfg = truth(**more, **{"queue_reactive.chase_probability": prob})
+    for prob, take in ((0.6, None), (0.0, None), (0.6, 0.05)):
+        cfg = truth(**more, **{"queue_reactive.chase_probability": prob,
+                               "queue_reactive.chase_take_probability": take})
         d1, d2 = queue_reactive_recording(cfg)
         _, est = estimate(d1, d2, base=cfg, chase=True)
-        got[prob] = {e.key.split(".")[-1]: e.value for e in est if e.key.startswith("queue_reactive.chase")}
+        got[prob, take] = {e.key.split(".")[-1]: e.value for e in est if e.key.startswith("queue_reactive.chase")}
         if prob > 0:  # the chase is in the saved state: the draws cut anywhere give the same events
             monkeypatch.setattr(qrm, "UNIFORM_BLOCK", 1000)
             again, _ = queue_reactive_recording(cfg)
             monkeypatch.undo()
             assert again.events.tobytes() == d1.events.tobytes()
-    assert 0.45 < got[0.6]["chase_probability"] < 0.8
-    assert 0.5 <= got[0.6]["chase_min_delay_ms"] <= 2.0 and 1.5 <= got[0.6]["chase_mean_delay_ms"] <= 4.5
-    assert got[0.0]["chase_probability"] < 0.2
+    chase, none, rarely = got[0.6, None], got[0.0, None], got[0.6, 0.05]
+    assert 0.45 < chase["chase_probability"] < 0.8
+    assert 0.5 <= chase["chase_min_delay_ms"] <= 2.0 and 1.5 <= chase["chase_mean_delay_ms"] <= 4.5
+    assert none["chase_probability"] < 0.2
+    # the chased orders' take: by the queue's size (this table takes most thin queues), or rarely when set so; the
+    # estimate counts every order that follows within the window, chased or not, so it moves with the truth
+    assert rarely["chase_take_probability"] < chase["chase_take_probability"] - 0.2, (rarely, chase)
 
 
 @pytest.mark.parametrize("override,message", [
     ({"queue_reactive.chase_probability": 1.5}, "chase_probability"),
     ({"queue_reactive.chase_mean_delay_ms": 0.0}, "chase_mean_delay_ms"),
+    ({"queue_reactive.chase_take_probability": 1.5}, "chase_take_probability"),
     ({"queue_reactive.queue_bins_lots": [10.0]}, "allowed: all empty (off)"),
     ({**SIZES, "queue_reactive.limit_queue_multiplier": [1.0, 1.0]}, "one more than the bounds"),
     ({**SIZES, "queue_reactive.queue_bins_lots": [30.0, 10.0]}, "positive increasing bounds"),
@@ -129,7 +135,8 @@ def test_the_generator_with_every_option_runs_without_jit():
     cfg = truth(ticks=5_000, **SIZES, **{"queue_reactive.sweep_within_jump": True,
                                          "queue_reactive.chase_probability": 0.5,
                                          "queue_reactive.gap_revert_multiplier": 0.3,
-                                         "queue_reactive.gap_follow_multiplier": 1.7})
+                                         "queue_reactive.gap_follow_multiplier": 1.7,
+                                         "queue_reactive.chase_take_probability": 0.7})
     code = ("import sys, hashlib; from backtest.config import SimConfig;"
             "from backtest.markets.queue_reactive import queue_reactive_recording;"
             "d1, d2 = queue_reactive_recording(SimConfig.model_validate_json(sys.argv[1]));"

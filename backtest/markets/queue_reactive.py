@@ -24,10 +24,11 @@ from backtest.markets.data import MarketData
 from backtest.instruments import Instrument
 from kernels.queue_reactive import (
     N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_QUEUE_MULT, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_CHASE_MEAN_S,
-    P_CHASE_MIN_S, P_CHASE_PROB, P_DECAY, P_FOLLOW, P_GAP_FOLLOW, P_GAP_REVERT, P_LATENCY_NS, P_MU, P_START_NS,
-    P_SWEEP_IN_JUMP, P_TAIL, P_TREND_WINDOW_S, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT, QT_MARKET, QT_REFILL, QT_REFILL_TREND,
-    QT_SWEEP, QUANTILE_PROBS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, S_A, S_B, S_META_LEFT,
-    S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue, sample_quantile)
+    P_CHASE_MIN_S, P_CHASE_PROB, P_CHASE_TAKE, P_DECAY, P_FOLLOW, P_GAP_FOLLOW, P_GAP_REVERT, P_LATENCY_NS, P_MU,
+    P_START_NS, P_SWEEP_IN_JUMP, P_TAIL, P_TREND_WINDOW_S, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT,
+    QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK,
+    Q_LIMIT_BID, S_A, S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue,
+    sample_quantile)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, market_event_dt
 
 FLOW_KEYS = ("limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_ask_per_s", "inspread_bid_per_s",
@@ -114,6 +115,7 @@ def generator_inputs(config: SimConfig) -> tuple:
     params[P_CHASE_MEAN_S] = qr.chase_mean_delay_ms / 1000.0
     params[P_GAP_REVERT] = qr.gap_revert_multiplier
     params[P_GAP_FOLLOW] = qr.gap_follow_multiplier
+    params[P_CHASE_TAKE] = -1.0 if qr.chase_take_probability is None else qr.chase_take_probability
     f64 = np.float64
     trend = qr.trend_window_ms > 0  # without a window, the trend's keys are not used
     buy = (np.asarray(qr.trend_buy_probability, dtype=f64) if trend and qr.trend_buy_probability is not None

@@ -470,16 +470,18 @@ def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray
     did not come that soon anyway, is the chase's probability, and the excess's distribution of delays its delay (the
     least: where 5% of the excess has come; the mean beyond it: of the excess within the window)."""
     delay = np.full(len(mo.sign), np.inf)  # ms to the next order of the same sign
+    follower = np.full(len(mo.sign), -1)  # that order
     for s in (1, -1):
         idx = np.flatnonzero(mo.sign == s)
         delay[idx[:-1]] = (mo.recv_ns[idx[1:]] - mo.recv_ns[idx[:-1]]) / 1e6
+        follower[idx[:-1]] = idx[1:]
     took = np.zeros(len(mo.sign), dtype=bool)
     took[seen] = mo.qty[seen] >= hit
     other = seen.copy()
     other[seen] = ~took[seen]
     grid = np.arange(0.0, CHASE_WINDOW_MS + 1e-9, 0.25)
     if took.sum() < 30 or other.sum() < 30:
-        for key in ("chase_probability", "chase_min_delay_ms", "chase_mean_delay_ms"):
+        for key in ("chase_probability", "chase_min_delay_ms", "chase_mean_delay_ms", "chase_take_probability"):
             put(prefix + key, None, f"not estimated: {int(took.sum())} orders took their queue, at least 30 needed")
         return
     f_took = np.array([np.mean(delay[took] <= x) for x in grid])
@@ -497,6 +499,17 @@ def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray
         f"others {f_other[-1]:.0%}: the excess over the share that did not come that soon anyway")
     put(prefix + "chase_min_delay_ms", least, "where 5% of the excess had come")
     put(prefix + "chase_mean_delay_ms", mean, "the excess's mean delay beyond that, within the window")
+    chased = follower[took & (delay <= CHASE_WINDOW_MS)]
+    chased = chased[seen[chased]]
+    others = follower[other & (delay <= CHASE_WINDOW_MS)]
+    others = others[seen[others]]
+    if len(chased) < 30:
+        put(prefix + "chase_take_probability", None, f"not estimated: {len(chased)} orders followed one that took its "
+            "queue, at least 30 needed")
+    else:
+        put(prefix + "chase_take_probability", float(took[chased].mean()), f"of the {len(chased)} orders that came "
+            f"within {CHASE_WINDOW_MS:g} ms of one of their sign that took its queue, the share that took theirs (after "
+            f"the others: {took[others].mean():.0%} of {len(others)})")
 
 
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
