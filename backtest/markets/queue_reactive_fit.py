@@ -468,7 +468,9 @@ def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray
     order that took the whole queue it met (``hit``: the queue of each order in ``seen``), the next order of its sign
     comes within CHASE_WINDOW_MS more often than after one that did not; the excess, as a share of the orders that
     did not come that soon anyway, is the chase's probability, and the excess's distribution of delays its delay (the
-    least: where 5% of the excess has come; the mean beyond it: of the excess within the window)."""
+    least: where 5% of the excess has come; the mean beyond it: of the excess within the window).
+    ``chase_take_probability``: the share of the orders that came within the window after one that took its queue
+    that took theirs (chased or not: the estimate leans toward the other orders' share, as a round trip shows)."""
     delay = np.full(len(mo.sign), np.inf)  # ms to the next order of the same sign
     follower = np.full(len(mo.sign), -1)  # that order
     for s in (1, -1):
