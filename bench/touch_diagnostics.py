@@ -11,7 +11,10 @@ For each shipped recording (``--symbols``) and each model config given (its tape
   away last (``kernels.queue_reactive.gap_walk``, as ``calibrate --gap-sides`` counts them);
 * *the trade stream's clock* (recordings only): the share of market orders whose first print is at a price the book
   ticker received before it had already left, and the orders that took their whole queue when each is met with the
-  touch before the first change its print explains (within 5 ms) instead of the last touch received.
+  touch before the first change its print explains (within 5 ms) instead of the last touch received;
+* *runs and the perpetual* (recordings only): a move up of the ask is a run's continuation when the level it left
+  had been uncovered by a move up less than 20 ms before, else a run's start; how often the perpetual's mid rose
+  (fell) in the 5-100 ms before a run's start, against random times.
 
     .venv/bin/python bench/touch_diagnostics.py [--symbols eth,btc] [--config /tmp/eth_gap.toml ...]
 """
@@ -27,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from backtest.config import load_config  # noqa: E402
-from backtest.markets.calibrate import grid_steps  # noqa: E402
+from backtest.markets.calibrate import fine_mids, grid_steps  # noqa: E402
 from backtest.markets.queue_reactive import queue_reactive_recording  # noqa: E402
 from backtest.markets.queue_reactive_fit import IMBALANCE_BINS, touch_messages  # noqa: E402
 from backtest.markets.replay import load_venue  # noqa: E402
@@ -115,6 +118,28 @@ def trade_clock(d1, qk1, start, end, t, bid, qb, ask, qa):
               f"{int(np.sum(ok & (met < 10_000)))}")
 
 
+RUN_MS = 20  # a move up within this long after the one that uncovered its level continues a run
+
+
+def runs_and_the_perpetual(d1, d2, start, t, ask):
+    up = np.flatnonzero(ask[1:] > ask[:-1]) + 1
+    changed = np.flatnonzero(ask[1:] != ask[:-1]) + 1
+    starts = []
+    for m in up:
+        i = np.searchsorted(changed, m) - 1
+        k = changed[i] if i >= 0 else -1
+        if not (k > 0 and ask[k] > ask[k - 1] and t[m] - t[k] < RUN_MS * 1_000_000):
+            starts.append(m)
+    _, mid2 = fine_mids(d1, d2)  # one a ms from the later start, as received
+    at = (t[np.array(starts, dtype=np.int64)] - start) // 1_000_000
+    at = at[(at > 100) & (at < len(mid2))]
+    rnd = np.random.default_rng(1).integers(101, len(mid2), 20_000)
+    print(f"   runs: {len(starts)} starts, {len(up) - len(starts)} continuations; the perpetual's mid in the "
+          "5/20/50/100 ms before a start: " + ", ".join(
+              f"rose {np.mean(mid2[at] > mid2[at - w]):.0%} fell {np.mean(mid2[at] < mid2[at - w]):.0%} (random "
+              f"{np.mean(mid2[rnd] > mid2[rnd - w]):.0%}/{np.mean(mid2[rnd] < mid2[rnd - w]):.0%})" for w in (5, 20, 50, 100)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--symbols", default="eth,btc")
@@ -128,6 +153,7 @@ def main() -> None:
         moves_up(f"{sym.upper()} recording", t, bid, ask, qa, (end - start) / 1e9)
         gap_sides(sym, t, bid, qb, ask, qa)
         trade_clock(d1, qk1, start, end, t, bid, qb, ask, qa)
+        runs_and_the_perpetual(d1, d2, start, t, ask)
     for path in args.config:
         d1, d2 = queue_reactive_recording(load_config(path))
         qk1, start, end, (t, bid, qb, ask, qa) = _touch(d1, d2)
