@@ -248,7 +248,9 @@ COMBINED = ["--trend-window-ms", "100", "--diffuse-leads", "--split-leads"]
     ("btcusdt", "calibration/queue_reactive.toml", "replay_binance_btcusdt_20240808", []),
     ("ethusdt", "calibration_eth/queue_reactive.toml", "replay_binance_ethusdt_20240808", []),
     ("btcusdt", "calibration_combined/btc_queue_reactive.toml", "replay_binance_btcusdt_20240808", COMBINED),
-    ("ethusdt", "calibration_combined/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", COMBINED)])
+    ("ethusdt", "calibration_combined/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", COMBINED),
+    ("btcusdt", "calibration_gap/btc_queue_reactive.toml", "replay_binance_btcusdt_20240808", ["--gap-sides"]),
+    ("ethusdt", "calibration_gap/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", ["--gap-sides"])])
 def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, symbol, shipped, preset, options):
     from backtest.cli import main
     from backtest.config import load_config
