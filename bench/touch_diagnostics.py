@@ -80,7 +80,7 @@ def moves_up(name, t, bid, ask, qa, span_s):
 def gap_sides(name, t, bid, qb, ask, qa):
     time_open = np.zeros((2, 1, IMBALANCE_BINS))
     in_gap = np.zeros(2)
-    gap_walk(t, bid, ask, qb, qa, np.array([1], dtype=np.int64), IMBALANCE_BINS, time_open, in_gap)
+    gap_walk(t, bid, qb, ask, qa, np.array([1], dtype=np.int64), IMBALANCE_BINS, time_open, in_gap)
     n = in_gap.sum()
     print(f"   orders inside a gap: {int(n)} ({time_open.sum():.2f} s wide), on the side that did not open it "
           f"{in_gap[1] / max(n, 1):.0%}")

@@ -616,7 +616,7 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
 
 
 @jit
-def gap_walk(t_ns, bid, ask, qb, qa, edges, n_imb, time_open, in_gap):
+def gap_walk(t_ns, bid, qb, ask, qa, edges, n_imb, time_open, in_gap):
     """Who closes a gap: walk a recorded touch (as ``touch_walk``) keeping the side whose best moved away last while
     the spread is wider than a tick (the opener). Adds the seconds spent in each state with an opener to
     ``time_open`` (opener: 0 bid, 1 ask; spread bins; imbalance bins; in the state before each message) and counts

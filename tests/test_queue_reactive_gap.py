@@ -61,3 +61,21 @@ def test_bad_gap_multipliers_are_refused_with_what_is_allowed(key, bad):
     with pytest.raises(ConfigError) as err:
         truth(ticks=1000, **{f"queue_reactive.{key}": bad})
     assert key in str(err.value)
+
+
+def test_the_gap_walk_names_the_side_that_closes_each_gap():
+    from kernels.queue_reactive import gap_walk
+
+    # 1 ms apart: one-tick spread; the ask empties (100 -> 103); the bid follows into the gap (99 -> 101, spread 2);
+    # the bid follows again (-> 102: closed); the bid empties (102 -> 100); the bid comes back (-> 102: closed)
+    bid = np.array([99, 99, 101, 102, 100, 102], dtype=np.int64)
+    ask = np.array([100, 103, 103, 103, 103, 103], dtype=np.int64)
+    qb = np.array([50, 50, 5, 7, 40, 9], dtype=np.int64)
+    qa = np.array([30, 60, 60, 60, 60, 60], dtype=np.int64)
+    t = np.arange(6, dtype=np.int64) * 1_000_000
+    time_open = np.zeros((2, 2, 5))
+    in_gap = np.zeros(2)
+    gap_walk(t, bid, qb, ask, qa, np.array([1, 2], dtype=np.int64), 5, time_open, in_gap)
+    assert in_gap.tolist() == [1.0, 2.0]  # one order on the opener's side (the bid back), two on the other
+    # wide with the ask as opener for 2 ms (messages 1 and 2), with the bid for 1 ms (message 4)
+    assert time_open[1].sum() == pytest.approx(0.002) and time_open[0].sum() == pytest.approx(0.001)

@@ -442,7 +442,7 @@ def _gap_sides(put, prefix: str, times: np.ndarray, bid: np.ndarray, qb: np.ndar
     evenly."""
     time_open = np.zeros((2, len(edges), IMBALANCE_BINS))
     in_gap = np.zeros(2)
-    gap_walk(times, bid, ask, qb, qa, edges, IMBALANCE_BINS, time_open, in_gap)
+    gap_walk(times, bid, qb, ask, qa, edges, IMBALANCE_BINS, time_open, in_gap)
     bid_rate, ask_rate = rates[Q_INSPREAD_BID], rates[Q_INSPREAD_ASK]
     expected_revert = float((time_open[0] * bid_rate).sum() + (time_open[1] * ask_rate).sum())
     expected_follow = float((time_open[0] * ask_rate).sum() + (time_open[1] * bid_rate).sum())
