@@ -173,6 +173,15 @@ def make_parser() -> argparse.ArgumentParser:
                     "multipliers by side: the side whose best moved away last (the price going back) and the other "
                     "(the price following, nearly nine times in ten on the recordings); the README measures what it "
                     "changes")
+    cp.add_argument("--perp-leads", action="store_true",
+                    help="the queue-reactive model's Exchange 2 moves on its own (estimated rate, sizes, persistence "
+                    "and pull towards Exchange 1) and Exchange 1's flows react to its trend over --trend-window-ms "
+                    "(needed with it) instead of their own mid's: on the recordings spot's market orders come nine "
+                    "times as often just after the perpetual moved; the README measures what it changes")
+    cp.add_argument("--perp-gap-state", action="store_true",
+                    help="with --perp-leads: the trend of the state is the side of Exchange 1's mid on which Exchange "
+                    "2's mid (less the basis' mean) stands, beyond a third of the recorded gaps' size, instead of "
+                    "Exchange 2's trend")
     cp.add_argument("--queue-sizes", action="store_true",
                     help="the queue-reactive model's limit orders, cancels and market orders each come at an "
                     "intensity that also depends on the size of their own queue (a thin queue draws the market "
@@ -784,7 +793,9 @@ def _calibrate(args: argparse.Namespace) -> int:
                                                            split_leads=args.split_leads,
                                                            queue_sizes=args.queue_sizes,
                                                            sweep_within_jump=args.sweep_within_jump,
-                                                           chase=args.chase, gap_sides=args.gap_sides)
+                                                           chase=args.chase, gap_sides=args.gap_sides,
+                                                           perp_leads=args.perp_leads,
+                                                           perp_gap_state=args.perp_gap_state)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":
@@ -797,7 +808,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         (f"--trend-window-ms {args.trend_window_ms:g}", args.trend_window_ms > 0),
         ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads),
         ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump), ("--chase", args.chase),
-        ("--gap-sides", args.gap_sides))
+        ("--gap-sides", args.gap_sides), ("--perp-leads", args.perp_leads),
+        ("--perp-gap-state", args.perp_gap_state))
         if on and args.model == "queue_reactive")  # the queue-reactive model's options, which make its config
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
               f"`python -m backtest calibrate --model {args.model}{options}`; strategy sections from "

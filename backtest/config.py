@@ -346,6 +346,33 @@ class QueueReactiveSection(_Section):
     lead_diffuse_weights: list[float] | None = Field(
         None, description="the diffuse leads' weights, one per ms from -lead_diffuse_ms to +lead_diffuse_ms (2 x "
         "lead_diffuse_ms + 1 values, not negative, not all 0); None: uniform")
+    lead_moves_per_s: float = Field(
+        0.0, ge=0.0, le=1e5, description="Exchange 2 leading: its mid moves on its own this often, per second, and "
+        "the trend of the state (trend_window_ms, which must then be set) is Exchange 2's mid's instead of Exchange "
+        "1's: Exchange 1's flows react to the perpetual's moves. Its mid is then that path plus market.basis_mean_ticks "
+        "(lead_ms, lead_at_trade_ms, lead_diffuse_*, basis_update_ms and the basis' reversion and volatility are not "
+        "used). 0 (the default): off, Exchange 2 follows Exchange 1")
+    lead_move_ticks: list[float] = Field(
+        default_factory=lambda: [1.0] * QR_QUANTILES, description="quantiles of the size of one of Exchange 2's "
+        "moves when it leads, Exchange 1 ticks")
+    lead_repeat_probability: float = Field(
+        0.0, ge=0.0, le=0.999, description="probability one of Exchange 2's moves (when it leads) repeats the "
+        "direction of its last")
+    lead_gap_ticks: float = Field(
+        1.0, ge=0.0, le=1e9, description="Exchange 2's mid less the basis' mean against Exchange 1's mid: the gap "
+        "within which lead_up_probability's middle value applies, Exchange 1 ticks")
+    lead_pull_per_s: float = Field(
+        0.0, ge=0.0, le=1e6, description="when Exchange 2 leads: Exchange 1's queue on the side Exchange 2's mid "
+        "(less the basis' mean) stands leaves, and its best moves towards it by a recorded jump, at this rate per "
+        "second per Exchange 1 tick of that gap beyond lead_gap_ticks (on the recordings spot's market makers "
+        "reprice to the perpetual: the venues' basis stays within a few ticks); 0: off")
+    lead_state_gap_ticks: float = Field(
+        0.0, ge=0.0, le=1e9, description="when Exchange 2 leads: above 0, the trend of the state is instead the side "
+        "of Exchange 1's mid on which Exchange 2's mid less the basis' mean stands, beyond this many Exchange 1 ticks "
+        "(down: below, flat: within, up: above); 0: its trend over trend_window_ms")
+    lead_up_probability: list[float] = Field(
+        [0.5, 0.5, 0.5], description="probability a move of Exchange 2's (when it leads) that does not repeat the "
+        "last is up, when its mid less the basis' mean is more than lead_gap_ticks below Exchange 1's, within, above")
     basis_update_ms: float = Field(
         100.0, ge=0.001, le=60_000.0, description="the basis (market.basis_*: an Ornstein-Uhlenbeck process of "
         "Exchange 2's mid minus Exchange 1's moves made lead_ms earlier) is drawn every this many ms")
@@ -370,7 +397,7 @@ class QueueReactiveSection(_Section):
                 raise ValueError(f"{name}_per_s: allowed: rates from 0 to 1e6 per second")
         for name in ("limit_size_lots", "cancel_fraction", "inspread_size_lots", "market_size_over_queue", "market_sweep_lots",
                      "depletion_jump_ticks", "refill_queue_lots", "refill_with_trend_lots", "improvement_fraction",
-                     "exchange2_level_lots"):
+                     "exchange2_level_lots", "lead_move_ticks"):
             q = getattr(self, name)
             if q is None:
                 continue
@@ -424,6 +451,14 @@ class QueueReactiveSection(_Section):
                                   or q[-1] > 10_000):
                 raise ValueError(f"{name}: {len(q)} values; allowed: {QR_QUANTILES} non-decreasing quantiles from "
                                  "-10000 to 10000 ms")
+        up = self.lead_up_probability
+        if len(up) != 3 or not all(0.0 <= p <= 1.0 for p in up):
+            raise ValueError(f"lead_up_probability: {up}; allowed: 3 probabilities in [0, 1] (Exchange 2 below "
+                             "Exchange 1 by more than lead_gap_ticks, within, above)")
+        if self.lead_moves_per_s > 0 and not self.trend_window_ms > 0:
+            raise ValueError(f"lead_moves_per_s {self.lead_moves_per_s:g} with trend_window_ms 0: Exchange 1 reacts "
+                             "to Exchange 2's moves through the trend of the state; allowed: a trend window above 0 "
+                             "ms, or lead_moves_per_s 0")
         for name in ("improvement_fraction", "cancel_fraction"):
             if getattr(self, name)[-1] > 1.0:
                 raise ValueError(f"{name}: allowed: fractions in (0, 1]")

@@ -40,7 +40,7 @@ def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
         state[S_B], state[S_A], state[S_QB], state[S_QA], state[S_META_SIGN] = 1000, 1001, 50_000, 50_000, 1
         args = qrm.generator_inputs(config)
         t0 = time.perf_counter()
-        u, k, done = generate_venue(*args, state, uniforms, 0, span_s, out, 0)
+        u, k, done = generate_venue(*args, state, uniforms, 0, span_s, out, 0, np.empty((0, 2)))
         elapsed = time.perf_counter() - t0
         if not done:
             raise SystemExit("the preallocated draws or rows ran out: raise the factors")

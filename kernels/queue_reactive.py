@@ -53,8 +53,10 @@ N_FLOWS = 6
 # distributions (rows of the quantiles table)
 # QT_REFILL_TREND: the queue at a new best that a queue emptied in the trend's direction leaves (the ask in a rising
 # mid, the bid in a falling one): thin, so that a trend goes on
-QT_LIMIT, QT_CANCEL, QT_INSPREAD, QT_MARKET, QT_JUMP, QT_REFILL, QT_IMPROVE, QT_SWEEP, QT_REFILL_TREND = range(9)
-N_DISTRIBUTIONS = 9
+# QT_LEAD_MOVE: how far Exchange 2's mid moves at once when it leads (Exchange 1 ticks)
+QT_LIMIT, QT_CANCEL, QT_INSPREAD, QT_MARKET, QT_JUMP, QT_REFILL, QT_IMPROVE, QT_SWEEP, QT_REFILL_TREND, QT_LEAD_MOVE = (
+    range(10))
+N_DISTRIBUTIONS = 10
 QUANTILE_PROBS = np.array([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99,
                            0.995, 0.999, 1.0])
 MAX_SWEEP = 64  # levels one market order may take; the rest of a larger one is not executed
@@ -66,8 +68,9 @@ N_QUEUE_MULT = 3
 
 # scalar parameters (``params``)
 (P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S, P_SWEEP_IN_JUMP,
- P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW, P_CHASE_TAKE) = range(15)
-N_PARAMS = 15
+ P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW, P_CHASE_TAKE, P_LEAD_RATE, P_LEAD_REPEAT,
+ P_LEAD_GAP, P_LEAD_UP_BELOW, P_LEAD_UP_NEAR, P_LEAD_UP_ABOVE, P_LEAD_LEVEL, P_LEAD_PULL) = range(23)
+N_PARAMS = 23
 # the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
 # rows of ``buy_prob``)
 TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
@@ -83,7 +86,12 @@ S_CHASE_T = S_RING_MID + RING
 S_CHASE_SIGN = S_CHASE_T + 1
 # the side whose best moved away last while the spread is wider than a tick (0 bid, 1 ask; -1: none)
 S_GAP_OPENER = S_CHASE_SIGN + 1
-N_STATE = S_GAP_OPENER + 1
+# Exchange 2's mid when it leads (Exchange 1 ticks, less the basis' mean), its last move's sign (+1/-1; the caller
+# sets the first), and the rows of ``lead_out`` written
+S_LEAD_MID = S_GAP_OPENER + 1
+S_LEAD_SIGN = S_LEAD_MID + 1
+S_LEAD_N = S_LEAD_SIGN + 1
+N_STATE = S_LEAD_N + 1
 
 # margins a call keeps before it returns for more uniforms or output rows: one event's worst case
 U_MARGIN = 16 + 2 * MAX_SWEEP
@@ -252,7 +260,7 @@ def trend_state(state, t, window_s, mid2):
 
 @jit_borrow
 def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, edges, quantiles, probs, trend_mult,
-                   queue_edges, queue_mult, state, uniforms, u_pos, t_end_s, out, k):
+                   queue_edges, queue_mult, state, uniforms, u_pos, t_end_s, out, k, lead_out):
     """Run the model from ``state`` until ``t_end_s`` seconds (from params[P_START_NS]), writing events into
     ``out`` from row ``k``; ``market_mult``: the market orders' intensity multiplier per imbalance bin;
     ``buy_prob`` (trend, imbalance bin): the probability a market order not following its meta-order buys;
@@ -274,9 +282,16 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     The gap's side (params[P_GAP_REVERT], params[P_GAP_FOLLOW], 1 and 1: off): while the spread is wider than a
     tick, the orders inside it on the side whose best moved away last are scaled by the first, the other side's by
     the second (``_gap_factors``). A chased order takes the whole queue it meets with probability
-    params[P_CHASE_TAKE] (negative: by that queue's size, as any other order). Returns
-    (next uniform, next row, done): done 0 means more uniforms or output rows are needed (the state is saved: call
-    again)."""
+    params[P_CHASE_TAKE] (negative: by that queue's size, as any other order).
+    Exchange 2 leading (params[P_LEAD_RATE] > 0 moves per second; 0: off): its mid (state[S_LEAD_MID], Exchange 1
+    ticks less the basis' mean) moves on its own as one more Poisson flow, by a recorded size (QT_LEAD_MOVE), the
+    last move's direction again with probability params[P_LEAD_REPEAT], else up with a probability that depends on
+    where it stands against Exchange 1's mid (params[P_LEAD_UP_BELOW + b], b: more than params[P_LEAD_GAP] ticks
+    below, within, above: Exchange 1 pulls it back); the trend of the state is then Exchange 2's mid's over the
+    window, not Exchange 1's own (on the recordings spot's market orders come nine times as often in the 20 ms
+    after the perpetual moved as otherwise, 85% of them in its direction). Each move is written to ``lead_out``
+    (rows: time s, mid; state[S_LEAD_N] rows written). Returns (next uniform, next row, done): done 0 means more
+    uniforms or output rows (either array) are needed (the state is saved: call again)."""
     n_imb = rates.shape[2]
     mu = params[P_MU]
     jump_n = params[P_BRANCHING]
@@ -303,6 +318,16 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     gap_revert = params[P_GAP_REVERT]
     gap_follow = params[P_GAP_FOLLOW]
     opener = np.int64(state[S_GAP_OPENER])
+    lead_rate = params[P_LEAD_RATE]
+    leading = lead_rate > 0.0
+    lead_repeat = params[P_LEAD_REPEAT]
+    lead_gap = params[P_LEAD_GAP]
+    lead_level = params[P_LEAD_LEVEL]
+    lead_pull = params[P_LEAD_PULL]
+    lead_mid = state[S_LEAD_MID]
+    lead_sign = np.int64(state[S_LEAD_SIGN])
+    lead_k = np.int64(state[S_LEAD_N])
+    n_lead = lead_out.shape[0]
     t = state[S_T]
     bid = np.int64(state[S_B])
     ask = np.int64(state[S_A])
@@ -323,16 +348,24 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         state[S_STARTED] = 1.0
         state[S_RING_N] = 0.0
         opener = -1
-        _remember_mid(state, -1e300, float(bid + ask))
+        if leading:
+            lead_mid = 0.5 * (bid + ask)
+            lead_sign = 1 if lead_sign >= 0 else -1
+        _remember_mid(state, -1e300, 2.0 * lead_mid if leading else float(bid + ask))
     while True:
-        if u_pos + U_MARGIN > n_u or k + OUT_MARGIN > n_out:
+        if u_pos + U_MARGIN > n_u or k + OUT_MARGIN > n_out or (leading and lead_k >= n_lead):
             break
         sb = spread_bin(ask - bid, edges)
         ib = imbalance_bin(qb, qa, n_imb)
         boost = market_mult[ib]
         # the trend holds until the window's far end passes a move (or an event): arrivals at its intensities
         # until then, and from there afresh (exponential waiting times forget)
-        tr, until = trend_state(state, t, window_s, float(bid + ask))
+        if leading and lead_level > 0.0:  # the gap's side, which only events change
+            gap = lead_mid - 0.5 * (bid + ask)
+            tr = TREND_DOWN if gap < -lead_level else (TREND_UP if gap > lead_level else TREND_FLAT)
+            until = math.inf
+        else:
+            tr, until = trend_state(state, t, window_s, 2.0 * lead_mid if leading else float(bid + ask))
         if by_queue:
             bin_b = _queue_bin(qb, queue_edges)
             bin_a = _queue_bin(qa, queue_edges)
@@ -343,7 +376,10 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         f_ib, f_ia = _gap_factors(opener, gap_revert, gap_follow)
         lam_q = _flows_rate(rates, trend_mult, tr, sb, ib, ask - bid, f_lb, f_la, f_cb, f_ca, f_ib, f_ia)
         baseline = trend_mult[TREND_MARKET, tr] * mu * queue_top  # the bound: every order kept (1 when off)
-        lam_max = lam_q + boost * (baseline + excess)
+        lam_pull = 0.0  # Exchange 1's book repriced towards a leading Exchange 2 (0 when it does not lead)
+        if leading and lead_pull > 0.0:
+            lam_pull = lead_pull * max(0.0, abs(lead_mid - 0.5 * (bid + ask)) - lead_gap)
+        lam_max = lead_rate + lam_pull + lam_q + boost * (baseline + excess)
         chasing = chase_sign != 0 and chase_t < t_end_s
         if lam_max <= 0.0 and until >= t_end_s and not chasing:
             t = t_end_s
@@ -370,6 +406,35 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             excess *= math.exp(-beta * dt)
             pick = uniforms[u_pos] * lam_max
             u_pos += 1
+            if pick < lead_rate:  # Exchange 2's mid moves (0 when it does not lead: never)
+                size = sample_quantile(quantiles[QT_LEAD_MOVE], uniforms[u_pos], probs)
+                if uniforms[u_pos + 1] >= lead_repeat:
+                    gap = lead_mid - 0.5 * (bid + ask)
+                    b = 0 if gap < -lead_gap else (2 if gap > lead_gap else 1)
+                    lead_sign = 1 if uniforms[u_pos + 2] < params[P_LEAD_UP_BELOW + b] else -1
+                u_pos += 3
+                lead_mid += lead_sign * size
+                _remember_mid(state, t, 2.0 * lead_mid)
+                lead_out[lead_k, 0] = t
+                lead_out[lead_k, 1] = lead_mid
+                lead_k += 1
+                continue
+            pick -= lead_rate
+            if pick < lam_pull:  # the queue on the leader's side leaves: the best moves towards it
+                side = 1 if lead_mid > 0.5 * (bid + ask) else 0
+                price = ask if side == 1 else bid
+                ts = start_ns + np.int64(t * 1e9)
+                opener = side
+                k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
+                                                 uniforms[u_pos], uniforms[u_pos + 1], tr)
+                u_pos += 2
+                k = _print_best(out, k, ts, latency, side, price, queue)
+                if side == 0:
+                    bid, qb = price, queue
+                else:
+                    ask, qa = price, queue
+                continue
+            pick -= lam_pull
             if pick >= lam_q + boost * (baseline + excess):
                 continue  # thinned: the market orders' intensity decayed since the bound was taken
         ts = start_ns + np.int64(t * 1e9)
@@ -477,7 +542,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             ask, qa = price, queue
         if ask - bid <= 1:
             opener = -1
-        if window_s > 0.0 and bid + ask != before:
+        if window_s > 0.0 and bid + ask != before and not leading:
             _remember_mid(state, t, float(bid + ask))
     state[S_T] = t
     state[S_B] = bid
@@ -490,6 +555,9 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     state[S_CHASE_T] = chase_t
     state[S_CHASE_SIGN] = chase_sign
     state[S_GAP_OPENER] = opener
+    state[S_LEAD_MID] = lead_mid
+    state[S_LEAD_SIGN] = lead_sign
+    state[S_LEAD_N] = lead_k
     return u_pos, k, done
 
 
@@ -537,7 +605,8 @@ def _trend_of(mid2_now, mid2_then):
 
 
 @jit
-def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, time_in, samples, n_samples, trend_ns):
+def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, time_in, samples, n_samples, trend_ns,
+               msg_trend):
     """Classify each change of a recorded touch (one row per message: best bid and ask in the venue's ticks, their
     queues in lots, receive time in ns, times increasing) as the model's flows. ``buys``/``sells``: sorted receive
     times of market orders hitting the ask / the bid; a queue decrease or emptying within ``window_ns`` of one is
@@ -545,9 +614,13 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
     the state before the event, seconds spent per state to ``time_in`` (spread bins, imbalance bins, trends), and
     sizes, fractions and jumps to ``samples`` (QT_* rows; ``n_samples`` the number written per row). The trend:
     the mid against where it stood ``trend_ns`` before (TREND_FLAT throughout when 0); time in a state is split
-    where the window's far end passes an earlier move. Moves away from the spread (an emptied queue) are applied
-    before moves into it within one message, so that an improvement is seen in the spread it closed."""
+    where the window's far end passes an earlier move. ``msg_trend`` (one per message; empty: off) gives the trend
+    instead, from another series (Exchange 2's mid when it leads): message m's holds from it until message m + 1
+    (the caller inserts a copy of the touch where it changes between messages). Moves away from the spread (an
+    emptied queue) are applied before moves into it within one message, so that an improvement is seen in the
+    spread it closed."""
     n_imb = counts.shape[2]
+    given = msg_trend.shape[0] > 0
     back = 0  # the last message at or before the trend window's far end
     for m in range(1, t_ns.shape[0]):
         b0, a0, q0b, q0a = bid[m - 1], ask[m - 1], qb[m - 1], qa[m - 1]
@@ -559,7 +632,10 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
         now = b0 + a0
         then = now
         tb = TREND_FLAT
-        if trend_ns > 0:
+        if given:
+            tb = msg_trend[m - 1]
+            time_in[sb, ib, tb] += (t_ns[m] - t_ns[m - 1]) * 1e-9
+        elif trend_ns > 0:
             seg = t_ns[m - 1]
             while back + 1 < m and t_ns[back + 1] + trend_ns <= t_ns[m]:
                 if t_ns[back + 1] + trend_ns > seg:  # the far end passes message back + 1 inside this interval
@@ -591,7 +667,8 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
                 sb2 = spread_bin(ca - cb, edges)
                 ib2 = imbalance_bin(cqb, cqa, n_imb)
                 # in the trend of the mid after the moves away (the model's order comes after them)
-                _count(counts, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2, _trend_of(cb + ca, then))
+                _count(counts, Q_INSPREAD_BID if s == 0 else Q_INSPREAD_ASK, sb2, ib2,
+                       tb if given else _trend_of(cb + ca, then))
                 moved = (b1 - cb) if s == 0 else (ca - a1)
                 _keep(samples, n_samples, QT_IMPROVE, min(1.0, moved / gap))
                 _keep(samples, n_samples, QT_INSPREAD, q1b if s == 0 else q1a)

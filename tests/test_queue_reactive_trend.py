@@ -64,7 +64,8 @@ def test_the_walk_splits_time_where_the_window_passes_a_move():
     samples = np.zeros((9, 8))
     n = np.zeros(9, dtype=np.int64)
     none = np.zeros(0, dtype=np.int64)
-    touch_walk(t, bid, q, ask, q, none, none, 5 * ms, edges, counts, time_in, samples, n, 200 * ms)
+    touch_walk(t, bid, q, ask, q, none, none, 5 * ms, edges, counts, time_in, samples, n, 200 * ms,
+               np.empty(0, dtype=np.int64))
     by_trend = time_in.sum(axis=(0, 1))
     # up from 500 to 600 ms; down (the mid at 600 below the 500-700 ms window's far end) from 600 to 700 ms
     assert by_trend[TREND_UP] == pytest.approx(0.1)

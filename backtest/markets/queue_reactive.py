@@ -24,10 +24,11 @@ from backtest.markets.data import MarketData
 from backtest.instruments import Instrument
 from kernels.queue_reactive import (
     N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_QUEUE_MULT, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_CHASE_MEAN_S,
-    P_CHASE_MIN_S, P_CHASE_PROB, P_CHASE_TAKE, P_DECAY, P_FOLLOW, P_GAP_FOLLOW, P_GAP_REVERT, P_LATENCY_NS, P_MU,
-    P_START_NS, P_SWEEP_IN_JUMP, P_TAIL, P_TREND_WINDOW_S, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LIMIT,
-    QT_MARKET, QT_REFILL, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK,
-    Q_LIMIT_BID, S_A, S_B, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue,
+    P_CHASE_MIN_S, P_CHASE_PROB, P_CHASE_TAKE, P_DECAY, P_FOLLOW, P_GAP_FOLLOW, P_GAP_REVERT, P_LATENCY_NS,
+    P_LEAD_GAP, P_LEAD_LEVEL, P_LEAD_PULL, P_LEAD_RATE, P_LEAD_REPEAT, P_LEAD_UP_BELOW, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL,
+    P_TREND_WINDOW_S, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LEAD_MOVE, QT_LIMIT, QT_MARKET, QT_REFILL,
+    QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, S_A, S_B,
+    S_LEAD_N, S_LEAD_SIGN, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue,
     sample_quantile)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, market_event_dt
 
@@ -36,7 +37,7 @@ FLOW_KEYS = ("limit_bid_per_s", "limit_ask_per_s", "cancel_bid_per_s", "cancel_a
 DISTRIBUTION_KEYS = {QT_LIMIT: "limit_size_lots", QT_CANCEL: "cancel_fraction", QT_INSPREAD: "inspread_size_lots",
                      QT_MARKET: "market_size_over_queue", QT_JUMP: "depletion_jump_ticks", QT_REFILL: "refill_queue_lots",
                      QT_IMPROVE: "improvement_fraction", QT_SWEEP: "market_sweep_lots",
-                     QT_REFILL_TREND: "refill_with_trend_lots"}
+                     QT_REFILL_TREND: "refill_with_trend_lots", QT_LEAD_MOVE: "lead_move_ticks"}
 START_NS = 1_700_000_000_000_000_000  # the printed recording's clock: any epoch works, this one reads as 2023
 UNIFORM_BLOCK = 1 << 18
 
@@ -63,13 +64,14 @@ def expected_events_per_s(config: SimConfig) -> float:
     # the one-tick row (where a large-tick book spends its time), each flow at its busiest trend
     trend = qr.trend_window_ms > 0
     rates = _rates(qr)[:, 0, :].mean(axis=1) * (np.max(qr.trend_flow_multiplier, axis=1) if trend else 1.0)
+    lead = 3.0 * qr.lead_moves_per_s  # its moves, and Exchange 1's repricing after them
     market = (qr.hawkes_baseline_per_s / max(1e-9, 1.0 - qr.hawkes_branching) * max(qr.market_rate_multiplier)
               * (max(qr.trend_market_multiplier) if trend else 1.0)
               * (max(qr.market_queue_multiplier) if qr.queue_bins_lots else 1.0) / (1.0 - qr.chase_probability))
     limit = max(qr.limit_queue_multiplier) if qr.queue_bins_lots else 1.0
     cancel = max(qr.cancel_queue_multiplier) if qr.queue_bins_lots else 1.0
     return float(limit * (rates[Q_LIMIT_BID] + rates[Q_LIMIT_ASK])
-                 + 2.0 * (cancel * (rates[Q_CANCEL_BID] + rates[Q_CANCEL_ASK]) + market))
+                 + 2.0 * (cancel * (rates[Q_CANCEL_BID] + rates[Q_CANCEL_ASK]) + market) + lead)
 
 
 ROWS_PER_EVENT = 4  # printed rows per model event, with room for sweeps
@@ -116,6 +118,12 @@ def generator_inputs(config: SimConfig) -> tuple:
     params[P_GAP_REVERT] = qr.gap_revert_multiplier
     params[P_GAP_FOLLOW] = qr.gap_follow_multiplier
     params[P_CHASE_TAKE] = -1.0 if qr.chase_take_probability is None else qr.chase_take_probability
+    params[P_LEAD_RATE] = qr.lead_moves_per_s
+    params[P_LEAD_REPEAT] = qr.lead_repeat_probability
+    params[P_LEAD_GAP] = qr.lead_gap_ticks
+    params[P_LEAD_UP_BELOW:P_LEAD_UP_BELOW + 3] = qr.lead_up_probability
+    params[P_LEAD_LEVEL] = qr.lead_state_gap_ticks
+    params[P_LEAD_PULL] = qr.lead_pull_per_s
     f64 = np.float64
     trend = qr.trend_window_ms > 0  # without a window, the trend's keys are not used
     buy = (np.asarray(qr.trend_buy_probability, dtype=f64) if trend and qr.trend_buy_probability is not None
@@ -132,8 +140,10 @@ def generator_inputs(config: SimConfig) -> tuple:
                      dtype=f64).reshape(N_QUEUE_MULT, -1))
 
 
-def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
-    """Exchange 1's model events over ``span_s`` seconds (market_event_dt, its own ticks and lots)."""
+def _exchange1_events(config: SimConfig, span_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exchange 1's model events over ``span_s`` seconds (market_event_dt, its own ticks and lots), and Exchange
+    2's moves when it leads (rows: time s, mid in Exchange 1 ticks less the basis' mean; no rows when it does
+    not)."""
     from backtest.markets.inputs import random_stream
 
     qr = config.queue_reactive
@@ -149,15 +159,21 @@ def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
     state[S_QB] = max(1, round(_inverse_cdf(quantiles[QT_REFILL], opening[0])))
     state[S_QA] = max(1, round(_inverse_cdf(quantiles[QT_REFILL], opening[1])))
     state[S_META_LEFT], state[S_META_SIGN] = 0, 1
+    leading = qr.lead_moves_per_s > 0
+    if leading:  # its first move's direction, if that repeats the last: a coin's (a draw only when it leads)
+        state[S_LEAD_SIGN] = 1.0 if rng.random() < 0.5 else -1.0
+    lead_out = np.empty((int(qr.lead_moves_per_s * span_s * 1.2) + 64 if leading else 0, 2))
     rows = int(expected_events_per_s(config) * span_s * ROWS_PER_EVENT) + 4 * OUT_MARGIN
     out = np.empty(rows, dtype=market_event_dt)
     k = 0
     uniforms = rng.random(UNIFORM_BLOCK)
     u = 0
     while True:
-        u, k, done = generate_venue(*inputs, state, uniforms, u, span_s, out, k)
+        u, k, done = generate_venue(*inputs, state, uniforms, u, span_s, out, k, lead_out)
         if done:
             break
+        if leading and state[S_LEAD_N] >= lead_out.shape[0]:
+            lead_out = np.concatenate([lead_out, np.empty_like(lead_out)])
         if u + U_MARGIN > uniforms.shape[0]:  # the unused draws first, then fresh ones: one stream in order
             uniforms = np.concatenate([uniforms[u:], rng.random(UNIFORM_BLOCK)])
             u = 0
@@ -165,12 +181,14 @@ def _exchange1_events(config: SimConfig, span_s: float) -> np.ndarray:
             grown = np.empty(2 * out.shape[0], dtype=market_event_dt)
             grown[:k] = out[:k]
             out = grown
-    return out[:k].copy()
+    return out[:k].copy(), lead_out[:int(state[S_LEAD_N])].copy()
 
 
 def max_lead_ms(config: SimConfig) -> int:
     """The furthest Exchange 2 runs ahead of Exchange 1, ms (0 when it only lags)."""
     qr = config.queue_reactive
+    if qr.lead_moves_per_s > 0:  # Exchange 2 moves first on its own: nothing to print ahead of Exchange 1
+        return 0
     diffuse = qr.lead_diffuse_ms if qr.lead_diffuse_share > 0 else 0.0
     at_trade = max(qr.lead_at_trade_ms) if qr.lead_at_trade_ms is not None else 0.0
     return max(0, math.ceil(max(qr.lead_ms)), math.ceil(at_trade), math.ceil(diffuse))
@@ -203,15 +221,27 @@ def touch_series(events: np.ndarray, grid_ns: int, start_ns: int, n: int) -> tup
     return out[0], out[1]
 
 
-def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndarray:
+def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float, lead_path: np.ndarray | None = None
+                   ) -> np.ndarray:
     """Exchange 2's best bid every ms over ``span_s`` (its own price steps; its book is one step wide): Exchange 1's
-    mid ``lead_ms`` later plus the basis, floored to a step."""
+    mid ``lead_ms`` later plus the basis, floored to a step; or, when it leads (``lead_path``: its moves, rows time
+    s and mid in Exchange 1 ticks less the basis' mean, from ``_exchange1_events``), its own path plus the basis'
+    mean."""
     from backtest.markets.inputs import random_stream
 
     qr = config.queue_reactive
     mk = config.market
     grid_ns = 1_000_000  # Exchange 2 follows on a 1 ms grid
     n = max(1, int(span_s * 1000))
+    if qr.lead_moves_per_s > 0:
+        if lead_path is None:
+            raise ValueError("Exchange 2 leads (queue_reactive.lead_moves_per_s > 0): its path is needed")
+        first = [ev1[ev1["kind"] == kind]["price"][0] for kind in (ME_BBO_BID, ME_BBO_ASK)]
+        at = np.searchsorted(lead_path[:, 0], (np.arange(n) + 1) * 1e-3, side="right") - 1
+        mid = np.where(at >= 0, lead_path[np.maximum(at, 0), 1] if len(lead_path) else 0.0,
+                       0.5 * (first[0] + first[1]))
+        latent = (mid * qr.exchange1_price_step_ticks + mk.basis_mean_ticks) / qr.exchange2_price_step_ticks
+        return np.floor(latent).astype(np.int64)
     ahead = max_lead_ms(config)
     step1 = qr.exchange1_price_step_ticks
     bid1, ask1 = touch_series(ev1, grid_ns, START_NS + int(round(qr.exchange1_feed_latency_ms * 1e6)), n + ahead + 1)
@@ -265,18 +295,37 @@ def exchange2_move_rates(config: SimConfig, intervals_ms) -> list[float]:
     """How often Exchange 2's mid moves, per second, with the basis drawn every each of ``intervals_ms`` (the rest
     of ``config`` as it is; Exchange 1 printed once, over the run's span or MOVE_RATE_SPAN_S if shorter)."""
     span_s = min(config.sim.ticks * config.sim.dt_s, MOVE_RATE_SPAN_S) + 1.0
-    ev1 = _exchange1_events(config, span_s + max_lead_ms(config) / 1000.0)
+    ev1, lead_path = _exchange1_events(config, span_s + max_lead_ms(config) / 1000.0)
     return [float(np.count_nonzero(np.diff(exchange2_bids(config.with_dotted(
-        {"queue_reactive.basis_update_ms": float(h)}), ev1, span_s)))) / span_s for h in intervals_ms]
+        {"queue_reactive.basis_update_ms": float(h)}), ev1, span_s, lead_path)))) / span_s for h in intervals_ms]
 
 
-def _exchange2_events(config: SimConfig, ev1: np.ndarray, span_s: float) -> np.ndarray:
+def lead_gap_std(config: SimConfig, pulls: list[float]) -> list[float]:
+    """The standard deviation of a leading Exchange 2's mid (less the basis' mean) minus Exchange 1's, Exchange 1
+    ticks on a 1 ms grid, with ``queue_reactive.lead_pull_per_s`` at each of ``pulls`` (the rest of ``config`` as
+    it is; over the run's span or MOVE_RATE_SPAN_S if shorter)."""
+    span_s = min(config.sim.ticks * config.sim.dt_s, MOVE_RATE_SPAN_S) + 1.0
+    n = int(span_s * 1000)
+    out = []
+    for pull in pulls:
+        cfg = config.with_dotted({"queue_reactive.lead_pull_per_s": float(pull)})
+        ev1, path = _exchange1_events(cfg, span_s)
+        bid1, ask1 = touch_series(ev1, 1_000_000, START_NS + int(round(cfg.queue_reactive.exchange1_feed_latency_ms
+                                                                        * 1e6)), n)
+        at = np.searchsorted(path[:, 0], (np.arange(n) + 1) * 1e-3, side="right") - 1
+        ok = (at >= 0) & (bid1 > 0)
+        gap = path[at[ok], 1] - 0.5 * (bid1[ok] + ask1[ok])
+        out.append(float(np.std(gap)) if gap.size else float("nan"))
+    return out
+
+
+def _exchange2_events(config: SimConfig, ev1: np.ndarray, span_s: float, lead_path: np.ndarray) -> np.ndarray:
     """Exchange 2's book, one step wide around Exchange 1's mid ``lead_ms`` later plus the basis."""
     from backtest.markets.inputs import random_stream
 
     qr = config.queue_reactive
     grid_ns = 1_000_000
-    bid2 = exchange2_bids(config, ev1, span_s)
+    bid2 = exchange2_bids(config, ev1, span_s, lead_path)
     rows = 4 * qr.exchange2_levels * (int(np.count_nonzero(np.diff(bid2))) + 1) + 16
     out = np.empty(rows, dtype=market_event_dt)
     draws = random_stream(config.sim.seed, "queue_reactive_levels").random(rows)
@@ -301,8 +350,8 @@ def queue_reactive_recording(config: SimConfig) -> tuple[MarketData, MarketData]
     qr = config.queue_reactive
     mk = config.market
     span_s = config.sim.ticks * config.sim.dt_s + 1.0
-    ev1 = _exchange1_events(config, span_s + max_lead_ms(config) / 1000.0)
-    ev2 = _exchange2_events(config, ev1, span_s)
+    ev1, lead_path = _exchange1_events(config, span_s + max_lead_ms(config) / 1000.0)
+    ev2 = _exchange2_events(config, ev1, span_s, lead_path)
     # each venue's touch repeated at the span's end, as a recording's last messages: the replay covers the span
     end_ns = START_NS + int(round(span_s * 1e9))
     ev1, ev2 = _closed(ev1, end_ns), _closed(ev2, end_ns)

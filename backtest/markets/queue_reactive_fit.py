@@ -37,7 +37,7 @@ from backtest.markets.data import MarketData
 from backtest.markets.queue_reactive import DISTRIBUTION_KEYS, FLOW_KEYS
 from kernels.queue_reactive import (N_DISTRIBUTIONS, N_FLOWS, N_TRENDS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_INSPREAD_ASK,
                                     Q_INSPREAD_BID, Q_LIMIT_ASK, Q_LIMIT_BID, QT_CANCEL,
-                                    QT_IMPROVE, QT_MARKET, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, TREND_DOWN,
+                                    QT_IMPROVE, QT_LEAD_MOVE, QT_MARKET, QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, TREND_DOWN,
                                     TREND_FLAT, TREND_UP, gap_walk, hawkes_em, hawkes_loglik, touch_walk)
 from kernels.records import ME_BBO_ASK, ME_BBO_BID, ME_TRADE, MF_NO_EXCH_TS
 
@@ -302,12 +302,13 @@ def diffuse_weights(ll: dict, skew_ms: float = 0.0) -> list[float]:
 
 
 def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, times, bid, ask, mo, seen, at, imb,
-                     sign, t_s, span) -> None:
+                     sign, t_s, span, leader: Leader | None = None) -> None:
     """The trend's keys: each flow's multiplier per trend (the maximum likelihood of a Poisson multiplier on the
     trend-free tables), the market orders' Hawkes process with a baseline per trend (EM), and their share of buys
     per trend and imbalance bin. ``at``: the touch message each market order met; ``seen``: the orders that met one."""
     trend_time = time_by_trend.sum(axis=(0, 1))
-    put(prefix + "trend_window_ms", window_ms, f"the state's trend: the mid against {window_ms:g} ms before; the "
+    whose = "Exchange 2's mid" if leader is not None else "the mid"
+    put(prefix + "trend_window_ms", window_ms, f"the state's trend: {whose} against {window_ms:g} ms before; the "
         f"recorded touch fell {trend_time[TREND_DOWN]:.0f} s, stood {trend_time[TREND_FLAT]:.0f} s, rose "
         f"{trend_time[TREND_UP]:.0f} s")
     trend_mult = _trend_multipliers(by_trend.sum(axis=(1, 2)), np.einsum("fsi,sit->ft", rates, time_by_trend),
@@ -324,6 +325,8 @@ def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, tim
     now_mid = bid[at] + ask[at]
     then_mid = np.where(back >= 0, bid[np.maximum(back, 0)] + ask[np.maximum(back, 0)], now_mid)
     tb = np.where(now_mid > then_mid, TREND_UP, np.where(now_mid < then_mid, TREND_DOWN, TREND_FLAT))
+    if leader is not None:  # the trend of Exchange 2's mid where each order was received
+        tb = leader.trend_at(mo.recv_ns[seen])
     put(prefix + "trend_buy_probability", _buy_by_trend(tb, imb, sign),
         f"the share of buys by trend and imbalance bin; a cell with under {MIN_TREND_ORDERS} orders takes its "
         "trend's share, a trend with under that the imbalance bin's")
@@ -340,6 +343,119 @@ def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, tim
     put(prefix + "trend_market_multiplier", [float(v / mu) if mu > 0 else 1.0 for v in nu],
         "the Hawkes baseline in each trend over their mean (market orders in each trend: " + ", ".join(
             f"{c}" for c in np.bincount(tb, minlength=N_TRENDS)) + ")")
+
+
+def _feed_latencies_ms(exchange1: MarketData, exchange2: MarketData) -> tuple[float, float]:
+    """Each venue's median receive minus exchange time, ms (0 where it has no exchange times)."""
+    out = []
+    for d in (exchange1, exchange2):
+        ok = (d.events["flags"] & MF_NO_EXCH_TS) == 0
+        lat = (d.events["recv_ts"] - d.events["exch_ts"])[ok] / 1e6
+        out.append(float(np.median(lat)) if lat.size else 0.0)
+    return out[0], out[1]
+
+
+@dataclass
+class Leader:
+    """Exchange 2's mid as the leader the model's Exchange 1 reacts to, on the 1 ms grid of ``fine_mids`` from
+    ``start_ns`` (receive times of Exchange 1): ``mid`` in Exchange 1 ticks less the basis' mean (mean of Exchange 2's
+    mid minus Exchange 1's), ``spot`` Exchange 1's mid in the same ticks, ``trend`` per ms (TREND_*: the leader now
+    against ``window_ms`` before), ``skew_ms`` (Exchange 2's feed latency less Exchange 1's: the leader's grid is
+    shifted by it onto Exchange 1's receive clock)."""
+    start_ns: int
+    mid: np.ndarray
+    spot: np.ndarray
+    trend: np.ndarray
+    basis_mean: float
+    skew_ms: int
+    level_ticks: float = 0.0
+
+    def trend_at(self, recv_ns: np.ndarray) -> np.ndarray:
+        """The leader's trend at Exchange 1 receive times."""
+        i = (np.asarray(recv_ns) - self.start_ns) // 1_000_000
+        return self.trend[np.clip(i, 0, len(self.trend) - 1)]
+
+
+def leader_of(exchange1: MarketData, exchange2: MarketData, window_ms: float, by_level: bool = False) -> Leader:
+    """Exchange 2's mid as a leader (``Leader``) from the two recordings; ``by_level``: its "trend" is the side of
+    Exchange 1's mid it stands on beyond a third of the recorded gaps' size (``lead_state_gap_ticks``)."""
+    tick, _, pk1, _, _, _ = grid_steps(exchange1, exchange2)
+    m1, m2 = fine_mids(exchange1, exchange2)
+    lat1, lat2 = _feed_latencies_ms(exchange1, exchange2)
+    skew = int(round(lat2 - lat1))
+    t1 = tick * pk1
+    basis = float(np.mean(m2 - m1))
+    # Exchange 2 as Exchange 1 would have received it at the same exchange time: its grid moved by the skew
+    lead = np.roll((m2 - basis) / t1, -skew)
+    if skew > 0:
+        lead[-skew:] = lead[-skew - 1]
+    elif skew < 0:
+        lead[:-skew] = lead[-skew]
+    w = max(1, int(round(window_ms)))
+    trend = np.full(len(lead), TREND_FLAT, dtype=np.int64)
+    step = lead[w:] - lead[:-w]
+    trend[w:] = np.where(step > 1e-9, TREND_UP, np.where(step < -1e-9, TREND_DOWN, TREND_FLAT))
+    level = 0.0
+    if by_level:
+        gap = lead - m1 / t1
+        level = float(np.quantile(np.abs(gap), 1.0 / 3.0))
+        trend = np.where(gap > level, TREND_UP, np.where(gap < -level, TREND_DOWN, TREND_FLAT)).astype(np.int64)
+    start = max(exchange1.start_ns, exchange2.start_ns)
+    return Leader(start, lead, m1 / t1, trend, basis, skew, level)
+
+
+def with_leader_changes(leader: Leader, times, bid, qb, ask, qa):
+    """The touch messages with a copy of the touch inserted wherever the leader's trend changes between two of them,
+    and each message's trend (``touch_walk``'s ``msg_trend``)."""
+    change = np.flatnonzero(np.diff(leader.trend)) + 1
+    at = leader.start_ns + change.astype(np.int64) * 1_000_000
+    last = np.searchsorted(times, at, side="right") - 1
+    ok = last >= 0
+    at, last = at[ok], last[ok]
+    t_all = np.concatenate([times, at])
+    order = np.argsort(t_all, kind="stable")
+    src = np.concatenate([np.arange(len(times)), last])[order]
+    merged = (t_all[order], bid[src], qb[src], ask[src], qa[src])
+    return merged, leader.trend_at(merged[0]).astype(np.int64)
+
+
+def _lead_estimates(put, prefix: str, leader: Leader, span: float, window_ms: float) -> None:
+    """Exchange 2's own moves when it leads: their rate and sizes, the chance one repeats the last's direction (the
+    one that gives the recorded 1 s variance of its mid), and the chance of a move up by where its mid stands
+    against Exchange 1's (more than ``lead_gap_ticks`` below, within, above)."""
+    mid = leader.mid
+    step = np.diff(mid)
+    moved = np.flatnonzero(np.abs(step) > 1e-9)
+    put(prefix + "lead_moves_per_s", len(moved) / span, f"Exchange 2's mid moved {len(moved)} times in {span:.0f} s "
+        f"(1 ms grid); Exchange 1 reacts to its trend over the trend window ({window_ms:g} ms)")
+    size = np.abs(step[moved])
+    put(prefix + "lead_move_ticks", _quantiles_of(size, 1e-6), "the recorded moves' sizes, Exchange 1 ticks")
+    n = len(moved) / span  # moves a second
+    var_1s = float(np.var(mid[1000:] - mid[:-1000])) if len(mid) > 2000 else 0.0
+    e2, e1 = float(np.mean(size ** 2)), float(np.mean(size))
+    x = (var_1s / max(n, 1e-12) - e2) / (2.0 * e1 * e1) if e1 > 0 else 0.0
+    repeat = min(0.99, x / (1.0 + x)) if x > 0 else 0.0
+    put(prefix + "lead_repeat_probability", repeat, f"the 1 s variance of Exchange 2's mid, {var_1s:.1f} ticks^2, "
+        f"from {n:.2f} moves a second of mean square {e2:.2f} ticks^2 with each repeating the last's direction "
+        f"with this probability (independent directions would give {n * e2:.1f})")
+    sign = np.sign(step[moved])
+    gap = mid[moved] - leader.spot[moved]  # where it stood before the move
+    d = float(np.quantile(np.abs(gap), 1.0 / 3.0))
+    put(prefix + "lead_gap_ticks", d, "a third of the recorded moves came with Exchange 2's mid less the basis' mean "
+        "within this many ticks of Exchange 1's")
+    b = np.where(gap < -d, 0, np.where(gap > d, 2, 1))
+    last_up = np.concatenate([[0.5], (sign[:-1] > 0).astype(float)])
+    ups, counts = [], []
+    for k in range(3):
+        sel = b == k
+        counts.append(int(sel.sum()))
+        if sel.sum() < 20:
+            ups.append(0.5)
+            continue
+        obs, obs_last = float((sign[sel] > 0).mean()), float(last_up[sel].mean())
+        ups.append(min(1.0, max(0.0, (obs - repeat * obs_last) / (1.0 - repeat))))
+    put(prefix + "lead_up_probability", ups, "the moves' share up in each gap bin (" + ", ".join(map(str, counts))
+        + " moves; 0.5 under 20) less the repeats' part: (up - repeat x last up) / (1 - repeat)")
 
 
 def _split_leads(put, prefix: str, m1: np.ndarray, m2: np.ndarray, trade_s: np.ndarray, skew: float) -> list[float]:
@@ -516,7 +632,8 @@ def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray
 
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
              trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False,
-             queue_sizes: bool = False, sweep_within_jump: bool = False, chase: bool = False, gap_sides: bool = False):
+             queue_sizes: bool = False, sweep_within_jump: bool = False, chase: bool = False, gap_sides: bool = False,
+             perp_leads: bool = False, perp_gap_state: bool = False):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``);
@@ -527,9 +644,14 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     (``_queue_multipliers``); the market orders' stands for the imbalance's. ``sweep_within_jump`` sets
     ``queue_reactive.sweep_within_jump`` (the jumps and queues after them are measured between book-ticker messages).
     ``chase`` estimates the chase of a market order that emptied its queue (``_chase``); ``gap_sides`` the
-    multipliers of the orders inside a gap by the side that opened it (``_gap_sides``)."""
+    multipliers of the orders inside a gap by the side that opened it (``_gap_sides``). ``perp_leads``: Exchange 2's
+    mid moves on its own and the trend of the state is its trend over ``trend_window_ms`` (``leader_of``,
+    ``_lead_estimates``; every trend key estimated against it)."""
     if not 0.0 <= trend_window_ms <= 60_000.0:
         raise ConfigError([f"trend window {trend_window_ms:g} ms; allowed: 0 (no trend) to 60000 ms"])
+    if perp_leads and not trend_window_ms > 0:
+        raise ConfigError(["Exchange 2 leading (--perp-leads) needs a trend window: Exchange 1 reacts to Exchange 2's "
+                           "trend over it; allowed: --trend-window-ms above 0 with it"])
 
     base = base or SimConfig()
     refused = [f"{name} trades {d.instrument.describe()}: the queue-reactive model's venues are spot or linear "
@@ -574,8 +696,13 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     n_samples = np.zeros(N_DISTRIBUTIONS, dtype=np.int64)
     window = int(TRADE_WINDOW_MS * 1e6)
     trend_ns = int(round(trend_window_ms * 1e6))
-    touch_walk(times, bid, qb, ask, qa, np.sort(mo.recv_ns[mo.sign > 0]), np.sort(mo.recv_ns[mo.sign < 0]), window,
-               edges, by_trend, time_by_trend, samples, n_samples, trend_ns)
+    leader = leader_of(exchange1, exchange2, trend_window_ms, perp_gap_state) if perp_leads else None
+    walked, msg_trend = (times, bid, qb, ask, qa), np.empty(0, dtype=np.int64)
+    if leader is not None:
+        walked, msg_trend = with_leader_changes(leader, times, bid, qb, ask, qa)
+        samples = np.zeros((N_DISTRIBUTIONS, len(walked[0])))
+    touch_walk(*walked, np.sort(mo.recv_ns[mo.sign > 0]), np.sort(mo.recv_ns[mo.sign < 0]), window,
+               edges, by_trend, time_by_trend, samples, n_samples, trend_ns, msg_trend)
     counts, time_in = by_trend.sum(axis=3), time_by_trend.sum(axis=2)
     rates, pooled = _pooled_rates(counts, time_in)
     if sweep_within_jump:
@@ -592,7 +719,7 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
         _gap_sides(put, prefix, times, bid, qb, ask, qa, edges, rates)
     mins = {QT_IMPROVE: 1e-6, QT_CANCEL: 1e-6}
     for row, key in DISTRIBUTION_KEYS.items():
-        if row in (QT_MARKET, QT_SWEEP) or (row == QT_REFILL_TREND and not trend_ns):
+        if row in (QT_MARKET, QT_SWEEP, QT_LEAD_MOVE) or (row == QT_REFILL_TREND and not trend_ns):
             continue
         got = samples[row, :n_samples[row]]
         if len(got) >= 20:
@@ -640,7 +767,7 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     t_s = (mo.recv_ns - start) / 1e9
     if trend_ns:
         _trend_estimates(put, prefix, trend_window_ms, rates, by_trend, time_by_trend, times, bid, ask, mo, seen, at,
-                         imb, sign, t_s, span)
+                         imb, sign, t_s, span, leader)
     else:
         mu, n, beta, gain = fit_hawkes(np.sort(t_s), span)
         put(prefix + "hawkes_baseline_per_s", mu, f"Hawkes maximum likelihood (grid): the mean rate {len(t_s) / span:.2f}/s "
@@ -664,6 +791,16 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     ev2 = exchange2.events
     bbo2 = ev2[((ev2["kind"] == ME_BBO_BID) | (ev2["kind"] == ME_BBO_ASK)) & (ev2["recv_ts"] >= start)]
     put(prefix + "exchange2_level_lots", _quantiles_of(bbo2["qty"] * qk2), f"Exchange 2's touch sizes, {len(bbo2)} updates")
+    if leader is not None:
+        _lead_estimates(put, prefix, leader, span, trend_window_ms)
+        if perp_gap_state:
+            put(prefix + "lead_state_gap_ticks", leader.level_ticks, "the trend of the state is the side of Exchange "
+                "1's mid Exchange 2's stands on (less the basis' mean) beyond a third of the recorded gaps' size")
+        put("market.basis_mean_ticks", leader.basis_mean / tick, "mean of Exchange 2's mid minus Exchange 1's")
+        put("queue_reactive.basis_update_ms", 100.0, "not used: Exchange 2 leads (its mid is its own path plus the "
+            "basis' mean; the lead and basis keys of a following Exchange 2 are not estimated)")
+        est.append(_pull_rate(config_of(base, est), float(np.std(leader.mid - leader.spot))))
+        return config_of(base, est), est
     m1, m2 = fine_mids(exchange1, exchange2)
     ll = lead_lag(m1, m2)
     # the mids as received; the model's lead is on the venues' clocks (each venue's feed latency then added)
@@ -700,6 +837,28 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     recorded = float(np.count_nonzero(np.diff(m2))) / (len(m2) * 1e-3)  # fine mids: one a ms
     est.append(_basis_interval(config_of(base, est), recorded))
     return config_of(base, est), est
+
+
+# the repricing rates tried, per second per tick of gap: 0.001 to 100, each 10^(1/8) (33%) after the last
+PULL_RATES = tuple(float(10.0 ** (k / 8.0 - 3.0)) for k in range(41))
+
+
+def _pull_rate(config: SimConfig, recorded_std: float) -> Estimate:
+    """``queue_reactive.lead_pull_per_s``: the rate at which the model's Exchange 1 reprices towards a leading
+    Exchange 2 that keeps the standard deviation of their gap (Exchange 1 ticks, 1 ms grid) nearest the recorded
+    ``recorded_std`` on a log scale, among PULL_RATES: the flows' reaction to Exchange 2's trend alone lets the gap
+    wander (ETH: 3.2 currency against 0.16 recorded)."""
+    from backtest.markets.queue_reactive import lead_gap_std
+
+    stds = np.array(lead_gap_std(config, PULL_RATES))
+    key = "queue_reactive.lead_pull_per_s"
+    ok = np.isfinite(stds) & (stds > 0)
+    if not recorded_std > 0 or not ok.any():
+        return Estimate(key, None, f"not estimated: recorded gap std {recorded_std:.2f} ticks, none to match")
+    best = int(np.argmin(np.where(ok, np.abs(np.log(np.where(ok, stds, 1.0) / recorded_std)), np.inf)))
+    return Estimate(key, PULL_RATES[best], f"the gap's std is then {stds[best]:.1f} ticks in the model, "
+                    f"{recorded_std:.1f} recorded (from {stds[0]:.1f} at {PULL_RATES[0]:g} to {stds[-1]:.1f} at "
+                    f"{PULL_RATES[-1]:g})")
 
 
 # the basis' draw intervals tried, ms: 10 ms to 10 s, each 10^(1/20) (12%) after the last
