@@ -12,6 +12,11 @@ as the recording's); its book is one price
 step wide with ``exchange2_levels`` levels a side, each level's size drawn from the recorded distribution when the
 level appears. A perpetual that leads spot (a positive lead_ms) is what the shipped recordings show; the hedge's
 latency cost exists in this model because Exchange 2 keeps moving while a hedge is on its way.
+
+With ``lead_moves_per_s`` > 0 it is the other way round: Exchange 2's mid moves on its own inside the generator
+(``kernels.queue_reactive.generate_venue``), Exchange 1's flows react to its trend and its book reprices towards it
+(``lead_pull_per_s``), and Exchange 2 prints that path plus ``market.basis_mean_ticks`` (the lead and basis keys above
+are then not used). The README's "Exchange 2 leading" measures what it does and what it misses.
 """
 from __future__ import annotations
 

@@ -257,7 +257,11 @@ def lead_distribution(ll: dict, moves: int, skew_ms: float = 0.0) -> tuple[list[
         return [0.0] * len(QUANTILE_PROBS), (f"no lag's cross-correlation of the mids' 1 ms changes stands above "
                                               f"{noise:.3f}: the venues move together (lead 0)")
     lead = -ll["lags"][::-1].astype(float) - round(skew_ms)  # ascending leads
-    cdf = np.cumsum(w[::-1]) / w.sum()
+    # normalised by its own last value, not by w.sum(): the two sums add in different orders (the pairwise one
+    # by the machine's vector width), and a last value a rounding below 1 sent the top quantile to the last lag,
+    # whose weight is 0 (BTC's lead_at_trade_ms[18] came out 101 on one machine and 94 on another)
+    cdf = np.cumsum(w[::-1])
+    cdf /= cdf[-1]
     q = [float(lead[min(len(lead) - 1, int(np.searchsorted(cdf, max(p, 1e-9))))]) for p in QUANTILE_PROBS]
     share = float(w[ll["lags"] < 0].sum() / w.sum())
     return q, (f"the lags whose cross-correlation of the received mids' 1 ms changes exceeds {noise:.3f} (noise x "
