@@ -170,11 +170,9 @@ def test_the_strategy_runs_on_it_and_the_accounting_holds():
     assert again.ticks.equals(r.ticks) and again.fills.equals(r.fills) and again.hedges.equals(r.hedges)
 
 
-def test_the_generator_runs_without_jit():
-    """The same events as plain Python (steppable in a debugger)."""
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        return
-    cfg = truth(ticks=5_000)
+def assert_same_tape_without_jit(cfg) -> None:
+    """Both venues' printed events from ``cfg`` are byte for byte the same in plain Python (NUMBA_DISABLE_JIT=1,
+    in a subprocess) as compiled."""
     code = ("import sys, hashlib; from backtest.config import SimConfig;"
             "from backtest.markets.queue_reactive import queue_reactive_recording;"
             "d1, d2 = queue_reactive_recording(SimConfig.model_validate_json(sys.argv[1]));"
@@ -185,6 +183,13 @@ def test_the_generator_runs_without_jit():
                           env=dict(os.environ, NUMBA_DISABLE_JIT="1"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == want
+
+
+def test_the_generator_runs_without_jit():
+    """The same events as plain Python (steppable in a debugger)."""
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return
+    assert_same_tape_without_jit(truth(ticks=5_000))
 
 
 @pytest.mark.parametrize("override,message", [

@@ -7,10 +7,7 @@ keys back from ``estimate(perp_leads=True)``; the pull holds the venues together
 without it byte for byte, whatever the other lead keys say; the leader's state is carried between the generator's
 calls; bad values are refused with what is allowed.
 """
-import hashlib
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +15,7 @@ import pytest
 from backtest.config import ConfigError
 from backtest.markets.queue_reactive import lead_gap_std, queue_reactive_recording
 from backtest.markets.queue_reactive_fit import estimate
-from tests.test_queue_reactive import truth
+from tests.test_queue_reactive import assert_same_tape_without_jit, truth
 
 LEAD = {"queue_reactive.trend_window_ms": 20.0, "queue_reactive.lead_moves_per_s": 5.0,
         "queue_reactive.lead_move_ticks": [2.0] * 19, "queue_reactive.lead_repeat_probability": 0.4,
@@ -98,18 +95,8 @@ def test_the_estimate_refuses_a_leader_without_a_trend_window(leading):
 def test_the_leading_generator_runs_without_jit():
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return
-    cfg = truth(ticks=5_000, **LEAD, **{"queue_reactive.gap_revert_multiplier": 0.3,
-                                        "queue_reactive.chase_probability": 0.5})
-    code = ("import sys, hashlib; from backtest.config import SimConfig;"
-            "from backtest.markets.queue_reactive import queue_reactive_recording;"
-            "d1, d2 = queue_reactive_recording(SimConfig.model_validate_json(sys.argv[1]));"
-            "print(hashlib.sha256(d1.events.tobytes() + d2.events.tobytes()).hexdigest())")
-    d1, d2 = queue_reactive_recording(cfg)
-    want = hashlib.sha256(d1.events.tobytes() + d2.events.tobytes()).hexdigest()
-    proc = subprocess.run([sys.executable, "-c", code, cfg.model_dump_json()],
-                          env=dict(os.environ, NUMBA_DISABLE_JIT="1"), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == want
+    assert_same_tape_without_jit(truth(ticks=5_000, **LEAD, **{"queue_reactive.gap_revert_multiplier": 0.3,
+                                                               "queue_reactive.chase_probability": 0.5}))
 
 
 def test_the_top_lead_quantile_is_the_last_lag_with_weight_whatever_the_sums_rounding():
