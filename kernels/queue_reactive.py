@@ -69,8 +69,9 @@ N_QUEUE_MULT = 3
 # scalar parameters (``params``)
 (P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S, P_SWEEP_IN_JUMP,
  P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW, P_CHASE_TAKE, P_LEAD_RATE, P_LEAD_REPEAT,
- P_LEAD_GAP, P_LEAD_UP_BELOW, P_LEAD_UP_NEAR, P_LEAD_UP_ABOVE, P_LEAD_LEVEL, P_LEAD_PULL) = range(23)
-N_PARAMS = 23
+ P_LEAD_GAP, P_LEAD_UP_BELOW, P_LEAD_UP_NEAR, P_LEAD_UP_ABOVE, P_LEAD_LEVEL, P_LEAD_PULL, P_LEAD_FOLLOW,
+ P_LEAD_FOLLOW_MEAN_S, P_LEAD_CATCH, P_LEAD_FOLLOW_PART) = range(27)
+N_PARAMS = 27
 # the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
 # rows of ``buy_prob``)
 TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
@@ -91,7 +92,11 @@ S_GAP_OPENER = S_CHASE_SIGN + 1
 S_LEAD_MID = S_GAP_OPENER + 1
 S_LEAD_SIGN = S_LEAD_MID + 1
 S_LEAD_N = S_LEAD_SIGN + 1
-N_STATE = S_LEAD_N + 1
+# a move of a leading Exchange 2 pending after an Exchange 1 market order: when (s) and its sign (0: none)
+S_LFOLLOW_T = S_LEAD_N + 1
+S_LFOLLOW_SIGN = S_LFOLLOW_T + 1
+S_LFOLLOW_SIZE = S_LFOLLOW_SIGN + 1  # its size, Exchange 1 ticks (0: a lead_move_ticks draw)
+N_STATE = S_LFOLLOW_SIZE + 1
 
 # margins a call keeps before it returns for more uniforms or output rows: one event's worst case
 U_MARGIN = 16 + 2 * MAX_SWEEP
@@ -289,7 +294,12 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     where it stands against Exchange 1's mid (params[P_LEAD_UP_BELOW + b], b: more than params[P_LEAD_GAP] ticks
     below, within, above: Exchange 1 pulls it back); the trend of the state is then Exchange 2's mid's over the
     window, not Exchange 1's own (on the recordings spot's market orders come nine times as often in the 20 ms
-    after the perpetual moved as otherwise, 85% of them in its direction). Each move is written to ``lead_out``
+    after the perpetual moved as otherwise, 85% of them in its direction), and with probability
+    params[P_LEAD_FOLLOW] (an order that emptied a queue; params[P_LEAD_FOLLOW_PART] the others, negative: the same)
+    it moves in the direction of an Exchange 1 market order, as far as that order moved Exchange 1's best (a
+    QT_LEAD_MOVE draw if it moved nothing), after an exponential delay of mean
+    params[P_LEAD_FOLLOW_MEAN_S] seconds (one such move pending at a time: on the recordings the perpetual moves in a
+    spot order's direction within 50 ms as much as spot's orders follow its moves). Each move is written to ``lead_out``
     (rows: time s, mid; state[S_LEAD_N] rows written). Returns (next uniform, next row, done): done 0 means more
     uniforms or output rows (either array) are needed (the state is saved: call again)."""
     n_imb = rates.shape[2]
@@ -324,6 +334,13 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     lead_gap = params[P_LEAD_GAP]
     lead_level = params[P_LEAD_LEVEL]
     lead_pull = params[P_LEAD_PULL]
+    lead_follow = params[P_LEAD_FOLLOW]
+    lead_follow_mean = params[P_LEAD_FOLLOW_MEAN_S]
+    lead_catch = params[P_LEAD_CATCH] > 0.0
+    lead_follow_part = params[P_LEAD_FOLLOW_PART] if params[P_LEAD_FOLLOW_PART] >= 0.0 else lead_follow
+    lfollow_t = state[S_LFOLLOW_T]
+    lfollow_sign = np.int64(state[S_LFOLLOW_SIGN])
+    lfollow_size = state[S_LFOLLOW_SIZE]
     lead_mid = state[S_LEAD_MID]
     lead_sign = np.int64(state[S_LEAD_SIGN])
     lead_k = np.int64(state[S_LEAD_N])
@@ -366,6 +383,10 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             until = math.inf
         else:
             tr, until = trend_state(state, t, window_s, 2.0 * lead_mid if leading else float(bid + ask))
+            if leading and lead_catch:  # the leader's trend holds while Exchange 1's mid has not caught up
+                gap = lead_mid - 0.5 * (bid + ask)
+                if (tr == TREND_UP and gap <= 0.0) or (tr == TREND_DOWN and gap >= 0.0):
+                    tr = TREND_FLAT
         if by_queue:
             bin_b = _queue_bin(qb, queue_edges)
             bin_a = _queue_bin(qa, queue_edges)
@@ -378,16 +399,31 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         baseline = trend_mult[TREND_MARKET, tr] * mu * queue_top  # the bound: every order kept (1 when off)
         lam_pull = 0.0  # Exchange 1's book repriced towards a leading Exchange 2 (0 when it does not lead)
         if leading and lead_pull > 0.0:
-            lam_pull = lead_pull * max(0.0, abs(lead_mid - 0.5 * (bid + ask)) - lead_gap)
+            lam_pull = lead_pull * max(0.0, abs(lead_mid - 0.5 * (bid + ask)) - 1.0)
         lam_max = lead_rate + lam_pull + lam_q + boost * (baseline + excess)
         chasing = chase_sign != 0 and chase_t < t_end_s
-        if lam_max <= 0.0 and until >= t_end_s and not chasing:
+        lfollowing = lfollow_sign != 0 and lfollow_t < t_end_s
+        if lam_max <= 0.0 and until >= t_end_s and not chasing and not lfollowing:
             t = t_end_s
             done = 1
             break
         dt = -math.log(1.0 - uniforms[u_pos]) / lam_max if lam_max > 0.0 else math.inf
         u_pos += 1
         pick = 0.0
+        if (lfollowing and lfollow_t <= t + dt and lfollow_t <= until
+                and not (chasing and chase_t <= lfollow_t)):  # Exchange 2 follows an Exchange 1 market order
+            excess *= math.exp(-beta * (lfollow_t - t))
+            t = lfollow_t
+            lead_sign = lfollow_sign
+            lfollow_sign = 0
+            move = sample_quantile(quantiles[QT_LEAD_MOVE], uniforms[u_pos], probs)
+            u_pos += 1
+            lead_mid += lead_sign * (lfollow_size if lfollow_size > 0.0 else move)
+            _remember_mid(state, t, 2.0 * lead_mid)
+            lead_out[lead_k, 0] = t
+            lead_out[lead_k, 1] = lead_mid
+            lead_k += 1
+            continue
         chase_now = chasing and chase_t <= t + dt and chase_t <= until
         if chase_now:  # the chase comes before the next drawn event (which is drawn afresh after it)
             excess *= math.exp(-beta * (chase_t - t))
@@ -420,19 +456,29 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 lead_k += 1
                 continue
             pick -= lead_rate
-            if pick < lam_pull:  # the queue on the leader's side leaves: the best moves towards it
+            if pick < lam_pull:  # Exchange 1 reprices: the queue on the leader's side leaves and the book moves
+                # towards where a one-tick book around the leader would stand, by a recorded jump at most (at
+                # least a tick); the leaving side's new queue is a refill's, the other side's an order's inside the
+                # spread (which it was)
                 side = 1 if lead_mid > 0.5 * (bid + ask) else 0
-                price = ask if side == 1 else bid
                 ts = start_ns + np.int64(t * 1e9)
-                opener = side
-                k, price, queue = _emptied_queue(out, k, ts, latency, side, price, quantiles, probs,
-                                                 uniforms[u_pos], uniforms[u_pos + 1], tr)
-                u_pos += 2
-                k = _print_best(out, k, ts, latency, side, price, queue)
-                if side == 0:
-                    bid, qb = price, queue
+                k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
+                k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
+                q_left = _draw_int(quantiles[_refill_row(side, tr)], uniforms[u_pos], probs)
+                q_other = _draw_int(quantiles[QT_INSPREAD], uniforms[u_pos + 1], probs)
+                jump = _draw_int(quantiles[QT_JUMP], uniforms[u_pos + 2], probs)
+                u_pos += 3
+                if side == 1:
+                    ask = max(ask + 1, min(ask + jump, np.int64(math.floor(lead_mid + 1.0))))
+                    bid = ask - 1
+                    qa, qb = q_left, q_other
                 else:
-                    ask, qa = price, queue
+                    bid = max(1, min(bid - 1, max(bid - jump, np.int64(math.ceil(lead_mid - 1.0)))))
+                    ask = bid + 1
+                    qb, qa = q_left, q_other
+                opener = -1
+                k = _print_best(out, k, ts, latency, side, ask if side == 1 else bid, qa if side == 1 else qb)
+                k = _print_best(out, k, ts, latency, 1 - side, ask if side == 0 else bid, qa if side == 0 else qb)
                 continue
             pick -= lam_pull
             if pick >= lam_q + boost * (baseline + excess):
@@ -472,6 +518,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                         continue
                 excess += jump_n * beta
             price = ask if side == 1 else bid
+            first_price = price
             p_take = chase_take if chase_now and chase_take >= 0.0 else take_prob[_queue_bin(queue, take_edges)]
             if uniforms[u_pos] < p_take:  # all of it and this much beyond
                 size = queue + _draw_int(quantiles[QT_SWEEP], uniforms[u_pos + 1], probs) - 1
@@ -496,6 +543,14 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                         k = _emit(out, k, ts, latency, ME_TRADE, 1 - side, price, size)
                         size = 0
                 levels += 1
+            if leading and (lead_follow > 0.0 or lead_follow_part > 0.0):  # Exchange 2 may follow it (one such
+                # move pending at a time), by whether it took its whole queue
+                if lfollow_sign == 0 and uniforms[u_pos] < (lead_follow if emptied else lead_follow_part):
+                    lfollow_t = t - lead_follow_mean * math.log(1.0 - uniforms[u_pos + 1])
+                    lfollow_sign = sign
+                    # as far as the order moved Exchange 1's best; one that moved nothing: a recorded move's size
+                    lfollow_size = float(abs(price - first_price))
+                u_pos += 2
             if emptied and chase_prob > 0.0:
                 if uniforms[u_pos] < chase_prob:
                     chase_t = t + chase_min - chase_mean * math.log(1.0 - uniforms[u_pos + 1])
@@ -558,6 +613,9 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     state[S_LEAD_MID] = lead_mid
     state[S_LEAD_SIGN] = lead_sign
     state[S_LEAD_N] = lead_k
+    state[S_LFOLLOW_T] = lfollow_t
+    state[S_LFOLLOW_SIGN] = lfollow_sign
+    state[S_LFOLLOW_SIZE] = lfollow_size
     return u_pos, k, done
 
 
@@ -650,12 +708,15 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
             time_in[sb, ib, tb] += (t_ns[m] - t_ns[m - 1]) * 1e-9
         t = t_ns[m]
         cb, ca, cqb, cqa = b0, a0, q0b, q0a  # the touch as the classification goes
-        # an emptied queue: the price moved away
+        # an emptied queue: the price moved away (with a leading Exchange 2, ``given``, a queue that empties without
+        # a market order is Exchange 1 repricing to it, the generator's pull, not a cancel)
         if a1 > ca:
-            _emptied(samples, n_samples, counts, Q_CANCEL_ASK, _near(buys, t, window_ns), a1 - ca, q1a, sb, ib, tb)
+            _emptied(samples, n_samples, counts, Q_CANCEL_ASK, given or _near(buys, t, window_ns), a1 - ca, q1a, sb,
+                     ib, tb)
             ca, cqa = a1, q1a
         if b1 < cb:
-            _emptied(samples, n_samples, counts, Q_CANCEL_BID, _near(sells, t, window_ns), cb - b1, q1b, sb, ib, tb)
+            _emptied(samples, n_samples, counts, Q_CANCEL_BID, given or _near(sells, t, window_ns), cb - b1, q1b, sb,
+                     ib, tb)
             cb, cqb = b1, q1b
         # an order inside the spread: seen in the spread after the moves away
         for s in range(2):
