@@ -181,16 +181,6 @@ def make_parser() -> argparse.ArgumentParser:
     cp.add_argument("--lead-follow", action="store_true",
                     help="with --perp-leads: Exchange 2's mid also moves after a spot market order in its direction, "
                     "with the chance at which it moves after one as much as on the recording")
-    cp.add_argument("--until-caught-up", action="store_true",
-                    help="with --perp-leads: Exchange 2's trend counts only while spot's mid has not caught up with it")
-    cp.add_argument("--print-delay", action="store_true",
-                    help="with --perp-leads: Exchange 2's moves reach its printed book after an exponential delay "
-                    "(Exchange 1 reacting at once), its mean the one at which Exchange 2's mid moves after a spot "
-                    "market order as much as on the recording")
-    cp.add_argument("--perp-gap-state", action="store_true",
-                    help="with --perp-leads: the trend of the state is the side of Exchange 1's mid on which Exchange "
-                    "2's mid (less the basis' mean) stands, beyond a third of the recorded gaps' size, instead of "
-                    "Exchange 2's trend")
     cp.add_argument("--queue-sizes", action="store_true",
                     help="the queue-reactive model's limit orders, cancels and market orders each come at an "
                     "intensity that also depends on the size of their own queue (a thin queue draws the market "
@@ -804,10 +794,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                                                            sweep_within_jump=args.sweep_within_jump,
                                                            chase=args.chase, gap_sides=args.gap_sides,
                                                            perp_leads=args.perp_leads,
-                                                           perp_gap_state=args.perp_gap_state,
-                                                           print_delay=args.print_delay,
-                                                           lead_follow=args.lead_follow,
-                                                           until_caught_up=args.until_caught_up)
+                                                           lead_follow=args.lead_follow)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":
@@ -821,8 +808,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads),
         ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump), ("--chase", args.chase),
         ("--gap-sides", args.gap_sides), ("--perp-leads", args.perp_leads),
-        ("--perp-gap-state", args.perp_gap_state), ("--print-delay", args.print_delay),
-        ("--lead-follow", args.lead_follow), ("--until-caught-up", args.until_caught_up))
+        ("--lead-follow", args.lead_follow))
         if on and args.model == "queue_reactive")  # the queue-reactive model's options, which make its config
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
               f"`python -m backtest calibrate --model {args.model}{options}`; strategy sections from "

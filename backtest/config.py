@@ -362,10 +362,10 @@ class QueueReactiveSection(_Section):
         1.0, ge=0.0, le=1e9, description="Exchange 2's mid less the basis' mean against Exchange 1's mid: the gap "
         "within which lead_up_probability's middle value applies, Exchange 1 ticks")
     lead_pull_per_s: float = Field(
-        0.0, ge=0.0, le=1e6, description="when Exchange 2 leads: Exchange 1's queue on the side Exchange 2's mid "
-        "(less the basis' mean) stands leaves, and its best moves towards it by a recorded jump, at this rate per "
-        "second per Exchange 1 tick of that gap beyond lead_gap_ticks (on the recordings spot's market makers "
-        "reprice to the perpetual: the venues' basis stays within a few ticks); 0: off")
+        0.0, ge=0.0, le=1e6, description="when Exchange 2 leads: Exchange 1 reprices towards it (the queue on the side "
+        "Exchange 2's mid less the basis' mean stands on leaves, and the book moves towards a one-tick book around it "
+        "by a recorded jump at most) at this rate per second per Exchange 1 tick of that gap beyond one tick (spot's "
+        "makers reprice to the perpetual: the venues' basis stays bounded); 0: off")
     lead_follow_probability: float = Field(
         0.0, ge=0.0, le=1.0, description="when Exchange 2 leads: probability its mid moves, by a lead_move_ticks draw, "
         "in the direction of an Exchange 1 market order (one such move pending at a time), on top of its own "
@@ -376,18 +376,6 @@ class QueueReactiveSection(_Section):
         "perpetual moves four times as far after those); unset: lead_follow_probability for every order")
     lead_follow_delay_ms: float = Field(
         10.0, gt=0.0, le=10_000.0, description="the mean of that move's exponential delay after the order, ms")
-    lead_until_caught_up: bool = Field(
-        False, description="when Exchange 2 leads: its trend counts (as the state's trend) only while Exchange 1's mid "
-        "has not caught up with it (its mid less the basis' mean still above Exchange 1's in a rise, below in a "
-        "fall); false: for the whole trend window")
-    lead_print_delay_ms: float = Field(
-        0.0, ge=0.0, le=10_000.0, description="when Exchange 2 leads: each of its moves reaches its printed book after "
-        "an exponential delay of this mean, ms, while Exchange 1 reacts to it at once (both venues answer the same "
-        "news, the perpetual not always first); 0: at once")
-    lead_state_gap_ticks: float = Field(
-        0.0, ge=0.0, le=1e9, description="when Exchange 2 leads: above 0, the trend of the state is instead the side "
-        "of Exchange 1's mid on which Exchange 2's mid less the basis' mean stands, beyond this many Exchange 1 ticks "
-        "(down: below, flat: within, up: above); 0: its trend over trend_window_ms")
     lead_up_probability: list[float] = Field(
         [0.5, 0.5, 0.5], description="probability a move of Exchange 2's (when it leads) that does not repeat the "
         "last is up, when its mid less the basis' mean is more than lead_gap_ticks below Exchange 1's, within, above")

@@ -69,9 +69,9 @@ N_QUEUE_MULT = 3
 # scalar parameters (``params``)
 (P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S, P_SWEEP_IN_JUMP,
  P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW, P_CHASE_TAKE, P_LEAD_RATE, P_LEAD_REPEAT,
- P_LEAD_GAP, P_LEAD_UP_BELOW, P_LEAD_UP_NEAR, P_LEAD_UP_ABOVE, P_LEAD_LEVEL, P_LEAD_PULL, P_LEAD_FOLLOW,
- P_LEAD_FOLLOW_MEAN_S, P_LEAD_CATCH, P_LEAD_FOLLOW_PART) = range(27)
-N_PARAMS = 27
+ P_LEAD_GAP, P_LEAD_UP_BELOW, P_LEAD_UP_NEAR, P_LEAD_UP_ABOVE, P_LEAD_PULL, P_LEAD_FOLLOW, P_LEAD_FOLLOW_MEAN_S,
+ P_LEAD_FOLLOW_PART) = range(25)
+N_PARAMS = 25
 # the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
 # rows of ``buy_prob``)
 TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
@@ -332,11 +332,9 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     leading = lead_rate > 0.0
     lead_repeat = params[P_LEAD_REPEAT]
     lead_gap = params[P_LEAD_GAP]
-    lead_level = params[P_LEAD_LEVEL]
     lead_pull = params[P_LEAD_PULL]
     lead_follow = params[P_LEAD_FOLLOW]
     lead_follow_mean = params[P_LEAD_FOLLOW_MEAN_S]
-    lead_catch = params[P_LEAD_CATCH] > 0.0
     lead_follow_part = params[P_LEAD_FOLLOW_PART] if params[P_LEAD_FOLLOW_PART] >= 0.0 else lead_follow
     lfollow_t = state[S_LFOLLOW_T]
     lfollow_sign = np.int64(state[S_LFOLLOW_SIGN])
@@ -377,16 +375,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
         boost = market_mult[ib]
         # the trend holds until the window's far end passes a move (or an event): arrivals at its intensities
         # until then, and from there afresh (exponential waiting times forget)
-        if leading and lead_level > 0.0:  # the gap's side, which only events change
-            gap = lead_mid - 0.5 * (bid + ask)
-            tr = TREND_DOWN if gap < -lead_level else (TREND_UP if gap > lead_level else TREND_FLAT)
-            until = math.inf
-        else:
-            tr, until = trend_state(state, t, window_s, 2.0 * lead_mid if leading else float(bid + ask))
-            if leading and lead_catch:  # the leader's trend holds while Exchange 1's mid has not caught up
-                gap = lead_mid - 0.5 * (bid + ask)
-                if (tr == TREND_UP and gap <= 0.0) or (tr == TREND_DOWN and gap >= 0.0):
-                    tr = TREND_FLAT
+        tr, until = trend_state(state, t, window_s, 2.0 * lead_mid if leading else float(bid + ask))
         if by_queue:
             bin_b = _queue_bin(qb, queue_edges)
             bin_a = _queue_bin(qa, queue_edges)

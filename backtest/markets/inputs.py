@@ -20,7 +20,7 @@ RANDOM_STREAMS = (
     "fill_bid", "fill_ask",
     "toxic_counts", "toxic_sides", "toxic_sizes",
     "queue_reactive", "queue_reactive_basis", "queue_reactive_levels", "queue_reactive_leads",
-    "queue_reactive_diffuse_leads", "queue_reactive_lead_delay",
+    "queue_reactive_diffuse_leads",
 )
 
 

@@ -30,7 +30,7 @@ from backtest.instruments import Instrument
 from kernels.queue_reactive import (
     N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_QUEUE_MULT, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_CHASE_MEAN_S,
     P_CHASE_MIN_S, P_CHASE_PROB, P_CHASE_TAKE, P_DECAY, P_FOLLOW, P_GAP_FOLLOW, P_GAP_REVERT, P_LATENCY_NS,
-    P_LEAD_CATCH, P_LEAD_FOLLOW, P_LEAD_FOLLOW_MEAN_S, P_LEAD_FOLLOW_PART, P_LEAD_GAP, P_LEAD_LEVEL, P_LEAD_PULL, P_LEAD_RATE, P_LEAD_REPEAT, P_LEAD_UP_BELOW, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL,
+    P_LEAD_FOLLOW, P_LEAD_FOLLOW_MEAN_S, P_LEAD_FOLLOW_PART, P_LEAD_GAP, P_LEAD_PULL, P_LEAD_RATE, P_LEAD_REPEAT, P_LEAD_UP_BELOW, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL,
     P_TREND_WINDOW_S, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LEAD_MOVE, QT_LIMIT, QT_MARKET, QT_REFILL,
     QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, S_A, S_B,
     S_LEAD_N, S_LEAD_SIGN, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue,
@@ -129,11 +129,9 @@ def generator_inputs(config: SimConfig) -> tuple:
     params[P_LEAD_REPEAT] = qr.lead_repeat_probability
     params[P_LEAD_GAP] = qr.lead_gap_ticks
     params[P_LEAD_UP_BELOW:P_LEAD_UP_BELOW + 3] = qr.lead_up_probability
-    params[P_LEAD_LEVEL] = qr.lead_state_gap_ticks
     params[P_LEAD_PULL] = qr.lead_pull_per_s
     params[P_LEAD_FOLLOW] = qr.lead_follow_probability
     params[P_LEAD_FOLLOW_PART] = -1.0 if qr.lead_follow_part_probability is None else qr.lead_follow_part_probability
-    params[P_LEAD_CATCH] = 1.0 if qr.lead_until_caught_up else 0.0
     params[P_LEAD_FOLLOW_MEAN_S] = qr.lead_follow_delay_ms / 1000.0
     f64 = np.float64
     trend = qr.trend_window_ms > 0  # without a window, the trend's keys are not used
@@ -249,16 +247,8 @@ def exchange2_bids(config: SimConfig, ev1: np.ndarray, span_s: float, lead_path:
             raise ValueError("Exchange 2 leads (queue_reactive.lead_moves_per_s > 0): its path is needed")
         first = [ev1[ev1["kind"] == kind]["price"][0] for kind in (ME_BBO_BID, ME_BBO_ASK)]
         opening = 0.5 * (first[0] + first[1])
-        if qr.lead_print_delay_ms > 0:  # each move printed late, by its own draw: moves may land out of order
-            d = random_stream(config.sim.seed, "queue_reactive_lead_delay").exponential(qr.lead_print_delay_ms,
-                                                                                         len(lead_path))
-            steps = np.diff(np.concatenate([[opening], lead_path[:, 1]]))
-            at = np.ceil(lead_path[:, 0] * 1000.0 + d).astype(np.int64) - 1  # the ms whose end it is printed by
-            keep = at < n
-            mid = opening + np.cumsum(np.bincount(np.maximum(at[keep], 0), weights=steps[keep], minlength=n)[:n])
-        else:
-            at = np.searchsorted(lead_path[:, 0], (np.arange(n) + 1) * 1e-3, side="right") - 1
-            mid = np.where(at >= 0, lead_path[np.maximum(at, 0), 1] if len(lead_path) else 0.0, opening)
+        at = np.searchsorted(lead_path[:, 0], (np.arange(n) + 1) * 1e-3, side="right") - 1
+        mid = np.where(at >= 0, lead_path[np.maximum(at, 0), 1] if len(lead_path) else 0.0, opening)
         latent = (mid * qr.exchange1_price_step_ticks + mk.basis_mean_ticks) / qr.exchange2_price_step_ticks
         return np.floor(latent).astype(np.int64)
     ahead = max_lead_ms(config)

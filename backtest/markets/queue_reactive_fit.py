@@ -372,7 +372,6 @@ class Leader:
     trend: np.ndarray
     basis_mean: float
     skew_ms: int
-    level_ticks: float = 0.0
 
     def trend_at(self, recv_ns: np.ndarray) -> np.ndarray:
         """The leader's trend at Exchange 1 receive times."""
@@ -380,10 +379,8 @@ class Leader:
         return self.trend[np.clip(i, 0, len(self.trend) - 1)]
 
 
-def leader_of(exchange1: MarketData, exchange2: MarketData, window_ms: float, by_level: bool = False,
-              until_caught_up: bool = False) -> Leader:
-    """Exchange 2's mid as a leader (``Leader``) from the two recordings; ``by_level``: its "trend" is the side of
-    Exchange 1's mid it stands on beyond a third of the recorded gaps' size (``lead_state_gap_ticks``)."""
+def leader_of(exchange1: MarketData, exchange2: MarketData, window_ms: float) -> Leader:
+    """Exchange 2's mid as a leader (``Leader``) from the two recordings."""
     tick, _, pk1, _, _, _ = grid_steps(exchange1, exchange2)
     m1, m2 = fine_mids(exchange1, exchange2)
     lat1, lat2 = _feed_latencies_ms(exchange1, exchange2)
@@ -400,16 +397,8 @@ def leader_of(exchange1: MarketData, exchange2: MarketData, window_ms: float, by
     trend = np.full(len(lead), TREND_FLAT, dtype=np.int64)
     step = lead[w:] - lead[:-w]
     trend[w:] = np.where(step > 1e-9, TREND_UP, np.where(step < -1e-9, TREND_DOWN, TREND_FLAT))
-    if until_caught_up:  # as the generator: a trend holds while Exchange 1's mid is still short of it
-        gap = lead - m1 / t1
-        trend[((trend == TREND_UP) & (gap <= 0)) | ((trend == TREND_DOWN) & (gap >= 0))] = TREND_FLAT
-    level = 0.0
-    if by_level:
-        gap = lead - m1 / t1
-        level = float(np.quantile(np.abs(gap), 1.0 / 3.0))
-        trend = np.where(gap > level, TREND_UP, np.where(gap < -level, TREND_DOWN, TREND_FLAT)).astype(np.int64)
     start = max(exchange1.start_ns, exchange2.start_ns)
-    return Leader(start, lead, m1 / t1, trend, basis, skew, level)
+    return Leader(start, lead, m1 / t1, trend, basis, skew)
 
 
 def with_leader_changes(leader: Leader, times, bid, qb, ask, qa):
@@ -641,8 +630,7 @@ def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
              trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False,
              queue_sizes: bool = False, sweep_within_jump: bool = False, chase: bool = False, gap_sides: bool = False,
-             perp_leads: bool = False, perp_gap_state: bool = False, print_delay: bool = False,
-             lead_follow: bool = False, until_caught_up: bool = False):
+             perp_leads: bool = False, lead_follow: bool = False):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``);
@@ -705,8 +693,7 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     n_samples = np.zeros(N_DISTRIBUTIONS, dtype=np.int64)
     window = int(TRADE_WINDOW_MS * 1e6)
     trend_ns = int(round(trend_window_ms * 1e6))
-    leader = (leader_of(exchange1, exchange2, trend_window_ms, perp_gap_state, until_caught_up)
-              if perp_leads else None)
+    leader = leader_of(exchange1, exchange2, trend_window_ms) if perp_leads else None
     walked, msg_trend = (times, bid, qb, ask, qa), np.empty(0, dtype=np.int64)
     if leader is not None:
         walked, msg_trend = with_leader_changes(leader, times, bid, qb, ask, qa)
@@ -803,11 +790,6 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     put(prefix + "exchange2_level_lots", _quantiles_of(bbo2["qty"] * qk2), f"Exchange 2's touch sizes, {len(bbo2)} updates")
     if leader is not None:
         _lead_estimates(put, prefix, leader, span, trend_window_ms)
-        if until_caught_up:
-            put(prefix + "lead_until_caught_up", True, "Exchange 2's trend counts while Exchange 1's mid is short of it")
-        if perp_gap_state:
-            put(prefix + "lead_state_gap_ticks", leader.level_ticks, "the trend of the state is the side of Exchange "
-                "1's mid Exchange 2's stands on (less the basis' mean) beyond a third of the recorded gaps' size")
         put("market.basis_mean_ticks", leader.basis_mean / tick, "mean of Exchange 2's mid minus Exchange 1's")
         put("queue_reactive.basis_update_ms", 100.0, "not used: Exchange 2 leads (its mid is its own path plus the "
             "basis' mean; the lead and basis keys of a following Exchange 2 are not estimated)")
@@ -816,8 +798,6 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
         if lead_follow:  # then the pull again: Exchange 2's moves after spot's orders change the gap
             est.extend(_follow_probability(config_of(base, est), exchange1, exchange2))
             est.append(_pull_rate(config_of(base, est), gap_std))
-        if print_delay:
-            est.append(_print_delay(config_of(base, est), exchange1, exchange2))
         return config_of(base, est), est
     m1, m2 = fine_mids(exchange1, exchange2)
     ll = lead_lag(m1, m2)
@@ -882,6 +862,7 @@ def _pull_rate(config: SimConfig, recorded_std: float) -> Estimate:
 # the chances tried that a leading Exchange 2 follows an Exchange 1 market order
 FOLLOW_PROBABILITIES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 MIN_OWN_SHARE = 0.1  # of Exchange 2's recorded move rate kept as its own when it also follows Exchange 1's orders
+FOLLOW_SPAN_S = 600.0  # the model's span each chance is measured on: the cross impact is a mean over its orders
 
 
 CROSS_MS = 50  # the cross impact matched: Exchange 2's mid move this long after an Exchange 1 market order
@@ -916,14 +897,14 @@ def _follow_probability(config: SimConfig, exchange1: MarketData, exchange2: Mar
     """``queue_reactive.lead_follow_probability`` and ``lead_follow_part_probability``: the chances (among
     FOLLOW_PROBABILITIES) that a leading Exchange 2 moves after an Exchange 1 market order in its direction, for an
     order that took its whole queue and for the others, at which Exchange 2's mid moves CROSS_MS after each kind as
-    far as on the recording (``cross_impact_by_take``; each chance measured on DELAY_SPAN_S of the model; the two
+    far as on the recording (``cross_impact_by_take``; each chance measured on FOLLOW_SPAN_S of the model; the two
     matched in turn, the first again after the second); and ``lead_moves_per_s`` less the moves that follow orders
     (at least MIN_OWN_SHARE of it kept)."""
     from backtest.markets.queue_reactive import queue_reactive_recording
 
     took, part, took_per_s, part_per_s = cross_impact_by_take(exchange1, exchange2)
     rate = config.queue_reactive.lead_moves_per_s
-    ticks = int(min(config.sim.ticks, DELAY_SPAN_S / config.sim.dt_s))
+    ticks = int(min(config.sim.ticks, FOLLOW_SPAN_S / config.sim.dt_s))
     chosen = {"took": 0.0, "part": 0.0}
 
     def own(q: dict) -> float:
@@ -953,36 +934,6 @@ def _follow_probability(config: SimConfig, exchange1: MarketData, exchange2: Mar
                      f"those that follow Exchange 1's market orders ({took_per_s:.2f} a second that took their queue, "
                      f"{chosen['took']:g} of them; {part_per_s:.2f} others, {chosen['part']:g}), at least "
                      f"{MIN_OWN_SHARE:g} of it")]
-
-
-# the mean print delays tried, ms
-PRINT_DELAYS_MS = (0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0)
-DELAY_SPAN_S = 600.0  # the model's span each delay is measured on: the fact is a mean over its orders
-
-
-def _print_delay(config: SimConfig, exchange1: MarketData, exchange2: MarketData) -> Estimate:
-    """``queue_reactive.lead_print_delay_ms``: the mean delay (among PRINT_DELAYS_MS) of a leading Exchange 2's
-    moves to its printed book at which Exchange 2's mid moves 50 ms after an Exchange 1 market order, in its
-    direction, as much as on the recording (the stylized-facts report's ``cross_impact_50ms``; each delay measured on
-    DELAY_SPAN_S of the model, or the run's span if shorter). Without it a spot order says nothing of the
-    perpetual's next move (ETH: 0.3 ticks against 5.7 recorded)."""
-    from backtest.markets.queue_reactive import queue_reactive_recording
-    from backtest.research.stylized import CROSS_IMPACT_MS, measure
-
-    at = CROSS_IMPACT_MS.index(50)
-    recorded = float(measure(exchange1, exchange2)["cross_impact_ticks"][at])
-    ticks = int(min(config.sim.ticks, DELAY_SPAN_S / config.sim.dt_s))
-    got = []
-    for delay in PRINT_DELAYS_MS:
-        cfg = config.with_dotted({"queue_reactive.lead_print_delay_ms": delay, "sim.ticks": ticks})
-        got.append(float(measure(*queue_reactive_recording(cfg))["cross_impact_ticks"][at]))
-    key = "queue_reactive.lead_print_delay_ms"
-    if not np.isfinite(recorded) or not np.all(np.isfinite(got)):
-        return Estimate(key, None, f"not estimated: the recorded move {recorded:.2f} ticks, the model's {got}")
-    best = int(np.argmin(np.abs(np.array(got) - recorded)))
-    return Estimate(key, PRINT_DELAYS_MS[best], f"Exchange 2's mid then moves {got[best]:.2f} Exchange 1 ticks in "
-                    f"an Exchange 1 market order's direction within 50 ms, {recorded:.2f} recorded (from {got[0]:.2f} "
-                    f"at {PRINT_DELAYS_MS[0]:g} ms to {got[-1]:.2f} at {PRINT_DELAYS_MS[-1]:g} ms)")
 
 
 # the basis' draw intervals tried, ms: 10 ms to 10 s, each 10^(1/20) (12%) after the last
