@@ -247,6 +247,7 @@ def test_brief_wide_spreads_pool_their_own_rates_not_the_one_tick_time():
 
 
 COMBINED = ["--trend-window-ms", "100", "--diffuse-leads", "--split-leads"]
+LEAD = ["--trend-window-ms", "20", "--sweep-within-jump", "--gap-sides", "--perp-leads", "--lead-follow"]
 
 
 @pytest.mark.parametrize("symbol,shipped,preset,options", [
@@ -255,7 +256,9 @@ COMBINED = ["--trend-window-ms", "100", "--diffuse-leads", "--split-leads"]
     ("btcusdt", "calibration_combined/btc_queue_reactive.toml", "replay_binance_btcusdt_20240808", COMBINED),
     ("ethusdt", "calibration_combined/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", COMBINED),
     ("btcusdt", "calibration_gap/btc_queue_reactive.toml", "replay_binance_btcusdt_20240808", ["--gap-sides"]),
-    ("ethusdt", "calibration_gap/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", ["--gap-sides"])])
+    ("ethusdt", "calibration_gap/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", ["--gap-sides"]),
+    ("btcusdt", "calibration_lead/btc_queue_reactive.toml", "replay_binance_btcusdt_20240808", LEAD),
+    ("ethusdt", "calibration_lead/eth_queue_reactive.toml", "replay_binance_ethusdt_20240808", LEAD)])
 def test_the_shipped_configs_are_what_calibration_gives_now(tmp_path, capsys, symbol, shipped, preset, options):
     from backtest.cli import main
     from backtest.config import load_config
