@@ -37,9 +37,11 @@ def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
         rng = np.random.default_rng(1)
         rows = int(qrm.expected_events_per_s(config) * span_s * 6) + 10_000
         out = np.empty(rows, dtype=market_event_dt)
-        uniforms = rng.random(int(qrm.expected_events_per_s(config) * span_s * 12) + 100_000)
+        uniforms = rng.random(int(qrm.expected_events_per_s(config) * span_s * 24) + 100_000)
         state = np.zeros(N_STATE)
-        state[S_B], state[S_A], state[S_QB], state[S_QA], state[S_META_SIGN] = 1000, 1001, 50_000, 50_000, 1
+        # the opening touch at the config's price (a BTC market moves hundreds of ticks a second)
+        bid = int(config.market.initial_price / (config.market.tick_size * config.queue_reactive.exchange1_price_step_ticks))
+        state[S_B], state[S_A], state[S_QB], state[S_QA], state[S_META_SIGN] = bid, bid + 1, 50_000, 50_000, 1
         state[S_LEAD_SIGN] = 1
         leading = config.queue_reactive.lead_moves_per_s > 0
         lead_out = np.empty((int(qrm.expected_events_per_s(config) * span_s) + 1000 if leading else 0, 2))
