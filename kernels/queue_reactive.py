@@ -35,6 +35,11 @@ the new queue again and again, and the jumps the estimator measures on the model
 was printed with). The model knows the two best queues only: a queue that stops being the best
 (an order inside the spread went ahead of it) leaves the printed book.
 
+With Exchange 2 leading (params[P_LEAD_RATE] > 0, ``generate_venue``'s docstring) the generator also moves Exchange
+2's mid: on its own, and after Exchange 1's market orders; the trend of the state is then Exchange 2's, and Exchange
+1's book reprices towards it. On the recordings both venues answer each other within milliseconds: spot's market
+orders crowd in after the perpetual moved, and the perpetual moves after spot's orders that took their queue.
+
 Randomness: the caller hands in uniforms (``uniforms``), consumed in order; ``generate_venue`` returns when the
 uniforms or the output are about to run out, with its state in ``state`` (resume by calling again with more): the
 events are the same however the draws are cut.

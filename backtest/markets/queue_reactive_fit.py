@@ -22,7 +22,12 @@ orders, Exchange 2's for its levels):
   (``diffuse_share``), and the basis' Ornstein-Uhlenbeck fit on Exchange 2's mid minus Exchange 1's mid the
   median lead later, on a 100 ms grid, drawn in the model at the interval that moves Exchange 2's mid as often as
   recorded (``_basis_interval``);
-* feed latencies: each venue's median receive minus exchange time.
+* feed latencies: each venue's median receive minus exchange time;
+* with ``perp_leads``, Exchange 2 as the leader (``leader_of``, ``_lead_estimates``): its moves' rate and sizes, the
+  chance one repeats the last's direction that gives its recorded 1 s variance, the chance of a move up by where it
+  stands against Exchange 1; the trend keys against its trend; Exchange 1's repricing rate matched by simulation to
+  the recorded gap's spread (``_pull_rate``); and with ``lead_follow`` the chances it follows each kind of
+  Exchange 1 market order, matched by simulation to the recorded moves after them (``_follow_probability``).
 """
 from __future__ import annotations
 
