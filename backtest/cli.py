@@ -181,6 +181,10 @@ def make_parser() -> argparse.ArgumentParser:
     cp.add_argument("--lead-follow", action="store_true",
                     help="with --perp-leads: Exchange 2's mid also moves after a spot market order in its direction, "
                     "with the chance at which it moves after one as much as on the recording")
+    cp.add_argument("--trend-takes", action="store_true",
+                    help="with --trend-window-ms: the queue-reactive model's chance that a market order takes its whole "
+                    "queue also depends on the trend of the state (on the recordings the orders that take their queue "
+                    "come after the perpetual's larger moves); the README measures what it changes")
     cp.add_argument("--queue-sizes", action="store_true",
                     help="the queue-reactive model's limit orders, cancels and market orders each come at an "
                     "intensity that also depends on the size of their own queue (a thin queue draws the market "
@@ -794,7 +798,8 @@ def _calibrate(args: argparse.Namespace) -> int:
                                                            sweep_within_jump=args.sweep_within_jump,
                                                            chase=args.chase, gap_sides=args.gap_sides,
                                                            perp_leads=args.perp_leads,
-                                                           lead_follow=args.lead_follow)
+                                                           lead_follow=args.lead_follow,
+                                                           trend_takes=args.trend_takes)
             qr_estimates = [e for e in zi_estimates if e.key.startswith("latency.")] + qr_estimates
         except ConfigError as err:
             if args.model == "queue_reactive":
@@ -808,7 +813,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         ("--diffuse-leads", args.diffuse_leads), ("--split-leads", args.split_leads),
         ("--queue-sizes", args.queue_sizes), ("--sweep-within-jump", args.sweep_within_jump), ("--chase", args.chase),
         ("--gap-sides", args.gap_sides), ("--perp-leads", args.perp_leads),
-        ("--lead-follow", args.lead_follow))
+        ("--lead-follow", args.lead_follow), ("--trend-takes", args.trend_takes))
         if on and args.model == "queue_reactive")  # the queue-reactive model's options, which make its config
     header = (f"{model} market calibrated to {paths[0]} (Exchange 1) and {paths[1]} (Exchange 2) by "
               f"`python -m backtest calibrate --model {args.model}{options}`; strategy sections from "

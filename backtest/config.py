@@ -330,6 +330,10 @@ class QueueReactiveSection(_Section):
         None, description="probability a market order not following its meta-order buys, per trend (rows down, "
         "flat, up) and imbalance bin (columns); a meta-order starting takes its sign from it too. Unset: "
         "market_buy_probability in every trend, meta-orders' signs a coin's")
+    trend_take_probability: list[list[float]] | None = Field(
+        None, description="probability a market order takes the whole queue it hits, per trend (rows down, flat, up) "
+        "and bin of that queue's size (columns as market_take_probability); unset: market_take_probability in every "
+        "trend")
     lead_ms: list[float] = Field(
         default_factory=lambda: [0.0] * QR_QUANTILES, description="quantiles of how much earlier Exchange 2's mid "
         "makes each move of Exchange 1's mid, ms (one draw per move; negative: later)")
@@ -451,6 +455,12 @@ class QueueReactiveSection(_Section):
                                 or not all(0.0 <= p <= 1.0 for row in buy for p in row)):
             raise ValueError(f"trend_buy_probability: {len(buy)} rows of {[len(r) for r in buy]}; allowed: 3 rows "
                              f"(down, flat, up) of one probability in [0, 1] per imbalance bin ({self.imbalance_bins})")
+        take = self.trend_take_probability
+        if take is not None and (len(take) != 3 or any(len(row) != len(self.market_take_probability) for row in take)
+                                 or not all(0.0 <= p <= 1.0 for row in take for p in row)):
+            raise ValueError(f"trend_take_probability: {len(take)} rows of {[len(r) for r in take]}; allowed: 3 rows "
+                             f"(down, flat, up) of one probability in [0, 1] per bin of market_take_probability "
+                             f"({len(self.market_take_probability)})")
         for name in ("lead_ms", "lead_at_trade_ms"):
             q = getattr(self, name)
             if q is not None and (len(q) != QR_QUANTILES or any(b < a for a, b in zip(q, q[1:])) or q[0] < -10_000

@@ -274,8 +274,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     """Run the model from ``state`` until ``t_end_s`` seconds (from params[P_START_NS]), writing events into
     ``out`` from row ``k``; ``market_mult``: the market orders' intensity multiplier per imbalance bin;
     ``buy_prob`` (trend, imbalance bin): the probability a market order not following its meta-order buys;
-    ``take_prob``: the probability a market order takes the whole queue it hits, per bin of that queue's size
-    (``take_edges``: the bins' upper bounds, lots, but the last); ``trend_mult`` (six flows and the market
+    ``take_prob`` (trend, bin): the probability a market order takes the whole queue it hits, per trend and bin of
+    that queue's size (``take_edges``: the bins' upper bounds, lots, but the last); ``trend_mult`` (six flows and the market
     orders, trend): each intensity's multiplier in each trend of the mid over the last params[P_TREND_WINDOW_S]
     seconds (a window of 0: always TREND_FLAT, meta-orders' signs a coin's); for the market orders it scales the
     Hawkes baseline, not the excitation, which would otherwise pass a branching ratio of 1 in a trend.
@@ -513,7 +513,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 excess += jump_n * beta
             price = ask if side == 1 else bid
             first_price = price
-            p_take = chase_take if chase_now and chase_take >= 0.0 else take_prob[_queue_bin(queue, take_edges)]
+            p_take = chase_take if chase_now and chase_take >= 0.0 else take_prob[tr, _queue_bin(queue, take_edges)]
             if uniforms[u_pos] < p_take:  # all of it and this much beyond
                 size = queue + _draw_int(quantiles[QT_SWEEP], uniforms[u_pos + 1], probs) - 1
             else:  # a part of the queue

@@ -137,3 +137,25 @@ def test_the_top_lead_quantile_is_the_last_lag_with_weight_whatever_the_sums_rou
         lead = -lags[::-1]
         last = lead[np.flatnonzero(np.maximum(xcorr - 0.01, 0.0)[::-1] > 0)[-1]]
         assert q[-1] == last, (q[-1], last)
+
+
+def test_the_take_probability_by_trend_comes_back_and_needs_a_trend():
+    """``trend_take_probability`` (calibrate --trend-takes): orders take their whole queue far more often after the
+    leader rose in this tape; the estimate says so, and an unset table is the model without it byte for byte."""
+    takes = {**LEAD, **NO_FOLLOW, "queue_reactive.trend_take_probability": [[0.1] * 5, [0.1] * 5, [0.9] * 5]}
+    d1, d2 = queue_reactive_recording(truth(**takes))
+    _, est = estimate(d1, d2, base=truth(**{**LEAD, **NO_FOLLOW}), trend_window_ms=20.0, perp_leads=True,
+                      trend_takes=True)
+    table = {e.key: e.value for e in est}["queue_reactive.trend_take_probability"]
+    assert np.mean(table[2]) > np.mean(table[1]) + 0.4 and abs(np.mean(table[0]) - np.mean(table[1])) < 0.15, table
+    plain = {**LEAD, **NO_FOLLOW}
+    tiled = {**plain, "queue_reactive.trend_take_probability": [list(truth(**plain).queue_reactive
+                                                                      .market_take_probability)] * 3}
+    assert (queue_reactive_recording(truth(ticks=20_000, **plain))[0].events.tobytes()
+            == queue_reactive_recording(truth(ticks=20_000, **tiled))[0].events.tobytes())
+    with pytest.raises(ConfigError) as err:
+        estimate(d1, d2, trend_takes=True)
+    assert "--trend-takes needs a trend window" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        truth(ticks=1000, **{**takes, "queue_reactive.trend_take_probability": [[0.5] * 4] * 3})
+    assert "trend_take_probability" in str(err.value)

@@ -141,8 +141,10 @@ def generator_inputs(config: SimConfig) -> tuple:
     if trend:
         trend_mult[:N_FLOWS] = qr.trend_flow_multiplier
         trend_mult[N_FLOWS] = qr.trend_market_multiplier
+    take = (np.asarray(qr.trend_take_probability, dtype=f64) if trend and qr.trend_take_probability is not None
+            else np.tile(np.asarray(qr.market_take_probability, dtype=f64), (N_TRENDS, 1)))
     return (params, _rates(qr), np.asarray(qr.market_rate_multiplier, dtype=f64), buy,
-            np.asarray(qr.market_take_queue_lots, dtype=f64), np.asarray(qr.market_take_probability, dtype=f64),
+            np.asarray(qr.market_take_queue_lots, dtype=f64), take,
             np.array(qr.spread_bins_ticks, dtype=np.int64), _quantiles(qr), QUANTILE_PROBS, trend_mult,
             np.asarray(qr.queue_bins_lots, dtype=f64),
             np.array([qr.market_queue_multiplier, qr.limit_queue_multiplier, qr.cancel_queue_multiplier],

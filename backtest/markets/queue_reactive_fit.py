@@ -165,22 +165,37 @@ def _trend_multipliers(events: np.ndarray, expected: np.ndarray, trend_time: np.
     return np.where(ok, events / np.where(ok, expected, 1.0), 1.0)
 
 
-def _buy_by_trend(tb: np.ndarray, imb: np.ndarray, sign: np.ndarray) -> list[list[float]]:
-    """The share of buys per (trend, imbalance bin) with the fallbacks ``estimate`` states."""
-    buys = sign > 0
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-3), 1.0 - 1e-3)
+    return math.log(p / (1.0 - p))
+
+
+def _share_by_trend(tb: np.ndarray, cells: np.ndarray, hit: np.ndarray, n_cells: int,
+                    trend_first: bool = True) -> list[list[float]]:
+    """The share of orders with ``hit`` per (trend ``tb``, cell ``cells``: an imbalance or queue bin). A cell with
+    under MIN_TREND_ORDERS orders takes its trend's share (``trend_first``), or else its cell's share over every
+    trend moved by the trend's (their log-odds added: the trend's over all), or the cell's alone when its trend is
+    that thin too; a trend and cell both that thin take the share over all."""
     table = []
+    everyone = float(hit.mean())
     for t in range(N_TRENDS):
         in_t = tb == t
         row = []
-        for i in range(IMBALANCE_BINS):
-            cell = in_t & (imb == i)
+        for i in range(n_cells):
+            cell = in_t & (cells == i)
+            in_i = cells == i
             if cell.sum() >= MIN_TREND_ORDERS:
-                row.append(float(buys[cell].mean()))
-            elif in_t.sum() >= MIN_TREND_ORDERS:
-                row.append(float(buys[in_t].mean()))
+                row.append(float(hit[cell].mean()))
+            elif trend_first and in_t.sum() >= MIN_TREND_ORDERS:
+                row.append(float(hit[in_t].mean()))
+            elif in_i.sum() >= MIN_TREND_ORDERS:
+                share = float(hit[in_i].mean())
+                if in_t.sum() >= MIN_TREND_ORDERS:
+                    x = _logit(share) + _logit(float(hit[in_t].mean())) - _logit(everyone)
+                    share = 1.0 / (1.0 + math.exp(-x))
+                row.append(share)
             else:
-                in_i = imb == i
-                row.append(float(buys[in_i].mean()) if in_i.sum() >= MIN_TREND_ORDERS else float(buys.mean()))
+                row.append(everyone)
         table.append(row)
     return table
 
@@ -311,7 +326,7 @@ def diffuse_weights(ll: dict, skew_ms: float = 0.0) -> list[float]:
 
 
 def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, times, bid, ask, mo, seen, at, imb,
-                     sign, t_s, span, leader: Leader | None = None) -> None:
+                     sign, t_s, span, leader: Leader | None = None, takes: tuple | None = None) -> None:
     """The trend's keys: each flow's multiplier per trend (the maximum likelihood of a Poisson multiplier on the
     trend-free tables), the market orders' Hawkes process with a baseline per trend (EM), and their share of buys
     per trend and imbalance bin. ``at``: the touch message each market order met; ``seen``: the orders that met one."""
@@ -336,9 +351,15 @@ def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, tim
     tb = np.where(now_mid > then_mid, TREND_UP, np.where(now_mid < then_mid, TREND_DOWN, TREND_FLAT))
     if leader is not None:  # the trend of Exchange 2's mid where each order was received
         tb = leader.trend_at(mo.recv_ns[seen])
-    put(prefix + "trend_buy_probability", _buy_by_trend(tb, imb, sign),
+    put(prefix + "trend_buy_probability", _share_by_trend(tb, imb, sign > 0, IMBALANCE_BINS),
         f"the share of buys by trend and imbalance bin; a cell with under {MIN_TREND_ORDERS} orders takes its "
         "trend's share, a trend with under that the imbalance bin's")
+    if takes is not None:  # (each order's queue bin, whether it took the whole queue)
+        qbin, took = takes
+        put(prefix + "trend_take_probability", _share_by_trend(tb, qbin, took, TAKE_BINS, trend_first=False),
+            f"the share of orders that took their whole queue by trend and bin of that queue's size ({int(took.sum())}"
+            f" of {len(took)}); a cell with under {MIN_TREND_ORDERS} orders takes its bin's share over every trend, "
+            "its log-odds moved by its trend's over all")
     order_trend = np.full(len(t_s), TREND_FLAT, dtype=np.int64)
     order_trend[seen] = tb
     order = np.argsort(t_s, kind="stable")
@@ -635,7 +656,7 @@ def _chase(put, prefix: str, mo: MarketOrders, hit: np.ndarray, seen: np.ndarray
 def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | None = None, dt_s: float = 0.001,
              trend_window_ms: float = 0.0, diffuse_leads: bool = False, split_leads: bool = False,
              queue_sizes: bool = False, sweep_within_jump: bool = False, chase: bool = False, gap_sides: bool = False,
-             perp_leads: bool = False, lead_follow: bool = False):
+             perp_leads: bool = False, lead_follow: bool = False, trend_takes: bool = False):
     """The queue-reactive market estimated from a recording of two venues (module docstring): the config (every
     strategy section from ``base``, the replay's queue rules kept) and one ``backtest.markets.calibrate.Estimate`` per
     key. ``trend_window_ms`` > 0 adds the mid's trend over that window to the state (``_trend_estimates``);
@@ -651,6 +672,9 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     ``_lead_estimates``; every trend key estimated against it)."""
     if not 0.0 <= trend_window_ms <= 60_000.0:
         raise ConfigError([f"trend window {trend_window_ms:g} ms; allowed: 0 (no trend) to 60000 ms"])
+    if trend_takes and not trend_window_ms > 0:
+        raise ConfigError(["--trend-takes needs a trend window: the take probability is estimated per trend; allowed: "
+                           "--trend-window-ms above 0 with it"])
     if perp_leads and not trend_window_ms > 0:
         raise ConfigError(["Exchange 2 leading (--perp-leads) needs a trend window: Exchange 1 reacts to Exchange 2's "
                            "trend over it; allowed: --trend-window-ms above 0 with it"])
@@ -769,7 +793,7 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     t_s = (mo.recv_ns - start) / 1e9
     if trend_ns:
         _trend_estimates(put, prefix, trend_window_ms, rates, by_trend, time_by_trend, times, bid, ask, mo, seen, at,
-                         imb, sign, t_s, span, leader)
+                         imb, sign, t_s, span, leader, (qbin, took) if trend_takes else None)
     else:
         mu, n, beta, gain = fit_hawkes(np.sort(t_s), span)
         put(prefix + "hawkes_baseline_per_s", mu, f"Hawkes maximum likelihood (grid): the mean rate {len(t_s) / span:.2f}/s "
