@@ -378,6 +378,10 @@ class QueueReactiveSection(_Section):
         None, ge=0.0, le=1.0, description="as lead_follow_probability, for an Exchange 1 market order that does not take "
         "the whole queue it meets (lead_follow_probability is then for those that do: on the recordings the "
         "perpetual moves four times as far after those); unset: lead_follow_probability for every order")
+    lead_reprice_other_queue: Literal["refill", "inside"] = Field(
+        "refill", description="when Exchange 1 reprices towards a leading Exchange 2, the queue that stands at the new "
+        "best on the side it moves away from: a refill's (refill_queue_lots: its makers reprice too; the default) or "
+        "an order's inside the spread (inspread_size_lots)")
     lead_follow_delay_ms: float = Field(
         10.0, gt=0.0, le=10_000.0, description="the mean of that move's exponential delay after the order, ms")
     lead_up_probability: list[float] = Field(

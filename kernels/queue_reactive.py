@@ -75,8 +75,8 @@ N_QUEUE_MULT = 3
 (P_MU, P_BRANCHING, P_DECAY, P_FOLLOW, P_TAIL, P_LATENCY_NS, P_START_NS, P_TREND_WINDOW_S, P_SWEEP_IN_JUMP,
  P_CHASE_PROB, P_CHASE_MIN_S, P_CHASE_MEAN_S, P_GAP_REVERT, P_GAP_FOLLOW, P_CHASE_TAKE, P_LEAD_RATE, P_LEAD_REPEAT,
  P_LEAD_GAP, P_LEAD_UP_BELOW, P_LEAD_UP_NEAR, P_LEAD_UP_ABOVE, P_LEAD_PULL, P_LEAD_FOLLOW, P_LEAD_FOLLOW_MEAN_S,
- P_LEAD_FOLLOW_PART) = range(25)
-N_PARAMS = 25
+ P_LEAD_FOLLOW_PART, P_LEAD_OTHER_REFILL) = range(26)
+N_PARAMS = 26
 # the trend of the mid over the last trend window: the third coordinate of the state (columns of ``trend_mult``,
 # rows of ``buy_prob``)
 TREND_DOWN, TREND_FLAT, TREND_UP = range(3)
@@ -340,6 +340,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     lead_pull = params[P_LEAD_PULL]
     lead_follow = params[P_LEAD_FOLLOW]
     lead_follow_mean = params[P_LEAD_FOLLOW_MEAN_S]
+    other_refill = params[P_LEAD_OTHER_REFILL] > 0.0
     lead_follow_part = params[P_LEAD_FOLLOW_PART] if params[P_LEAD_FOLLOW_PART] >= 0.0 else lead_follow
     lfollow_t = state[S_LFOLLOW_T]
     lfollow_sign = np.int64(state[S_LFOLLOW_SIGN])
@@ -452,14 +453,14 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             pick -= lead_rate
             if pick < lam_pull:  # Exchange 1 reprices: the queue on the leader's side leaves and the book moves
                 # towards where a one-tick book around the leader would stand, by a recorded jump at most (at
-                # least a tick); the leaving side's new queue is a refill's, the other side's an order's inside the
-                # spread (which it was)
+                # least a tick); the leaving side's new queue is a refill's, the other side's a refill's too
+                # (params[P_LEAD_OTHER_REFILL] > 0: its makers reprice as well) or an order's inside the spread
                 side = 1 if lead_mid > 0.5 * (bid + ask) else 0
                 ts = start_ns + np.int64(t * 1e9)
                 k = _emit(out, k, ts, latency, ME_BOOK, 1, ask, 0)
                 k = _emit(out, k, ts, latency, ME_BOOK, 0, bid, 0)
                 q_left = _draw_int(quantiles[_refill_row(side, tr)], uniforms[u_pos], probs)
-                q_other = _draw_int(quantiles[QT_INSPREAD], uniforms[u_pos + 1], probs)
+                q_other = _draw_int(quantiles[QT_REFILL if other_refill else QT_INSPREAD], uniforms[u_pos + 1], probs)
                 jump = _draw_int(quantiles[QT_JUMP], uniforms[u_pos + 2], probs)
                 u_pos += 3
                 if side == 1:

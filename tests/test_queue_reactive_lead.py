@@ -101,6 +101,7 @@ def test_no_moves_is_the_model_without_a_leader_and_its_state_survives_a_cut(mon
     ({"queue_reactive.lead_follow_probability": 1.5}, "lead_follow_probability"),
     ({"queue_reactive.lead_follow_part_probability": -0.1}, "lead_follow_part_probability"),
     ({"queue_reactive.lead_follow_delay_ms": 0.0}, "lead_follow_delay_ms"),
+    ({"queue_reactive.lead_reprice_other_queue": "both"}, "lead_reprice_other_queue"),
 ])
 def test_bad_leader_values_are_refused_with_what_is_allowed(override, message):
     with pytest.raises(ConfigError) as err:
@@ -159,3 +160,20 @@ def test_the_take_probability_by_trend_comes_back_and_needs_a_trend():
     with pytest.raises(ConfigError) as err:
         truth(ticks=1000, **{**takes, "queue_reactive.trend_take_probability": [[0.5] * 4] * 3})
     assert "trend_take_probability" in str(err.value)
+
+
+def test_a_repricing_leaves_a_refill_queue_or_an_inside_order_on_the_other_side():
+    """``lead_reprice_other_queue``: after Exchange 1 reprices, the side it moved away from holds a refill's queue
+    (its makers reprice too) or one order's (the sizes differ by two orders of magnitude here)."""
+    import backtest.markets.queue_reactive as qrm
+    from kernels.records import ME_BBO_ASK, ME_BBO_BID
+
+    sizes = {"queue_reactive.refill_queue_lots": [500.0] * 19, "queue_reactive.inspread_size_lots": [3.0] * 19}
+    touch = {}
+    for kind in ("refill", "inside"):
+        cfg = truth(ticks=60_000, **{**LEAD, **NO_FOLLOW, **sizes, "queue_reactive.lead_reprice_other_queue": kind,
+                                     "queue_reactive.lead_pull_per_s": 50.0})
+        ev, _ = qrm._exchange1_events(cfg, 60.0)
+        bbo = ev[(ev["kind"] == ME_BBO_BID) | (ev["kind"] == ME_BBO_ASK)]
+        touch[kind] = np.median(bbo["qty"])
+    assert touch["refill"] > 3 * touch["inside"], touch

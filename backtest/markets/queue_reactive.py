@@ -30,7 +30,7 @@ from backtest.instruments import Instrument
 from kernels.queue_reactive import (
     N_DISTRIBUTIONS, N_FLOWS, N_PARAMS, N_QUEUE_MULT, N_STATE, N_TRENDS, OUT_MARGIN, P_BRANCHING, P_CHASE_MEAN_S,
     P_CHASE_MIN_S, P_CHASE_PROB, P_CHASE_TAKE, P_DECAY, P_FOLLOW, P_GAP_FOLLOW, P_GAP_REVERT, P_LATENCY_NS,
-    P_LEAD_FOLLOW, P_LEAD_FOLLOW_MEAN_S, P_LEAD_FOLLOW_PART, P_LEAD_GAP, P_LEAD_PULL, P_LEAD_RATE, P_LEAD_REPEAT, P_LEAD_UP_BELOW, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL,
+    P_LEAD_FOLLOW, P_LEAD_FOLLOW_MEAN_S, P_LEAD_FOLLOW_PART, P_LEAD_GAP, P_LEAD_OTHER_REFILL, P_LEAD_PULL, P_LEAD_RATE, P_LEAD_REPEAT, P_LEAD_UP_BELOW, P_MU, P_START_NS, P_SWEEP_IN_JUMP, P_TAIL,
     P_TREND_WINDOW_S, QT_CANCEL, QT_IMPROVE, QT_INSPREAD, QT_JUMP, QT_LEAD_MOVE, QT_LIMIT, QT_MARKET, QT_REFILL,
     QT_REFILL_TREND, QT_SWEEP, QUANTILE_PROBS, Q_CANCEL_ASK, Q_CANCEL_BID, Q_LIMIT_ASK, Q_LIMIT_BID, S_A, S_B,
     S_LEAD_N, S_LEAD_SIGN, S_META_LEFT, S_META_SIGN, S_QA, S_QB, U_MARGIN, ar1, exchange2_book, generate_venue,
@@ -131,6 +131,7 @@ def generator_inputs(config: SimConfig) -> tuple:
     params[P_LEAD_UP_BELOW:P_LEAD_UP_BELOW + 3] = qr.lead_up_probability
     params[P_LEAD_PULL] = qr.lead_pull_per_s
     params[P_LEAD_FOLLOW] = qr.lead_follow_probability
+    params[P_LEAD_OTHER_REFILL] = 1.0 if qr.lead_reprice_other_queue == "refill" else 0.0
     params[P_LEAD_FOLLOW_PART] = -1.0 if qr.lead_follow_part_probability is None else qr.lead_follow_part_probability
     params[P_LEAD_FOLLOW_MEAN_S] = qr.lead_follow_delay_ms / 1000.0
     f64 = np.float64
