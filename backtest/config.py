@@ -371,8 +371,9 @@ class QueueReactiveSection(_Section):
         "by a recorded jump at most) at this rate per second per Exchange 1 tick of that gap beyond one tick (spot's "
         "makers reprice to the perpetual: the venues' basis stays bounded); 0: off")
     lead_follow_probability: float = Field(
-        0.0, ge=0.0, le=1.0, description="when Exchange 2 leads: probability its mid moves, by a lead_move_ticks draw, "
-        "in the direction of an Exchange 1 market order (one such move pending at a time), on top of its own "
+        0.0, ge=0.0, le=1.0, description="when Exchange 2 leads: probability its mid moves in the direction of an "
+        "Exchange 1 market order (after lead_follow_delay_ms on average, one such move pending at a time), as far as "
+        "the order moved Exchange 1's best (a lead_move_ticks draw if it moved nothing), on top of its own "
         "lead_moves_per_s; 0: off")
     lead_follow_part_probability: float | None = Field(
         None, ge=0.0, le=1.0, description="as lead_follow_probability, for an Exchange 1 market order that does not take "

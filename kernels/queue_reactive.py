@@ -231,6 +231,16 @@ def _print_best(out, k, ts, latency, side, price, queue):
 
 
 @jit_borrow
+def _leader_moved(state, lead_out, lead_k, t, lead_mid):
+    """A leading Exchange 2's mid is now ``lead_mid`` (Exchange 1 ticks) at ``t`` s: remembered for its trend and
+    written to row ``lead_k`` of ``lead_out``. Returns the next row."""
+    _remember_mid(state, t, 2.0 * lead_mid)
+    lead_out[lead_k, 0] = t
+    lead_out[lead_k, 1] = lead_mid
+    return lead_k + 1
+
+
+@jit_borrow
 def _remember_mid(state, t, mid2):
     """Append a change of the mid (``mid2`` = bid + ask, ticks) at ``t`` seconds to the state's ring."""
     head = (int(state[S_RING_HEAD]) + 1) % RING
@@ -411,13 +421,11 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
             t = lfollow_t
             lead_sign = lfollow_sign
             lfollow_sign = 0
-            move = sample_quantile(quantiles[QT_LEAD_MOVE], uniforms[u_pos], probs)
-            u_pos += 1
-            lead_mid += lead_sign * (lfollow_size if lfollow_size > 0.0 else move)
-            _remember_mid(state, t, 2.0 * lead_mid)
-            lead_out[lead_k, 0] = t
-            lead_out[lead_k, 1] = lead_mid
-            lead_k += 1
+            if lfollow_size <= 0.0:  # the order moved nothing: a recorded move's size
+                lfollow_size = sample_quantile(quantiles[QT_LEAD_MOVE], uniforms[u_pos], probs)
+            u_pos += 1  # drawn or not, so that the draws after it do not depend on the order's move
+            lead_mid += lead_sign * lfollow_size
+            lead_k = _leader_moved(state, lead_out, lead_k, t, lead_mid)
             continue
         chase_now = chasing and chase_t <= t + dt and chase_t <= until
         if chase_now:  # the chase comes before the next drawn event (which is drawn afresh after it)
@@ -445,10 +453,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                     lead_sign = 1 if uniforms[u_pos + 2] < params[P_LEAD_UP_BELOW + b] else -1
                 u_pos += 3
                 lead_mid += lead_sign * size
-                _remember_mid(state, t, 2.0 * lead_mid)
-                lead_out[lead_k, 0] = t
-                lead_out[lead_k, 1] = lead_mid
-                lead_k += 1
+                lead_k = _leader_moved(state, lead_out, lead_k, t, lead_mid)
                 continue
             pick -= lead_rate
             if pick < lam_pull:  # Exchange 1 reprices: the queue on the leader's side leaves and the book moves
@@ -543,7 +548,7 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
                 if lfollow_sign == 0 and uniforms[u_pos] < (lead_follow if emptied else lead_follow_part):
                     lfollow_t = t - lead_follow_mean * math.log(1.0 - uniforms[u_pos + 1])
                     lfollow_sign = sign
-                    # as far as the order moved Exchange 1's best; one that moved nothing: a recorded move's size
+                    # as far as the order moved Exchange 1's best (0: a recorded move's size when it comes)
                     lfollow_size = float(abs(price - first_price))
                 u_pos += 2
             if emptied and chase_prob > 0.0:
@@ -669,7 +674,8 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
     the mid against where it stood ``trend_ns`` before (TREND_FLAT throughout when 0); time in a state is split
     where the window's far end passes an earlier move. ``msg_trend`` (one per message; empty: off) gives the trend
     instead, from another series (Exchange 2's mid when it leads): message m's holds from it until message m + 1
-    (the caller inserts a copy of the touch where it changes between messages). Moves away from the spread (an
+    (the caller inserts a copy of the touch where it changes between messages); a queue that then empties without a
+    market order is counted as the generator's repricing towards Exchange 2, not as a cancel. Moves away from the spread (an
     emptied queue) are applied before moves into it within one message, so that an improvement is seen in the
     spread it closed."""
     n_imb = counts.shape[2]

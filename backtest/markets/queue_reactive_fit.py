@@ -375,14 +375,11 @@ def _trend_estimates(put, prefix, window_ms, rates, by_trend, time_by_trend, tim
             f"{c}" for c in np.bincount(tb, minlength=N_TRENDS)) + ")")
 
 
-def _feed_latencies_ms(exchange1: MarketData, exchange2: MarketData) -> tuple[float, float]:
-    """Each venue's median receive minus exchange time, ms (0 where it has no exchange times)."""
-    out = []
-    for d in (exchange1, exchange2):
-        ok = (d.events["flags"] & MF_NO_EXCH_TS) == 0
-        lat = (d.events["recv_ts"] - d.events["exch_ts"])[ok] / 1e6
-        out.append(float(np.median(lat)) if lat.size else 0.0)
-    return out[0], out[1]
+def feed_latency_ms(d: MarketData) -> float | None:
+    """A venue's median receive minus exchange time, ms (None when it has no exchange times)."""
+    ok = (d.events["flags"] & MF_NO_EXCH_TS) == 0
+    lat = (d.events["recv_ts"] - d.events["exch_ts"])[ok] / 1e6
+    return float(np.median(lat)) if lat.size else None
 
 
 @dataclass
@@ -409,8 +406,8 @@ def leader_of(exchange1: MarketData, exchange2: MarketData, window_ms: float) ->
     """Exchange 2's mid as a leader (``Leader``) from the two recordings."""
     tick, _, pk1, _, _, _ = grid_steps(exchange1, exchange2)
     m1, m2 = fine_mids(exchange1, exchange2)
-    lat1, lat2 = _feed_latencies_ms(exchange1, exchange2)
-    skew = int(round(lat2 - lat1))
+    lat1, lat2 = feed_latency_ms(exchange1), feed_latency_ms(exchange2)
+    skew = int(round(lat2 - lat1)) if lat1 is not None and lat2 is not None else 0
     t1 = tick * pk1
     basis = float(np.mean(m2 - m1))
     # Exchange 2 as Exchange 1 would have received it at the same exchange time: its grid moved by the skew
@@ -808,10 +805,8 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     put(prefix + "metaorder_tail", tail, "meta-order fit to the signs' autocorrelation")
     for name, d, key in (("Exchange 1", exchange1, "exchange1_feed_latency_ms"),
                          ("Exchange 2", exchange2, "exchange2_feed_latency_ms")):
-        ok = (d.events["flags"] & MF_NO_EXCH_TS) == 0
-        lat = (d.events["recv_ts"] - d.events["exch_ts"])[ok] / 1e6
-        put(prefix + key, float(np.median(lat)) if lat.size else None,
-            f"{name}'s median feed latency" if lat.size else "not estimated: no exchange times")
+        lat = feed_latency_ms(d)
+        put(prefix + key, lat, f"{name}'s median feed latency" if lat is not None else "not estimated: no exchange times")
 
     # Exchange 2: its levels, and its mid against Exchange 1's
     ev2 = exchange2.events
