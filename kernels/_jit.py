@@ -26,8 +26,9 @@ cancel) and, in the replay loop, for the helpers it calls per event or per tick 
 ``quote_prices_sizes``, ``hedge_order``): before, 43% of ``run_replay``'s own perf samples were those pushes,
 and the replay kernel ran 1.4-1.7x slower. Each inlined helper lengthens the cold compile (the replay kernel
 11.8 -> 18.9 s for the eight), so helpers called only on fills, hedges or actions stay separate. The
-synthetic tick loop inlines its ``_set_quote`` and ``_room`` (both sides, every tick): its kernel 0.575 -> 0.518 s at
-10^6 ticks, the cold compile 5 s longer.
+synthetic tick loop inlines its ``_set_quote`` and ``_room`` (both sides, every tick): its kernel 0.575 -> 0.518 s
+at 10^6 ticks, the cold compile 5 s longer; and the immediate path of ``_cancel_quote`` (a re-quote's cancel, every
+other tick or so): 75 fewer instructions a tick (``bench/bench_instructions.py``).
 """
 import hashlib
 import os

@@ -819,7 +819,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
 
         # 8. record (the tick row on the recording grid; the account row whenever it changed)
         if every == 1 or (t + 1) % every == 0 or t == last_tick:
-            rec = out_ticks[t // every]
+            rec = out_ticks[t if every == 1 else t // every]  # no division on the default grid
             rec["best_bid1"] = best_price(l1, 0)
             rec["best_ask1"] = best_price(l1, 1)
             rec["best_bid2"] = best_price(l2, 0)

@@ -116,7 +116,9 @@ S_PORT_PAUSE = 29  # 1 = paused by the portfolio's loss throttle
 S_PORT_BLOCK = 30  # quote sides the portfolio's limits hold: 1 = bids, 2 = asks, 3 = both
 S_ROOM_CAP_BID = 31  # replay: the lots S_ROOM_BID / S_ROOM_ASK were summed up to (a sum that reached it may be short)
 S_ROOM_CAP_ASK = 32
-N_SI = 33
+S_LOSS_BUCKET = 33  # the loss window's bucket of the tick and of the window's start (floor_div_memo)
+S_LOSS_OLDEST = S_LOSS_BUCKET + 3
+N_SI = S_LOSS_OLDEST + 3
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1
@@ -686,6 +688,21 @@ def pending_hedge(si, w, in_qty):
 
 
 @jit_inline
+def floor_div_memo(x, d, si, k):
+    """``x // d`` (floor division, ``d`` > 0) remembered in ``si[k:k + 3]`` (the quotient, quotient * d, and d): ``x``
+    moves by one tick at a time, so it is nearly always in the last quotient's range and the division (tens of
+    cycles, twice a tick for the loss window's buckets) is skipped. Exact for any ``x`` and ``d``."""
+    lo = si[k + 1]
+    if si[k + 2] == d and x >= lo and x - lo < d:
+        return si[k]
+    q = x // d
+    si[k] = q
+    si[k + 1] = q * d
+    si[k + 2] = d
+    return q
+
+
+@jit_inline
 def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed_last_update, inv1, si, sf,
               dq_tick, dq_val, counters, out_risk):
     """The risk checks of tick ``t`` on total PnL ``total`` (tick-lots): latency kill switch (hedge venue, and
@@ -710,7 +727,7 @@ def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed
     dq_cap = dq_tick.shape[0]
     dq_head = si[S_DQ_HEAD]
     dq_len = si[S_DQ_LEN]
-    bucket = t if loss_bucket == 1 else t // loss_bucket
+    bucket = t if loss_bucket == 1 else floor_div_memo(t, loss_bucket, si, S_LOSS_BUCKET)
     dq_last = -1
     while dq_len > 0:
         dq_last = dq_head + dq_len - 1
@@ -726,7 +743,7 @@ def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed
         dq_tick[dq_next] = bucket
         dq_val[dq_next] = total
         dq_len += 1
-    oldest = t - loss_window if loss_bucket == 1 else (t - loss_window) // loss_bucket
+    oldest = t - loss_window if loss_bucket == 1 else floor_div_memo(t - loss_window, loss_bucket, si, S_LOSS_OLDEST)
     while dq_tick[dq_head] < oldest:
         dq_head += 1
         if dq_head == dq_cap:

@@ -167,16 +167,17 @@ def _seed_book(b, center, depth, lots):
 
 
 @jit_borrow
-def _others_through(b, side, limit_price, our_price, our_qty):
+def _others_through(b, side, limit_price, our_price, our_slot, our_id):
     """The best price on ``side`` at or through ``limit_price`` held by other participants (ignoring
-    our own ``our_qty`` lots at ``our_price``), or -1. Scans only the crossing range, which is
-    empty in the usual case where our target does not reach the other side."""
+    our own order ``our_id`` in ``our_slot`` at ``our_price``), or -1. Scans only the crossing range, which is
+    empty in the usual case where our target does not reach the other side (our order's lots are looked up only
+    if the scan reaches its price)."""
     base = b[B_BASE]
     if side == 1:
         lvl = b[B_BEST_ASK]
         stop = min(limit_price - base, b[B_NLEVELS] - 1)
         while lvl <= stop:
-            q = b[level_row(b, 1, lvl) + LV_QTY] - (our_qty if lvl + base == our_price else 0)
+            q = b[level_row(b, 1, lvl) + LV_QTY] - (order_alive(b, our_slot, our_id) if lvl + base == our_price else 0)
             if q > 0:
                 return lvl + base
             lvl += 1
@@ -184,7 +185,7 @@ def _others_through(b, side, limit_price, our_price, our_qty):
     lvl = b[B_BEST_BID]
     stop = max(limit_price - base, 0)
     while lvl >= stop:
-        q = b[level_row(b, 0, lvl) + LV_QTY] - (our_qty if lvl + base == our_price else 0)
+        q = b[level_row(b, 0, lvl) + LV_QTY] - (order_alive(b, our_slot, our_id) if lvl + base == our_price else 0)
         if q > 0:
             return lvl + base
         lvl -= 1
@@ -192,10 +193,27 @@ def _others_through(b, side, limit_price, our_price, our_qty):
 
 
 @jit_borrow
+def _send_cancel(b, quotes, qi, side, t, reason, out_orders, counters, zs, zn, delay):
+    """The cancel of our quote on one side sent with ``delay`` > 0 extra ticks of order latency: the order stays in
+    the book (and can trade) until tick ``t + delay``, as a row of ``zs``. The caller forgets the quote."""
+    left = order_alive(b, quotes[qi], quotes[qi + 1])
+    if left > 0:
+        k = zn[0]
+        zs[k, Z_SLOT] = quotes[qi]
+        zs[k, Z_ID] = quotes[qi + 1]
+        zs[k, Z_SIDE] = side
+        zs[k, Z_PRICE] = quotes[qi + 2]
+        zs[k, Z_DUE] = t + delay
+        zs[k, Z_REASON] = reason
+        zn[0] = k + 1
+        record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL_SENT, side, quotes[qi + 2], left, reason)
+
+
+@jit_inline
 def _cancel_quote(b, quotes, qi, side, t, reason, out_orders, counters, zs, zn, delay):
     """Cancel our quote on one side. With ``delay`` > 0 extra ticks of order latency the cancel is only
-    sent: the order stays in the book (and can trade) until tick ``t + delay``. An order still in
-    flight (slot -2) cannot be cancelled before it lands; the quoter deals with it then."""
+    sent (``_send_cancel``). An order still in flight (slot -2) cannot be cancelled before it lands; the quoter
+    deals with it then. Inlined: a re-quote cancels on every other tick or so, and a call passed 45 words."""
     if quotes[qi] == -2:
         return
     if quotes[qi] >= 0:
@@ -204,18 +222,7 @@ def _cancel_quote(b, quotes, qi, side, t, reason, out_orders, counters, zs, zn, 
             if left > 0:
                 record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL, side, quotes[qi + 2], left, reason)
         else:
-            left = order_alive(b, quotes[qi], quotes[qi + 1])
-            if left > 0:
-                k = zn[0]
-                zs[k, Z_SLOT] = quotes[qi]
-                zs[k, Z_ID] = quotes[qi + 1]
-                zs[k, Z_SIDE] = side
-                zs[k, Z_PRICE] = quotes[qi + 2]
-                zs[k, Z_DUE] = t + delay
-                zs[k, Z_REASON] = reason
-                zn[0] = k + 1
-                record_order(out_orders, counters, quotes[qi + 1], t, OA_CANCEL_SENT, side, quotes[qi + 2], left,
-                              reason)
+            _send_cancel(b, quotes, qi, side, t, reason, out_orders, counters, zs, zn, delay)
     quotes[qi] = -1
     quotes[qi + 1] = 0
 
@@ -230,21 +237,24 @@ def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, b
     target and its remaining size is between half and all of the target size. With ``delay`` > 0
     extra ticks of order latency, the new order lands at tick ``t + delay`` (see ``_land_orders``). An order
     placed at once holds at most ``room`` lots (``_room``: the hard limit counting our other live orders).
+
+    Returns the lots our quote on this side holds in the book after the call (0 when it has none resting; in the
+    intensity model, the quote's size): the tick row's figure, known here without looking the order up again.
     """
     if size <= 0:
         _cancel_quote(b, quotes, qi, side, t, OR_RISK, out_orders, counters, zs, zn, delay)
-        return
+        return 0
     if not book_mode:
         quotes[qi] = 0
         quotes[qi + 2] = price
         quotes[qi + 3] = size
-        return
+        return size
     if quotes[qi] == -2:
-        return  # an order is in flight on this side: wait until it lands
+        return 0  # an order is in flight on this side: wait until it lands
     if quotes[qi] >= 0:
         left = order_alive(b, quotes[qi], quotes[qi + 1])
         if left > 0 and abs(quotes[qi + 2] - price) <= tol and 2 * left >= size and left <= size:
-            return
+            return left
         _cancel_quote(b, quotes, qi, side, t, OR_REQUOTE, out_orders, counters, zs, zn, delay)
     if delay > 0:
         quotes[qi] = -2
@@ -252,10 +262,10 @@ def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, b
         quotes[qi + 2] = price
         quotes[qi + 3] = size
         pend_due[qi // 4] = t + delay
-        return
+        return 0
     size = min(size, room)
     if size <= 0:
-        return
+        return 0
     slot, oid = rest(b, 0 if side > 0 else 1, price, size, OWNER_MM)
     if slot >= 0:
         quotes[qi] = slot
@@ -263,6 +273,8 @@ def _set_quote(b, quotes, qi, side, price, size, tol, t, out_orders, counters, b
         quotes[qi + 2] = price
         quotes[qi + 3] = size
         record_order(out_orders, counters, oid, t, OA_NEW, side, price, size, OR_QUOTE)
+        return size
+    return 0
 
 
 @jit_inline
@@ -513,7 +525,9 @@ def run_ticks(p, feed1, feed2, center1, center2,
                   si, sf, dq_tick, dq_val, counters, out_risk)
         state = si[S_STATE]
 
-        # 7. quoting
+        # 7. quoting (``bid_lots`` / ``ask_lots``: what our quotes hold in the book after it)
+        bid_lots = 0
+        ask_lots = 0
         ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[t], inv1, hedge_leg_lots(acc), sf)
         if state == STATE_KILLED or state == STATE_PAUSED:
             if book_mode and state == STATE_KILLED:
@@ -528,10 +542,8 @@ def run_ticks(p, feed1, feed2, center1, center2,
             bid_px, ask_px, bid_size, ask_size = quote_prices_sizes(p, reservation, half, inv1, si[S_PORT_BLOCK])
             if book_mode:
                 # post-only: never cross the other participants' touch
-                other_ask = _others_through(b1, 1, bid_px, quotes[6] if quotes[4] >= 0 else -1,
-                                            order_alive(b1, quotes[4], quotes[5]))
-                other_bid = _others_through(b1, 0, ask_px, quotes[2] if quotes[0] >= 0 else -1,
-                                            order_alive(b1, quotes[0], quotes[1]))
+                other_ask = _others_through(b1, 1, bid_px, quotes[6] if quotes[4] >= 0 else -1, quotes[4], quotes[5])
+                other_bid = _others_through(b1, 0, ask_px, quotes[2] if quotes[0] >= 0 else -1, quotes[0], quotes[1])
                 if other_ask >= 0 and bid_px >= other_ask:
                     bid_px = other_ask - 1
                 if other_bid >= 0 and ask_px <= other_bid:
@@ -549,14 +561,14 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 bid_size, ask_size = depth_capped_sizes(p, bid_size, ask_size, room_bid, room_ask, pending, f2,
                                                         counters)
             hard = int(p[P_HARD])
-            _set_quote(b1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode,
-                       zs, zn, delay, pend_due, _room(b1, zs, zn, 1, inv1, hard) if book_mode else bid_size)
-            _set_quote(b1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode,
-                       zs, zn, delay, pend_due, _room(b1, zs, zn, -1, inv1, hard) if book_mode else ask_size)
+            bid_lots = _set_quote(b1, quotes, 0, 1, bid_px, bid_size, tol, t, out_orders, counters, book_mode, zs, zn,
+                                  delay, pend_due, _room(b1, zs, zn, 1, inv1, hard) if book_mode else bid_size)
+            ask_lots = _set_quote(b1, quotes, 4, -1, ask_px, ask_size, tol, t, out_orders, counters, book_mode, zs,
+                                  zn, delay, pend_due, _room(b1, zs, zn, -1, inv1, hard) if book_mode else ask_size)
 
         # 8. record (the tick row on the recording grid; the account row whenever it changed)
         if every == 1 or (t + 1) % every == 0 or t == n_ticks - 1:
-            rec = out_ticks[t // every]
+            rec = out_ticks[t if every == 1 else t // every]  # no division on the default grid
             rec["best_bid1"] = best_bid(b1)
             rec["best_ask1"] = best_ask(b1)
             rec["best_bid2"] = best_bid(b2)
@@ -566,8 +578,8 @@ def run_ticks(p, feed1, feed2, center1, center2,
             rec["quote_bid"] = quotes[2] if has_bid else -1
             rec["quote_ask"] = quotes[6] if has_ask else -1
             if book_mode:
-                rec["quote_bid_size"] = order_alive(b1, quotes[0], quotes[1]) if has_bid else 0
-                rec["quote_ask_size"] = order_alive(b1, quotes[4], quotes[5]) if has_ask else 0
+                rec["quote_bid_size"] = bid_lots if has_bid else 0
+                rec["quote_ask_size"] = ask_lots if has_ask else 0
                 rec["bid_queue_ahead"] = queue_ahead(b1, quotes[0]) if has_bid else 0
                 rec["ask_queue_ahead"] = queue_ahead(b1, quotes[4]) if has_ask else 0
             else:

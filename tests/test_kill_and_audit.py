@@ -135,6 +135,21 @@ def test_bucketed_loss_window_is_exact_for_short_windows_and_conservative_for_lo
     assert first(coarse) <= first(exact)
 
 
+def test_remembered_floor_division_is_exact_for_any_sequence():
+    """The loss window's bucket indices skip the division while the tick stays in the last quotient's range
+    (``floor_div_memo``): every answer equals ``x // d`` for walks, jumps back (a run resumed from a checkpoint),
+    negative values (the window's start before tick 0) and a divisor that changes under the same memo."""
+    from kernels.strategy import floor_div_memo
+
+    rng = np.random.default_rng(5)
+    si = np.zeros(3, dtype=np.int64)  # zeros are a valid start
+    x = -40
+    for step in range(20_000):
+        d = 15 if step < 12_000 else int(rng.integers(1, 40))
+        x = x + 1 if rng.random() < 0.95 else int(rng.integers(-100, 10_000))
+        assert floor_div_memo(x, d, si, 0) == x // d, (x, d)
+
+
 def test_positions_do_not_wrap():
     # manual fills are capped at the hard limit (10^7 lots at most): 300 of them pass 2^31 lots
     cfg = backtest.make_config(**{"sim.ticks": 400, "hedging.enabled": False, "risk.soft_position_lots": 10_000_000,
