@@ -182,9 +182,9 @@ def make_parser() -> argparse.ArgumentParser:
                     help="with --perp-leads: Exchange 2's mid also moves after a spot market order in its direction, "
                     "with the chance at which it moves after one as much as on the recording")
     cp.add_argument("--trend-takes", action="store_true",
-                    help="with --trend-window-ms: the queue-reactive model's chance that a market order takes its whole "
-                    "queue also depends on the trend of the state (on the recordings the orders that take their queue "
-                    "come after the perpetual's larger moves); the README measures what it changes")
+                    help="with --trend-window-ms: the queue-reactive model's chance that a market order takes its "
+                    "whole queue also depends on the trend of the state (on the recordings the orders that take their "
+                    "queue come after the perpetual's larger moves); the README measures what it changes")
     cp.add_argument("--queue-sizes", action="store_true",
                     help="the queue-reactive model's limit orders, cancels and market orders each come at an "
                     "intensity that also depends on the size of their own queue (a thin queue draws the market "

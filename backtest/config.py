@@ -376,8 +376,8 @@ class QueueReactiveSection(_Section):
         "the order moved Exchange 1's best (a lead_move_ticks draw if it moved nothing), on top of its own "
         "lead_moves_per_s; 0: off")
     lead_follow_part_probability: float | None = Field(
-        None, ge=0.0, le=1.0, description="as lead_follow_probability, for an Exchange 1 market order that does not take "
-        "the whole queue it meets (lead_follow_probability is then for those that do: on the recordings the "
+        None, ge=0.0, le=1.0, description="as lead_follow_probability, for an Exchange 1 market order that does not "
+        "take the whole queue it meets (lead_follow_probability is then for those that do: on the recordings the "
         "perpetual moves four times as far after those); unset: lead_follow_probability for every order")
     lead_reprice_other_queue: Literal["refill", "inside"] = Field(
         "refill", description="when Exchange 1 reprices towards a leading Exchange 2, the queue that stands at the new "

@@ -40,7 +40,8 @@ def generator_rate(config, span_s: float, rounds: int) -> tuple[float, int]:
         uniforms = rng.random(int(qrm.expected_events_per_s(config) * span_s * 24) + 100_000)
         state = np.zeros(N_STATE)
         # the opening touch at the config's price (a BTC market moves hundreds of ticks a second)
-        bid = int(config.market.initial_price / (config.market.tick_size * config.queue_reactive.exchange1_price_step_ticks))
+        step = config.market.tick_size * config.queue_reactive.exchange1_price_step_ticks
+        bid = int(config.market.initial_price / step)
         state[S_B], state[S_A], state[S_QB], state[S_QA], state[S_META_SIGN] = bid, bid + 1, 50_000, 50_000, 1
         state[S_LEAD_SIGN] = 1
         leading = config.queue_reactive.lead_moves_per_s > 0

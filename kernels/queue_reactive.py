@@ -285,8 +285,8 @@ def generate_venue(params, rates, market_mult, buy_prob, take_edges, take_prob, 
     ``out`` from row ``k``; ``market_mult``: the market orders' intensity multiplier per imbalance bin;
     ``buy_prob`` (trend, imbalance bin): the probability a market order not following its meta-order buys;
     ``take_prob`` (trend, bin): the probability a market order takes the whole queue it hits, per trend and bin of
-    that queue's size (``take_edges``: the bins' upper bounds, lots, but the last); ``trend_mult`` (six flows and the market
-    orders, trend): each intensity's multiplier in each trend of the mid over the last params[P_TREND_WINDOW_S]
+    that queue's size (``take_edges``: the bins' upper bounds, lots, but the last); ``trend_mult`` (six flows and the
+    market orders, trend): each intensity's multiplier in each trend of the mid over the last params[P_TREND_WINDOW_S]
     seconds (a window of 0: always TREND_FLAT, meta-orders' signs a coin's); for the market orders it scales the
     Hawkes baseline, not the excitation, which would otherwise pass a branching ratio of 1 in a trend.
     ``queue_mult`` (N_QUEUE_MULT rows, one column per bin of a best queue's size, ``queue_edges`` the bins' upper
@@ -675,9 +675,9 @@ def touch_walk(t_ns, bid, qb, ask, qa, buys, sells, window_ns, edges, counts, ti
     where the window's far end passes an earlier move. ``msg_trend`` (one per message; empty: off) gives the trend
     instead, from another series (Exchange 2's mid when it leads): message m's holds from it until message m + 1
     (the caller inserts a copy of the touch where it changes between messages); a queue that then empties without a
-    market order is counted as the generator's repricing towards Exchange 2, not as a cancel. Moves away from the spread (an
-    emptied queue) are applied before moves into it within one message, so that an improvement is seen in the
-    spread it closed."""
+    market order is counted as the generator's repricing towards Exchange 2, not as a cancel. Moves away from the
+    spread (an emptied queue) are applied before moves into it within one message, so that an improvement is seen in
+    the spread it closed."""
     n_imb = counts.shape[2]
     given = msg_trend.shape[0] > 0
     back = 0  # the last message at or before the trend window's far end

@@ -13,6 +13,30 @@ from kernels.records import ME_TRADE
 REPLAY = "replay_binance_btcusdt_20240808"
 
 
+@pytest.mark.parametrize("extra", [{}, {"latency.order_median_ms": 300.0, "clients.rate_per_s": 4.0}])
+def test_the_tick_rows_quote_sizes_are_what_rests_in_the_book(extra):
+    """Each tick row's quote size equals the resting order's lots rebuilt from the logs: the last order placed on
+    that side, less its fills up to that tick. The kernel takes the figure from its quoting step (it has just looked
+    at the order) rather than looking the order up again; with slow order entry quotes travel and cancels are sent."""
+    cfg = backtest.make_config(**{"sim.ticks": 3000, "clients.rate_per_s": 2.0, **extra})
+    r = backtest.run(cfg)
+    t, orders, fills = r.ticks, r.orders, r.fills
+    checked = 0
+    for side, price_col, lots_col in (("buy", "quote_bid_price", "quote_bid_lots"),
+                                      ("sell", "quote_ask_price", "quote_ask_lots")):
+        new = orders[(orders.action == "new") & (orders.side == side)]
+        mine = fills[fills.side == side]
+        resting = t[t[price_col].notna()]
+        assert len(resting) > 1000 and len(new) > 50
+        at = np.searchsorted(new.tick.to_numpy(), resting.index.to_numpy(), side="right") - 1
+        for tick, k, lots in zip(resting.index, at, resting[lots_col]):
+            oid, placed = new.order_id.iloc[k], new.qty_lots.iloc[k]
+            done = mine.qty_lots[(mine.order_id == oid) & (mine.tick <= tick)].sum()
+            assert lots == placed - done, (tick, oid, lots, placed, done)
+            checked += 1
+    assert checked > 2000
+
+
 @pytest.mark.parametrize("seed", [1, 5, 7])
 def test_hard_limit_holds_under_slow_order_entry(seed):
     # 800 ms order latency: an order sized when sent used to land after fills had used the room (7-8 lots)

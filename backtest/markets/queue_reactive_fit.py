@@ -113,6 +113,17 @@ def touch_messages(d: MarketData, qk: int, start: int, end: int):
     return times, out[0], out[1], out[2], out[3]
 
 
+def touch_met(mo: MarketOrders, times: np.ndarray, qb: np.ndarray, qa: np.ndarray):
+    """Each market order against the touch it met, the last message received before it (``touch_messages``'
+    ``times``, ``qb``, ``qa``): (seen: the orders that met one, at: that message's index for each, queue: the lots
+    of the queue it hit, took: whether it took them all)."""
+    before = np.searchsorted(times, mo.recv_ns, side="left") - 1
+    seen = before >= 0
+    at = before[seen]
+    queue = np.where(mo.sign[seen] > 0, qa[at], qb[at])
+    return seen, at, queue, mo.qty[seen] >= queue
+
+
 def imbalance_bins_of(qb: np.ndarray, qa: np.ndarray, n: int) -> np.ndarray:
     """``kernels.queue_reactive.imbalance_bin`` of arrays."""
     total = qb + qa
@@ -749,14 +760,9 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
             put(prefix + key, _quantiles_of(got, mins.get(row, 1.0)), f"{len(got)} recorded")
         else:
             put(prefix + key, None, f"not estimated: {len(got)} recorded, at least 20 needed")
-    # each market order against the touch it met (the last message received before it)
-    before = np.searchsorted(times, mo.recv_ns, side="left") - 1
-    seen = before >= 0
-    at = before[seen]
+    seen, at, queue, took = touch_met(mo, times, qb, qa)
     sign = mo.sign[seen]
-    queue = np.where(sign > 0, qa[at], qb[at])
     size = mo.qty[seen]
-    took = size >= queue
     upper = np.quantile(queue, np.arange(1, TAKE_BINS) / TAKE_BINS)
     qbin = np.searchsorted(upper, queue, side="left")
     share = np.bincount(qbin, weights=took.astype(float), minlength=TAKE_BINS) / np.maximum(
@@ -806,7 +812,8 @@ def estimate(exchange1: MarketData, exchange2: MarketData, base: SimConfig | Non
     for name, d, key in (("Exchange 1", exchange1, "exchange1_feed_latency_ms"),
                          ("Exchange 2", exchange2, "exchange2_feed_latency_ms")):
         lat = feed_latency_ms(d)
-        put(prefix + key, lat, f"{name}'s median feed latency" if lat is not None else "not estimated: no exchange times")
+        put(prefix + key, lat, f"{name}'s median feed latency" if lat is not None
+            else "not estimated: no exchange times")
 
     # Exchange 2: its levels, and its mid against Exchange 1's
     ev2 = exchange2.events
@@ -899,12 +906,10 @@ def cross_impact_by_take(exchange1: MarketData, exchange2: MarketData) -> tuple[
     against 3.3 ticks, BTC 299 against 73)."""
     tick, _, pk1, qk1, _, _ = grid_steps(exchange1, exchange2)
     start, end = max(exchange1.start_ns, exchange2.start_ns), min(exchange1.end_ns, exchange2.end_ns)
-    times, bid, qb, ask, qa = touch_messages(exchange1, qk1, start, end)
+    times, _, qb, _, qa = touch_messages(exchange1, qk1, start, end)
     mo = market_orders(exchange1, qk1, start, end)
-    before = np.searchsorted(times, mo.recv_ns, side="left") - 1
-    seen = before >= 0
-    at, sign = before[seen], mo.sign[seen]
-    took = mo.qty[seen] >= np.where(sign > 0, qa[at], qb[at])
+    seen, _, _, took = touch_met(mo, times, qb, qa)
+    sign = mo.sign[seen]
     _, m2 = fine_mids(exchange1, exchange2)
     ms = (mo.recv_ns[seen] - start) // 1_000_000
     ok = (ms >= 0) & (ms + CROSS_MS < len(m2))
