@@ -73,6 +73,7 @@ def kernel_params(config: SimConfig, hedge_step: int = 1, hedge_contract_value: 
     p[P.P_VOL_MULT] = c.quoting.vol_spread_multiplier
     p[P.P_DRIFT_MULT] = c.quoting.drift_spread_multiplier
     p[P.P_VOL_HORIZON_S] = c.quoting.vol_horizon_s
+    p[P.P_SQRT_VOL_HORIZON] = math.sqrt(c.quoting.vol_horizon_s)
     p[P.P_VOL_ALPHA] = 1.0 - 0.5 ** (dt / c.quoting.vol_halflife_s)
     p[P.P_SIGMA0] = c.market.volatility_per_sqrt_s / c.market.tick_size
     p[P.P_VOL_KNOWN] = 1 if c.quoting.volatility == "known" else 0

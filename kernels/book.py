@@ -67,6 +67,11 @@ O_POS = 7  # index of an other participant's order in its side's live list
 N_OD = 8
 
 NIL = -1
+
+# The same offsets unsigned, for reads at an unsigned row index (uint64 + int64 is a float64 in numba).
+U_HEAD, U_TAIL, U_LVQTY = np.uint64(LV_HEAD), np.uint64(LV_TAIL), np.uint64(LV_QTY)
+U_QTY, U_SIDE, U_LEVEL, U_NEXT, U_PREV, U_ID = (np.uint64(x) for x in (O_QTY, O_SIDE, O_LEVEL, O_NEXT, O_PREV, O_ID))
+
 MM_FILL_BUFFER = 16
 
 
@@ -342,9 +347,12 @@ def cancel(b, slot, order_id):
 @jit_borrow
 def order_alive(b, slot, order_id):
     """Lots left on our order ``order_id`` in ``slot`` (0 when filled or cancelled)."""
-    if slot < 0 or b[order_row(b, slot) + O_ID] != order_id:
+    if slot < 0:
         return 0
-    return b[order_row(b, slot) + O_QTY]
+    o = np.uint64(order_row(b, slot))  # unsigned: no negative-index wraparound (see ``queue_ahead``)
+    if b[o + U_ID] != order_id:
+        return 0
+    return b[o + U_QTY]
 
 
 @jit_borrow
@@ -358,14 +366,14 @@ def depth_within(b, side, ticks, enough):
         x = b[B_BEST_BID]
         lo = max(x - ticks, 0)
         while x >= lo and total < enough:
-            total += b[N_HEADER + x * N_LV + LV_QTY]
+            total += b[np.uint64(N_HEADER + x * N_LV + LV_QTY)]  # x >= 0 here: unsigned, no wraparound
             x -= 1
     else:
         n = b[B_NLEVELS]
         x = b[B_BEST_ASK]
         hi = min(x + ticks, n - 1)
         while x <= hi and total < enough:
-            total += b[N_HEADER + (n + x) * N_LV + LV_QTY]
+            total += b[np.uint64(N_HEADER + (n + x) * N_LV + LV_QTY)]
             x += 1
     return total
 
@@ -376,22 +384,27 @@ def queue_ahead(b, slot):
     once and stops at the first to reach the order: from the back, what is ahead is the level's lots less the
     order's and those behind it (the level's total is the sum of its orders'). A quote placed lately sits near the
     back of its queue, and the walk runs for both quotes on every recorded tick."""
+    # Every index here is a valid row (slots are >= 0 inside the walk): read unsigned, numba then skips the
+    # negative-index wraparound it adds to each read with a signed index (3 instructions each, the walk runs
+    # for both quotes every recorded tick).
     orders = b[B_ORDERS]
-    o = orders + slot * N_OD
-    row = level_row(b, b[o + O_SIDE], b[o + O_LEVEL])
-    front = b[row + LV_HEAD]
-    back = b[row + LV_TAIL]
+    o = np.uint64(orders + slot * N_OD)
+    row = np.uint64(level_row(b, b[o + U_SIDE], b[o + U_LEVEL]))
+    front = b[row + U_HEAD]
+    back = b[row + U_TAIL]
     ahead = 0
     behind = 0
     while front != NIL:
         if front == slot:
             return ahead
         if back == slot:
-            return b[row + LV_QTY] - behind - b[o + O_QTY]
-        ahead += b[orders + front * N_OD + O_QTY]
-        front = b[orders + front * N_OD + O_NEXT]
-        behind += b[orders + back * N_OD + O_QTY]
-        back = b[orders + back * N_OD + O_PREV]
+            return b[row + U_LVQTY] - behind - b[o + U_QTY]
+        f = np.uint64(orders + front * N_OD)
+        ahead += b[f + U_QTY]
+        front = b[f + U_NEXT]
+        k = np.uint64(orders + back * N_OD)
+        behind += b[k + U_QTY]
+        back = b[k + U_PREV]
     return ahead
 
 

@@ -33,6 +33,7 @@ _NAMES = (
     "HEDGE_INVERSE",  # 1: Exchange 2 trades an inverse contract: its sizes are contracts, its PnL and fees in base
     "CONTRACT_TL",  # inverse: one contract's face value in tick-lots (multiplier / (tick_size * lot_size))
     "RECORD_EVERY",  # ticks per tick-record row: row t // RECORD_EVERY holds each interval's last tick (1 = every tick)
+    "SQRT_VOL_HORIZON",  # sqrt(VOL_HORIZON_S), once per run instead of every tick (the same double: sqrt is exact)
 )
 for _i, _n in enumerate(_NAMES):
     globals()["P_" + _n] = _i

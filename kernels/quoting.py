@@ -10,15 +10,16 @@ from kernels._jit import jit
 
 @jit
 def linear_quote(reference, inventory_lots, sigma, drift, base_half_spread, vol_mult, drift_mult,
-                 horizon_s, skew_per_lot):
+                 horizon_s, sqrt_horizon_s, skew_per_lot):
     """Fixed half-spread widened by volatility and drift, with a linear inventory skew.
 
-    ``sigma`` is ticks per sqrt(second), ``drift`` ticks per second, ``horizon_s`` seconds. The half
+    ``sigma`` is ticks per sqrt(second), ``drift`` ticks per second, ``horizon_s`` seconds (and
+    ``sqrt_horizon_s`` its square root, computed once by the caller: a square root every tick costs). The half
     spread grows by ``vol_mult`` standard deviations and ``drift_mult`` times the expected drift over
     the horizon; the reservation price moves ``skew_per_lot`` ticks against each lot held, so a long
     position lowers both quotes (sells more readily, buys less).
     """
-    half = base_half_spread + vol_mult * sigma * math.sqrt(horizon_s) + drift_mult * abs(drift) * horizon_s
+    half = base_half_spread + vol_mult * sigma * sqrt_horizon_s + drift_mult * abs(drift) * horizon_s
     return reference - skew_per_lot * inventory_lots, half
 
 

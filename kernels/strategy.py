@@ -118,7 +118,8 @@ S_ROOM_CAP_BID = 31  # replay: the lots S_ROOM_BID / S_ROOM_ASK were summed up t
 S_ROOM_CAP_ASK = 32
 S_LOSS_BUCKET = 33  # the loss window's bucket of the tick and of the window's start (floor_div_memo)
 S_LOSS_OLDEST = S_LOSS_BUCKET + 3
-N_SI = S_LOSS_OLDEST + 3
+S_A_EVENTS = S_LOSS_OLDEST + 3  # fills + hedge attempts + risk events when record_account last compared the account
+N_SI = S_A_EVENTS + 1
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1
@@ -728,30 +729,32 @@ def step_risk(p, t, total, hedge_lat_ms, order_lat_ms, check_order_latency, feed
     dq_head = si[S_DQ_HEAD]
     dq_len = si[S_DQ_LEN]
     bucket = t if loss_bucket == 1 else floor_div_memo(t, loss_bucket, si, S_LOSS_BUCKET)
+    # ring positions are in [0, dq_cap): read and written unsigned (numba adds a negative-index wraparound to
+    # every signed index it cannot prove >= 0)
     dq_last = -1
     while dq_len > 0:
         dq_last = dq_head + dq_len - 1
         if dq_last >= dq_cap:
             dq_last -= dq_cap
-        if dq_val[dq_last] > total:
+        if dq_val[np.uint64(dq_last)] > total:
             break
         dq_len -= 1
-    if dq_len == 0 or dq_tick[dq_last] != bucket:
+    if dq_len == 0 or dq_tick[np.uint64(dq_last)] != bucket:
         dq_next = dq_head + dq_len
         if dq_next >= dq_cap:
             dq_next -= dq_cap
-        dq_tick[dq_next] = bucket
-        dq_val[dq_next] = total
+        dq_tick[np.uint64(dq_next)] = bucket
+        dq_val[np.uint64(dq_next)] = total
         dq_len += 1
     oldest = t - loss_window if loss_bucket == 1 else floor_div_memo(t - loss_window, loss_bucket, si, S_LOSS_OLDEST)
-    while dq_tick[dq_head] < oldest:
+    while dq_tick[np.uint64(dq_head)] < oldest:
         dq_head += 1
         if dq_head == dq_cap:
             dq_head = 0
         dq_len -= 1
     si[S_DQ_HEAD] = dq_head
     si[S_DQ_LEN] = dq_len
-    window_peak = dq_val[dq_head]
+    window_peak = dq_val[np.uint64(dq_head)]
     if t < loss_window and window_peak < 0.0:
         window_peak = 0.0
     last_loss = window_peak - total
@@ -822,7 +825,7 @@ def quote_targets(p, t, n_ticks, f1, f2, f2_seen, inv1, inv2, sf):
     inv_skew = inv1 if p[P_SKEW_ON] == 0 else inv1 + inv2
     if p[P_QUOTE_MODEL] == 0:
         reservation, half = linear_quote(ref, inv_skew, sigma, drift_est, p[P_HALF_SPREAD], p[P_VOL_MULT],
-                                         p[P_DRIFT_MULT], p[P_VOL_HORIZON_S], p[P_SKEW])
+                                         p[P_DRIFT_MULT], p[P_VOL_HORIZON_S], p[P_SQRT_VOL_HORIZON], p[P_SKEW])
     else:
         # T - t: the run ends at its last tick, (n_ticks - 1) * dt_s
         tau = p[P_AS_HORIZON_S] if p[P_AS_HORIZON_S] > 0 else (n_ticks - 1 - t) * dt_s
@@ -916,10 +919,20 @@ def keep_position(acc, pos, kept_acc, kept_pos, j):
 @jit_inline
 def record_account(t, acc, pos, pending, si, sf, counters, out_account):
     """One account row when cash, fees, realized PnL, attribution sums, positions, the pending hedge, the
-    risk state or the manual pause changed since the last row (always one at the first tick)."""
+    risk state or the manual pause changed since the last row (always one at the first tick).
+
+    None of those can change without a fill (``book_fill_exchange1``: position, cash, fees, spread capture,
+    realized PnL, a hedge intent), a hedge attempt (``hedge_settle``: the hedge leg, its cash, fees and costs, the
+    working hedge) or a risk event (``record_risk``: every change of the state or the manual pause), each of which
+    counts a record, and the hedge intents reaching Exchange 2 move lots within the pending hedge. So while those
+    three counts stay as they were at the last comparison, nothing is compared: most ticks."""
+    n_acct = si[S_ACCT_ROWS]
+    events = counters[C_FILLS] + counters[C_HEDGES] + counters[C_RISK]
+    if n_acct > 0 and events == si[S_A_EVENTS]:
+        return
+    si[S_A_EVENTS] = events
     realized = acc[A_REAL1] + acc[A_REAL2]
     manual = si[S_MANUAL_PAUSE]
-    n_acct = si[S_ACCT_ROWS]
     if (n_acct == 0 or pos[0] != si[S_A_INV1] or pos[1] != si[S_A_INV2] or pending != si[S_A_PENDING]
             or si[S_STATE] != si[S_A_STATE] or manual != si[S_A_MANUAL] or acc[A_CASH1] != sf[F_A_CASH1]
             or acc[A_CASH2] != sf[F_A_CASH2] or acc[A_FEES1] != sf[F_A_FEES1] or acc[A_FEES2] != sf[F_A_FEES2]

@@ -52,6 +52,8 @@ from kernels.records import (
     OA_NEW, OR_KILL, OR_QUOTE, OR_REQUOTE, OR_RISK, OWNER_MM, OWNER_OTHER, STATE_KILLED, STATE_PAUSED,
 )
 
+U1 = np.uint64(1)  # an unsigned 1: uint64 + int64 is a float64 in numba
+
 # our Exchange 1 orders whose cancel is in flight ("zombies"), rows of zs[]
 ZOMBIE_CAPACITY = 64
 Z_SLOT = 0
@@ -428,14 +430,16 @@ def run_ticks(p, feed1, feed2, center1, center2,
     j_keep = 0
 
     for t in range(t_begin, t_end):
-        f1 = feed1[t]
-        f2 = feed2[t]
-        lat = hedge_latency_ms[t]
+        # ``tu``: the tick as an unsigned index, so the per-tick array reads skip numba's negative-index wraparound
+        tu = np.uint64(t)
+        f1 = feed1[tu]
+        f2 = feed2[tu]
+        lat = hedge_latency_ms[tu]
 
         # 1. interventions
         if interventions_due(interventions, iv, t):
             iv = step_interventions(p, t, interventions, iv, si, sf, acc, pos, quotes, best_bid(b1), best_ask(b1),
-                                    center1[t], book_mode, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first,
+                                    center1[tu], book_mode, f1, f2, lat, in_due, in_qty, in_m1, in_m2, in_first,
                                     counters, out_fills, out_risk)
             # a kill or a manual pause pulls our orders at once, before this tick's flow can meet them
             if book_mode and si[S_KILLED] != 0:
@@ -444,28 +448,28 @@ def run_ticks(p, feed1, feed2, center1, center2,
                 _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters, OR_RISK)
 
         # 2. Exchange 2 background flow
-        if center2[t] != si[S_PREV_C2]:  # most ticks the venue price does not move: skip the call
-            _withdraw_out_of_band(b2, si[S_PREV_C2], center2[t], depth2)
-        si[S_PREV_C2] = center2[t]
-        e = ev2_start[t]
-        while e < ev2_start[t + 1]:  # we rest no orders on Exchange 2: nothing of ours trades there
-            e, _ = _apply_flow(b2, center2[t], events2, e, ev2_start[t + 1], hedge_buf)
+        if center2[tu] != si[S_PREV_C2]:  # most ticks the venue price does not move: skip the call
+            _withdraw_out_of_band(b2, si[S_PREV_C2], center2[tu], depth2)
+        si[S_PREV_C2] = center2[tu]
+        e = ev2_start[tu]
+        while e < ev2_start[tu + U1]:  # we rest no orders on Exchange 2: nothing of ours trades there
+            e, _ = _apply_flow(b2, center2[tu], events2, e, ev2_start[tu + U1], hedge_buf)
 
         # 3. Exchange 1: orders and cancels in flight land, then the flow meets our quotes
         delay = 0
         if book_mode:
-            order_ms = order_latency_ms[t]
+            order_ms = order_latency_ms[tu]
             if order_ms > dt_ms:  # within one tick (most ticks) the delay is 0 without the division
                 delay = max(0, int(math.ceil(order_ms / dt_ms - 1e-9)) - 1)
             if zn[0] > 0 or quotes[0] == -2 or quotes[4] == -2:
                 _land_orders(b1, quotes, zs, zn, pend_due, t, out_orders, counters, hold_reason(si), pos[0],
                              int(p[P_HARD]))
-        if center1[t] != si[S_PREV_C1]:
-            _withdraw_out_of_band(b1, si[S_PREV_C1], center1[t], depth1)
-        si[S_PREV_C1] = center1[t]
-        e = ev1_start[t]
-        while e < ev1_start[t + 1]:
-            e, n_mm = _apply_flow(b1, center1[t], events1, e, ev1_start[t + 1], fill_buf)
+        if center1[tu] != si[S_PREV_C1]:
+            _withdraw_out_of_band(b1, si[S_PREV_C1], center1[tu], depth1)
+        si[S_PREV_C1] = center1[tu]
+        e = ev1_start[tu]
+        while e < ev1_start[tu + U1]:
+            e, n_mm = _apply_flow(b1, center1[tu], events1, e, ev1_start[tu + U1], fill_buf)
             if n_mm > 0:
                 si[S_N_IN] = _mm_fills_from_buffer(p, acc, pos, counters, out_fills, out_orders, t, n_mm, mm_ids,
                                                    mm_prices, mm_qtys, quotes, b1, f1, f2, lat, in_due, in_qty,
@@ -478,15 +482,15 @@ def run_ticks(p, feed1, feed2, center1, center2,
             # holds for any mark used consistently).
             # with P_INT_AFTER_MOVE the step's move comes first: the distance is from the mid at t
             after = p[P_INT_AFTER_MOVE] > 0
-            m1 = feed1[t] if after else feed1[t - 1]
-            m2 = feed2[t] if after else feed2[t - 1]
+            m1 = feed1[tu] if after else feed1[t - 1]
+            m2 = feed2[tu] if after else feed2[t - 1]
             for qi in (0, 4):
                 if quotes[qi] < 0:
                     continue
                 side = 1 if qi == 0 else -1
                 dist = (m1 - quotes[qi + 2]) if side > 0 else (quotes[qi + 2] - m1)
                 prob = intensity_fill_probability(dist, p[P_TICK_SIZE], p[P_INT_A], p[P_INT_K], dt_s)
-                u = u_bid[t] if side > 0 else u_ask[t]
+                u = u_bid[tu] if side > 0 else u_ask[tu]
                 if u < prob:
                     si[S_N_IN] = book_fill_exchange1(p, acc, pos, counters, out_fills, t, -1, side, quotes[qi + 2],
                                                      quotes[qi + 3], LIQ_INTENSITY, m1, m2, lat, in_due, in_qty,
@@ -501,7 +505,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
             per_price = 0.0
             limit = -1
             status = H_REJECTED
-            if hedge_reject[t] == 0:
+            if hedge_reject[tu] == 0:
                 touch = best_ask(b2) if hside > 0 else best_bid(b2)
                 if touch < 0:
                     status = H_NO_LIQUIDITY
@@ -520,15 +524,15 @@ def run_ticks(p, feed1, feed2, center1, center2,
         total = total_pnl(p, acc, pos, f1, f2)
 
         # 6. risk
-        step_risk(p, t, total, lat, order_latency_ms[t], book_mode,
-                  t if ref_choice == 0 or feed2_update[t] > 0 else -1, inv1,
+        step_risk(p, t, total, lat, order_latency_ms[tu], book_mode,
+                  t if ref_choice == 0 or feed2_update[tu] > 0 else -1, inv1,
                   si, sf, dq_tick, dq_val, counters, out_risk)
         state = si[S_STATE]
 
         # 7. quoting (``bid_lots`` / ``ask_lots``: what our quotes hold in the book after it)
         bid_lots = 0
         ask_lots = 0
-        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[t], inv1, hedge_leg_lots(acc), sf)
+        ref, reservation, half, sigma = quote_targets(p, t, n_ticks, f1, f2, feed2_seen[tu], inv1, hedge_leg_lots(acc), sf)
         if state == STATE_KILLED or state == STATE_PAUSED:
             if book_mode and state == STATE_KILLED:
                 _pull_all_now(b1, quotes, zs, zn, t, out_orders, counters, OR_KILL)
@@ -568,7 +572,7 @@ def run_ticks(p, feed1, feed2, center1, center2,
 
         # 8. record (the tick row on the recording grid; the account row whenever it changed)
         if every == 1 or (t + 1) % every == 0 or t == n_ticks - 1:
-            rec = out_ticks[t if every == 1 else t // every]  # no division on the default grid
+            rec = out_ticks[tu if every == 1 else np.uint64(t // every)]  # no division on the default grid
             rec["best_bid1"] = best_bid(b1)
             rec["best_ask1"] = best_ask(b1)
             rec["best_bid2"] = best_bid(b2)
