@@ -22,26 +22,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import numba  # noqa: E402
-import numpy as np  # noqa: E402
 
 from backtest.config import preset  # noqa: E402
 from backtest.engine import Simulation  # noqa: E402
 from backtest.markets.generate import generate  # noqa: E402
 from kernels.params import P_DEPTH1, P_DEPTH2  # noqa: E402
-from kernels.tick import STATE_FIELDS, U1, _apply_flow, _withdraw_out_of_band  # noqa: E402
+from kernels.tick import STATE_FIELDS, _apply_flow, _withdraw_out_of_band  # noqa: E402
 
 
 @numba.njit(nogil=True, _nrt=False)
 def _venue_tick(b, prev, center, start, events, depth, fill_buf, t):
-    """One venue's tick: its book follows the price, then takes the tick's orders. Returns the price. The tick
-    indexes the arrays unsigned, as in the kernel (no negative-index wraparound)."""
-    u = np.uint64(t)
-    if center[u] != prev:
-        _withdraw_out_of_band(b, prev, center[u], depth)
-    e = start[u]
-    while e < start[u + U1]:
-        e, _ = _apply_flow(b, center[u], events, e, start[u + U1], fill_buf)
-    return center[u]
+    """One venue's tick: its book follows the price, then takes the tick's orders. Returns the price."""
+    if center[t] != prev:
+        _withdraw_out_of_band(b, prev, center[t], depth)
+    e = start[t]
+    while e < start[t + 1]:
+        e, _ = _apply_flow(b, center[t], events, e, start[t + 1], fill_buf)
+    return center[t]
 
 
 @numba.njit(nogil=True, _nrt=False)

@@ -48,21 +48,24 @@ A_FEES2 = 3
 A_SPREAD = 4
 A_SLIP = 5
 A_LAT = 6
-A_B1 = 7
-A_B2M1 = 8
-A_B2M2 = 9
-A_AVG1 = 10
-A_AVG2 = 11
-A_REAL1 = 12
-A_REAL2 = 13
+# 1.0 once a fill or a hedge attempt has been booked since ``record_account`` last compared the account (not money;
+# beside the fields that comparison reads, in the same cache line)
+A_MOVED = 7
+A_B1 = 8
+A_B2M1 = 9
+A_B2M2 = 10
+A_AVG1 = 11
+A_AVG2 = 12
+A_REAL1 = 13
+A_REAL2 = 14
 # The hedge leg in lots of the base asset. Linear: its position. Inverse: each trade of c contracts at price P
 # counts as c x face / P of base bought or sold at P for c x face of cash (face: a contract's value in the quote
 # currency), which is exact for the account's value in the quote currency: the base a contract position
 # stands for at its entry prices plus the base its PnL has put in the account (README, Instruments).
-A_E2 = 14
-A_FEE_BASE2 = 15  # inverse: fees paid in the base asset, lots (a short position of the base, marked at Exchange 2)
-A_FRAC = 16  # inverse: base lots hedges traded beyond the whole lots of fills they covered (|.| <= 1/2)
-N_ACC = 17
+A_E2 = 15
+A_FEE_BASE2 = 16  # inverse: fees paid in the base asset, lots (a short position of the base, marked at Exchange 2)
+A_FRAC = 17  # inverse: base lots hedges traded beyond the whole lots of fills they covered (|.| <= 1/2)
+N_ACC = 18
 
 # hedge working order (the fills that have reached Exchange 2 and are not yet hedged), in w[]
 W_QTY = 0  # signed lots still to trade on Exchange 2 (the sum of the hedge FIFO)
@@ -118,8 +121,7 @@ S_ROOM_CAP_BID = 31  # replay: the lots S_ROOM_BID / S_ROOM_ASK were summed up t
 S_ROOM_CAP_ASK = 32
 S_LOSS_BUCKET = 33  # the loss window's bucket of the tick and of the window's start (floor_div_memo)
 S_LOSS_OLDEST = S_LOSS_BUCKET + 3
-S_A_EVENTS = S_LOSS_OLDEST + 3  # fills + hedge attempts + risk events when record_account last compared the account
-N_SI = S_A_EVENTS + 1
+N_SI = S_LOSS_OLDEST + 3
 # sf[] float scalars
 F_KILL_VALUE = 0
 F_KILL_LIMIT = 1
@@ -235,6 +237,7 @@ def record_risk(out_risk, counters, t, old, new, reason, value, limit):
 def book_fill_exchange1(p, acc, pos, counters, out_fills, t, order_id, side, price, qty, liquidity,
                         f1, f2, hedge_latency_ms, in_due, in_qty, in_m1, in_m2, in_first, n_in):
     """Book one of our Exchange 1 fills and schedule its hedge. Returns the new in-flight count."""
+    acc[A_MOVED] = 1.0
     inv_before = pos[0]
     trade_avg_cost(acc, A_AVG1, A_REAL1, inv_before, side, qty, price)
     pos[0] = inv_before + side * qty
@@ -572,6 +575,7 @@ def hedge_settle(p, t, f1, f2, hside, want, filled, notional, per_price, limit, 
     kill when lots are left. On an inverse venue ``filled`` is contracts: they trade face x per_price lots of
     the base, which cover the nearest whole number of the fills' lots (the fraction carried to the next
     hedge, so what the hedges traded never strays half a lot from the lots they covered)."""
+    acc[A_MOVED] = 1.0
     max_retries = int(p[P_MAX_RETRIES])
     escalation = int(p[P_ESCALATION])
     if w[W_ATTEMPTS] == 0:  # the first attempt of a new hedge order
@@ -921,16 +925,15 @@ def record_account(t, acc, pos, pending, si, sf, counters, out_account):
     """One account row when cash, fees, realized PnL, attribution sums, positions, the pending hedge, the
     risk state or the manual pause changed since the last row (always one at the first tick).
 
-    None of those can change without a fill (``book_fill_exchange1``: position, cash, fees, spread capture,
-    realized PnL, a hedge intent), a hedge attempt (``hedge_settle``: the hedge leg, its cash, fees and costs, the
-    working hedge) or a risk event (``record_risk``: every change of the state or the manual pause), each of which
-    counts a record, and the hedge intents reaching Exchange 2 move lots within the pending hedge. So while those
-    three counts stay as they were at the last comparison, nothing is compared: most ticks."""
+    The money and the positions change only when a fill is booked (``book_fill_exchange1``: position, cash,
+    fees, spread capture, realized PnL, a hedge intent) or a hedge attempt (``hedge_settle``: the hedge leg, its
+    cash, fees and costs, the working hedge), and both set ``acc[A_MOVED]``; hedge intents reaching Exchange 2 move
+    lots within the pending hedge. So while that flag is clear and the state and manual pause are as last written,
+    nothing else is compared (most ticks: a dozen comparisons fewer)."""
     n_acct = si[S_ACCT_ROWS]
-    events = counters[C_FILLS] + counters[C_HEDGES] + counters[C_RISK]
-    if n_acct > 0 and events == si[S_A_EVENTS]:
+    if n_acct > 0 and acc[A_MOVED] == 0.0 and si[S_STATE] == si[S_A_STATE] and si[S_MANUAL_PAUSE] == si[S_A_MANUAL]:
         return
-    si[S_A_EVENTS] = events
+    acc[A_MOVED] = 0.0
     realized = acc[A_REAL1] + acc[A_REAL2]
     manual = si[S_MANUAL_PAUSE]
     if (n_acct == 0 or pos[0] != si[S_A_INV1] or pos[1] != si[S_A_INV2] or pending != si[S_A_PENDING]
