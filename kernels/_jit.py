@@ -29,6 +29,14 @@ and the replay kernel ran 1.4-1.7x slower. Each inlined helper lengthens the col
 synthetic tick loop inlines its ``_set_quote`` and ``_room`` (both sides, every tick): its kernel 0.575 -> 0.518 s
 at 10^6 ticks, the cold compile 5 s longer; and the immediate path of ``_cancel_quote`` (a re-quote's cancel, every
 other tick or so): 75 fewer instructions a tick (``bench/bench_instructions.py``).
+
+Indices: numba compiles ``a[i]`` with a signed ``i`` it cannot prove non-negative as Python's ``a[-1]`` would need it,
+a test and an adjusted address on every read and write (three instructions); a loop's ``range(t_begin, t_end)``
+index is one such (LLVM does not carry a bound on ``t_begin`` into the loop). Hot per-tick reads whose index is
+known to be valid use an unsigned one instead (``np.uint64(t)``, ``kernels.book``'s ``U_*`` offsets; an unsigned
+value plus a signed one is a float64 in numba, so offsets added to it are unsigned too). In the synthetic tick
+loop this took 51 instructions a tick off the per-tick inputs and 64 off the queue-ahead walk, the depth check,
+the loss window's ring and the tick row's index.
 """
 import hashlib
 import os

@@ -149,7 +149,7 @@ def best_price(b, side):
 @jit_inline
 def _occupied(b, side, n, i, was, now):
     """Keep the count of levels with lots in level ``i``'s block as its quantity goes from ``was`` to ``now``."""
-    b[LB_HEADER + 2 * n + side * ((n + LB_BLOCK - 1) >> LB_BLOCK_BITS) + (i >> LB_BLOCK_BITS)] += \
+    b[np.uint64(LB_HEADER + 2 * n + side * ((n + LB_BLOCK - 1) >> LB_BLOCK_BITS) + (i >> LB_BLOCK_BITS))] += \
         int(now != 0) - int(was != 0)
 
 
@@ -187,9 +187,9 @@ def set_level(b, side, price, qty):
     i = price - b[LB_BASE]
     if i < 0 or i >= n:
         return -1
-    row = LB_HEADER + side * n
-    old = b[row + i]
-    b[row + i] = qty
+    at = np.uint64(LB_HEADER + side * n + i)  # in the window: unsigned, no negative-index wraparound (kernels._jit)
+    old = b[at]
+    b[at] = qty
     _occupied(b, side, n, i, old, qty)
     if side == 0:
         if qty > 0 and i > b[LB_BEST_BID]:
@@ -660,13 +660,13 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         if ev2_start[r + 1] > ev2_start[r]:
             si[S_ROOM_STALE] = 1
         for e in range(ev2_start[r], ev2_start[r + 1]):
-            ev = events2[e]
+            ev = events2[np.uint64(e)]
             kind = ev["kind"]
             side = ev["side"]
             if kind == ME_BOOK:
                 qty = 0 if stale_level(bbo, 2, side, ev["price"], ev["qty"]) else ev["qty"]
                 if set_level(l2, side, ev["price"], qty) >= 0:
-                    taken2[side * n2 + ev["price"] - l2[LB_BASE]] = 0
+                    taken2[np.uint64(side * n2 + ev["price"] - l2[LB_BASE])] = 0
             elif kind == ME_BBO_BID or kind == ME_BBO_ASK:
                 bbo[2 + side] = ev["price"]
                 gone = better_than_touch(l2, side, ev["price"])
@@ -687,7 +687,7 @@ def run_replay(p, feed1, feed2, ev1_start, events1, ev2_start, events2, hedge_la
         lat_ns = int(order_latency_ms[r] * 1e6 + 0.5)
         land_ns = (t + 1) * dt_ns + lat_ns if lat_ns > 0 else -1
         for e in range(ev1_start[r], ev1_start[r + 1]):
-            ev = events1[e]
+            ev = events1[np.uint64(e)]
             if si[S_NEXT_LANDING] <= ev["recv_ts"] - start_ns:  # orders and cancels that arrived before it
                 _land_due(p, ev["recv_ts"] - start_ns, l1, bbo, q_i, q_f, z_i, z_f, zn, t, out_orders, counters,
                           si, pos)
