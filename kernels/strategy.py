@@ -49,7 +49,7 @@ A_SPREAD = 4
 A_SLIP = 5
 A_LAT = 6
 # 1.0 once a fill or a hedge attempt has been booked since ``record_account`` last compared the account (not money;
-# beside the fields that comparison reads, in the same cache line)
+# next to the fields that comparison reads, so testing it reads no memory the tick has not read already)
 A_MOVED = 7
 A_B1 = 8
 A_B2M1 = 9
