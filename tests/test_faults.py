@@ -290,3 +290,24 @@ def test_too_many_windows_are_refused_with_the_limit():
 
     with pytest.raises(ConfigError, match="at most 1000"):
         make_config(**{"latency.spike_windows_s": [(float(i), i + 0.5) for i in range(1001)]})
+
+
+ACCOUNT_FIELDS = ("cash1", "cash2", "fees1", "fees2", "realized", "spread_capture", "hedge_slippage", "hedge_latency",
+                  "inv1", "inv2", "pending_hedge", "state", "manual_pause")
+
+
+@pytest.mark.parametrize("name", list(FAULT_PRESETS))
+def test_an_account_row_at_every_trade_and_state_change_and_only_then(fault_runs, name):
+    """The account row is written only when something in it changed (the kernel skips its comparison while no fill
+    or hedge attempt has been booked and the state is as last written: ``kernels.strategy.record_account``), and
+    never misses a tick where a fill, a hedge that traded or a change of state happened."""
+    r = fault_runs[name]
+    a = r.account_raw
+    rows = np.stack([a[f].astype(np.float64) for f in ACCOUNT_FIELDS], axis=1)
+    assert (np.diff(rows, axis=0) != 0).any(axis=1).all()  # each row differs from the one before it
+    written = set(a["tick"].tolist())
+    traded = r.hedges_raw[r.hedges_raw["qty_filled"] > 0]["tick"]
+    assert set(r.fills_raw["tick"].tolist()) <= written
+    assert set(traded.tolist()) <= written
+    assert set(r.risk_raw["tick"].tolist()) <= written
+    assert len(r.fills_raw) > 0 and len(traded) > 0
