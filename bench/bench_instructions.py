@@ -16,8 +16,8 @@ generic code, close to but not the host's (355.4 M against 354.2 M for one commi
     .venv/bin/python bench/bench_instructions.py [ROOT ...] [--ticks 100000] [--floor]
 
 ``ROOT``: project checkouts to count (default this one; e.g. a ``git worktree`` of the commit before a change).
-``--floor`` also counts ``bench_floor.py``'s flow-only loop in the first root. Prints per run and per tick;
-asserts nothing.
+``--floor`` also counts ``bench_floor.py``'s flow-only loop in the first root. ``--preset`` counts another run, e.g. a
+replay preset's whole recording (``replay_binance_btcusdt_20240808``). Prints per run and per tick; asserts nothing.
 """
 from __future__ import annotations
 
@@ -33,12 +33,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = r"""
 import sys
-root, reps, ticks, what = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+root, reps, ticks, what, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 sys.path.insert(0, root)
 from backtest.config import preset
 from backtest.engine import Simulation
 from backtest.markets.generate import generate
-cfg = preset("default").with_dotted({"sim.ticks": ticks})
+cfg = preset(name)
+cfg = cfg.with_dotted({"sim.ticks": ticks}) if ticks else cfg
 m = generate(cfg)
 if what == "floor":
     sys.path.insert(0, root + "/bench")
@@ -55,14 +56,14 @@ for _ in range(reps):
         flow_only(m.center1, m.center2, m.events1.start, m.events1.table, m.events2.start, m.events2.table, b1, b2,
                   int(sim.p[P_DEPTH1]), int(sim.p[P_DEPTH2]), buf, ticks)
     else:
-        sim.advance(ticks)
+        sim.advance(cfg.sim.ticks)
 """
 
 # cachegrind's events, in cg_annotate's column order
 EVENTS = ("Ir", "I1mr", "ILmr", "Dr", "D1mr", "DLmr", "Dw", "D1mw", "DLmw")
 
 
-def unnamed_code_counts(root: str, reps: int, ticks: int, what: str, env: dict) -> dict[str, int]:
+def unnamed_code_counts(root: str, reps: int, ticks: int, what: str, env: dict, name: str) -> dict[str, int]:
     """cachegrind's counts for the code valgrind cannot name (numba's) in one process running ``what`` ``reps``
     times."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +72,7 @@ def unnamed_code_counts(root: str, reps: int, ticks: int, what: str, env: dict) 
         with open(script, "w") as f:
             f.write(CHILD)
         subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}",
-                        sys.executable, script, root, str(reps), str(ticks), what],
+                        sys.executable, script, root, str(reps), str(ticks), what, name],
                        env=env, cwd=root, check=True, capture_output=True)
         text = subprocess.run(["cg_annotate", out], capture_output=True, text=True, check=True).stdout
     for line in text.splitlines():
@@ -81,13 +82,13 @@ def unnamed_code_counts(root: str, reps: int, ticks: int, what: str, env: dict) 
     raise SystemExit(f"no unnamed code in cachegrind's report for {root} ({what})")
 
 
-def per_run(root: str, ticks: int, what: str) -> dict[str, int]:
+def per_run(root: str, ticks: int, what: str, name: str = "default") -> dict[str, int]:
     env = dict(os.environ, NUMBA_CPU_NAME="generic", PYTHONHASHSEED="0")
     # fill the generic CPU's compiled cache natively (fast), so the processes under valgrind only load it
-    subprocess.run([sys.executable, "-c", CHILD, root, "1", "2000", what], env=env, cwd=root, check=True,
+    subprocess.run([sys.executable, "-c", CHILD, root, "1", "2000", what, name], env=env, cwd=root, check=True,
                    capture_output=True)
-    once = unnamed_code_counts(root, 1, ticks, what, env)
-    thrice = unnamed_code_counts(root, 3, ticks, what, env)
+    once = unnamed_code_counts(root, 1, ticks, what, env, name)
+    thrice = unnamed_code_counts(root, 3, ticks, what, env, name)
     return {k: (thrice[k] - once[k]) // 2 for k in EVENTS}
 
 
@@ -96,22 +97,37 @@ def main() -> int:
     ap.add_argument("roots", nargs="*", default=[ROOT], help="project checkouts (default: this one)")
     ap.add_argument("--ticks", type=int, default=100_000)
     ap.add_argument("--floor", action="store_true", help="also count bench_floor.py's loop in the first root")
+    ap.add_argument("--preset", default="default",
+                    help="the run counted (default: the synthetic default market at --ticks); a replay preset runs "
+                         "its whole recording, e.g. replay_binance_btcusdt_20240808")
     args = ap.parse_args()
     if shutil.which("valgrind") is None or shutil.which("cg_annotate") is None:
         raise SystemExit("needs valgrind and cg_annotate (Debian: apt-get install valgrind)")
     if args.ticks < 10_000:
         raise SystemExit("--ticks: at least 10000 (fewer and the process's own noise shows)")
     runs = [(os.path.abspath(r), "kernel") for r in args.roots]
+    replay = args.preset.startswith("replay")
+    if args.floor and args.preset != "default":
+        raise SystemExit("--floor: only with the default market")
     if args.floor:
         runs.append((os.path.abspath(args.roots[0]), "floor"))
     first = None
-    print(f"default market, {args.ticks:,} ticks, per run (per tick); D1: simulated 32 KB first-level data cache")
+    if replay:
+        sys.path.insert(0, ROOT)
+        from backtest.config import preset
+
+        ticks = preset(args.preset).sim.ticks
+        print(f"{args.preset}, the whole recording ({ticks:,} ticks), per run (per tick); D1: simulated 32 KB "
+              "first-level data cache")
+    else:
+        ticks = args.ticks
+        print(f"{args.preset} market, {ticks:,} ticks, per run (per tick); D1: simulated 32 KB first-level data cache")
     for root, what in runs:
-        c = per_run(root, args.ticks, what)
+        c = per_run(root, 0 if replay else ticks, what, args.preset)
         first = first or c
-        print(f"{what:6s} {root}: instructions {c['Ir'] / 1e6:.1f} M ({c['Ir'] / args.ticks:.0f}, "
-              f"{c['Ir'] / first['Ir']:.3f}x the first), D1 read misses {c['D1mr'] / args.ticks:.2f}, "
-              f"D1 write misses {c['D1mw'] / args.ticks:.2f}")
+        print(f"{what:6s} {root}: instructions {c['Ir'] / 1e6:.1f} M ({c['Ir'] / ticks:.0f}, "
+              f"{c['Ir'] / first['Ir']:.3f}x the first), D1 read misses {c['D1mr'] / ticks:.2f}, "
+              f"D1 write misses {c['D1mw'] / ticks:.2f}")
     return 0
 
 
