@@ -105,17 +105,19 @@ def main() -> int:
         raise SystemExit("needs valgrind and cg_annotate (Debian: apt-get install valgrind)")
     if args.ticks < 10_000:
         raise SystemExit("--ticks: at least 10000 (fewer and the process's own noise shows)")
+    sys.path.insert(0, ROOT)
+    from backtest.config import PRESETS, preset
+
+    if args.preset not in PRESETS:
+        ap.error(f"--preset {args.preset!r} is unknown; allowed: {', '.join(PRESETS)}")
     runs = [(os.path.abspath(r), "kernel") for r in args.roots]
     replay = args.preset.startswith("replay")
     if args.floor and args.preset != "default":
-        raise SystemExit("--floor: only with the default market")
+        ap.error("--floor: only with the default market")
     if args.floor:
         runs.append((os.path.abspath(args.roots[0]), "floor"))
     first = None
     if replay:
-        sys.path.insert(0, ROOT)
-        from backtest.config import preset
-
         ticks = preset(args.preset).sim.ticks
         print(f"{args.preset}, the whole recording ({ticks:,} ticks), per run (per tick); D1: simulated 32 KB "
               "first-level data cache")
